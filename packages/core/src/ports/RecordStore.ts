@@ -1,0 +1,210 @@
+/**
+ * RecordStore: transactional records (tenants, users, members, API tokens, model providers and
+ * models, knowledge bases, documents, dialogs, conversations with their messages).
+ *
+ * An implementation supplies a `RecordBackend`: per-table primitives over plain JSON rows plus a
+ * transaction. `make` derives the typed store from it (schema encoding and decoding, error
+ * shaping), so the memory and Postgres stores behave the same by construction.
+ */
+import { Context, Effect, Layer, Option, ParseResult, Schema } from "effect"
+import { StoreError } from "../domain/Errors.js"
+import {
+  ApiToken,
+  Conversation,
+  Dialog,
+  Document,
+  KnowledgeBase,
+  Model,
+  ModelProvider,
+  Tenant,
+  TenantMember,
+  User
+} from "../domain/Records.js"
+import { makeMemoryBackend } from "../internal/memoryRecords.js"
+
+/** A JSON row as the backend stores it: the encoded record, `id` at the top. */
+export type Row = { readonly id: string; readonly [field: string]: unknown }
+
+/** A condition on one top-level field. */
+export type Condition =
+  | string
+  | number
+  | boolean
+  | null
+  | { readonly in: ReadonlyArray<string | number> }
+  | { readonly gte?: number; readonly lte?: number }
+
+export interface Query {
+  /** All conditions must hold. */
+  readonly where?: Readonly<Record<string, Condition>>
+  /** Case-insensitive substring match on any of the fields. */
+  readonly search?: { readonly fields: ReadonlyArray<string>; readonly text: string }
+  /** A top-level field; ties are broken by `id` so paging is stable. Default `create_time`. */
+  readonly orderBy?: string
+  readonly desc?: boolean
+  readonly offset?: number
+  /** No limit when absent. */
+  readonly limit?: number
+}
+
+export interface Page<A> {
+  readonly items: ReadonlyArray<A>
+  /** Rows matching the query before offset and limit. */
+  readonly total: number
+}
+
+/** What a table is: its name, its unique keys, the fields worth an index. */
+export interface TableSpec {
+  readonly name: string
+  readonly unique: ReadonlyArray<ReadonlyArray<string>>
+  readonly indexes: ReadonlyArray<ReadonlyArray<string>>
+}
+
+/** The primitives a backend implements for one table, over JSON rows. */
+export interface RawTable {
+  readonly get: (id: string) => Effect.Effect<Option.Option<Row>, StoreError>
+  readonly getMany: (ids: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<Row>, StoreError>
+  /** Fails with `Conflict` when the id or a unique key is taken. */
+  readonly insert: (row: Row) => Effect.Effect<void, StoreError>
+  /** Replaces the row; `NotFound` when it is gone, `Conflict` on a unique key. */
+  readonly update: (row: Row) => Effect.Effect<void, StoreError>
+  /** Reads the row locked against concurrent writers until the surrounding transaction ends. */
+  readonly getForUpdate: (id: string) => Effect.Effect<Option.Option<Row>, StoreError>
+  readonly remove: (ids: ReadonlyArray<string>) => Effect.Effect<number, StoreError>
+  readonly removeWhere: (where: Readonly<Record<string, Condition>>) => Effect.Effect<number, StoreError>
+  readonly find: (query: Query) => Effect.Effect<Page<Row>, StoreError>
+  readonly count: (where: Readonly<Record<string, Condition>>) => Effect.Effect<number, StoreError>
+}
+
+export interface RecordBackend {
+  readonly table: (spec: TableSpec) => RawTable
+  /** Runs the effect in one transaction: all of its writes land, or none. Nested calls join. */
+  readonly transaction: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | StoreError, R>
+}
+
+/** A typed table. */
+export interface Table<A extends { readonly id: string }> {
+  readonly get: (id: string) => Effect.Effect<Option.Option<A>, StoreError>
+  readonly getMany: (ids: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<A>, StoreError>
+  readonly insert: (record: A) => Effect.Effect<A, StoreError>
+  readonly update: (record: A) => Effect.Effect<A, StoreError>
+  /**
+   * Read-modify-write under a row lock, inside a transaction (joins the caller's). Returns the new
+   * record, or `None` when the row does not exist.
+   */
+  readonly modify: <E, R>(
+    id: string,
+    f: (current: A) => Effect.Effect<A, E, R>
+  ) => Effect.Effect<Option.Option<A>, E | StoreError, R>
+  readonly remove: (ids: ReadonlyArray<string>) => Effect.Effect<number, StoreError>
+  readonly removeWhere: (where: Readonly<Record<string, Condition>>) => Effect.Effect<number, StoreError>
+  readonly find: (query: Query) => Effect.Effect<Page<A>, StoreError>
+  readonly findFirst: (where: Readonly<Record<string, Condition>>) => Effect.Effect<Option.Option<A>, StoreError>
+  readonly count: (where: Readonly<Record<string, Condition>>) => Effect.Effect<number, StoreError>
+}
+
+/** The tables of the record store and their keys. Store implementations create them from this. */
+export const Tables = {
+  tenants: { name: "tenant", unique: [], indexes: [] },
+  users: { name: "user", unique: [["email"], ["access_token_hash"]], indexes: [] },
+  members: { name: "tenant_member", unique: [["tenant_id", "user_id"]], indexes: [["user_id"]] },
+  apiTokens: { name: "api_token", unique: [["token_hash"]], indexes: [["tenant_id"]] },
+  modelProviders: { name: "model_provider", unique: [["tenant_id", "name"]], indexes: [] },
+  models: { name: "model", unique: [["tenant_id", "provider", "name"]], indexes: [] },
+  knowledgeBases: { name: "knowledge_base", unique: [["tenant_id", "name"]], indexes: [["permission"]] },
+  documents: { name: "document", unique: [["kb_id", "name"]], indexes: [["tenant_id"], ["run"]] },
+  dialogs: { name: "dialog", unique: [], indexes: [["tenant_id"]] },
+  conversations: { name: "conversation", unique: [], indexes: [["dialog_id"], ["tenant_id"]] }
+} as const satisfies Record<string, TableSpec>
+
+export interface RecordStoreShape {
+  readonly tenants: Table<Tenant>
+  readonly users: Table<User>
+  readonly members: Table<TenantMember>
+  readonly apiTokens: Table<ApiToken>
+  readonly modelProviders: Table<ModelProvider>
+  readonly models: Table<Model>
+  readonly knowledgeBases: Table<KnowledgeBase>
+  readonly documents: Table<Document>
+  readonly dialogs: Table<Dialog>
+  readonly conversations: Table<Conversation>
+  readonly transaction: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | StoreError, R>
+}
+
+export class RecordStore extends Context.Tag("@ragkit/core/RecordStore")<RecordStore, RecordStoreShape>() {}
+
+const corrupt = (table: string) => (error: ParseResult.ParseError) =>
+  new StoreError({
+    reason: "Corrupt",
+    message: `a ${table} row does not match its schema: ${ParseResult.TreeFormatter.formatErrorSync(error)}`,
+    cause: error
+  })
+
+const typedTable = <A extends { readonly id: string }, I>(
+  schema: Schema.Schema<A, I>,
+  raw: RawTable,
+  spec: TableSpec,
+  transaction: RecordBackend["transaction"]
+): Table<A> => {
+  const decodeRow = Schema.decodeUnknown(schema)
+  const encodeRecord = Schema.encode(schema)
+  const decode = (row: Row) => Effect.mapError(decodeRow(row), corrupt(spec.name))
+  const decodeAll = (rows: ReadonlyArray<Row>) => Effect.forEach(rows, decode)
+  const encode = (record: A) =>
+    Effect.mapError(encodeRecord(record), corrupt(spec.name)) as Effect.Effect<Row, StoreError>
+  const decodeOption = (row: Option.Option<Row>) =>
+    Option.match(row, { onNone: () => Effect.succeed(Option.none<A>()), onSome: (r) => Effect.asSome(decode(r)) })
+
+  return {
+    get: (id) => Effect.flatMap(raw.get(id), decodeOption),
+    getMany: (ids) => (ids.length === 0 ? Effect.succeed([]) : Effect.flatMap(raw.getMany(ids), decodeAll)),
+    insert: (record) => Effect.as(Effect.flatMap(encode(record), raw.insert), record),
+    update: (record) => Effect.as(Effect.flatMap(encode(record), raw.update), record),
+    modify: (id, f) =>
+      transaction(
+        Effect.gen(function* () {
+          const current = yield* Effect.flatMap(raw.getForUpdate(id), decodeOption)
+          if (Option.isNone(current)) return Option.none()
+          const next = yield* f(current.value)
+          yield* Effect.flatMap(encode(next), raw.update)
+          return Option.some(next)
+        })
+      ),
+    remove: (ids) => (ids.length === 0 ? Effect.succeed(0) : raw.remove(ids)),
+    removeWhere: raw.removeWhere,
+    find: (query) =>
+      Effect.flatMap(raw.find(query), (page) =>
+        Effect.map(decodeAll(page.items), (items) => ({ items, total: page.total }))
+      ),
+    findFirst: (where) =>
+      Effect.flatMap(raw.find({ where, limit: 1, orderBy: "create_time" }), (page) =>
+        decodeOption(Option.fromNullable(page.items[0]))
+      ),
+    count: raw.count
+  }
+}
+
+/** Derives the typed record store from a backend's primitives. */
+export const make = (backend: RecordBackend): RecordStoreShape => {
+  const t = <A extends { readonly id: string }, I>(schema: Schema.Schema<A, I>, spec: TableSpec) =>
+    typedTable(schema, backend.table(spec), spec, backend.transaction)
+  return {
+    tenants: t(Tenant, Tables.tenants),
+    users: t(User, Tables.users),
+    members: t(TenantMember, Tables.members),
+    apiTokens: t(ApiToken, Tables.apiTokens),
+    modelProviders: t(ModelProvider, Tables.modelProviders),
+    models: t(Model, Tables.models),
+    knowledgeBases: t(KnowledgeBase, Tables.knowledgeBases),
+    documents: t(Document, Tables.documents),
+    dialogs: t(Dialog, Tables.dialogs),
+    conversations: t(Conversation, Tables.conversations),
+    transaction: backend.transaction
+  }
+}
+
+/** An in-memory record store: exact semantics of the port, transactions included; nothing persists. */
+export const layerMemory: Layer.Layer<RecordStore> = Layer.effect(
+  RecordStore,
+  Effect.map(makeMemoryBackend, make)
+)

@@ -1,0 +1,159 @@
+/**
+ * The TaskQueue conformance suite. Every implementation runs it:
+ *
+ *   TaskQueueSuite("memory", TaskQueue.layerMemory)
+ *
+ * Time is the Effect TestClock, so leases expire when a test says so. Each test uses a task kind
+ * of its own, so tests sharing one queue never take each other's tasks.
+ */
+import { describe, expect, layer } from "@effect/vitest"
+import { Effect, Either, Layer, Option, TestClock } from "effect"
+import { randomHex32 } from "../domain/Ids.js"
+import type { Task } from "../ports/TaskQueue.js"
+import { TaskQueue } from "../ports/TaskQueue.js"
+
+const freshKind = () => `kind-${randomHex32().slice(0, 8)}`
+
+export const TaskQueueSuite = <E>(name: string, queueLayer: Layer.Layer<TaskQueue, E>) =>
+  describe(`TaskQueue conformance: ${name}`, () => {
+    layer(queueLayer, { timeout: 120_000 })((it) => {
+      it.effect("claims the oldest queued task and leases it", () =>
+        Effect.gen(function* () {
+          const queue = yield* TaskQueue
+          const kind = freshKind()
+          const first = yield* queue.enqueue({ kind, key: "doc-1", payload: { doc_id: "doc-1", n: 1 } })
+          yield* TestClock.adjust(10)
+          const second = yield* queue.enqueue({ kind, key: "doc-2" })
+          expect(first.status).toBe("queued")
+
+          const [claimed] = yield* queue.claim({ worker: "w1", leaseMs: 1_000, kinds: [kind] })
+          expect(claimed?.id).toBe(first.id)
+          expect(claimed?.status).toBe("running")
+          expect(claimed?.attempts).toBe(1)
+          expect(claimed?.lease_owner).toBe("w1")
+          expect(claimed?.payload).toEqual({ doc_id: "doc-1", n: 1 })
+
+          const next = yield* queue.claim({ worker: "w1", leaseMs: 1_000, kinds: [kind], limit: 5 })
+          expect(next.map((t) => t.id)).toEqual([second.id])
+          expect(yield* queue.claim({ worker: "w1", leaseMs: 1_000, kinds: [kind] })).toEqual([])
+        }))
+
+      it.effect("two claimers take N tasks and each task runs exactly once", () =>
+        Effect.gen(function* () {
+          const queue = yield* TaskQueue
+          const kind = freshKind()
+          const n = 40
+          const enqueued = yield* Effect.forEach(Array.from({ length: n }, (_, i) => i), (i) =>
+            queue.enqueue({ kind, key: `doc-${i}` })
+          )
+          const runs: Array<string> = []
+          const worker = (name: string) =>
+            Effect.gen(function* () {
+              while (true) {
+                const tasks = yield* queue.claim({ worker: name, leaseMs: 60_000, kinds: [kind], limit: 3 })
+                if (tasks.length === 0) return
+                for (const task of tasks) {
+                  runs.push(task.id)
+                  yield* queue.progress(task.id, name, 0.5, `${name} working`)
+                  yield* queue.complete(task.id, name)
+                }
+              }
+            })
+          yield* Effect.all([worker("a"), worker("b")], { concurrency: 2 })
+          expect(runs.length).toBe(n)
+          expect(new Set(runs).size).toBe(n)
+          expect(new Set(runs)).toEqual(new Set(enqueued.map((t) => t.id)))
+          const done = yield* Effect.forEach(enqueued, (t) => queue.get(t.id))
+          expect(done.every((t) => Option.getOrThrow(t).status === "done")).toBe(true)
+        }))
+
+      it.effect("an expired lease is taken again, and the old holder learns it lost the task", () =>
+        Effect.gen(function* () {
+          const queue = yield* TaskQueue
+          const kind = freshKind()
+          const task = yield* queue.enqueue({ kind, key: "doc" })
+          yield* queue.claim({ worker: "w1", leaseMs: 1_000, kinds: [kind] })
+
+          yield* TestClock.adjust(500)
+          expect(yield* queue.claim({ worker: "w2", leaseMs: 1_000, kinds: [kind] })).toEqual([])
+          yield* queue.heartbeat(task.id, "w1", 1_000) // now valid until 1500
+
+          yield* TestClock.adjust(1_200)
+          const [retaken] = yield* queue.claim({ worker: "w2", leaseMs: 1_000, kinds: [kind] })
+          expect(retaken?.id).toBe(task.id)
+          expect(retaken?.attempts).toBe(2)
+          expect(retaken?.lease_owner).toBe("w2")
+
+          const lost = yield* Effect.either(queue.heartbeat(task.id, "w1", 1_000))
+          expect(Either.isLeft(lost) && lost.left._tag === "LeaseLost" && lost.left.reason).toBe("Expired")
+          const lateComplete = yield* Effect.either(queue.complete(task.id, "w1"))
+          expect(Either.isLeft(lateComplete)).toBe(true)
+
+          yield* queue.complete(task.id, "w2")
+          expect(Option.getOrThrow(yield* queue.get(task.id)).status).toBe("done")
+        }))
+
+      it.effect("gives up on a task that keeps losing its worker", () =>
+        Effect.gen(function* () {
+          const queue = yield* TaskQueue
+          const kind = freshKind()
+          const task = yield* queue.enqueue({ kind, key: "poison", maxAttempts: 2 })
+          yield* queue.claim({ worker: "w1", leaseMs: 100, kinds: [kind] })
+          yield* TestClock.adjust(200)
+          expect((yield* queue.claim({ worker: "w2", leaseMs: 100, kinds: [kind] })).length).toBe(1)
+          yield* TestClock.adjust(200)
+          expect(yield* queue.claim({ worker: "w3", leaseMs: 100, kinds: [kind] })).toEqual([])
+          const ended = Option.getOrThrow(yield* queue.get(task.id))
+          expect(ended.status).toBe("failed")
+          expect(ended.error).toMatch(/2 attempts/)
+        }))
+
+      it.effect("records progress lines, failure reasons and retries", () =>
+        Effect.gen(function* () {
+          const queue = yield* TaskQueue
+          const kind = freshKind()
+          const task = yield* queue.enqueue({ kind, key: "doc", maxAttempts: 2 })
+          yield* queue.claim({ worker: "w", leaseMs: 1_000, kinds: [kind] })
+          yield* queue.progress(task.id, "w", 0.1, "Parsed 3 pages.")
+          yield* queue.progress(task.id, "w", 0.7, "Embedded 12 chunks.")
+          const during = Option.getOrThrow(yield* queue.get(task.id))
+          expect(during.progress).toBeCloseTo(0.7)
+          expect(during.progress_msg).toBe("Parsed 3 pages.\nEmbedded 12 chunks.")
+
+          yield* queue.fail(task.id, "w", "embedder unavailable", { retry: true })
+          expect(Option.getOrThrow(yield* queue.get(task.id)).status).toBe("queued")
+          const [again] = yield* queue.claim({ worker: "w", leaseMs: 1_000, kinds: [kind] })
+          expect(again?.attempts).toBe(2)
+          yield* queue.fail(task.id, "w", "embedder unavailable", { retry: true })
+          const failed = Option.getOrThrow(yield* queue.get(task.id))
+          expect([failed.status, failed.error]).toEqual(["failed", "embedder unavailable"])
+        }))
+
+      it.effect("cancel stops queued and running tasks of a key", () =>
+        Effect.gen(function* () {
+          const queue = yield* TaskQueue
+          const kind = freshKind()
+          const running = yield* queue.enqueue({ kind, key: "doc-x" })
+          yield* queue.claim({ worker: "w", leaseMs: 1_000, kinds: [kind] })
+          yield* TestClock.adjust(1)
+          const queued = yield* queue.enqueue({ kind, key: "doc-x" })
+          const other = yield* queue.enqueue({ kind, key: "doc-y" })
+
+          expect(yield* queue.cancelKey("doc-x")).toBe(2)
+          const lost = yield* Effect.either(queue.heartbeat(running.id, "w", 1_000))
+          expect(Either.isLeft(lost) && lost.left._tag === "LeaseLost" && lost.left.reason).toBe("Canceled")
+          const progress = yield* Effect.either(queue.progress(running.id, "w", 0.5))
+          expect(Either.isLeft(progress)).toBe(true)
+
+          const claimed = yield* queue.claim({ worker: "w", leaseMs: 1_000, kinds: [kind], limit: 10 })
+          expect(claimed.map((t: Task) => t.id)).toEqual([other.id])
+          const history = yield* queue.listByKey("doc-x")
+          expect(history.map((t) => [t.id, t.status])).toEqual([
+            [queued.id, "canceled"],
+            [running.id, "canceled"]
+          ])
+          expect(yield* queue.cancelKey("doc-x")).toBe(0)
+          expect(Option.isNone(yield* queue.get(randomHex32() as Task["id"]))).toBe(true)
+        }))
+    })
+  })
