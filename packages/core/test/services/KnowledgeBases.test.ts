@@ -1,0 +1,176 @@
+import { describe, expect, layer } from "@effect/vitest"
+import { Effect, Either } from "effect"
+import { RecordStore } from "../../src/ports/RecordStore.js"
+import { BlobStore } from "../../src/ports/BlobStore.js"
+import { ChunkIndex } from "../../src/ports/ChunkIndex.js"
+import { Documents } from "../../src/services/Documents.js"
+import { KnowledgeBases } from "../../src/services/KnowledgeBases.js"
+import { anId } from "../../src/testing/Records.js"
+import { makeTestChunk } from "../../src/testing/ChunkIndexSuite.js"
+import { Engine, joinTeam, newCaller, text } from "./helpers.js"
+
+describe("KnowledgeBases", () => {
+  layer(Engine)((it) => {
+    it.effect("creates with RAGFlow's defaults and the tenant's embedding model", () =>
+      Effect.gen(function* () {
+        const kbs = yield* KnowledgeBases
+        const me = yield* newCaller()
+        const kb = yield* kbs.create(me, { name: "  Manuals  ", parser_config: { chunk_token_num: 256, custom_key: "kept" } })
+        expect(kb.name).toBe("Manuals")
+        expect(kb.tenant_id).toBe(me.tenantId)
+        expect(kb.created_by).toBe(me.userId)
+        expect(kb.embedding_model).toBe("hash-64@Test")
+        expect(kb.permission).toBe("me")
+        expect(kb.parser_id).toBe("naive")
+        expect(kb.parser_config).toMatchObject({ chunk_token_num: 256, delimiter: "\n", custom_key: "kept" })
+        expect([kb.document_count, kb.chunk_count, kb.token_num]).toEqual([0, 0, 0])
+        expect([kb.similarity_threshold, kb.vector_similarity_weight]).toEqual([0.2, 0.3])
+        expect(kb.create_date).toMatch(/GMT$/)
+        expect(yield* kbs.get(me, kb.id)).toEqual(kb)
+      }))
+
+    it.effect("refuses bad input with a typed error and writes nothing", () =>
+      Effect.gen(function* () {
+        const kbs = yield* KnowledgeBases
+        const store = yield* RecordStore
+        const me = yield* newCaller()
+        const attempts = [
+          { name: "" },
+          { name: "   " },
+          { name: "x".repeat(129) },
+          { name: "ok", parser_id: "magic" },
+          { name: "ok", permission: "everyone" as never },
+          { name: "ok", embedding_model: "nope@Nowhere" },
+          { name: "ok", embedding_model: "no-provider" },
+          { name: "ok", similarity_threshold: 1.5 },
+          { name: "ok", parser_config: [] as never }
+        ]
+        for (const input of attempts) {
+          const result = yield* Effect.either(kbs.create(me, input))
+          expect(Either.isLeft(result) && result.left._tag).toBe("InvalidInput")
+        }
+        expect(yield* store.knowledgeBases.count({ tenant_id: me.tenantId })).toBe(0)
+        // 128 characters is still fine, counted in characters not bytes.
+        const long = yield* kbs.create(me, { name: "知".repeat(128) })
+        expect(long.name.length).toBe(128)
+      }))
+
+    it.effect("keeps names unique per tenant, not across tenants", () =>
+      Effect.gen(function* () {
+        const kbs = yield* KnowledgeBases
+        const [me, other] = [yield* newCaller(), yield* newCaller()]
+        const first = yield* kbs.create(me, { name: "Policies" })
+        const twin = yield* Effect.either(kbs.create(me, { name: "Policies" }))
+        expect(Either.isLeft(twin) && twin.left._tag).toBe("AlreadyExists")
+        yield* kbs.create(other, { name: "Policies" })
+
+        const second = yield* kbs.create(me, { name: "Other" })
+        const rename = yield* Effect.either(kbs.update(me, second.id, { name: "Policies" }))
+        expect(Either.isLeft(rename) && rename.left._tag).toBe("AlreadyExists")
+        expect((yield* kbs.get(me, second.id)).name).toBe("Other")
+        expect((yield* kbs.get(me, first.id)).name).toBe("Policies")
+      }))
+
+    it.effect("updates fields, merges parser_config, and guards the embedding model once chunks exist", () =>
+      Effect.gen(function* () {
+        const kbs = yield* KnowledgeBases
+        const store = yield* RecordStore
+        const me = yield* newCaller()
+        const kb = yield* kbs.create(me, { name: "Docs" })
+        const updated = yield* kbs.update(me, kb.id, {
+          description: "all of them",
+          permission: "team",
+          parser_config: { chunk_token_num: 128 },
+          embedding_model: "hash-32@Test"
+        })
+        expect(updated.description).toBe("all of them")
+        expect(updated.permission).toBe("team")
+        expect(updated.embedding_model).toBe("hash-32@Test")
+        expect(updated.parser_config).toMatchObject({ chunk_token_num: 128, delimiter: "\n" })
+
+        const switched = yield* kbs.update(me, kb.id, { parser_id: "qa" })
+        expect(switched.parser_id).toBe("qa")
+        expect(switched.parser_config).not.toHaveProperty("chunk_token_num")
+
+        yield* store.knowledgeBases.modify(kb.id, (k) => Effect.succeed({ ...k, chunk_count: 3 } as typeof k))
+        const guarded = yield* Effect.either(kbs.update(me, kb.id, { embedding_model: "hash-64@Test" }))
+        expect(Either.isLeft(guarded) && guarded.left._tag).toBe("InvalidInput")
+        expect((yield* kbs.get(me, kb.id)).embedding_model).toBe("hash-32@Test")
+      }))
+
+    it.effect("never shows or changes another tenant's knowledge base; team ones are readable by members", () =>
+      Effect.gen(function* () {
+        const kbs = yield* KnowledgeBases
+        const [owner, member, stranger] = [yield* newCaller(), yield* newCaller(), yield* newCaller()]
+        yield* joinTeam(owner, member)
+        const privateKb = yield* kbs.create(owner, { name: "Private" })
+        const teamKb = yield* kbs.create(owner, { name: "Team", permission: "team" })
+
+        for (const who of [member, stranger]) {
+          const seen = yield* Effect.either(kbs.get(who, privateKb.id))
+          expect(Either.isLeft(seen) && seen.left._tag).toBe("NotFound")
+        }
+        expect((yield* kbs.get(member, teamKb.id)).name).toBe("Team")
+        const strangerTeam = yield* Effect.either(kbs.get(stranger, teamKb.id))
+        expect(Either.isLeft(strangerTeam) && strangerTeam.left._tag).toBe("NotFound")
+
+        const memberList = yield* kbs.list(member)
+        expect(memberList.items.map((k) => k.name)).toEqual(["Team"])
+        expect((yield* kbs.list(stranger)).total).toBe(0)
+
+        const memberEdit = yield* Effect.either(kbs.update(member, teamKb.id, { name: "Mine now" }))
+        expect(Either.isLeft(memberEdit) && memberEdit.left._tag).toBe("Forbidden")
+        const strangerEdit = yield* Effect.either(kbs.update(stranger, privateKb.id, { name: "Mine now" }))
+        expect(Either.isLeft(strangerEdit) && strangerEdit.left._tag).toBe("NotFound")
+        const strangerDelete = yield* Effect.either(kbs.remove(stranger, [privateKb.id]))
+        expect(Either.isLeft(strangerDelete)).toBe(true)
+        expect((yield* kbs.get(owner, privateKb.id)).name).toBe("Private")
+
+        const junk = yield* Effect.either(kbs.get(owner, "not-an-id"))
+        expect(Either.isLeft(junk) && junk.left._tag).toBe("InvalidInput")
+        const unknown = yield* Effect.either(kbs.get(owner, anId()))
+        expect(Either.isLeft(unknown) && unknown.left._tag).toBe("NotFound")
+      }))
+
+    it.effect("lists with keywords, paging and ordering", () =>
+      Effect.gen(function* () {
+        const kbs = yield* KnowledgeBases
+        const me = yield* newCaller()
+        for (const name of ["alpha", "beta", "Alphabet", "gamma", "delta"]) yield* kbs.create(me, { name })
+        const all = yield* kbs.list(me, { orderby: "name", desc: false })
+        expect(all.items.map((k) => k.name)).toEqual(["Alphabet", "alpha", "beta", "delta", "gamma"])
+        const page = yield* kbs.list(me, { orderby: "name", desc: false, page: 2, page_size: 2 })
+        expect([page.items.map((k) => k.name), page.total]).toEqual([["beta", "delta"], 5])
+        const found = yield* kbs.list(me, { keywords: "ALPHA" })
+        expect(found.items.map((k) => k.name).sort()).toEqual(["Alphabet", "alpha"])
+        const bad = yield* Effect.either(kbs.list(me, { page: 0 }))
+        expect(Either.isLeft(bad) && bad.left._tag).toBe("InvalidInput")
+      }))
+
+    it.effect("deletes a knowledge base with its documents, chunks and blobs", () =>
+      Effect.gen(function* () {
+        const kbs = yield* KnowledgeBases
+        const docs = yield* Documents
+        const store = yield* RecordStore
+        const blobs = yield* BlobStore
+        const index = yield* ChunkIndex
+        const me = yield* newCaller()
+        const kb = yield* kbs.create(me, { name: "Doomed" })
+        const keep = yield* kbs.create(me, { name: "Kept" })
+        const [doc] = yield* docs.upload(me, kb.id, [{ name: "a.txt", bytes: text("hello") }])
+        const [kept] = yield* docs.upload(me, keep.id, [{ name: "b.txt", bytes: text("world") }])
+        expect(yield* blobs.exists(doc!.location)).toBe(true)
+        yield* index.upsert([makeTestChunk(kb.id, doc!.id, { content: "hello" }), makeTestChunk(keep.id, kept!.id, { content: "world" })])
+
+        expect(yield* kbs.remove(me, [kb.id])).toBe(1)
+        const gone = yield* Effect.either(kbs.get(me, kb.id))
+        expect(Either.isLeft(gone)).toBe(true)
+        expect(yield* store.documents.count({ kb_id: kb.id })).toBe(0)
+        expect(yield* blobs.exists(doc!.location)).toBe(false)
+        expect(yield* index.countByDocument(kb.id, doc!.id)).toBe(0)
+        expect(yield* index.countByDocument(keep.id, kept!.id)).toBe(1)
+        expect(yield* blobs.exists(kept!.location)).toBe(true)
+        expect((yield* kbs.get(me, keep.id)).document_count).toBe(1)
+      }))
+  })
+})
