@@ -11,8 +11,8 @@ import { Context, Effect, Layer, Option, Redacted } from "effect"
 import type { Caller } from "../domain/Caller.js"
 import { AlreadyExists, InvalidInput, ModelError, notFound, type NotFound, StoreError } from "../domain/Errors.js"
 import { randomHex32, type ModelProviderId } from "../domain/Ids.js"
-import { ModelProvider } from "../domain/Records.js"
-import { newStamps } from "../domain/Time.js"
+import { ModelProvider, Tenant } from "../domain/Records.js"
+import { newStamps, touched } from "../domain/Time.js"
 import type { ChatModelService } from "../ports/ChatModel.js"
 import type { EmbedderService } from "../ports/Embedder.js"
 import { RecordStore } from "../ports/RecordStore.js"
@@ -65,6 +65,12 @@ export interface ProviderInput {
   readonly settings?: Record<string, unknown>
 }
 
+export interface TenantDefaults {
+  readonly llm_id?: string
+  readonly embd_id?: string
+  readonly rerank_id?: string
+}
+
 export interface ModelsShape {
   readonly embedder: (caller: Caller, ref: string) => Effect.Effect<EmbedderService, ModelError | StoreError>
   readonly chatModel: (caller: Caller, ref: string) => Effect.Effect<ChatModelService, ModelError | StoreError>
@@ -75,6 +81,14 @@ export interface ModelsShape {
   ) => Effect.Effect<ModelProvider, InvalidInput | AlreadyExists | StoreError>
   readonly listProviders: (caller: Caller) => Effect.Effect<ReadonlyArray<ModelProvider>, StoreError>
   readonly removeProvider: (caller: Caller, name: string) => Effect.Effect<void, NotFound | StoreError>
+  /**
+   * Sets the tenant's default models (RAGFlow's `PATCH /models/default`); each given one must
+   * resolve. An empty string clears a default.
+   */
+  readonly setDefaults: (
+    caller: Caller,
+    defaults: TenantDefaults
+  ) => Effect.Effect<Tenant, InvalidInput | NotFound | StoreError>
   /** The plugin kinds installed, and the provider names they serve to everyone. */
   readonly plugins: Effect.Effect<ReadonlyArray<{ readonly kind: string; readonly providers: ReadonlyArray<string> }>>
 }
@@ -183,7 +197,36 @@ export const make = Effect.gen(function* () {
     if (n === 0) return yield* Effect.fail(notFound("ModelProvider", name))
   })
 
+  const setDefaults = Effect.fn("Models.setDefaults")(function* (caller: Caller, defaults: TenantDefaults) {
+    const check = <A>(field: keyof TenantDefaults, get: (caller: Caller, ref: string) => Effect.Effect<A, ModelError | StoreError>) => {
+      const ref = defaults[field]
+      return ref === undefined || ref === ""
+        ? Effect.void
+        : get(caller, ref).pipe(
+            Effect.asVoid,
+            Effect.catchTag("ModelError", (e) => Effect.fail(new InvalidInput({ field, message: e.message })))
+          )
+    }
+    yield* check("llm_id", chatModel)
+    yield* check("embd_id", embedder)
+    yield* check("rerank_id", reranker)
+    const stamp = yield* touched
+    const updated = yield* store.tenants.modify(caller.tenantId, (tenant) =>
+      Effect.succeed(
+        new Tenant({
+          ...tenant,
+          llm_id: defaults.llm_id ?? tenant.llm_id,
+          embd_id: defaults.embd_id ?? tenant.embd_id,
+          rerank_id: defaults.rerank_id ?? tenant.rerank_id,
+          ...stamp
+        })
+      )
+    )
+    return yield* Option.match(updated, { onNone: () => Effect.fail(notFound("Tenant", caller.tenantId)), onSome: Effect.succeed })
+  })
+
   return Models.of({
+    setDefaults,
     embedder,
     chatModel,
     reranker,
