@@ -1,1 +1,35 @@
-export {}
+/**
+ * @ragkit/core: the domain model, the ports, the services and the Promise facade.
+ *
+ * Ports and services are namespaces (`RecordStore.layerMemory`, `KnowledgeBases.KnowledgeBases`),
+ * as in @effect/platform; domain records and errors are plain exports.
+ */
+export * from "./domain/Caller.js"
+export * from "./domain/Chunk.js"
+export * from "./domain/ChunkMethods.js"
+export * from "./domain/Errors.js"
+export * from "./domain/Ids.js"
+export * from "./domain/Records.js"
+export * from "./domain/Time.js"
+
+export * as BlobStore from "./ports/BlobStore.js"
+export * as ChatModel from "./ports/ChatModel.js"
+export * as ChunkIndex from "./ports/ChunkIndex.js"
+export * as ChunkMethod from "./ports/ChunkMethod.js"
+export * as Embedder from "./ports/Embedder.js"
+export * as Parser from "./ports/Parser.js"
+export * as RecordStore from "./ports/RecordStore.js"
+export * as Reranker from "./ports/Reranker.js"
+export * as TaskQueue from "./ports/TaskQueue.js"
+
+export * as ApiTokens from "./services/ApiTokens.js"
+export * as Conversations from "./services/Conversations.js"
+export * as Dialogs from "./services/Dialogs.js"
+export * as Documents from "./services/Documents.js"
+export * as KnowledgeBases from "./services/KnowledgeBases.js"
+export * as Models from "./services/Models.js"
+export * as Tenants from "./services/Tenants.js"
+export * as Users from "./services/Users.js"
+
+export * as Rag from "./Rag.js"
+export { createRag, type LocalUserOptions, type Promised, type Rag as RagClient } from "./Facade.js"

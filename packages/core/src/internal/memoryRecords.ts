@@ -68,26 +68,27 @@ export const makeMemoryBackend: Effect.Effect<RecordBackend> = Effect.gen(functi
       return inside ? run : lock.withPermits(1)(run)
     })
 
-  const transaction: RecordBackend["transaction"] = (effect) =>
-    Effect.flatMap(FiberRef.get(inTransaction), (inside) => {
-      if (inside) return effect
-      return lock.withPermits(1)(
-        Effect.suspend(() => {
-          const snapshot = new Map([...tables].map(([name, rows]) => [name, new Map(rows)] as const))
-          return effect.pipe(
-            Effect.locally(inTransaction, true),
-            Effect.onExit((exit) =>
-              Effect.sync(() => {
-                if (exit._tag === "Failure") {
-                  tables.clear()
-                  for (const [name, rows] of snapshot) tables.set(name, rows)
-                }
-              })
-            )
-          )
-        })
+  /** Runs the effect; when it fails, every table is put back as it was (a savepoint when nested). */
+  const rollingBack = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+    Effect.suspend(() => {
+      const snapshot = new Map([...tables].map(([name, rows]) => [name, new Map(rows)] as const))
+      return effect.pipe(
+        Effect.locally(inTransaction, true),
+        Effect.onExit((exit) =>
+          Effect.sync(() => {
+            if (exit._tag === "Failure") {
+              tables.clear()
+              for (const [name, rows] of snapshot) tables.set(name, rows)
+            }
+          })
+        )
       )
     })
+
+  const transaction: RecordBackend["transaction"] = (effect) =>
+    Effect.flatMap(FiberRef.get(inTransaction), (inside) =>
+      inside ? rollingBack(effect) : lock.withPermits(1)(rollingBack(effect))
+    )
 
   const table = (spec: TableSpec): RawTable => {
     const rows = () => rowsOf(spec.name)

@@ -228,6 +228,24 @@ export const RecordStoreSuite = <E>(name: string, storeLayer: Layer.Layer<Record
           expect(Option.isSome(yield* store.documents.get(doc.id))).toBe(true)
         }))
 
+      it.effect("a failed nested transaction rolls back its own writes only", () =>
+        Effect.gen(function* () {
+          const store = yield* RecordStore
+          const outer = aKnowledgeBase()
+          const inner = aKnowledgeBase()
+          yield* store.transaction(
+            Effect.gen(function* () {
+              yield* store.knowledgeBases.insert(outer)
+              const failed = yield* Effect.either(
+                store.transaction(Effect.zipRight(store.knowledgeBases.insert(inner), Effect.fail("inner" as const)))
+              )
+              expect(failed).toEqual(Either.left("inner"))
+            })
+          )
+          expect(Option.isSome(yield* store.knowledgeBases.get(outer.id))).toBe(true)
+          expect(Option.isNone(yield* store.knowledgeBases.get(inner.id))).toBe(true)
+        }))
+
       it.effect("modify is atomic under concurrency", () =>
         Effect.gen(function* () {
           const store = yield* RecordStore

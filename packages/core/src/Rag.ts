@@ -1,0 +1,79 @@
+/**
+ * The engine as one layer: the services over the ports a host supplies.
+ *
+ *   const Engine = Rag.layer.pipe(Layer.provide(Ports))     // Ports: stores, parsers, model plugins
+ *   const Memory = Rag.layerMemory                           // everything in memory, for tests
+ */
+import { Layer } from "effect"
+import * as BlobStore from "./ports/BlobStore.js"
+import * as ChunkIndex from "./ports/ChunkIndex.js"
+import * as Parser from "./ports/Parser.js"
+import * as RecordStore from "./ports/RecordStore.js"
+import * as TaskQueue from "./ports/TaskQueue.js"
+import * as ApiTokens from "./services/ApiTokens.js"
+import * as Conversations from "./services/Conversations.js"
+import * as Dialogs from "./services/Dialogs.js"
+import * as Documents from "./services/Documents.js"
+import * as KnowledgeBases from "./services/KnowledgeBases.js"
+import * as Models from "./services/Models.js"
+import * as Tenants from "./services/Tenants.js"
+import * as Users from "./services/Users.js"
+
+/** The ports the services need. */
+export type Ports =
+  | RecordStore.RecordStore
+  | TaskQueue.TaskQueue
+  | BlobStore.BlobStore
+  | ChunkIndex.ChunkIndex
+  | Parser.ParserRegistry
+
+/** Every service of the engine. */
+export type Services =
+  | Users.Users
+  | Tenants.Tenants
+  | ApiTokens.ApiTokens
+  | Models.Models
+  | Models.ModelPlugins
+  | KnowledgeBases.KnowledgeBases
+  | Documents.Documents
+  | Dialogs.Dialogs
+  | Conversations.Conversations
+
+export interface Options {
+  readonly documents?: Documents.DocumentsOptions
+}
+
+/** The services, needing the ports. Model plugins are added with `withPlugins`. */
+export const layerServices = (options: Options = {}): Layer.Layer<Services, never, Ports> =>
+  Layer.mergeAll(
+    Users.layer,
+    Tenants.layer,
+    ApiTokens.layer,
+    KnowledgeBases.layer,
+    Documents.layer(options.documents),
+    Dialogs.layer,
+    Conversations.layer
+  ).pipe(Layer.provideMerge(Models.layer))
+
+/**
+ * The engine over the given ports, with these model plugin layers registered
+ * (e.g. `TestModels.layer`, the built-in embedder, an OpenAI-compatible provider).
+ */
+export const layer = <E, R>(
+  ports: Layer.Layer<Ports, E, R>,
+  plugins: ReadonlyArray<Layer.Layer<never, never, Models.ModelPlugins>> = [],
+  options: Options = {}
+): Layer.Layer<Services | Ports, E, R> => {
+  const services = layerServices(options)
+  const withPlugins = plugins.length === 0 ? services : Layer.provideMerge(Layer.mergeAll(...(plugins as [Layer.Layer<never, never, Models.ModelPlugins>])), services)
+  return withPlugins.pipe(Layer.provideMerge(ports))
+}
+
+/** Memory implementations of every port, with the plain-text parser. Nothing persists. */
+export const layerMemoryPorts: Layer.Layer<Ports> = Layer.mergeAll(
+  RecordStore.layerMemory,
+  TaskQueue.layerMemory,
+  BlobStore.layerMemory,
+  ChunkIndex.layerMemory,
+  Parser.layer([Parser.TextParser])
+)

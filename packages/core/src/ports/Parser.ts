@@ -1,0 +1,178 @@
+/**
+ * A parser turns a file's bytes into sections: runs of text, titles, tables, images, lists and code,
+ * with their page and positions when the format has pages. Chunk methods (`ChunkMethod`) then cut
+ * the sections into chunks.
+ *
+ * Parsers are found by file extension (then MIME type) in the `ParserRegistry`. Core ships the
+ * plain-text parser (`TextParser`); parser packages contribute the others with `contribute`.
+ */
+import { Context, Effect, Layer, Option } from "effect"
+import type { ChunkPosition } from "../domain/Chunk.js"
+import { ParseError } from "../domain/Errors.js"
+
+export type SectionKind = "text" | "title" | "table" | "image" | "list" | "code"
+
+export interface SectionTable {
+  readonly rows: ReadonlyArray<ReadonlyArray<string>>
+  readonly html?: string
+}
+
+export interface SectionImage {
+  /** Where the image is stored, once it is. */
+  readonly blobKey?: string
+  readonly mime?: string
+  /** The image bytes as extracted, for the ingestion to store in the blob store. */
+  readonly bytes?: Uint8Array
+}
+
+export interface Section {
+  /** The text of the section (a table's text rendering, an image's caption or OCR text). */
+  readonly text: string
+  readonly kind: SectionKind
+  /** Heading level for titles (1 is the top). */
+  readonly level?: number
+  /** Page number, from 1. */
+  readonly page?: number
+  readonly positions?: ReadonlyArray<ChunkPosition>
+  readonly table?: SectionTable
+  readonly image?: SectionImage
+}
+
+export interface ParsedDocument {
+  readonly sections: ReadonlyArray<Section>
+}
+
+export interface ParseInput {
+  readonly bytes: Uint8Array
+  readonly fileName: string
+  /** The MIME type the uploader declared, if any. */
+  readonly mimeType?: string
+  /** Parser options (from the document's `parser_config`). */
+  readonly options?: Readonly<Record<string, unknown>>
+}
+
+export interface Parser {
+  readonly name: string
+  /** Lower-case, without the dot (`pdf`, `docx`, `tar.gz`). */
+  readonly extensions: ReadonlyArray<string>
+  readonly mimeTypes: ReadonlyArray<string>
+  readonly parse: (input: ParseInput) => Effect.Effect<ParsedDocument, ParseError>
+}
+
+/** The service; `ParserRegistry` is its tag. */
+export interface ParserRegistryService {
+  /** In order of precedence. */
+  readonly parsers: ReadonlyArray<Parser>
+  /** The parser for a file: by the longest matching extension, then by MIME type. */
+  readonly forFile: (fileName: string, mimeType?: string) => Option.Option<Parser>
+  /** Parses with the parser for the file; `ParseError` reason `Unsupported` when none fits. */
+  readonly parse: (input: ParseInput) => Effect.Effect<ParsedDocument, ParseError>
+}
+
+export class ParserRegistry extends Context.Tag("@ragkit/core/ParserRegistry")<
+  ParserRegistry,
+  ParserRegistryService
+>() {}
+
+const baseMime = (mime: string) => mime.split(";")[0]!.trim().toLowerCase()
+
+/** A registry over parsers; earlier parsers win when two claim the same extension. */
+export const makeRegistry = (parsers: ReadonlyArray<Parser>): ParserRegistryService => {
+  const forFile = (fileName: string, mimeType?: string): Option.Option<Parser> => {
+    const name = fileName.toLowerCase()
+    let best: { parser: Parser; length: number } | undefined
+    for (const parser of parsers) {
+      for (const extension of parser.extensions) {
+        const ext = extension.toLowerCase().replace(/^\./, "")
+        if (name.endsWith(`.${ext}`) && (best === undefined || ext.length > best.length)) {
+          best = { parser, length: ext.length }
+        }
+      }
+    }
+    if (best !== undefined) return Option.some(best.parser)
+    if (mimeType === undefined || mimeType.trim() === "") return Option.none()
+    const mime = baseMime(mimeType)
+    return Option.fromNullable(parsers.find((parser) => parser.mimeTypes.some((m) => baseMime(m) === mime)))
+  }
+
+  const parse = Effect.fn("ParserRegistry.parse")(function*(input: ParseInput) {
+    const parser = forFile(input.fileName, input.mimeType)
+    if (Option.isNone(parser)) {
+      return yield* new ParseError({ reason: "Unsupported", message: `no parser for file ${input.fileName}` })
+    }
+    yield* Effect.annotateCurrentSpan({ parser: parser.value.name, fileName: input.fileName, size: input.bytes.length })
+    if (input.bytes.length === 0) {
+      return yield* new ParseError({ reason: "Empty", message: `file ${input.fileName} is empty` })
+    }
+    return yield* parser.value.parse(input)
+  })
+
+  return ParserRegistry.of({ parsers, forFile, parse })
+}
+
+/** A registry of exactly these parsers. */
+export const layer = (parsers: ReadonlyArray<Parser>): Layer.Layer<ParserRegistry> =>
+  Layer.succeed(ParserRegistry, makeRegistry(parsers))
+
+/**
+ * Adds parsers to the registry below it; they take precedence over the ones already there.
+ *
+ *   const Parsers = ParserRegistry.contribute(PdfParsers).pipe(Layer.provide(layer([TextParser])))
+ */
+export const contribute = (
+  parsers: ReadonlyArray<Parser>
+): Layer.Layer<ParserRegistry, never, ParserRegistry> =>
+  Layer.effect(
+    ParserRegistry,
+    Effect.map(ParserRegistry, (registry) => makeRegistry([...parsers, ...registry.parsers]))
+  )
+
+// ---------------------------------------------------------------------------------------------
+// Plain text.
+
+/** Above this share of undecodable or control characters, a "text" file is taken for binary. */
+const BINARY_RATIO = 0.05
+
+const decodeText = (bytes: Uint8Array): Effect.Effect<string, ParseError> => {
+  const corrupt = (message: string) => new ParseError({ reason: "Corrupt", message })
+  let encoding = "utf-8"
+  if (bytes.length >= 2 && bytes[0] === 0xff && bytes[1] === 0xfe) encoding = "utf-16le"
+  else if (bytes.length >= 2 && bytes[0] === 0xfe && bytes[1] === 0xff) encoding = "utf-16be"
+  else if (bytes.includes(0)) return Effect.fail(corrupt("binary content (NUL bytes) in a text file"))
+  const text = new TextDecoder(encoding).decode(bytes)
+  if (text.length === 0) return Effect.succeed(text)
+  if (text.includes("\u0000")) return Effect.fail(corrupt("binary content (NUL characters) in a text file"))
+  let replaced = 0
+  let control = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c === 0xfffd) replaced++
+    else if ((c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0b && c !== 0x0c && c !== 0x0d) || c === 0x7f) control++
+  }
+  if (replaced / text.length > BINARY_RATIO) return Effect.fail(corrupt(`not valid ${encoding} text`))
+  if (control / text.length > BINARY_RATIO) return Effect.fail(corrupt("binary content (control characters)"))
+  return Effect.succeed(text)
+}
+
+/**
+ * Plain text: UTF-8 (or UTF-16 with a byte-order mark); one `text` section per paragraph (runs of
+ * lines separated by blank lines). Binary content fails with `Corrupt`, blank files with `Empty`.
+ */
+export const TextParser: Parser = {
+  name: "text",
+  extensions: ["txt", "text", "log"],
+  mimeTypes: ["text/plain"],
+  parse: (input) =>
+    Effect.gen(function*() {
+      const text = yield* decodeText(input.bytes)
+      const paragraphs = text
+        .replace(/\r\n?/g, "\n")
+        .split(/\n[ \t\f\v]*\n/)
+        .map((paragraph) => paragraph.replace(/^\n+/, "").trimEnd())
+        .filter((paragraph) => paragraph.trim().length > 0)
+      if (paragraphs.length === 0) {
+        return yield* new ParseError({ reason: "Empty", message: `file ${input.fileName} has no text` })
+      }
+      return { sections: paragraphs.map((paragraph) => ({ text: paragraph, kind: "text" as const })) }
+    }).pipe(Effect.withSpan("TextParser.parse", { attributes: { fileName: input.fileName } }))
+}

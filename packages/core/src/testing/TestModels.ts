@@ -1,0 +1,43 @@
+/**
+ * A model provider plugin for tests and offline demos, serving the provider name `Test`:
+ *
+ * - `hash-<dimensions>@Test`: the deterministic hash embedder (e.g. `hash-64@Test`);
+ * - `echo@Test`: a chat model that answers with the last user message, streamed;
+ * - `overlap@Test`: the token-overlap reranker.
+ */
+import { Effect, Layer } from "effect"
+import { ModelError } from "../domain/Errors.js"
+import * as Models from "../services/Models.js"
+import * as HashEmbedder from "./HashEmbedder.js"
+import * as OverlapReranker from "./OverlapReranker.js"
+import * as ScriptedChatModel from "./ScriptedChatModel.js"
+
+const unknown = (model: string, what: string) =>
+  new ModelError({ reason: "NotConfigured", model: `${model}@Test`, message: `Unsupported model: ${model}@Test (not a ${what} of the Test provider)` })
+
+export const plugin: Models.ModelPlugin = {
+  kind: "test",
+  providers: ["Test"],
+  embedder: ({ model }) => {
+    const match = /^hash-(\d{1,5})$/.exec(model)
+    const dimensions = match === null ? NaN : Number(match[1])
+    return dimensions >= 2 && dimensions <= 4096
+      ? Effect.succeed(HashEmbedder.make({ dimensions, modelId: `${model}@Test` }))
+      : Effect.fail(unknown(model, "hash-<dimensions> embedder"))
+  },
+  chatModel: ({ model }) =>
+    model === "echo"
+      ? Effect.map(
+          ScriptedChatModel.make({
+            modelId: "echo@Test",
+            replies: (messages) => [...messages].reverse().find((m) => m.role === "user")?.content ?? ""
+          }),
+          ({ model }) => model
+        )
+      : Effect.fail(unknown(model, "chat model")),
+  reranker: ({ model }) =>
+    model === "overlap" ? Effect.succeed(OverlapReranker.make({ modelId: "overlap@Test" })) : Effect.fail(unknown(model, "reranker"))
+}
+
+/** Registers the `Test` provider with `Models`. */
+export const layer: Layer.Layer<never, never, Models.ModelPlugins> = Models.plugin(plugin)

@@ -1,0 +1,10 @@
+/**
+ * @ragkit/core/testing: the port conformance suites, and test doubles that hosts and plugin
+ * authors may use too.
+ */
+export * from "./BlobStoreSuite.js"
+export * from "./ChunkIndexSuite.js"
+export * from "./RecordStoreSuite.js"
+export * from "./TaskQueueSuite.js"
+export * from "./Records.js"
+export * from "../doubles.js"
