@@ -268,7 +268,7 @@ export const makeBackend: Effect.Effect<RecordStore.RecordBackend, never, SqlCli
 )
 
 /** The typed record store on the `SqlClient` of the context. */
-export const make: Effect.Effect<RecordStore.RecordStoreShape, never, SqlClient.SqlClient> = Effect.map(
+export const make: Effect.Effect<RecordStore.RecordStoreService, never, SqlClient.SqlClient> = Effect.map(
   makeBackend,
   RecordStore.make
 )

@@ -52,7 +52,7 @@ const toTask = (row: TaskRow): Effect.Effect<TaskQueue.Task, StoreError> =>
   )
 
 /** Builds the queue on the `SqlClient` of the context. The `task` table must exist. */
-export const make: Effect.Effect<TaskQueue.TaskQueueShape, never, SqlClient.SqlClient> = Effect.gen(function* () {
+export const make: Effect.Effect<TaskQueue.TaskQueueService, never, SqlClient.SqlClient> = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
   const cols = sql.literal(columns)
 
@@ -233,7 +233,7 @@ export const make: Effect.Effect<TaskQueue.TaskQueueShape, never, SqlClient.SqlC
     return yield* Effect.forEach(rows, toTask)
   })
 
-  const shape: TaskQueue.TaskQueueShape = {
+  const shape: TaskQueue.TaskQueueService = {
     enqueue,
     claim,
     heartbeat,

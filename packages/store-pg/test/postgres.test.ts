@@ -71,7 +71,7 @@ if (adminUrl === undefined) {
               { concurrency: 8 }
             )
             const runs: Array<string> = []
-            const worker = (queue: TaskQueue.TaskQueueShape, name: string) =>
+            const worker = (queue: TaskQueue.TaskQueueService, name: string) =>
               Effect.gen(function* () {
                 while (true) {
                   const tasks = yield* queue.claim({ worker: name, leaseMs: 60_000, kinds: [kind], limit: 3 })

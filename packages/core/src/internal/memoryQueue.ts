@@ -1,8 +1,8 @@
 import { Clock, Effect, Option } from "effect"
 import { randomHex32, type TaskId } from "../domain/Ids.js"
-import { LeaseLost, Task, type TaskQueueShape } from "../ports/TaskQueue.js"
+import { LeaseLost, Task, type TaskQueueService } from "../ports/TaskQueue.js"
 
-export const makeMemoryQueue: Effect.Effect<TaskQueueShape> = Effect.sync(() => {
+export const makeMemoryQueue: Effect.Effect<TaskQueueService> = Effect.sync(() => {
   const tasks = new Map<string, Task>()
   let sequence = 0
   const order = new Map<string, number>()
@@ -33,7 +33,7 @@ export const makeMemoryQueue: Effect.Effect<TaskQueueShape> = Effect.sync(() => 
   const withHeld = <A>(id: TaskId, worker: string, f: (task: Task, now: number) => A) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.map(held(id, worker), (task) => f(task, now)))
 
-  const shape: TaskQueueShape = {
+  const shape: TaskQueueService = {
     enqueue: (input) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
         const task = new Task({

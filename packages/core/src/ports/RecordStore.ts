@@ -117,7 +117,7 @@ export const Tables = {
   conversations: { name: "conversation", unique: [], indexes: [["dialog_id"], ["tenant_id"]] }
 } as const satisfies Record<string, TableSpec>
 
-export interface RecordStoreShape {
+export interface RecordStoreService {
   readonly tenants: Table<Tenant>
   readonly users: Table<User>
   readonly members: Table<TenantMember>
@@ -131,7 +131,7 @@ export interface RecordStoreShape {
   readonly transaction: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | StoreError, R>
 }
 
-export class RecordStore extends Context.Tag("@ragkit/core/RecordStore")<RecordStore, RecordStoreShape>() {}
+export class RecordStore extends Context.Tag("@ragkit/core/RecordStore")<RecordStore, RecordStoreService>() {}
 
 const corrupt = (table: string) => (error: ParseResult.ParseError) =>
   new StoreError({
@@ -185,7 +185,7 @@ const typedTable = <A extends { readonly id: string }, I>(
 }
 
 /** Derives the typed record store from a backend's primitives. */
-export const make = (backend: RecordBackend): RecordStoreShape => {
+export const make = (backend: RecordBackend): RecordStoreService => {
   const t = <A extends { readonly id: string }, I>(schema: Schema.Schema<A, I>, spec: TableSpec) =>
     typedTable(schema, backend.table(spec), spec, backend.transaction)
   return {

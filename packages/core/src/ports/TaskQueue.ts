@@ -58,7 +58,7 @@ export interface ClaimOptions {
   readonly kinds?: ReadonlyArray<string>
 }
 
-export interface TaskQueueShape {
+export interface TaskQueueService {
   readonly enqueue: (input: EnqueueInput) => Effect.Effect<Task, StoreError>
   /**
    * Takes up to `limit` tasks that are queued or whose lease expired, oldest first, leases them to
@@ -90,7 +90,7 @@ export interface TaskQueueShape {
   readonly listByKey: (key: string) => Effect.Effect<ReadonlyArray<Task>, StoreError>
 }
 
-export class TaskQueue extends Context.Tag("@ragkit/core/TaskQueue")<TaskQueue, TaskQueueShape>() {}
+export class TaskQueue extends Context.Tag("@ragkit/core/TaskQueue")<TaskQueue, TaskQueueService>() {}
 
 /** An in-memory queue with the same semantics; nothing persists. */
 export const layerMemory: Layer.Layer<TaskQueue> = Layer.effect(TaskQueue, makeMemoryQueue)

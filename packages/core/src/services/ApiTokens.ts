@@ -31,7 +31,7 @@ export interface AuthenticatedApiToken {
   readonly token: ApiToken
 }
 
-export interface ApiTokensShape {
+export interface ApiTokensService {
   readonly create: (caller: Caller, input?: CreateApiTokenInput) => Effect.Effect<CreatedApiToken, InvalidInput | NotFound | StoreError>
   /** The caller's tenant's keys, newest first. */
   readonly list: (caller: Caller) => Effect.Effect<ReadonlyArray<ApiToken>, StoreError>
@@ -41,7 +41,7 @@ export interface ApiTokensShape {
   readonly authenticate: (secret: string) => Effect.Effect<AuthenticatedApiToken, Unauthenticated | StoreError>
 }
 
-export class ApiTokens extends Context.Tag("@ragkit/core/ApiTokens")<ApiTokens, ApiTokensShape>() {}
+export class ApiTokens extends Context.Tag("@ragkit/core/ApiTokens")<ApiTokens, ApiTokensService>() {}
 
 export const SECRET_PREFIX = "ragkit-"
 /** `last_used_time` is written at most this often per key. */

@@ -52,7 +52,7 @@ export interface Feedback {
   readonly feedback?: string | undefined
 }
 
-export interface ConversationsShape {
+export interface ConversationsService {
   readonly create: (
     caller: Caller,
     input: CreateConversation
@@ -95,7 +95,7 @@ export interface ConversationsShape {
   ) => Effect.Effect<Conversation, InvalidInput | NotFound | StoreError>
 }
 
-export class Conversations extends Context.Tag("@ragkit/core/Conversations")<Conversations, ConversationsShape>() {}
+export class Conversations extends Context.Tag("@ragkit/core/Conversations")<Conversations, ConversationsService>() {}
 
 const MAX_NAME = 255
 

@@ -86,7 +86,7 @@ export interface DialogPage {
   readonly total: number
 }
 
-export interface DialogsShape {
+export interface DialogsService {
   readonly create: (caller: Caller, input: DialogInput) => Effect.Effect<Dialog, InvalidInput | NotFound | StoreError>
   readonly update: (
     caller: Caller,
@@ -104,7 +104,7 @@ export interface DialogsShape {
   readonly knowledgeBaseNames: (caller: Caller, dialog: Dialog) => Effect.Effect<ReadonlyArray<string>, StoreError>
 }
 
-export class Dialogs extends Context.Tag("@ragkit/core/Dialogs")<Dialogs, DialogsShape>() {}
+export class Dialogs extends Context.Tag("@ragkit/core/Dialogs")<Dialogs, DialogsService>() {}
 
 // ---------------------------------------------------------------------------------------------
 // Field checks

@@ -61,7 +61,7 @@ export interface DocumentsOptions {
 
 type DocError = InvalidInput | NotFound | StoreError
 
-export interface DocumentsShape {
+export interface DocumentsService {
   /** Stores the files; refuses the whole call, storing nothing, when any file is unacceptable. */
   readonly upload: (
     caller: Caller,
@@ -107,7 +107,7 @@ export interface DocumentsShape {
   ) => Effect.Effect<number, DocError | ChunkIndexError | BlobStoreError>
 }
 
-export class Documents extends Context.Tag("@ragkit/core/Documents")<Documents, DocumentsShape>() {}
+export class Documents extends Context.Tag("@ragkit/core/Documents")<Documents, DocumentsService>() {}
 
 const DOC_SUFFIXES = new Set(
   "msg eml doc docx ppt pptx yml yaml xml htm html json jsonl ldjson csv tsv txt ini xls xlsx wps rtf hlp pages numbers key md mdx markdown py js ts tsx jsx java c cpp cc h hpp php go rs rb sh cs kt swift scala sql css toml log".split(" ")

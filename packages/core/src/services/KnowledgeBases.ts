@@ -61,7 +61,7 @@ export interface ListKnowledgeBases extends validate.Paging {
 
 export type KnowledgeBaseError = InvalidInput | NotFound | AlreadyExists | Forbidden | StoreError
 
-export interface KnowledgeBasesShape {
+export interface KnowledgeBasesService {
   readonly create: (caller: Caller, input: CreateKnowledgeBase) => Effect.Effect<KnowledgeBase, KnowledgeBaseError>
   readonly update: (
     caller: Caller,
@@ -80,7 +80,7 @@ export interface KnowledgeBasesShape {
   ) => Effect.Effect<number, KnowledgeBaseError | ChunkIndexError | BlobStoreError>
 }
 
-export class KnowledgeBases extends Context.Tag("@ragkit/core/KnowledgeBases")<KnowledgeBases, KnowledgeBasesShape>() {}
+export class KnowledgeBases extends Context.Tag("@ragkit/core/KnowledgeBases")<KnowledgeBases, KnowledgeBasesService>() {}
 
 const conflictAsExists =
   (name: string) =>

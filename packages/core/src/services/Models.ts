@@ -71,7 +71,7 @@ export interface TenantDefaults {
   readonly rerank_id?: string
 }
 
-export interface ModelsShape {
+export interface ModelsService {
   readonly embedder: (caller: Caller, ref: string) => Effect.Effect<EmbedderService, ModelError | StoreError>
   readonly chatModel: (caller: Caller, ref: string) => Effect.Effect<ChatModelService, ModelError | StoreError>
   readonly reranker: (caller: Caller, ref: string) => Effect.Effect<RerankerService, ModelError | StoreError>
@@ -93,7 +93,7 @@ export interface ModelsShape {
   readonly plugins: Effect.Effect<ReadonlyArray<{ readonly kind: string; readonly providers: ReadonlyArray<string> }>>
 }
 
-export class Models extends Context.Tag("@ragkit/core/Models")<Models, ModelsShape>() {}
+export class Models extends Context.Tag("@ragkit/core/Models")<Models, ModelsService>() {}
 
 const unsupported = (ref: string, message = `Unsupported model: ${ref}`) =>
   new ModelError({ reason: "NotConfigured", model: ref, message })

@@ -34,7 +34,7 @@ export interface MemberProfile {
   readonly user: PublicUser
 }
 
-export interface TenantsShape {
+export interface TenantsService {
   /** The tenants the caller belongs to (own, joined, invited to), oldest first. */
   readonly listForUser: (caller: Caller) => Effect.Effect<ReadonlyArray<Membership>, StoreError>
   /** Members of a tenant the caller has joined (owner or normal), oldest first. */
@@ -56,7 +56,7 @@ export interface TenantsShape {
   readonly get: (tenantId: TenantId) => Effect.Effect<Tenant, NotFound | StoreError>
 }
 
-export class Tenants extends Context.Tag("@ragkit/core/Tenants")<Tenants, TenantsShape>() {}
+export class Tenants extends Context.Tag("@ragkit/core/Tenants")<Tenants, TenantsService>() {}
 
 export const make = Effect.gen(function* () {
   const store = yield* RecordStore

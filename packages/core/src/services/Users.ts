@@ -52,7 +52,7 @@ export const publicUser = (user: User): PublicUser => {
   return rest
 }
 
-export interface UsersShape {
+export interface UsersService {
   /** Creates the user, its own tenant and its owner membership, all or nothing. */
   readonly register: (input: RegisterInput) => Effect.Effect<User, InvalidInput | AlreadyExists | StoreError>
   /** Checks the password and opens a new session, ending the previous one. */
@@ -66,7 +66,7 @@ export interface UsersShape {
   readonly update: (caller: Caller, input: UpdateUserInput) => Effect.Effect<User, InvalidInput | NotFound | StoreError>
 }
 
-export class Users extends Context.Tag("@ragkit/core/Users")<Users, UsersShape>() {}
+export class Users extends Context.Tag("@ragkit/core/Users")<Users, UsersService>() {}
 
 const PASSWORD_MIN = 8
 const PASSWORD_MAX = 1024

@@ -8,10 +8,10 @@ import type { Caller } from "../../domain/Caller.js"
 import { notFound, type NotFound, type StoreError } from "../../domain/Errors.js"
 import type { KnowledgeBaseId, TenantId } from "../../domain/Ids.js"
 import type { KnowledgeBase } from "../../domain/Records.js"
-import type { RecordStoreShape } from "../../ports/RecordStore.js"
+import type { RecordStoreService } from "../../ports/RecordStore.js"
 
 /** Tenants whose team knowledge bases the user sees (active membership, owner or normal). */
-export const teamTenants = (store: RecordStoreShape, caller: Caller): Effect.Effect<ReadonlyArray<TenantId>, StoreError> =>
+export const teamTenants = (store: RecordStoreService, caller: Caller): Effect.Effect<ReadonlyArray<TenantId>, StoreError> =>
   Effect.map(store.members.find({ where: { user_id: caller.userId, role: { in: ["owner", "normal"] }, status: "1" } }), (page) =>
     page.items.map((m) => m.tenant_id).filter((t) => t !== caller.tenantId)
   )
@@ -21,7 +21,7 @@ export const canRead = (caller: Caller, kb: KnowledgeBase, teams: ReadonlyArray<
 
 /** A knowledge base the caller may read. */
 export const readableKnowledgeBase = (
-  store: RecordStoreShape,
+  store: RecordStoreService,
   caller: Caller,
   id: KnowledgeBaseId
 ): Effect.Effect<KnowledgeBase, NotFound | StoreError> =>
@@ -36,7 +36,7 @@ export const readableKnowledgeBase = (
 
 /** A knowledge base of the caller's own tenant. */
 export const ownKnowledgeBase = (
-  store: RecordStoreShape,
+  store: RecordStoreService,
   caller: Caller,
   id: KnowledgeBaseId
 ): Effect.Effect<KnowledgeBase, NotFound | StoreError> =>
