@@ -13,7 +13,7 @@ export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
 
 /** The blob store failed. */
 export class BlobStoreError extends Schema.TaggedError<BlobStoreError>()("BlobStoreError", {
-  reason: Schema.Literal("NotFound", "Unavailable", "Unknown"),
+  reason: Schema.Literal("NotFound", "InvalidKey", "Unavailable", "Unknown"),
   message: Schema.String,
   cause: Schema.optional(Schema.Defect)
 }) {}

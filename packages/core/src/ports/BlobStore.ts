@@ -56,7 +56,7 @@ const prefixProblem = (prefix: string): string | undefined => {
 }
 
 const invalidKey = (key: string, problem: string) =>
-  new BlobStoreError({ reason: "Unknown", message: `invalid blob key ${JSON.stringify(key)}: ${problem}` })
+  new BlobStoreError({ reason: "InvalidKey", message: `invalid blob key ${JSON.stringify(key)}: ${problem}` })
 
 const checkKey = (key: string): Effect.Effect<string, BlobStoreError> => {
   const problem = keyProblem(key)

@@ -192,24 +192,9 @@ export interface ResolvedVectorSearch {
  * `dimension`, limits and offsets are non-negative integers, searches with no knowledge base, no
  * token or a zero limit never reach the implementation.
  */
-export interface ChunkIndexPrimitives {
+export interface ChunkIndexPrimitives extends Omit<ChunkIndexService, "searchText" | "searchVector"> {
   /** The vector dimension of a knowledge base, `None` when it holds no vector. */
   readonly dimension: (kbId: KnowledgeBaseId) => Effect.Effect<Option.Option<number>, ChunkIndexError>
-  readonly upsert: (chunks: ReadonlyArray<Chunk>) => Effect.Effect<void, ChunkIndexError>
-  readonly get: (kbId: KnowledgeBaseId, chunkId: ChunkId) => Effect.Effect<Option.Option<Chunk>, ChunkIndexError>
-  readonly deleteByDocument: (kbId: KnowledgeBaseId, docId: DocumentId) => Effect.Effect<number, ChunkIndexError>
-  readonly deleteChunks: (
-    kbId: KnowledgeBaseId,
-    chunkIds: ReadonlyArray<ChunkId>
-  ) => Effect.Effect<number, ChunkIndexError>
-  readonly deleteKnowledgeBase: (kbId: KnowledgeBaseId) => Effect.Effect<void, ChunkIndexError>
-  readonly update: (
-    kbId: KnowledgeBaseId,
-    chunkId: ChunkId,
-    patch: ChunkPatch
-  ) => Effect.Effect<boolean, ChunkIndexError>
-  readonly list: (query: ListChunksQuery) => Effect.Effect<ChunkPage, ChunkIndexError>
-  readonly countByDocument: (kbId: KnowledgeBaseId, docId: DocumentId) => Effect.Effect<number, ChunkIndexError>
   readonly searchText: (search: ResolvedTextSearch) => Effect.Effect<ReadonlyArray<ScoredChunk>, ChunkIndexError>
   readonly searchVector: (search: ResolvedVectorSearch) => Effect.Effect<ReadonlyArray<ScoredChunk>, ChunkIndexError>
 }
