@@ -22,6 +22,9 @@ export * as RecordStore from "./ports/RecordStore.js"
 export * as Reranker from "./ports/Reranker.js"
 export * as TaskQueue from "./ports/TaskQueue.js"
 
+export * as Tokenizer from "./text/Tokenizer.js"
+export * as Tables from "./text/Tables.js"
+
 export * as ApiTokens from "./services/ApiTokens.js"
 export * as Conversations from "./services/Conversations.js"
 export * as Dialogs from "./services/Dialogs.js"

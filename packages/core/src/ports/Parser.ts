@@ -40,6 +40,8 @@ export interface Section {
 
 export interface ParsedDocument {
   readonly sections: ReadonlyArray<Section>
+  /** What the format says about the document: title, author, e-mail headers, page count, ... */
+  readonly metadata?: Readonly<Record<string, unknown>>
 }
 
 export interface ParseInput {
