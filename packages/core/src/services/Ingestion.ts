@@ -1,0 +1,381 @@
+/**
+ * Ingestion: the worker that turns queued documents into indexed chunks.
+ *
+ * A worker claims `parse` tasks from the TaskQueue under a lease and, for each document:
+ * parse (ParserRegistry) -> chunk (the document's chunk method) -> tokenize (token counts, search
+ * tokens) -> embed in batches (the knowledge base's embedding model) -> replace the document's
+ * chunks in the ChunkIndex -> `DONE` with chunk and token counts on the document and the knowledge
+ * base, or `FAIL` with the reason. `progress` (0..1) and `progress_msg` lines are written after
+ * every stage.
+ *
+ * While a document is processed, a heartbeat renews the lease every `heartbeatMs`; when it learns
+ * the task was canceled it interrupts the work and removes the document's chunks, so a cancel takes
+ * effect within about a heartbeat. A worker that dies leaves its task to be claimed again when the
+ * lease runs out; chunk ids are derived from the document and position, and a document's chunks
+ * are replaced as a whole, so a retry never duplicates chunks.
+ */
+import { Cause, Clock, Context, Duration, Effect, Exit, Fiber, Layer, Option, Schedule } from "effect"
+import { createHash } from "node:crypto"
+import { Caller } from "../domain/Caller.js"
+import { Chunk } from "../domain/Chunk.js"
+import {
+  type BlobStoreError,
+  type ChunkIndexError,
+  ModelError,
+  type ParseError,
+  type StoreError
+} from "../domain/Errors.js"
+import { type ChunkId, type DocumentId, randomHex32 } from "../domain/Ids.js"
+import { Document, KnowledgeBase } from "../domain/Records.js"
+import { formatDate } from "../domain/Time.js"
+import { BlobStore } from "../ports/BlobStore.js"
+import { ChunkIndex } from "../ports/ChunkIndex.js"
+import { ChunkMethodRegistry, type DraftChunk } from "../ports/ChunkMethod.js"
+import type { EmbedderService } from "../ports/Embedder.js"
+import { ParserRegistry } from "../ports/Parser.js"
+import { RecordStore } from "../ports/RecordStore.js"
+import { LeaseLost, type Task, TaskQueue } from "../ports/TaskQueue.js"
+import { Tokenizer } from "../text/Tokenizer.js"
+import { ParseTaskKind } from "./Documents.js"
+import { Models } from "./Models.js"
+
+export interface IngestionOptions {
+  /** Names this worker in task leases. Default: a random id. */
+  readonly workerId?: string
+  /** Documents processed at once. Default 2. */
+  readonly concurrency?: number
+  /** How long a claim lasts without a heartbeat. Default 30 s. */
+  readonly leaseMs?: number
+  /** How often the lease is renewed and a cancel noticed. Default 500 ms. */
+  readonly heartbeatMs?: number
+  /** How long an idle worker waits before asking the queue again. Default 500 ms. */
+  readonly pollMs?: number
+  /** Texts per embedding call. Default 32. */
+  readonly embedBatchSize?: number
+  /** Chunks per index write. Default 256. */
+  readonly upsertBatchSize?: number
+  /** Weight of the title's vector mixed into each chunk's vector (RAGFlow's 0.1). */
+  readonly titleWeight?: number
+}
+
+export type IngestionError = StoreError | BlobStoreError | ChunkIndexError | ParseError | ModelError
+
+export interface IngestionService {
+  /** Claims up to `concurrency` tasks and processes them; returns how many it took. */
+  readonly runOnce: Effect.Effect<number, StoreError>
+  /** Processes tasks until the queue has none left to claim; returns how many. */
+  readonly drain: Effect.Effect<number, StoreError>
+  /** Works forever: `concurrency` loops claiming and processing. Interrupt to stop. */
+  readonly run: Effect.Effect<never, StoreError>
+  readonly workerId: string
+}
+
+export class Ingestion extends Context.Tag("@ragkit/core/Ingestion")<Ingestion, IngestionService>() {}
+
+/** A stable chunk id from the document and the chunk's place and text. */
+export const chunkId = (docId: string, index: number, content: string): ChunkId =>
+  createHash("sha256").update(`${docId}\u0000${index}\u0000${content}`).digest("hex").slice(0, 32) as ChunkId
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(2)}s`
+
+/** Failures worth trying again on another attempt: the service was away, not the file bad. */
+const isTransient = (error: IngestionError): boolean =>
+  (error._tag === "ModelError" && (error.reason === "Unavailable" || error.reason === "RateLimited")) ||
+  (error._tag === "StoreError" && error.reason === "Unavailable") ||
+  (error._tag === "BlobStoreError" && error.reason === "Unavailable") ||
+  (error._tag === "ChunkIndexError" && error.reason === "Unavailable")
+
+const stemOf = (name: string) => {
+  const dot = name.lastIndexOf(".")
+  return dot > 0 ? name.slice(0, dot) : name
+}
+
+const mix = (title: ReadonlyArray<number>, content: ReadonlyArray<number>, w: number): Array<number> =>
+  content.map((x, i) => w * (title[i] ?? 0) + (1 - w) * x)
+
+export const make = (options: IngestionOptions = {}) =>
+  Effect.gen(function* () {
+    const store = yield* RecordStore
+    const queue = yield* TaskQueue
+    const blobs = yield* BlobStore
+    const index = yield* ChunkIndex
+    const parsers = yield* ParserRegistry
+    const methods = yield* ChunkMethodRegistry
+    const tokenizer = yield* Tokenizer
+    const models = yield* Models
+
+    const workerId = options.workerId ?? `worker-${randomHex32().slice(0, 12)}`
+    const concurrency = Math.max(1, options.concurrency ?? 2)
+    const leaseMs = options.leaseMs ?? 30_000
+    const heartbeatMs = options.heartbeatMs ?? 500
+    const pollMs = options.pollMs ?? 500
+    const embedBatchSize = Math.max(1, options.embedBatchSize ?? 32)
+    const upsertBatchSize = Math.max(1, options.upsertBatchSize ?? 256)
+    const titleWeight = options.titleWeight ?? 0.1
+
+    /** Writes progress on the document and the task; a line is appended to `progress_msg`. */
+    const report = (task: Task, docId: DocumentId, progress: number, line: string) =>
+      Effect.gen(function* () {
+        const now = yield* Clock.currentTimeMillis
+        const stamped = `${new Date(now).toISOString().slice(11, 19)} ${line}`
+        yield* queue.progress(task.id, workerId, progress, stamped)
+        yield* store.documents.modify(docId, (doc) =>
+          Effect.succeed(
+            new Document({
+              ...doc,
+              progress,
+              progress_msg: doc.progress_msg === "" ? stamped : `${doc.progress_msg}\n${stamped}`,
+              update_time: now,
+              update_date: formatDate(now)
+            })
+          )
+        )
+      })
+
+    /** The knowledge base's embedder, checked against what it was indexed with before. */
+    const embedderFor = (kb: KnowledgeBase, caller: Caller) =>
+      Effect.gen(function* () {
+        const embedder = yield* models.embedder(caller, kb.embedding_model)
+        if (kb.embedder !== null && (kb.embedder.model !== embedder.modelId || kb.embedder.dimensions !== embedder.dimensions)) {
+          return yield* Effect.fail(
+            new ModelError({
+              reason: "InvalidInput",
+              model: kb.embedding_model,
+              message: `the dataset was indexed with ${kb.embedder.model} (${kb.embedder.dimensions} dimensions), not ${embedder.modelId} (${embedder.dimensions}); re-parse every document after changing the model`
+            })
+          )
+        }
+        return embedder
+      })
+
+    const embedAll = (
+      task: Task,
+      docId: DocumentId,
+      embedder: EmbedderService,
+      title: string,
+      texts: ReadonlyArray<string>
+    ) =>
+      Effect.gen(function* () {
+        const [titleVector] = yield* embedder.embedDocuments([title])
+        const vectors: Array<ReadonlyArray<number>> = []
+        for (let start = 0; start < texts.length; start += embedBatchSize) {
+          const batch = yield* embedder.embedDocuments(texts.slice(start, start + embedBatchSize))
+          for (const v of batch) vectors.push(titleVector === undefined ? v : mix(titleVector, v, titleWeight))
+          const done = Math.min(texts.length, start + embedBatchSize)
+          yield* report(task, docId, 0.4 + (0.45 * done) / texts.length, `Embedded ${done}/${texts.length} chunks.`)
+        }
+        return vectors
+      })
+
+    const process = (task: Task, doc: Document, kb: KnowledgeBase) =>
+      Effect.gen(function* () {
+        const started = yield* Clock.currentTimeMillis
+        const caller = new Caller({ tenantId: kb.tenant_id, userId: doc.created_by })
+        yield* report(task, doc.id, 0.01, `Task has been received (attempt ${task.attempts}).`)
+
+        const bytes = yield* blobs.get(doc.location)
+        const parsed = yield* parsers.parse({ bytes, fileName: doc.name, options: doc.parser_config })
+        const pages = new Set(parsed.sections.flatMap((s) => (s.page === undefined ? [] : [s.page]))).size
+        const t1 = yield* Clock.currentTimeMillis
+        yield* report(
+          task,
+          doc.id,
+          0.2,
+          `Parsed ${parsed.sections.length} sections${pages > 0 ? ` on ${pages} pages` : ""} in ${seconds(t1 - started)}.`
+        )
+
+        const method = yield* methods.require(doc.parser_id)
+        const drafts = yield* method.chunk(parsed, doc.parser_config, { docName: doc.name })
+        const t2 = yield* Clock.currentTimeMillis
+        yield* report(task, doc.id, 0.35, `Generated ${drafts.length} chunks with the ${method.id} method in ${seconds(t2 - t1)}.`)
+
+        const title = stemOf(doc.name)
+        const titleTokens = tokenizer.tokenize(title)
+        const embedder = yield* embedderFor(kb, caller)
+        const texts = drafts.map((d) => d.content)
+        const vectors = texts.length === 0 ? [] : yield* embedAll(task, doc.id, embedder, title, texts)
+
+        const chunks = yield* Effect.forEach(drafts, (draft: DraftChunk, i) =>
+          Effect.gen(function* () {
+            let img_id: string | undefined
+            if (draft.image?.bytes !== undefined) {
+              img_id = `${kb.id}/${doc.id}/images/${i}`
+              yield* blobs.put(img_id, draft.image.bytes, draft.image.mime === undefined ? {} : { contentType: draft.image.mime })
+            } else if (draft.image?.blobKey !== undefined) img_id = draft.image.blobKey
+            const content_ltks = tokenizer.tokenize(draft.content)
+            return new Chunk({
+              id: chunkId(doc.id, i, draft.content),
+              tenant_id: kb.tenant_id,
+              kb_id: kb.id,
+              doc_id: doc.id,
+              docnm_kwd: doc.name,
+              content: draft.content,
+              content_ltks,
+              content_sm_ltks: tokenizer.fineTokenize(content_ltks),
+              title_tks: titleTokens,
+              important_keywords: draft.important_keywords ?? [],
+              questions: draft.questions ?? [],
+              available: true,
+              token_num: tokenizer.countTokens(draft.content),
+              page_num: draft.page_num,
+              positions: draft.positions,
+              index: i,
+              ...(img_id === undefined ? {} : { img_id }),
+              metadata: doc.meta_fields,
+              vector: vectors[i]!,
+              create_time: t2
+            })
+          })
+        )
+
+        // Replace the document's chunks as a whole.
+        yield* index.deleteByDocument(kb.id, doc.id)
+        for (let start = 0; start < chunks.length; start += upsertBatchSize) {
+          yield* index.upsert(chunks.slice(start, start + upsertBatchSize))
+        }
+        const tokens = chunks.reduce((sum, c) => sum + c.token_num, 0)
+        const finished = yield* Clock.currentTimeMillis
+        yield* report(task, doc.id, 1, `Indexed ${chunks.length} chunks (${tokens} tokens); done in ${seconds(finished - started)}.`)
+
+        // Counts on the document and the knowledge base, in one transaction.
+        yield* store.transaction(
+          Effect.gen(function* () {
+            const before = yield* store.documents.modify(doc.id, (d) =>
+              Effect.succeed(
+                new Document({
+                  ...d,
+                  run: "DONE",
+                  progress: 1,
+                  chunk_num: chunks.length,
+                  token_num: tokens,
+                  process_duration: (finished - started) / 1000,
+                  update_time: finished,
+                  update_date: formatDate(finished)
+                })
+              )
+            )
+            if (Option.isNone(before)) return
+            yield* store.knowledgeBases.modify(kb.id, (k) =>
+              Effect.succeed(
+                new KnowledgeBase({
+                  ...k,
+                  chunk_count: Math.max(0, k.chunk_count - doc.chunk_num + chunks.length),
+                  token_num: Math.max(0, k.token_num - doc.token_num + tokens),
+                  embedder: k.embedder ?? (chunks.length > 0 ? { model: embedder.modelId, dimensions: embedder.dimensions } : null),
+                  update_time: finished,
+                  update_date: formatDate(finished)
+                })
+              )
+            )
+          })
+        )
+      })
+
+    /** Ends the document as failed (or waiting for a retry) with the reason. */
+    const failDocument = (task: Task, doc: Document, error: IngestionError, retry: boolean) =>
+      Effect.gen(function* () {
+        const now = yield* Clock.currentTimeMillis
+        const line = `${new Date(now).toISOString().slice(11, 19)} ${retry ? "Will retry: " : "[ERROR] "}${error.message}`
+        yield* store.documents.modify(doc.id, (d) =>
+          Effect.succeed(
+            new Document({
+              ...d,
+              run: retry ? "RUNNING" : "FAIL",
+              progress: retry ? d.progress : -1,
+              progress_msg: d.progress_msg === "" ? line : `${d.progress_msg}\n${line}`,
+              update_time: now,
+              update_date: formatDate(now)
+            })
+          )
+        )
+        yield* queue.fail(task.id, workerId, error.message, { retry })
+      })
+
+    /** Renews the lease until the task is canceled or taken over, then fails with `LeaseLost`. */
+    const heartbeat = (task: Task) =>
+      queue.heartbeat(task.id, workerId, leaseMs).pipe(
+        Effect.repeat(Schedule.spaced(Duration.millis(heartbeatMs))),
+        Effect.delay(Duration.millis(heartbeatMs)),
+        Effect.flatMap(() => Effect.never)
+      )
+
+    const handle = (task: Task) =>
+      Effect.gen(function* () {
+        const docId = String(task.payload.doc_id ?? task.key) as DocumentId
+        const doc = yield* store.documents.get(docId)
+        const kb = Option.isSome(doc) ? yield* store.knowledgeBases.get(doc.value.kb_id) : Option.none()
+        if (Option.isNone(doc) || Option.isNone(kb)) {
+          // The document was deleted meanwhile: nothing to do.
+          yield* Effect.ignore(queue.complete(task.id, workerId))
+          return
+        }
+        const work = Effect.raceFirst(process(task, doc.value, kb.value), heartbeat(task))
+        const exit = yield* Effect.exit(work)
+        if (Exit.isSuccess(exit)) {
+          yield* Effect.catchTag(queue.complete(task.id, workerId), "LeaseLost", () => Effect.void)
+          return
+        }
+        const failure = Cause.failureOption(exit.cause)
+        if (Option.isNone(failure)) return yield* Effect.failCause(exit.cause as Cause.Cause<never>)
+        const error = failure.value
+        if (error instanceof LeaseLost) {
+          if (error.reason === "Canceled") {
+            // Leave nothing of a canceled document in the index.
+            yield* Effect.ignore(index.deleteByDocument(kb.value.id, docId))
+          }
+          return
+        }
+        const retry = isTransient(error) && task.attempts < task.max_attempts
+        yield* failDocument(task, doc.value, error, retry).pipe(Effect.catchTag("LeaseLost", () => Effect.void))
+      }).pipe(
+        Effect.withSpan("Ingestion.document", { attributes: { task: task.id, doc: task.key } }),
+        // A defect in one document must not stop the worker: record it and go on.
+        Effect.catchAllDefect((defect) =>
+          Effect.gen(function* () {
+            yield* Effect.logError(`ingestion of ${task.key} died`, defect)
+            const message = `internal error: ${defect instanceof Error ? defect.message : String(defect)}`
+            yield* Effect.ignore(queue.fail(task.id, workerId, message))
+            yield* Effect.ignore(
+              store.documents.modify(task.key, (d) =>
+                Effect.succeed(new Document({ ...d, run: "FAIL", progress: -1, progress_msg: `${d.progress_msg}\n[ERROR] ${message}` }))
+              )
+            )
+          })
+        )
+      )
+
+    const claim = (limit: number) => queue.claim({ worker: workerId, leaseMs, limit, kinds: [ParseTaskKind] })
+
+    const runOnce = Effect.gen(function* () {
+      const tasks = yield* claim(concurrency)
+      yield* Effect.forEach(tasks, handle, { concurrency, discard: true })
+      return tasks.length
+    })
+
+    const drain = Effect.gen(function* () {
+      let total = 0
+      while (true) {
+        const n = yield* runOnce
+        if (n === 0) return total
+        total += n
+      }
+    })
+
+    const loop = Effect.gen(function* () {
+      while (true) {
+        const [task] = yield* claim(1)
+        if (task === undefined) yield* Effect.sleep(Duration.millis(pollMs))
+        else yield* handle(task)
+      }
+    })
+
+    const run = Effect.gen(function* () {
+      const fibers = yield* Effect.forEach(Array.from({ length: concurrency }), () => Effect.fork(loop))
+      return yield* Fiber.joinAll(fibers).pipe(Effect.flatMap(() => Effect.never))
+    })
+
+    return Ingestion.of({ runOnce, drain, run, workerId })
+  })
+
+/** Requires RecordStore, TaskQueue, BlobStore, ChunkIndex, ParserRegistry, ChunkMethodRegistry, Tokenizer, Models. */
+export const layer = (options: IngestionOptions = {}) => Layer.effect(Ingestion, make(options))

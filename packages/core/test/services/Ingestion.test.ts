@@ -1,0 +1,224 @@
+import { describe, expect, layer } from "@effect/vitest"
+import { Duration, Effect, Fiber, Layer, Option, Schedule, TestClock } from "effect"
+import { ModelError, ParseError } from "../../src/domain/Errors.js"
+import { ChunkIndex } from "../../src/ports/ChunkIndex.js"
+import * as ChunkMethod from "../../src/ports/ChunkMethod.js"
+import * as Embedder from "../../src/ports/Embedder.js"
+import { RecordStore } from "../../src/ports/RecordStore.js"
+import { TaskQueue } from "../../src/ports/TaskQueue.js"
+import * as Rag from "../../src/Rag.js"
+import { Documents } from "../../src/services/Documents.js"
+import { Ingestion, layer as ingestionLayer } from "../../src/services/Ingestion.js"
+import { KnowledgeBases } from "../../src/services/KnowledgeBases.js"
+import * as Models from "../../src/services/Models.js"
+import { Tokenizer } from "../../src/text/Tokenizer.js"
+import * as HashEmbedder from "../../src/testing/HashEmbedder.js"
+import * as TestModels from "../../src/testing/TestModels.js"
+import { newCaller, text } from "./helpers.js"
+
+/** One chunk per paragraph section: enough to drive the worker; real methods live in @ragkit/parsers. */
+const paragraphs: ChunkMethod.ChunkMethod = {
+  id: "naive",
+  accepts: ["txt"],
+  chunk: (doc) =>
+    doc.sections.length === 0
+      ? Effect.fail(new ParseError({ reason: "Empty", message: "no text" }))
+      : Effect.succeed(doc.sections.map((s) => ({ content: s.text, page_num: [], positions: [] })))
+}
+
+/** Whitespace words; the real tokenizer has its own tests. */
+const words = Layer.succeed(Tokenizer, {
+  countTokens: (t) => t.split(/\s+/).filter(Boolean).length,
+  tokenize: (t) => t.toLowerCase().split(/\W+/).filter(Boolean).join(" "),
+  fineTokenize: (t) => t
+})
+
+/** A model provider whose embedder is slow, or fails a number of times first: `slow-<ms>@Flaky`, `fail-<n>@Flaky`. */
+/** When the slow embedder last started a batch (ms since the epoch). */
+let lastEmbedAt = 0
+
+const flaky = (() => {
+  let failures = 0
+  return Models.plugin({
+    kind: "flaky",
+    providers: ["Flaky"],
+    embedder: ({ model }) => {
+      const inner = HashEmbedder.make({ dimensions: 16, modelId: `${model}@Flaky` })
+      const [kind, n] = model.split("-") as [string, string]
+      return Effect.succeed(
+        Embedder.make({
+          modelId: `${model}@Flaky`,
+          dimensions: 16,
+          maxBatchSize: 1,
+          embedBatch: (texts) =>
+            kind === "slow"
+              ? Effect.suspend(() => {
+                  lastEmbedAt = Date.now()
+                  return Effect.delay(inner.embedDocuments(texts), Duration.millis(Number(n)))
+                })
+              : failures++ < Number(n)
+                ? Effect.fail(new ModelError({ reason: "Unavailable", model, message: "embedding service unavailable" }))
+                : inner.embedDocuments(texts)
+        })
+      )
+    }
+  })
+})()
+
+const Engine = ingestionLayer({ workerId: "w1", concurrency: 2, heartbeatMs: 100, leaseMs: 2_000, pollMs: 20 }).pipe(
+  Layer.provideMerge(Rag.layer(Rag.layerMemoryPorts, [TestModels.layer, flaky])),
+  Layer.provideMerge(Layer.mergeAll(ChunkMethod.layer([paragraphs]), words))
+)
+
+const setup = (embedding_model = "hash-32@Test") =>
+  Effect.gen(function* () {
+    const me = yield* newCaller()
+    const kb = yield* (yield* KnowledgeBases).create(me, { name: "Shelf", embedding_model })
+    return { me, kb }
+  })
+
+describe("Ingestion", () => {
+  layer(Engine)((it) => {
+    it.effect("parses, chunks, embeds and indexes a document, with progress and counts", () =>
+      Effect.gen(function* () {
+        const docs = yield* Documents
+        const worker = yield* Ingestion
+        const index = yield* ChunkIndex
+        const { me, kb } = yield* setup()
+        const [doc] = yield* docs.upload(me, kb.id, [
+          { name: "guide.txt", bytes: text("Install the engine.\n\nRun the server.\n\nAsk a question.") }
+        ])
+        yield* docs.parse(me, [doc!.id])
+        expect(yield* worker.drain).toBe(1)
+
+        const done = yield* docs.get(me, doc!.id)
+        expect([done.run, done.progress, done.chunk_num, done.token_num]).toEqual(["DONE", 1, 3, 9])
+        expect(done.progress_msg).toMatch(/Task has been received/)
+        expect(done.progress_msg).toMatch(/Parsed 3 sections/)
+        expect(done.progress_msg).toMatch(/Generated 3 chunks with the naive method/)
+        expect(done.progress_msg).toMatch(/Indexed 3 chunks \(9 tokens\)/)
+
+        const after = yield* (yield* KnowledgeBases).get(me, kb.id)
+        expect([after.chunk_count, after.token_num]).toEqual([3, 9])
+        expect(after.embedder).toEqual({ model: "hash-32@Test", dimensions: 32 })
+
+        const page = yield* index.list({ kbId: kb.id, docId: doc!.id, offset: 0, limit: 10 })
+        expect(page.chunks.map((c) => c.content)).toEqual(["Install the engine.", "Run the server.", "Ask a question."])
+        expect(page.chunks.map((c) => c.index)).toEqual([0, 1, 2])
+        expect(page.chunks[0]!.content_ltks).toBe("install the engine")
+        expect(page.chunks[0]!.title_tks).toBe("guide")
+        expect(page.chunks[0]!.docnm_kwd).toBe("guide.txt")
+        expect(page.chunks.every((c) => c.vector?.length === 32)).toBe(true)
+        const hits = yield* index.searchText({ kbIds: [kb.id], tokens: "server", limit: 5 })
+        expect(hits.map((h) => h.chunk.content)).toEqual(["Run the server."])
+      }))
+
+    it.effect("re-parsing replaces the chunks; counts are not doubled", () =>
+      Effect.gen(function* () {
+        const docs = yield* Documents
+        const worker = yield* Ingestion
+        const index = yield* ChunkIndex
+        const { me, kb } = yield* setup()
+        const [doc] = yield* docs.upload(me, kb.id, [{ name: "a.txt", bytes: text("One.\n\nTwo.") }])
+        yield* docs.parse(me, [doc!.id])
+        yield* worker.drain
+        yield* docs.parse(me, [doc!.id])
+        yield* worker.drain
+        expect(yield* index.countByDocument(kb.id, doc!.id)).toBe(2)
+        const after = yield* (yield* KnowledgeBases).get(me, kb.id)
+        expect([after.chunk_count, after.token_num]).toEqual([2, 2])
+      }))
+
+    it.effect("a bad file fails with a clear message and the worker goes on with the next", () =>
+      Effect.gen(function* () {
+        const docs = yield* Documents
+        const worker = yield* Ingestion
+        const { me, kb } = yield* setup()
+        const uploaded = yield* docs.upload(me, kb.id, [
+          { name: "binary.txt", bytes: new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 0, 0, 1, 2, 3]) },
+          { name: "empty.txt", bytes: new Uint8Array() },
+          { name: "good.txt", bytes: text("Fine text.") }
+        ])
+        yield* docs.parse(me, uploaded.map((d) => d.id))
+        expect(yield* worker.drain).toBe(3)
+        const [binary, empty, good] = yield* Effect.forEach(uploaded, (d) => docs.get(me, d.id))
+        expect([binary!.run, binary!.progress]).toEqual(["FAIL", -1])
+        expect(binary!.progress_msg).toMatch(/\[ERROR\] .*binary/)
+        expect(empty!.run).toBe("FAIL")
+        expect(empty!.progress_msg).toMatch(/\[ERROR\] .*empty/)
+        expect([good!.run, good!.chunk_num]).toEqual(["DONE", 1])
+      }))
+
+    it.effect("retries a document when the embedding service was away", () =>
+      Effect.gen(function* () {
+        const docs = yield* Documents
+        const worker = yield* Ingestion
+        const queue = yield* TaskQueue
+        const { me, kb } = yield* setup("fail-1@Flaky")
+        const [doc] = yield* docs.upload(me, kb.id, [{ name: "a.txt", bytes: text("Some text.") }])
+        yield* docs.parse(me, [doc!.id])
+        yield* worker.drain
+        const done = yield* docs.get(me, doc!.id)
+        expect([done.run, done.chunk_num]).toEqual(["DONE", 1])
+        expect(done.progress_msg).toMatch(/Will retry: embedding service unavailable/)
+        expect((yield* queue.listByKey(doc!.id)).map((t) => [t.status, t.attempts])).toEqual([["done", 2]])
+      }))
+
+    it.effect("a task whose worker died is finished by the next one, with the exact chunk count", () =>
+      Effect.gen(function* () {
+        const docs = yield* Documents
+        const worker = yield* Ingestion
+        const queue = yield* TaskQueue
+        const index = yield* ChunkIndex
+        const { me, kb } = yield* setup()
+        const [doc] = yield* docs.upload(me, kb.id, [{ name: "a.txt", bytes: text("A.\n\nB.\n\nC.\n\nD.") }])
+        yield* docs.parse(me, [doc!.id])
+        // Another worker claims the task and dies without a word.
+        const [taken] = yield* queue.claim({ worker: "dead", leaseMs: 2_000, kinds: ["parse"] })
+        expect(taken?.key).toBe(doc!.id)
+        expect(yield* worker.drain).toBe(0)
+        yield* TestClock.adjust(Duration.millis(2_500))
+        expect(yield* worker.drain).toBe(1)
+        expect((yield* docs.get(me, doc!.id)).chunk_num).toBe(4)
+        expect(yield* index.countByDocument(kb.id, doc!.id)).toBe(4)
+      }))
+  })
+
+  layer(Engine, { excludeTestServices: true })((it) => {
+    it.effect("cancel stops a running document within a second and leaves no chunks of it", () =>
+      Effect.gen(function* () {
+        const docs = yield* Documents
+        const worker = yield* Ingestion
+        const index = yield* ChunkIndex
+        const store = yield* RecordStore
+        const { me, kb } = yield* setup("slow-40@Flaky")
+        const body = Array.from({ length: 200 }, (_, i) => `Paragraph ${i}.`).join("\n\n")
+        const [doc] = yield* docs.upload(me, kb.id, [{ name: "long.txt", bytes: text(body) }])
+        yield* docs.parse(me, [doc!.id])
+        const running = yield* Effect.fork(worker.run)
+        // Wait until embedding is under way.
+        yield* Effect.repeat(docs.get(me, doc!.id), {
+          until: (d) => /Embedded/.test(d.progress_msg),
+          schedule: Schedule.spaced(Duration.millis(20))
+        }).pipe(Effect.timeout(Duration.seconds(20)))
+        const canceledAt = Date.now()
+        yield* docs.cancel(me, [doc!.id])
+        // The worker notices within a heartbeat: no embedding starts a second after the cancel.
+        yield* Effect.sleep(Duration.millis(1_500))
+        expect(lastEmbedAt).toBeGreaterThan(0)
+        expect(lastEmbedAt - canceledAt).toBeLessThan(1_000)
+        expect(yield* index.countByDocument(kb.id, doc!.id)).toBe(0)
+        const after = Option.getOrThrow(yield* store.documents.get(doc!.id))
+        expect(after.run).toBe("CANCEL")
+        expect(after.chunk_num).toBe(0)
+        // The worker is still alive and takes new work.
+        const [next] = yield* docs.upload(me, kb.id, [{ name: "next.txt", bytes: text("Next.") }])
+        yield* docs.parse(me, [next!.id])
+        yield* Effect.repeat(docs.get(me, next!.id), {
+          until: (d) => d.run === "DONE",
+          schedule: Schedule.spaced(Duration.millis(50))
+        }).pipe(Effect.timeout(Duration.seconds(20)))
+        yield* Fiber.interrupt(running)
+      }))
+  })
+})
