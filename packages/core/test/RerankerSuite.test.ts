@@ -1,0 +1,3 @@
+import { OverlapReranker, RerankerSuite } from "../src/testing/index.js"
+
+RerankerSuite("overlap", OverlapReranker.layer())
