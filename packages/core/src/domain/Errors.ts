@@ -33,9 +33,9 @@ export class ModelError extends Schema.TaggedError<ModelError>()("ModelError", {
   cause: Schema.optional(Schema.Defect)
 }) {}
 
-/** A file could not be parsed or chunked. */
+/** A file could not be parsed or chunked. `Unavailable`: a remote parser was away (worth a retry). */
 export class ParseError extends Schema.TaggedError<ParseError>()("ParseError", {
-  reason: Schema.Literal("Unsupported", "Corrupt", "Encrypted", "TooLarge", "Empty", "Unknown"),
+  reason: Schema.Literal("Unsupported", "Corrupt", "Encrypted", "TooLarge", "Empty", "Unavailable", "Unknown"),
   message: Schema.String,
   cause: Schema.optional(Schema.Defect)
 }) {}

@@ -55,6 +55,12 @@ export interface ParseInput {
 
 export interface Parser {
   readonly name: string
+  /**
+   * A layout engine a document selects with `parser_config.layout_recognize` (e.g. `Unstructured`).
+   * A parser with an engine reads a file only when the document selects it, or when no parser
+   * without one reads that file type.
+   */
+  readonly engine?: string
   /** Lower-case, without the dot (`pdf`, `docx`, `tar.gz`). */
   readonly extensions: ReadonlyArray<string>
   readonly mimeTypes: ReadonlyArray<string>
@@ -78,12 +84,21 @@ export class ParserRegistry extends Context.Tag("@ragkit/core/ParserRegistry")<
 
 const baseMime = (mime: string) => mime.split(";")[0]!.trim().toLowerCase()
 
-/** A registry over parsers; earlier parsers win when two claim the same extension. */
+/** The engine a document's options select (`layout_recognize`), lower-cased, if any. */
+export const selectedEngine = (options: Readonly<Record<string, unknown>> | undefined): string | undefined => {
+  const value = options?.["layout_recognize"]
+  return typeof value === "string" && value.trim() !== "" ? value.trim().toLowerCase() : undefined
+}
+
+/**
+ * A registry over parsers. A file goes to the parser with the longest matching extension, then by
+ * MIME type; earlier parsers win ties. Parsers with an `engine` come into play only when the
+ * document selects that engine, or when no other parser reads the file.
+ */
 export const makeRegistry = (parsers: ReadonlyArray<Parser>): ParserRegistryService => {
-  const forFile = (fileName: string, mimeType?: string): Option.Option<Parser> => {
-    const name = fileName.toLowerCase()
+  const byExtension = (candidates: ReadonlyArray<Parser>, name: string): Parser | undefined => {
     let best: { parser: Parser; length: number } | undefined
-    for (const parser of parsers) {
+    for (const parser of candidates) {
       for (const extension of parser.extensions) {
         const ext = extension.toLowerCase().replace(/^\./, "")
         if (name.endsWith(`.${ext}`) && (best === undefined || ext.length > best.length)) {
@@ -91,14 +106,36 @@ export const makeRegistry = (parsers: ReadonlyArray<Parser>): ParserRegistryServ
         }
       }
     }
-    if (best !== undefined) return Option.some(best.parser)
-    if (mimeType === undefined || mimeType.trim() === "") return Option.none()
+    return best?.parser
+  }
+  const byMime = (candidates: ReadonlyArray<Parser>, mimeType: string | undefined): Parser | undefined => {
+    if (mimeType === undefined || mimeType.trim() === "") return undefined
     const mime = baseMime(mimeType)
-    return Option.fromNullable(parsers.find((parser) => parser.mimeTypes.some((m) => baseMime(m) === mime)))
+    return candidates.find((parser) => parser.mimeTypes.some((m) => baseMime(m) === mime))
+  }
+  const plain = parsers.filter((p) => p.engine === undefined)
+  const engines = parsers.filter((p) => p.engine !== undefined)
+
+  const forFile = (fileName: string, mimeType?: string): Option.Option<Parser> => {
+    const name = fileName.toLowerCase()
+    return Option.fromNullable(
+      byExtension(plain, name) ?? byExtension(engines, name) ?? byMime(plain, mimeType) ?? byMime(engines, mimeType)
+    )
+  }
+
+  const choose = (input: ParseInput): Option.Option<Parser> => {
+    const engine = selectedEngine(input.options)
+    if (engine !== undefined) {
+      const selected = engines.filter((p) => p.engine!.toLowerCase() === engine)
+      const name = input.fileName.toLowerCase()
+      const parser = byExtension(selected, name) ?? byMime(selected, input.mimeType)
+      if (parser !== undefined) return Option.some(parser)
+    }
+    return forFile(input.fileName, input.mimeType)
   }
 
   const parse = Effect.fn("ParserRegistry.parse")(function*(input: ParseInput) {
-    const parser = forFile(input.fileName, input.mimeType)
+    const parser = choose(input)
     if (Option.isNone(parser)) {
       return yield* new ParseError({ reason: "Unsupported", message: `no parser for file ${input.fileName}` })
     }

@@ -83,7 +83,8 @@ const isTransient = (error: IngestionError): boolean =>
   (error._tag === "ModelError" && (error.reason === "Unavailable" || error.reason === "RateLimited")) ||
   (error._tag === "StoreError" && error.reason === "Unavailable") ||
   (error._tag === "BlobStoreError" && error.reason === "Unavailable") ||
-  (error._tag === "ChunkIndexError" && error.reason === "Unavailable")
+  (error._tag === "ChunkIndexError" && error.reason === "Unavailable") ||
+  (error._tag === "ParseError" && error.reason === "Unavailable")
 
 const stemOf = (name: string) => {
   const dot = name.lastIndexOf(".")

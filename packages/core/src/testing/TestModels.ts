@@ -2,10 +2,12 @@
  * A model provider plugin for tests and offline demos, serving the provider name `Test`:
  *
  * - `hash-<dimensions>@Test`: the deterministic hash embedder (e.g. `hash-64@Test`);
+ * - `slowhash-<dimensions>-<ms>@Test`: the same, taking `ms` per text (to watch long work: progress, cancel, crashes);
  * - `echo@Test`: a chat model that answers with the last user message, streamed;
  * - `overlap@Test`: the token-overlap reranker.
  */
-import { Effect, Layer } from "effect"
+import { Duration, Effect, Layer } from "effect"
+import * as Embedder from "../ports/Embedder.js"
 import { ModelError } from "../domain/Errors.js"
 import * as Models from "../services/Models.js"
 import * as HashEmbedder from "./HashEmbedder.js"
@@ -19,11 +21,22 @@ export const plugin: Models.ModelPlugin = {
   kind: "test",
   providers: ["Test"],
   embedder: ({ model }) => {
-    const match = /^hash-(\d{1,5})$/.exec(model)
-    const dimensions = match === null ? NaN : Number(match[1])
-    return dimensions >= 2 && dimensions <= 4096
-      ? Effect.succeed(HashEmbedder.make({ dimensions, modelId: `${model}@Test` }))
-      : Effect.fail(unknown(model, "hash-<dimensions> embedder"))
+    const match = /^(slow)?hash-(\d{1,5})(?:-(\d{1,6}))?$/.exec(model)
+    const dimensions = match === null ? NaN : Number(match[2])
+    if (match === null || !(dimensions >= 2 && dimensions <= 4096) || (match[1] === undefined) !== (match[3] === undefined)) {
+      return Effect.fail(unknown(model, "hash-<dimensions> embedder"))
+    }
+    const fast = HashEmbedder.make({ dimensions, modelId: `${model}@Test` })
+    if (match[1] === undefined) return Effect.succeed(fast)
+    const perText = Duration.millis(Number(match[3]))
+    return Effect.succeed(
+      Embedder.make({
+        modelId: `${model}@Test`,
+        dimensions,
+        maxBatchSize: 1,
+        embedBatch: (texts) => Effect.delay(fast.embedDocuments(texts), perText)
+      })
+    )
   },
   chatModel: ({ model }) =>
     model === "echo"
