@@ -20,6 +20,8 @@ export interface DraftChunk {
   /** Pages the chunk spans, from 1 (empty for formats without pages). */
   readonly page_num: ReadonlyArray<number>
   readonly positions: ReadonlyArray<ChunkPosition>
+  /** Fields the method knows about the chunk (a table row's columns: `{ fields: { col: value } }`), kept on `Chunk.metadata`. */
+  readonly metadata?: Readonly<Record<string, unknown>>
   /** A picture or table snapshot belonging to the chunk (stored by the ingestion as `img_id`). */
   readonly image?: { readonly blobKey?: string; readonly mime?: string; readonly bytes?: Uint8Array }
 }

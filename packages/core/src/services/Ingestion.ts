@@ -222,7 +222,7 @@ export const make = (options: IngestionOptions = {}) =>
               positions: draft.positions,
               index: i,
               ...(img_id === undefined ? {} : { img_id }),
-              metadata: doc.meta_fields,
+              metadata: draft.metadata === undefined ? doc.meta_fields : { ...doc.meta_fields, ...draft.metadata },
               vector: vectors[i]!,
               create_time: t2
             })
