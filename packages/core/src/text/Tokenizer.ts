@@ -1,16 +1,26 @@
 /**
  * Tokenizer: token counts as RAGFlow counts them (tiktoken `cl100k_base`) and the search tokens it
  * indexes (RAGFlow's `rag_tokenizer`): lower-cased, Porter-stemmed English words, jieba-segmented
- * Chinese, full-width characters folded, traditional Chinese folded to simplified where known.
+ * Chinese, full-width characters folded. Traditional Chinese is not folded to simplified (no
+ * conversion table is bundled).
  *
  * - `tokenize(text)`: the coarse tokens (`content_ltks`), space separated;
  * - `fineTokenize(tokens)`: the finer split of coarse tokens (`content_sm_ltks`), space separated;
- * - `countTokens(text)`: tiktoken cl100k_base count.
+ * - `countTokens(text)`: tiktoken cl100k_base count; special tokens such as `<|endoftext|>` in the
+ *   text count as ordinary text.
  *
- * Queries go through the same `tokenize`, so both sides match. The layer acquires the tiktoken
- * encoder and the jieba dictionary once.
+ * Queries go through the same `tokenize`, so both sides match; `tokenize` is idempotent
+ * (`tokenize(tokenize(x)) === tokenize(x)`). The layer acquires the tiktoken encoder (freed when
+ * the layer is released) and the jieba dictionary once: bind `layer` to one `provide` site.
  */
-import { Context } from "effect"
+import { Jieba } from "@node-rs/jieba"
+import { dict } from "@node-rs/jieba/dict.js"
+import { Context, Effect, Layer } from "effect"
+import type { Scope } from "effect"
+import { get_encoding } from "tiktoken"
+import { stemToFixpoint } from "./internal/porter.js"
+import * as Rag from "./internal/ragTokenizer.js"
+import { cachedTokenCounter } from "./internal/tokenCount.js"
 
 export interface TokenizerService {
   readonly countTokens: (text: string) => number
@@ -19,3 +29,42 @@ export interface TokenizerService {
 }
 
 export class Tokenizer extends Context.Tag("@ragkit/core/Tokenizer")<Tokenizer, TokenizerService>() {}
+
+/**
+ * The stem of one lower-case English word as `tokenize` computes it: the Porter stemmer in NLTK's
+ * default mode (what RAGFlow uses), repeated until the word stops changing (`running` -> `run`,
+ * `studies` -> `studi`, `database` -> `databa`).
+ */
+export const stem: (word: string) => string = stemToFixpoint
+
+/** Full-width ASCII forms and the ideographic space folded to ASCII (RAGFlow's `strQ2B`). */
+export const strQ2B: (text: string) => string = Rag.strQ2B
+
+/**
+ * Builds the service: loads the jieba dictionary and the tiktoken `cl100k_base` encoder (freed
+ * when the scope closes). Failing to load either is a defect, seen when the layer is built.
+ */
+export const make: Effect.Effect<TokenizerService, never, Scope.Scope> = Effect.gen(function*() {
+  const encoder = yield* Effect.acquireRelease(
+    Effect.sync(() => get_encoding("cl100k_base")),
+    (encoder) => Effect.sync(() => encoder.free())
+  )
+  // A napi object with no explicit release: dropped with the service.
+  const jieba = yield* Effect.sync(() => Jieba.withDict(dict))
+  const segmenter: Rag.Segmenter = {
+    cut: (text) => jieba.cut(text, true),
+    // called on single coarse tokens, which repeat: worth a cache
+    cutForSearch: Rag.memoize((token) => jieba.cutForSearch(token, false), 50_000)
+  }
+  const cachedStem = Rag.memoize(stemToFixpoint, 100_000)
+  // exact: the sum of the encoder's counts of the pre-tokenizer's pieces, cached per piece
+  const countTokens = cachedTokenCounter((piece) => encoder.encode_ordinary(piece).length, 100_000)
+  return Tokenizer.of({
+    countTokens,
+    tokenize: (text) => Rag.tokenize(segmenter, cachedStem, text),
+    fineTokenize: (tokens) => Rag.fineTokenize(segmenter, cachedStem, tokens)
+  })
+})
+
+/** The tokenizer with its encoder and dictionary, acquired when the layer is built. */
+export const layer: Layer.Layer<Tokenizer> = Layer.scoped(Tokenizer, make)
