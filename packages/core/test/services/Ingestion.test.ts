@@ -11,7 +11,7 @@ import { Documents } from "../../src/services/Documents.js"
 import { Ingestion, layer as ingestionLayer } from "../../src/services/Ingestion.js"
 import { KnowledgeBases } from "../../src/services/KnowledgeBases.js"
 import * as Models from "../../src/services/Models.js"
-import { Tokenizer } from "../../src/text/Tokenizer.js"
+import * as Tokenizer from "../../src/text/Tokenizer.js"
 import * as HashEmbedder from "../../src/testing/HashEmbedder.js"
 import * as TestModels from "../../src/testing/TestModels.js"
 import { newCaller, text } from "./helpers.js"
@@ -26,12 +26,6 @@ const paragraphs: ChunkMethod.ChunkMethod = {
       : Effect.succeed(doc.sections.map((s) => ({ content: s.text, page_num: [], positions: [] })))
 }
 
-/** Whitespace words; the real tokenizer has its own tests. */
-const words = Layer.succeed(Tokenizer, {
-  countTokens: (t) => t.split(/\s+/).filter(Boolean).length,
-  tokenize: (t) => t.toLowerCase().split(/\W+/).filter(Boolean).join(" "),
-  fineTokenize: (t) => t
-})
 
 /** A model provider whose embedder is slow, or fails a number of times first: `slow-<ms>@Flaky`, `fail-<n>@Flaky`. */
 /** When the slow embedder last started a batch (ms since the epoch). */
@@ -67,7 +61,7 @@ const flaky = (() => {
 
 const Engine = ingestionLayer({ workerId: "w1", concurrency: 2, heartbeatMs: 100, leaseMs: 2_000, pollMs: 20 }).pipe(
   Layer.provideMerge(Rag.layer(Rag.layerMemoryPorts, [TestModels.layer, flaky])),
-  Layer.provideMerge(Layer.mergeAll(ChunkMethod.layer([paragraphs]), words))
+  Layer.provideMerge(Layer.mergeAll(ChunkMethod.layer([paragraphs]), Tokenizer.layer))
 )
 
 const setup = (embedding_model = "hash-32@Test") =>
@@ -92,21 +86,21 @@ describe("Ingestion", () => {
         expect(yield* worker.drain).toBe(1)
 
         const done = yield* docs.get(me, doc!.id)
-        expect([done.run, done.progress, done.chunk_num, done.token_num]).toEqual(["DONE", 1, 3, 9])
+        expect([done.run, done.progress, done.chunk_num, done.token_num]).toEqual(["DONE", 1, 3, 12])
         expect(done.progress_msg).toMatch(/Task has been received/)
         expect(done.progress_msg).toMatch(/Parsed 3 sections/)
         expect(done.progress_msg).toMatch(/Generated 3 chunks with the naive method/)
-        expect(done.progress_msg).toMatch(/Indexed 3 chunks \(9 tokens\)/)
+        expect(done.progress_msg).toMatch(/Indexed 3 chunks \(12 tokens\)/)
 
         const after = yield* (yield* KnowledgeBases).get(me, kb.id)
-        expect([after.chunk_count, after.token_num]).toEqual([3, 9])
+        expect([after.chunk_count, after.token_num]).toEqual([3, 12])
         expect(after.embedder).toEqual({ model: "hash-32@Test", dimensions: 32 })
 
         const page = yield* index.list({ kbId: kb.id, docId: doc!.id, offset: 0, limit: 10 })
         expect(page.chunks.map((c) => c.content)).toEqual(["Install the engine.", "Run the server.", "Ask a question."])
         expect(page.chunks.map((c) => c.index)).toEqual([0, 1, 2])
-        expect(page.chunks[0]!.content_ltks).toBe("install the engine")
-        expect(page.chunks[0]!.title_tks).toBe("guide")
+        expect(page.chunks[0]!.content_ltks).toBe("instal the engin")
+        expect(page.chunks[0]!.title_tks).toBe("guid")
         expect(page.chunks[0]!.docnm_kwd).toBe("guide.txt")
         expect(page.chunks.every((c) => c.vector?.length === 32)).toBe(true)
         const hits = yield* index.searchText({ kbIds: [kb.id], tokens: "server", limit: 5 })
@@ -126,7 +120,7 @@ describe("Ingestion", () => {
         yield* worker.drain
         expect(yield* index.countByDocument(kb.id, doc!.id)).toBe(2)
         const after = yield* (yield* KnowledgeBases).get(me, kb.id)
-        expect([after.chunk_count, after.token_num]).toEqual([2, 2])
+        expect([after.chunk_count, after.token_num]).toEqual([2, 4])
       }))
 
     it.effect("a bad file fails with a clear message and the worker goes on with the next", () =>
