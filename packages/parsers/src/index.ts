@@ -1,1 +1,83 @@
-export {}
+/**
+ * @ragkit/parsers: file parsers (bytes -> sections) and RAGFlow's chunk methods (sections ->
+ * chunks).
+ *
+ *   const Parsing = Parsers.layer                       // ParserRegistry + ChunkMethodRegistry
+ *     .pipe(Layer.provide(Tokenizer.layer))             // chunk methods count tokens
+ *
+ * | format | parser | sections |
+ * |---|---|---|
+ * | txt, text, log | core's `TextParser` | paragraphs |
+ * | md, markdown, mdx | `MarkdownParser` | titles with levels, paragraphs, lists, code, tables |
+ * | html, htm | `HtmlParser` | titles, paragraphs, lists, tables |
+ * | json, jsonl, ldjson | `JsonParser` | one section per record, flattened `a.b: value` |
+ * | csv, tsv | `CsvParser` | one table |
+ * | xlsx | `XlsxParser` | a title and a table per sheet |
+ * | docx | `DocxParser` | headings, paragraphs, lists, tables |
+ * | pptx | `PptxParser` | per slide (`page` = slide number): title, texts, tables |
+ * | pdf | `PdfParser` | blocks with pages and positions; scanned pages through OCR |
+ * | png, jpg, jpeg, gif, webp, tif, tiff | `ImageParser` | the OCR text, with the image |
+ * | eml | `EmlParser` | subject, headers, body, attachments parsed recursively |
+ * | source code and config files | `CodeParser` | code blocks |
+ * | (selected per document) | `Unstructured` | a remote Unstructured API server: `layout_recognize: "Unstructured"` |
+ */
+import { ChunkMethod, type ParseError, Parser, type Tokenizer } from "@ragkit/core"
+import { Layer } from "effect"
+import * as Chunking from "./chunking/index.js"
+import { CodeParser } from "./code.js"
+import { CsvParser } from "./csv.js"
+import { DocxParser } from "./docx.js"
+import { contributeEml, EmlParser } from "./eml.js"
+import { HtmlParser } from "./html.js"
+import * as ImageParser from "./image.js"
+import { JsonParser } from "./json.js"
+import { MarkdownParser } from "./markdown.js"
+import * as Ocr from "./Ocr.js"
+import * as PdfParser from "./pdf.js"
+import { PptxParser } from "./pptx.js"
+import { XlsxParser } from "./xlsx.js"
+
+export { CodeParser, CsvParser, DocxParser, EmlParser, HtmlParser, JsonParser, MarkdownParser, PptxParser, XlsxParser }
+export { Chunking, ImageParser, Ocr, PdfParser }
+export * as Unstructured from "./unstructured.js"
+
+/** The parsers that need nothing but bytes (no OCR engine, no registry). */
+export const formats: ReadonlyArray<Parser.Parser> = [
+  Parser.TextParser,
+  MarkdownParser,
+  HtmlParser,
+  JsonParser,
+  CsvParser,
+  XlsxParser,
+  DocxParser,
+  PptxParser,
+  CodeParser
+]
+
+/** Every parser: the formats, PDF and images (with OCR), e-mail (attachments through all of them). */
+export const layerParsers: Layer.Layer<Parser.ParserRegistry, ParseError, Ocr.Ocr> = contributeEml.pipe(
+  Layer.provide(ImageParser.layer),
+  Layer.provide(PdfParser.layer),
+  Layer.provide(Parser.layer(formats))
+)
+
+/** Every parser without OCR: scanned PDF pages and images are not read. */
+export const layerParsersWithoutOcr: Layer.Layer<Parser.ParserRegistry, ParseError> = contributeEml.pipe(
+  Layer.provide(PdfParser.layerWithoutOcr),
+  Layer.provide(Parser.layer(formats))
+)
+
+/** Parsers (with the OCR engine, loaded once) and chunk methods; the methods need a `Tokenizer`. */
+export const layer: Layer.Layer<
+  Parser.ParserRegistry | ChunkMethod.ChunkMethodRegistry,
+  ParseError,
+  Tokenizer.Tokenizer
+> = Layer.merge(layerParsers.pipe(Layer.provide(Ocr.layer())), Chunking.layer)
+
+/** Parsers without OCR and chunk methods. */
+export const layerWithoutOcr: Layer.Layer<
+  Parser.ParserRegistry | ChunkMethod.ChunkMethodRegistry,
+  ParseError,
+  Tokenizer.Tokenizer
+> = Layer.merge(layerParsersWithoutOcr, Chunking.layer)
+

@@ -1,0 +1,44 @@
+/**
+ * Word documents (`docx`): mammoth turns the document into HTML (Heading 1..6 styles into
+ * `h1`..`h6`, numbered and bulleted paragraphs into lists, tables with their rows and cells), which
+ * the HTML parser turns into sections: `title` with levels, `text`, `list` and `table`. The zip
+ * container is checked first (`internal/zip.ts`); images are not extracted.
+ */
+import type { Parser } from "@ragkit/core"
+import { ParseError } from "@ragkit/core"
+import { Effect } from "effect"
+import mammoth from "mammoth"
+import { htmlToSections } from "./html.js"
+import { empty, messageOf } from "./internal/text.js"
+import { coreProperties, openZip, zipLimits } from "./internal/zip.js"
+
+/** Images are neither inflated nor embedded: only their alt text is kept. */
+const skipImages = mammoth.images.imgElement(() => Promise.resolve({ src: "" }))
+
+/** Word documents (`docx`, `docm`). */
+export const DocxParser: Parser.Parser = {
+  name: "docx",
+  extensions: ["docx", "docm"],
+  mimeTypes: [
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.ms-word.document.macroEnabled.12"
+  ],
+  parse: Effect.fn("DocxParser.parse")(function*(input: Parser.ParseInput) {
+    const archive = yield* openZip(input.bytes, { format: "DOCX", fileName: input.fileName, limits: zipLimits(input.options) })
+    if (!archive.has("word/document.xml") && !archive.has("[Content_Types].xml")) {
+      return yield* new ParseError({ reason: "Corrupt", message: `${input.fileName}: not a valid DOCX (no word/document.xml)` })
+    }
+    // mammoth inflates the parts on its own: check first that none inflates beyond the limits.
+    yield* archive.verifyAll
+    const properties = yield* coreProperties(archive)
+    const result = yield* Effect.tryPromise({
+      try: () => mammoth.convertToHtml({ buffer: Buffer.from(input.bytes) }, { convertImage: skipImages, externalFileAccess: false }),
+      catch: (cause) =>
+        new ParseError({ reason: "Corrupt", message: `${input.fileName}: cannot read the DOCX: ${messageOf(cause)}`, cause })
+    })
+    const doc = htmlToSections(result.value)
+    if (doc.sections.length === 0) return yield* empty(input.fileName)
+    const title = properties.title ?? doc.sections.find((section) => section.kind === "title")?.text
+    return { sections: doc.sections, metadata: { ...properties, ...(title === undefined ? {} : { title }) } }
+  })
+}

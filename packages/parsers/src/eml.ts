@@ -1,0 +1,181 @@
+/**
+ * E-mail messages (`eml`): the subject as a `title` section, the headers as the first `text`
+ * section ("From: ...\nTo: ...\nSubject: ...\nDate: ..."), as RAGFlow's email method puts them
+ * into the first chunk, then the body (the text part, or the HTML part through the HTML parser),
+ * then each attachment: parsed with the parser the registry has for it (a nested mail too, up to
+ * three levels deep), or listed as "Attachment: name (type, size) — not parsed" when no parser
+ * handles it or it cannot be read, so one bad attachment never fails the mail.
+ *
+ * `EmlParser` parses attachments with this package's formats and plain text; `contributeEml`
+ * adds an e-mail parser to the `ParserRegistry` whose attachments go through that whole registry
+ * (PDFs, images, ...).
+ */
+import { Parser } from "@ragkit/core"
+import { ParseError } from "@ragkit/core"
+import { Effect, Layer } from "effect"
+import type { AddressObject, Attachment, EmailAddress, ParsedMail } from "mailparser"
+import { simpleParser } from "mailparser"
+import { CodeParser } from "./code.js"
+import { CsvParser } from "./csv.js"
+import { DocxParser } from "./docx.js"
+import { HtmlParser, htmlToSections } from "./html.js"
+import { corrupt, empty, messageOf, paragraphs } from "./internal/text.js"
+import { JsonParser } from "./json.js"
+import { MarkdownParser } from "./markdown.js"
+import { PptxParser } from "./pptx.js"
+import { XlsxParser } from "./xlsx.js"
+
+/** Mails inside mails are parsed down to this depth; deeper attachments are only listed. */
+export const MAX_EML_DEPTH = 3
+
+/** The option that carries the nesting depth to the parse of an attached mail. */
+const DEPTH_OPTION = "emlDepth"
+
+const formatAddress = (address: EmailAddress): Array<string> => {
+  if (address.group !== undefined) return address.group.flatMap(formatAddress)
+  const name = address.name.trim()
+  const mailbox = address.address?.trim() ?? ""
+  if (mailbox === "") return name === "" ? [] : [name]
+  return [name === "" || name === mailbox ? mailbox : `${name} <${mailbox}>`]
+}
+
+/** Addresses as `Name <mailbox>`, comma-separated. */
+const addresses = (value: AddressObject | ReadonlyArray<AddressObject> | undefined): string | undefined => {
+  if (value === undefined) return undefined
+  const list: ReadonlyArray<AddressObject> = Array.isArray(value) ? value : [value as AddressObject]
+  const text = list.flatMap((object) => object.value.flatMap(formatAddress)).join(", ")
+  return text === "" ? undefined : text
+}
+
+const formatSize = (size: number): string =>
+  size < 1024 ? `${size} B` : size < 1024 * 1024 ? `${(size / 1024).toFixed(1)} KB` : `${(size / (1024 * 1024)).toFixed(1)} MB`
+
+const attachmentName = (attachment: Attachment, index: number): string => {
+  if (attachment.filename !== undefined && attachment.filename.trim() !== "") return attachment.filename.trim()
+  return attachment.contentType === "message/rfc822" ? `attachment-${index + 1}.eml` : `attachment-${index + 1}`
+}
+
+/** A title of its own, so the email chunk method keeps it apart from the attachment before it. */
+const notParsed = (name: string, attachment: Attachment, why?: string): Parser.Section => ({
+  kind: "title",
+  level: 2,
+  text: `Attachment: ${name} (${attachment.contentType}, ${formatSize(attachment.size ?? attachment.content.length)}) — not parsed${
+    why === undefined ? "" : `: ${why}`
+  }`
+})
+
+/**
+ * An e-mail parser whose attachments are parsed by the registry `registry()` returns (asked at
+ * parse time, so the registry may contain this parser).
+ */
+export const makeEmlParser = (registry: () => Parser.ParserRegistryService): Parser.Parser => ({
+  name: "eml",
+  extensions: ["eml"],
+  mimeTypes: ["message/rfc822"],
+  parse: Effect.fn("EmlParser.parse")(function*(input: Parser.ParseInput) {
+    if (input.bytes.length === 0) return yield* empty(input.fileName, "no content")
+    if (input.bytes.includes(0)) return yield* corrupt(`${input.fileName}: binary content (NUL bytes), not an e-mail message`)
+    const mail: ParsedMail = yield* Effect.tryPromise({
+      try: () => simpleParser(Buffer.from(input.bytes), { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true }),
+      catch: (cause) =>
+        new ParseError({ reason: "Corrupt", message: `${input.fileName}: cannot read the e-mail: ${messageOf(cause)}`, cause })
+    })
+    if (mail.headers.size === 0) return yield* corrupt(`${input.fileName}: not an e-mail message (no headers)`)
+
+    const from = addresses(mail.from)
+    const to = addresses(mail.to)
+    const cc = addresses(mail.cc)
+    const subject = mail.subject?.trim() || undefined
+    const date = mail.date !== undefined && !Number.isNaN(mail.date.getTime()) ? mail.date.toISOString() : undefined
+    const sections: Array<Parser.Section> = []
+    if (subject !== undefined) sections.push({ kind: "title", text: subject, level: 1 })
+    const headerLines = [
+      ["From", from],
+      ["To", to],
+      ["Cc", cc],
+      ["Subject", subject],
+      ["Date", date]
+    ].filter((pair): pair is [string, string] => pair[1] !== undefined)
+    if (headerLines.length > 0) sections.push({ kind: "text", text: headerLines.map(([k, v]) => `${k}: ${v}`).join("\n") })
+
+    if (mail.text !== undefined && mail.text.trim() !== "") {
+      for (const paragraph of paragraphs(mail.text)) sections.push({ kind: "text", text: paragraph })
+    } else if (typeof mail.html === "string" && mail.html.trim() !== "") {
+      sections.push(...htmlToSections(mail.html).sections)
+    }
+
+    const depth = typeof input.options?.[DEPTH_OPTION] === "number" ? (input.options[DEPTH_OPTION] as number) : 1
+    const names: Array<string> = []
+    for (const [index, attachment] of mail.attachments.entries()) {
+      // Pictures referenced from the HTML body (logos, signatures) are part of the body, not attachments.
+      if (attachment.related && attachment.contentType.startsWith("image/")) continue
+      const name = attachmentName(attachment, index)
+      names.push(name)
+      if (depth >= MAX_EML_DEPTH) {
+        sections.push(notParsed(name, attachment, `nested deeper than ${MAX_EML_DEPTH} levels`))
+        continue
+      }
+      const parsed = yield* Effect.either(
+        registry().parse({
+          bytes: new Uint8Array(attachment.content.buffer, attachment.content.byteOffset, attachment.content.byteLength),
+          fileName: name,
+          mimeType: attachment.contentType,
+          options: { ...input.options, [DEPTH_OPTION]: depth + 1 }
+        })
+      )
+      if (parsed._tag === "Left") {
+        const error = parsed.left
+        sections.push(notParsed(name, attachment, error.reason === "Unsupported" ? undefined : error.message))
+        continue
+      }
+      sections.push({ kind: "title", text: `Attachment: ${name}`, level: 2 })
+      sections.push(...parsed.right.sections)
+    }
+
+    if (sections.length === 0) return yield* empty(input.fileName, "no headers, body or attachments")
+    const metadata: Record<string, unknown> = {}
+    if (from !== undefined) metadata.from = from
+    if (to !== undefined) metadata.to = to
+    if (cc !== undefined) metadata.cc = cc
+    if (subject !== undefined) {
+      metadata.subject = subject
+      metadata.title = subject
+    }
+    if (date !== undefined) metadata.date = date
+    if (mail.messageId !== undefined) metadata.messageId = mail.messageId
+    if (names.length > 0) metadata.attachments = names
+    return { sections, metadata }
+  })
+})
+
+/** The formats this package parses without a registry, for `EmlParser`'s attachments. */
+const standalone: Parser.ParserRegistryService = Parser.makeRegistry([
+  makeEmlParser(() => standalone),
+  MarkdownParser,
+  HtmlParser,
+  JsonParser,
+  CsvParser,
+  XlsxParser,
+  DocxParser,
+  PptxParser,
+  CodeParser,
+  Parser.TextParser
+])
+
+/** E-mail messages; attachments in this package's formats and plain text are parsed too. */
+export const EmlParser: Parser.Parser = standalone.parsers[0]!
+
+/**
+ * Adds an e-mail parser to the registry below; attachments are parsed by the resulting registry
+ * (every parser below, and this one for attached mails).
+ */
+export const contributeEml: Layer.Layer<Parser.ParserRegistry, never, Parser.ParserRegistry> = Layer.effect(
+  Parser.ParserRegistry,
+  Effect.map(Parser.ParserRegistry, (below) => {
+    const registry: Parser.ParserRegistryService = Parser.makeRegistry([
+      makeEmlParser(() => registry),
+      ...below.parsers
+    ])
+    return registry
+  })
+)

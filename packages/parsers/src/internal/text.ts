@@ -1,0 +1,115 @@
+/**
+ * Text helpers shared by the parsers: decoding with binary detection (as core's `TextParser`
+ * does), whitespace normalisation, natural sort, option reading and splitting long text.
+ */
+import { ParseError } from "@ragkit/core"
+import { Effect } from "effect"
+
+/** Above this share of undecodable or control characters, a "text" file is taken for binary. */
+const BINARY_RATIO = 0.05
+
+export const corrupt = (message: string, cause?: unknown): ParseError =>
+  new ParseError({ reason: "Corrupt", message, ...(cause === undefined ? {} : { cause }) })
+
+export const empty = (fileName: string, what = "no text"): ParseError =>
+  new ParseError({ reason: "Empty", message: `file ${fileName} has ${what}` })
+
+export const tooLarge = (message: string): ParseError => new ParseError({ reason: "TooLarge", message })
+
+/** The message of an unknown thrown value. */
+export const messageOf = (cause: unknown): string =>
+  cause instanceof Error ? cause.message : typeof cause === "string" ? cause : String(cause)
+
+/**
+ * Decodes text: UTF-16 with a byte-order mark, otherwise UTF-8 (a UTF-8 BOM is dropped). Binary
+ * content (NUL bytes, many undecodable or control characters) fails with `Corrupt`.
+ */
+export const decodeText = (bytes: Uint8Array, fileName: string): Effect.Effect<string, ParseError> =>
+  Effect.suspend(() => {
+    let encoding = "utf-8"
+    if (bytes.length >= 2 && bytes[0] === 0xff && bytes[1] === 0xfe) encoding = "utf-16le"
+    else if (bytes.length >= 2 && bytes[0] === 0xfe && bytes[1] === 0xff) encoding = "utf-16be"
+    else if (bytes.includes(0)) return Effect.fail(corrupt(`${fileName}: binary content (NUL bytes) in a text file`))
+    const text = new TextDecoder(encoding).decode(bytes)
+    if (text.length === 0) return Effect.succeed(text)
+    if (text.includes("\u0000")) return Effect.fail(corrupt(`${fileName}: binary content (NUL characters) in a text file`))
+    let replaced = 0
+    let control = 0
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i)
+      if (c === 0xfffd) replaced++
+      else if ((c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0b && c !== 0x0c && c !== 0x0d) || c === 0x7f) control++
+    }
+    if (replaced / text.length > BINARY_RATIO) return Effect.fail(corrupt(`${fileName}: not valid ${encoding} text`))
+    if (control / text.length > BINARY_RATIO) return Effect.fail(corrupt(`${fileName}: binary content (control characters)`))
+    return Effect.succeed(text)
+  })
+
+/** CRLF and CR line ends to LF. */
+export const normaliseNewlines = (text: string): string => text.replace(/\r\n?/g, "\n")
+
+/** Runs of spaces and tabs (and non-breaking spaces) to one space, per line; blank-line runs to one. */
+export const normaliseWhitespace = (text: string): string =>
+  normaliseNewlines(text)
+    .split("\n")
+    .map((line) => line.replace(/[ \t\f\v\u00a0]+/g, " ").trim())
+    .join("\n")
+    .replace(/\n{3,}/g, "\n\n")
+    .trim()
+
+/** All whitespace (newlines too) to single spaces. */
+export const collapseWhitespace = (text: string): string => text.replace(/\s+/gu, " ").trim()
+
+const collator = new Intl.Collator("en", { numeric: true, sensitivity: "base" })
+
+/** Compares so that `slide2` sorts before `slide10`. */
+export const naturalCompare = (a: string, b: string): number => collator.compare(a, b)
+
+/** A positive number option (from `ParseInput.options`), or the default. */
+export const numberOption = (
+  options: Readonly<Record<string, unknown>> | undefined,
+  key: string,
+  fallback: number
+): number => {
+  const value = options?.[key]
+  return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : fallback
+}
+
+/**
+ * Splits text into pieces of at most `max` characters, at line ends when it can (then at spaces,
+ * then anywhere). Pieces are trimmed of surrounding blank lines.
+ */
+export const splitText = (text: string, max: number): Array<string> => {
+  if (text.length <= max) return [text]
+  const pieces: Array<string> = []
+  let current = ""
+  const push = () => {
+    if (current.trim().length > 0) pieces.push(current.replace(/^\n+|\n+$/g, ""))
+    current = ""
+  }
+  for (const line of text.split("\n")) {
+    if (line.length > max) {
+      push()
+      let rest = line
+      while (rest.length > max) {
+        let cut = rest.lastIndexOf(" ", max)
+        if (cut < max / 2) cut = max
+        pieces.push(rest.slice(0, cut))
+        rest = rest.slice(cut).replace(/^ /, "")
+      }
+      current = rest
+      continue
+    }
+    if (current.length > 0 && current.length + 1 + line.length > max) push()
+    current = current.length === 0 ? line : `${current}\n${line}`
+  }
+  push()
+  return pieces
+}
+
+/** Paragraphs: runs of lines separated by blank lines, without the blank ones. */
+export const paragraphs = (text: string): Array<string> =>
+  normaliseNewlines(text)
+    .split(/\n[ \t\f\v]*\n/)
+    .map((paragraph) => paragraph.replace(/^\n+/, "").trimEnd())
+    .filter((paragraph) => paragraph.trim().length > 0)
