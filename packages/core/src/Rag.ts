@@ -14,6 +14,7 @@ import * as ApiTokens from "./services/ApiTokens.js"
 import * as Conversations from "./services/Conversations.js"
 import * as Dialogs from "./services/Dialogs.js"
 import * as Documents from "./services/Documents.js"
+import * as Ingestion from "./services/Ingestion.js"
 import * as KnowledgeBases from "./services/KnowledgeBases.js"
 import * as Models from "./services/Models.js"
 import * as Tenants from "./services/Tenants.js"
@@ -69,11 +70,17 @@ export const layer = <E, R>(
   return withPlugins.pipe(Layer.provideMerge(ports))
 }
 
-/** Memory implementations of every port, with the plain-text parser. Nothing persists. */
-export const layerMemoryPorts: Layer.Layer<Ports> = Layer.mergeAll(
-  RecordStore.layerMemory,
-  TaskQueue.layerMemory,
-  BlobStore.layerMemory,
-  ChunkIndex.layerMemory,
-  Parser.layer([Parser.TextParser])
-)
+/** Memory implementations of the stores: records, tasks, blobs, chunks. Nothing persists. */
+export const layerMemoryStores: Layer.Layer<
+  RecordStore.RecordStore | TaskQueue.TaskQueue | BlobStore.BlobStore | ChunkIndex.ChunkIndex
+> = Layer.mergeAll(RecordStore.layerMemory, TaskQueue.layerMemory, BlobStore.layerMemory, ChunkIndex.layerMemory)
+
+/** The memory stores with the plain-text parser. */
+export const layerMemoryPorts: Layer.Layer<Ports> = Layer.merge(layerMemoryStores, Parser.layer([Parser.TextParser]))
+
+/**
+ * The ingestion worker over the engine: it also needs the chunk methods (`ChunkMethodRegistry`)
+ * and a `Tokenizer`. Build it with the services (`Layer.provideMerge(Rag.layer(...))`); its
+ * `run` works until interrupted.
+ */
+export const layerWorker = (options: Ingestion.IngestionOptions = {}) => Ingestion.layer(options)
