@@ -60,14 +60,18 @@ export const layerServices = (options: Options = {}): Layer.Layer<Services, neve
  * The engine over the given ports, with these model plugin layers registered
  * (e.g. `TestModels.layer`, the built-in embedder, an OpenAI-compatible provider).
  */
-export const layer = <E, R>(
-  ports: Layer.Layer<Ports, E, R>,
+export const layer = <L extends Layer.Layer<Ports, any, any>>(
+  ports: L,
   plugins: ReadonlyArray<Layer.Layer<never, never, Models.ModelPlugins>> = [],
   options: Options = {}
-): Layer.Layer<Services | Ports, E, R> => {
+): Layer.Layer<Services | Layer.Layer.Success<L>, Layer.Layer.Error<L>, Layer.Layer.Context<L>> => {
   const services = layerServices(options)
-  const withPlugins = plugins.length === 0 ? services : Layer.provideMerge(Layer.mergeAll(...(plugins as [Layer.Layer<never, never, Models.ModelPlugins>])), services)
-  return withPlugins.pipe(Layer.provideMerge(ports))
+  const withPlugins =
+    plugins.length === 0
+      ? services
+      : Layer.provideMerge(Layer.mergeAll(...(plugins as [Layer.Layer<never, never, Models.ModelPlugins>])), services)
+  // Every port the services need is in the ports' output, so nothing is left to require but theirs.
+  return withPlugins.pipe(Layer.provideMerge(ports)) as never
 }
 
 /** Memory implementations of the stores: records, tasks, blobs, chunks. Nothing persists. */

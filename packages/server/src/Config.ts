@@ -7,6 +7,9 @@
  * | RAGKIT_PORT | 9380 | port (RAGFlow's) |
  * | RAGKIT_DATA_DIR | ./data | embedded database, blobs and indexes |
  * | RAGKIT_DATABASE_URL | (none) | a Postgres URL; when set, records and tasks live there instead of PGlite |
+ * | RAGKIT_WORKERS | 2 | documents parsed at once by this process (0: no ingestion here) |
+ * | RAGKIT_LEASE_MS | 30000 | how long a worker's claim on a document lasts without a heartbeat |
+ * | RAGKIT_OCR | true | read scanned PDF pages and images with the bundled OCR models |
  */
 import { Config, Option, type Redacted } from "effect"
 
@@ -15,11 +18,35 @@ export interface ServerConfig {
   readonly port: number
   readonly dataDir: string
   readonly databaseUrl: Option.Option<Redacted.Redacted>
+  readonly workers: number
+  readonly leaseMs: number
+  readonly ocr: boolean
 }
 
 export const ServerConfig: Config.Config<ServerConfig> = Config.all({
   host: Config.string("RAGKIT_HOST").pipe(Config.withDefault("127.0.0.1")),
   port: Config.port("RAGKIT_PORT").pipe(Config.withDefault(9380)),
   dataDir: Config.string("RAGKIT_DATA_DIR").pipe(Config.withDefault("./data")),
-  databaseUrl: Config.option(Config.redacted("RAGKIT_DATABASE_URL"))
+  databaseUrl: Config.option(Config.redacted("RAGKIT_DATABASE_URL")),
+  workers: Config.integer("RAGKIT_WORKERS").pipe(
+    Config.withDefault(2),
+    Config.validate({ message: "RAGKIT_WORKERS must be between 0 and 64", validation: (n) => n >= 0 && n <= 64 })
+  ),
+  leaseMs: Config.integer("RAGKIT_LEASE_MS").pipe(
+    Config.withDefault(30_000),
+    Config.validate({ message: "RAGKIT_LEASE_MS must be at least 1000", validation: (n) => n >= 1_000 })
+  ),
+  ocr: Config.boolean("RAGKIT_OCR").pipe(Config.withDefault(true))
+})
+
+/** The defaults, for tests and hosts that build the engine without the environment. */
+export const defaults = (overrides: Partial<ServerConfig> = {}): ServerConfig => ({
+  host: "127.0.0.1",
+  port: 9380,
+  dataDir: "./data",
+  databaseUrl: Option.none(),
+  workers: 2,
+  leaseMs: 30_000,
+  ocr: true,
+  ...overrides
 })

@@ -1,25 +1,43 @@
 /**
- * The engine the server runs: embedded defaults (PGlite, blobs on disk) or Postgres when a URL is
- * configured.
+ * The engine the server runs: embedded defaults (PGlite and files under the data directory) or
+ * Postgres when a URL is configured; every parser and chunk method; the ingestion worker in this
+ * process unless `workers` is 0.
  */
 import { NodeContext } from "@effect/platform-node"
-import { BlobStore, ChunkIndex, Parser, Rag } from "@ragkit/core"
+import { BlobStore, ChunkIndex, Ingestion, Rag, Tokenizer } from "@ragkit/core"
 import { TestModels } from "@ragkit/core/doubles"
+import * as Parsers from "@ragkit/parsers"
 import * as StorePg from "@ragkit/store-pg"
-import { Layer, Option } from "effect"
+import { Effect, Layer, Option } from "effect"
 import { join } from "node:path"
 import type { ServerConfig } from "./Config.js"
 
-export const layer = (config: ServerConfig) => {
+/** Records, tasks, blobs, chunks, parsers, chunk methods and the tokenizer. */
+export const ports = (config: ServerConfig) => {
   const records = Option.match(config.databaseUrl, {
     onNone: () => StorePg.layerEmbedded({ dataDir: join(config.dataDir, "pg") }),
     onSome: (url) => StorePg.layer({ url })
   })
-  const ports = Layer.mergeAll(
+  const parsing = (config.ocr ? Parsers.layer : Parsers.layerWithoutOcr).pipe(Layer.provideMerge(Tokenizer.layer))
+  return Layer.mergeAll(
     records,
     BlobStore.layerFileSystem(join(config.dataDir, "blobs")).pipe(Layer.provide(NodeContext.layer)),
     ChunkIndex.layerMemory,
-    Parser.layer([Parser.TextParser])
+    parsing
   )
-  return Rag.layer(ports, [TestModels.layer])
+}
+
+/** The services over the ports, with the model provider plugins. */
+export const layer = (config: ServerConfig) => Rag.layer(ports(config), [TestModels.layer])
+
+/** Runs `workers` ingestion loops for as long as the layer lives. */
+export const workerLoop = (config: ServerConfig) =>
+  Layer.scopedDiscard(Effect.flatMap(Ingestion.Ingestion, (worker) => Effect.forkScoped(worker.run))).pipe(
+    Layer.provide(Rag.layerWorker({ concurrency: Math.max(1, config.workers), leaseMs: config.leaseMs }))
+  )
+
+/** The engine, and the worker loops when `workers` > 0. */
+export const layerWithWorkers = (config: ServerConfig) => {
+  const engine = layer(config)
+  return config.workers === 0 ? engine : Layer.provideMerge(workerLoop(config), engine)
 }

@@ -5,13 +5,13 @@ import { Effect, Layer } from "effect"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Option } from "effect"
+import { defaults } from "../src/Config.js"
 import * as Engine from "../src/Engine.js"
 import * as Http from "../src/Http.js"
 
 const dataDir = mkdtempSync(join(tmpdir(), "ragkit-server-"))
 const Server = Http.app.pipe(
-  Layer.provide(Engine.layer({ host: "127.0.0.1", port: 0, dataDir, databaseUrl: Option.none() })),
+  Layer.provide(Engine.layer(defaults({ port: 0, dataDir, workers: 0, ocr: false }))),
   Layer.provideMerge(NodeHttpServer.layerTest)
 )
 
