@@ -1,12 +1,13 @@
 /**
- * The engine the server runs: embedded defaults (PGlite and files under the data directory) or
- * Postgres when a URL is configured; every parser and chunk method; the ingestion worker in this
+ * The engine the server runs: embedded defaults (PGlite, blobs and a LanceDB chunk index under the
+ * data directory) or Postgres for records and tasks when a URL is configured; every parser and chunk method; the ingestion worker in this
  * process unless `workers` is 0.
  */
 import { NodeContext } from "@effect/platform-node"
-import { BlobStore, ChunkIndex, Ingestion, Rag, Tokenizer } from "@ragkit/core"
+import { BlobStore, Ingestion, Rag, Tokenizer } from "@ragkit/core"
 import { TestModels } from "@ragkit/core/doubles"
 import * as Parsers from "@ragkit/parsers"
+import { LanceChunkIndex } from "@ragkit/store-lancedb"
 import * as StorePg from "@ragkit/store-pg"
 import { Effect, Layer, Option } from "effect"
 import { join } from "node:path"
@@ -22,7 +23,7 @@ export const ports = (config: ServerConfig) => {
   return Layer.mergeAll(
     records,
     BlobStore.layerFileSystem(join(config.dataDir, "blobs")).pipe(Layer.provide(NodeContext.layer)),
-    ChunkIndex.layerMemory,
+    LanceChunkIndex.layer({ uri: join(config.dataDir, "lancedb") }),
     parsing
   )
 }

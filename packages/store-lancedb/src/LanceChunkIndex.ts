@@ -1,0 +1,658 @@
+/**
+ * A `ChunkIndex` on LanceDB: one table per knowledge base (`kb_<id>`), in a local folder or any URI
+ * LanceDB accepts (`s3://`, `gs://`, `az://`, ...).
+ *
+ * - Table: every chunk field (lists and metadata as JSON strings), the search fields' tokens with
+ *   their token counts, `has_vector` and a nullable `vector` column (FixedSizeList<Float32> of the
+ *   knowledge base's dimension). A table is created on the first upsert; when a knowledge base holds
+ *   no vector any more, the next vectors may have another dimension (the vector column is replaced).
+ * - Text search: LanceDB full-text indexes (whitespace tokenizer, no lower-casing, stemming or stop
+ *   words: search tokens come pre-segmented) on the four search fields find the candidates; BM25 is
+ *   computed in process with the memory index's statistics and arithmetic (see `internal/bm25.ts`).
+ *   Cost per query: one scan of four Int32 length columns per table version (cached), plus reading
+ *   the token columns of every row that holds a query token.
+ * - Vector search: cosine distance, exact (flat) below `annThreshold` vectors; above it an IVF_PQ
+ *   index is built (about √n partitions, 8 dimensions per sub-vector) and searched with `nprobes`
+ *   partitions and exact re-ranking of `refineFactor × limit` candidates. Scores are recomputed from
+ *   the stored float32 vectors in float64. Availability and document ids are LanceDB filters; metadata
+ *   conditions are pushed down as a necessary key test and checked exactly in process over an
+ *   over-fetched candidate set (fetching more until the page is full or the table exhausted).
+ * - Writes to a table are serialised with a semaphore (readers run concurrently); every
+ *   `optimizeEvery` written rows the table is optimised (compaction, new rows merged into indexes).
+ */
+import * as lancedb from "@lancedb/lancedb"
+import { Chunk, ChunkIndex, ChunkIndexError } from "@ragkit/core"
+import type { ChunkId, DocumentId, KnowledgeBaseId } from "@ragkit/core"
+import { Config, Effect, Layer, Option, Redacted } from "effect"
+import type { ConfigError, Scope } from "effect"
+import * as Bm25 from "./internal/bm25.js"
+import * as Rows from "./internal/rows.js"
+import * as Sql from "./internal/sql.js"
+
+export interface Options {
+  /** A local folder (created if missing) or a URI LanceDB accepts (`s3://bucket/path`, ...). */
+  readonly uri: string
+  /** Object-store settings passed to LanceDB (credentials, region, endpoint, ...). */
+  readonly storageOptions?: Readonly<Record<string, string | Redacted.Redacted<string>>> | undefined
+  /**
+   * Seconds between checks for writes by other processes; 0 (the default) checks on every read, so
+   * a server sees what workers wrote at once. A few seconds saves round trips on object stores.
+   */
+  readonly readConsistencyInterval?: number | undefined
+  /** Vectors in a table above which an ANN index (IVF_PQ) is built; default 50 000, at least 256. */
+  readonly annThreshold?: number | undefined
+  /** IVF partitions probed by an ANN search; default 20. */
+  readonly nprobes?: number | undefined
+  /** ANN candidates re-ranked with exact distances, as a multiple of the limit; default 10. */
+  readonly refineFactor?: number | undefined
+  /**
+   * Rows written or deleted in a table between two `optimize()` runs (compaction, and new rows
+   * merged into the indexes; rows not yet indexed are searched by a scan); default 2 000.
+   */
+  readonly optimizeEvery?: number | undefined
+}
+
+export const defaults = {
+  readConsistencyInterval: 0,
+  annThreshold: 50_000,
+  nprobes: 20,
+  refineFactor: 10,
+  optimizeEvery: 2_000
+} as const
+
+/** Full-text index options: the search tokens are already lower-cased, stemmed and segmented. */
+const ftsIndex = () =>
+  lancedb.Index.fts({
+    baseTokenizer: "whitespace",
+    lowercase: false,
+    stem: false,
+    removeStopWords: false,
+    asciiFolding: false,
+    withPosition: false,
+    maxTokenLength: 4096
+  })
+
+const tokenColumnNames: ReadonlyArray<string> = Object.values(Rows.tokenColumns)
+const lengthColumnNames: ReadonlyArray<string> = Object.values(Rows.lengthColumns)
+const rowColumns: ReadonlyArray<string> = [...Rows.chunkColumns, "has_vector"]
+
+/** Table name of a knowledge base (ids are hex; anything else is hex-encoded to stay a valid name). */
+export const tableName = (kbId: KnowledgeBaseId): string =>
+  /^[A-Za-z0-9_-]+$/.test(kbId) ? `kb_${kbId}` : `kb_x${Buffer.from(kbId, "utf8").toString("hex")}`
+
+const messageOf = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))
+
+const mismatchPattern = /schema|dimension|cast |type mismatch|fixedsizelist|incompatible/i
+
+const lanceError = (what: string, cause: unknown): ChunkIndexError =>
+  new ChunkIndexError({
+    reason: mismatchPattern.test(messageOf(cause)) ? "Mismatch" : "Unavailable",
+    message: `LanceDB: ${what}: ${messageOf(cause).split("\n")[0]}`,
+    cause
+  })
+
+/** Every LanceDB promise goes through here, once. */
+const lance = <A>(what: string, f: () => Promise<A>): Effect.Effect<A, ChunkIndexError> =>
+  Effect.tryPromise({ try: f, catch: (cause) => lanceError(what, cause) })
+
+const isNotFound = (cause: unknown) => /was not found|not found|does not exist/i.test(messageOf(cause))
+
+const byScoreThenId = (a: ChunkIndex.ScoredChunk, b: ChunkIndex.ScoredChunk) =>
+  b.score - a.score || (a.chunk.id < b.chunk.id ? -1 : a.chunk.id > b.chunk.id ? 1 : 0)
+
+/** IVF_PQ sub-vectors of 8 dimensions (or the fewest larger ones that divide the dimension). */
+const subVectors = (dimension: number): number => {
+  for (let width = 8; width <= dimension; width++) if (dimension % width === 0) return dimension / width
+  return 1
+}
+
+interface TableState {
+  readonly table: lancedb.Table
+  /** Indexes checked (and created when missing) by this process. */
+  indexed: boolean
+  /** Whether the vector column has an ANN index. */
+  ann: boolean
+  /** Rows written or deleted since the last `optimize()`. */
+  written: number
+  stats: { readonly version: number; readonly rows: number; readonly stats: Bm25.CorpusStats } | undefined
+}
+
+interface TextCandidate extends Bm25.Candidate {
+  readonly kbId: KnowledgeBaseId
+  readonly id: string
+  readonly rowId: unknown
+  readonly available: boolean
+  readonly doc_id: string
+  readonly metadata: Readonly<Record<string, unknown>>
+}
+
+type RawRow = Record<string, unknown>
+
+const rowsOf = (
+  query: { toArrow: () => Promise<Parameters<typeof Rows.fromArrow>[0]> },
+  what: string
+): Effect.Effect<Array<RawRow>, ChunkIndexError> => Effect.map(lance(what, () => query.toArrow()), Rows.fromArrow)
+
+/** Builds the service; the connection is opened now and closed with the scope. */
+export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexService, ChunkIndexError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const annThreshold = Math.max(256, Math.floor(options.annThreshold ?? defaults.annThreshold))
+    const nprobes = Math.max(1, Math.floor(options.nprobes ?? defaults.nprobes))
+    const refineFactor = Math.max(1, Math.floor(options.refineFactor ?? defaults.refineFactor))
+    const optimizeEvery = Math.max(1, Math.floor(options.optimizeEvery ?? defaults.optimizeEvery))
+    const tables = new Map<KnowledgeBaseId, TableState>()
+    const semaphores = new Map<KnowledgeBaseId, Effect.Semaphore>()
+
+    const storageOptions = options.storageOptions === undefined
+      ? undefined
+      : Object.fromEntries(
+        Object.entries(options.storageOptions).map(([k, v]) => [k, Redacted.isRedacted(v) ? Redacted.value(v) : v])
+      )
+    const connection = yield* Effect.acquireRelease(
+      lance(`connect to ${options.uri}`, () =>
+        lancedb.connect(options.uri, {
+          readConsistencyInterval: options.readConsistencyInterval ?? defaults.readConsistencyInterval,
+          ...(storageOptions === undefined ? {} : { storageOptions })
+        })),
+      (connection) =>
+        Effect.sync(() => {
+          for (const state of tables.values()) state.table.close()
+          tables.clear()
+          connection.close()
+        })
+    )
+    // Fail at start-up, not on first use, when the location cannot be read.
+    yield* lance(`list tables at ${options.uri}`, () => connection.tableNames())
+
+    const withWrite = <A, E>(kbId: KnowledgeBaseId, effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+      Effect.suspend(() => {
+        let semaphore = semaphores.get(kbId)
+        if (semaphore === undefined) semaphores.set(kbId, semaphore = Effect.unsafeMakeSemaphore(1))
+        return semaphore.withPermits(1)(effect)
+      })
+
+    const checkSchema = (table: lancedb.Table) =>
+      Effect.flatMap(lance("read schema", () => table.schema()), (schema) => {
+        const names = new Set(schema.fields.map((f) => f.name))
+        const missing = Rows.requiredColumns.filter((c) => !names.has(c))
+        return missing.length === 0
+          ? Effect.void
+          : Effect.fail(
+            new ChunkIndexError({
+              reason: "Mismatch",
+              message: `LanceDB: table ${table.name} lacks columns ${missing.join(", ")}: not a ragkit chunk table`
+            })
+          )
+      })
+
+    const remember = (kbId: KnowledgeBaseId, table: lancedb.Table): TableState => {
+      const existing = tables.get(kbId)
+      if (existing !== undefined && existing.table.isOpen()) {
+        if (existing.table !== table) table.close()
+        return existing
+      }
+      const state: TableState = { table, indexed: false, ann: false, written: 0, stats: undefined }
+      tables.set(kbId, state)
+      return state
+    }
+
+    /** The knowledge base's table, `None` when it has none yet. */
+    const open = (kbId: KnowledgeBaseId): Effect.Effect<Option.Option<TableState>, ChunkIndexError> =>
+      Effect.suspend(() => {
+        const cached = tables.get(kbId)
+        if (cached !== undefined && cached.table.isOpen()) return Effect.succeed(Option.some(cached))
+        return Effect.tryPromise({ try: () => connection.openTable(tableName(kbId)), catch: (cause) => cause }).pipe(
+          Effect.matchEffect({
+            onFailure: (cause) =>
+              isNotFound(cause) ? Effect.succeedNone : Effect.fail(lanceError(`open table of ${kbId}`, cause)),
+            onSuccess: (table) =>
+              checkSchema(table).pipe(
+                Effect.tapError(() => Effect.sync(() => table.close())),
+                Effect.as(Option.some(remember(kbId, table)))
+              )
+          })
+        )
+      })
+
+    const hasVectors = (state: TableState) =>
+      Effect.map(
+        rowsOf(state.table.query().where("has_vector").select(["id"]).limit(1), "look for vectors"),
+        (rows) => rows.length > 0
+      )
+
+    const vectorDimension = (state: TableState) =>
+      Effect.map(lance("read schema", () => state.table.schema()), Rows.schemaDimension)
+
+    /** Creates the missing indexes: full text on the search fields, btree on ids. */
+    const ensureIndexes = (state: TableState) =>
+      Effect.gen(function*() {
+        if (state.indexed) return
+        const indexes = yield* lance("list indexes", () => state.table.listIndices())
+        const indexed = new Set(indexes.flatMap((i) => i.columns))
+        for (const column of tokenColumnNames) {
+          if (!indexed.has(column)) {
+            yield* lance(`create full-text index on ${column}`, () =>
+              state.table.createIndex(column, { config: ftsIndex() }))
+          }
+        }
+        for (const column of ["id", "doc_id"]) {
+          if (!indexed.has(column)) {
+            yield* lance(`create index on ${column}`, () =>
+              state.table.createIndex(column, { config: lancedb.Index.btree() }))
+          }
+        }
+        state.ann = indexed.has("vector")
+        state.indexed = true
+      })
+
+    /** Gives the vector column the dimension `dimension`; only allowed while the table has no vector. */
+    const ensureDimension = (kbId: KnowledgeBaseId, state: TableState, dimension: number) =>
+      Effect.gen(function*() {
+        const current = yield* vectorDimension(state)
+        if (current === dimension) return
+        if (current !== undefined && (yield* hasVectors(state))) {
+          return yield* new ChunkIndexError({
+            reason: "Mismatch",
+            message: `upsert: vector of dimension ${dimension}, knowledge base ${kbId} has dimension ${current}`
+          })
+        }
+        const indexes = yield* lance("list indexes", () => state.table.listIndices())
+        for (const index of indexes.filter((i) => i.columns.includes("vector"))) {
+          yield* lance("drop vector index", () => state.table.dropIndex(index.name))
+        }
+        if (current !== undefined) yield* lance("drop vector column", () => state.table.dropColumns(["vector"]))
+        yield* lance("add vector column", () => state.table.addColumns(Rows.vectorSchema(dimension)))
+        state.ann = false
+      })
+
+    /** Optimises now and then; builds the ANN index when the table has grown past the threshold. */
+    const maintain = (state: TableState, changed: number) =>
+      Effect.gen(function*() {
+        state.written += changed
+        if (state.written >= optimizeEvery) {
+          yield* lance("optimize", () => state.table.optimize())
+          state.written = 0
+        }
+        if (state.ann) return
+        if ((yield* lance("count rows", () => state.table.countRows())) < annThreshold) return
+        const vectors = yield* lance("count vectors", () => state.table.countRows("has_vector"))
+        if (vectors < annThreshold) return
+        const dimension = yield* vectorDimension(state)
+        if (dimension === undefined) return
+        yield* lance("create vector index", () =>
+          state.table.createIndex("vector", {
+            config: lancedb.Index.ivfPq({
+              distanceType: "cosine",
+              numPartitions: Math.max(1, Math.round(Math.sqrt(vectors))),
+              numSubVectors: subVectors(dimension)
+            })
+          }))
+        state.ann = true
+      })
+
+    /** Upserts chunks of one knowledge base; the caller holds its write permit. */
+    const upsertLocked = (kbId: KnowledgeBaseId, chunks: ReadonlyArray<Chunk>) =>
+      Effect.gen(function*() {
+        const byId = new Map<string, Chunk>()
+        for (const chunk of chunks) byId.set(chunk.id, chunk)
+        const rows = [...byId.values()].map(Rows.toRow)
+        const dimension = chunks.find((c) => c.vector !== undefined)?.vector?.length
+        const existing = yield* open(kbId)
+        let state: TableState
+        if (Option.isSome(existing)) {
+          state = existing.value
+          yield* ensureIndexes(state)
+          if (dimension !== undefined) yield* ensureDimension(kbId, state, dimension)
+        } else {
+          // Created with its first rows, then indexed: those rows are in the indexes from the start.
+          const table = yield* lance(`create table of ${kbId}`, () =>
+            connection.createTable(tableName(kbId), rows, { mode: "create", schema: Rows.tableSchema(dimension ?? 1) }))
+          state = remember(kbId, table)
+          yield* ensureIndexes(state)
+          yield* maintain(state, 0)
+          return
+        }
+        yield* lance("upsert", () =>
+          state.table.mergeInsert("id").whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(rows))
+        yield* maintain(state, rows.length)
+      })
+
+    const getRow = (state: TableState, chunkId: string) =>
+      Effect.map(
+        rowsOf(
+          state.table.query().where(`id = ${Sql.literal(chunkId)}`).select([...rowColumns]).limit(1),
+          "get chunk"
+        ),
+        (rows) => Option.map(Option.fromNullable(rows[0]), Rows.fromRow)
+      )
+
+    const get = (kbId: KnowledgeBaseId, chunkId: ChunkId) =>
+      Effect.flatMap(open(kbId), (state) =>
+        Option.isNone(state) ? Effect.succeedNone : getRow(state.value, chunkId))
+
+    const dimension = (kbId: KnowledgeBaseId) =>
+      Effect.flatMap(open(kbId), (state) =>
+        Option.isNone(state)
+          ? Effect.succeedNone
+          : Effect.flatMap(hasVectors(state.value), (has) =>
+            has ? Effect.map(vectorDimension(state.value), Option.fromNullable) : Effect.succeedNone))
+
+    const deleteWhere = (kbId: KnowledgeBaseId, predicate: string) =>
+      withWrite(
+        kbId,
+        Effect.flatMap(open(kbId), (state) =>
+          Option.isNone(state)
+            ? Effect.succeed(0)
+            : Effect.gen(function*() {
+              const result = yield* lance("delete", () => state.value.table.delete(predicate))
+              yield* maintain(state.value, result.numDeletedRows)
+              return result.numDeletedRows
+            }))
+      )
+
+    const deleteChunks = (kbId: KnowledgeBaseId, chunkIds: ReadonlyArray<ChunkId>) =>
+      Effect.gen(function*() {
+        const ids = [...new Set<string>(chunkIds)]
+        let removed = 0
+        for (let i = 0; i < ids.length; i += 500) {
+          removed += yield* deleteWhere(kbId, Sql.inList("id", ids.slice(i, i + 500)))
+        }
+        return removed
+      })
+
+    const deleteKnowledgeBase = (kbId: KnowledgeBaseId) =>
+      withWrite(
+        kbId,
+        Effect.gen(function*() {
+          const state = tables.get(kbId)
+          tables.delete(kbId)
+          if (state !== undefined) state.table.close()
+          yield* Effect.tryPromise({ try: () => connection.dropTable(tableName(kbId)), catch: (cause) => cause }).pipe(
+            Effect.catchAll((cause) =>
+              isNotFound(cause) ? Effect.void : Effect.fail(lanceError(`drop table of ${kbId}`, cause)))
+          )
+        })
+      )
+
+    const update = (kbId: KnowledgeBaseId, chunkId: ChunkId, patch: ChunkIndex.ChunkPatch) =>
+      withWrite(
+        kbId,
+        Effect.gen(function*() {
+          const state = yield* open(kbId)
+          if (Option.isNone(state)) return false
+          const old = yield* getRow(state.value, chunkId)
+          if (Option.isNone(old)) return false
+          const changes = Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined))
+          const chunk = yield* Effect.try({
+            try: () => new Chunk({ ...old.value, ...changes }),
+            catch: (cause) =>
+              new ChunkIndexError({ reason: "Mismatch", message: `update of chunk ${chunkId}: ${messageOf(cause)}`, cause })
+          })
+          yield* upsertLocked(kbId, [chunk])
+          return true
+        })
+      )
+
+    const list = (query: ChunkIndex.ListChunksQuery) =>
+      Effect.gen(function*() {
+        const state = yield* open(query.kbId)
+        if (Option.isNone(state)) return { chunks: [], total: 0 }
+        const table = state.value.table
+        const needle = query.keywords?.trim().toLowerCase() ?? ""
+        const where = Sql.and(
+          `doc_id = ${Sql.literal(query.docId)}`,
+          query.available === undefined ? undefined : `available = ${query.available ? "true" : "false"}`,
+          needle === "" ? undefined : `strpos(lower(content), ${Sql.literal(needle)}) > 0`
+        )
+        const total = yield* lance("count chunks", () => table.countRows(where))
+        if (query.limit === 0 || query.offset >= total) return { chunks: [], total }
+        const rows = yield* rowsOf(
+          table.query()
+            .where(where)
+            .select([...rowColumns])
+            .orderBy([{ columnName: "index", ascending: true }, { columnName: "id", ascending: true }])
+            .offset(query.offset)
+            .limit(query.limit),
+          "list chunks"
+        )
+        return { chunks: rows.map(Rows.fromRow), total }
+      })
+
+    const countByDocument = (kbId: KnowledgeBaseId, docId: DocumentId) =>
+      Effect.flatMap(open(kbId), (state) =>
+        Option.isNone(state)
+          ? Effect.succeed(0)
+          : lance("count chunks", () => state.value.table.countRows(`doc_id = ${Sql.literal(docId)}`)))
+
+    /** Row count and per-field BM25 statistics of a table, cached per table version. */
+    const corpusStats = (state: TableState) =>
+      Effect.gen(function*() {
+        const version = yield* lance("read version", () => state.table.version())
+        if (state.stats !== undefined && state.stats.version === version) return state.stats
+        const arrow = yield* lance("read field lengths", () =>
+          state.table.query().select([...lengthColumnNames]).toArrow())
+        const fieldStats = (field: ChunkIndex.SearchField): Bm25.FieldStats => {
+          const lengths = arrow.getChild(Rows.lengthColumns[field])?.toArray() as ArrayLike<number> | undefined
+          let documents = 0
+          let totalLength = 0
+          for (let i = 0; i < (lengths?.length ?? 0); i++) {
+            const length = lengths![i]!
+            if (length > 0) {
+              documents++
+              totalLength += length
+            }
+          }
+          return { documents, totalLength }
+        }
+        const stats = {
+          version,
+          rows: arrow.numRows,
+          stats: {
+            content_ltks: fieldStats("content_ltks"),
+            title_tks: fieldStats("title_tks"),
+            important_keywords: fieldStats("important_keywords"),
+            questions: fieldStats("questions")
+          }
+        }
+        state.stats = stats
+        return stats
+      })
+
+    /** Lengths (stored) and frequencies of the query tokens, per search field of a row. */
+    const fieldCounts = (row: RawRow, tokens: ReadonlyArray<string>): Bm25.Candidate["fields"] => {
+      const counts = (field: ChunkIndex.SearchField): Bm25.FieldCounts => {
+        const text = String(row[Rows.tokenColumns[field]] ?? "")
+        const frequencies = new Map<string, number>()
+        for (const token of tokens) {
+          const tf = Rows.tokenFrequency(text, token)
+          if (tf > 0) frequencies.set(token, tf)
+        }
+        return { length: Number(row[Rows.lengthColumns[field]]), counts: frequencies }
+      }
+      return {
+        content_ltks: counts("content_ltks"),
+        title_tks: counts("title_tks"),
+        important_keywords: counts("important_keywords"),
+        questions: counts("questions")
+      }
+    }
+
+    const parseMetadata = (value: unknown): Readonly<Record<string, unknown>> => {
+      try {
+        const parsed = JSON.parse(String(value ?? "{}"))
+        return typeof parsed === "object" && parsed !== null ? parsed : {}
+      } catch {
+        return {}
+      }
+    }
+
+    const fetchByIds = (state: TableState, ids: ReadonlyArray<string>) =>
+      Effect.map(
+        Effect.forEach(
+          Array.from({ length: Math.ceil(ids.length / 500) }, (_, i) => ids.slice(i * 500, i * 500 + 500)),
+          (batch) =>
+            rowsOf(state.table.query().where(Sql.inList("id", batch)).select([...rowColumns]), "read chunks")
+        ),
+        (batches) => new Map(batches.flat().map((row) => [String(row["id"]), Rows.fromRow(row)] as const))
+      )
+
+    /**
+     * The chunks of candidates, by row id (a direct read); a candidate whose row moved in between (a
+     * concurrent compaction) is read again by id.
+     */
+    const fetchCandidates = (state: TableState, candidates: ReadonlyArray<TextCandidate>) =>
+      Effect.gen(function*() {
+        if (candidates.length === 0) return new Map<string, Chunk>()
+        const rows = yield* rowsOf(
+          state.table.takeRowIds(candidates.map((c) => c.rowId as bigint)).select([...rowColumns]),
+          "read chunks"
+        )
+        const found = new Map(rows.map((row) => [String(row["id"]), Rows.fromRow(row)] as const))
+        const missing = candidates.filter((c) => !found.has(c.id)).map((c) => c.id)
+        if (missing.length > 0) for (const [id, chunk] of yield* fetchByIds(state, missing)) found.set(id, chunk)
+        return found
+      })
+
+    const searchText = (search: ChunkIndex.ResolvedTextSearch) =>
+      Effect.gen(function*() {
+        const kbIds = [...new Set(search.kbIds)]
+        const tokens = search.tokens.map((t) => t.token)
+        const query = tokens.join(" ")
+        const perTable = yield* Effect.forEach(kbIds, (kbId) =>
+          Effect.gen(function*() {
+            const state = yield* open(kbId)
+            if (Option.isNone(state)) return undefined
+            const { rows, stats } = yield* corpusStats(state.value)
+            if (rows === 0) return undefined
+            // Unfiltered: document frequencies count every row, as the memory index does.
+            const found = yield* rowsOf(
+              state.value.table.query()
+                .fullTextSearch(new lancedb.MultiMatchQuery(query, [...tokenColumnNames]))
+                .withRowId()
+                .select(["id", "doc_id", "available", "metadata", ...tokenColumnNames, ...lengthColumnNames, "_score"])
+                // Every match (a margin for rows written since the statistics were read).
+                .limit(rows * 2 + 1000),
+              "full-text search"
+            )
+            const candidates = found.map((row): TextCandidate => ({
+              kbId,
+              id: String(row["id"]),
+              rowId: row["_rowid"],
+              available: Boolean(row["available"]),
+              doc_id: String(row["doc_id"]),
+              metadata: (search.filter.metadata ?? []).length === 0 ? {} : parseMetadata(row["metadata"]),
+              fields: fieldCounts(row, tokens)
+            }))
+            return { kbId, state: state.value, stats, candidates }
+          }), { concurrency: 4 })
+        const present = perTable.filter((t) => t !== undefined)
+        const stats = present.reduce((sum, t) => Bm25.addStats(sum, t.stats), Bm25.emptyStats)
+        const scored = Bm25.scoreCandidates(
+          stats,
+          present.flatMap((t) => t.candidates),
+          search.tokens,
+          (candidate) => Sql.passes(candidate, search.filter)
+        )
+          .sort((a, b) =>
+            b.score - a.score || (a.candidate.id < b.candidate.id ? -1 : a.candidate.id > b.candidate.id ? 1 : 0)
+          )
+          .slice(0, search.limit)
+        const chunks = new Map<KnowledgeBaseId, ReadonlyMap<string, Chunk>>()
+        yield* Effect.forEach(present, (t) =>
+          Effect.map(
+            fetchCandidates(t.state, scored.filter((s) => s.candidate.kbId === t.kbId).map((s) => s.candidate)),
+            (found) => void chunks.set(t.kbId, found)
+          ), { concurrency: 4, discard: true })
+        const results: Array<ChunkIndex.ScoredChunk> = []
+        for (const { candidate, score } of scored) {
+          const chunk = chunks.get(candidate.kbId)?.get(candidate.id)
+          if (chunk !== undefined) results.push({ chunk, score })
+        }
+        return results
+      })
+
+    const searchVectorIn = (kbId: KnowledgeBaseId, search: ChunkIndex.ResolvedVectorSearch) =>
+      Effect.gen(function*() {
+        const state = yield* open(kbId)
+        if (Option.isNone(state)) return []
+        const { table } = state.value
+        if ((yield* vectorDimension(state.value)) !== search.vector.length) return []
+        const where = Sql.and("has_vector", Sql.searchWhere(search.filter))
+        const exact = (search.filter.metadata ?? []).length > 0
+        // A margin over the limit, so that float32 rounding in LanceDB cannot push out a neighbour.
+        let fetch = exact ? search.limit * 4 + 8 : search.limit + 8
+        for (;;) {
+          let query = table.query()
+            .nearestTo([...search.vector])
+            .distanceType("cosine")
+            .where(where)
+            .select([...rowColumns, "_distance"])
+            .limit(fetch)
+          query = state.value.ann ? query.nprobes(nprobes).refineFactor(refineFactor) : query.bypassVectorIndex()
+          const rows = yield* rowsOf(query, "vector search")
+          const kept = rows.filter((row) =>
+            !exact ||
+            Sql.passes(
+              { available: Boolean(row["available"]), doc_id: String(row["doc_id"]), metadata: parseMetadata(row["metadata"]) },
+              search.filter
+            )
+          )
+          if (kept.length >= search.limit || rows.length < fetch) {
+            return kept.flatMap((row): Array<ChunkIndex.ScoredChunk> => {
+              const chunk = Rows.fromRow(row)
+              if (chunk.vector === undefined) return []
+              const score = ChunkIndex.cosineSimilarity(search.vector, chunk.vector)
+              return score >= search.minSimilarity ? [{ chunk, score }] : []
+            })
+          }
+          fetch *= 4
+        }
+      })
+
+    const searchVector = (search: ChunkIndex.ResolvedVectorSearch) =>
+      search.filter.docIds !== undefined && search.filter.docIds.length === 0
+        ? Effect.succeed([])
+        : Effect.map(
+          Effect.forEach([...new Set(search.kbIds)], (kbId) => searchVectorIn(kbId, search), { concurrency: 4 }),
+          (results) => results.flat().sort(byScoreThenId).slice(0, search.limit)
+        )
+
+    return ChunkIndex.make({
+      dimension,
+      upsert: (chunks) => {
+        const byKb = new Map<KnowledgeBaseId, Array<Chunk>>()
+        for (const chunk of chunks) {
+          const list = byKb.get(chunk.kb_id)
+          if (list === undefined) byKb.set(chunk.kb_id, [chunk])
+          else list.push(chunk)
+        }
+        return Effect.forEach(byKb, ([kbId, list]) => withWrite(kbId, upsertLocked(kbId, list)), {
+          concurrency: 4,
+          discard: true
+        })
+      },
+      get,
+      deleteByDocument: (kbId, docId) => deleteWhere(kbId, `doc_id = ${Sql.literal(docId)}`),
+      deleteChunks,
+      deleteKnowledgeBase,
+      update,
+      list,
+      countByDocument,
+      searchText: (search) =>
+        search.filter.docIds !== undefined && search.filter.docIds.length === 0 ? Effect.succeed([]) : searchText(search),
+      searchVector
+    })
+  })
+
+/** The `ChunkIndex` on LanceDB at `options.uri`. */
+export const layer = (options: Options): Layer.Layer<ChunkIndex.ChunkIndex, ChunkIndexError> =>
+  Layer.scoped(ChunkIndex.ChunkIndex, make(options))
+
+/**
+ * The same, configured: e.g.
+ * `layerConfig({ uri: Config.string("LANCEDB_URI").pipe(Config.withDefault("./data/lancedb")) })`.
+ */
+export const layerConfig = (
+  config: Config.Config.Wrap<Options>
+): Layer.Layer<ChunkIndex.ChunkIndex, ChunkIndexError | ConfigError.ConfigError> =>
+  Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))

@@ -1,0 +1,222 @@
+/**
+ * The table layout of a knowledge base and the mapping between chunks and rows.
+ *
+ * Lists and metadata are JSON strings; the search fields are kept as space-separated tokens with
+ * their token counts, so that BM25 can be computed exactly without re-tokenizing the raw text.
+ */
+import { createRequire } from "node:module"
+import type * as ArrowTypes from "apache-arrow"
+import { Chunk, ChunkIndex } from "@ragkit/core"
+
+/**
+ * `@lancedb/lancedb` is CommonJS and checks Arrow classes with `instanceof`: the schema must be built
+ * with the CommonJS build of apache-arrow it loads, not the ESM one an `import` would give.
+ */
+const Arrow: typeof ArrowTypes = createRequire(import.meta.url)("apache-arrow")
+
+/** Search-field columns, in the order of `SearchFieldWeights`. */
+export const tokenColumns = {
+  content_ltks: "content_ltks",
+  title_tks: "title_tks",
+  important_keywords: "kw_tks",
+  questions: "q_tks"
+} as const satisfies Record<ChunkIndex.SearchField, string>
+
+export const lengthColumns = {
+  content_ltks: "len_content",
+  title_tks: "len_title",
+  important_keywords: "len_kw",
+  questions: "len_q"
+} as const satisfies Record<ChunkIndex.SearchField, string>
+
+export const searchFields = Object.keys(ChunkIndex.SearchFieldWeights) as ReadonlyArray<ChunkIndex.SearchField>
+
+/** The columns that carry a chunk (everything but the derived search columns). */
+export const chunkColumns = [
+  "id",
+  "tenant_id",
+  "kb_id",
+  "doc_id",
+  "docnm_kwd",
+  "content",
+  "content_ltks",
+  "content_sm_ltks",
+  "title_tks",
+  "important_keywords",
+  "questions",
+  "available",
+  "token_num",
+  "page_num",
+  "positions",
+  "index",
+  "img_id",
+  "metadata",
+  "vector",
+  "create_time"
+] as const
+
+export const vectorField = (dimension: number): ArrowTypes.Field =>
+  new Arrow.Field(
+    "vector",
+    new Arrow.FixedSizeList(dimension, new Arrow.Field("item", new Arrow.Float32(), true)),
+    true
+  )
+
+export const vectorSchema = (dimension: number): ArrowTypes.Schema => new Arrow.Schema([vectorField(dimension)])
+
+/** The schema of a knowledge base's table; `dimension` is a placeholder while it holds no vector. */
+export const tableSchema = (dimension: number): ArrowTypes.Schema => {
+  const text = (name: string, nullable = false) => new Arrow.Field(name, new Arrow.Utf8(), nullable)
+  const float = (name: string) => new Arrow.Field(name, new Arrow.Float64(), false)
+  const int = (name: string) => new Arrow.Field(name, new Arrow.Int32(), false)
+  const bool = (name: string) => new Arrow.Field(name, new Arrow.Bool(), false)
+  return new Arrow.Schema([
+    text("id"),
+    text("tenant_id"),
+    text("kb_id"),
+    text("doc_id"),
+    text("docnm_kwd"),
+    text("content"),
+    text("content_ltks"),
+    text("content_sm_ltks"),
+    text("title_tks"),
+    text("important_keywords"),
+    text("questions"),
+    text("kw_tks"),
+    text("q_tks"),
+    int("len_content"),
+    int("len_title"),
+    int("len_kw"),
+    int("len_q"),
+    bool("available"),
+    float("token_num"),
+    text("page_num"),
+    text("positions"),
+    float("index"),
+    text("img_id", true),
+    text("metadata"),
+    bool("has_vector"),
+    vectorField(dimension),
+    float("create_time")
+  ])
+}
+
+/** The dimension of the table's vector column. */
+export const schemaDimension = (schema: ArrowTypes.Schema): number | undefined => {
+  const field = schema.fields.find((f) => f.name === "vector")
+  return field !== undefined && Arrow.DataType.isFixedSizeList(field.type) ? field.type.listSize : undefined
+}
+
+export const requiredColumns: ReadonlyArray<string> = tableSchema(1).fields.map((f) => f.name)
+
+export const spaceTokens = (text: string): ReadonlyArray<string> => text.split(/\s+/).filter((t) => t.length > 0)
+
+export type Row = Record<string, unknown>
+
+export const toRow = (chunk: Chunk): Row => {
+  const fields = ChunkIndex.searchFieldTokens(chunk)
+  return {
+    id: chunk.id,
+    tenant_id: chunk.tenant_id,
+    kb_id: chunk.kb_id,
+    doc_id: chunk.doc_id,
+    docnm_kwd: chunk.docnm_kwd,
+    content: chunk.content,
+    content_ltks: chunk.content_ltks,
+    content_sm_ltks: chunk.content_sm_ltks,
+    title_tks: chunk.title_tks,
+    important_keywords: JSON.stringify(chunk.important_keywords),
+    questions: JSON.stringify(chunk.questions),
+    kw_tks: fields.important_keywords.join(" "),
+    q_tks: fields.questions.join(" "),
+    len_content: fields.content_ltks.length,
+    len_title: fields.title_tks.length,
+    len_kw: fields.important_keywords.length,
+    len_q: fields.questions.length,
+    available: chunk.available,
+    token_num: chunk.token_num,
+    page_num: JSON.stringify(chunk.page_num),
+    positions: JSON.stringify(chunk.positions),
+    index: chunk.index,
+    img_id: chunk.img_id ?? null,
+    metadata: JSON.stringify(chunk.metadata),
+    has_vector: chunk.vector !== undefined,
+    vector: chunk.vector === undefined ? null : [...chunk.vector],
+    create_time: chunk.create_time
+  }
+}
+
+const text = (value: unknown): string => (typeof value === "string" ? value : String(value ?? ""))
+const json = (value: unknown): any => JSON.parse(text(value))
+
+/** Arrow values (vectors) come back as Arrow vectors: copy them into plain arrays. */
+const numbers = (value: unknown): Array<number> | undefined =>
+  value === null || value === undefined ? undefined : Array.from(value as Iterable<number>, Number)
+
+/** A chunk from a stored row; rows were validated when they were written. */
+export const fromRow = (row: Row): Chunk => {
+  const vector = numbers(row["vector"])
+  const imgId = row["img_id"]
+  return new Chunk({
+    id: text(row["id"]),
+    tenant_id: text(row["tenant_id"]),
+    kb_id: text(row["kb_id"]),
+    doc_id: text(row["doc_id"]),
+    docnm_kwd: text(row["docnm_kwd"]),
+    content: text(row["content"]),
+    content_ltks: text(row["content_ltks"]),
+    content_sm_ltks: text(row["content_sm_ltks"]),
+    title_tks: text(row["title_tks"]),
+    important_keywords: json(row["important_keywords"]),
+    questions: json(row["questions"]),
+    available: Boolean(row["available"]),
+    token_num: Number(row["token_num"]),
+    page_num: json(row["page_num"]),
+    positions: json(row["positions"]),
+    index: Number(row["index"]),
+    ...(typeof imgId === "string" ? { img_id: imgId } : {}),
+    metadata: json(row["metadata"]),
+    ...(row["has_vector"] === true && vector !== undefined ? { vector } : {}),
+    create_time: Number(row["create_time"])
+  } as ConstructorParameters<typeof Chunk>[0], true)
+}
+
+/** Plain rows from an Arrow result: strings, numbers, booleans, vectors as arrays, nulls. */
+export const fromArrow = (table: ArrowTypes.Table): Array<Row> => {
+  const readers = table.schema.fields.map((field) => {
+    const column = table.getChild(field.name)!
+    if (field.name === "vector") {
+      return (i: number): unknown => {
+        const value = column.get(i) as ArrowTypes.Vector | null
+        return value === null || value === undefined ? null : Array.from(value.toArray() as ArrayLike<number>)
+      }
+    }
+    if (column.nullCount > 0) return (i: number): unknown => column.get(i) ?? null
+    const values = column.toArray() as ArrayLike<unknown>
+    return (i: number): unknown => values[i]
+  })
+  const names = table.schema.fields.map((field) => field.name)
+  const rows: Array<Row> = new Array(table.numRows)
+  for (let i = 0; i < table.numRows; i++) {
+    const row: Row = {}
+    for (let c = 0; c < names.length; c++) row[names[c]!] = readers[c]!(i)
+    rows[i] = row
+  }
+  return rows
+}
+
+const isSpace = /\s/
+
+/**
+ * How often `token` occurs among the whitespace-separated tokens of `text`, i.e. in
+ * `text.split(/\s+/)`, found with `indexOf` rather than by splitting the whole text.
+ */
+export const tokenFrequency = (text: string, token: string): number => {
+  if (token.length === 0 || isSpace.test(token)) return 0
+  let count = 0
+  for (let at = text.indexOf(token); at !== -1; at = text.indexOf(token, at + 1)) {
+    const end = at + token.length
+    if ((at === 0 || isSpace.test(text[at - 1]!)) && (end === text.length || isSpace.test(text[end]!))) count++
+  }
+  return count
+}

@@ -1,0 +1,233 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as lancedb from "@lancedb/lancedb"
+import { ChunkIndex, DocumentId, KnowledgeBaseId, randomHex32 } from "@ragkit/core"
+import type { Chunk, ChunkId } from "@ragkit/core"
+import { makeTestChunk } from "@ragkit/core/testing"
+import { Effect, Layer, Option } from "effect"
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { LanceChunkIndex } from "../src/index.js"
+
+const tempDir = () => mkdtempSync(join(tmpdir(), "ragkit-lancedb-"))
+const newKb = () => KnowledgeBaseId.make(randomHex32())
+const newDoc = () => DocumentId.make(randomHex32())
+
+/** A seeded generator, so that failures can be replayed. */
+const random = (seed: number) => () => {
+  seed = (seed * 16807) % 2147483647
+  return (seed - 1) / 2147483646
+}
+
+const withIndex = <A, E>(
+  indexLayer: Layer.Layer<ChunkIndex.ChunkIndex, unknown>,
+  f: (index: ChunkIndex.ChunkIndexService) => Effect.Effect<A, E>
+) => Effect.flatMap(ChunkIndex.ChunkIndex, f).pipe(Effect.provide(indexLayer))
+
+const ids = (results: ReadonlyArray<ChunkIndex.ScoredChunk>) => results.map((r) => r.chunk.id)
+
+describe("LanceChunkIndex", () => {
+  it.effect("gives the memory index's BM25 scores exactly, through writes, deletes, updates and optimize runs", () =>
+    Effect.gen(function*() {
+      const rand = random(42)
+      const pick = <T>(items: ReadonlyArray<T>): T => items[Math.floor(rand() * items.length)]!
+      const words = ["river", "bank", "loan", "water", "fish", "money", "rate", "flow", "stone", "bridge", "cash", "tide"]
+      const phrase = (n: number) => Array.from({ length: n }, () => pick(words)).join(" ")
+      const kbs = [newKb(), newKb()]
+      const docs = [newDoc(), newDoc(), newDoc()]
+      const chunks: Array<Chunk> = Array.from({ length: 240 }, (_, i) =>
+        makeTestChunk(pick(kbs), pick(docs), {
+          content: phrase(1 + Math.floor(rand() * 14)),
+          title_tks: rand() < 0.5 ? phrase(2) : "",
+          important_keywords: rand() < 0.3 ? [phrase(1), `${pick(words)}-${pick(words)}`] : [],
+          questions: rand() < 0.3 ? [`What about the ${phrase(2)}?`] : [],
+          available: rand() < 0.85,
+          index: i,
+          metadata: { author: pick(["Ann", "O'Brien", "Bob"]), year: 2018 + Math.floor(rand() * 6) }
+        }))
+      const memory = yield* ChunkIndex.makeMemory
+      const lance = LanceChunkIndex.layer({ uri: tempDir(), optimizeEvery: 60 })
+      const queries: ReadonlyArray<Omit<ChunkIndex.TextSearch, "limit">> = [
+        { kbIds: [kbs[0]!], tokens: "river bank" },
+        { kbIds: [kbs[1]!], tokens: [{ token: "loan", weight: 2 }, { token: "tide", weight: 0.5 }] },
+        { kbIds: kbs, tokens: "water fish money unknownword" },
+        { kbIds: kbs, tokens: "stone", filter: { available: false } },
+        { kbIds: kbs, tokens: "bridge cash", filter: { docIds: [docs[1]!] } },
+        { kbIds: kbs, tokens: "rate flow", filter: { metadata: [{ key: "author", op: "eq", value: "O'Brien" }] } },
+        {
+          kbIds: kbs,
+          tokens: "river money",
+          filter: { metadataLogic: "or", metadata: [{ key: "year", op: "gte", value: 2022 }, { key: "author", op: "eq", value: "Bob" }] }
+        }
+      ]
+      // The same operations on both indexes; updates draw tokens from generators with the same seed.
+      const expected: Array<ReadonlyArray<ChunkIndex.ScoredChunk>> = []
+      const memorySeeded = random(7)
+      const lanceSeeded = random(7)
+      const runOps = (index: ChunkIndex.ChunkIndexService, gen: () => number) =>
+        Effect.gen(function*() {
+          const local = <T>(items: ReadonlyArray<T>): T => items[Math.floor(gen() * items.length)]!
+          const localPhrase = (n: number) => Array.from({ length: n }, () => local(words)).join(" ")
+          for (let i = 0; i < chunks.length; i += 40) yield* index.upsert(chunks.slice(i, i + 40))
+          expect(yield* index.deleteByDocument(kbs[0]!, docs[0]!)).toBeGreaterThan(0)
+          yield* index.deleteChunks(kbs[1]!, chunks.slice(0, 30).map((c) => c.id))
+          for (const chunk of chunks.slice(100, 110)) {
+            yield* index.update(chunk.kb_id, chunk.id, { content_ltks: localPhrase(5), important_keywords: [local(words)] })
+          }
+        })
+      yield* runOps(memory, memorySeeded)
+      for (const query of queries) expected.push(yield* memory.searchText({ ...query, limit: 25 }))
+      const actual = yield* withIndex(lance, (index) =>
+        Effect.gen(function*() {
+          yield* runOps(index, lanceSeeded)
+          return yield* Effect.forEach(queries, (query) => index.searchText({ ...query, limit: 25 }))
+        }))
+      expected.forEach((want, i) => {
+        expect(want.length).toBeGreaterThan(0)
+        expect(ids(actual[i]!)).toEqual(ids(want))
+        actual[i]!.forEach((got, j) => expect(got.score).toBe(want[j]!.score))
+        actual[i]!.forEach((got, j) => expect({ ...got.chunk }).toEqual({ ...want[j]!.chunk }))
+      })
+    }))
+
+  it.effect("keeps its data when the layer is closed and built again on the same folder", () =>
+    Effect.gen(function*() {
+      const uri = tempDir()
+      const kb = newKb()
+      const doc = newDoc()
+      const chunks = Array.from({ length: 5 }, (_, i) =>
+        makeTestChunk(kb, doc, { content: `persistent note ${i}`, index: i, vector: [1, i, 0.5] }))
+      yield* withIndex(LanceChunkIndex.layer({ uri }), (index) =>
+        Effect.gen(function*() {
+          yield* index.upsert(chunks)
+          yield* index.update(kb, chunks[0]!.id, { available: false })
+        }))
+      yield* withIndex(LanceChunkIndex.layer({ uri }), (index) =>
+        Effect.gen(function*() {
+          expect(yield* index.countByDocument(kb, doc)).toBe(5)
+          expect({ ...Option.getOrThrow(yield* index.get(kb, chunks[1]!.id)) }).toEqual({ ...chunks[1]! })
+          const page = yield* index.list({ kbId: kb, docId: doc, offset: 0, limit: 10 })
+          expect(page.chunks.map((c) => c.id)).toEqual(chunks.map((c) => c.id))
+          expect(page.chunks[0]!.available).toBe(false)
+          expect((yield* index.searchText({ kbIds: [kb], tokens: "persistent", limit: 10 })).length).toBe(4)
+          expect(ids(yield* index.searchVector({ kbIds: [kb], vector: [1, 4, 0.5], limit: 1 }))).toEqual([chunks[4]!.id])
+          const wrong = yield* Effect.flip(index.searchVector({ kbIds: [kb], vector: [1, 0], limit: 1 }))
+          expect(wrong.reason).toBe("Mismatch")
+        }))
+    }))
+
+  it.effect("answers nearest neighbours through the ANN index past the threshold with recall@10 >= 0.9", () =>
+    Effect.gen(function*() {
+      const uri = tempDir()
+      const rand = random(1234)
+      const kb = newKb()
+      const doc = newDoc()
+      const dimension = 16
+      const vector = () => Array.from({ length: dimension }, () => Math.fround(rand() * 2 - 1))
+      const chunks = Array.from({ length: 400 }, (_, i) =>
+        makeTestChunk(kb, doc, { content: `point ${i}`, index: i, vector: vector() }))
+      const queries = Array.from({ length: 20 }, vector)
+      const recall = yield* withIndex(LanceChunkIndex.layer({ uri, annThreshold: 300 }), (index) =>
+        Effect.gen(function*() {
+          yield* index.upsert(chunks.slice(0, 200))
+          yield* index.upsert(chunks.slice(200, 350))
+          // Rows added after the index was built are searched too.
+          yield* index.upsert(chunks.slice(350))
+          let hits = 0
+          for (const query of queries) {
+            const truth = chunks
+              .map((c) => ({ id: c.id, score: ChunkIndex.cosineSimilarity(query, c.vector!) }))
+              .sort((a, b) => b.score - a.score)
+              .slice(0, 10)
+              .map((t) => t.id)
+            const found = yield* index.searchVector({ kbIds: [kb], vector: query, limit: 10 })
+            expect(found).toHaveLength(10)
+            hits += ids(found).filter((id) => truth.includes(id)).length
+          }
+          return hits / (queries.length * 10)
+        }))
+      expect(recall).toBeGreaterThanOrEqual(0.9)
+      const db = yield* Effect.promise(() => lancedb.connect(uri))
+      const table = yield* Effect.promise(() => db.openTable(LanceChunkIndex.tableName(kb)))
+      const indexes = yield* Effect.promise(() => table.listIndices())
+      expect(indexes.find((i) => i.columns.includes("vector"))?.indexType).toBe("IvfPq")
+      table.close()
+      db.close()
+    }))
+
+  it.effect("quotes and other SQL characters in ids, metadata and keywords do not break filters", () =>
+    withIndex(LanceChunkIndex.layer({ uri: tempDir() }), (index) =>
+      Effect.gen(function*() {
+        const kb = newKb()
+        const doc = newDoc()
+        const quoted = makeTestChunk(kb, doc, {
+          content: "O'Brien's 100% pure_water \\ report",
+          content_ltks: "o'brien 100% pure_water water \\ report",
+          index: 0,
+          metadata: { author: "O'Brien", "it's": "a'b\\'c", note: "50%_off" },
+          vector: [1, 0]
+        })
+        const plainChunk = makeTestChunk(kb, doc, {
+          content: "plain water report",
+          index: 1,
+          metadata: { author: "Ann" },
+          vector: [1, 0.1]
+        })
+        yield* index.upsert([quoted, plainChunk])
+        const injection = "x' OR '1'='1" as DocumentId
+        const both = (filter: ChunkIndex.ChunkFilter) =>
+          Effect.gen(function*() {
+            const text = ids(yield* index.searchText({ kbIds: [kb], tokens: "water", limit: 10, filter }))
+            const vector = ids(yield* index.searchVector({ kbIds: [kb], vector: [1, 0], limit: 10, filter }))
+            expect(new Set(text)).toEqual(new Set(vector))
+            return new Set(text)
+          })
+        expect(yield* both({ docIds: [injection] })).toEqual(new Set())
+        expect(yield* both({ docIds: [injection, doc] })).toEqual(new Set([quoted.id, plainChunk.id]))
+        expect(yield* both({ metadata: [{ key: "author", op: "eq", value: "O'Brien" }] })).toEqual(new Set([quoted.id]))
+        expect(yield* both({ metadata: [{ key: "it's", op: "eq", value: "a'b\\'c" }] })).toEqual(new Set([quoted.id]))
+        expect(yield* both({ metadata: [{ key: "note", op: "contains", value: "%_" }] })).toEqual(new Set([quoted.id]))
+        expect(yield* both({ metadata: [{ key: "author", op: "ne", value: "O'Brien" }] })).toEqual(
+          new Set([plainChunk.id])
+        )
+        expect(yield* index.countByDocument(kb, injection)).toBe(0)
+        expect(Option.isNone(yield* index.get(kb, "x' OR '1'='1" as ChunkId))).toBe(true)
+        expect(yield* index.deleteChunks(kb, ["x' OR '1'='1" as ChunkId])).toBe(0)
+        expect(yield* index.deleteByDocument(kb, injection)).toBe(0)
+        const list = (keywords: string) =>
+          Effect.map(index.list({ kbId: kb, docId: doc, keywords, offset: 0, limit: 10 }), (page) =>
+            page.chunks.map((c) => c.id))
+        expect(yield* list("o'brien's")).toEqual([quoted.id])
+        expect(yield* list("100%")).toEqual([quoted.id])
+        expect(yield* list("%")).toEqual([quoted.id])
+        expect(yield* list("_")).toEqual([quoted.id])
+        expect(yield* list("\\")).toEqual([quoted.id])
+        expect(yield* list("' OR '1'='1")).toEqual([])
+        expect(yield* index.countByDocument(kb, doc)).toBe(2)
+      })))
+
+  it.effect("finds metadata matches beyond the nearest neighbours, and takes vectors once a vectorless table has them", () =>
+    withIndex(LanceChunkIndex.layer({ uri: tempDir() }), (index) =>
+      Effect.gen(function*() {
+        const kb = newKb()
+        const doc = newDoc()
+        const textOnly = makeTestChunk(kb, doc, { content: "no embedding yet" })
+        yield* index.upsert([textOnly])
+        expect(yield* index.searchVector({ kbIds: [kb], vector: [1, 0, 0], limit: 5 })).toEqual([])
+        const near = Array.from({ length: 60 }, (_, i) =>
+          makeTestChunk(kb, doc, { content: `near ${i}`, vector: [1, i / 100, 0], metadata: { lang: "en" } }))
+        const far = makeTestChunk(kb, doc, { content: "far", vector: [0, 0, 1], metadata: { lang: "fr" } })
+        yield* index.upsert([...near, far])
+        const found = yield* index.searchVector({
+          kbIds: [kb],
+          vector: [1, 0, 0],
+          limit: 2,
+          filter: { metadata: [{ key: "lang", op: "eq", value: "fr" }] }
+        })
+        expect(ids(found)).toEqual([far.id])
+        expect(found[0]!.score).toBe(0)
+        const all = yield* index.searchVector({ kbIds: [kb], vector: [1, 0, 0], limit: 100 })
+        expect(all).toHaveLength(61)
+        expect(all[0]!.chunk.id).toBe(near[0]!.id)
+      })))
+})
