@@ -7,34 +7,10 @@ import { describe, expect, it } from "@effect/vitest"
 import { randomHex32, TaskQueue } from "@ragkit/core"
 import { RecordStoreSuite, TaskQueueSuite } from "@ragkit/core/testing"
 import { Context, Effect, Layer, Option } from "effect"
-import * as Pg from "pg"
 import * as StorePg from "../src/index.js"
+import { freshDatabase } from "../src/Testing.js"
 
 const adminUrl = process.env["RAGKIT_TEST_PG_URL"]
-
-const admin = (url: string, statement: string) =>
-  Effect.promise(async () => {
-    const client = new Pg.Client({ connectionString: url })
-    await client.connect()
-    try {
-      await client.query(statement)
-    } finally {
-      await client.end()
-    }
-  })
-
-/** A fresh database `ragkit_test_<random>` on the server; dropped when the scope closes. */
-const freshDatabase = (url: string) =>
-  Effect.acquireRelease(
-    Effect.gen(function* () {
-      const name = `ragkit_test_${randomHex32().slice(0, 12)}`
-      yield* admin(url, `CREATE DATABASE ${name}`)
-      const dbUrl = new URL(url)
-      dbUrl.pathname = `/${name}`
-      return { name, url: dbUrl.toString() }
-    }),
-    ({ name }) => admin(url, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-  )
 
 const onFreshDatabase = (url: string) =>
   Layer.unwrapScoped(Effect.map(freshDatabase(url), (db) => StorePg.layer({ url: db.url, maxConnections: 4 })))

@@ -172,7 +172,7 @@ export const make = (options: IngestionOptions = {}) =>
       Effect.gen(function* () {
         const started = yield* Clock.currentTimeMillis
         const caller = new Caller({ tenantId: kb.tenant_id, userId: doc.created_by })
-        yield* report(task, doc.id, 0.01, `Task has been received (attempt ${task.attempts}).`)
+        yield* report(task, doc.id, 0.01, `Task has been received by ${workerId} (attempt ${task.attempts}).`)
 
         const bytes = yield* blobs.get(doc.location)
         const parsed = yield* parsers.parse({ bytes, fileName: doc.name, options: doc.parser_config })

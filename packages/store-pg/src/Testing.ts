@@ -1,0 +1,31 @@
+/**
+ * For tests against a real Postgres server: a fresh database per test run, dropped afterwards.
+ */
+import { randomHex32 } from "@ragkit/core"
+import { Effect } from "effect"
+import * as Pg from "pg"
+
+/** Runs one statement on the server at `url` (a URL to any database the user may connect to). */
+export const admin = (url: string, statement: string): Effect.Effect<void> =>
+  Effect.promise(async () => {
+    const client = new Pg.Client({ connectionString: url })
+    await client.connect()
+    try {
+      await client.query(statement)
+    } finally {
+      await client.end()
+    }
+  })
+
+/** A new database `ragkit_test_<random>` on the server; dropped when the scope closes. */
+export const freshDatabase = (url: string) =>
+  Effect.acquireRelease(
+    Effect.gen(function* () {
+      const name = `ragkit_test_${randomHex32().slice(0, 12)}`
+      yield* admin(url, `CREATE DATABASE ${name}`)
+      const dbUrl = new URL(url)
+      dbUrl.pathname = `/${name}`
+      return { name, url: dbUrl.toString() }
+    }),
+    ({ name }) => admin(url, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+  )
