@@ -1,11 +1,12 @@
 /**
  * `qa`: question/answer pairs, one chunk each, after RAGFlow's `rag/app/qa.py`.
  *
- * - Tables (spreadsheets, CSV): the first two non-blank cells of a row are the question and the
- *   answer; a first row that reads like a header ("Question", "Answer", "问题", "答案", ...) is
+ * - Tables (spreadsheets, CSV; sheet-name titles around them are ignored): the first two non-blank
+ *   cells of a row are the question and the answer; a first row that reads like a header ("Question", "Answer", "问题", "答案", ...) is
  *   skipped, as are rows without both.
  * - Text with `Q:`/`A:` (also `Question:`/`Answer:`, `问：`/`答：`, `问题：`/`答案：`/`回答：`) line
- *   prefixes: a question runs to its answer, an answer to the next question.
+ *   prefixes: a question runs to its answer, an answer to the next question. A marker after the end
+ *   of a sentence within a line also counts (PDF blocks join lines).
  * - Markdown: headings are questions (nested headings joined by a newline, as RAGFlow does) and the
  *   text under them is the answer; tables in an answer are kept as HTML.
  * - Otherwise text lines of two TAB- (or comma-) separated fields; lines that do not split continue
@@ -82,6 +83,13 @@ class PairBuilder {
   }
 }
 
+/**
+ * Lines of a section, with a `Q:`/`A:` marker that follows the end of a sentence on the same line
+ * starting a line of its own (a PDF block joins a question and its answer into one line).
+ */
+const INLINE_MARKER = /([.?!。？！])\s+(?=(?:Q|A|Question|Answer)\s*:|(?:问题|问|答案|回答|答)\s*[:：])/g
+const splitInlineMarkers = (text: string): Array<string> => text.replace(INLINE_MARKER, "$1\n").split("\n")
+
 /** Q:/A: prefixed lines. */
 const pairsFromPrefixes = (sections: ReadonlyArray<Section>, out: Array<Pair>) => {
   const pair = new PairBuilder(out)
@@ -92,7 +100,7 @@ const pairsFromPrefixes = (sections: ReadonlyArray<Section>, out: Array<Pair>) =
       else if (section.kind === "table") pairsFromTable(section, out)
       continue
     }
-    for (const line of section.text.split("\n")) {
+    for (const line of splitInlineMarkers(section.text)) {
       if (line.trim() === "") continue
       const q = Q_LINE.exec(line)
       if (q !== null) {
@@ -169,7 +177,10 @@ export const extractPairs = (doc: Parser.ParsedDocument): Array<Pair> => {
   const sections = doc.sections
   const out: Array<Pair> = []
   const lines = textLines(sections)
-  if (lines.some((line) => Q_LINE.test(line.text))) pairsFromPrefixes(sections, out)
+  // A spreadsheet: its tables (each under a sheet-name title) are the pairs.
+  const tablesOnly = sections.some((s) => s.kind === "table") && sections.every((s) => s.kind === "table" || s.kind === "title")
+  if (tablesOnly) pairsFromDelimited(sections.filter((s) => s.kind === "table"), out)
+  else if (lines.some((line) => Q_LINE.test(line.text))) pairsFromPrefixes(sections, out)
   else if (sections.some((s) => s.kind === "title") || lines.some((line) => HEADING.test(line.text))) pairsFromHeadings(sections, out)
   else pairsFromDelimited(sections, out)
   return out
