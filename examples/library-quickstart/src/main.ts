@@ -6,7 +6,7 @@
  *   pnpm --filter @ragkit/example-library-quickstart start [data-dir]
  */
 import { NodeContext } from "@effect/platform-node"
-import { BlobStore, ChunkIndex, createRag, Parser, Rag } from "@ragkit/core"
+import { BlobStore, ChunkIndex, createRag, Parser, Rag, Tokenizer } from "@ragkit/core"
 import { TestModels } from "@ragkit/core/doubles"
 import { layerEmbedded } from "@ragkit/store-pg"
 import { Layer } from "effect"
@@ -14,12 +14,13 @@ import { join } from "node:path"
 import { pathToFileURL } from "node:url"
 
 export const run = async (dataDir: string, log: (line: string) => void = console.log) => {
-  // The ports: records and tasks in PGlite, blobs on disk, chunks in memory, the text parser.
+  // The ports: records and tasks in PGlite, blobs on disk, chunks in memory, the text parser, the tokenizer.
   const ports = Layer.mergeAll(
     layerEmbedded({ dataDir: join(dataDir, "pg") }),
     BlobStore.layerFileSystem(join(dataDir, "blobs")).pipe(Layer.provide(NodeContext.layer)),
     ChunkIndex.layerMemory,
-    Parser.layer([Parser.TextParser])
+    Parser.layer([Parser.TextParser]),
+    Tokenizer.layer
   )
   // The deterministic hash embedder stands in until a real embedding model is configured.
   const rag = await createRag(Rag.layer(ports, [TestModels.layer]))

@@ -20,6 +20,7 @@ import { Dialogs } from "./services/Dialogs.js"
 import { Documents } from "./services/Documents.js"
 import { KnowledgeBases } from "./services/KnowledgeBases.js"
 import { Models } from "./services/Models.js"
+import { Retrieval } from "./services/Retrieval.js"
 import { Tenants } from "./services/Tenants.js"
 import { Users } from "./services/Users.js"
 import { randomToken } from "./services/internal/secrets.js"
@@ -50,6 +51,7 @@ export interface Rag {
   readonly documents: Promised<Context.Tag.Service<Documents>>
   readonly dialogs: Promised<Context.Tag.Service<Dialogs>>
   readonly conversations: Promised<Context.Tag.Service<Conversations>>
+  readonly retrieval: Promised<Context.Tag.Service<Retrieval>>
   /**
    * The caller of a single-user host: the local user (by default `local@ragkit.local`) and its
    * tenant, created on first use.
@@ -95,7 +97,8 @@ export const createRag = async <E>(layer: Layer.Layer<Services | Ports, E, never
         knowledgeBases: KnowledgeBases,
         documents: Documents,
         dialogs: Dialogs,
-        conversations: Conversations
+        conversations: Conversations,
+        retrieval: Retrieval
       })
     )
 
@@ -133,6 +136,7 @@ export const createRag = async <E>(layer: Layer.Layer<Services | Ports, E, never
       documents: promised(services.documents, run),
       dialogs: promised(services.dialogs, run),
       conversations: promised(services.conversations, run),
+      retrieval: promised(services.retrieval, run),
       localCaller,
       run,
       dispose: () => runtime.dispose()

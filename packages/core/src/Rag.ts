@@ -10,6 +10,7 @@ import * as ChunkIndex from "./ports/ChunkIndex.js"
 import * as Parser from "./ports/Parser.js"
 import * as RecordStore from "./ports/RecordStore.js"
 import * as TaskQueue from "./ports/TaskQueue.js"
+import * as Tokenizer from "./text/Tokenizer.js"
 import * as ApiTokens from "./services/ApiTokens.js"
 import * as Conversations from "./services/Conversations.js"
 import * as Dialogs from "./services/Dialogs.js"
@@ -17,11 +18,13 @@ import * as Documents from "./services/Documents.js"
 import * as Ingestion from "./services/Ingestion.js"
 import * as KnowledgeBases from "./services/KnowledgeBases.js"
 import * as Models from "./services/Models.js"
+import * as Retrieval from "./services/Retrieval.js"
 import * as Tenants from "./services/Tenants.js"
 import * as Users from "./services/Users.js"
 
 /** The ports the services need. */
 export type Ports =
+  | Tokenizer.Tokenizer
   | RecordStore.RecordStore
   | TaskQueue.TaskQueue
   | BlobStore.BlobStore
@@ -39,6 +42,7 @@ export type Services =
   | Documents.Documents
   | Dialogs.Dialogs
   | Conversations.Conversations
+  | Retrieval.Retrieval
 
 export interface Options {
   readonly documents?: Documents.DocumentsOptions
@@ -53,7 +57,8 @@ export const layerServices = (options: Options = {}): Layer.Layer<Services, neve
     KnowledgeBases.layer,
     Documents.layer(options.documents),
     Dialogs.layer,
-    Conversations.layer
+    Conversations.layer,
+    Retrieval.layer
   ).pipe(Layer.provideMerge(Models.layer))
 
 /**
@@ -79,8 +84,12 @@ export const layerMemoryStores: Layer.Layer<
   RecordStore.RecordStore | TaskQueue.TaskQueue | BlobStore.BlobStore | ChunkIndex.ChunkIndex
 > = Layer.mergeAll(RecordStore.layerMemory, TaskQueue.layerMemory, BlobStore.layerMemory, ChunkIndex.layerMemory)
 
-/** The memory stores with the plain-text parser. */
-export const layerMemoryPorts: Layer.Layer<Ports> = Layer.merge(layerMemoryStores, Parser.layer([Parser.TextParser]))
+/** The memory stores with the plain-text parser and the tokenizer. */
+export const layerMemoryPorts: Layer.Layer<Ports> = Layer.mergeAll(
+  layerMemoryStores,
+  Parser.layer([Parser.TextParser]),
+  Tokenizer.layer
+)
 
 /**
  * The ingestion worker over the engine: it also needs the chunk methods (`ChunkMethodRegistry`)

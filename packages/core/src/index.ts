@@ -24,6 +24,7 @@ export * as TaskQueue from "./ports/TaskQueue.js"
 
 export * as Tokenizer from "./text/Tokenizer.js"
 export * as Tables from "./text/Tables.js"
+export * as StopWords from "./text/StopWords.js"
 
 export * as ApiTokens from "./services/ApiTokens.js"
 export * as Conversations from "./services/Conversations.js"
@@ -32,6 +33,7 @@ export * as Documents from "./services/Documents.js"
 export * as Ingestion from "./services/Ingestion.js"
 export * as KnowledgeBases from "./services/KnowledgeBases.js"
 export * as Models from "./services/Models.js"
+export * as Retrieval from "./services/Retrieval.js"
 export * as Tenants from "./services/Tenants.js"
 export * as Users from "./services/Users.js"
 

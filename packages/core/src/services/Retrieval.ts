@@ -1,0 +1,284 @@
+/**
+ * Retrieval: RAGFlow's hybrid search over one or more knowledge bases.
+ *
+ * Candidates come from both sides: BM25 over the search tokens (content, title, important keywords
+ * and questions, with field weights) and cosine similarity over the embeddings (`top_k` each).
+ * Every candidate gets a `term_similarity` and a `vector_similarity` in [0, 1] and
+ *
+ *   similarity = (1 - w) * term_similarity + w * vector_similarity,   w = vector_similarity_weight
+ *
+ * Candidates under `similarity_threshold` are dropped; the rest are sorted, counted per document
+ * (`doc_aggs`) and paged. With a rerank model, the top candidates' vector side is replaced by the
+ * model's relevance scores (as RAGFlow's `rerank_by_model` does).
+ *
+ * `term_similarity` is the chunk's BM25 score divided by the best BM25 score among the query's
+ * candidates (`termSimilarity: "bm25"`, the default), or RAGFlow's weighted share of the query's
+ * tokens found in the chunk (`"overlap"`). BM25 ranks better on the benchmarks (bench/quality.ts),
+ * so it is the default; both lie in [0, 1].
+ *
+ * Query tokens come from the same tokenizer as the chunks' (stemmed, segmented), minus stop words.
+ */
+import { Context, Effect, Layer, Option } from "effect"
+import { Caller } from "../domain/Caller.js"
+import type { Chunk } from "../domain/Chunk.js"
+import {
+  type ChunkIndexError,
+  invalid,
+  type InvalidInput,
+  type ModelError,
+  type NotFound,
+  type StoreError
+} from "../domain/Errors.js"
+import type { DocumentId, KnowledgeBaseId } from "../domain/Ids.js"
+import type { KnowledgeBase } from "../domain/Records.js"
+import { ChunkIndex, type ChunkFilter, cosineSimilarity, type MetadataCondition, type WeightedToken } from "../ports/ChunkIndex.js"
+import { RecordStore } from "../ports/RecordStore.js"
+import { ChineseStopWords, EnglishStopWords } from "../text/StopWords.js"
+import { Tokenizer } from "../text/Tokenizer.js"
+import { readableKnowledgeBase } from "./internal/access.js"
+import * as validate from "./internal/validate.js"
+import { Models } from "./Models.js"
+
+export interface RetrievalRequest {
+  readonly question: string
+  readonly kbIds: ReadonlyArray<string>
+  readonly docIds?: ReadonlyArray<string>
+  /** 1-based. Default 1. */
+  readonly page?: number
+  /** Default 30. */
+  readonly pageSize?: number
+  /** Default 0.2. */
+  readonly similarityThreshold?: number
+  /** Default 0.3. */
+  readonly vectorSimilarityWeight?: number
+  /** Candidates taken from each side. Default 1024. */
+  readonly topK?: number
+  /** `name@provider` of a rerank model. */
+  readonly rerankId?: string
+  /** Wrap matched words of the content in `<em>`. */
+  readonly highlight?: boolean
+  readonly metadataCondition?: {
+    readonly logic?: "and" | "or"
+    readonly conditions: ReadonlyArray<MetadataCondition>
+  }
+  readonly termSimilarity?: "bm25" | "overlap"
+}
+
+export interface RetrievedChunk {
+  readonly chunk: Chunk
+  readonly similarity: number
+  readonly term_similarity: number
+  readonly vector_similarity: number
+  /** The content with matched words in `<em>`, when asked for. */
+  readonly highlight?: string
+}
+
+export interface DocAgg {
+  readonly doc_id: DocumentId
+  readonly doc_name: string
+  readonly count: number
+}
+
+export interface RetrievalResult {
+  readonly chunks: ReadonlyArray<RetrievedChunk>
+  readonly doc_aggs: ReadonlyArray<DocAgg>
+  /** Chunks above the threshold, over all pages. */
+  readonly total: number
+}
+
+export type RetrievalError = InvalidInput | NotFound | StoreError | ChunkIndexError | ModelError
+
+export interface RetrievalService {
+  readonly retrieve: (caller: Caller, request: RetrievalRequest) => Effect.Effect<RetrievalResult, RetrievalError>
+  /** The weighted search tokens of a question, as retrieval uses them. */
+  readonly queryTokens: (question: string) => ReadonlyArray<WeightedToken>
+}
+
+export class Retrieval extends Context.Tag("@ragkit/core/Retrieval")<Retrieval, RetrievalService>() {}
+
+/** How many of the best hybrid candidates a rerank model sees (RAGFlow's limit). */
+export const RerankLimit = 64
+
+/** Weight of a fine-grained query token that the coarse tokens do not contain. */
+const FINE_TOKEN_WEIGHT = 0.3
+
+const isStopWord = (token: string) => EnglishStopWords.has(token) || ChineseStopWords.has(token)
+
+const escapeHtml = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
+
+export const make = Effect.gen(function* () {
+  const store = yield* RecordStore
+  const index = yield* ChunkIndex
+  const tokenizer = yield* Tokenizer
+  const models = yield* Models
+
+  const stopStems = new Set([...EnglishStopWords].map((w) => tokenizer.tokenize(w)).filter((t) => t !== "" && !t.includes(" ")))
+
+  const queryTokens = (question: string): ReadonlyArray<WeightedToken> => {
+    const coarse = tokenizer.tokenize(question).split(" ").filter((t) => t !== "")
+    const kept = coarse.filter((t) => !isStopWord(t) && !stopStems.has(t))
+    const chosen = kept.length > 0 ? kept : coarse
+    const weights = new Map<string, number>()
+    for (const t of chosen) weights.set(t, (weights.get(t) ?? 0) + 1)
+    for (const t of tokenizer.fineTokenize(chosen.join(" ")).split(" ")) {
+      if (t !== "" && !weights.has(t) && !isStopWord(t)) weights.set(t, FINE_TOKEN_WEIGHT)
+    }
+    return [...weights].map(([token, weight]) => ({ token, weight }))
+  }
+
+  /** RAGFlow's token similarity: the weighted share of query tokens the chunk contains. */
+  const overlap = (tokens: ReadonlyArray<WeightedToken>, chunk: Chunk): number => {
+    const have = new Set(
+      [chunk.content_ltks, chunk.title_tks, ...chunk.important_keywords.map((k) => tokenizer.tokenize(k)), ...chunk.questions.map((q) => tokenizer.tokenize(q))]
+        .join(" ")
+        .split(" ")
+    )
+    let matched = 0
+    let total = 0
+    for (const { token, weight } of tokens) {
+      total += weight
+      if (have.has(token)) matched += weight
+    }
+    return total === 0 ? 0 : matched / total
+  }
+
+  const highlight = (content: string, tokens: ReadonlyArray<WeightedToken>): string => {
+    const wanted = new Set(tokens.map((t) => t.token))
+    // Words (Latin scripts) are compared by their stemmed token; CJK runs by substring.
+    return content.replace(/[\p{L}\p{N}]+/gu, (word) => {
+      if (/[\u4e00-\u9fa5]/.test(word)) {
+        let out = escapeHtml(word)
+        for (const t of wanted) if (/[\u4e00-\u9fa5]/.test(t) && t.length > 1) out = out.split(t).join(`<em>${t}</em>`)
+        return out
+      }
+      const token = tokenizer.tokenize(word)
+      return wanted.has(token) ? `<em>${escapeHtml(word)}</em>` : escapeHtml(word)
+    })
+  }
+
+  const knowledgeBases = (caller: Caller, ids: ReadonlyArray<string>) =>
+    Effect.gen(function* () {
+      if (ids.length === 0) return yield* Effect.fail(invalid("dataset_ids", "`dataset_ids` is required"))
+      const valid = yield* validate.ids<KnowledgeBaseId>("dataset_ids", ids)
+      const kbs = yield* Effect.forEach(valid, (id) => readableKnowledgeBase(store, caller, id))
+      const models = new Set(kbs.map((kb) => kb.embedding_model))
+      if (models.size > 1) {
+        return yield* Effect.fail(invalid("dataset_ids", `Datasets use different embedding models: ${[...models].join(", ")}`))
+      }
+      return kbs
+    })
+
+  /** The query vector, from the embedder the knowledge bases were indexed with. */
+  const queryVector = (caller: Caller, kbs: ReadonlyArray<KnowledgeBase>, question: string) =>
+    Effect.gen(function* () {
+      const kb = kbs[0]!
+      const owner = new Caller({ tenantId: kb.tenant_id, userId: caller.userId })
+      const embedder = yield* models.embedder(owner, kb.embedding_model)
+      for (const k of kbs) {
+        if (k.embedder !== null && (k.embedder.model !== embedder.modelId || k.embedder.dimensions !== embedder.dimensions)) {
+          return yield* Effect.fail(
+            invalid(
+              "dataset_ids",
+              `Dataset ${k.name} was indexed with ${k.embedder.model} (${k.embedder.dimensions} dimensions), not ${embedder.modelId}`
+            )
+          )
+        }
+      }
+      return yield* embedder.embedQuery(question)
+    })
+
+  const retrieve = Effect.fn("Retrieval.retrieve")(function* (caller: Caller, request: RetrievalRequest) {
+    const question = typeof request.question === "string" ? request.question.trim() : ""
+    if (question === "") return yield* Effect.fail(invalid("question", "`question` is required"))
+    const kbs = yield* knowledgeBases(caller, request.kbIds)
+    const page = yield* validate.intIn("page", request.page ?? 1, 1, 1_000_000)
+    const pageSize = yield* validate.intIn("page_size", request.pageSize ?? 30, 1, 1024)
+    const threshold = yield* validate.numberIn("similarity_threshold", request.similarityThreshold ?? 0.2, 0, 1)
+    const w = yield* validate.numberIn("vector_similarity_weight", request.vectorSimilarityWeight ?? 0.3, 0, 1)
+    const topK = yield* validate.intIn("top_k", request.topK ?? 1024, 1, 100_000)
+    const kbIds = kbs.map((kb) => kb.id)
+
+    // Disabled documents take no part; a document filter must name documents of these datasets.
+    const disabled = new Set<string>()
+    for (const kb of kbs) {
+      const off = yield* store.documents.find({ where: { kb_id: kb.id, status: "0" } })
+      for (const d of off.items) disabled.add(d.id)
+    }
+    const docIds =
+      request.docIds === undefined || request.docIds.length === 0
+        ? undefined
+        : (yield* validate.ids<DocumentId>("document_ids", request.docIds)).filter((id) => !disabled.has(id))
+    if (docIds !== undefined && docIds.length === 0) return { chunks: [], doc_aggs: [], total: 0 }
+    const filter: ChunkFilter = {
+      ...(docIds === undefined ? {} : { docIds }),
+      ...(request.metadataCondition === undefined
+        ? {}
+        : { metadata: request.metadataCondition.conditions, metadataLogic: request.metadataCondition.logic ?? "and" })
+    }
+
+    const tokens = queryTokens(question)
+    const [textHits, vector] = yield* Effect.all(
+      [
+        w < 1 && tokens.length > 0 ? index.searchText({ kbIds, tokens, filter, limit: topK }) : Effect.succeed([]),
+        w > 0 || request.rerankId !== undefined ? Effect.map(queryVector(caller, kbs, question), Option.some) : Effect.succeed(Option.none<ReadonlyArray<number>>())
+      ],
+      { concurrency: 2 }
+    )
+    const vectorHits = Option.isSome(vector) && w > 0 ? yield* index.searchVector({ kbIds, vector: vector.value, filter, limit: topK }) : []
+
+    // Candidates from both sides, each with both similarities.
+    const best = textHits.reduce((m, h) => Math.max(m, h.score), 0)
+    const candidates = new Map<string, { chunk: Chunk; bm25: number; cosine: number | undefined }>()
+    for (const hit of textHits) candidates.set(hit.chunk.id, { chunk: hit.chunk, bm25: hit.score, cosine: undefined })
+    for (const hit of vectorHits) {
+      const known = candidates.get(hit.chunk.id)
+      if (known === undefined) candidates.set(hit.chunk.id, { chunk: hit.chunk, bm25: 0, cosine: hit.score })
+      else candidates.set(hit.chunk.id, { ...known, cosine: hit.score })
+    }
+    const useOverlap = request.termSimilarity === "overlap"
+    let scored = [...candidates.values()]
+      .filter((c) => !disabled.has(c.chunk.doc_id))
+      .map((c) => {
+        const term = useOverlap ? overlap(tokens, c.chunk) : best > 0 ? c.bm25 / best : 0
+        const cos =
+          c.cosine ?? (Option.isSome(vector) && c.chunk.vector !== undefined && c.chunk.vector.length === vector.value.length
+            ? cosineSimilarity(vector.value, c.chunk.vector)
+            : 0)
+        const vec = Math.max(0, Math.min(1, cos))
+        return { chunk: c.chunk, term_similarity: term, vector_similarity: vec, similarity: (1 - w) * term + w * vec }
+      })
+      .sort((a, b) => b.similarity - a.similarity || (a.chunk.id < b.chunk.id ? -1 : 1))
+
+    if (request.rerankId !== undefined && request.rerankId !== "" && scored.length > 0) {
+      const owner = new Caller({ tenantId: kbs[0]!.tenant_id, userId: caller.userId })
+      const reranker = yield* models.reranker(owner, request.rerankId)
+      const head = scored.slice(0, RerankLimit)
+      const scores = yield* reranker.rerank(question, head.map((c) => c.chunk.content))
+      const rerankWeight = w > 0 ? w : 0.3
+      const reranked = head.map((c, i) => {
+        const s = scores[i] ?? 0
+        const vec = s >= 0 && s <= 1 ? s : 1 / (1 + Math.exp(-s))
+        return { ...c, vector_similarity: vec, similarity: (1 - rerankWeight) * c.term_similarity + rerankWeight * vec }
+      })
+      scored = reranked.sort((a, b) => b.similarity - a.similarity || (a.chunk.id < b.chunk.id ? -1 : 1))
+    }
+
+    const kept = scored.filter((c) => c.similarity >= threshold)
+    const aggs = new Map<string, DocAgg>()
+    for (const c of kept) {
+      const prior = aggs.get(c.chunk.doc_id)
+      aggs.set(c.chunk.doc_id, { doc_id: c.chunk.doc_id, doc_name: c.chunk.docnm_kwd, count: (prior?.count ?? 0) + 1 })
+    }
+    const pageItems = kept.slice((page - 1) * pageSize, page * pageSize)
+    return {
+      chunks: pageItems.map((c) => (request.highlight === true ? { ...c, highlight: highlight(c.chunk.content, tokens) } : c)),
+      doc_aggs: [...aggs.values()].sort((a, b) => b.count - a.count || a.doc_name.localeCompare(b.doc_name)),
+      total: kept.length
+    }
+  })
+
+  return Retrieval.of({ retrieve, queryTokens })
+})
+
+/** Requires RecordStore, ChunkIndex, Tokenizer and Models. */
+export const layer = Layer.effect(Retrieval, make)
