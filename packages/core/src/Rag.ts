@@ -65,16 +65,20 @@ export const layerServices = (options: Options = {}): Layer.Layer<Services, neve
  * The engine over the given ports, with these model plugin layers registered
  * (e.g. `TestModels.layer`, the built-in embedder, an OpenAI-compatible provider).
  */
-export const layer = <L extends Layer.Layer<Ports, any, any>>(
+export const layer = <L extends Layer.Layer<Ports, any, any>, P extends Layer.Layer<never, any, any> = never>(
   ports: L,
-  plugins: ReadonlyArray<Layer.Layer<never, never, Models.ModelPlugins>> = [],
+  plugins: ReadonlyArray<P> = [],
   options: Options = {}
-): Layer.Layer<Services | Layer.Layer.Success<L>, Layer.Layer.Error<L>, Layer.Layer.Context<L>> => {
+): Layer.Layer<
+  Services | Layer.Layer.Success<L>,
+  Layer.Layer.Error<L> | Layer.Layer.Error<P>,
+  Layer.Layer.Context<L> | Exclude<Layer.Layer.Context<P>, Models.ModelPlugins | Services | Layer.Layer.Success<L>>
+> => {
   const services = layerServices(options)
   const withPlugins =
     plugins.length === 0
       ? services
-      : Layer.provideMerge(Layer.mergeAll(...(plugins as [Layer.Layer<never, never, Models.ModelPlugins>])), services)
+      : Layer.provideMerge(Layer.mergeAll(...(plugins as unknown as [Layer.Layer<never>])), services)
   // Every port the services need is in the ports' output, so nothing is left to require but theirs.
   return withPlugins.pipe(Layer.provideMerge(ports)) as never
 }
