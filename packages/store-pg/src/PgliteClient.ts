@@ -8,7 +8,7 @@
 import * as PgClient from "@effect/sql-pg/PgClient"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
-import { PGlite } from "@electric-sql/pglite"
+import { type Extensions, PGlite } from "@electric-sql/pglite"
 import { createPgConfig } from "@electric-sql/pglite/node-postgres"
 import { Effect, Layer, type Scope } from "effect"
 import * as Pg from "pg"
@@ -16,6 +16,8 @@ import * as Pg from "pg"
 export interface Options {
   /** A directory for the database files; in memory when absent or `"memory"`. */
   readonly dataDir?: string | undefined
+  /** PGlite extensions to load, e.g. `PgChunkIndex.extensions` (pgvector). */
+  readonly extensions?: Extensions | undefined
 }
 
 const location = (options: Options): string =>
@@ -29,7 +31,7 @@ export const acquirePool = (options: Options): Effect.Effect<Pg.Pool, SqlError, 
     const dataDir = location(options)
     const db = yield* Effect.acquireRelease(
       Effect.tryPromise({
-        try: () => PGlite.create(dataDir),
+        try: () => PGlite.create(dataDir, options.extensions === undefined ? {} : { extensions: options.extensions }),
         catch: (cause) => new SqlError({ cause, message: `PGlite: could not open ${dataDir}` })
       }),
       (db) => Effect.ignoreLogged(Effect.tryPromise(() => db.close()))

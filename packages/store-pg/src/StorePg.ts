@@ -6,10 +6,11 @@
 import * as PgClient from "@effect/sql-pg/PgClient"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
-import { type RecordStore, StoreError, type TaskQueue } from "@ragkit/core"
+import { type ChunkIndex, type ChunkIndexError, type RecordStore, StoreError, type TaskQueue } from "@ragkit/core"
 import { Config, type ConfigError, Layer, Redacted } from "effect"
 import { toStoreError } from "./internal/errors.js"
 import * as Migrations from "./Migrations.js"
+import * as PgChunkIndex from "./PgChunkIndex.js"
 import * as PgliteClient from "./PgliteClient.js"
 import * as PgRecordStore from "./PgRecordStore.js"
 import * as PgTaskQueue from "./PgTaskQueue.js"
@@ -21,6 +22,13 @@ export const layerRecordStore: Layer.Layer<RecordStore.RecordStore, StoreError, 
 /** `TaskQueue` on the context's `SqlClient`, after migrating. */
 export const layerTaskQueue: Layer.Layer<TaskQueue.TaskQueue, StoreError, SqlClient.SqlClient> =
   PgTaskQueue.layer.pipe(Layer.provide(Migrations.layer))
+
+/**
+ * `ChunkIndex` (pgvector) on the context's `SqlClient`, after `CREATE EXTENSION vector` and the chunk
+ * index's migrations; fails when built if the database has no pgvector.
+ */
+export const layerChunkIndex: Layer.Layer<ChunkIndex.ChunkIndex, ChunkIndexError, SqlClient.SqlClient> =
+  PgChunkIndex.layer()
 
 /** Both stores on the context's `SqlClient`; the migrations run once. */
 export const layerFromClient: Layer.Layer<
@@ -78,3 +86,18 @@ export interface EmbeddedOptions {
 /** Both stores on PGlite in this process. Opening takes a few seconds: build it once. */
 export const layerEmbedded = (options: EmbeddedOptions = {}): Layer.Layer<Services, StoreError> =>
   layerFromClient.pipe(Layer.provideMerge(PgliteClient.layer(options).pipe(Layer.mapError(unavailable))))
+
+/**
+ * Both stores and the `ChunkIndex` on PGlite in this process, with pgvector loaded. Opening takes a
+ * few seconds: build it once.
+ */
+export const layerEmbeddedWithChunkIndex = (
+  options: EmbeddedOptions & { readonly chunkIndex?: PgChunkIndex.Options | undefined } = {}
+): Layer.Layer<Services | ChunkIndex.ChunkIndex, StoreError | ChunkIndexError> =>
+  Layer.merge(layerFromClient, PgChunkIndex.layer(options.chunkIndex)).pipe(
+    Layer.provideMerge(
+      PgliteClient.layer({ dataDir: options.dataDir, extensions: PgChunkIndex.extensions }).pipe(
+        Layer.mapError(unavailable)
+      )
+    )
+  )

@@ -1,0 +1,300 @@
+/**
+ * A `ChunkIndex` on Postgres with pgvector: one `chunk` table for all knowledge bases (see
+ * `migrations/0003_chunk_index.ts`), on a server or on PGlite (which bundles pgvector: open it with
+ * `extensions`, as `StorePg.layerEmbeddedWithChunkIndex` does).
+ *
+ * - Building the layer runs `CREATE EXTENSION IF NOT EXISTS vector` and the chunk index's
+ *   migrations; a database without pgvector fails then with `ChunkIndexError` reason `Unsupported`
+ *   ("pgvector is not installed in this database: CREATE EXTENSION vector failed: ...").
+ * - Vectors: an untyped `vector` column and its dimension in `dims`; one partial HNSW expression
+ *   index per dimension (`(embedding::vector(d)) vector_cosine_ops WHERE dims = d`, `halfvec` for
+ *   2000 < d <= 4000, none above), created in the upsert that writes the first vector of that
+ *   dimension. A search over at most `exactSearchThreshold` vectors (of the searched knowledge bases)
+ *   is exact (ordered by the plain distance, which no index serves); above it the query orders by the
+ *   indexed expression, so the planner can use HNSW, with `hnsw.ef_search` = `efSearch` (raised to
+ *   twice the fetch size) and `hnsw.iterative_scan = strict_order`, so filtered scans still fill the
+ *   page. Scores are cosine similarities recomputed in float64 from the stored float32 vectors with
+ *   core's `cosineSimilarity`, and the page re-sorted by them.
+ * - Filters: knowledge bases, availability and document ids in SQL; metadata conditions with core's
+ *   `matchesFilter` over an over-fetched candidate set, fetching more until the page is full or the
+ *   rows run out.
+ * - Text search: BM25 with the memory index's statistics and arithmetic (`internal/chunkIndexBm25.ts`):
+ *   a GIN index on the distinct search tokens finds the candidates, Postgres counts lengths and term
+ *   frequencies, the scores are summed here. pg_textsearch is not used: its BM25 indexes one column
+ *   with a Postgres text-search configuration (its own tokenizer), with no field weights, no query
+ *   token weights and statistics of its own segments, so it cannot give the memory index's scores.
+ * - Writes take a transaction advisory lock per knowledge base, so the dimension check and the write
+ *   are atomic (as the memory index's synchronous check is).
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import { vector } from "@electric-sql/pglite-pgvector"
+import { Chunk, ChunkIndex, ChunkIndexError } from "@ragkit/core"
+import type { ChunkId, DocumentId, KnowledgeBaseId } from "@ragkit/core"
+import { Effect, Layer, Option } from "effect"
+import * as Bm25 from "./internal/chunkIndexBm25.js"
+import { toChunkIndexError } from "./internal/chunkIndexErrors.js"
+import * as Rows from "./internal/chunkIndexRows.js"
+import * as Schema from "./internal/chunkIndexSchema.js"
+
+/** The PGlite extensions the chunk index needs: `PgliteClient.layer({ dataDir, extensions })`. */
+export const extensions = { vector } as const
+
+export interface Options {
+  /** Vector searches over at most this many vectors are exact (no HNSW); default 1000. */
+  readonly exactSearchThreshold?: number | undefined
+  /** `hnsw.ef_search` of approximate searches (at least twice the fetch size); default 100. */
+  readonly efSearch?: number | undefined
+}
+
+/** First key of the per-knowledge-base write locks (the second is `hashtext(kb_id)`). */
+const writeLockClass = 72_384_115
+
+/** Lock serialising the creation of HNSW indexes. */
+const indexLockKey = 7_238_411_590_004
+
+const mismatch = (message: string) => new ChunkIndexError({ reason: "Mismatch", message })
+
+const byScoreThenId = (a: ChunkIndex.ScoredChunk, b: ChunkIndex.ScoredChunk) =>
+  b.score - a.score || (a.chunk.id < b.chunk.id ? -1 : a.chunk.id > b.chunk.id ? 1 : 0)
+
+const pairKey = (kbId: string, id: string) => `${kbId}\u0000${id}`
+
+/** Builds the index on the context's `SqlClient`; the tables must exist (see `layer`). */
+export const make = (
+  options: Options = {}
+): Effect.Effect<ChunkIndex.ChunkIndexService, ChunkIndexError, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const exactSearchThreshold = options.exactSearchThreshold ?? 1000
+    const efSearch = options.efSearch ?? 100
+
+    const run = <A extends object>(what: string, text: string, params: ReadonlyArray<unknown> = []) =>
+      sql.unsafe<A>(text, params as Array<unknown>).pipe(Effect.mapError(toChunkIndexError(what)))
+
+    const transaction = <A, E>(effect: Effect.Effect<A, E>) =>
+      sql.withTransaction(effect).pipe(
+        Effect.mapError((error) =>
+          error instanceof ChunkIndexError ? error : toChunkIndexError("transaction")(error as SqlError)
+        )
+      ) as Effect.Effect<A, ChunkIndexError | Exclude<E, SqlError>>
+
+    /** Dimensions with an HNSW index, as far as this process knows. */
+    const indexed = new Set<number>()
+    const existing = yield* run<{ readonly indexname: string }>(
+      "chunk index setup",
+      `SELECT indexname FROM pg_indexes WHERE tablename = 'chunk' AND indexname LIKE 'chunk\\_embedding\\_hnsw\\_%'`
+    )
+    for (const { indexname } of existing) {
+      const dims = Number(indexname.slice("chunk_embedding_hnsw_".length))
+      if (Number.isInteger(dims)) indexed.add(dims)
+    }
+
+    const dimension = (kbId: KnowledgeBaseId) =>
+      Effect.map(
+        run<{ readonly dims: number }>(
+          "dimension",
+          `SELECT dims FROM chunk WHERE kb_id = $1 AND dims IS NOT NULL LIMIT 1`,
+          [kbId]
+        ),
+        (rows) => Option.fromNullable(rows[0]?.dims)
+      )
+
+    /** Creates the HNSW index of a dimension if it is missing; inside the write's transaction. */
+    const createIndex = (dims: number) =>
+      Effect.gen(function*() {
+        const statement = Rows.hnswIndexStatement(dims)
+        if (statement === undefined) return
+        yield* run("create HNSW index", `SELECT pg_advisory_xact_lock(${indexLockKey})`)
+        yield* run("create HNSW index", statement)
+      })
+
+    /**
+     * Writes whole chunks (the last of a duplicated id wins), re-checking dimensions under the
+     * knowledge bases' write locks. Runs inside a transaction.
+     */
+    const write = (chunks: ReadonlyArray<Chunk>) =>
+      Effect.gen(function*() {
+        const unique = [...new Map(chunks.map((c) => [pairKey(c.kb_id, c.id), c] as const)).values()]
+        const kbIds = [...new Set(unique.map((c) => c.kb_id))].sort()
+        for (const kbId of kbIds) {
+          yield* run("lock", `SELECT pg_advisory_xact_lock(${writeLockClass}, hashtext($1))`, [kbId])
+        }
+        const newDims = new Set<number>()
+        for (const kbId of kbIds) {
+          const lengths = new Set(unique.flatMap((c) => c.kb_id === kbId && c.vector !== undefined ? [c.vector.length] : []))
+          if (lengths.size === 0) continue
+          if (lengths.size > 1) return yield* mismatch(`upsert: vectors of several dimensions for knowledge base ${kbId}`)
+          const [length] = lengths
+          const current = yield* dimension(kbId)
+          if (Option.isSome(current) && current.value !== length) {
+            return yield* mismatch(`upsert: vector of dimension ${length}, knowledge base ${kbId} has ${current.value}`)
+          }
+          if (!indexed.has(length!)) newDims.add(length!)
+        }
+        for (const dims of newDims) yield* createIndex(dims)
+        for (let i = 0; i < unique.length; i += Rows.upsertBatch) {
+          const batch = unique.slice(i, i + Rows.upsertBatch)
+          yield* run("upsert", Rows.upsertStatement(batch.length), batch.flatMap(Rows.encode))
+        }
+        return newDims
+      })
+
+    /** Remembers the indexes a committed write created. */
+    const indexedAfter = <E>(effect: Effect.Effect<Set<number>, E>) =>
+      Effect.map(effect, (dims) => {
+        for (const d of dims) indexed.add(d)
+      })
+
+    const getRows = (what: string, where: string, params: ReadonlyArray<unknown>) =>
+      Effect.map(run<Rows.ChunkRow>(what, `SELECT ${Rows.chunkColumns} FROM chunk WHERE ${where}`, params), (rows) =>
+        rows.map(Rows.decode))
+
+    /** Chunks by (knowledge base, id) pairs, in no particular order. */
+    const fetchPairs = (pairs: ReadonlyArray<{ readonly kbId: string; readonly id: string }>) =>
+      pairs.length === 0
+        ? Effect.succeed<ReadonlyArray<Chunk>>([])
+        : getRows(
+          "fetch chunks",
+          `(kb_id, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+          [pairs.map((p) => p.kbId), pairs.map((p) => p.id)]
+        )
+
+    const count = (what: string, text: string, params: ReadonlyArray<unknown>) =>
+      Effect.map(run<{ readonly n: number }>(what, text, params), (rows) => rows[0]?.n ?? 0)
+
+    const hasMetadata = (filter: ChunkIndex.ResolvedFilter) => (filter.metadata ?? []).length > 0
+
+    const searchText = (search: ChunkIndex.ResolvedTextSearch) =>
+      Effect.gen(function*() {
+        const kbIds = [...new Set(search.kbIds)]
+        const tokens = search.tokens.map((t) => t.token)
+        const docIds = search.filter.docIds
+        const [statsRows, candidates] = yield* Effect.all([
+          run<Bm25.StatsRow>("text search", Bm25.statsQuery, [kbIds]),
+          run<Bm25.CandidateRow>(
+            "text search",
+            Bm25.candidatesQuery(docIds !== undefined),
+            docIds === undefined ? [kbIds, tokens, search.filter.available] : [kbIds, tokens, search.filter.available, docIds]
+          )
+        ])
+        const ranked = Bm25.score(statsRows[0]!, candidates, search.tokens)
+        const results: Array<ChunkIndex.ScoredChunk> = []
+        const batch = hasMetadata(search.filter) ? Math.max(search.limit * 2, 50) : search.limit
+        for (let i = 0; i < ranked.length && results.length < search.limit; i += batch) {
+          const slice = ranked.slice(i, i + batch)
+          const chunks = new Map((yield* fetchPairs(slice)).map((c) => [pairKey(c.kb_id, c.id), c] as const))
+          for (const { id, kbId, score } of slice) {
+            const chunk = chunks.get(pairKey(kbId, id))
+            if (chunk === undefined || !ChunkIndex.matchesFilter(chunk, search.filter)) continue
+            results.push({ chunk, score })
+            if (results.length === search.limit) break
+          }
+        }
+        return results
+      })
+
+    const searchVector = (search: ChunkIndex.ResolvedVectorSearch) =>
+      Effect.gen(function*() {
+        const kbIds = [...new Set(search.kbIds)]
+        const dims = search.vector.length
+        const size = yield* count(
+          "vector search",
+          `SELECT count(*)::int AS n FROM chunk WHERE kb_id = ANY($1::text[]) AND dims = ${dims}`,
+          [kbIds]
+        )
+        if (size === 0) return []
+        const approximate = size > exactSearchThreshold && indexed.has(dims) && Rows.hnswKind(dims) !== undefined
+        const docIds = search.filter.docIds
+        const text = Rows.vectorQuery({ dims, approximate, withDocIds: docIds !== undefined })
+        const query = Rows.formatVector(search.vector)
+        // A margin over the limit: the database orders by float32 distances, the page by float64.
+        let fetch = hasMetadata(search.filter) ? search.limit * 4 + 16 : search.limit + 8
+        while (true) {
+          const params = [kbIds, query, search.filter.available, fetch, ...(docIds === undefined ? [] : [docIds])]
+          const rows = approximate
+            ? yield* transaction(Effect.gen(function*() {
+              yield* run("vector search", `SET LOCAL hnsw.ef_search = ${Math.min(1000, Math.max(efSearch, 2 * fetch))}`)
+              yield* run("vector search", `SET LOCAL hnsw.iterative_scan = strict_order`)
+              return yield* run<Rows.ChunkRow>("vector search", text, params)
+            }))
+            : yield* run<Rows.ChunkRow>("vector search", text, params)
+          const results: Array<ChunkIndex.ScoredChunk> = []
+          for (const row of rows) {
+            const chunk = Rows.decode(row)
+            if (chunk.vector === undefined || !ChunkIndex.matchesFilter(chunk, search.filter)) continue
+            const score = ChunkIndex.cosineSimilarity(search.vector, chunk.vector)
+            if (score >= search.minSimilarity) results.push({ chunk, score })
+          }
+          if (results.length >= search.limit || rows.length < fetch || fetch >= size) {
+            return results.sort(byScoreThenId).slice(0, search.limit)
+          }
+          fetch *= 4
+        }
+      })
+
+    return ChunkIndex.make({
+      dimension,
+      upsert: (chunks) => indexedAfter(transaction(write(chunks))),
+      get: (kbId, chunkId) =>
+        Effect.map(getRows("get", `kb_id = $1 AND id = $2`, [kbId, chunkId]), (chunks) => Option.fromNullable(chunks[0])),
+      deleteByDocument: (kbId, docId) =>
+        count(
+          "deleteByDocument",
+          `WITH d AS (DELETE FROM chunk WHERE kb_id = $1 AND doc_id = $2 RETURNING 1) SELECT count(*)::int AS n FROM d`,
+          [kbId, docId]
+        ),
+      deleteChunks: (kbId, chunkIds) =>
+        count(
+          "deleteChunks",
+          `WITH d AS (DELETE FROM chunk WHERE kb_id = $1 AND id = ANY($2::text[]) RETURNING 1) SELECT count(*)::int AS n FROM d`,
+          [kbId, [...chunkIds]]
+        ),
+      deleteKnowledgeBase: (kbId) => Effect.asVoid(run("deleteKnowledgeBase", `DELETE FROM chunk WHERE kb_id = $1`, [kbId])),
+      update: (kbId: KnowledgeBaseId, chunkId: ChunkId, patch: ChunkIndex.ChunkPatch) =>
+        transaction(Effect.gen(function*() {
+          // The knowledge base's write lock first (as upserts take it), then the read.
+          yield* run("lock", `SELECT pg_advisory_xact_lock(${writeLockClass}, hashtext($1))`, [kbId])
+          const [old] = yield* getRows("update", `kb_id = $1 AND id = $2`, [kbId, chunkId])
+          if (old === undefined) return false
+          const changes = Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined))
+          return yield* write([new Chunk({ ...old, ...changes })])
+        })).pipe(Effect.flatMap((dims) => dims === false ? Effect.succeed(false) : Effect.as(indexedAfter(Effect.succeed(dims)), true))),
+      list: (query) =>
+        Effect.gen(function*() {
+          const needle = query.keywords?.trim().toLowerCase() ?? ""
+          const conditions = [`kb_id = $1`, `doc_id = $2`]
+          const params: Array<unknown> = [query.kbId, query.docId]
+          if (query.available !== undefined) {
+            params.push(query.available)
+            conditions.push(`available = $${params.length}`)
+          }
+          if (needle !== "") {
+            params.push(needle)
+            conditions.push(`strpos(lower(content), $${params.length}) > 0`)
+          }
+          const where = conditions.join(" AND ")
+          const [total, chunks] = yield* Effect.all([
+            count("list", `SELECT count(*)::int AS n FROM chunk WHERE ${where}`, params),
+            getRows(
+              "list",
+              `${where} ORDER BY "index", id LIMIT ${query.limit} OFFSET ${query.offset}`,
+              params
+            )
+          ])
+          return { chunks, total }
+        }),
+      countByDocument: (kbId: KnowledgeBaseId, docId: DocumentId) =>
+        count("countByDocument", `SELECT count(*)::int AS n FROM chunk WHERE kb_id = $1 AND doc_id = $2`, [kbId, docId]),
+      searchText,
+      searchVector
+    })
+  })
+
+/** `ChunkIndex` on the context's `SqlClient`: creates the extension and migrates when built. */
+export const layer = (
+  options: Options = {}
+): Layer.Layer<ChunkIndex.ChunkIndex, ChunkIndexError, SqlClient.SqlClient> =>
+  Layer.effect(ChunkIndex.ChunkIndex, Effect.zipRight(Schema.setup, make(options)))
+
+export { migrations, table as migrationsTable } from "./internal/chunkIndexSchema.js"

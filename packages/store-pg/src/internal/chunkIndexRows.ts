@@ -1,0 +1,183 @@
+/**
+ * Chunks as rows of the `chunk` table and back, and the SQL text shared by the chunk index's
+ * queries. Search tokens are split here, with core's `searchFieldTokens`, so BM25 sees exactly the
+ * memory index's tokens.
+ */
+import { Chunk, ChunkIndex } from "@ragkit/core"
+import type { ChunkPosition } from "@ragkit/core"
+
+/** Columns that make up a `Chunk` (the vector as pgvector's text form). */
+export const chunkColumns =
+  `kb_id, id, doc_id, tenant_id, docnm_kwd, content, content_ltks, content_sm_ltks, title_tks, important_keywords, ` +
+  `questions, available, token_num, page_num, positions, "index", img_id, metadata, create_time, ` +
+  `embedding::text AS embedding`
+
+export interface ChunkRow {
+  readonly kb_id: string
+  readonly id: string
+  readonly doc_id: string
+  readonly tenant_id: string
+  readonly docnm_kwd: string
+  readonly content: string
+  readonly content_ltks: string
+  readonly content_sm_ltks: string
+  readonly title_tks: string
+  readonly important_keywords: ReadonlyArray<string>
+  readonly questions: ReadonlyArray<string>
+  readonly available: boolean
+  readonly token_num: number
+  readonly page_num: ReadonlyArray<number>
+  readonly positions: ReadonlyArray<ChunkPosition>
+  readonly index: number
+  readonly img_id: string | null
+  readonly metadata: Readonly<Record<string, unknown>>
+  readonly create_time: number
+  readonly embedding: string | null
+}
+
+/** pgvector's text form `[1,2.5,-3]` is JSON. */
+export const parseVector = (text: string): ReadonlyArray<number> => JSON.parse(text) as ReadonlyArray<number>
+
+export const formatVector = (vector: ReadonlyArray<number>): string => `[${vector.join(",")}]`
+
+export const decode = (row: ChunkRow): Chunk =>
+  new Chunk(
+    {
+      id: row.id,
+      tenant_id: row.tenant_id,
+      kb_id: row.kb_id,
+      doc_id: row.doc_id,
+      docnm_kwd: row.docnm_kwd,
+      content: row.content,
+      content_ltks: row.content_ltks,
+      content_sm_ltks: row.content_sm_ltks,
+      title_tks: row.title_tks,
+      important_keywords: row.important_keywords,
+      questions: row.questions,
+      available: row.available,
+      token_num: row.token_num,
+      page_num: row.page_num,
+      positions: row.positions,
+      index: row.index,
+      ...(row.img_id === null ? {} : { img_id: row.img_id }),
+      metadata: row.metadata,
+      ...(row.embedding === null ? {} : { vector: parseVector(row.embedding) }),
+      create_time: row.create_time
+    } as ConstructorParameters<typeof Chunk>[0],
+    { disableValidation: true }
+  )
+
+/** The columns written by an upsert, in the order of `encode`. */
+export const writeColumns = [
+  "kb_id", "id", "doc_id", "tenant_id", "docnm_kwd", "content", "content_ltks", "content_sm_ltks", "title_tks",
+  "important_keywords", "questions", "available", "token_num", "page_num", "positions", "\"index\"", "img_id",
+  "metadata", "create_time", "embedding", "dims", "content_tokens", "title_tokens", "keyword_tokens",
+  "question_tokens", "content_len", "title_len", "keyword_len", "question_len", "search_tokens"
+] as const
+
+/** The SQL types of the parameters, in the order of `writeColumns`. */
+const writeTypes = [
+  "text", "text", "text", "text", "text", "text", "text", "text", "text",
+  "jsonb", "jsonb", "boolean", "float8", "jsonb", "jsonb", "float8", "text",
+  "jsonb", "float8", "vector", "int", "text[]", "text[]", "text[]",
+  "text[]", "int", "int", "int", "int", "text[]"
+] as const
+
+export type Param = string | number | boolean | null | ReadonlyArray<string>
+
+/** The parameters of one row. */
+export const encode = (chunk: Chunk): ReadonlyArray<Param> => {
+  const tokens = ChunkIndex.searchFieldTokens(chunk)
+  const distinct = [
+    ...new Set([...tokens.content_ltks, ...tokens.title_tks, ...tokens.important_keywords, ...tokens.questions])
+  ]
+  return [
+    chunk.kb_id,
+    chunk.id,
+    chunk.doc_id,
+    chunk.tenant_id,
+    chunk.docnm_kwd,
+    chunk.content,
+    chunk.content_ltks,
+    chunk.content_sm_ltks,
+    chunk.title_tks,
+    JSON.stringify(chunk.important_keywords),
+    JSON.stringify(chunk.questions),
+    chunk.available,
+    chunk.token_num,
+    JSON.stringify(chunk.page_num),
+    JSON.stringify(chunk.positions),
+    chunk.index,
+    chunk.img_id ?? null,
+    JSON.stringify(chunk.metadata),
+    chunk.create_time,
+    chunk.vector === undefined ? null : formatVector(chunk.vector),
+    chunk.vector === undefined ? null : chunk.vector.length,
+    tokens.content_ltks,
+    tokens.title_tks,
+    tokens.important_keywords,
+    tokens.questions,
+    tokens.content_ltks.length,
+    tokens.title_tks.length,
+    tokens.important_keywords.length,
+    tokens.questions.length,
+    distinct
+  ]
+}
+
+/** `INSERT ... ON CONFLICT DO UPDATE` of `rows` rows, with numbered parameters. */
+export const upsertStatement = (rows: number): string => {
+  const width = writeColumns.length
+  const values: Array<string> = []
+  for (let r = 0; r < rows; r++) {
+    const cells = writeTypes.map((type, c) => `$${r * width + c + 1}::${type}`)
+    values.push(`(${cells.join(", ")})`)
+  }
+  const updates = writeColumns.filter((c) => c !== "kb_id" && c !== "id").map((c) => `${c} = EXCLUDED.${c}`)
+  return `INSERT INTO chunk (${writeColumns.join(", ")}) VALUES ${values.join(", ")} ` +
+    `ON CONFLICT (kb_id, id) DO UPDATE SET ${updates.join(", ")}`
+}
+
+/** Rows per upsert statement: 30 parameters each, well below Postgres' 65535. */
+export const upsertBatch = 500
+
+/** The largest dimension pgvector's HNSW indexes `vector` (`halfvec` up to 4000). */
+export const maxHnswVector = 2000
+export const maxHnswHalfvec = 4000
+
+/** How vectors of a dimension are indexed, `undefined` when they are not. */
+export const hnswKind = (dims: number): "vector" | "halfvec" | undefined =>
+  dims <= maxHnswVector ? "vector" : dims <= maxHnswHalfvec ? "halfvec" : undefined
+
+export const hnswIndexName = (dims: number): string => `chunk_embedding_hnsw_${dims}`
+
+/** The partial HNSW expression index for one dimension. */
+export const hnswIndexStatement = (dims: number): string | undefined => {
+  const kind = hnswKind(dims)
+  if (kind === undefined) return undefined
+  const ops = kind === "vector" ? "vector_cosine_ops" : "halfvec_cosine_ops"
+  return `CREATE INDEX IF NOT EXISTS ${hnswIndexName(dims)} ON chunk USING hnsw ((embedding::${kind}(${dims})) ${ops}) ` +
+    `WHERE dims = ${dims}`
+}
+
+export interface VectorQueryParts {
+  readonly dims: number
+  /** Whether to order by the HNSW index's expression (approximate) or the plain distance (exact). */
+  readonly approximate: boolean
+  readonly withDocIds: boolean
+}
+
+/**
+ * A vector search: `$1` the knowledge bases, `$2` the query vector (text), `$3` availability,
+ * `$4` the limit, `$5` the document ids (when `withDocIds`).
+ */
+export const vectorQuery = ({ approximate, dims, withDocIds }: VectorQueryParts): string => {
+  const kind = hnswKind(dims)
+  const distance = approximate && kind !== undefined
+    ? `(embedding::${kind}(${dims}) <=> $2::${kind}(${dims}))`
+    : `(embedding <=> $2::vector)`
+  return `SELECT ${chunkColumns} FROM chunk ` +
+    `WHERE dims = ${dims} AND kb_id = ANY($1::text[]) AND available = $3` +
+    (withDocIds ? ` AND doc_id = ANY($5::text[])` : "") +
+    ` ORDER BY ${distance}${approximate ? "" : ", kb_id, id"} LIMIT $4`
+}

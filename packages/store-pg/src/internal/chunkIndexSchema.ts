@@ -1,0 +1,80 @@
+/**
+ * Prepares a database for the chunk index when its layer is built: `CREATE EXTENSION vector`, then
+ * the chunk index's own migrations, under a transaction advisory lock (so concurrent start-ups take
+ * turns). A database without pgvector fails here, with a clear `ChunkIndexError`, never later.
+ */
+import * as Migrator from "@effect/sql/Migrator"
+import * as SqlClient from "@effect/sql/SqlClient"
+import { SqlError } from "@effect/sql/SqlError"
+import { ChunkIndexError } from "@ragkit/core"
+import { Effect } from "effect"
+import chunkIndex from "../migrations/0003_chunk_index.js"
+import { toChunkIndexError } from "./chunkIndexErrors.js"
+
+/**
+ * The chunk index's migrations, in their own table: the record store's migrations must keep working
+ * on a server without pgvector.
+ */
+export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
+  "0001_chunk_index": chunkIndex
+}
+
+export const table = "ragkit_chunk_index_migrations"
+
+/** An arbitrary constant, not the record store's. */
+const lockKey = 7_238_411_590_003
+
+const migrator = Migrator.make({})
+
+class ExtensionMissing {
+  readonly _tag = "ExtensionMissing"
+  constructor(readonly cause: SqlError) {}
+}
+
+const pgMessage = (error: SqlError): string => {
+  const cause = error.cause
+  return typeof cause === "object" && cause !== null && typeof (cause as { message?: unknown }).message === "string"
+    ? (cause as { message: string }).message
+    : error.message
+}
+
+/** Creates the extension and the tables if needed; returns pgvector's version. */
+export const setup: Effect.Effect<string, ChunkIndexError, SqlClient.SqlClient> = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  return yield* sql.withTransaction(
+    Effect.gen(function*() {
+      yield* sql`SELECT pg_advisory_xact_lock(${lockKey})`
+      yield* sql`CREATE EXTENSION IF NOT EXISTS vector`.pipe(
+        Effect.mapError((error) => new ExtensionMissing(error))
+      )
+      yield* sql`CREATE TABLE IF NOT EXISTS ${sql(table)} (
+        migration_id integer PRIMARY KEY,
+        created_at timestamp with time zone NOT NULL DEFAULT now(),
+        name text NOT NULL
+      )`
+      yield* migrator({ loader: Migrator.fromRecord(migrations), table })
+      const rows = yield* sql<{ readonly extversion: string }>`
+        SELECT extversion FROM pg_extension WHERE extname = 'vector'`
+      return rows[0]?.extversion ?? "unknown"
+    })
+  )
+}).pipe(
+  Effect.catchAll((error) => {
+    if (error instanceof ExtensionMissing) {
+      return Effect.fail(
+        new ChunkIndexError({
+          reason: "Unsupported",
+          message: `pgvector is not installed in this database: CREATE EXTENSION vector failed: ${
+            pgMessage(error.cause)
+          }`,
+          cause: error.cause
+        })
+      )
+    }
+    if (error instanceof SqlError) return Effect.fail(toChunkIndexError("chunk index setup")(error))
+    return Effect.fail(
+      new ChunkIndexError({ reason: "Unknown", message: `chunk index migrations: ${error.message}`, cause: error })
+    )
+  }),
+  Effect.withSpan("PgChunkIndex.setup")
+)
