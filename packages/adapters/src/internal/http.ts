@@ -1,0 +1,490 @@
+/**
+ * Shared HTTP plumbing for the model adapters that call a server (OpenAI-compatible, Ollama):
+ * one request with a timeout, bounded retries, the mapping of every failure to `ModelError`,
+ * response decoding, and the framing of streamed answers (SSE events, NDJSON lines).
+ *
+ * Failures, by cause (the same for every adapter):
+ *
+ * | cause                                   | reason          | retried |
+ * |-----------------------------------------|-----------------|---------|
+ * | 400, 413, 422                           | `InvalidInput`  | no      |
+ * | 401, 403 (the server rejected the key)  | `NotConfigured` | no      |
+ * | 404 (model or endpoint not found)       | `NotConfigured` | no      |
+ * | 408, 5xx, connection refused, timeout   | `Unavailable`   | yes     |
+ * | 429                                     | `RateLimited`   | yes     |
+ * | other statuses, a body that is not the documented JSON | `BadResponse` | no |
+ *
+ * A retried request is sent at most `maxAttempts` times. Between attempts it waits the server's
+ * `Retry-After` when the server sent one, or else an exponential backoff (`retryBaseDelay`,
+ * doubled each time, capped at `maxRetryDelay`); a `Retry-After` longer than `maxRetryDelay`
+ * is not waited for: the error is returned at once, so a caller is never parked for minutes.
+ *
+ * The API key travels only in the `Authorization` header (a `Redacted` until then). It never
+ * appears in an error message or cause: messages quote the server's own error text with any
+ * occurrence of the key masked, and causes hold only the transport's error, never the request.
+ */
+import type * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import { ModelError, type Models } from "@ragkit/core"
+import { Duration, Effect, Either, Option, ParseResult, Redacted, Schema, Stream } from "effect"
+
+/** Where and how to call one model. */
+export interface Endpoint {
+  /** The API base without a trailing slash, e.g. `https://api.openai.com/v1`. */
+  readonly baseUrl: string
+  /** Sent as `Authorization: Bearer <key>` when set. */
+  readonly apiKey: Option.Option<Redacted.Redacted<string>>
+  /** The model reference named in errors (`name@provider`). */
+  readonly modelRef: string
+  /** What the server is, for messages (`OpenAI-compatible API`, `Ollama`). */
+  readonly serverName: string
+  readonly retry: RetryPolicy
+}
+
+export interface RetryPolicy {
+  /** Per attempt: until the whole JSON answer, or until a stream's headers and then between chunks. */
+  readonly timeout: Duration.Duration
+  /** How many times a request may be sent in all (1 = no retry). */
+  readonly maxAttempts: number
+  readonly retryBaseDelay: Duration.Duration
+  readonly maxRetryDelay: Duration.Duration
+}
+
+export interface RetryOptions {
+  /** 60 seconds by default. */
+  readonly timeout?: Duration.DurationInput
+  /** 3 by default. */
+  readonly maxAttempts?: number
+  /** 500 ms by default. */
+  readonly retryBaseDelay?: Duration.DurationInput
+  /** 30 seconds by default. */
+  readonly maxRetryDelay?: Duration.DurationInput
+}
+
+export const retryPolicy = (options: RetryOptions = {}): RetryPolicy => ({
+  timeout: Duration.decode(options.timeout ?? Duration.seconds(60)),
+  maxAttempts: Math.max(1, Math.floor(options.maxAttempts ?? 3)),
+  retryBaseDelay: Duration.decode(options.retryBaseDelay ?? Duration.millis(500)),
+  maxRetryDelay: Duration.decode(options.maxRetryDelay ?? Duration.seconds(30))
+})
+
+/** How to reach one model of a server; shared by every model kind of an adapter. */
+export interface ConnectionOptions extends RetryOptions {
+  /** The API base, e.g. `https://api.openai.com/v1` or `http://127.0.0.1:11434`. */
+  readonly apiBase: string
+  /** Sent as `Authorization: Bearer <key>`; none (or an empty key) sends no header. */
+  readonly apiKey?: Redacted.Redacted<string> | undefined
+  /** The model name the server knows. */
+  readonly model: string
+  /** The service's `modelId` and the model named in errors; `model` by default. */
+  readonly modelId?: string | undefined
+}
+
+/** The endpoint of a connection, its base URL checked. */
+export const makeEndpoint = (options: ConnectionOptions, serverName: string): Effect.Effect<Endpoint, ModelError> => {
+  const modelRef = options.modelId ?? options.model
+  return Effect.map(normalizeBaseUrl(options.apiBase, modelRef), (baseUrl) => ({
+    baseUrl,
+    apiKey: options.apiKey === undefined ? Option.none() : optionalKey(options.apiKey),
+    modelRef,
+    serverName,
+    retry: retryPolicy(options)
+  }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Provider settings
+
+/** Reads provider settings (`ModelRequest.provider.settings`), failing with `NotConfigured`. */
+export const settingsReader = (settings: Readonly<Record<string, unknown>>, modelRef: string, model: string) => {
+  const invalid = (key: string, expected: string) =>
+    new ModelError({ reason: "NotConfigured", model: modelRef, message: `provider setting ${key} must be ${expected}` })
+  const positiveInt = (key: string): Effect.Effect<Option.Option<number>, ModelError> => {
+    const value = settings[key]
+    if (value === undefined || value === null) return Effect.succeed(Option.none())
+    return typeof value === "number" && Number.isInteger(value) && value > 0
+      ? Effect.succeed(Option.some(value))
+      : Effect.fail(invalid(key, "a positive integer"))
+  }
+  return {
+    positiveInt,
+    /** A positive integer, or an object of them by model name (the value for `model`). */
+    perModelPositiveInt: (key: string): Effect.Effect<Option.Option<number>, ModelError> => {
+      const value = settings[key]
+      if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+        const forModel = (value as Record<string, unknown>)[model]
+        if (forModel === undefined) return Effect.succeed(Option.none())
+        return typeof forModel === "number" && Number.isInteger(forModel) && forModel > 0
+          ? Effect.succeed(Option.some(forModel))
+          : Effect.fail(invalid(`${key}.${model}`, "a positive integer"))
+      }
+      return positiveInt(key)
+    },
+    boolean: (key: string): Effect.Effect<Option.Option<boolean>, ModelError> => {
+      const value = settings[key]
+      if (value === undefined || value === null) return Effect.succeed(Option.none())
+      return typeof value === "boolean" ? Effect.succeed(Option.some(value)) : Effect.fail(invalid(key, "true or false"))
+    }
+  }
+}
+
+/** The retry options with the provider's `timeout_ms` and `max_attempts` settings applied. */
+export const retryOptionsFromSettings = (
+  base: RetryOptions,
+  settings: Readonly<Record<string, unknown>>,
+  modelRef: string,
+  model: string
+): Effect.Effect<RetryOptions, ModelError> => {
+  const read = settingsReader(settings, modelRef, model)
+  return Effect.map(
+    Effect.all([read.positiveInt("timeout_ms"), read.positiveInt("max_attempts")]),
+    ([timeoutMs, maxAttempts]) => ({
+      ...base,
+      ...Option.match(timeoutMs, { onNone: () => ({}), onSome: (ms) => ({ timeout: Duration.millis(ms) }) }),
+      ...Option.match(maxAttempts, { onNone: () => ({}), onSome: (n) => ({ maxAttempts: n }) })
+    })
+  )
+}
+
+/** The connection of a resolved model, and a reader of its provider's settings. */
+export const connectionOf = (request: Models.ModelRequest, base: RetryOptions, defaultApiBase?: string) =>
+  Effect.gen(function*() {
+    const modelId = `${request.model}@${request.provider.name}`
+    const apiBase = request.provider.apiBase.trim() === "" ? defaultApiBase : request.provider.apiBase
+    if (apiBase === undefined) {
+      return yield* Effect.fail(
+        new ModelError({ reason: "NotConfigured", model: modelId, message: `provider ${request.provider.name} has no api_base` })
+      )
+    }
+    const retry = yield* retryOptionsFromSettings(base, request.provider.settings, modelId, request.model)
+    const connection: ConnectionOptions = { ...retry, apiBase, apiKey: request.provider.apiKey, model: request.model, modelId }
+    return { connection, settings: settingsReader(request.provider.settings, modelId, request.model) }
+  })
+
+/** The API base without trailing slashes, checked to be an http(s) URL. */
+export const normalizeBaseUrl = (raw: string, modelRef: string): Effect.Effect<string, ModelError> => {
+  const trimmed = raw.trim().replace(/\/+$/, "")
+  let url: URL | undefined
+  try {
+    url = new URL(trimmed)
+  } catch {
+    url = undefined
+  }
+  return url !== undefined && (url.protocol === "http:" || url.protocol === "https:")
+    ? Effect.succeed(trimmed)
+    : Effect.fail(
+        new ModelError({ reason: "NotConfigured", model: modelRef, message: `the provider's api_base is not an http(s) URL: ${JSON.stringify(raw)}` })
+      )
+}
+
+/** `Some(key)` unless the key is empty. */
+export const optionalKey = (key: Redacted.Redacted<string>): Option.Option<Redacted.Redacted<string>> =>
+  Redacted.value(key).trim() === "" ? Option.none() : Option.some(key)
+
+// ---------------------------------------------------------------------------------------------
+// Failures
+
+/** A failed attempt: the error to report, and whether (and after how long) it may be retried. */
+interface AttemptFailure {
+  readonly error: ModelError
+  readonly retryable: boolean
+  readonly retryAfter: Option.Option<Duration.Duration>
+  /** The HTTP status, when the server answered. */
+  readonly status?: number
+}
+
+const masked = (endpoint: Endpoint, text: string): string =>
+  Option.match(endpoint.apiKey, {
+    onNone: () => text,
+    onSome: (key) => {
+      const value = Redacted.value(key)
+      return value.length === 0 ? text : text.split(value).join("***")
+    }
+  })
+
+const fail = (endpoint: Endpoint, reason: ModelError["reason"], message: string, cause?: unknown): ModelError =>
+  new ModelError({
+    reason,
+    model: endpoint.modelRef,
+    message: masked(endpoint, message),
+    ...(cause === undefined ? {} : { cause })
+  })
+
+/** The server's own error text from an error body: `{error: {message}}`, `{error}`, `{message}`, `{detail}` or the text. */
+const errorText = (body: string): string => {
+  let text = body.trim()
+  try {
+    const json: unknown = JSON.parse(body)
+    if (typeof json === "object" && json !== null) {
+      const record = json as Record<string, unknown>
+      const error = record["error"]
+      const candidates = [
+        typeof error === "object" && error !== null ? (error as Record<string, unknown>)["message"] : error,
+        record["message"],
+        record["detail"]
+      ]
+      const found = candidates.find((c) => typeof c === "string" && c.length > 0)
+      if (typeof found === "string") text = found
+    }
+  } catch {
+    // not JSON: the text itself
+  }
+  return text.length > 300 ? `${text.slice(0, 300)}...` : text
+}
+
+/** `Retry-After` in seconds or as an HTTP date. */
+const retryAfter = (response: HttpClientResponse.HttpClientResponse): Option.Option<Duration.Duration> => {
+  const header = response.headers["retry-after"]
+  if (header === undefined || header.trim() === "") return Option.none()
+  const seconds = Number(header)
+  if (Number.isFinite(seconds) && seconds >= 0) return Option.some(Duration.seconds(seconds))
+  const date = Date.parse(header)
+  return Number.isNaN(date) ? Option.none() : Option.some(Duration.millis(Math.max(0, date - Date.now())))
+}
+
+const statusFailure = (
+  endpoint: Endpoint,
+  path: string,
+  response: HttpClientResponse.HttpClientResponse,
+  body: string
+): AttemptFailure => {
+  const status = response.status
+  const said = errorText(body)
+  const at = `${endpoint.serverName} at ${endpoint.baseUrl}${path}`
+  const detail = said === "" ? "" : `: ${said}`
+  const final = (reason: ModelError["reason"], message: string): AttemptFailure => ({
+    error: fail(endpoint, reason, message),
+    retryable: false,
+    retryAfter: Option.none(),
+    status
+  })
+  const retry = (reason: ModelError["reason"], message: string): AttemptFailure => ({
+    error: fail(endpoint, reason, message),
+    retryable: true,
+    retryAfter: retryAfter(response),
+    status
+  })
+  if (status === 401 || status === 403) {
+    return final("NotConfigured", `${at} rejected the API key (HTTP ${status})${detail}`)
+  }
+  if (status === 404) return final("NotConfigured", `${at}: model ${endpoint.modelRef} not found (HTTP 404)${detail}`)
+  if (status === 400 || status === 413 || status === 422) return final("InvalidInput", `${at} refused the input (HTTP ${status})${detail}`)
+  if (status === 429) return retry("RateLimited", `${at} is rate limiting requests (HTTP 429)${detail}`)
+  if (status === 408 || status >= 500) return retry("Unavailable", `${at} is unavailable (HTTP ${status})${detail}`)
+  return final("BadResponse", `${at} answered HTTP ${status}${detail}`)
+}
+
+const transportFailure = (endpoint: Endpoint, path: string, error: HttpClientError.HttpClientError): AttemptFailure => {
+  const underlying = error.cause
+  const why = underlying instanceof Error
+    ? [underlying.message, underlying.cause instanceof Error ? underlying.cause.message : undefined].filter((m) => m !== undefined).join(": ")
+    : error.reason
+  return {
+    // The cause is the transport's own error, never the request (whose headers hold the key).
+    error: fail(endpoint, "Unavailable", `${endpoint.serverName} at ${endpoint.baseUrl}${path} is unreachable: ${why}`, underlying instanceof Error ? underlying : undefined),
+    retryable: true,
+    retryAfter: Option.none()
+  }
+}
+
+const timeoutFailure = (endpoint: Endpoint, path: string): AttemptFailure => ({
+  error: fail(
+    endpoint,
+    "Unavailable",
+    `${endpoint.serverName} at ${endpoint.baseUrl}${path} did not answer within ${Duration.format(endpoint.retry.timeout)}`
+  ),
+  retryable: true,
+  retryAfter: Option.none()
+})
+
+/** Runs `attempt` up to `maxAttempts` times while it fails with a retryable failure. */
+const withRetries = <A>(endpoint: Endpoint, attempt: Effect.Effect<A, AttemptFailure>): Effect.Effect<A, ModelError> => {
+  const { maxAttempts, maxRetryDelay, retryBaseDelay } = endpoint.retry
+  const loop = (n: number): Effect.Effect<A, ModelError> =>
+    Effect.catchAll(attempt, (failure) => {
+      if (!failure.retryable || n >= maxAttempts) return Effect.fail(failure.error)
+      const backoff = Duration.min(Duration.times(retryBaseDelay, 2 ** (n - 1)), maxRetryDelay)
+      const delay = Option.getOrElse(failure.retryAfter, () => backoff)
+      if (Duration.greaterThan(delay, maxRetryDelay)) return Effect.fail(failure.error)
+      return Effect.zipRight(
+        Effect.annotateCurrentSpan({ retry: n, retryDelayMs: Duration.toMillis(delay) }),
+        Effect.zipRight(Effect.sleep(delay), loop(n + 1))
+      )
+    })
+  return loop(1)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests
+
+const buildRequest = (endpoint: Endpoint, path: string, body: unknown, accept: string) => {
+  const request = HttpClientRequest.post(`${endpoint.baseUrl}${path}`).pipe(
+    HttpClientRequest.setHeader("accept", accept),
+    HttpClientRequest.bodyUnsafeJson(body)
+  )
+  return Option.match(endpoint.apiKey, {
+    onNone: () => request,
+    onSome: (key) => HttpClientRequest.bearerToken(request, key)
+  })
+}
+
+/** Sends the request once: the response when its status is 2xx, else the mapped failure (body read). */
+const sendOnce = (client: HttpClient.HttpClient, endpoint: Endpoint, path: string, body: unknown, accept: string) =>
+  client.execute(buildRequest(endpoint, path, body, accept)).pipe(
+    Effect.mapError((error) => transportFailure(endpoint, path, error)),
+    Effect.flatMap((response) =>
+      response.status >= 200 && response.status < 300
+        ? Effect.succeed(response)
+        : response.text.pipe(
+            Effect.orElseSucceed(() => ""),
+            Effect.flatMap((text) => Effect.fail(statusFailure(endpoint, path, response, text)))
+          )
+    )
+  )
+
+export interface PostOptions<B> {
+  /** Answers a 404 instead of failing (e.g. a fallback to an older endpoint). */
+  readonly onNotFound?: () => Effect.Effect<B, ModelError>
+}
+
+/**
+ * POSTs `body` as JSON and decodes the JSON answer with `schema`. The timeout covers the whole
+ * answer; retries as described above. A body that is not JSON, or not of the schema, is `BadResponse`.
+ */
+export const postJson = <A, I, B = never>(
+  client: HttpClient.HttpClient,
+  endpoint: Endpoint,
+  path: string,
+  body: unknown,
+  schema: Schema.Schema<A, I>,
+  options: PostOptions<B> = {}
+): Effect.Effect<A | B, ModelError> => {
+  const notFound = Symbol("notFound")
+  const attempt = sendOnce(client, endpoint, path, body, "application/json").pipe(
+    Effect.flatMap((response) =>
+      Effect.mapError(response.text, (error) => transportFailure(endpoint, path, error))
+    ),
+    Effect.timeoutFail({ duration: endpoint.retry.timeout, onTimeout: () => timeoutFailure(endpoint, path) })
+  )
+  const withFallback: Effect.Effect<string | typeof notFound, AttemptFailure> = options.onNotFound === undefined
+    ? attempt
+    : Effect.catchIf(
+        attempt,
+        (failure) => failure.status === 404,
+        () => Effect.succeed(notFound)
+      )
+  return withRetries(endpoint, withFallback).pipe(
+    Effect.flatMap((text): Effect.Effect<A | B, ModelError> =>
+      text === notFound ? options.onNotFound!() : decodeJson(endpoint, path, text, schema)
+    ),
+    Effect.withSpan("ModelHttp.post", { attributes: { url: `${endpoint.baseUrl}${path}`, model: endpoint.modelRef } })
+  )
+}
+
+const decodeJson = <A, I>(endpoint: Endpoint, path: string, text: string, schema: Schema.Schema<A, I>) => {
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch {
+    const start = text.length > 80 ? `${text.slice(0, 80)}...` : text
+    return Effect.fail(fail(endpoint, "BadResponse", `${endpoint.serverName} at ${endpoint.baseUrl}${path} answered with malformed JSON: ${JSON.stringify(start)}`))
+  }
+  return decodeValue(endpoint, `${endpoint.baseUrl}${path}`, json, schema)
+}
+
+/** Decodes an answer (or a streamed event) with `schema`; a mismatch is `BadResponse`. */
+export const decodeValue = <A, I>(endpoint: Endpoint, where: string, value: unknown, schema: Schema.Schema<A, I>) =>
+  Either.match(Schema.decodeUnknownEither(schema)(value, { onExcessProperty: "ignore" }), {
+    onLeft: (error) =>
+      Effect.fail(
+        fail(endpoint, "BadResponse", `${endpoint.serverName} at ${where} answered in an unexpected shape: ${ParseResult.TreeFormatter.formatErrorSync(error)}`)
+      ),
+    onRight: (a) => Effect.succeed(a)
+  })
+
+/**
+ * POSTs `body` as JSON and streams the answer's body as text lines. Retries apply until the
+ * server answers 2xx (nothing has been streamed yet); after that a cut connection, or no chunk
+ * within the timeout, fails the stream with `Unavailable`. Ending the stream early aborts the request.
+ */
+export const postLines = (
+  client: HttpClient.HttpClient,
+  endpoint: Endpoint,
+  path: string,
+  body: unknown,
+  accept: string
+): Stream.Stream<string, ModelError> => {
+  const where = `${endpoint.baseUrl}${path}`
+  const respond = sendOnce(client, endpoint, path, body, accept).pipe(
+    Effect.timeoutFail({ duration: endpoint.retry.timeout, onTimeout: () => timeoutFailure(endpoint, path) })
+  )
+  return Stream.unwrap(
+    Effect.map(withRetries(endpoint, respond), (response) =>
+      response.stream.pipe(
+        Stream.mapError((error) =>
+          fail(endpoint, "Unavailable", `${endpoint.serverName} at ${where} cut the stream: ${error.cause instanceof Error ? error.cause.message : error.reason}`)
+        ),
+        Stream.timeoutFail(
+          () => fail(endpoint, "Unavailable", `${endpoint.serverName} at ${where} sent nothing for ${Duration.format(endpoint.retry.timeout)}`),
+          endpoint.retry.timeout
+        ),
+        Stream.decodeText(),
+        Stream.splitLines
+      ))
+  )
+}
+
+/** A parsed JSON value, or `BadResponse`. */
+export const parseJsonLine = (endpoint: Endpoint, where: string, line: string): Effect.Effect<unknown, ModelError> =>
+  Effect.try({
+    try: (): unknown => JSON.parse(line),
+    catch: () =>
+      fail(endpoint, "BadResponse", `${endpoint.serverName} at ${where} streamed malformed JSON: ${JSON.stringify(line.length > 80 ? `${line.slice(0, 80)}...` : line)}`)
+  })
+
+/** The text embedded once to learn the dimension. */
+export const probeText = "ragkit dimension probe"
+
+/** Learns the dimension from one probe request. */
+export const probeDimensions = (
+  embed: (texts: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<ReadonlyArray<number>>, ModelError>,
+  endpoint: Endpoint
+): Effect.Effect<number, ModelError> =>
+  Effect.flatMap(embed([probeText]), ([vector]) =>
+    vector !== undefined && vector.length > 0
+      ? Effect.succeed(vector.length)
+      : Effect.fail(badResponse(endpoint, `${endpoint.serverName} returned an empty vector for the dimension probe`)))
+
+/** An `Unavailable` for this endpoint. */
+export const unavailable = (endpoint: Endpoint, message: string): ModelError => fail(endpoint, "Unavailable", message)
+
+/** A `BadResponse` for this endpoint. */
+export const badResponse = (endpoint: Endpoint, message: string): ModelError => fail(endpoint, "BadResponse", message)
+
+/**
+ * Server-sent events from text lines: the `data` of each event (its `data:` lines joined with
+ * newlines), dispatched at each blank line and at the end. Comments and other fields are skipped.
+ */
+export const sseData = <E>(lines: Stream.Stream<string, E>): Stream.Stream<string, E> =>
+  Stream.suspend(() => {
+    let data: Array<string> = []
+    const dispatch = (): Array<string> => {
+      if (data.length === 0) return []
+      const event = data.join("\n")
+      data = []
+      return [event]
+    }
+    return lines.pipe(
+      Stream.mapConcat((line) => {
+        if (line === "") return dispatch()
+        if (line.startsWith("data:")) {
+          const value = line.slice(5)
+          data.push(value.startsWith(" ") ? value.slice(1) : value)
+        }
+        return []
+      }),
+      Stream.concat(Stream.suspend(() => Stream.fromIterable(dispatch())))
+    )
+  })
