@@ -4,6 +4,8 @@ import { LeaseLost, Task, type TaskQueueService } from "../ports/TaskQueue.js"
 
 export const makeMemoryQueue: Effect.Effect<TaskQueueService> = Effect.sync(() => {
   const tasks = new Map<string, Task>()
+  /** Queued and running tasks, in enqueue order: the only ones a claim or a cancel looks at. */
+  const active = new Set<string>()
   let sequence = 0
   const order = new Map<string, number>()
 
@@ -27,6 +29,8 @@ export const makeMemoryQueue: Effect.Effect<TaskQueueService> = Effect.sync(() =
 
   const put = (task: Task) => {
     tasks.set(task.id, task)
+    if (task.status === "queued" || task.status === "running") active.add(task.id)
+    else active.delete(task.id)
     return task
   }
 
@@ -58,7 +62,8 @@ export const makeMemoryQueue: Effect.Effect<TaskQueueService> = Effect.sync(() =
     claim: (options) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
         const limit = options.limit ?? 1
-        const claimable = [...tasks.values()]
+        const claimable = [...active]
+          .map((id) => tasks.get(id)!)
           .filter(
             (t) =>
               (options.kinds === undefined || options.kinds.includes(t.kind)) &&
@@ -109,7 +114,8 @@ export const makeMemoryQueue: Effect.Effect<TaskQueueService> = Effect.sync(() =
     cancelKey: (key) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
         let n = 0
-        for (const t of tasks.values()) {
+        for (const id of [...active]) {
+          const t = tasks.get(id)!
           if (t.key === key && (t.status === "queued" || t.status === "running")) {
             put(new Task({ ...t, status: "canceled", lease_owner: null, lease_expires_at: null, updated_at: now }))
             n++

@@ -44,41 +44,95 @@ const compareValues = (a: unknown, b: unknown): number => {
   return sa < sb ? -1 : sa > sb ? 1 : 0
 }
 
-export const makeMemoryBackend: Effect.Effect<RecordBackend> = Effect.gen(function* () {
-  const tables = new Map<string, Map<string, Row>>()
-  const lock = yield* Effect.makeSemaphore(1)
-  const inTransaction = FiberRef.unsafeMake(false)
-
-  const rowsOf = (name: string): Map<string, Row> => {
-    let rows = tables.get(name)
-    if (rows === undefined) {
-      rows = new Map()
-      tables.set(name, rows)
-    }
-    return rows
+/** A table's rows with an index per unique key (key text -> id). */
+class MemoryTable {
+  readonly rows = new Map<string, Row>()
+  private readonly indexes: Array<Map<string, string>>
+  constructor(readonly spec: TableSpec) {
+    this.indexes = spec.unique.map(() => new Map())
   }
+  /** The unique key's text for a row, or undefined when a part is null (nulls never conflict). */
+  private keyOf(key: ReadonlyArray<string>, row: Row): string | undefined {
+    const values = key.map((f) => row[f])
+    return values.some((v) => v === null || v === undefined) ? undefined : JSON.stringify(values)
+  }
+  /** Throws a Conflict when another row holds one of the row's unique keys. */
+  checkUnique(row: Row) {
+    this.spec.unique.forEach((key, i) => {
+      const k = this.keyOf(key, row)
+      const holder = k === undefined ? undefined : this.indexes[i]!.get(k)
+      if (holder !== undefined && holder !== row.id) {
+        throw new StoreError({
+          reason: "Conflict",
+          message: `${this.spec.name}: (${key.join(", ")}) = (${key.map((f) => String(row[f])).join(", ")}) already exists`
+        })
+      }
+    })
+  }
+  put(row: Row) {
+    this.drop(row.id)
+    this.rows.set(row.id, row)
+    this.spec.unique.forEach((key, i) => {
+      const k = this.keyOf(key, row)
+      if (k !== undefined) this.indexes[i]!.set(k, row.id)
+    })
+  }
+  drop(id: string): boolean {
+    const old = this.rows.get(id)
+    if (old === undefined) return false
+    this.rows.delete(id)
+    this.spec.unique.forEach((key, i) => {
+      const k = this.keyOf(key, old)
+      if (k !== undefined && this.indexes[i]!.get(k) === id) this.indexes[i]!.delete(k)
+    })
+    return true
+  }
+}
 
-  /** Writes outside a transaction take the lock for themselves, so a rollback never eats them. */
-  const write = <A>(f: () => A): Effect.Effect<A, StoreError> =>
-    Effect.flatMap(FiberRef.get(inTransaction), (inside) => {
+/** One undone write: the row a table held under an id before (undefined: none). */
+interface Undo {
+  readonly table: MemoryTable
+  readonly id: string
+  readonly before: Row | undefined
+}
+
+export const makeMemoryBackend: Effect.Effect<RecordBackend> = Effect.gen(function* () {
+  const tables = new Map<string, MemoryTable>()
+  const lock = yield* Effect.makeSemaphore(1)
+  /** The undo log of the transaction the fiber is in, or null outside one. */
+  const journal = FiberRef.unsafeMake<Array<Undo> | null>(null)
+
+  /**
+   * Runs a write. Inside a transaction its changes are journaled so a rollback can undo them;
+   * outside one it takes the lock for itself, so a rollback never eats it.
+   */
+  const write = <A>(f: (record: (table: MemoryTable, id: string) => void) => A): Effect.Effect<A, StoreError> =>
+    Effect.flatMap(FiberRef.get(journal), (log) => {
+      const record = (table: MemoryTable, id: string) => {
+        if (log !== null) log.push({ table, id, before: table.rows.get(id) })
+      }
       const run = Effect.try({
-        try: f,
+        try: () => f(record),
         catch: (e) => (e instanceof StoreError ? e : new StoreError({ reason: "Unknown", message: String(e), cause: e }))
       })
-      return inside ? run : lock.withPermits(1)(run)
+      return log !== null ? run : lock.withPermits(1)(run)
     })
 
-  /** Runs the effect; when it fails, every table is put back as it was (a savepoint when nested). */
-  const rollingBack = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  /** Runs the effect; when it fails, its writes are undone, newest first (a savepoint when nested). */
+  const rollingBack = <A, E, R>(effect: Effect.Effect<A, E, R>, log: Array<Undo>) =>
     Effect.suspend(() => {
-      const snapshot = new Map([...tables].map(([name, rows]) => [name, new Map(rows)] as const))
+      const mark = log.length
       return effect.pipe(
-        Effect.locally(inTransaction, true),
+        Effect.locally(journal, log),
         Effect.onExit((exit) =>
           Effect.sync(() => {
             if (exit._tag === "Failure") {
-              tables.clear()
-              for (const [name, rows] of snapshot) tables.set(name, rows)
+              for (let i = log.length - 1; i >= mark; i--) {
+                const undo = log[i]!
+                if (undo.before === undefined) undo.table.drop(undo.id)
+                else undo.table.put(undo.before)
+              }
+              log.length = mark
             }
           })
         )
@@ -86,27 +140,15 @@ export const makeMemoryBackend: Effect.Effect<RecordBackend> = Effect.gen(functi
     })
 
   const transaction: RecordBackend["transaction"] = (effect) =>
-    Effect.flatMap(FiberRef.get(inTransaction), (inside) =>
-      inside ? rollingBack(effect) : lock.withPermits(1)(rollingBack(effect))
+    Effect.flatMap(FiberRef.get(journal), (log) =>
+      log !== null ? rollingBack(effect, log) : lock.withPermits(1)(rollingBack(effect, []))
     )
 
   const table = (spec: TableSpec): RawTable => {
-    const rows = () => rowsOf(spec.name)
-
-    const checkUnique = (row: Row) => {
-      for (const key of spec.unique) {
-        const values = key.map((f) => row[f])
-        if (values.some((v) => v === null || v === undefined)) continue
-        for (const other of rows().values()) {
-          if (other.id !== row.id && key.every((f, i) => other[f] === values[i])) {
-            throw new StoreError({
-              reason: "Conflict",
-              message: `${spec.name}: (${key.join(", ")}) = (${values.join(", ")}) already exists`
-            })
-          }
-        }
-      }
-    }
+    let memory = tables.get(spec.name)
+    if (memory === undefined) tables.set(spec.name, (memory = new MemoryTable(spec)))
+    const t = memory
+    const rows = () => t.rows
 
     const select = (query: Query): Array<Row> =>
       [...rows().values()].filter((r) => matches(r, query.where) && searchMatches(r, query.search))
@@ -120,28 +162,39 @@ export const makeMemoryBackend: Effect.Effect<RecordBackend> = Effect.gen(functi
         })),
       getForUpdate: (id) => Effect.sync(() => Option.fromNullable(rows().get(id))),
       insert: (row) =>
-        write(() => {
+        write((record) => {
           if (rows().has(row.id)) {
             throw new StoreError({ reason: "Conflict", message: `${spec.name}: id ${row.id} already exists` })
           }
-          checkUnique(row)
-          rows().set(row.id, row)
+          t.checkUnique(row)
+          record(t, row.id)
+          t.put(row)
         }),
       update: (row) =>
-        write(() => {
+        write((record) => {
           if (!rows().has(row.id)) {
             throw new StoreError({ reason: "NotFound", message: `${spec.name}: id ${row.id} not found` })
           }
-          checkUnique(row)
-          rows().set(row.id, row)
+          t.checkUnique(row)
+          record(t, row.id)
+          t.put(row)
         }),
-      remove: (ids) => write(() => ids.reduce((n, id) => (rows().delete(id) ? n + 1 : n), 0)),
+      remove: (ids) =>
+        write((record) =>
+          ids.reduce((n, id) => {
+            if (!rows().has(id)) return n
+            record(t, id)
+            t.drop(id)
+            return n + 1
+          }, 0)
+        ),
       removeWhere: (where) =>
-        write(() => {
+        write((record) => {
           let n = 0
           for (const row of [...rows().values()]) {
             if (matches(row, where)) {
-              rows().delete(row.id)
+              record(t, row.id)
+              t.drop(row.id)
               n++
             }
           }

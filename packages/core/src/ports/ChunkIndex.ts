@@ -479,6 +479,27 @@ export const makeMemory: Effect.Effect<ChunkIndexService> = Effect.sync(() => {
     return cached
   }
 
+  /** The ids of each document's chunks, by `kb/doc`, so document operations need not scan. */
+  const byDocument = new Map<string, Set<ChunkId>>()
+  const docKey = (kbId: string, docId: string) => `${kbId}/${docId}`
+  const indexChunk = (chunk: Chunk) => {
+    const key = docKey(chunk.kb_id, chunk.doc_id)
+    let ids = byDocument.get(key)
+    if (ids === undefined) byDocument.set(key, (ids = new Set()))
+    ids.add(chunk.id)
+  }
+  const unindexChunk = (chunk: Chunk) => {
+    const key = docKey(chunk.kb_id, chunk.doc_id)
+    const ids = byDocument.get(key)
+    ids?.delete(chunk.id)
+    if (ids !== undefined && ids.size === 0) byDocument.delete(key)
+  }
+  const chunksOfDocument = (kbId: KnowledgeBaseId, docId: DocumentId): Array<Chunk> => {
+    const map = kbs.get(kbId)
+    const ids = byDocument.get(docKey(kbId, docId))
+    return map === undefined || ids === undefined ? [] : [...ids].map((id) => map.get(id)!)
+  }
+
   const chunksOf = (kbId: KnowledgeBaseId): ReadonlyArray<Chunk> => [...(kbs.get(kbId)?.values() ?? [])]
   const chunksOfAll = (kbIds: ReadonlyArray<KnowledgeBaseId>) => [...new Set(kbIds)].flatMap(chunksOf)
 
@@ -489,15 +510,16 @@ export const makeMemory: Effect.Effect<ChunkIndexService> = Effect.sync(() => {
     return Option.none()
   }
 
-  const removeWhere = (kbId: KnowledgeBaseId, p: (chunk: Chunk) => boolean) => {
+  const removeChunks = (kbId: KnowledgeBaseId, ids: Iterable<string>) => {
     const chunks = kbs.get(kbId)
     if (chunks === undefined) return 0
     let removed = 0
-    for (const [id, chunk] of chunks) {
-      if (p(chunk)) {
-        chunks.delete(id)
-        removed++
-      }
+    for (const id of ids) {
+      const chunk = chunks.get(id as ChunkId)
+      if (chunk === undefined) continue
+      chunks.delete(chunk.id)
+      unindexChunk(chunk)
+      removed++
     }
     if (chunks.size === 0) kbs.delete(kbId)
     return removed
@@ -520,33 +542,36 @@ export const makeMemory: Effect.Effect<ChunkIndexService> = Effect.sync(() => {
         for (const chunk of chunks) {
           let map = kbs.get(chunk.kb_id)
           if (map === undefined) kbs.set(chunk.kb_id, map = new Map())
+          const old = map.get(chunk.id)
+          if (old !== undefined) unindexChunk(old)
           map.set(chunk.id, chunk)
+          indexChunk(chunk)
         }
         return Effect.void
       }),
     get: (kbId, chunkId) => Effect.sync(() => Option.fromNullable(kbs.get(kbId)?.get(chunkId))),
-    deleteByDocument: (kbId, docId) => Effect.sync(() => removeWhere(kbId, (chunk) => chunk.doc_id === docId)),
-    deleteChunks: (kbId, chunkIds) =>
+    deleteByDocument: (kbId, docId) =>
+      Effect.sync(() => removeChunks(kbId, [...(byDocument.get(docKey(kbId, docId)) ?? [])])),
+    deleteChunks: (kbId, chunkIds) => Effect.sync(() => removeChunks(kbId, new Set<string>(chunkIds))),
+    deleteKnowledgeBase: (kbId) =>
       Effect.sync(() => {
-        const ids = new Set<string>(chunkIds)
-        return removeWhere(kbId, (chunk) => ids.has(chunk.id))
+        for (const chunk of kbs.get(kbId)?.values() ?? []) unindexChunk(chunk)
+        kbs.delete(kbId)
       }),
-    deleteKnowledgeBase: (kbId) => Effect.sync(() => void kbs.delete(kbId)),
     update: (kbId, chunkId, patch) =>
       Effect.sync(() => {
         const map = kbs.get(kbId)
         const old = map?.get(chunkId)
         if (map === undefined || old === undefined) return false
         const changes = Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined))
-        map.set(chunkId, new Chunk({ ...old, ...changes }))
+        map.set(chunkId, new Chunk({ ...old, ...changes }))  // same document: the index stays
         return true
       }),
     list: (query) =>
       Effect.sync(() => {
         const needle = query.keywords?.trim().toLowerCase() ?? ""
-        const matching = chunksOf(query.kbId)
+        const matching = chunksOfDocument(query.kbId, query.docId)
           .filter((chunk) =>
-            chunk.doc_id === query.docId &&
             (query.available === undefined || chunk.available === query.available) &&
             (needle === "" || chunk.content.toLowerCase().includes(needle))
           )
@@ -554,7 +579,7 @@ export const makeMemory: Effect.Effect<ChunkIndexService> = Effect.sync(() => {
         return { chunks: matching.slice(query.offset, query.offset + query.limit), total: matching.length }
       }),
     countByDocument: (kbId, docId) =>
-      Effect.sync(() => chunksOf(kbId).filter((chunk) => chunk.doc_id === docId).length),
+      Effect.sync(() => byDocument.get(docKey(kbId, docId))?.size ?? 0),
     searchText: (search) =>
       Effect.sync(() => {
         const corpus = chunksOfAll(search.kbIds)
