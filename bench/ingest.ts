@@ -1,0 +1,795 @@
+/**
+ * Ingestion throughput: upload -> parse -> chunk -> tokenize -> embed -> index, through the engine
+ * as a host builds it (`Rag.layer` + `Rag.layerWorker`), on a generated mixed-format corpus and on
+ * the SciFact abstracts. Prints markdown tables; timings are medians of `--runs` runs.
+ *
+ *   npx tsx bench/ingest.ts [--runs 3] [--store memory|pglite] [--ocr] [--files 210]
+ *                           [--only mixed|scifact] [--concurrency 2] [--scifact path/to/corpus.jsonl]
+ *                           [--limit N]   (the first N SciFact abstracts only)
+ *
+ * Each dataset is ingested twice per run, each time into a fresh engine:
+ * - `const-8@Bench`: an embedder that returns a constant vector (no embedding work), so the drain time
+ *   is parse + chunk + tokenize + index (+ progress writes);
+ * - `hash-64@Test`: the deterministic hash embedder of `@ragkit/core/doubles` (not a neural model).
+ * The embedding cost is the difference of the two drains, and is also timed directly by running the
+ * hash embedder over the chunk texts. Stage times come from wrapping the ParserRegistry, the chunk
+ * methods and the worker's Tokenizer; at concurrency 2 two documents are in flight, so parse and
+ * chunk times of one document can include moments when the other one ran: their sums can exceed
+ * the wall time. The sequential pre-pass (each file parsed and chunked alone) gives clean per-format
+ * numbers.
+ */
+import {
+  BlobStore,
+  type Caller,
+  ChunkIndex,
+  ChunkMethod,
+  Documents,
+  Embedder,
+  Ingestion,
+  KnowledgeBases,
+  mergeParserConfig,
+  Models,
+  Parser,
+  type ParserId,
+  Rag,
+  Tokenizer
+} from "@ragkit/core"
+import { HashEmbedder, TestModels } from "@ragkit/core/doubles"
+import * as Parsers from "@ragkit/parsers"
+import * as StorePg from "@ragkit/store-pg"
+import { Effect, Layer } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import * as v8 from "node:v8"
+import * as vm from "node:vm"
+import * as zlib from "node:zlib"
+import { newCaller } from "../packages/core/test/services/helpers.js"
+import { docxParts, utf8 } from "../packages/parsers/test/fixtures/corpus.js"
+import { longPdf } from "../packages/parsers/test/pdf/pdfs.js"
+
+// ---------------------------------------------------------------------------------------------
+// Options.
+
+const argv = process.argv.slice(2)
+const flag = (name: string) => argv.includes(`--${name}`)
+const option = (name: string, fallback: string) => {
+  const at = argv.indexOf(`--${name}`)
+  return at >= 0 && at + 1 < argv.length ? argv[at + 1]! : fallback
+}
+// A collection before each ingestion, so that one ingestion's garbage is not counted in the next one's RSS.
+v8.setFlagsFromString("--expose-gc")
+const collect = vm.runInNewContext("gc") as () => void
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+const RUNS = Math.max(1, Number(option("runs", "3")))
+const STORE = option("store", "memory") === "pglite" ? "pglite" : "memory"
+const OCR = flag("ocr")
+const FILES = Math.max(20, Number(option("files", "210")))
+const ONLY = option("only", "all")
+const CONCURRENCY = Math.max(1, Number(option("concurrency", "2")))
+const SCIFACT = option("scifact", path.resolve(here, "../../shared/datasets/scifact/corpus.jsonl"))
+/** Only the first N SciFact abstracts (to see how time grows with the number of documents). */
+const LIMIT = Number(option("limit", "0"))
+const UPLOAD_BATCH = 100
+
+const out = (line = "") => process.stdout.write(`${line}\n`)
+const log = (line: string) => process.stderr.write(`${line}\n`)
+
+// ---------------------------------------------------------------------------------------------
+// Generated text.
+
+const VOCABULARY = (
+  "the of and a to in is that it was for on are as with they at be this have from or one had by " +
+  "but not what all were we when can said there use an each which she do how their if will up other " +
+  "about out many then them these so some her would make like him into time has look two more write " +
+  "see number way could people than first water been call who its now find long down day did get come " +
+  "made may part river otter harvest report region revenue protein cell expression clinical patients " +
+  "study results analysis increased reduced treatment response model data network signal pathway " +
+  "growth market engineer storage winter orchard valley quarterly figures budget office contract " +
+  "policy customer service system process method sample measurement temperature pressure energy"
+).split(" ")
+
+/** A seeded generator of words, sentences and paragraphs. */
+const textSource = (seed: number) => {
+  let state = seed >>> 0 || 1
+  const next = () => {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0
+    return state >>> 8
+  }
+  const word = () => (next() % 6 === 0 ? (next() % 1_000_000).toString(36) : VOCABULARY[next() % VOCABULARY.length]!)
+  const sentence = () => {
+    const n = 6 + (next() % 16)
+    const ws = Array.from({ length: n }, word)
+    ws[0] = ws[0]!.charAt(0).toUpperCase() + ws[0]!.slice(1)
+    return `${ws.join(" ")}.`
+  }
+  const paragraph = () => Array.from({ length: 2 + (next() % 6) }, sentence).join(" ")
+  const title = () => Array.from({ length: 2 + (next() % 4) }, word).join(" ")
+  return { next, word, sentence, paragraph, title }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A small ZIP writer (deflate), for OOXML files of any size.
+
+const zip = (parts: Record<string, string | Uint8Array>): Uint8Array => {
+  const locals: Array<Uint8Array> = []
+  const centrals: Array<Uint8Array> = []
+  let offset = 0
+  for (const [name, content] of Object.entries(parts)) {
+    const nameBytes = utf8(name)
+    const data = typeof content === "string" ? utf8(content) : content
+    const packed = zlib.deflateRawSync(data)
+    const crc = zlib.crc32(data)
+    const local = new DataView(new ArrayBuffer(30))
+    local.setUint32(0, 0x04034b50, true)
+    local.setUint16(4, 20, true)
+    local.setUint16(8, 8, true)
+    local.setUint32(14, crc, true)
+    local.setUint32(18, packed.length, true)
+    local.setUint32(22, data.length, true)
+    local.setUint16(26, nameBytes.length, true)
+    const central = new DataView(new ArrayBuffer(46))
+    central.setUint32(0, 0x02014b50, true)
+    central.setUint16(4, 20, true)
+    central.setUint16(6, 20, true)
+    central.setUint16(10, 8, true)
+    central.setUint32(16, crc, true)
+    central.setUint32(20, packed.length, true)
+    central.setUint32(24, data.length, true)
+    central.setUint16(28, nameBytes.length, true)
+    central.setUint32(42, offset, true)
+    locals.push(new Uint8Array(local.buffer), nameBytes, packed)
+    centrals.push(new Uint8Array(central.buffer), nameBytes)
+    offset += 30 + nameBytes.length + packed.length
+  }
+  const cdSize = centrals.reduce((n, b) => n + b.length, 0)
+  const eocd = new DataView(new ArrayBuffer(22))
+  eocd.setUint32(0, 0x06054b50, true)
+  eocd.setUint16(8, Object.keys(parts).length, true)
+  eocd.setUint16(10, Object.keys(parts).length, true)
+  eocd.setUint32(12, cdSize, true)
+  eocd.setUint32(16, offset, true)
+  return new Uint8Array(Buffer.concat([...locals, ...centrals, new Uint8Array(eocd.buffer)]))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sized files of each format. `size` is the approximate amount of text, in characters.
+
+interface BenchFile {
+  readonly name: string
+  readonly bytes: Uint8Array
+}
+
+type Gen = (size: number, seed: number) => Uint8Array | Promise<Uint8Array>
+
+const fill = (size: number, piece: () => string): Array<string> => {
+  const pieces: Array<string> = []
+  let n = 0
+  while (n < size) {
+    const p = piece()
+    pieces.push(p)
+    n += p.length
+  }
+  return pieces
+}
+
+const txt: Gen = (size, seed) => {
+  const t = textSource(seed)
+  return utf8(fill(size, t.paragraph).join("\n\n"))
+}
+
+const md: Gen = (size, seed) => {
+  const t = textSource(seed)
+  let i = 0
+  const block = () => {
+    i++
+    if (i % 7 === 0) return `## ${t.title()}`
+    if (i % 11 === 0) return Array.from({ length: 3 + (t.next() % 3) }, () => `- ${t.sentence()}`).join("\n")
+    if (i % 17 === 0) {
+      const rows = Array.from({ length: 4 }, () => `| ${t.word()} | ${t.next() % 1000} | ${t.sentence()} |`)
+      return ["| Name | Count | Note |", "| --- | --- | --- |", ...rows].join("\n")
+    }
+    if (i % 23 === 0) return "```python\ndef f(x):\n    return x * 2\n```"
+    return t.paragraph()
+  }
+  return utf8(`# ${t.title()}\n\n${fill(size, block).join("\n\n")}\n`)
+}
+
+const html: Gen = (size, seed) => {
+  const t = textSource(seed)
+  let i = 0
+  const block = () => {
+    i++
+    if (i % 7 === 0) return `<h2>${t.title()}</h2>`
+    if (i % 11 === 0) return `<ul>${Array.from({ length: 4 }, () => `<li>${t.sentence()}</li>`).join("")}</ul>`
+    if (i % 17 === 0) {
+      return `<table><tr><th>Name</th><th>Count</th></tr>${Array.from({ length: 4 }, () => `<tr><td>${t.word()}</td><td>${t.next() % 1000}</td></tr>`).join("")}</table>`
+    }
+    return `<p>${t.paragraph()}</p>`
+  }
+  const title = t.title()
+  return utf8(`<!doctype html><html><head><title>${title}</title><style>p{margin:0}</style></head><body><nav><a href="/">Home</a></nav><h1>${title}</h1>\n${fill(size, block).join("\n")}\n</body></html>`)
+}
+
+const json: Gen = (size, seed) => {
+  const t = textSource(seed)
+  let id = 0
+  const records = fill(size, () =>
+    JSON.stringify({ id: ++id, title: t.title(), body: t.paragraph(), tags: [t.word(), t.word()], author: { name: t.word(), city: t.word() } })
+  )
+  return utf8(`[${records.join(",\n")}]`)
+}
+
+const csv: Gen = (size, seed) => {
+  const t = textSource(seed)
+  let id = 0
+  const rows = fill(size, () => `${++id},${t.title()},"${t.sentence()} ${t.sentence()}",${t.next() % 10_000}`)
+  return utf8(`id,title,body,score\n${rows.join("\n")}\n`)
+}
+
+const xmlHead = `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n`
+const relsXml = (items: ReadonlyArray<readonly [string, string, string]>, base = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/") =>
+  `${xmlHead}<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">${
+    items.map(([id, type, target]) => `<Relationship Id="${id}" Type="${type.startsWith("http") ? type : base + type}" Target="${target}"/>`).join("")
+  }</Relationships>`
+
+const xlsx: Gen = (size, seed) => {
+  const t = textSource(seed)
+  const strings: Array<string> = []
+  const str = (s: string) => {
+    strings.push(s)
+    return `t="s"><v>${strings.length - 1}</v>`
+  }
+  const sheets = size > 50_000 ? 2 : 1
+  const sheetXml: Array<string> = []
+  for (let s = 0; s < sheets; s++) {
+    let r = 1
+    const rows = [`<row r="1"><c r="A1" ${str("Id")}</c><c r="B1" ${str("Title")}</c><c r="C1" ${str("Body")}</c><c r="D1" ${str("Score")}</c></row>`]
+    rows.push(...fill(size / sheets, () => {
+      r++
+      const title = t.title()
+      const body = t.sentence()
+      return `<row r="${r}"><c r="A${r}"><v>${r - 1}</v></c><c r="B${r}" ${str(title)}</c><c r="C${r}" ${str(body)}</c><c r="D${r}"><v>${t.next() % 10_000}</v></c></row>`
+    }))
+    sheetXml.push(`${xmlHead}<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>${rows.join("")}</sheetData></worksheet>`)
+  }
+  const S = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+  const parts: Record<string, string> = {
+    "[Content_Types].xml": `${xmlHead}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="${S}.sheet.main+xml"/><Override PartName="/xl/sharedStrings.xml" ContentType="${S}.sharedStrings+xml"/>${
+      sheetXml.map((_, i) => `<Override PartName="/xl/worksheets/sheet${i + 1}.xml" ContentType="${S}.worksheet+xml"/>`).join("")
+    }</Types>`,
+    "_rels/.rels": relsXml([["rId1", "officeDocument", "xl/workbook.xml"]]),
+    "xl/workbook.xml": `${xmlHead}<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets>${
+      sheetXml.map((_, i) => `<sheet name="Sheet${i + 1}" sheetId="${i + 1}" r:id="rId${i + 1}"/>`).join("")
+    }</sheets></workbook>`,
+    "xl/_rels/workbook.xml.rels": relsXml([
+      ...sheetXml.map((_, i) => [`rId${i + 1}`, "worksheet", `worksheets/sheet${i + 1}.xml`] as const),
+      [`rId${sheetXml.length + 1}`, "sharedStrings", "sharedStrings.xml"]
+    ]),
+    "xl/sharedStrings.xml": `${xmlHead}<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="${strings.length}" uniqueCount="${strings.length}">${
+      strings.map((s) => `<si><t>${s}</t></si>`).join("")
+    }</sst>`
+  }
+  sheetXml.forEach((x, i) => (parts[`xl/worksheets/sheet${i + 1}.xml`] = x))
+  return zip(parts)
+}
+
+const wp = (text: string, style?: string, numId?: number) =>
+  `<w:p>${style !== undefined || numId !== undefined
+    ? `<w:pPr>${style === undefined ? "" : `<w:pStyle w:val="${style}"/>`}${numId === undefined ? "" : `<w:numPr><w:ilvl w:val="0"/><w:numId w:val="${numId}"/></w:numPr>`}</w:pPr>`
+    : ""}<w:r><w:t xml:space="preserve">${text}</w:t></w:r></w:p>`
+
+const docx: Gen = (size, seed) => {
+  const t = textSource(seed)
+  let i = 0
+  const block = () => {
+    i++
+    if (i % 7 === 0) return wp(t.title(), "Heading2")
+    if (i % 11 === 0) return Array.from({ length: 3 }, () => wp(t.sentence(), "ListParagraph", 1)).join("")
+    if (i % 17 === 0) {
+      const cell = (s: string) => `<w:tc>${wp(s)}</w:tc>`
+      return `<w:tbl>${Array.from({ length: 4 }, () => `<w:tr>${cell(t.word())}${cell(String(t.next() % 1000))}</w:tr>`).join("")}</w:tbl>`
+    }
+    return wp(t.paragraph())
+  }
+  const parts = docxParts()
+  const W = `xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"`
+  parts["word/document.xml"] = `${xmlHead}<w:document ${W}><w:body>${wp(t.title(), "Heading1")}${fill(size, block).join("")}<w:sectPr/></w:body></w:document>`
+  return zip(parts)
+}
+
+const pptx: Gen = (size, seed) => {
+  const t = textSource(seed)
+  const P = `xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships" xmlns:p="http://schemas.openxmlformats.org/presentationml/2006/main"`
+  const shape = (paragraphs: ReadonlyArray<string>, placeholder: string) =>
+    `<p:sp><p:nvSpPr><p:cNvPr id="2" name="Shape"/><p:cNvSpPr/><p:nvPr><p:ph type="${placeholder}"/></p:nvPr></p:nvSpPr><p:spPr/><p:txBody><a:bodyPr/>${
+      paragraphs.map((text) => `<a:p><a:r><a:rPr lang="en-US"/><a:t>${text}</a:t></a:r></a:p>`).join("")
+    }</p:txBody></p:sp>`
+  const slides = fill(size, () => {
+    const body = Array.from({ length: 3 + (t.next() % 4) }, t.sentence)
+    return `${xmlHead}<p:sld ${P}><p:cSld><p:spTree><p:nvGrpSpPr><p:cNvPr id="1" name=""/><p:cNvGrpSpPr/><p:nvPr/></p:nvGrpSpPr><p:grpSpPr/>${
+      shape([t.title()], "title")}${shape(body, "body")}</p:spTree></p:cSld></p:sld>`
+  }).map((xml) => xml)
+  const PT = "application/vnd.openxmlformats-officedocument.presentationml"
+  const parts: Record<string, string> = {
+    "[Content_Types].xml": `${xmlHead}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/ppt/presentation.xml" ContentType="${PT}.presentation.main+xml"/>${
+      slides.map((_, i) => `<Override PartName="/ppt/slides/slide${i + 1}.xml" ContentType="${PT}.slide+xml"/>`).join("")
+    }</Types>`,
+    "_rels/.rels": relsXml([["rId1", "officeDocument", "ppt/presentation.xml"]]),
+    "ppt/presentation.xml": `${xmlHead}<p:presentation ${P}><p:sldIdLst>${slides.map((_, i) => `<p:sldId id="${256 + i}" r:id="rId${i + 2}"/>`).join("")}</p:sldIdLst></p:presentation>`,
+    "ppt/_rels/presentation.xml.rels": relsXml(slides.map((_, i) => [`rId${i + 2}`, "slide", `slides/slide${i + 1}.xml`] as const))
+  }
+  slides.forEach((x, i) => (parts[`ppt/slides/slide${i + 1}.xml`] = x))
+  return zip(parts)
+}
+
+/** `longPdf` pages hold about 4,600 characters each. */
+const pdf: Gen = (size) => longPdf(Math.max(1, Math.round(size / 4_600)))
+
+const eml: Gen = (size, seed) => {
+  const t = textSource(seed)
+  const body = fill(size * 0.8, t.paragraph).join("\r\n\r\n")
+  const attachment = Buffer.from(csv(size * 0.2, seed + 1) as Uint8Array).toString("base64").replace(/(.{76})/g, "$1\r\n")
+  return utf8([
+    "From: Alice Example <alice@example.com>",
+    "To: Bob Example <bob@example.com>",
+    `Subject: ${t.title()}`,
+    "Date: Tue, 05 Mar 2024 10:30:00 +0000",
+    `Message-ID: <bench-${seed}@example.com>`,
+    "MIME-Version: 1.0",
+    "Content-Type: multipart/mixed; boundary=\"outer\"",
+    "",
+    "--outer",
+    "Content-Type: text/plain; charset=utf-8",
+    "",
+    body,
+    "--outer",
+    "Content-Type: text/csv; name=\"figures.csv\"",
+    "Content-Disposition: attachment; filename=\"figures.csv\"",
+    "Content-Transfer-Encoding: base64",
+    "",
+    attachment,
+    "--outer--",
+    ""
+  ].join("\r\n"))
+}
+
+const GENERATORS: ReadonlyArray<readonly [string, Gen]> = [
+  ["txt", txt], ["md", md], ["html", html], ["json", json], ["csv", csv],
+  ["xlsx", xlsx], ["docx", docx], ["pptx", pptx], ["pdf", pdf], ["eml", eml]
+]
+
+/** `count` files, the formats in turn, text sizes spread log-uniformly over 1 KB .. 1 MB. */
+const mixedCorpus = async (count: number): Promise<Array<BenchFile>> => {
+  const files: Array<BenchFile> = []
+  const perFormat = Math.ceil(count / GENERATORS.length)
+  for (let k = 0; k < perFormat; k++) {
+    for (const [ext, gen] of GENERATORS) {
+      if (files.length >= count) break
+      // Every format spans the whole range, each starting at a different size.
+      const slot = (k + 2 * GENERATORS.findIndex(([e]) => e === ext)) % perFormat
+      const size = Math.round(1_000 * Math.pow(1_000, (slot + 0.5) / perFormat))
+      files.push({ name: `${ext}-${String(k).padStart(3, "0")}.${ext}`, bytes: await gen(size, 1_000 * k + ext.charCodeAt(0)) })
+    }
+  }
+  if (OCR) {
+    const { textImage } = await import("../packages/parsers/test/ocr/images.js")
+    for (let k = 0; k < 4; k++) {
+      const t = textSource(9_000 + k)
+      files.push({ name: `scan-${k}.png`, bytes: textImage(Array.from({ length: 6 }, () => t.title())) })
+    }
+  }
+  return files
+}
+
+const scifactCorpus = (): Array<BenchFile> =>
+  fs.readFileSync(SCIFACT, "utf8").split("\n").filter((l) => l.trim() !== "").map((line) => {
+    const r = JSON.parse(line) as { _id: string; title: string; text: string }
+    return { name: `${r._id}.txt`, bytes: utf8(`${r.title}\n\n${r.text}`) }
+  }).slice(0, LIMIT > 0 ? LIMIT : undefined)
+
+// ---------------------------------------------------------------------------------------------
+// Instrumentation: stage timers, RSS sampling.
+
+const suffix = (name: string) => name.slice(name.lastIndexOf(".") + 1).toLowerCase()
+
+class Stats {
+  parseMs = new Map<string, number>()
+  chunkMs = new Map<string, number>()
+  tokenizeMs = 0
+  chunkTexts: Array<string> | undefined = undefined
+  add(map: Map<string, number>, key: string, ms: number) {
+    map.set(key, (map.get(key) ?? 0) + ms)
+  }
+}
+let stats = new Stats()
+
+const timed = <A, E, R>(effect: Effect.Effect<A, E, R>, done: (ms: number) => void) =>
+  Effect.suspend(() => {
+    const start = performance.now()
+    return Effect.ensuring(effect, Effect.sync(() => done(performance.now() - start)))
+  })
+
+const timedSync = <A>(f: () => A): A => {
+  const start = performance.now()
+  try {
+    return f()
+  } finally {
+    stats.tokenizeMs += performance.now() - start
+  }
+}
+
+let peakRss = 0
+const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50)
+sampler.unref()
+const resetPeak = () => (peakRss = process.memoryUsage().rss)
+
+// ---------------------------------------------------------------------------------------------
+// The engine, as a host builds it, with the stages wrapped for timing.
+
+/** `const-<dimensions>@Bench`: the same unit vector for every text, at no cost. */
+const BenchModels = Models.plugin({
+  kind: "bench",
+  providers: ["Bench"],
+  embedder: ({ model }) => {
+    const dimensions = Number(/^const-(\d+)$/.exec(model)?.[1] ?? 8)
+    const unit = Array.from({ length: dimensions }, (_, i) => (i === 0 ? 1 : 0))
+    return Effect.succeed(
+      Embedder.make({ modelId: `${model}@Bench`, dimensions, maxBatchSize: 1024, embedBatch: (texts) => Effect.succeed(texts.map(() => unit)) })
+    )
+  }
+})
+
+const TokenizerLive = Tokenizer.layer
+const ParsersLive = (OCR ? Parsers.layer : Parsers.layerWithoutOcr).pipe(Layer.provide(TokenizerLive))
+
+const TimedParsers = Layer.effect(
+  Parser.ParserRegistry,
+  Effect.map(Parser.ParserRegistry, (registry) => ({
+    ...registry,
+    parse: (input: Parser.ParseInput) => timed(registry.parse(input), (ms) => stats.add(stats.parseMs, suffix(input.fileName), ms))
+  }))
+).pipe(Layer.provide(ParsersLive))
+
+const TimedMethods = Layer.effect(
+  ChunkMethod.ChunkMethodRegistry,
+  Effect.map(ChunkMethod.ChunkMethodRegistry, (registry) => ({
+    ...registry,
+    require: (id: string) =>
+      Effect.map(registry.require(id), (method): ChunkMethod.ChunkMethod => ({
+        ...method,
+        chunk: (doc, config, meta) =>
+          timed(method.chunk(doc, config, meta), (ms) => stats.add(stats.chunkMs, suffix(meta.docName), ms)).pipe(
+            Effect.tap((drafts) => Effect.sync(() => stats.chunkTexts?.push(...drafts.map((d) => d.content))))
+          )
+      }))
+  }))
+).pipe(Layer.provide(ParsersLive))
+
+/** The engine's tokenizer (the worker's search tokens and token counts); the chunk methods keep the plain one. */
+const TimedTokenizer = Layer.effect(
+  Tokenizer.Tokenizer,
+  Effect.map(Tokenizer.Tokenizer, (t) => ({
+    countTokens: (s: string) => timedSync(() => t.countTokens(s)),
+    tokenize: (s: string) => timedSync(() => t.tokenize(s)),
+    fineTokenize: (s: string) => timedSync(() => t.fineTokenize(s))
+  }))
+).pipe(Layer.provide(TokenizerLive))
+
+const engine = (dataDir: string | undefined) => {
+  const stores = dataDir === undefined
+    ? Rag.layerMemoryStores
+    : Layer.mergeAll(StorePg.layerEmbedded({ dataDir }), BlobStore.layerMemory, ChunkIndex.layerMemory)
+  const ports = Layer.mergeAll(stores, TimedParsers, TimedTokenizer)
+  return Rag.layerWorker({ concurrency: CONCURRENCY }).pipe(
+    Layer.provideMerge(Rag.layer(ports, [TestModels.layer, BenchModels])),
+    Layer.provide(TimedMethods)
+  )
+}
+
+// ---------------------------------------------------------------------------------------------
+// One ingestion: a fresh engine, upload, queue, drain.
+
+interface Phase {
+  readonly files: number
+  readonly bytes: number
+  readonly chunks: number
+  readonly tokens: number
+  readonly failed: number
+  readonly uploadS: number
+  readonly queueS: number
+  readonly drainS: number
+  readonly peakRss: number
+  readonly startRss: number
+  readonly parseMs: Map<string, number>
+  readonly chunkMs: Map<string, number>
+  readonly tokenizeMs: number
+  readonly chunkTexts: ReadonlyArray<string> | undefined
+}
+
+const seconds = (start: number) => (performance.now() - start) / 1000
+
+const ingest = (files: ReadonlyArray<BenchFile>, embeddingModel: string, keepTexts: boolean): Promise<Phase> => {
+  const dataDir = STORE === "pglite" ? fs.mkdtempSync(path.join(os.tmpdir(), "ragkit-bench-pg-")) : undefined
+  const program = Effect.gen(function* () {
+    const caller: Caller = yield* newCaller("hash-64@Test")
+    const kb = yield* (yield* KnowledgeBases.KnowledgeBases).create(caller, { name: "bench", embedding_model: embeddingModel })
+    const documents = yield* Documents.Documents
+    const worker = yield* Ingestion.Ingestion
+    collect()
+    stats = new Stats()
+    if (keepTexts) stats.chunkTexts = []
+    resetPeak()
+    const startRss = peakRss
+
+    let start = performance.now()
+    const ids: Array<string> = []
+    for (let i = 0; i < files.length; i += UPLOAD_BATCH) {
+      const docs = yield* documents.upload(caller, kb.id, files.slice(i, i + UPLOAD_BATCH).map((f) => ({ name: f.name, bytes: f.bytes })))
+      ids.push(...docs.map((d) => d.id))
+    }
+    const uploadS = seconds(start)
+    start = performance.now()
+    for (let i = 0; i < ids.length; i += UPLOAD_BATCH) yield* documents.parse(caller, ids.slice(i, i + UPLOAD_BATCH))
+    const queueS = seconds(start)
+    start = performance.now()
+    yield* worker.drain
+    const drainS = seconds(start)
+    const peak = peakRss
+
+    let chunks = 0
+    let tokens = 0
+    let failed = 0
+    for (const id of ids) {
+      const doc = yield* documents.get(caller, id)
+      chunks += doc.chunk_num
+      tokens += doc.token_num
+      if (doc.run !== "DONE") {
+        failed++
+        if (failed <= 3) log(`  ${doc.name}: ${doc.run} ${doc.progress_msg.split("\n").at(-1) ?? ""}`)
+      }
+    }
+    return {
+      files: files.length,
+      bytes: files.reduce((n, f) => n + f.bytes.length, 0),
+      chunks,
+      tokens,
+      failed,
+      uploadS,
+      queueS,
+      drainS,
+      peakRss: peak,
+      startRss,
+      parseMs: stats.parseMs,
+      chunkMs: stats.chunkMs,
+      tokenizeMs: stats.tokenizeMs,
+      chunkTexts: stats.chunkTexts
+    } satisfies Phase
+  })
+  return Effect.runPromise(program.pipe(Effect.provide(engine(dataDir)))).finally(() => {
+    if (dataDir !== undefined) fs.rmSync(dataDir, { recursive: true, force: true })
+  })
+}
+
+/** Times the hash embedder alone over the chunk texts, in the worker's batches of 32. */
+const embedDirect = (texts: ReadonlyArray<string>): number => {
+  const embedder = HashEmbedder.make({ dimensions: 64 })
+  const start = performance.now()
+  for (let i = 0; i < texts.length; i += 32) Effect.runSync(embedder.embedDocuments(texts.slice(i, i + 32)))
+  return seconds(start)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The sequential pre-pass: each file parsed and chunked alone, per format (also the warm-up).
+
+interface FormatRow {
+  files: number
+  bytes: number
+  text: number
+  sections: number
+  chunks: number
+  parseS: number
+  chunkS: number
+}
+
+const parserIdFor = (name: string): ParserId => {
+  const ext = suffix(name)
+  return ext === "pptx" ? "presentation" : ext === "eml" ? "email" : ext === "png" ? "picture" : "naive"
+}
+
+const prepass = (files: ReadonlyArray<BenchFile>) =>
+  Effect.runPromise(
+    Effect.gen(function* () {
+      const parsers = yield* Parser.ParserRegistry
+      const methods = yield* ChunkMethod.ChunkMethodRegistry
+      const rows = new Map<string, FormatRow>()
+      // Warm-up, untimed: the smallest file of each format (loads pdf.js, mammoth, exceljs; JIT).
+      const smallest = new Map<string, BenchFile>()
+      for (const file of files) {
+        const seen = smallest.get(suffix(file.name))
+        if (seen === undefined || file.bytes.length < seen.bytes.length) smallest.set(suffix(file.name), file)
+      }
+      for (const file of smallest.values()) {
+        const config = mergeParserConfig(parserIdFor(file.name), undefined)
+        const parsed = yield* parsers.parse({ bytes: file.bytes, fileName: file.name, options: config })
+        yield* Effect.flatMap(methods.require(parserIdFor(file.name)), (method) => method.chunk(parsed, config, { docName: file.name }))
+      }
+      for (const file of files) {
+        const ext = suffix(file.name)
+        const row = rows.get(ext) ?? { files: 0, bytes: 0, text: 0, sections: 0, chunks: 0, parseS: 0, chunkS: 0 }
+        rows.set(ext, row)
+        const config = mergeParserConfig(parserIdFor(file.name), undefined)
+        let start = performance.now()
+        const parsed = yield* parsers.parse({ bytes: file.bytes, fileName: file.name, options: config })
+        row.parseS += seconds(start)
+        const method = yield* methods.require(parserIdFor(file.name))
+        start = performance.now()
+        const drafts = yield* method.chunk(parsed, config, { docName: file.name })
+        row.chunkS += seconds(start)
+        row.files++
+        row.bytes += file.bytes.length
+        row.text += parsed.sections.reduce((n, s) => n + Buffer.byteLength(s.text), 0)
+        row.sections += parsed.sections.length
+        row.chunks += drafts.length
+      }
+      return rows
+    }).pipe(Effect.provide(ParsersLive))
+  )
+
+// ---------------------------------------------------------------------------------------------
+// Reporting.
+
+const median = (xs: ReadonlyArray<number>): number => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
+}
+const MB = 1e6
+const f1 = (x: number) => x.toFixed(1)
+const f2 = (x: number) => x.toFixed(2)
+const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0)
+const table = (head: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>) => {
+  out(`| ${head.join(" | ")} |`)
+  out(`|${head.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`)
+  for (const r of rows) out(`| ${r.join(" | ")} |`)
+  out()
+}
+
+const machine = () => {
+  const cpus = os.cpus()
+  out(`Machine: ${cpus[0]?.model.trim() ?? "unknown CPU"}, ${cpus.length} cores (os.cpus), ${f1(os.totalmem() / 2 ** 30)} GiB memory, Node ${process.version}, ${os.platform()} ${os.arch()}. Load average at start: ${os.loadavg().map(f2).join(", ")}.`)
+  out(`Settings: ${RUNS} runs (medians shown), store ${STORE === "memory" ? "memory (Rag.layerMemoryStores)" : "PGlite records + task queue (StorePg.layerEmbedded, temp dir), memory blobs and chunk index"}, Rag.layerWorker({ concurrency: ${CONCURRENCY} }) + drain, parsers ${OCR ? "with OCR" : "without OCR (Parsers.layerWithoutOcr)"}, chunk method defaults (naive; presentation for pptx, email for eml).`)
+  out()
+}
+
+const report = async (label: string, files: ReadonlyArray<BenchFile>) => {
+  log(`${label}: pre-pass (sequential parse + chunk of every file)`)
+  const formats = await prepass(files)
+  const textBytes = [...formats.values()].reduce((n, r) => n + r.text, 0)
+  const bytes = files.reduce((n, f) => n + f.bytes.length, 0)
+
+  const noEmbed: Array<Phase> = []
+  const full: Array<Phase> = []
+  const direct: Array<number> = []
+  for (let run = 1; run <= RUNS; run++) {
+    log(`${label}: run ${run}/${RUNS}, const-8@Bench`)
+    const a = await ingest(files, "const-8@Bench", true)
+    direct.push(embedDirect(a.chunkTexts ?? []))
+    noEmbed.push({ ...a, chunkTexts: undefined })
+    log(`${label}: run ${run}/${RUNS}, hash-64@Test`)
+    full.push(await ingest(files, "hash-64@Test", false))
+    log(`  drains ${f2(a.drainS)} s / ${f2(full.at(-1)!.drainS)} s, failed ${a.failed}`)
+  }
+
+  const m = (phases: ReadonlyArray<Phase>, f: (p: Phase) => number) => median(phases.map(f))
+  const chunks = m(noEmbed, (p) => p.chunks)
+  const failed = Math.max(...noEmbed.map((p) => p.failed), ...full.map((p) => p.failed))
+  out(`### ${label}`)
+  out()
+  out(`${files.length} files, ${f1(bytes / MB)} MB of bytes, ${f1(textBytes / MB)} MB of extracted text (UTF-8), ${chunks} chunks, ${m(noEmbed, (p) => p.tokens)} tokens${failed > 0 ? `, ${failed} documents not DONE` : ""}. MB = 10^6 bytes.`)
+  out()
+  const row = (name: string, phases: ReadonlyArray<Phase>) => {
+    const drain = m(phases, (p) => p.drainS)
+    return [
+      name,
+      f2(m(phases, (p) => p.uploadS)),
+      f2(m(phases, (p) => p.queueS)),
+      f2(drain),
+      f1(files.length / drain),
+      f2(bytes / MB / drain),
+      f2(textBytes / MB / drain),
+      String(Math.round(chunks / drain)),
+      String(Math.round(m(phases, (p) => p.startRss) / 2 ** 20)),
+      String(Math.round(m(phases, (p) => p.peakRss) / 2 ** 20))
+    ]
+  }
+  const embedDiff = m(full, (p) => p.drainS) - m(noEmbed, (p) => p.drainS)
+  table(
+    ["pipeline (drain)", "upload s", "queue s", "drain s", "files/s", "MB/s bytes", "MB/s text", "chunks/s", "RSS at start MiB", "peak RSS MiB"],
+    [
+      row("parse+chunk+tokenize+index, no embedding (const-8@Bench)", noEmbed),
+      row("full, hash-64@Test hash embedder (not a neural model)", full),
+      ["embedding alone: drain difference", "", "", f2(embedDiff), "", "", "", "", "", ""],
+      ["embedding alone: hash-64 over the chunk texts, direct", "", "", f2(median(direct)), "", "", "", String(Math.round(chunks / median(direct))), "", ""]
+    ]
+  )
+  const parseS = m(noEmbed, (p) => sum(p.parseMs)) / 1000
+  const chunkS = m(noEmbed, (p) => sum(p.chunkMs)) / 1000
+  const tokS = m(noEmbed, (p) => p.tokenizeMs) / 1000
+  const drainA = m(noEmbed, (p) => p.drainS)
+  const rest = drainA - parseS - chunkS - tokS
+  const pct = (x: number) => `${Math.round((100 * x) / drainA)}%`
+  out(`Stage times in the no-embedding drain (sums over documents, concurrency ${CONCURRENCY}; drain ${f2(drainA)} s):`)
+  out()
+  table(
+    ["stage", "s", "of drain"],
+    [
+      ["parse (ParserRegistry.parse)", f2(parseS), pct(parseS)],
+      ["chunk (chunk method, incl. its token counting)", f2(chunkS), pct(chunkS)],
+      ["tokenize (worker: search tokens, fine tokens, token counts)", f2(tokS), pct(tokS)],
+      ["rest (blob reads, index upsert, progress and record writes, scheduling)", f2(Math.max(0, rest)), pct(Math.max(0, rest))]
+    ]
+  )
+  const exts = [...formats.keys()]
+  out("Per format, sequential pre-pass (one file at a time, no worker), and the parse + chunk stage sums inside the worker (median run):")
+  out()
+  table(
+    ["format", "files", "MB bytes", "MB text", "sections", "chunks", "parse s", "chunk s", "parse+chunk MB/s text", "worker parse s", "worker chunk s"],
+    exts.map((ext) => {
+      const r = formats.get(ext)!
+      return [
+        ext,
+        String(r.files),
+        f2(r.bytes / MB),
+        f2(r.text / MB),
+        String(r.sections),
+        String(r.chunks),
+        f2(r.parseS),
+        f2(r.chunkS),
+        f2(r.text / MB / (r.parseS + r.chunkS)),
+        f2(m(noEmbed, (p) => p.parseMs.get(ext) ?? 0) / 1000),
+        f2(m(noEmbed, (p) => p.chunkMs.get(ext) ?? 0) / 1000)
+      ]
+    })
+  )
+  const slowest = exts
+    .map((ext) => ({ ext, r: formats.get(ext)! }))
+    .sort((a, b) => a.r.text / (a.r.parseS + a.r.chunkS) - b.r.text / (b.r.parseS + b.r.chunkS))[0]
+  const biggest = exts.map((ext) => ({ ext, s: formats.get(ext)!.parseS + formats.get(ext)!.chunkS })).sort((a, b) => b.s - a.s)[0]
+  const stages = [["parsing", parseS], ["chunking", chunkS], ["tokenizing", tokS], ["the rest", rest]] as const
+  const top = [...stages].sort((a, b) => b[1] - a[1])[0]!
+  const textRate = textBytes / MB / drainA
+  out(
+    `What dominates: ${top[0]} (${pct(top[1])} of the no-embedding drain)` +
+      (exts.length > 1 && biggest !== undefined && slowest !== undefined
+        ? `; by format, ${biggest.ext} takes the most pre-pass time (${f2(biggest.s)} s) and ${slowest.ext} is the slowest per MB of text (${f2(slowest.r.text / MB / (slowest.r.parseS + slowest.r.chunkS))} MB/s)`
+        : "") +
+      `; the hash embedder takes ${f2(median(direct))} s alone over the ${chunks} chunks (drain difference ${f2(embedDiff)} s). ` +
+      `Target 2 MB/s of text without embedding: ${f2(textRate)} MB/s, ${textRate >= 2 ? "met" : "NOT met"}; peak RSS ${Math.round(Math.max(...full.map((p) => p.peakRss), ...noEmbed.map((p) => p.peakRss)) / 2 ** 20)} MiB (target < 1024).`
+  )
+  out()
+}
+
+const main = async () => {
+  machine()
+  if (ONLY !== "scifact") {
+    log("generating the mixed corpus")
+    const start = performance.now()
+    const files = await mixedCorpus(FILES)
+    log(`  ${files.length} files in ${f1(seconds(start))} s`)
+    await report(`Mixed corpus (${files.length} generated files: ${[...new Set(files.map((f) => suffix(f.name)))].join(", ")})`, files)
+  }
+  if (ONLY !== "mixed") {
+    const files = scifactCorpus()
+    await report(`SciFact (${files.length} abstracts as <_id>.txt, "title\\n\\ntext")`, files)
+  }
+  out(`Load average at the end: ${os.loadavg().map(f2).join(", ")} (other processes on the machine slow the runs when it is above the core count).`)
+  out(`Process max RSS (process.resourceUsage().maxRSS, whole run incl. generation): ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB.`)
+}
+
+main().catch((error: unknown) => {
+  log(String(error instanceof Error ? error.stack : error))
+  process.exit(1)
+})
