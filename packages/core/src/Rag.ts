@@ -46,12 +46,14 @@ export type Services =
 
 export interface Options {
   readonly documents?: Documents.DocumentsOptions
+  /** Default models of every new user's tenant, e.g. `{ embd_id: "glove-100d@Builtin" }`. */
+  readonly tenantDefaults?: Users.TenantDefaults
 }
 
 /** The services, needing the ports. Model plugins are added with `withPlugins`. */
 export const layerServices = (options: Options = {}): Layer.Layer<Services, never, Ports> =>
   Layer.mergeAll(
-    Users.layer,
+    Users.layer(options.tenantDefaults),
     Tenants.layer,
     ApiTokens.layer,
     KnowledgeBases.layer,

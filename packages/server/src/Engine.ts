@@ -5,6 +5,7 @@
  */
 import { NodeContext } from "@effect/platform-node"
 import { BlobStore, Ingestion, Rag, Tokenizer } from "@ragkit/core"
+import { BuiltinModels, OnnxModels, Ollama, OpenAi } from "@ragkit/adapters"
 import { TestModels } from "@ragkit/core/doubles"
 import * as Parsers from "@ragkit/parsers"
 import { LanceChunkIndex } from "@ragkit/store-lancedb"
@@ -28,8 +29,25 @@ export const ports = (config: ServerConfig) => {
   )
 }
 
+/** The embedding model every new tenant starts with: needs no download. */
+export const DefaultEmbeddingModel = "glove-100d@Builtin"
+
+/**
+ * Model provider plugins: the built-in GloVe embedder (built once into `<data-dir>/models`), ONNX
+ * model folders under `<data-dir>/models/onnx` (`<folder>@ONNX`), OpenAI-compatible and Ollama
+ * providers that tenants configure, and the deterministic `Test` provider.
+ */
+export const plugins = (config: ServerConfig) => [
+  BuiltinModels.layer({ cacheDir: join(config.dataDir, "models") }).pipe(Layer.provide(NodeContext.layer)),
+  OnnxModels.layer({ modelsDir: join(config.dataDir, "models", "onnx") }),
+  OpenAi.layerFetch(),
+  Ollama.layerFetch(),
+  TestModels.layer
+]
+
 /** The services over the ports, with the model provider plugins. */
-export const layer = (config: ServerConfig) => Rag.layer(ports(config), [TestModels.layer])
+export const layer = (config: ServerConfig) =>
+  Rag.layer(ports(config), plugins(config), { tenantDefaults: { embd_id: DefaultEmbeddingModel } })
 
 /** Runs `workers` ingestion loops for as long as the layer lives. */
 export const workerLoop = (config: ServerConfig) =>

@@ -91,7 +91,14 @@ const password = (field: string, value: unknown): Effect.Effect<string, InvalidI
 
 const isActive = (user: User): boolean => user.is_active === "1" && user.status === "1"
 
-export const make = Effect.gen(function* () {
+/** The default models a new user's tenant starts with (`name@provider`, or empty). */
+export interface TenantDefaults {
+  readonly llm_id?: string
+  readonly embd_id?: string
+  readonly rerank_id?: string
+}
+
+export const make = (defaults: TenantDefaults = {}) => Effect.gen(function* () {
   const store = yield* RecordStore
 
   const register = Effect.fn("Users.register")(function* (input: RegisterInput) {
@@ -123,9 +130,9 @@ export const make = Effect.gen(function* () {
       // RAGFlow: a user's own tenant has the user's id.
       id: userId as string as TenantId,
       name: `${nickname}'s Kingdom`,
-      llm_id: "",
-      embd_id: "",
-      rerank_id: "",
+      llm_id: defaults.llm_id ?? "",
+      embd_id: defaults.embd_id ?? "",
+      rerank_id: defaults.rerank_id ?? "",
       asr_id: "",
       img2txt_id: "",
       tts_id: "",
@@ -250,4 +257,4 @@ export const make = Effect.gen(function* () {
 })
 
 /** Requires `RecordStore`. */
-export const layer = Layer.effect(Users, make)
+export const layer = (defaults: TenantDefaults = {}) => Layer.effect(Users, make(defaults))

@@ -7,7 +7,7 @@ import * as Tenants from "../../src/services/Tenants.js"
 import * as Users from "../../src/services/Users.js"
 
 const TestLayer = Layer.provideMerge(
-  Layer.mergeAll(Users.layer, Tenants.layer),
+  Layer.mergeAll(Users.layer(), Tenants.layer),
   RecordStore.layerMemory
 )
 

@@ -7,7 +7,7 @@ import { User } from "../../src/domain/Records.js"
 import * as RecordStore from "../../src/ports/RecordStore.js"
 import * as Users from "../../src/services/Users.js"
 
-const TestLayer = Layer.provideMerge(Users.layer, RecordStore.layerMemory)
+const TestLayer = Layer.provideMerge(Users.layer(), RecordStore.layerMemory)
 
 const freshEmail = () => `user-${randomHex32().slice(0, 10)}@example.com`
 const sha256 = (s: string) => createHash("sha256").update(s, "utf8").digest("hex")
