@@ -15,15 +15,9 @@ import { ParseError } from "@ragkit/core"
 import { Effect, Layer } from "effect"
 import type { AddressObject, Attachment, EmailAddress, ParsedMail } from "mailparser"
 import { simpleParser } from "mailparser"
-import { CodeParser } from "./code.js"
-import { CsvParser } from "./csv.js"
-import { DocxParser } from "./docx.js"
-import { HtmlParser, htmlToSections } from "./html.js"
+import { formats } from "./formats.js"
+import { htmlToSections } from "./html.js"
 import { corrupt, empty, messageOf, paragraphs } from "./internal/text.js"
-import { JsonParser } from "./json.js"
-import { MarkdownParser } from "./markdown.js"
-import { PptxParser } from "./pptx.js"
-import { XlsxParser } from "./xlsx.js"
 
 /** Mails inside mails are parsed down to this depth; deeper attachments are only listed. */
 export const MAX_EML_DEPTH = 3
@@ -149,18 +143,7 @@ export const makeEmlParser = (registry: () => Parser.ParserRegistryService): Par
 })
 
 /** The formats this package parses without a registry, for `EmlParser`'s attachments. */
-const standalone: Parser.ParserRegistryService = Parser.makeRegistry([
-  makeEmlParser(() => standalone),
-  MarkdownParser,
-  HtmlParser,
-  JsonParser,
-  CsvParser,
-  XlsxParser,
-  DocxParser,
-  PptxParser,
-  CodeParser,
-  Parser.TextParser
-])
+const standalone: Parser.ParserRegistryService = Parser.makeRegistry([makeEmlParser(() => standalone), ...formats])
 
 /** E-mail messages; attachments in this package's formats and plain text are parsed too. */
 export const EmlParser: Parser.Parser = standalone.parsers[0]!

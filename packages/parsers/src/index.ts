@@ -36,23 +36,13 @@ import * as Ocr from "./Ocr.js"
 import * as PdfParser from "./pdf.js"
 import { PptxParser } from "./pptx.js"
 import { XlsxParser } from "./xlsx.js"
+import { formats } from "./formats.js"
 
 export { CodeParser, CsvParser, DocxParser, EmlParser, HtmlParser, JsonParser, MarkdownParser, PptxParser, XlsxParser }
 export { Chunking, ImageParser, Ocr, PdfParser }
 export * as Unstructured from "./unstructured.js"
 
-/** The parsers that need nothing but bytes (no OCR engine, no registry). */
-export const formats: ReadonlyArray<Parser.Parser> = [
-  Parser.TextParser,
-  MarkdownParser,
-  HtmlParser,
-  JsonParser,
-  CsvParser,
-  XlsxParser,
-  DocxParser,
-  PptxParser,
-  CodeParser
-]
+export { formats }
 
 /** Every parser: the formats, PDF and images (with OCR), e-mail (attachments through all of them). */
 export const layerParsers: Layer.Layer<Parser.ParserRegistry, ParseError, Ocr.Ocr> = contributeEml.pipe(

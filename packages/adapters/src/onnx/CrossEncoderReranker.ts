@@ -16,7 +16,6 @@ import { ModelError, Reranker } from "@ragkit/core"
 import { Effect, Layer } from "effect"
 import type { Scope } from "effect"
 import * as path from "node:path"
-import * as HfTokenizer from "./HfTokenizer.js"
 import * as graph from "./internal/graph.js"
 import * as OnnxSession from "./OnnxSession.js"
 
@@ -46,14 +45,7 @@ export const make = (options: CrossEncoderRerankerOptions): Effect.Effect<Rerank
   Effect.gen(function*() {
     const { folder } = options
     const modelId = options.modelId ?? path.basename(path.resolve(folder))
-    const tokenizer = yield* HfTokenizer.load({ folder, modelId, ...(options.maxLength !== undefined ? { maxLength: options.maxLength } : {}) })
-    const session = yield* OnnxSession.make({
-      modelPath: yield* graph.modelFile(folder, modelId, options.modelFile),
-      modelId,
-      ...(options.executionProvider !== undefined ? { executionProvider: options.executionProvider } : {}),
-      ...(options.intraOpNumThreads !== undefined ? { intraOpNumThreads: options.intraOpNumThreads } : {})
-    })
-    yield* graph.checkInputs(session)
+    const { session, tokenizer } = yield* graph.open({ ...options, folder, modelId })
     const output = session.outputNames.includes("logits") ? "logits" : session.outputNames[0]!
 
     const logits = (query: string, passages: ReadonlyArray<string>) =>

@@ -30,7 +30,6 @@ import { Embedder, ModelError } from "@ragkit/core"
 import { Effect, Layer, Option } from "effect"
 import type { Scope } from "effect"
 import * as path from "node:path"
-import * as HfTokenizer from "./HfTokenizer.js"
 import * as files from "./internal/files.js"
 import * as graph from "./internal/graph.js"
 import * as OnnxSession from "./OnnxSession.js"
@@ -170,14 +169,7 @@ export const make = (options: SentenceEmbedderOptions): Effect.Effect<Embedder.E
       ? [options.pooling]
       : options.pooling
     const normalize = options.normalize ?? pipeline.normalize
-    const tokenizer = yield* HfTokenizer.load({ folder, modelId, ...(options.maxLength !== undefined ? { maxLength: options.maxLength } : {}) })
-    const session = yield* OnnxSession.make({
-      modelPath: yield* graph.modelFile(folder, modelId, options.modelFile),
-      modelId,
-      ...(options.executionProvider !== undefined ? { executionProvider: options.executionProvider } : {}),
-      ...(options.intraOpNumThreads !== undefined ? { intraOpNumThreads: options.intraOpNumThreads } : {})
-    })
-    yield* graph.checkInputs(session)
+    const { session, tokenizer } = yield* graph.open({ ...options, folder, modelId })
     const output = ["last_hidden_state", "token_embeddings"].find((name) => session.outputNames.includes(name)) ??
       session.outputNames[0]!
 

@@ -172,8 +172,13 @@ export const contribute = (
 /** Above this share of undecodable or control characters, a "text" file is taken for binary. */
 const BINARY_RATIO = 0.05
 
-const decodeText = (bytes: Uint8Array): Effect.Effect<string, ParseError> => {
-  const corrupt = (message: string) => new ParseError({ reason: "Corrupt", message })
+/**
+ * Decodes a text file: UTF-8, or UTF-16 with a byte-order mark. Binary content (NUL bytes, many
+ * undecodable or control characters) fails with `Corrupt`, the message naming the file when given.
+ */
+export const decodeText = (bytes: Uint8Array, fileName?: string): Effect.Effect<string, ParseError> => {
+  const corrupt = (message: string) =>
+    new ParseError({ reason: "Corrupt", message: fileName === undefined ? message : `${fileName}: ${message}` })
   let encoding = "utf-8"
   if (bytes.length >= 2 && bytes[0] === 0xff && bytes[1] === 0xfe) encoding = "utf-16le"
   else if (bytes.length >= 2 && bytes[0] === 0xfe && bytes[1] === 0xff) encoding = "utf-16be"

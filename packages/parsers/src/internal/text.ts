@@ -2,11 +2,8 @@
  * Text helpers shared by the parsers: decoding with binary detection (as core's `TextParser`
  * does), whitespace normalisation, natural sort, option reading and splitting long text.
  */
-import { ParseError } from "@ragkit/core"
+import { ParseError, Parser } from "@ragkit/core"
 import { Effect } from "effect"
-
-/** Above this share of undecodable or control characters, a "text" file is taken for binary. */
-const BINARY_RATIO = 0.05
 
 export const corrupt = (message: string, cause?: unknown): ParseError =>
   new ParseError({ reason: "Corrupt", message, ...(cause === undefined ? {} : { cause }) })
@@ -20,30 +17,9 @@ export const tooLarge = (message: string): ParseError => new ParseError({ reason
 export const messageOf = (cause: unknown): string =>
   cause instanceof Error ? cause.message : typeof cause === "string" ? cause : String(cause)
 
-/**
- * Decodes text: UTF-16 with a byte-order mark, otherwise UTF-8 (a UTF-8 BOM is dropped). Binary
- * content (NUL bytes, many undecodable or control characters) fails with `Corrupt`.
- */
+/** Text decoding with binary detection: core's, shared with its plain-text parser. */
 export const decodeText = (bytes: Uint8Array, fileName: string): Effect.Effect<string, ParseError> =>
-  Effect.suspend(() => {
-    let encoding = "utf-8"
-    if (bytes.length >= 2 && bytes[0] === 0xff && bytes[1] === 0xfe) encoding = "utf-16le"
-    else if (bytes.length >= 2 && bytes[0] === 0xfe && bytes[1] === 0xff) encoding = "utf-16be"
-    else if (bytes.includes(0)) return Effect.fail(corrupt(`${fileName}: binary content (NUL bytes) in a text file`))
-    const text = new TextDecoder(encoding).decode(bytes)
-    if (text.length === 0) return Effect.succeed(text)
-    if (text.includes("\u0000")) return Effect.fail(corrupt(`${fileName}: binary content (NUL characters) in a text file`))
-    let replaced = 0
-    let control = 0
-    for (let i = 0; i < text.length; i++) {
-      const c = text.charCodeAt(i)
-      if (c === 0xfffd) replaced++
-      else if ((c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0b && c !== 0x0c && c !== 0x0d) || c === 0x7f) control++
-    }
-    if (replaced / text.length > BINARY_RATIO) return Effect.fail(corrupt(`${fileName}: not valid ${encoding} text`))
-    if (control / text.length > BINARY_RATIO) return Effect.fail(corrupt(`${fileName}: binary content (control characters)`))
-    return Effect.succeed(text)
-  })
+  Parser.decodeText(bytes, fileName)
 
 /** CRLF and CR line ends to LF. */
 export const normaliseNewlines = (text: string): string => text.replace(/\r\n?/g, "\n")

@@ -1,7 +1,8 @@
 /** What the embedder and the reranker share: finding the graph file, and feeding a tokenised batch. */
 import { ModelError } from "@ragkit/core"
-import { Effect, Option } from "effect"
+import { Effect, Option, type Scope } from "effect"
 import * as path from "node:path"
+import * as HfTokenizer from "../HfTokenizer.js"
 import type { EncodedBatch } from "../HfTokenizer.js"
 import * as OnnxSession from "../OnnxSession.js"
 import * as files from "./files.js"
@@ -74,3 +75,29 @@ export const floatOutput = (
       })
     )
 }
+
+export interface OpenOptions {
+  readonly folder: string
+  readonly modelId: string
+  readonly maxLength?: number | undefined
+  readonly modelFile?: string | undefined
+  readonly executionProvider?: OnnxSession.ExecutionProvider | undefined
+  readonly intraOpNumThreads?: number | undefined
+}
+
+/** The tokenizer and the checked session of a model folder; the session closes with the scope. */
+export const open = (
+  options: OpenOptions
+): Effect.Effect<{ readonly tokenizer: HfTokenizer.HfTokenizer; readonly session: OnnxSession.OnnxSession }, ModelError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const { folder, modelId } = options
+    const tokenizer = yield* HfTokenizer.load({ folder, modelId, ...(options.maxLength !== undefined ? { maxLength: options.maxLength } : {}) })
+    const session = yield* OnnxSession.make({
+      modelPath: yield* modelFile(folder, modelId, options.modelFile),
+      modelId,
+      ...(options.executionProvider !== undefined ? { executionProvider: options.executionProvider } : {}),
+      ...(options.intraOpNumThreads !== undefined ? { intraOpNumThreads: options.intraOpNumThreads } : {})
+    })
+    yield* checkInputs(session)
+    return { tokenizer, session }
+  })
