@@ -23,7 +23,7 @@
 import * as lancedb from "@lancedb/lancedb"
 import { Chunk, ChunkIndex, ChunkIndexError } from "@ragkit/core"
 import type { ChunkId, DocumentId, KnowledgeBaseId } from "@ragkit/core"
-import { Config, Effect, Layer, Option, Redacted } from "effect"
+import { Config, Duration, Effect, Layer, Option, Redacted, Schedule } from "effect"
 import type { ConfigError, Scope } from "effect"
 import * as Bm25 from "./internal/bm25.js"
 import * as Rows from "./internal/rows.js"
@@ -92,8 +92,18 @@ const lanceError = (what: string, cause: unknown): ChunkIndexError =>
   })
 
 /** Every LanceDB promise goes through here, once. */
+/** A commit that lost a race with another writer (another process on the same table): worth redoing. */
+const isRetryableConflict = (error: ChunkIndexError) =>
+  /retryable commit conflict|preempted by concurrent transaction|commit conflict/i.test(error.message)
+
+/** A LanceDB call; a commit that lost to a concurrent writer is tried again, a few times. */
 const lance = <A>(what: string, f: () => Promise<A>): Effect.Effect<A, ChunkIndexError> =>
-  Effect.tryPromise({ try: f, catch: (cause) => lanceError(what, cause) })
+  Effect.tryPromise({ try: f, catch: (cause) => lanceError(what, cause) }).pipe(
+    Effect.retry({
+      while: isRetryableConflict,
+      schedule: Schedule.exponential(Duration.millis(20)).pipe(Schedule.jittered, Schedule.intersect(Schedule.recurs(6)))
+    })
+  )
 
 const isNotFound = (cause: unknown) => /was not found|not found|does not exist/i.test(messageOf(cause))
 
@@ -265,8 +275,17 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
         state.ann = false
       })
 
-    /** Optimises now and then; builds the ANN index when the table has grown past the threshold. */
+    /**
+     * Optimises now and then; builds the ANN index when the table has grown past the threshold.
+     * Maintenance never fails the write it follows: the rows are in; a failed optimise or index
+     * build is logged and tried again after a later write.
+     */
     const maintain = (state: TableState, changed: number) =>
+      maintainNow(state, changed).pipe(
+        Effect.catchAll((error) => Effect.logWarning(`LanceDB maintenance of ${state.table.name} failed; will retry later: ${error.message}`))
+      )
+
+    const maintainNow = (state: TableState, changed: number) =>
       Effect.gen(function*() {
         state.written += changed
         if (state.written >= optimizeEvery) {

@@ -21,7 +21,7 @@ export interface PutOptions {
 export interface BlobStoreService {
   /** Stores the bytes under the key, replacing what was there. */
   readonly put: (key: string, bytes: Uint8Array, options?: PutOptions) => Effect.Effect<void, BlobStoreError>
-  /** The bytes under the key; fails with reason `NotFound` when there are none. */
+  /** The bytes under the key (a plain `Uint8Array`, never a subclass); `NotFound` when there are none. */
   readonly get: (key: string) => Effect.Effect<Uint8Array, BlobStoreError>
   /** The bytes under the key, or `None`. */
   readonly getOption: (key: string) => Effect.Effect<Option.Option<Uint8Array>, BlobStoreError>
@@ -263,7 +263,8 @@ export const makeFileSystem = (
         checkNotTemp(key).pipe(
           Effect.zipRight(
             fs.readFile(filePath(key)).pipe(
-              Effect.map(Option.some),
+              // A plain Uint8Array, not Node's Buffer subclass: some libraries (pdf.js) refuse a Buffer.
+              Effect.map((buffer) => Option.some(new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength))),
               Effect.catchIf(isMissing, () => Effect.succeedNone),
               Effect.mapError(fromPlatformError("get", key))
             )

@@ -27,6 +27,8 @@ export const BlobStoreSuite = (name: string, storeLayer: Layer.Layer<BlobStore, 
           yield* store.put(key, bytes, { contentType: "application/octet-stream" })
           const got = yield* store.get(key)
           expect(Array.from(got)).toEqual(Array.from(bytes))
+          // A plain Uint8Array (not Node's Buffer): libraries such as pdf.js refuse subclasses.
+          expect(Object.getPrototypeOf(got)).toBe(Uint8Array.prototype)
           expect(yield* store.exists(key)).toBe(true)
           expect(Option.map(yield* store.getOption(key), (b) => b.length)).toEqual(Option.some(512))
           yield* store.put(`${key}-empty`, new Uint8Array(0))

@@ -61,7 +61,8 @@ export const openDocument = (
         try: () =>
           pdfjs.getDocument({
             // pdf.js may take ownership of the buffer: hand it a copy.
-            data: bytes.slice(),
+            // A copy, as a plain Uint8Array: pdf.js takes the buffer over and refuses Node's Buffer.
+            data: new Uint8Array(bytes),
             standardFontDataUrl: assets.standardFontDataUrl,
             cMapUrl: assets.cMapUrl,
             cMapPacked: true,
