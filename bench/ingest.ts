@@ -6,6 +6,17 @@
  *   npx tsx bench/ingest.ts [--runs 3] [--store memory|pglite] [--ocr] [--files 210]
  *                           [--only mixed|scifact] [--concurrency 2] [--scifact path/to/corpus.jsonl]
  *                           [--limit N]   (the first N SciFact abstracts only)
+ *   npx tsx bench/ingest.ts --processes 1,2 [--pg-url postgres://...] [--runs 3] [--only mixed] [--files 210]
+ *
+ * Scale-out mode (`--processes N[,M...]`; needs a real Postgres: `--pg-url` or RAGKIT_TEST_PG_URL):
+ * this process builds the server's engine (`Engine.layer(defaults({ workers: 0, ... }))` of
+ * @ragkit/server) on a fresh database (`freshDatabase`, dropped at the end) and a temp data dir
+ * (file blobs, LanceDB index, the GloVe model cache it builds once; deleted at the end), uploads
+ * the corpus into a knowledge base embedding with `hash-8@Test` and queues it; then it spawns N
+ * `ragkit worker` processes (RAGKIT_WORKERS=1 each) and polls `Documents.list` every 200 ms until
+ * every document is DONE or FAIL. Reported: wall time from the spawn (start-up included) and from
+ * the first "Task has been received" seen (start-up excluded), peak VmRSS and CPU time of each
+ * worker process (/proc, every 100 ms), load averages. Runs are interleaved (1, 2, 1, 2, ...).
  *
  * Each dataset is ingested twice per run, each time into a fresh engine:
  * - `const-8@Bench`: an embedder that returns a constant vector (no embedding work), so the drain time
@@ -23,6 +34,8 @@ import {
   type Caller,
   ChunkIndex,
   ChunkMethod,
+  createRag,
+  type Document,
   Documents,
   Embedder,
   Ingestion,
@@ -32,12 +45,14 @@ import {
   Parser,
   type ParserId,
   Rag,
+  type RagClient,
   Tokenizer
 } from "@ragkit/core"
 import { HashEmbedder, TestModels } from "@ragkit/core/doubles"
 import * as Parsers from "@ragkit/parsers"
 import * as StorePg from "@ragkit/store-pg"
-import { Effect, Layer } from "effect"
+import { Effect, Exit, Layer, Option, Redacted, Scope } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -73,6 +88,9 @@ const SCIFACT = option("scifact", path.resolve(here, "../../shared/datasets/scif
 /** Only the first N SciFact abstracts (to see how time grows with the number of documents). */
 const LIMIT = Number(option("limit", "0"))
 const UPLOAD_BATCH = 100
+/** Scale-out mode: worker processes (`ragkit worker`) on one Postgres, e.g. `--processes 1,2`; empty: in-process mode. */
+const PROCESSES = option("processes", "").split(",").map(Number).filter((n) => Number.isInteger(n) && n > 0)
+const PG_URL = option("pg-url", process.env["RAGKIT_TEST_PG_URL"] ?? "")
 
 const out = (line = "") => process.stdout.write(`${line}\n`)
 const log = (line: string) => process.stderr.write(`${line}\n`)
@@ -574,8 +592,8 @@ const ingest = (files: ReadonlyArray<BenchFile>, embeddingModel: string, keepTex
 }
 
 /** Times the hash embedder alone over the chunk texts, in the worker's batches of 32. */
-const embedDirect = (texts: ReadonlyArray<string>): number => {
-  const embedder = HashEmbedder.make({ dimensions: 64 })
+const embedDirect = (texts: ReadonlyArray<string>, dimensions = 64): number => {
+  const embedder = HashEmbedder.make({ dimensions })
   const start = performance.now()
   for (let i = 0; i < texts.length; i += 32) Effect.runSync(embedder.embedDocuments(texts.slice(i, i + 32)))
   return seconds(start)
@@ -599,7 +617,13 @@ const parserIdFor = (name: string): ParserId => {
   return ext === "pptx" ? "presentation" : ext === "eml" ? "email" : ext === "png" ? "picture" : "naive"
 }
 
-const prepass = (files: ReadonlyArray<BenchFile>) =>
+/** Per file, when asked: the extracted text's size and the chunk texts (to time an embedder over them). */
+interface PrepassSink {
+  readonly textBytes: Map<string, number>
+  readonly chunkTexts: Map<string, ReadonlyArray<string>>
+}
+
+const prepass = (files: ReadonlyArray<BenchFile>, sink?: PrepassSink) =>
   Effect.runPromise(
     Effect.gen(function* () {
       const parsers = yield* Parser.ParserRegistry
@@ -628,6 +652,10 @@ const prepass = (files: ReadonlyArray<BenchFile>) =>
         start = performance.now()
         const drafts = yield* method.chunk(parsed, config, { docName: file.name })
         row.chunkS += seconds(start)
+        if (sink !== undefined) {
+          sink.textBytes.set(file.name, parsed.sections.reduce((n, s) => n + Buffer.byteLength(s.text), 0))
+          sink.chunkTexts.set(file.name, drafts.map((d) => d.content))
+        }
         row.files++
         row.bytes += file.bytes.length
         row.text += parsed.sections.reduce((n, s) => n + Buffer.byteLength(s.text), 0)
@@ -660,6 +688,11 @@ const table = (head: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<st
 const machine = () => {
   const cpus = os.cpus()
   out(`Machine: ${cpus[0]?.model.trim() ?? "unknown CPU"}, ${cpus.length} cores (os.cpus), ${f1(os.totalmem() / 2 ** 30)} GiB memory, Node ${process.version}, ${os.platform()} ${os.arch()}. Load average at start: ${os.loadavg().map(f2).join(", ")}.`)
+  if (PROCESSES.length > 0) {
+    out(`Settings: ${RUNS} runs (medians shown), scale-out: ${PROCESSES.join(" and ")} \`ragkit worker\` process(es) (RAGKIT_WORKERS=1 each) on one Postgres (fresh database) and a shared temp data dir (file blobs, LanceDB chunk index), parsers ${OCR ? "with OCR" : "without OCR"}, embedding model ${SCALE_MODEL}, chunk method defaults (naive; presentation for pptx, email for eml).`)
+    out()
+    return
+  }
   out(`Settings: ${RUNS} runs (medians shown), store ${STORE === "memory" ? "memory (Rag.layerMemoryStores)" : "PGlite records + task queue (StorePg.layerEmbedded, temp dir), memory blobs and chunk index"}, Rag.layerWorker({ concurrency: ${CONCURRENCY} }) + drain, parsers ${OCR ? "with OCR" : "without OCR (Parsers.layerWithoutOcr)"}, chunk method defaults (naive; presentation for pptx, email for eml).`)
   out()
 }
@@ -772,18 +805,358 @@ const report = async (label: string, files: ReadonlyArray<BenchFile>) => {
   out()
 }
 
+// ---------------------------------------------------------------------------------------------
+// Scale-out mode (`--processes 1,2`): this process uploads and queues through the server's engine
+// (`Engine.layer`, no worker loop) on a fresh Postgres database; N `ragkit worker` processes parse.
+
+/** Cheap, so that embedding does not dominate; the server's plugins have the `Test` provider, not `Bench`. */
+const SCALE_MODEL = "hash-8@Test"
+const POLL_MS = 200
+const SAMPLE_MS = 100
+const SERVER_BIN = path.resolve(here, "../packages/server/src/bin.ts")
+/** Clock ticks per second of /proc/<pid>/stat (USER_HZ: 100 on Linux x86). */
+const CLK_TCK = 100
+
+interface WorkerProc {
+  readonly child: ChildProcess
+  readonly output: Array<string>
+  peakRss: number
+  cpuS: number
+}
+
+interface ScaleRun {
+  readonly processes: number
+  readonly uploadS: number
+  readonly queueS: number
+  /** Spawn of the workers to every document DONE or FAIL. */
+  readonly wallS: number
+  /** Spawn to each worker's first "Task has been received" seen in a progress message, sorted. */
+  readonly startupS: ReadonlyArray<number>
+  /** The first claim seen to every document DONE or FAIL. */
+  readonly claimToEndS: number
+  readonly chunks: number
+  readonly tokens: number
+  readonly failed: number
+  /** Names of the documents that ended DONE. */
+  readonly done: ReadonlyArray<string>
+  /** Peak VmRSS of each worker process (bytes), and its CPU time (user + system, start-up included). */
+  readonly peakRss: ReadonlyArray<number>
+  readonly cpuS: ReadonlyArray<number>
+  /** Documents taken by each worker (attempt-1 claims). */
+  readonly docsPerWorker: ReadonlyArray<number>
+  /** Sums over documents of the workers' own progress lines: "Parsed ... in", "Generated ... in", process_duration. */
+  readonly parseS: number
+  readonly chunkS: number
+  readonly processS: number
+  readonly loadStart: ReadonlyArray<number>
+  readonly loadEnd: ReadonlyArray<number>
+}
+
+/** VmRSS (bytes) and CPU seconds of a live process, or undefined once it is gone. */
+const procSample = (pid: number): { rss: number; cpuS: number } | undefined => {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, "utf8")
+    const rss = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+    return { rss, cpuS: (Number(fields[11]) + Number(fields[12])) / CLK_TCK }
+  } catch {
+    return undefined
+  }
+}
+
+const startWorker = (databaseUrl: string, dataDir: string): WorkerProc => {
+  const child = spawn(process.execPath, ["--import", "tsx", SERVER_BIN, "worker"], {
+    // The server package depends on tsx, so `--import tsx` resolves from there.
+    cwd: path.dirname(path.dirname(SERVER_BIN)),
+    env: {
+      ...process.env,
+      RAGKIT_DATABASE_URL: databaseUrl,
+      RAGKIT_DATA_DIR: dataDir,
+      RAGKIT_WORKERS: "1",
+      RAGKIT_OCR: String(OCR)
+    },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  const proc: WorkerProc = { child, output: [], peakRss: 0, cpuS: 0 }
+  child.stdout!.on("data", (b: Buffer) => proc.output.push(b.toString()))
+  child.stderr!.on("data", (b: Buffer) => proc.output.push(b.toString()))
+  return proc
+}
+
+const stopWorker = (child: ChildProcess) =>
+  new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve()
+    const kill = setTimeout(() => child.kill("SIGKILL"), 10_000)
+    child.once("exit", () => {
+      clearTimeout(kill)
+      resolve()
+    })
+    child.kill("SIGTERM")
+  })
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+const sumOf = (docs: ReadonlyArray<Document>, re: RegExp) =>
+  docs.reduce((n, d) => n + Number(re.exec(d.progress_msg)?.[1] ?? 0), 0)
+
+const scaleRun = async (
+  rag: RagClient,
+  caller: Caller,
+  files: ReadonlyArray<BenchFile>,
+  processes: number,
+  databaseUrl: string,
+  dataDir: string,
+  run: number
+): Promise<ScaleRun> => {
+  const loadStart = os.loadavg()
+  log(`  ${processes} process(es), run ${run}/${RUNS}: load average ${loadStart.map(f2).join(", ")}`)
+  const kb = await rag.knowledgeBases.create(caller, { name: `bench-${processes}p-run${run}`, embedding_model: SCALE_MODEL })
+  let start = performance.now()
+  const ids: Array<string> = []
+  for (let i = 0; i < files.length; i += UPLOAD_BATCH) {
+    const docs = await rag.documents.upload(caller, kb.id, files.slice(i, i + UPLOAD_BATCH).map((f) => ({ name: f.name, bytes: f.bytes })))
+    ids.push(...docs.map((d) => d.id))
+  }
+  const uploadS = seconds(start)
+  start = performance.now()
+  for (let i = 0; i < ids.length; i += UPLOAD_BATCH) await rag.documents.parse(caller, ids.slice(i, i + UPLOAD_BATCH))
+  const queueS = seconds(start)
+
+  const workers: Array<WorkerProc> = []
+  const spawned = performance.now()
+  for (let i = 0; i < processes; i++) workers.push(startWorker(databaseUrl, dataDir))
+  const sampler = setInterval(() => {
+    for (const w of workers) {
+      const sample = w.child.pid === undefined ? undefined : procSample(w.child.pid)
+      if (sample === undefined) continue
+      w.peakRss = Math.max(w.peakRss, sample.rss)
+      w.cpuS = sample.cpuS
+    }
+  }, SAMPLE_MS)
+  const firstClaim = new Map<string, number>()
+  let docs: Array<Document> = []
+  let endS = 0
+  try {
+    const deadline = Date.now() + 30 * 60_000
+    for (;;) {
+      docs = []
+      for (let page = 1; ; page++) {
+        const { items, total } = await rag.documents.list(caller, kb.id, { page, page_size: 1000 })
+        docs.push(...items)
+        if (items.length === 0 || docs.length >= total) break
+      }
+      const now = seconds(spawned)
+      for (const d of docs) {
+        for (const m of d.progress_msg.matchAll(/Task has been received by (worker-\w+)/g)) {
+          if (!firstClaim.has(m[1]!)) firstClaim.set(m[1]!, now)
+        }
+      }
+      if (docs.length === ids.length && docs.every((d) => d.run === "DONE" || d.run === "FAIL")) {
+        endS = now
+        break
+      }
+      const dead = workers.filter((w) => w.child.exitCode !== null || w.child.signalCode !== null)
+      if (dead.length === workers.length || Date.now() > deadline) {
+        throw new Error(
+          `${dead.length === workers.length ? "every worker process exited" : "timed out"} with ${docs.filter((d) => d.run === "DONE" || d.run === "FAIL").length}/${ids.length} documents finished; worker output:\n` +
+            workers.map((w) => w.output.join("").slice(-3000)).join("\n---\n")
+        )
+      }
+      await sleep(POLL_MS)
+    }
+  } finally {
+    // One last sample: CPU time up to the end, before the processes go.
+    for (const w of workers) {
+      const sample = w.child.pid === undefined ? undefined : procSample(w.child.pid)
+      if (sample !== undefined) w.cpuS = sample.cpuS
+    }
+    clearInterval(sampler)
+    await Promise.all(workers.map((w) => stopWorker(w.child)))
+  }
+
+  const perWorker = new Map<string, number>()
+  for (const d of docs) {
+    const by = /received by (worker-\w+) \(attempt 1\)/.exec(d.progress_msg)?.[1]
+    if (by !== undefined) perWorker.set(by, (perWorker.get(by) ?? 0) + 1)
+  }
+  const failed = docs.filter((d) => d.run !== "DONE")
+  for (const d of failed.slice(0, 3)) log(`    ${d.name}: ${d.run} ${d.progress_msg.split("\n").at(-1) ?? ""}`)
+  const startupS = [...firstClaim.values()].sort((a, b) => a - b)
+  const result: ScaleRun = {
+    processes,
+    uploadS,
+    queueS,
+    wallS: endS,
+    startupS,
+    claimToEndS: endS - (startupS[0] ?? 0),
+    chunks: docs.reduce((n, d) => n + d.chunk_num, 0),
+    tokens: docs.reduce((n, d) => n + d.token_num, 0),
+    failed: failed.length,
+    done: docs.filter((d) => d.run === "DONE").map((d) => d.name),
+    peakRss: workers.map((w) => w.peakRss),
+    cpuS: workers.map((w) => w.cpuS),
+    docsPerWorker: [...perWorker.values()].sort((a, b) => b - a),
+    parseS: sumOf(docs, /Parsed \d+ sections[^\n]* in ([\d.]+)s\./),
+    chunkS: sumOf(docs, /Generated \d+ chunks[^\n]* in ([\d.]+)s\./),
+    processS: docs.reduce((n, d) => n + d.process_duration, 0),
+    loadStart,
+    loadEnd: os.loadavg()
+  }
+  log(
+    `    wall ${f2(result.wallS)} s, start-up ${startupS.map(f2).join("/")} s, first claim to end ${f2(result.claimToEndS)} s, ` +
+      `failed ${result.failed}, peak RSS ${result.peakRss.map((b) => Math.round(b / 2 ** 20)).join("/")} MiB, load ${result.loadEnd.map(f2).join(", ")}`
+  )
+  // Drop the run's documents and chunks, so that every run starts from the same tables.
+  await rag.knowledgeBases.remove(caller, [kb.id])
+  return result
+}
+
+const scaleOut = async (label: string, files: ReadonlyArray<BenchFile>) => {
+  if (PG_URL === "") throw new Error("--processes needs a Postgres server: --pg-url postgres://... or RAGKIT_TEST_PG_URL")
+  const { Engine: ServerEngine, defaults } = await import("@ragkit/server")
+  const { freshDatabase } = await import("@ragkit/store-pg/testing")
+
+  log(`${label}: pre-pass (sequential parse + chunk of every file, in this process)`)
+  const sink: PrepassSink = { textBytes: new Map(), chunkTexts: new Map() }
+  const formats = await prepass(files, sink)
+  const textBytes = [...formats.values()].reduce((n, r) => n + r.text, 0)
+  const bytes = files.reduce((n, f) => n + f.bytes.length, 0)
+  const prepassS = [...formats.values()].reduce((n, r) => n + r.parseS + r.chunkS, 0)
+  const embedDims = Number(/^hash-(\d+)@/.exec(SCALE_MODEL)?.[1] ?? 8)
+
+  const scope = Effect.runSync(Scope.make())
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "ragkit-bench-scale-"))
+  const runs = new Map<number, Array<ScaleRun>>(PROCESSES.map((n) => [n, []]))
+  let buildS = 0
+  try {
+    const db = await Effect.runPromise(Scope.extend(freshDatabase(PG_URL), scope))
+    const config = defaults({ dataDir, databaseUrl: Option.some(Redacted.make(db.url)), workers: 0, ocr: OCR })
+    log(`${label}: building the engine (database ${db.name}, data dir ${dataDir}; builds the GloVe model cache)`)
+    const start = performance.now()
+    const rag = await createRag(ServerEngine.layer(config))
+    buildS = seconds(start)
+    try {
+      const caller = await rag.localCaller({ email: "bench@ragkit.local", embeddingModel: SCALE_MODEL })
+      // Interleaved (1, 2, 1, 2, ...), so that changes in the machine's load touch every N alike.
+      for (let run = 1; run <= RUNS; run++) {
+        for (const n of PROCESSES) runs.get(n)!.push(await scaleRun(rag, caller, files, n, db.url, dataDir, run))
+      }
+    } finally {
+      await rag.dispose()
+    }
+  } finally {
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+    fs.rmSync(dataDir, { recursive: true, force: true })
+  }
+
+  const m = (rs: ReadonlyArray<ScaleRun>, f: (r: ScaleRun) => number) => median(rs.map(f))
+  const all = [...runs.values()].flat()
+  // Rates count the documents that ended DONE: a failed document's text was not extracted.
+  const sizeOf = new Map(files.map((f) => [f.name, f.bytes.length]))
+  const doneBytes = (r: ScaleRun) => r.done.reduce((n, name) => n + (sizeOf.get(name) ?? 0), 0)
+  const doneText = (r: ScaleRun) => r.done.reduce((n, name) => n + (sink.textBytes.get(name) ?? 0), 0)
+  const doneTexts = all[0]!.done.flatMap((name) => sink.chunkTexts.get(name) ?? [])
+  const direct: Array<number> = []
+  for (let run = 0; run < RUNS; run++) {
+    collect()
+    direct.push(embedDirect(doneTexts, embedDims))
+  }
+  const failed = Math.max(...all.map((r) => r.failed))
+  const failedNames = [...new Set(all.flatMap((r) => files.map((f) => f.name).filter((name) => !r.done.includes(name))))]
+  out(`### ${label}, scale-out`)
+  out()
+  out(
+    `${files.length} files, ${f1(bytes / MB)} MB of bytes, ${f1(textBytes / MB)} MB of extracted text (UTF-8, sequential pre-pass in this process), ` +
+      `${median(all.map((r) => r.chunks))} chunks, ${median(all.map((r) => r.tokens))} tokens. MB = 10^6 bytes. ` +
+      `Engine build in this process (Postgres migrations, GloVe model cache): ${f1(buildS)} s.`
+  )
+  out()
+  if (failed > 0) {
+    out(
+      `**${failed} documents not DONE** in the worker processes (${failedNames.slice(0, 12).join(", ")}${failedNames.length > 12 ? ", ..." : ""}); ` +
+        `the rates below count only the DONE documents' files, bytes and pre-pass text (${f1(median(all.map(doneText)) / MB)} MB).`
+    )
+    out()
+  }
+  const rssOf = (rs: ReadonlyArray<ScaleRun>) => String(Math.round(m(rs, (r) => Math.max(...r.peakRss)) / 2 ** 20))
+  const rateRow = (name: string, rs: ReadonlyArray<ScaleRun>, s: number) => {
+    const text = m(rs, doneText)
+    return [
+      name,
+      String(m(rs, (r) => r.done.length)),
+      f2(m(rs, doneBytes) / MB),
+      f2(text / MB),
+      String(m(rs, (r) => r.chunks)),
+      f2(s),
+      f1(m(rs, (r) => r.done.length) / s),
+      f2(text / MB / s),
+      String(Math.round(m(rs, (r) => r.chunks) / s)),
+      rssOf(rs)
+    ]
+  }
+  table(
+    ["processes", "files DONE", "MB bytes", "MB text", "chunks", "s", "files/s", "MB/s text", "chunks/s", "peak RSS per worker MiB"],
+    [...runs.entries()].flatMap(([n, rs]) => [
+      rateRow(`${n}: wall, spawn to all DONE/FAIL (incl. start-up)`, rs, m(rs, (r) => r.wallS)),
+      rateRow(`${n}: first claim to all DONE/FAIL`, rs, m(rs, (r) => r.claimToEndS))
+    ])
+  )
+  out(
+    `Every run, in the order run (upload and queue happen before the spawn; times by polling every ${POLL_MS} ms, so +-${POLL_MS} ms; ` +
+      `CPU = user + system of each worker process, start-up included; parse/chunk/process sums from the workers' progress lines and process_duration):`
+  )
+  out()
+  const order = Array.from({ length: RUNS }, (_, i) => [...runs.entries()].map(([n, rs]) => [n, i, rs[i]!] as const)).flat()
+  table(
+    ["processes", "run", "upload s", "queue s", "start-up s (per worker)", "first claim to end s", "wall s", "docs per worker", "worker CPU s", "peak RSS MiB", "parse s (sum)", "chunk s (sum)", "process s (sum)", "load avg start", "load avg end"],
+    order.map(([n, i, r]) => [
+      String(n),
+      String(i + 1),
+      f2(r.uploadS),
+      f2(r.queueS),
+      r.startupS.map(f2).join(" / "),
+      f2(r.claimToEndS),
+      f2(r.wallS),
+      r.docsPerWorker.join(" / "),
+      r.cpuS.map(f1).join(" / "),
+      r.peakRss.map((b) => String(Math.round(b / 2 ** 20))).join(" / "),
+      f2(r.parseS),
+      f2(r.chunkS),
+      f2(r.processS),
+      r.loadStart.map(f2).join(", "),
+      r.loadEnd.map(f2).join(", ")
+    ])
+  )
+  const embedS = median(direct)
+  const lines = [...runs.entries()].map(([n, rs]) => {
+    const rate = m(rs, doneText) / MB / m(rs, (r) => r.claimToEndS)
+    return `${n} process(es): ${f2(rate)} MB/s of text from the first claim (${f2(m(rs, doneText) / MB / m(rs, (r) => r.wallS))} MB/s with start-up), 2 MB/s ${rate >= 2 ? "met" : "NOT met"}`
+  })
+  const smallest = Math.min(...PROCESSES)
+  const one = runs.get(smallest)!
+  out(
+    `${lines.join("; ")}. Embedding: ${SCALE_MODEL} alone over the ${doneTexts.length} chunk texts of the DONE documents (pre-pass chunks) takes ${f2(embedS)} s ` +
+      `(direct, in this process, median), ${Math.round((100 * embedS) / m(one, (r) => r.claimToEndS))}% of the ${smallest}-process time from the first claim ` +
+      `and ${Math.round((100 * embedS) / m(one, (r) => r.processS))}% of its per-document processing time. ` +
+      `Sequential pre-pass in this process (all files): parse + chunk ${f2(prepassS)} s (${f2(textBytes / MB / prepassS)} MB/s of text on one core).`
+  )
+  out()
+}
+
 const main = async () => {
   machine()
+  const run = PROCESSES.length > 0 ? scaleOut : report
   if (ONLY !== "scifact") {
     log("generating the mixed corpus")
     const start = performance.now()
     const files = await mixedCorpus(FILES)
     log(`  ${files.length} files in ${f1(seconds(start))} s`)
-    await report(`Mixed corpus (${files.length} generated files: ${[...new Set(files.map((f) => suffix(f.name)))].join(", ")})`, files)
+    await run(`Mixed corpus (${files.length} generated files: ${[...new Set(files.map((f) => suffix(f.name)))].join(", ")})`, files)
   }
   if (ONLY !== "mixed") {
     const files = scifactCorpus()
-    await report(`SciFact (${files.length} abstracts as <_id>.txt, "title\\n\\ntext")`, files)
+    await run(`SciFact (${files.length} abstracts as <_id>.txt, "title\\n\\ntext")`, files)
   }
   out(`Load average at the end: ${os.loadavg().map(f2).join(", ")} (other processes on the machine slow the runs when it is above the core count).`)
   out(`Process max RSS (process.resourceUsage().maxRSS, whole run incl. generation): ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB.`)
