@@ -1,0 +1,69 @@
+/**
+ * The server's embedded engine end to end, as `pnpm start` runs it: PGlite, blobs on disk, the
+ * LanceDB index, every parser, the built-in embedder and the in-process worker.
+ */
+import { createRag } from "@ragkit/core"
+import { mkdtemp, rm } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterAll, describe, expect, it } from "vitest"
+import { defaults } from "../src/Config.js"
+import * as Engine from "../src/Engine.js"
+
+/** A one-page PDF with a text layer, written by hand (pdf.js rebuilds the cross-reference table). */
+const helloPdf = () => {
+  const stream = "BT /F1 18 Tf 72 720 Td (Sea otters hold hands while they sleep.) Tj ET"
+  const objects = [
+    "<< /Type /Catalog /Pages 2 0 R >>",
+    "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+    "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+    `<< /Length ${stream.length} >>\nstream\n${stream}\nendstream`,
+    "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
+  ]
+  let body = "%PDF-1.4\n"
+  const offsets: Array<number> = []
+  objects.forEach((o, i) => {
+    offsets.push(body.length)
+    body += `${i + 1} 0 obj\n${o}\nendobj\n`
+  })
+  const xref = body.length
+  body += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n${offsets.map((o) => `${String(o).padStart(10, "0")} 00000 n \n`).join("")}`
+  body += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`
+  return new TextEncoder().encode(body)
+}
+
+describe("the embedded engine", () => {
+  const dirs: Array<string> = []
+  afterAll(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))))
+
+  it("ingests a PDF and a text file from disk with the default embedding model, and finds them", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "ragkit-engine-"))
+    dirs.push(dataDir)
+    const rag = await createRag(Engine.layerWithWorkers(defaults({ dataDir, workers: 1, ocr: false, leaseMs: 5_000 })))
+    try {
+      const me = await rag.localCaller()
+      const kb = await rag.knowledgeBases.create(me, { name: "Otters" })
+      expect(kb.embedding_model).toBe(Engine.DefaultEmbeddingModel)
+      const docs = await rag.documents.upload(me, kb.id, [
+        { name: "otters.pdf", bytes: helloPdf() },
+        { name: "notes.txt", bytes: new TextEncoder().encode("Otters use rocks as tools to open shellfish.") }
+      ])
+      await rag.documents.parse(me, docs.map((d) => d.id))
+      const deadline = Date.now() + 90_000
+      let states = await Promise.all(docs.map((d) => rag.documents.get(me, d.id)))
+      while (states.some((d) => d.run === "RUNNING") && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 200))
+        states = await Promise.all(docs.map((d) => rag.documents.get(me, d.id)))
+      }
+      expect(states.map((d) => [d.name, d.run, d.chunk_num])).toEqual([
+        ["otters.pdf", "DONE", 1],
+        ["notes.txt", "DONE", 1]
+      ])
+      const found = await rag.retrieval.retrieve(me, { question: "Do otters hold hands when sleeping?", kbIds: [kb.id] })
+      expect(found.chunks[0]!.chunk.content).toMatch(/Sea otters hold hands/)
+      expect(found.chunks[0]!.chunk.page_num).toEqual([1])
+    } finally {
+      await rag.dispose()
+    }
+  }, 180_000)
+})
