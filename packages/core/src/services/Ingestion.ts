@@ -230,7 +230,8 @@ export const make = (options: IngestionOptions = {}) =>
         )
 
         // Replace the document's chunks as a whole.
-        yield* index.deleteByDocument(kb.id, doc.id)
+        // (A count is a read; a delete is a commit, which a first parse seldom needs.)
+        if ((yield* index.countByDocument(kb.id, doc.id)) > 0) yield* index.deleteByDocument(kb.id, doc.id)
         for (let start = 0; start < chunks.length; start += upsertBatchSize) {
           yield* index.upsert(chunks.slice(start, start + upsertBatchSize))
         }
