@@ -7,6 +7,7 @@
 import { Layer } from "effect"
 import * as BlobStore from "./ports/BlobStore.js"
 import * as ChunkIndex from "./ports/ChunkIndex.js"
+import * as Chunker from "./ports/Chunker.js"
 import * as Parser from "./ports/Parser.js"
 import * as RecordStore from "./ports/RecordStore.js"
 import * as TaskQueue from "./ports/TaskQueue.js"
@@ -98,8 +99,16 @@ export const layerMemoryPorts: Layer.Layer<Ports> = Layer.mergeAll(
 )
 
 /**
- * The ingestion worker over the engine: it also needs the chunk methods (`ChunkMethodRegistry`)
- * and a `Tokenizer`. Build it with the services (`Layer.provideMerge(Rag.layer(...))`); its
- * `run` works until interrupted.
+ * The ingestion worker over the engine, parsing on the calling thread: it also needs the chunk
+ * methods (`ChunkMethodRegistry`). Build it with the services (`Layer.provideMerge(Rag.layer(...))`);
+ * its `run` works until interrupted.
  */
-export const layerWorker = (options: Ingestion.IngestionOptions = {}) => Ingestion.layer(options)
+export const layerWorker = (options: Ingestion.IngestionOptions = {}) =>
+  Ingestion.layer(options).pipe(Layer.provide(Chunker.layerLocal))
+
+/**
+ * The ingestion worker with another `Chunker`, e.g. `ParserThreads.layer(...)` of `@ragkit/parsers`,
+ * which parses on a pool of worker threads.
+ */
+export const layerWorkerWith = <E, R>(chunker: Layer.Layer<Chunker.Chunker, E, R>, options: Ingestion.IngestionOptions = {}) =>
+  Ingestion.layer(options).pipe(Layer.provide(chunker))

@@ -71,3 +71,4 @@ export const layerWithoutOcr: Layer.Layer<
   Tokenizer.Tokenizer
 > = Layer.merge(layerParsersWithoutOcr, Chunking.layer)
 
+export * as ParserThreads from "./threads/ParserThreads.js"

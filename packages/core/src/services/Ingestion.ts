@@ -2,11 +2,11 @@
  * Ingestion: the worker that turns queued documents into indexed chunks.
  *
  * A worker claims `parse` tasks from the TaskQueue under a lease and, for each document:
- * parse (ParserRegistry) -> chunk (the document's chunk method) -> tokenize (token counts, search
- * tokens) -> embed in batches (the knowledge base's embedding model) -> replace the document's
+ * parse -> chunk (the document's chunk method) -> tokenize (token counts, search tokens), all three
+ * by the `Chunker` (on this thread, or on a pool of threads) -> embed in batches (the knowledge base's embedding model) -> replace the document's
  * chunks in the ChunkIndex -> `DONE` with chunk and token counts on the document and the knowledge
  * base, or `FAIL` with the reason. `progress` (0..1) and `progress_msg` lines are written after
- * every stage.
+ * every stage (while embedding, at most every `progressEveryMs`).
  *
  * While a document is processed, a heartbeat renews the lease every `heartbeatMs`; when it learns
  * the task was canceled it interrupts the work and removes the document's chunks, so a cancel takes
@@ -30,9 +30,8 @@ import { Document, KnowledgeBase } from "../domain/Records.js"
 import { formatDate } from "../domain/Time.js"
 import { BlobStore } from "../ports/BlobStore.js"
 import { ChunkIndex } from "../ports/ChunkIndex.js"
-import { ChunkMethodRegistry, type DraftChunk } from "../ports/ChunkMethod.js"
+import { Chunker } from "../ports/Chunker.js"
 import type { EmbedderService } from "../ports/Embedder.js"
-import { ParserRegistry } from "../ports/Parser.js"
 import { RecordStore } from "../ports/RecordStore.js"
 import { LeaseLost, type Task, TaskQueue } from "../ports/TaskQueue.js"
 import { Tokenizer } from "../text/Tokenizer.js"
@@ -56,6 +55,8 @@ export interface IngestionOptions {
   readonly upsertBatchSize?: number
   /** Weight of the title's vector mixed into each chunk's vector (RAGFlow's 0.1). */
   readonly titleWeight?: number
+  /** While embedding, a progress line at most this often (and one when done). Default 1000 ms. */
+  readonly progressEveryMs?: number
 }
 
 export type IngestionError = StoreError | BlobStoreError | ChunkIndexError | ParseError | ModelError
@@ -91,6 +92,9 @@ const stemOf = (name: string) => {
   return dot > 0 ? name.slice(0, dot) : name
 }
 
+const appendLines = (message: string, lines: ReadonlyArray<string>) =>
+  message === "" ? lines.join("\n") : `${message}\n${lines.join("\n")}`
+
 const mix = (title: ReadonlyArray<number>, content: ReadonlyArray<number>, w: number): Array<number> =>
   content.map((x, i) => w * (title[i] ?? 0) + (1 - w) * x)
 
@@ -100,8 +104,7 @@ export const make = (options: IngestionOptions = {}) =>
     const queue = yield* TaskQueue
     const blobs = yield* BlobStore
     const index = yield* ChunkIndex
-    const parsers = yield* ParserRegistry
-    const methods = yield* ChunkMethodRegistry
+    const chunker = yield* Chunker
     const tokenizer = yield* Tokenizer
     const models = yield* Models
 
@@ -113,19 +116,24 @@ export const make = (options: IngestionOptions = {}) =>
     const embedBatchSize = Math.max(1, options.embedBatchSize ?? 32)
     const upsertBatchSize = Math.max(1, options.upsertBatchSize ?? 256)
     const titleWeight = options.titleWeight ?? 0.1
+    const progressEveryMs = options.progressEveryMs ?? 1000
 
-    /** Writes progress on the document and the task; a line is appended to `progress_msg`. */
-    const report = (task: Task, docId: DocumentId, progress: number, line: string) =>
+    /** A progress line as it is shown: the time of day, then the text. */
+    const stamp = (text: string) =>
+      Effect.map(Clock.currentTimeMillis, (now) => `${new Date(now).toISOString().slice(11, 19)} ${text}`)
+
+    /** Writes progress on the document and the task; the lines are appended to `progress_msg`. */
+    const report = (task: Task, docId: DocumentId, progress: number, texts: ReadonlyArray<string>) =>
       Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
-        const stamped = `${new Date(now).toISOString().slice(11, 19)} ${line}`
-        yield* queue.progress(task.id, workerId, progress, stamped)
+        const lines = yield* Effect.forEach(texts, stamp)
+        yield* queue.progress(task.id, workerId, progress, lines.join("\n"))
         yield* store.documents.modify(docId, (doc) =>
           Effect.succeed(
             new Document({
               ...doc,
               progress,
-              progress_msg: doc.progress_msg === "" ? stamped : `${doc.progress_msg}\n${stamped}`,
+              progress_msg: appendLines(doc.progress_msg, lines),
               update_time: now,
               update_date: formatDate(now)
             })
@@ -159,11 +167,17 @@ export const make = (options: IngestionOptions = {}) =>
       Effect.gen(function* () {
         const [titleVector] = yield* embedder.embedDocuments([title])
         const vectors: Array<ReadonlyArray<number>> = []
+        let reportedAt = yield* Clock.currentTimeMillis
         for (let start = 0; start < texts.length; start += embedBatchSize) {
           const batch = yield* embedder.embedDocuments(texts.slice(start, start + embedBatchSize))
           for (const v of batch) vectors.push(titleVector === undefined ? v : mix(titleVector, v, titleWeight))
           const done = Math.min(texts.length, start + embedBatchSize)
-          yield* report(task, docId, 0.4 + (0.45 * done) / texts.length, `Embedded ${done}/${texts.length} chunks.`)
+          // A line per batch while embedding is slow; one at the end when it is quick.
+          const now = yield* Clock.currentTimeMillis
+          if (done === texts.length || now - reportedAt >= progressEveryMs) {
+            reportedAt = now
+            yield* report(task, docId, 0.4 + (0.45 * done) / texts.length, [`Embedded ${done}/${texts.length} chunks.`])
+          }
         }
         return vectors
       })
@@ -172,52 +186,51 @@ export const make = (options: IngestionOptions = {}) =>
       Effect.gen(function* () {
         const started = yield* Clock.currentTimeMillis
         const caller = new Caller({ tenantId: kb.tenant_id, userId: doc.created_by })
-        yield* report(task, doc.id, 0.01, `Task has been received by ${workerId} (attempt ${task.attempts}).`)
+        yield* report(task, doc.id, 0.01, [`Task has been received by ${workerId} (attempt ${task.attempts}).`])
 
         const bytes = yield* blobs.get(doc.location)
-        const parsed = yield* parsers.parse({ bytes, fileName: doc.name, options: doc.parser_config })
-        const pages = new Set(parsed.sections.flatMap((s) => (s.page === undefined ? [] : [s.page]))).size
-        const t1 = yield* Clock.currentTimeMillis
-        yield* report(
-          task,
-          doc.id,
-          0.2,
-          `Parsed ${parsed.sections.length} sections${pages > 0 ? ` on ${pages} pages` : ""} in ${seconds(t1 - started)}.`
-        )
-
-        const method = yield* methods.require(doc.parser_id)
-        const drafts = yield* method.chunk(parsed, doc.parser_config, { docName: doc.name })
+        const prepared = yield* chunker.prepare({
+          bytes,
+          fileName: doc.name,
+          parserId: doc.parser_id,
+          parserConfig: doc.parser_config
+        })
         const t2 = yield* Clock.currentTimeMillis
-        yield* report(task, doc.id, 0.35, `Generated ${drafts.length} chunks with the ${method.id} method in ${seconds(t2 - t1)}.`)
+        const pages = prepared.pages > 0 ? ` on ${prepared.pages} pages` : ""
+        yield* report(task, doc.id, 0.35, [
+          `Parsed ${prepared.sections} sections${pages} in ${seconds(prepared.parseMs)}.`,
+          `Generated ${prepared.chunks.length} chunks with the ${prepared.method} method in ${seconds(prepared.chunkMs)}.`
+        ])
 
         const title = stemOf(doc.name)
         const titleTokens = tokenizer.tokenize(title)
         const embedder = yield* embedderFor(kb, caller)
-        const texts = drafts.map((d) => d.content)
-        const vectors = texts.length === 0 ? [] : yield* embedAll(task, doc.id, embedder, title, texts)
+        const drafts = prepared.chunks
+        const vectors = drafts.length === 0 ? [] : yield* embedAll(task, doc.id, embedder, title, drafts.map((d) => d.content))
 
-        const chunks = yield* Effect.forEach(drafts, (draft: DraftChunk, i) =>
-          Effect.gen(function* () {
-            let img_id: string | undefined
-            if (draft.image?.bytes !== undefined) {
-              img_id = `${kb.id}/${doc.id}/images/${i}`
-              yield* blobs.put(img_id, draft.image.bytes, draft.image.mime === undefined ? {} : { contentType: draft.image.mime })
-            } else if (draft.image?.blobKey !== undefined) img_id = draft.image.blobKey
-            const content_ltks = tokenizer.tokenize(draft.content)
-            return new Chunk({
+        const chunks: Array<Chunk> = []
+        for (let i = 0; i < drafts.length; i++) {
+          const draft = drafts[i]!
+          let img_id: string | undefined
+          if (draft.image?.bytes !== undefined) {
+            img_id = `${kb.id}/${doc.id}/images/${i}`
+            yield* blobs.put(img_id, draft.image.bytes, draft.image.mime === undefined ? {} : { contentType: draft.image.mime })
+          } else if (draft.image?.blobKey !== undefined) img_id = draft.image.blobKey
+          chunks.push(
+            new Chunk({
               id: chunkId(doc.id, i, draft.content),
               tenant_id: kb.tenant_id,
               kb_id: kb.id,
               doc_id: doc.id,
               docnm_kwd: doc.name,
               content: draft.content,
-              content_ltks,
-              content_sm_ltks: tokenizer.fineTokenize(content_ltks),
+              content_ltks: draft.content_ltks,
+              content_sm_ltks: draft.content_sm_ltks,
               title_tks: titleTokens,
               important_keywords: draft.important_keywords ?? [],
               questions: draft.questions ?? [],
               available: true,
-              token_num: tokenizer.countTokens(draft.content),
+              token_num: draft.token_num,
               page_num: draft.page_num,
               positions: draft.positions,
               index: i,
@@ -226,8 +239,8 @@ export const make = (options: IngestionOptions = {}) =>
               vector: vectors[i]!,
               create_time: t2
             })
-          })
-        )
+          )
+        }
 
         // Replace the document's chunks as a whole.
         // (A count is a read; a delete is a commit, which a first parse seldom needs.)
@@ -237,9 +250,10 @@ export const make = (options: IngestionOptions = {}) =>
         }
         const tokens = chunks.reduce((sum, c) => sum + c.token_num, 0)
         const finished = yield* Clock.currentTimeMillis
-        yield* report(task, doc.id, 1, `Indexed ${chunks.length} chunks (${tokens} tokens); done in ${seconds(finished - started)}.`)
+        const line = yield* stamp(`Indexed ${chunks.length} chunks (${tokens} tokens); done in ${seconds(finished - started)}.`)
+        yield* queue.progress(task.id, workerId, 1, line)
 
-        // Counts on the document and the knowledge base, in one transaction.
+        // The last progress line and the counts on the document and the knowledge base, in one transaction.
         yield* store.transaction(
           Effect.gen(function* () {
             const before = yield* store.documents.modify(doc.id, (d) =>
@@ -248,6 +262,7 @@ export const make = (options: IngestionOptions = {}) =>
                   ...d,
                   run: "DONE",
                   progress: 1,
+                  progress_msg: appendLines(d.progress_msg, [line]),
                   chunk_num: chunks.length,
                   token_num: tokens,
                   process_duration: (finished - started) / 1000,
@@ -379,5 +394,5 @@ export const make = (options: IngestionOptions = {}) =>
     return Ingestion.of({ runOnce, drain, run, workerId })
   })
 
-/** Requires RecordStore, TaskQueue, BlobStore, ChunkIndex, ParserRegistry, ChunkMethodRegistry, Tokenizer, Models. */
+/** Requires RecordStore, TaskQueue, BlobStore, ChunkIndex, Chunker, Tokenizer, Models. */
 export const layer = (options: IngestionOptions = {}) => Layer.effect(Ingestion, make(options))

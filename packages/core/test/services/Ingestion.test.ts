@@ -3,6 +3,7 @@ import { Duration, Effect, Fiber, Layer, Option, Schedule, TestClock } from "eff
 import { ModelError, ParseError } from "../../src/domain/Errors.js"
 import { ChunkIndex } from "../../src/ports/ChunkIndex.js"
 import * as ChunkMethod from "../../src/ports/ChunkMethod.js"
+import * as Chunker from "../../src/ports/Chunker.js"
 import * as Embedder from "../../src/ports/Embedder.js"
 import { RecordStore } from "../../src/ports/RecordStore.js"
 import { TaskQueue } from "../../src/ports/TaskQueue.js"
@@ -60,6 +61,7 @@ const flaky = (() => {
 })()
 
 const Engine = ingestionLayer({ workerId: "w1", concurrency: 2, heartbeatMs: 100, leaseMs: 2_000, pollMs: 20 }).pipe(
+  Layer.provide(Chunker.layerLocal),
   Layer.provideMerge(Rag.layer(Rag.layerMemoryPorts, [TestModels.layer, flaky])),
   Layer.provideMerge(Layer.mergeAll(ChunkMethod.layer([paragraphs]), Tokenizer.layer))
 )

@@ -24,6 +24,7 @@ import {
 import { aTenant, anId, stamps, TestModels } from "@ragkit/core/testing"
 import { Context, Effect, Layer } from "effect"
 import * as Parsers from "../../src/index.js"
+import * as ParserThreads from "../../src/threads/ParserThreads.js"
 import { words } from "../ocr/images.js"
 import { PAGE } from "../pdf/pdfs.js"
 import { badFiles, type CorpusFile, type Expectation, goodText, knowledgeBases, type Sample, samples } from "./samples.js"
@@ -34,10 +35,20 @@ import { badFiles, type CorpusFile, type Expectation, goodText, knowledgeBases, 
 
 const Parsing = Parsers.layer.pipe(Layer.provideMerge(Tokenizer.layer))
 
-const Engine = Rag.layerWorker({ workerId: "acceptance", concurrency: 4 }).pipe(
-  Layer.provideMerge(Rag.layer(Layer.merge(Rag.layerMemoryStores, Parsing), [TestModels.layer])),
-  Layer.provideMerge(Parsing)
-)
+// The same acceptance twice: parsing on the worker's own thread, and on a pool of parser threads.
+const workers = [
+  ["on the worker's thread", Rag.layerWorker({ workerId: "acceptance", concurrency: 4 })],
+  [
+    "on parser threads",
+    Rag.layerWorkerWith(ParserThreads.layer({ threads: 2, setupOptions: { ocr: true } }), { workerId: "threads", concurrency: 4 })
+  ]
+] as const
+
+const engine = (worker: (typeof workers)[number][1]) =>
+  worker.pipe(
+    Layer.provideMerge(Rag.layer(Layer.merge(Rag.layerMemoryStores, Parsing), [TestModels.layer])),
+    Layer.provideMerge(Parsing)
+  )
 
 const upload = (file: CorpusFile) => ({ name: file.fileName, bytes: file.bytes })
 
@@ -242,8 +253,8 @@ const matrix: ReadonlyArray<readonly [file: string, kb: string]> = [
   ["message.eml", "naive"]
 ]
 
-describe("Ingestion (acceptance)", () => {
-  layer(IngestedLive.pipe(Layer.provideMerge(Engine)), { timeout: 120_000, excludeTestServices: true })((it) => {
+for (const [where, worker] of workers) describe(`Ingestion (acceptance), parsing ${where}`, () => {
+  layer(IngestedLive.pipe(Layer.provideMerge(engine(worker))), { timeout: 120_000, excludeTestServices: true })((it) => {
     it.effect("the matrix above is exactly what was ingested, in one drain", () =>
       Effect.gen(function*() {
         const { runs, drained } = yield* Ingested

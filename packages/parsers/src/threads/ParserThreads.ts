@@ -1,0 +1,207 @@
+/**
+ * A `Chunker` on a pool of worker threads: parsing, chunking and tokenizing are CPU work, and one
+ * Node thread uses one core. With the pool, one process parses on every core, and the thread that
+ * runs the ingestion worker stays free for its lease heartbeats, records and index writes.
+ *
+ *   const Worker = Rag.layerWorkerWith(ParserThreads.layer({ threads: 2 }), { concurrency: 4 })
+ *
+ * - Each thread builds its own parsers, chunk methods and tokenizer from a setup module: by default
+ *   `./setup.ts` (every parser of this package, OCR when `setupOptions.ocr`), or the host's own
+ *   module (`setup: new URL("./parsing.js", import.meta.url)`) exporting `layer`, a Layer of
+ *   `ParserRegistry | ChunkMethodRegistry | Tokenizer`, or a function of `setupOptions` to one.
+ *   The host's parsers must be configured the same way, since uploads are checked against them.
+ * - Jobs queue for a free thread; a document's chunks are the same as `Chunker.layerLocal` gives.
+ * - Interrupting a job (a cancel, a lost lease) terminates the thread that runs it and starts a new
+ *   one, so a parse stuck in a loop stops at once.
+ * - `maxMemoryMb` caps each thread's heap: a file that needs more fails with `ParseError` reason
+ *   `TooLarge` and the thread is replaced; the process lives on. A thread that dies otherwise fails
+ *   its job with reason `Unknown`.
+ * - The layer fails with `ParseError` when a thread cannot build its setup (e.g. missing OCR models).
+ */
+import { Chunker, ParseError } from "@ragkit/core"
+import { Deferred, Effect, Layer } from "effect"
+import type { Scope } from "effect"
+import { availableParallelism } from "node:os"
+import { Worker } from "node:worker_threads"
+import type { FromThread, ThreadData, ToThread } from "./protocol.js"
+import type { SetupOptions } from "./setup.js"
+
+export interface Options {
+  /** Threads in the pool. Default: the machine's available parallelism. */
+  readonly threads?: number
+  /** The module that builds each thread's parsing layer. Default: this package's `setup` module. */
+  readonly setup?: URL | string
+  /** Given to the setup module's `layer` function (the default setup takes `{ ocr }`). */
+  readonly setupOptions?: SetupOptions | unknown
+  /** Heap limit of each thread in MiB (`resourceLimits.maxOldGenerationSizeMb`). Default 2048. */
+  readonly maxMemoryMb?: number
+}
+
+const bootUrl = new URL("./boot.mjs", import.meta.url)
+const entryUrl = new URL(`./thread${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url)
+const defaultSetupUrl = new URL(`./setup${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url)
+
+interface Job {
+  readonly id: number
+  readonly input: Chunker.PrepareInput
+  readonly settle: (result: Effect.Effect<Chunker.PreparedDocument, ParseError>) => void
+}
+
+interface Slot {
+  worker: Worker
+  ready: boolean
+  job: Job | undefined
+}
+
+const died = (job: Job, error: unknown, maxMemoryMb: number) => {
+  const code = (error as { code?: unknown } | undefined)?.code
+  job.settle(
+    Effect.fail(
+      code === "ERR_WORKER_OUT_OF_MEMORY"
+        ? new ParseError({
+          reason: "TooLarge",
+          message: `parsing ${job.input.fileName} needs more than the parser thread's ${maxMemoryMb} MiB of memory`
+        })
+        : new ParseError({
+          reason: "Unknown",
+          message: `the parser thread died while parsing ${job.input.fileName}: ${
+            error instanceof Error ? error.message : String(error)
+          }`
+        })
+    )
+  )
+}
+
+/** Starts the pool; its threads are terminated when the scope closes. */
+export const make = (options: Options = {}): Effect.Effect<Chunker.ChunkerService, ParseError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const size = Math.max(1, Math.floor(options.threads ?? availableParallelism()))
+    const maxMemoryMb = options.maxMemoryMb ?? 2048
+    const data: ThreadData = {
+      entry: entryUrl.href,
+      setup: options.setup === undefined ? defaultSetupUrl.href : new URL(options.setup).href,
+      options: options.setupOptions ?? {}
+    }
+    const queue: Array<Job> = []
+    const slots: Array<Slot> = []
+    let closed = false
+    /** Set when a replacement thread could not start: every job fails with it from then on. */
+    let broken: ParseError | undefined
+    let nextJob = 0
+    const started = yield* Deferred.make<void, ParseError>()
+    let readyCount = 0
+
+    const dispatch = () => {
+      for (const slot of slots) {
+        if (!slot.ready || slot.job !== undefined) continue
+        const job = queue.shift()
+        if (job === undefined) return
+        slot.job = job
+        slot.worker.ref()
+        slot.worker.postMessage({ job: job.id, input: job.input } satisfies ToThread)
+      }
+    }
+
+    /** A thread could not build its setup: fails the start, or every job from now on. */
+    const fatal = (error: Error) => {
+      const failure = new ParseError({ reason: "Unavailable", message: `a parser thread could not start: ${error.message}` })
+      Deferred.unsafeDone(started, Effect.fail(failure))
+      broken = failure
+      for (const job of queue.splice(0)) job.settle(Effect.fail(failure))
+    }
+
+    const spawn = (slot?: Slot): Slot => {
+      const worker = new Worker(bootUrl, {
+        workerData: data,
+        execArgv: [],
+        resourceLimits: { maxOldGenerationSizeMb: maxMemoryMb }
+      })
+      const current: Slot = slot ?? { worker, ready: false, job: undefined }
+      current.worker = worker
+      current.ready = false
+      current.job = undefined
+      worker.on("message", (message: FromThread) => {
+        if ("ready" in message) {
+          current.ready = true
+          // An idle thread does not keep the process alive; one with a job does.
+          worker.unref()
+          if (++readyCount === size) Deferred.unsafeDone(started, Effect.void)
+          return dispatch()
+        }
+        if ("fatal" in message) return fatal(new Error(message.fatal))
+        const job = current.job
+        if (job === undefined || job.id !== message.job) return
+        current.job = undefined
+        worker.unref()
+        if ("done" in message) job.settle(Effect.succeed(message.done))
+        else if ("failed" in message) job.settle(Effect.fail(new ParseError(message.failed)))
+        else died(job, new Error(message.died), maxMemoryMb)
+        dispatch()
+      })
+      worker.on("error", (error) => {
+        const job = current.job
+        current.job = undefined
+        if (job !== undefined) died(job, error, maxMemoryMb)
+        if (!current.ready) fatal(error)
+      })
+      worker.on("exit", () => {
+        if (closed || current.worker !== worker) return
+        // Died (an error, out of memory): its job was failed above; a new thread takes its place.
+        const job = current.job
+        current.job = undefined
+        if (job !== undefined) died(job, new Error("the thread exited"), maxMemoryMb)
+        if (current.ready) {
+          readyCount--
+          spawn(current)
+        }
+      })
+      return current
+    }
+
+    yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        for (let i = 0; i < size; i++) slots.push(spawn())
+      }),
+      () =>
+        Effect.promise(() => {
+          closed = true
+          for (const job of queue.splice(0)) {
+            job.settle(Effect.fail(new ParseError({ reason: "Unavailable", message: "the parser threads were stopped" })))
+          }
+          return Promise.all(slots.map((slot) => slot.worker.terminate()))
+        })
+    )
+    yield* Deferred.await(started)
+
+    const prepare = (input: Chunker.PrepareInput): Effect.Effect<Chunker.PreparedDocument, ParseError> =>
+      Effect.flatten(
+        Effect.async<Effect.Effect<Chunker.PreparedDocument, ParseError>>((resume) => {
+          if (closed || broken !== undefined) {
+            const failure = broken ?? new ParseError({ reason: "Unavailable", message: "the parser threads were stopped" })
+            resume(Effect.succeed(Effect.fail(failure)))
+            return
+          }
+          const job: Job = { id: nextJob++, input, settle: (result) => resume(Effect.succeed(result)) }
+          queue.push(job)
+          dispatch()
+          // Interrupted: drop the job, or stop the thread that runs it (a new one takes its place).
+          return Effect.sync(() => {
+            const queued = queue.indexOf(job)
+            if (queued >= 0) return void queue.splice(queued, 1)
+            const slot = slots.find((s) => s.job === job)
+            if (slot === undefined) return
+            slot.job = undefined
+            const worker = slot.worker
+            readyCount--
+            spawn(slot)
+            void worker.terminate()
+          })
+        })
+      )
+
+    return Chunker.Chunker.of({ prepare })
+  })
+
+/** `Chunker` on a pool of parser threads (see the module doc). */
+export const layer = (options: Options = {}): Layer.Layer<Chunker.Chunker, ParseError> =>
+  Layer.scoped(Chunker.Chunker, make(options))

@@ -1,0 +1,21 @@
+/** Messages between the `ParserThreads` pool and its threads (structured-cloned). */
+import type { Chunker, ParseError } from "@ragkit/core"
+
+/** What a thread is started with (`workerData`). */
+export interface ThreadData {
+  /** URL of the module the boot script imports: the thread's main. */
+  readonly entry: string
+  /** URL of the module that builds the thread's parsing layer. */
+  readonly setup: string
+  /** Passed to the setup module's `layer` when it is a function. */
+  readonly options: unknown
+}
+
+export type ToThread = { readonly job: number; readonly input: Chunker.PrepareInput }
+
+export type FromThread =
+  | { readonly ready: true }
+  | { readonly fatal: string }
+  | { readonly job: number; readonly done: Chunker.PreparedDocument }
+  | { readonly job: number; readonly failed: { readonly reason: ParseError["reason"]; readonly message: string } }
+  | { readonly job: number; readonly died: string }

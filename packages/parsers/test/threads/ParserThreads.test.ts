@@ -1,0 +1,107 @@
+/**
+ * The parser-thread pool as a `Chunker`: the same chunks as on the calling thread, failures that
+ * come back as the same `ParseError`s, jobs on different threads at once, and the pool surviving a
+ * parse that never ends (interrupted) or runs out of memory. The corpus-wide equivalence is in
+ * `ingestion/Ingestion.test.ts`, which runs the acceptance on both.
+ */
+import { describe, expect, it, layer } from "@effect/vitest"
+import { Chunker, Tokenizer } from "@ragkit/core"
+import { Duration, Effect, Exit, Fiber, Layer } from "effect"
+import * as Parsers from "../../src/index.js"
+import * as ParserThreads from "../../src/threads/ParserThreads.js"
+import { knowledgeBases, samples } from "../ingestion/samples.js"
+
+const setup = new URL("./setup.fixture.ts", import.meta.url)
+const text = (s: string) => new TextEncoder().encode(s)
+const input = (fileName: string, content: string, parserId = "naive"): Chunker.PrepareInput => ({
+  bytes: text(content),
+  fileName,
+  parserId,
+  parserConfig: {}
+})
+
+const Local = Chunker.layerLocal.pipe(Layer.provide(Parsers.layerWithoutOcr), Layer.provide(Tokenizer.layer))
+
+describe("ParserThreads", () => {
+  layer(ParserThreads.layer({ threads: 2, setup, maxMemoryMb: 64 }), { timeout: 60_000, excludeTestServices: true })((it) => {
+    it.effect("jobs run on different threads at once", () =>
+      Effect.gen(function*() {
+        const pool = yield* Chunker.Chunker
+        const [a, b] = yield* Effect.all([pool.prepare(input("a.wait", "400")), pool.prepare(input("b.wait", "400"))], {
+          concurrency: 2
+        })
+        const threads = new Set([a!.chunks[0]!.content, b!.chunks[0]!.content])
+        expect(threads.size).toBe(2)
+        for (const t of threads) expect(t).toMatch(/^ran on thread \d+$/)
+      }))
+
+    it.effect("an interrupted parse stops its thread; the pool goes on with a new one", () =>
+      Effect.gen(function*() {
+        const pool = yield* Chunker.Chunker
+        const fiber = yield* Effect.fork(pool.prepare(input("endless.spin", "x")))
+        yield* Effect.sleep(Duration.millis(300))
+        yield* Fiber.interrupt(fiber)
+        // Both threads answer again, one of them the replacement (once it has started).
+        const pair = Effect.all([pool.prepare(input("c.wait", "300")), pool.prepare(input("d.wait", "300"))], {
+          concurrency: 2
+        }).pipe(
+          Effect.map((after) => new Set(after.map((p) => p.chunks[0]!.content)).size),
+          Effect.filterOrFail((threads) => threads === 2, () => "one thread answered")
+        )
+        expect(yield* Effect.retry(pair, { times: 30 })).toBe(2)
+      }))
+
+    it.effect("a file that needs more memory than a thread has fails TooLarge, and the pool goes on", () =>
+      Effect.gen(function*() {
+        const pool = yield* Chunker.Chunker
+        const error = yield* Effect.flip(pool.prepare(input("big.hog", "x")))
+        expect(error.reason).toBe("TooLarge")
+        expect(error.message).toMatch(/big\.hog needs more than the parser thread's 64 MiB/)
+        const next = yield* pool.prepare(input("fine.txt", "Otters eat fish."))
+        expect(next.chunks.map((c) => c.content)).toEqual(["Otters eat fish."])
+      }))
+
+    it.effect("parse errors come back as the ParseError the parser failed with", () =>
+      Effect.gen(function*() {
+        const pool = yield* Chunker.Chunker
+        const empty = yield* Effect.flip(pool.prepare(input("empty.txt", "")))
+        expect([empty._tag, empty.reason]).toEqual(["ParseError", "Empty"])
+        const unknown = yield* Effect.flip(pool.prepare(input("notes.txt", "x", "no-such-method")))
+        expect([unknown.reason, unknown.message]).toEqual(["Unsupported", 'unsupported parser id "no-such-method"'])
+      }))
+  })
+
+  it.effect("gives exactly the chunks the calling thread gives, for every file of the corpus and its methods", () =>
+    Effect.gen(function*() {
+      const corpus = yield* Effect.promise(samples)
+      const compare = (local: Chunker.ChunkerService, pool: Chunker.ChunkerService) =>
+        Effect.forEach(corpus, (sample) =>
+          Effect.forEach(Object.keys(sample.methods), (kbName) =>
+            Effect.gen(function*() {
+              const kb = knowledgeBases.find((k) => k.name === kbName)!
+              const job: Chunker.PrepareInput = {
+                bytes: sample.file.bytes,
+                fileName: sample.file.fileName,
+                parserId: kb.method,
+                parserConfig: kb.config ?? {}
+              }
+              const [here, there] = yield* Effect.all([Effect.exit(local.prepare(job)), Effect.exit(pool.prepare(job))])
+              const strip = (exit: typeof here) => Exit.map(exit, ({ parseMs: _p, chunkMs: _c, ...rest }) => rest)
+              expect(strip(there), `${sample.file.fileName} with ${kbName}`).toEqual(strip(here))
+              return 1
+            })))
+      const compared = yield* Effect.scoped(
+        Effect.flatMap(ParserThreads.make({ threads: 2 }), (pool) => Effect.flatMap(Chunker.Chunker, (local) => compare(local, pool)))
+      ).pipe(Effect.provide(Local))
+      expect(compared.flat().length).toBeGreaterThan(40)
+    }), 120_000)
+})
+
+describe("ParserThreads setup", () => {
+  it.effect("a setup that cannot be built fails the layer with the reason", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Effect.scoped(ParserThreads.make({ threads: 1, setup, setupOptions: { broken: true } })))
+      expect([error._tag, error.reason]).toEqual(["ParseError", "Unavailable"])
+      expect(error.message).toMatch(/a parser thread could not start: .*the models of this setup are missing/)
+    }))
+})
