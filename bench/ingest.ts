@@ -6,6 +6,8 @@
  *   npx tsx bench/ingest.ts [--runs 3] [--store memory|pglite] [--ocr] [--files 210]
  *                           [--only mixed|scifact] [--concurrency 2] [--scifact path/to/corpus.jsonl]
  *                           [--limit N]   (the first N SciFact abstracts only)
+ *                           [--threads N] (parse on N parser threads: ParserThreads.layer; concurrency
+ *                                          then defaults to 2N)
  *   npx tsx bench/ingest.ts --processes 1,2 [--pg-url postgres://...] [--runs 3] [--only mixed] [--files 210]
  *
  * Scale-out mode (`--processes N[,M...]`; needs a real Postgres: `--pg-url` or RAGKIT_TEST_PG_URL):
@@ -34,6 +36,7 @@ import {
   type Caller,
   ChunkIndex,
   ChunkMethod,
+  Chunker,
   createRag,
   type Document,
   Documents,
@@ -50,6 +53,7 @@ import {
 } from "@ragkit/core"
 import { HashEmbedder, TestModels } from "@ragkit/core/doubles"
 import * as Parsers from "@ragkit/parsers"
+import * as ParserThreads from "@ragkit/parsers/threads"
 import * as StorePg from "@ragkit/store-pg"
 import { Effect, Exit, Layer, Option, Redacted, Scope } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
@@ -83,7 +87,9 @@ const STORE = option("store", "memory") === "pglite" ? "pglite" : "memory"
 const OCR = flag("ocr")
 const FILES = Math.max(20, Number(option("files", "210")))
 const ONLY = option("only", "all")
-const CONCURRENCY = Math.max(1, Number(option("concurrency", "2")))
+/** Parser threads (`ParserThreads.layer`); 0: parse on the worker's thread (`Rag.layerWorker`). */
+const THREADS = Math.max(0, Number(option("threads", "0")))
+const CONCURRENCY = Math.max(1, Number(option("concurrency", String(THREADS > 0 ? 2 * THREADS : 2))))
 const SCIFACT = option("scifact", path.resolve(here, "../../shared/datasets/scifact/corpus.jsonl"))
 /** Only the first N SciFact abstracts (to see how time grows with the number of documents). */
 const LIMIT = Number(option("limit", "0"))
@@ -496,12 +502,32 @@ const TimedTokenizer = Layer.effect(
   }))
 ).pipe(Layer.provide(TokenizerLive))
 
+/**
+ * The parser-thread pool (started once, as a server starts it, before anything is timed), with its
+ * per-document parse and chunk (+ tokenize) times.
+ */
+const pool = THREADS > 0
+  ? await Effect.runPromise(ParserThreads.make({ threads: THREADS, setupOptions: { ocr: OCR } }).pipe(Scope.extend(Effect.runSync(Scope.make()))))
+  : undefined
+const ThreadsLive = Layer.succeed(Chunker.Chunker, {
+  prepare: (input: Chunker.PrepareInput) =>
+    Effect.tap(pool!.prepare(input), (prepared) =>
+      Effect.sync(() => {
+        stats.add(stats.parseMs, suffix(input.fileName), prepared.parseMs)
+        stats.add(stats.chunkMs, suffix(input.fileName), prepared.chunkMs)
+        stats.chunkTexts?.push(...prepared.chunks.map((c) => c.content))
+      }))
+})
+
 const engine = (dataDir: string | undefined) => {
   const stores = dataDir === undefined
     ? Rag.layerMemoryStores
     : Layer.mergeAll(StorePg.layerEmbedded({ dataDir }), BlobStore.layerMemory, ChunkIndex.layerMemory)
   const ports = Layer.mergeAll(stores, TimedParsers, TimedTokenizer)
-  return Rag.layerWorker({ concurrency: CONCURRENCY }).pipe(
+  const worker = THREADS > 0
+    ? Rag.layerWorkerWith(ThreadsLive, { concurrency: CONCURRENCY })
+    : Rag.layerWorker({ concurrency: CONCURRENCY })
+  return worker.pipe(
     Layer.provideMerge(Rag.layer(ports, [TestModels.layer, BenchModels])),
     Layer.provide(TimedMethods)
   )
@@ -519,6 +545,8 @@ interface Phase {
   readonly uploadS: number
   readonly queueS: number
   readonly drainS: number
+  /** CPU time of the process (every thread) during the drain. */
+  readonly cpuS: number
   readonly peakRss: number
   readonly startRss: number
   readonly parseMs: Map<string, number>
@@ -553,8 +581,11 @@ const ingest = (files: ReadonlyArray<BenchFile>, embeddingModel: string, keepTex
     for (let i = 0; i < ids.length; i += UPLOAD_BATCH) yield* documents.parse(caller, ids.slice(i, i + UPLOAD_BATCH))
     const queueS = seconds(start)
     start = performance.now()
+    const cpuStart = process.cpuUsage()
     yield* worker.drain
     const drainS = seconds(start)
+    const cpu = process.cpuUsage(cpuStart)
+    const cpuS = (cpu.user + cpu.system) / 1e6
     const peak = peakRss
 
     let chunks = 0
@@ -578,6 +609,7 @@ const ingest = (files: ReadonlyArray<BenchFile>, embeddingModel: string, keepTex
       uploadS,
       queueS,
       drainS,
+      cpuS,
       peakRss: peak,
       startRss,
       parseMs: stats.parseMs,
@@ -693,14 +725,18 @@ const machine = () => {
     out()
     return
   }
-  out(`Settings: ${RUNS} runs (medians shown), store ${STORE === "memory" ? "memory (Rag.layerMemoryStores)" : "PGlite records + task queue (StorePg.layerEmbedded, temp dir), memory blobs and chunk index"}, Rag.layerWorker({ concurrency: ${CONCURRENCY} }) + drain, parsers ${OCR ? "with OCR" : "without OCR (Parsers.layerWithoutOcr)"}, chunk method defaults (naive; presentation for pptx, email for eml).`)
+  out(`Settings: ${RUNS} runs (medians shown), store ${STORE === "memory" ? "memory (Rag.layerMemoryStores)" : "PGlite records + task queue (StorePg.layerEmbedded, temp dir), memory blobs and chunk index"}, ${THREADS > 0 ? `Rag.layerWorkerWith(ParserThreads.layer({ threads: ${THREADS} }), { concurrency: ${CONCURRENCY} })` : `Rag.layerWorker({ concurrency: ${CONCURRENCY} })`} + drain, parsers ${OCR ? "with OCR" : "without OCR (Parsers.layerWithoutOcr)"}, chunk method defaults (naive; presentation for pptx, email for eml).`)
   out()
 }
 
 const report = async (label: string, files: ReadonlyArray<BenchFile>) => {
-  log(`${label}: pre-pass (sequential parse + chunk of every file)`)
-  const formats = await prepass(files)
-  const textBytes = [...formats.values()].reduce((n, r) => n + r.text, 0)
+  // With parser threads the pre-pass runs last, so that this thread has not loaded every parser
+  // library before the ingestions' memory is measured (the threads warm up on their own).
+  const runPrepass = () => {
+    log(`${label}: pre-pass (sequential parse + chunk of every file)`)
+    return prepass(files)
+  }
+  const early = THREADS > 0 ? undefined : await runPrepass()
   const bytes = files.reduce((n, f) => n + f.bytes.length, 0)
 
   const noEmbed: Array<Phase> = []
@@ -716,6 +752,8 @@ const report = async (label: string, files: ReadonlyArray<BenchFile>) => {
     log(`  drains ${f2(a.drainS)} s / ${f2(full.at(-1)!.drainS)} s, failed ${a.failed}`)
   }
 
+  const formats = early ?? (await runPrepass())
+  const textBytes = [...formats.values()].reduce((n, r) => n + r.text, 0)
   const m = (phases: ReadonlyArray<Phase>, f: (p: Phase) => number) => median(phases.map(f))
   const chunks = m(noEmbed, (p) => p.chunks)
   const failed = Math.max(...noEmbed.map((p) => p.failed), ...full.map((p) => p.failed))
@@ -730,6 +768,7 @@ const report = async (label: string, files: ReadonlyArray<BenchFile>) => {
       f2(m(phases, (p) => p.uploadS)),
       f2(m(phases, (p) => p.queueS)),
       f2(drain),
+      f2(m(phases, (p) => p.cpuS)),
       f1(files.length / drain),
       f2(bytes / MB / drain),
       f2(textBytes / MB / drain),
@@ -740,12 +779,12 @@ const report = async (label: string, files: ReadonlyArray<BenchFile>) => {
   }
   const embedDiff = m(full, (p) => p.drainS) - m(noEmbed, (p) => p.drainS)
   table(
-    ["pipeline (drain)", "upload s", "queue s", "drain s", "files/s", "MB/s bytes", "MB/s text", "chunks/s", "RSS at start MiB", "peak RSS MiB"],
+    ["pipeline (drain)", "upload s", "queue s", "drain s", "CPU s (all threads)", "files/s", "MB/s bytes", "MB/s text", "chunks/s", "RSS at start MiB", "peak RSS MiB"],
     [
       row("parse+chunk+tokenize+index, no embedding (const-8@Bench)", noEmbed),
       row("full, hash-64@Test hash embedder (not a neural model)", full),
-      ["embedding alone: drain difference", "", "", f2(embedDiff), "", "", "", "", "", ""],
-      ["embedding alone: hash-64 over the chunk texts, direct", "", "", f2(median(direct)), "", "", "", String(Math.round(chunks / median(direct))), "", ""]
+      ["embedding alone: drain difference", "", "", f2(embedDiff), "", "", "", "", "", "", ""],
+      ["embedding alone: hash-64 over the chunk texts, direct", "", "", f2(median(direct)), "", "", "", "", String(Math.round(chunks / median(direct))), "", ""]
     ]
   )
   const parseS = m(noEmbed, (p) => sum(p.parseMs)) / 1000
@@ -756,15 +795,27 @@ const report = async (label: string, files: ReadonlyArray<BenchFile>) => {
   const pct = (x: number) => `${Math.round((100 * x) / drainA)}%`
   out(`Stage times in the no-embedding drain (sums over documents, concurrency ${CONCURRENCY}; drain ${f2(drainA)} s):`)
   out()
-  table(
-    ["stage", "s", "of drain"],
-    [
-      ["parse (ParserRegistry.parse)", f2(parseS), pct(parseS)],
-      ["chunk (chunk method, incl. its token counting)", f2(chunkS), pct(chunkS)],
-      ["tokenize (worker: search tokens, fine tokens, token counts)", f2(tokS), pct(tokS)],
-      ["rest (blob reads, index upsert, progress and record writes, scheduling)", f2(Math.max(0, rest)), pct(Math.max(0, rest))]
-    ]
-  )
+  if (THREADS > 0) {
+    out(`(On ${THREADS} parser threads, which run at the same time: the sums can exceed the drain.)`)
+    out()
+    table(
+      ["stage", "s", "of drain"],
+      [
+        ["parse (in the parser threads)", f2(parseS), pct(parseS)],
+        ["chunk + tokenize (in the parser threads)", f2(chunkS), pct(chunkS)]
+      ]
+    )
+  } else {
+    table(
+      ["stage", "s", "of drain"],
+      [
+        ["parse (ParserRegistry.parse)", f2(parseS), pct(parseS)],
+        ["chunk (chunk method, incl. its token counting)", f2(chunkS), pct(chunkS)],
+        ["tokenize (worker: search tokens, fine tokens, token counts)", f2(tokS), pct(tokS)],
+        ["rest (blob reads, index upsert, progress and record writes, scheduling)", f2(Math.max(0, rest)), pct(Math.max(0, rest))]
+      ]
+    )
+  }
   const exts = [...formats.keys()]
   out("Per format, sequential pre-pass (one file at a time, no worker), and the parse + chunk stage sums inside the worker (median run):")
   out()

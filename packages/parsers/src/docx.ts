@@ -7,13 +7,17 @@
 import type { Parser } from "@ragkit/core"
 import { ParseError } from "@ragkit/core"
 import { Effect } from "effect"
-import mammoth from "mammoth"
 import { htmlToSections } from "./html.js"
 import { empty, messageOf } from "./internal/text.js"
+import { lazyModule } from "./internal/lazy.js"
 import { coreProperties, openZip, zipLimits } from "./internal/zip.js"
 
-/** Images are neither inflated nor embedded: only their alt text is kept. */
-const skipImages = mammoth.images.imgElement(() => Promise.resolve({ src: "" }))
+const mammoth = lazyModule("mammoth", async () => {
+  const { default: library } = await import("mammoth")
+  /** Images are neither inflated nor embedded: only their alt text is kept. */
+  const skipImages = library.images.imgElement(() => Promise.resolve({ src: "" }))
+  return { library, skipImages }
+})
 
 /** Word documents (`docx`, `docm`). */
 export const DocxParser: Parser.Parser = {
@@ -31,8 +35,9 @@ export const DocxParser: Parser.Parser = {
     // mammoth inflates the parts on its own: check first that none inflates beyond the limits.
     yield* archive.verifyAll
     const properties = yield* coreProperties(archive)
+    const { library, skipImages } = yield* mammoth
     const result = yield* Effect.tryPromise({
-      try: () => mammoth.convertToHtml({ buffer: Buffer.from(input.bytes) }, { convertImage: skipImages, externalFileAccess: false }),
+      try: () => library.convertToHtml({ buffer: Buffer.from(input.bytes) }, { convertImage: skipImages, externalFileAccess: false }),
       catch: (cause) =>
         new ParseError({ reason: "Corrupt", message: `${input.fileName}: cannot read the DOCX: ${messageOf(cause)}`, cause })
     })

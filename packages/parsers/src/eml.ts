@@ -14,7 +14,7 @@ import { Parser } from "@ragkit/core"
 import { ParseError } from "@ragkit/core"
 import { Effect, Layer } from "effect"
 import type { AddressObject, Attachment, EmailAddress, ParsedMail } from "mailparser"
-import { simpleParser } from "mailparser"
+import { lazyModule } from "./internal/lazy.js"
 import { formats } from "./formats.js"
 import { htmlToSections } from "./html.js"
 import { corrupt, empty, messageOf, paragraphs } from "./internal/text.js"
@@ -58,6 +58,8 @@ const notParsed = (name: string, attachment: Attachment, why?: string): Parser.S
   }`
 })
 
+const mailparser = lazyModule("mailparser", () => import("mailparser"))
+
 /**
  * An e-mail parser whose attachments are parsed by the registry `registry()` returns (asked at
  * parse time, so the registry may contain this parser).
@@ -69,6 +71,7 @@ export const makeEmlParser = (registry: () => Parser.ParserRegistryService): Par
   parse: Effect.fn("EmlParser.parse")(function*(input: Parser.ParseInput) {
     if (input.bytes.length === 0) return yield* empty(input.fileName, "no content")
     if (input.bytes.includes(0)) return yield* corrupt(`${input.fileName}: binary content (NUL bytes), not an e-mail message`)
+    const { simpleParser } = yield* mailparser
     const mail: ParsedMail = yield* Effect.tryPromise({
       try: () => simpleParser(Buffer.from(input.bytes), { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true }),
       catch: (cause) =>

@@ -22,21 +22,9 @@
  * `Unsupported` or `Corrupt`; a file without elements is `Empty`.
  */
 import { Parser, ParseError } from "@ragkit/core"
+import { lazyModule } from "./internal/lazy.js"
 import type { ChunkPosition } from "@ragkit/core"
 import { Config, ConfigError, Duration, Effect, Layer, Redacted } from "effect"
-import { UnstructuredClient } from "unstructured-client"
-import type { SDKOptions } from "unstructured-client/lib/config.js"
-import { SDKHooks } from "unstructured-client/hooks/hooks.js"
-import type { BeforeRequestContext, BeforeRequestHook } from "unstructured-client/hooks/types.js"
-import {
-  ConnectionError,
-  HTTPValidationError,
-  RequestAbortedError,
-  RequestTimeoutError,
-  UnstructuredClientError
-} from "unstructured-client/sdk/models/errors"
-import { Strategy as SdkStrategy } from "unstructured-client/sdk/models/shared"
-
 export type Strategy = "auto" | "fast" | "hi_res" | "ocr_only"
 
 export interface UnstructuredOptions {
@@ -94,13 +82,6 @@ export const mimeTypes: ReadonlyArray<string> = [
   "text/xml",
   "application/json"
 ]
-
-const sdkStrategies: Record<Strategy, SdkStrategy> = {
-  auto: SdkStrategy.Auto,
-  fast: SdkStrategy.Fast,
-  hi_res: SdkStrategy.HiRes,
-  ocr_only: SdkStrategy.OcrOnly
-}
 
 const DEFAULT_TIMEOUT_MS = 600_000
 const DEFAULT_PIXEL_DPI = 200
@@ -247,109 +228,7 @@ export const elementsToSections = (
   return sections
 }
 
-// ---------------------------------------------------------------------------------------------
-// Errors.
-
-const detailOf = (error: UnstructuredClientError): string => {
-  const fromDetail = (detail: unknown): string | undefined => {
-    if (typeof detail === "string") return detail
-    if (Array.isArray(detail)) {
-      return detail
-        .map((d) => isRecord(d) && typeof d["msg"] === "string" ? d["msg"] : JSON.stringify(d))
-        .join("; ")
-    }
-    return undefined
-  }
-  if (error instanceof HTTPValidationError) {
-    const detail = fromDetail(error.detail)
-    if (detail !== undefined) return detail
-  }
-  try {
-    const body: unknown = JSON.parse(error.body)
-    const detail = isRecord(body) ? fromDetail(body["detail"]) : undefined
-    if (detail !== undefined) return detail
-  } catch {
-    // not JSON: the raw body below
-  }
-  const body = error.body.trim()
-  return body.length > 0 ? body.slice(0, 500) : `HTTP ${error.statusCode}`
-}
-
-const toParseError = (error: unknown, serverUrl: string, fileName: string): ParseError => {
-  const unavailable = (why: string) =>
-    new ParseError({ reason: "Unavailable", message: `Unstructured API unavailable at ${serverUrl}: ${why}`, cause: error })
-  if (error instanceof UnstructuredClientError) {
-    const status = error.statusCode
-    if (status === 401 || status === 403) {
-      return new ParseError({
-        reason: "Unknown",
-        message: `Unstructured API rejected the API key (HTTP ${status}): ${detailOf(error)}`,
-        cause: error
-      })
-    }
-    if (status >= 500 || status === 408 || status === 429) return unavailable(`HTTP ${status} ${detailOf(error)}`)
-    if (status === 404 || status === 405) return unavailable(`HTTP ${status}, no partition endpoint there`)
-    if (status === 413) {
-      return new ParseError({ reason: "TooLarge", message: `${fileName}: ${detailOf(error)}`, cause: error })
-    }
-    const detail = detailOf(error)
-    const reason = /not supported|unsupported|file type|filetype/iu.test(detail) ? "Unsupported" : "Corrupt"
-    return new ParseError({ reason, message: `Unstructured API could not read ${fileName}: ${detail}`, cause: error })
-  }
-  if (error instanceof RequestTimeoutError) return unavailable("request timed out")
-  if (error instanceof RequestAbortedError) return unavailable("request aborted")
-  if (error instanceof ConnectionError) {
-    const cause = error.cause instanceof Error && error.cause.cause instanceof Error
-      ? error.cause.cause.message
-      : error.cause instanceof Error
-      ? error.cause.message
-      : error.message
-    return unavailable(cause)
-  }
-  return new ParseError({
-    reason: "Unknown",
-    message: `Unstructured API call failed for ${fileName}: ${error instanceof Error ? error.message : String(error)}`,
-    cause: error
-  })
-}
-
-// ---------------------------------------------------------------------------------------------
-// The client.
-
-/**
- * The SDK sends `languages` as one comma-joined form field; the server reads a list of fields.
- */
-const splitLanguagesHook: BeforeRequestHook = {
-  beforeRequest: async (_context: BeforeRequestContext, request: Request): Promise<Request> => {
-    const form = await request.clone().formData()
-    const languages = form.get("languages")
-    if (typeof languages !== "string" || !languages.includes(",")) return request
-    form.delete("languages")
-    for (const language of languages.split(",").map((l) => l.trim()).filter((l) => l.length > 0)) {
-      form.append("languages", language)
-    }
-    const headers = new Headers(request.headers)
-    headers.delete("content-type")
-    headers.delete("content-length")
-    return new Request(request.clone(), { body: form, headers })
-  }
-}
-
-/**
- * The SDK's preset hooks write to the console on every failed request, split PDFs into concurrent
- * per-page requests with their own hour-long retry loops, and drop any path from the server URL.
- * ragkit reports failures as typed errors and leaves retries to the ingestion, so it runs without
- * them.
- */
-const sdkHooks = (): SDKHooks => {
-  const hooks = new SDKHooks()
-  hooks.sdkInitHooks = []
-  hooks.beforeCreateRequestHooks = []
-  hooks.beforeRequestHooks = [splitLanguagesHook]
-  hooks.afterSuccessHooks = []
-  hooks.afterErrorHooks = []
-  return hooks
-}
+const sdk = lazyModule("unstructured-client", () => import("./internal/unstructuredSdk.js"))
 
 const extensionOf = (fileName: string): string => {
   const dot = fileName.lastIndexOf(".")
@@ -362,26 +241,24 @@ const baseMime = (mime: string) => mime.split(";")[0]!.trim().toLowerCase()
 export const make = (options: UnstructuredOptions): Parser.Parser => {
   const serverUrl = options.serverUrl.replace(/\/+$/u, "")
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
-  const sdkOptions: SDKOptions & { readonly hooks: SDKHooks } = {
-    serverURL: serverUrl,
-    ...(options.apiKey === undefined ? {} : { security: { apiKeyAuth: Redacted.value(options.apiKey) } }),
-    retryConfig: { strategy: "none" },
-    hooks: sdkHooks()
-  }
-  const client = new UnstructuredClient(sdkOptions)
+  // The SDK loads, and the client is made, on the first file.
+  const client = Effect.cached(
+    Effect.map(sdk, (Sdk) => ({ Sdk, client: Sdk.makeClient(serverUrl, options.apiKey) }))
+  ).pipe(Effect.runSync)
 
   const parse = Effect.fn("UnstructuredParser.parse")(function*(input: Parser.ParseInput) {
     yield* Effect.annotateCurrentSpan({ fileName: input.fileName, size: input.bytes.length, serverUrl })
     if (input.bytes.length === 0) {
       return yield* new ParseError({ reason: "Empty", message: `file ${input.fileName} is empty` })
     }
+    const { Sdk, client: sdkClient } = yield* client
     const response = yield* Effect.tryPromise({
       try: (signal) =>
-        client.general.partition(
+        sdkClient.general.partition(
           {
             partitionParameters: {
               files: { content: input.bytes, fileName: input.fileName },
-              strategy: sdkStrategies[options.strategy ?? "auto"],
+              strategy: Sdk.sdkStrategies[options.strategy ?? "auto"],
               coordinates: true,
               splitPdfPage: false,
               ...(options.languages === undefined || options.languages.length === 0
@@ -391,7 +268,7 @@ export const make = (options: UnstructuredOptions): Parser.Parser => {
           },
           { retries: { strategy: "none" }, fetchOptions: { signal } }
         ),
-      catch: (error) => toParseError(error, serverUrl, input.fileName)
+      catch: (error) => Sdk.toParseError(error, serverUrl, input.fileName)
     }).pipe(
       Effect.timeoutFail({
         duration: Duration.millis(timeoutMs),

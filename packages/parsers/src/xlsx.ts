@@ -8,10 +8,12 @@
 import type { Parser } from "@ragkit/core"
 import { ParseError } from "@ragkit/core"
 import { Effect } from "effect"
-import ExcelJS from "exceljs"
 import { tableSection } from "./html.js"
 import { empty, messageOf, numberOption, tooLarge } from "./internal/text.js"
+import { lazyModule } from "./internal/lazy.js"
 import { coreProperties, openZip, zipLimits } from "./internal/zip.js"
+
+const exceljs = lazyModule("exceljs", () => import("exceljs"))
 
 export const DEFAULT_XLSX_MAX_CELLS = 1_000_000
 
@@ -58,6 +60,7 @@ export const XlsxParser: Parser.Parser = {
     // exceljs inflates every entry on its own: check first that none inflates beyond the limits.
     yield* archive.verifyAll
     const properties = yield* coreProperties(archive)
+    const { default: ExcelJS } = yield* exceljs
     const workbook = new ExcelJS.Workbook()
     yield* Effect.tryPromise({
       try: () => workbook.xlsx.load(Buffer.from(input.bytes) as never),

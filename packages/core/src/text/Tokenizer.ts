@@ -11,11 +11,12 @@
  *
  * Queries go through the same `tokenize`, so both sides match; `tokenize` is idempotent
  * (`tokenize(tokenize(x)) === tokenize(x)`). The layer acquires the tiktoken encoder (freed when
- * the layer is released) and the jieba dictionary once: bind `layer` to one `provide` site.
+ * the layer is released) and, on the first Chinese text, the jieba dictionary: bind `layer` to one
+ * `provide` site.
  */
 import { Jieba } from "@node-rs/jieba"
-import { dict } from "@node-rs/jieba/dict.js"
 import { Context, Effect, Layer } from "effect"
+import { createRequire } from "node:module"
 import type { Scope } from "effect"
 import { get_encoding } from "tiktoken"
 import { stemToFixpoint } from "./internal/porter.js"
@@ -40,21 +41,27 @@ export const stem: (word: string) => string = stemToFixpoint
 /** Full-width ASCII forms and the ideographic space folded to ASCII (RAGFlow's `strQ2B`). */
 export const strQ2B: (text: string) => string = Rag.strQ2B
 
+/** jieba's bundled dictionary (a CommonJS module that reads the file when required). */
+const loadDictionary = (): Buffer =>
+  (createRequire(import.meta.url)("@node-rs/jieba/dict.js") as { readonly dict: Buffer }).dict
+
 /**
- * Builds the service: loads the jieba dictionary and the tiktoken `cl100k_base` encoder (freed
- * when the scope closes). Failing to load either is a defect, seen when the layer is built.
+ * Builds the service: loads the tiktoken `cl100k_base` encoder (freed when the scope closes); the
+ * jieba dictionary is loaded on the first Chinese text. Failing to load either is a defect.
  */
 export const make: Effect.Effect<TokenizerService, never, Scope.Scope> = Effect.gen(function*() {
   const encoder = yield* Effect.acquireRelease(
     Effect.sync(() => get_encoding("cl100k_base")),
     (encoder) => Effect.sync(() => encoder.free())
   )
-  // A napi object with no explicit release: dropped with the service.
-  const jieba = yield* Effect.sync(() => Jieba.withDict(dict))
+  // Loaded on the first Chinese text (~50 MB that English-only work never needs). A napi object
+  // with no explicit release: dropped with the service.
+  let loaded: Jieba | undefined
+  const jieba = () => (loaded ??= Jieba.withDict(loadDictionary()))
   const segmenter: Rag.Segmenter = {
-    cut: (text) => jieba.cut(text, true),
+    cut: (text) => jieba().cut(text, true),
     // called on single coarse tokens, which repeat: worth a cache
-    cutForSearch: Rag.memoize((token) => jieba.cutForSearch(token, false), 50_000)
+    cutForSearch: Rag.memoize((token) => jieba().cutForSearch(token, false), 50_000)
   }
   const cachedStem = Rag.memoize(stemToFixpoint, 100_000)
   // exact: the sum of the encoder's counts of the pre-tokenizer's pieces, cached per piece
