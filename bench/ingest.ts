@@ -90,6 +90,8 @@ const ONLY = option("only", "all")
 /** Parser threads (`ParserThreads.layer`); 0: parse on the worker's thread (`Rag.layerWorker`). */
 const THREADS = Math.max(0, Number(option("threads", "0")))
 const CONCURRENCY = Math.max(1, Number(option("concurrency", String(THREADS > 0 ? 2 * THREADS : 2))))
+/** Heap limit of each parser thread in MiB (`maxMemoryMb`); 0: the pool's default. */
+const THREAD_MEMORY = Math.max(0, Number(option("thread-memory", "0")))
 const SCIFACT = option("scifact", path.resolve(here, "../../shared/datasets/scifact/corpus.jsonl"))
 /** Only the first N SciFact abstracts (to see how time grows with the number of documents). */
 const LIMIT = Number(option("limit", "0"))
@@ -506,9 +508,11 @@ const TimedTokenizer = Layer.effect(
  * The parser-thread pool (started once, as a server starts it, before anything is timed), with its
  * per-document parse and chunk (+ tokenize) times.
  */
+if (process.env["BENCH_MEM"]) log(`  memory before the parser threads: ${Math.round(process.memoryUsage().rss / 2 ** 20)} MiB`)
 const pool = THREADS > 0
-  ? await Effect.runPromise(ParserThreads.make({ threads: THREADS, setupOptions: { ocr: OCR } }).pipe(Scope.extend(Effect.runSync(Scope.make()))))
+  ? await Effect.runPromise(ParserThreads.make({ threads: THREADS, setupOptions: { ocr: OCR }, ...(THREAD_MEMORY > 0 ? { maxMemoryMb: THREAD_MEMORY } : {}) }).pipe(Scope.extend(Effect.runSync(Scope.make()))))
   : undefined
+if (process.env["BENCH_MEM"]) log(`  memory after the parser threads: ${Math.round(process.memoryUsage().rss / 2 ** 20)} MiB`)
 const ThreadsLive = Layer.succeed(Chunker.Chunker, {
   prepare: (input: Chunker.PrepareInput) =>
     Effect.tap(pool!.prepare(input), (prepared) =>
@@ -569,6 +573,7 @@ const ingest = (files: ReadonlyArray<BenchFile>, embeddingModel: string, keepTex
     if (keepTexts) stats.chunkTexts = []
     resetPeak()
     const startRss = peakRss
+    if (process.env["BENCH_MEM"]) log(`  memory at start: ${JSON.stringify(Object.fromEntries(Object.entries(process.memoryUsage()).map(([k, v]) => [k, Math.round(v / 2 ** 20)])))}`)
 
     let start = performance.now()
     const ids: Array<string> = []

@@ -10,8 +10,11 @@
  * | RAGKIT_WORKERS | 2 | documents parsed at once by this process (0: no ingestion here) |
  * | RAGKIT_LEASE_MS | 30000 | how long a worker's claim on a document lasts without a heartbeat |
  * | RAGKIT_OCR | true | read scanned PDF pages and images with the bundled OCR models |
+ * | RAGKIT_PARSER_THREADS | cores - 1, at least 1 | threads that parse, chunk and tokenize, so that parsing uses the other cores and never blocks requests (0: on the main thread) |
+ * | RAGKIT_PARSER_THREAD_MEMORY_MB | 1024 | heap limit of a parser thread; a file that needs more fails `TooLarge` |
  */
 import { Config, Option, type Redacted } from "effect"
+import { availableParallelism } from "node:os"
 
 export interface ServerConfig {
   readonly host: string
@@ -21,7 +24,12 @@ export interface ServerConfig {
   readonly workers: number
   readonly leaseMs: number
   readonly ocr: boolean
+  readonly parserThreads: number
+  readonly parserThreadMemoryMb: number
 }
+
+/** One thread per core but the main thread's, and at least one. */
+export const defaultParserThreads = () => Math.max(1, availableParallelism() - 1)
 
 export const ServerConfig: Config.Config<ServerConfig> = Config.all({
   host: Config.string("RAGKIT_HOST").pipe(Config.withDefault("127.0.0.1")),
@@ -36,7 +44,15 @@ export const ServerConfig: Config.Config<ServerConfig> = Config.all({
     Config.withDefault(30_000),
     Config.validate({ message: "RAGKIT_LEASE_MS must be at least 1000", validation: (n) => n >= 1_000 })
   ),
-  ocr: Config.boolean("RAGKIT_OCR").pipe(Config.withDefault(true))
+  ocr: Config.boolean("RAGKIT_OCR").pipe(Config.withDefault(true)),
+  parserThreads: Config.integer("RAGKIT_PARSER_THREADS").pipe(
+    Config.withDefault(defaultParserThreads()),
+    Config.validate({ message: "RAGKIT_PARSER_THREADS must be between 0 and 64", validation: (n) => n >= 0 && n <= 64 })
+  ),
+  parserThreadMemoryMb: Config.integer("RAGKIT_PARSER_THREAD_MEMORY_MB").pipe(
+    Config.withDefault(1024),
+    Config.validate({ message: "RAGKIT_PARSER_THREAD_MEMORY_MB must be at least 64", validation: (n) => n >= 64 })
+  )
 })
 
 /** The defaults, for tests and hosts that build the engine without the environment. */
@@ -48,5 +64,7 @@ export const defaults = (overrides: Partial<ServerConfig> = {}): ServerConfig =>
   workers: 2,
   leaseMs: 30_000,
   ocr: true,
+  parserThreads: defaultParserThreads(),
+  parserThreadMemoryMb: 1024,
   ...overrides
 })

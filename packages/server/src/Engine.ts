@@ -8,6 +8,7 @@ import { BlobStore, Ingestion, Rag, Tokenizer } from "@ragkit/core"
 import { BuiltinModels, OnnxModels, Ollama, OpenAi } from "@ragkit/adapters"
 import { TestModels } from "@ragkit/core/doubles"
 import * as Parsers from "@ragkit/parsers"
+import * as ParserThreads from "@ragkit/parsers/threads"
 import { LanceChunkIndex } from "@ragkit/store-lancedb"
 import * as StorePg from "@ragkit/store-pg"
 import { Effect, Layer, Option } from "effect"
@@ -49,11 +50,24 @@ export const plugins = (config: ServerConfig) => [
 export const layer = (config: ServerConfig) =>
   Rag.layer(ports(config), plugins(config), { tenantDefaults: { embd_id: DefaultEmbeddingModel } })
 
-/** Runs `workers` ingestion loops for as long as the layer lives. */
-export const workerLoop = (config: ServerConfig) =>
-  Layer.scopedDiscard(Effect.flatMap(Ingestion.Ingestion, (worker) => Effect.forkScoped(worker.run))).pipe(
-    Layer.provide(Rag.layerWorker({ concurrency: Math.max(1, config.workers), leaseMs: config.leaseMs }))
-  )
+/**
+ * Runs `workers` ingestion loops for as long as the layer lives, parsing on `parserThreads`
+ * threads (each with the same parsers as the server: OCR as configured), or on the main thread.
+ */
+export const workerLoop = (config: ServerConfig) => {
+  const options = { concurrency: Math.max(1, config.workers), leaseMs: config.leaseMs }
+  const worker = config.parserThreads === 0
+    ? Rag.layerWorker(options)
+    : Rag.layerWorkerWith(
+      ParserThreads.layer({
+        threads: config.parserThreads,
+        setupOptions: { ocr: config.ocr },
+        maxMemoryMb: config.parserThreadMemoryMb
+      }),
+      options
+    )
+  return Layer.scopedDiscard(Effect.flatMap(Ingestion.Ingestion, (w) => Effect.forkScoped(w.run))).pipe(Layer.provide(worker))
+}
 
 /** The engine, and the worker loops when `workers` > 0. */
 export const layerWithWorkers = (config: ServerConfig) => {
