@@ -8,6 +8,8 @@ export const makeMemoryQueue: Effect.Effect<TaskQueueService> = Effect.sync(() =
   const active = new Set<string>()
   let sequence = 0
   const order = new Map<string, number>()
+  /** Task ids by key, for cancels and listings by document. */
+  const byKey = new Map<string, Set<string>>()
 
   /** The task as held by `worker`, or why not. */
   const held = (id: TaskId, worker: string): Effect.Effect<Task, LeaseLost> => {
@@ -26,6 +28,9 @@ export const makeMemoryQueue: Effect.Effect<TaskQueueService> = Effect.sync(() =
     // A lease that ran out but was not taken over yet still lets its holder finish.
     return Effect.succeed(task)
   }
+
+  /** Tasks are validated when enqueued; the changes below are the queue's own. */
+  const changed = (task: Task, changes: Partial<Task>) => new Task({ ...task, ...changes }, true)
 
   const put = (task: Task) => {
     tasks.set(task.id, task)
@@ -57,31 +62,30 @@ export const makeMemoryQueue: Effect.Effect<TaskQueueService> = Effect.sync(() =
           updated_at: now
         })
         order.set(task.id, sequence++)
+        const ids = byKey.get(task.key) ?? new Set<string>()
+        ids.add(task.id)
+        byKey.set(task.key, ids)
         return put(task)
       }),
     claim: (options) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
         const limit = options.limit ?? 1
-        const claimable = [...active]
-          .map((id) => tasks.get(id)!)
-          .filter(
-            (t) =>
-              (options.kinds === undefined || options.kinds.includes(t.kind)) &&
-              (t.status === "queued" ||
-                (t.status === "running" && t.lease_expires_at !== null && t.lease_expires_at < now))
-          )
-          .sort((a, b) => a.created_at - b.created_at || order.get(a.id)! - order.get(b.id)!)
         const claimed: Array<Task> = []
-        for (const t of claimable) {
+        // `active` keeps enqueue order (a task stays in it from enqueue to its end), which is the
+        // claim order: the scan stops at the limit, past the few running tasks at the front.
+        for (const id of active) {
           if (claimed.length >= limit) break
+          const t = tasks.get(id)!
+          if (options.kinds !== undefined && !options.kinds.includes(t.kind)) continue
+          const expired = t.status === "running" && t.lease_expires_at !== null && t.lease_expires_at < now
+          if (t.status !== "queued" && !expired) continue
           if (t.attempts >= t.max_attempts) {
-            put(new Task({ ...t, status: "failed", lease_owner: null, lease_expires_at: null, error: t.error ?? `gave up after ${t.attempts} attempts`, updated_at: now }))
+            put(changed(t, { status: "failed", lease_owner: null, lease_expires_at: null, error: t.error ?? `gave up after ${t.attempts} attempts`, updated_at: now }))
             continue
           }
           claimed.push(
             put(
-              new Task({
-                ...t,
+              changed(t, {
                 status: "running",
                 attempts: t.attempts + 1,
                 lease_owner: options.worker,
@@ -95,29 +99,29 @@ export const makeMemoryQueue: Effect.Effect<TaskQueueService> = Effect.sync(() =
       }),
     heartbeat: (id, worker, leaseMs) =>
       withHeld(id, worker, (t, now) => {
-        put(new Task({ ...t, lease_expires_at: now + leaseMs, updated_at: now }))
+        put(changed(t, { lease_expires_at: now + leaseMs, updated_at: now }))
       }),
     progress: (id, worker, progress, line) =>
       withHeld(id, worker, (t, now) => {
         const msg = line === undefined ? t.progress_msg : t.progress_msg === "" ? line : `${t.progress_msg}\n${line}`
-        put(new Task({ ...t, progress: Math.min(1, Math.max(0, progress)), progress_msg: msg, updated_at: now }))
+        put(changed(t, { progress: Math.min(1, Math.max(0, progress)), progress_msg: msg, updated_at: now }))
       }),
     complete: (id, worker) =>
       withHeld(id, worker, (t, now) => {
-        put(new Task({ ...t, status: "done", progress: 1, lease_owner: null, lease_expires_at: null, updated_at: now }))
+        put(changed(t, { status: "done", progress: 1, lease_owner: null, lease_expires_at: null, updated_at: now }))
       }),
     fail: (id, worker, error, options) =>
       withHeld(id, worker, (t, now) => {
         const again = options?.retry === true && t.attempts < t.max_attempts
-        put(new Task({ ...t, status: again ? "queued" : "failed", error, lease_owner: null, lease_expires_at: null, updated_at: now }))
+        put(changed(t, { status: again ? "queued" : "failed", error, lease_owner: null, lease_expires_at: null, updated_at: now }))
       }),
     cancelKey: (key) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
         let n = 0
-        for (const id of [...active]) {
+        for (const id of byKey.get(key) ?? []) {
           const t = tasks.get(id)!
-          if (t.key === key && (t.status === "queued" || t.status === "running")) {
-            put(new Task({ ...t, status: "canceled", lease_owner: null, lease_expires_at: null, updated_at: now }))
+          if (t.status === "queued" || t.status === "running") {
+            put(changed(t, { status: "canceled", lease_owner: null, lease_expires_at: null, updated_at: now }))
             n++
           }
         }
@@ -126,8 +130,8 @@ export const makeMemoryQueue: Effect.Effect<TaskQueueService> = Effect.sync(() =
     get: (id) => Effect.sync(() => Option.fromNullable(tasks.get(id))),
     listByKey: (key) =>
       Effect.sync(() =>
-        [...tasks.values()]
-          .filter((t) => t.key === key)
+        [...(byKey.get(key) ?? [])]
+          .map((id) => tasks.get(id)!)
           .sort((a, b) => b.created_at - a.created_at || order.get(b.id)! - order.get(a.id)!)
       )
   }

@@ -148,10 +148,21 @@ const typedTable = <A extends { readonly id: string }, I>(
 ): Table<A> => {
   const decodeRow = Schema.decodeUnknown(schema)
   const encodeRecord = Schema.encode(schema)
-  const decode = (row: Row) => Effect.mapError(decodeRow(row), corrupt(spec.name))
+  // Rows are immutable: a backend that hands back the row objects it was given (the memory one)
+  // gets each decoded once, and a record it was just written with back without decoding.
+  const known = new WeakMap<Row, A>()
+  const decode = (row: Row): Effect.Effect<A, StoreError> => {
+    const hit = known.get(row)
+    return hit !== undefined
+      ? Effect.succeed(hit)
+      : Effect.tap(Effect.mapError(decodeRow(row), corrupt(spec.name)), (record) => Effect.sync(() => known.set(row, record)))
+  }
   const decodeAll = (rows: ReadonlyArray<Row>) => Effect.forEach(rows, decode)
   const encode = (record: A) =>
-    Effect.mapError(encodeRecord(record), corrupt(spec.name)) as Effect.Effect<Row, StoreError>
+    Effect.tap(
+      Effect.mapError(encodeRecord(record), corrupt(spec.name)) as Effect.Effect<Row, StoreError>,
+      (row) => Effect.sync(() => known.set(row, record))
+    )
   const decodeOption = (row: Option.Option<Row>) =>
     Option.match(row, { onNone: () => Effect.succeed(Option.none<A>()), onSome: (r) => Effect.asSome(decode(r)) })
 

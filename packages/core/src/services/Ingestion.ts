@@ -130,13 +130,17 @@ export const make = (options: IngestionOptions = {}) =>
         yield* queue.progress(task.id, workerId, progress, lines.join("\n"))
         yield* store.documents.modify(docId, (doc) =>
           Effect.succeed(
-            new Document({
-              ...doc,
-              progress,
-              progress_msg: appendLines(doc.progress_msg, lines),
-              update_time: now,
-              update_date: formatDate(now)
-            })
+            // The worker's own progress fields on a stored (valid) document: not validated again.
+            new Document(
+              {
+                ...doc,
+                progress,
+                progress_msg: appendLines(doc.progress_msg, lines),
+                update_time: now,
+                update_date: formatDate(now)
+              },
+              true
+            )
           )
         )
       })
