@@ -10,15 +10,15 @@
  *   text count as ordinary text.
  *
  * Queries go through the same `tokenize`, so both sides match; `tokenize` is idempotent
- * (`tokenize(tokenize(x)) === tokenize(x)`). The layer acquires the tiktoken encoder (freed when
- * the layer is released) and, on the first Chinese text, the jieba dictionary: bind `layer` to one
- * `provide` site.
+ * (`tokenize(tokenize(x)) === tokenize(x)`). The layer holds the tiktoken encoder (made on the
+ * first count, freed when the layer is released) and the jieba dictionary (loaded on the first
+ * Chinese text): bind `layer` to one `provide` site.
  */
 import { Jieba } from "@node-rs/jieba"
 import { Context, Effect, Layer } from "effect"
 import { createRequire } from "node:module"
 import type { Scope } from "effect"
-import { get_encoding } from "tiktoken"
+import { get_encoding, type Tiktoken } from "tiktoken"
 import { stemToFixpoint } from "./internal/porter.js"
 import * as Rag from "./internal/ragTokenizer.js"
 import { cachedTokenCounter } from "./internal/tokenCount.js"
@@ -46,14 +46,26 @@ const loadDictionary = (): Buffer =>
   (createRequire(import.meta.url)("@node-rs/jieba/dict.js") as { readonly dict: Buffer }).dict
 
 /**
- * Builds the service: loads the tiktoken `cl100k_base` encoder (freed when the scope closes); the
- * jieba dictionary is loaded on the first Chinese text. Failing to load either is a defect.
+ * Builds the service. The tiktoken `cl100k_base` encoder is made on the first count (and freed
+ * when the scope closes), the jieba dictionary on the first Chinese text. Failing to load either
+ * is a defect.
  */
 export const make: Effect.Effect<TokenizerService, never, Scope.Scope> = Effect.gen(function*() {
-  const encoder = yield* Effect.acquireRelease(
-    Effect.sync(() => get_encoding("cl100k_base")),
-    (encoder) => Effect.sync(() => encoder.free())
+  // The encoder (~50 MB) is made on the first count: a thread that only tokenizes queries never
+  // needs it. Freed when the scope closes.
+  let encoder: Tiktoken | undefined
+  let released = false
+  yield* Effect.addFinalizer(() =>
+    Effect.sync(() => {
+      released = true
+      encoder?.free()
+      encoder = undefined
+    })
   )
+  const encoderNow = (): Tiktoken => {
+    if (released) throw new Error("the tokenizer was used after its layer was released")
+    return (encoder ??= get_encoding("cl100k_base"))
+  }
   // Loaded on the first Chinese text (~50 MB that English-only work never needs). A napi object
   // with no explicit release: dropped with the service.
   let loaded: Jieba | undefined
@@ -65,7 +77,10 @@ export const make: Effect.Effect<TokenizerService, never, Scope.Scope> = Effect.
   }
   const cachedStem = Rag.memoize(stemToFixpoint, 100_000)
   // exact: the sum of the encoder's counts of the pre-tokenizer's pieces, cached per piece
-  const countTokens = cachedTokenCounter((piece) => encoder.encode_ordinary(piece).length, 100_000)
+  const countTokens = cachedTokenCounter(
+    (piece) => encoderNow().encode_ordinary(piece).length,
+    100_000
+  )
   return Tokenizer.of({
     countTokens,
     tokenize: (text) => Rag.tokenize(segmenter, cachedStem, text),
