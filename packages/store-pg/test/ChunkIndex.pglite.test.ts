@@ -5,13 +5,14 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it, layer } from "@effect/vitest"
-import { ChunkIndex, DocumentId, KnowledgeBaseId, randomHex32 } from "@ragkit/core"
+import { Chunk, ChunkIndex, type ChunkIndexError, DocumentId, KnowledgeBaseId, randomHex32 } from "@ragkit/core"
 import { ChunkIndexSuite, makeTestChunk } from "@ragkit/core/testing"
 import { Effect, Exit, Layer, Option } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as Rows from "../src/internal/chunkIndexRows.js"
+import * as Statistics from "../src/migrations/0004_chunk_index_statistics.js"
 import * as StorePg from "../src/index.js"
 
 const Embedded = StorePg.layerEmbeddedWithChunkIndex()
@@ -63,6 +64,87 @@ describe("pgvector chunk index (PGlite)", () => {
           expect(actual.map((r) => r.score)).toEqual(expected.map((r) => r.score))
           expect(expected.length).toBeGreaterThan(0)
         }
+      }))
+
+    it.effect("BM25 statistics stay exact through replaces, updates and deletes, and equal a recount of the rows", () =>
+      Effect.gen(function*() {
+        const pg = yield* ChunkIndex.ChunkIndex
+        const sql = yield* SqlClient.SqlClient
+        const memory = yield* ChunkIndex.makeMemory
+        const next = random(11)
+        const pick = () => words[Math.floor(next() * words.length)]!
+        const kbA = KnowledgeBaseId.make(randomHex32())
+        const kbB = KnowledgeBaseId.make(randomHex32())
+        const docs = [DocumentId.make(randomHex32()), DocumentId.make(randomHex32()), DocumentId.make(randomHex32())]
+        const make = (i: number) =>
+          makeTestChunk(i % 2 === 0 ? kbA : kbB, docs[i % 3]!, {
+            content: Array.from({ length: 2 + (i % 6) }, pick).join(" "),
+            title_tks: i % 3 === 0 ? pick() : "",
+            important_keywords: i % 4 === 0 ? [`${pick()} ${pick()}`] : [],
+            questions: i % 5 === 0 ? [`Why ${pick()}?`] : [],
+            vector: [next(), next(), next()]
+          })
+        const chunks = Array.from({ length: 90 }, (_, i) => make(i))
+        const both = <A>(f: (index: ChunkIndex.ChunkIndexService) => Effect.Effect<A, ChunkIndexError>) =>
+          Effect.all([f(pg), f(memory)])
+        yield* both((index) => index.upsert(chunks))
+        // replace some chunks (new tokens, fields emptied), one of them twice in one batch
+        const replaced = chunks.slice(0, 30).map((c, i) =>
+          new Chunk({ ...c, content: `${pick()} ${pick()}`, content_ltks: `${pick()} ${pick()}`, title_tks: "", important_keywords: i % 2 === 0 ? [pick()] : [] }))
+        yield* both((index) => index.upsert([...replaced, new Chunk({ ...replaced[0]!, content_ltks: "alpha alpha" })]))
+        yield* both((index) => index.update(kbA, chunks[40]!.id, { content_ltks: "kilo kilo kilo", questions: [] }))
+        expect(yield* both((index) => index.deleteChunks(kbB, [chunks[41]!.id, chunks[43]!.id, chunks[40]!.id]))).toEqual([2, 2])
+        const [removed] = yield* both((index) => index.deleteByDocument(kbA, docs[1]!))
+        expect(removed).toBeGreaterThan(0)
+        const searches: Array<ChunkIndex.TextSearch> = words.flatMap((w) => [
+          { kbIds: [kbA], tokens: w, limit: 100 },
+          { kbIds: [kbA, kbB], tokens: `${w} ${pick()}`, limit: 100 }
+        ])
+        for (const search of searches) {
+          const expected = yield* memory.searchText(search)
+          const actual = yield* pg.searchText(search)
+          expect(actual.map((r) => [r.chunk.id, r.score])).toEqual(expected.map((r) => [r.chunk.id, r.score]))
+        }
+        // The migration's backfill queries recount the statistics from the rows.
+        const migration = Statistics.statements
+        const backfills = [["chunk_kb_stats", migration[4]!], ["chunk_token_stats", migration[5]!], ["chunk_vector_stats", migration[6]!]] as const
+        for (const [table, statement] of backfills) {
+          const recount = `SELECT * FROM (${statement.slice(statement.indexOf("SELECT"))}) r WHERE kb_id = ANY($1)`
+          const stored = `SELECT * FROM ${table} WHERE kb_id = ANY($1)`
+          const difference = yield* sql.unsafe(`(${recount} EXCEPT ${stored}) UNION ALL (${stored} EXCEPT ${recount})`, [[kbA, kbB]])
+          expect(difference).toEqual([])
+          const rows = yield* sql.unsafe(stored, [[kbA, kbB]])
+          expect(rows.length).toBeGreaterThan(0)
+        }
+        yield* both((index) => index.deleteKnowledgeBase(kbB))
+        const left = yield* sql<{ readonly n: number }>`SELECT count(*)::int AS n FROM chunk_token_stats WHERE kb_id = ${kbB}`
+        expect(left[0]!.n).toBe(0)
+        // the dimension is free again
+        yield* pg.upsert([makeTestChunk(kbB, docs[0]!, { content: "other", vector: [1, 0] })])
+      }))
+
+    it.effect("the HNSW index of a dimension is built by the write that passes the exact threshold", () =>
+      Effect.gen(function*() {
+        const index = yield* ChunkIndex.ChunkIndex
+        const sql = yield* SqlClient.SqlClient
+        const next = random(5)
+        const dims = 24
+        const kb = KnowledgeBaseId.make(randomHex32())
+        const doc = DocumentId.make(randomHex32())
+        const batch = () => Array.from({ length: 600 }, (_, i) =>
+          makeTestChunk(kb, doc, { content: `row ${i}`, vector: Array.from({ length: dims }, () => Math.fround(next() - 0.5)) }))
+        const hasIndex = Effect.map(
+          sql<{ readonly indexname: string }>`SELECT indexname FROM pg_indexes WHERE indexname = ${Rows.hnswIndexName(dims)}`,
+          (rows) => rows.length === 1
+        )
+        const first = batch()
+        yield* index.upsert(first)
+        expect(yield* hasIndex).toBe(false)
+        const query = first[7]!.vector!
+        expect((yield* index.searchVector({ kbIds: [kb], vector: query, limit: 1 }))[0]!.chunk.id).toBe(first[7]!.id)
+        yield* index.upsert(batch())
+        expect(yield* hasIndex).toBe(true)
+        expect((yield* index.searchVector({ kbIds: [kb], vector: query, limit: 1 }))[0]!.chunk.id).toBe(first[7]!.id)
       }))
 
     it.effect("a vector search on a few thousand rows uses the HNSW index, with recall@10 >= 0.95", () =>
@@ -125,7 +207,8 @@ describe("pgvector chunk index setup", () => {
       const kb = KnowledgeBaseId.make(randomHex32())
       const doc = DocumentId.make(randomHex32())
       const chunk = makeTestChunk(kb, doc, { content: "persistent lighthouse", vector: [0.5, 0.25, 1] })
-      const open = () => StorePg.layerEmbeddedWithChunkIndex({ dataDir })
+      // Threshold 0: the first vector builds the HNSW index.
+      const open = () => StorePg.layerEmbeddedWithChunkIndex({ dataDir, chunkIndex: { exactSearchThreshold: 0 } })
       yield* Effect.gen(function*() {
         const index = yield* ChunkIndex.ChunkIndex
         yield* index.upsert([chunk])

@@ -2,24 +2,31 @@
  * BM25 with the memory index's statistics and arithmetic (`ChunkIndex.makeMemory`), so both give the
  * same scores, to the bit.
  *
- * Postgres does the counting: per knowledge base and field the number of chunks where the field is
- * not empty and the sum of its lengths (one pass over four integer columns), and per candidate (a
- * chunk with a query token in a search field, found through the GIN index on `search_tokens`) the
- * field lengths and each query token's frequency in each field. Document frequencies are counted
- * over all candidates, fetched without filters for that reason; the sums are done here, in the
- * memory index's order.
+ * The statistics come from the side tables (`migrations/0004_chunk_index_statistics.ts`): per
+ * knowledge base and field the number of chunks where the field is not empty and the sum of its
+ * lengths, per token and field its document frequency, summed over the searched knowledge bases.
+ * The idfs and average lengths are computed here, with core's functions; Postgres then scores the
+ * candidates (chunks with a query token in a search field, found through the GIN index on
+ * `search_tokens`, that pass the knowledge base, availability and document filters) with the same
+ * IEEE double operations in the same order as `bm25Term` and the memory index's sum, and returns only
+ * the best page. A term whose token is absent from a field (tf 0) adds exactly +0, so terms are not
+ * skipped as the memory index skips them; terms of a token no chunk holds in that field are left out.
  */
 import { ChunkIndex } from "@ragkit/core"
 
 export const searchFields = Object.keys(ChunkIndex.SearchFieldWeights) as ReadonlyArray<ChunkIndex.SearchField>
 
-/** The statistics query: `$1` the knowledge bases. Columns follow `searchFields`. */
+/** The stored token lists and lengths of the search fields, in the order of `searchFields`. */
+const tokenColumns = ["content_tokens", "title_tokens", "keyword_tokens", "question_tokens"] as const
+const lengthColumns = ["content_len", "title_len", "keyword_len", "question_len"] as const
+
+/** Field statistics of the knowledge bases `$1`; columns follow `searchFields`. */
 export const statsQuery = `SELECT
-  count(*) FILTER (WHERE content_len > 0)::float8 AS n0, coalesce(sum(content_len), 0)::float8 AS l0,
-  count(*) FILTER (WHERE title_len > 0)::float8 AS n1, coalesce(sum(title_len), 0)::float8 AS l1,
-  count(*) FILTER (WHERE keyword_len > 0)::float8 AS n2, coalesce(sum(keyword_len), 0)::float8 AS l2,
-  count(*) FILTER (WHERE question_len > 0)::float8 AS n3, coalesce(sum(question_len), 0)::float8 AS l3
-FROM chunk WHERE kb_id = ANY($1::text[])`
+  coalesce(sum(n0), 0)::float8 AS n0, coalesce(sum(l0), 0)::float8 AS l0,
+  coalesce(sum(n1), 0)::float8 AS n1, coalesce(sum(l1), 0)::float8 AS l1,
+  coalesce(sum(n2), 0)::float8 AS n2, coalesce(sum(l2), 0)::float8 AS l2,
+  coalesce(sum(n3), 0)::float8 AS n3, coalesce(sum(l3), 0)::float8 AS l3
+FROM chunk_kb_stats WHERE kb_id = ANY($1::text[])`
 
 export interface StatsRow {
   readonly n0: number
@@ -32,81 +39,77 @@ export interface StatsRow {
   readonly l3: number
 }
 
-const tf = (column: string) =>
-  `ARRAY(SELECT coalesce(cardinality(array_positions(${column}, q.t)), 0) ` +
-  `FROM unnest($2::text[]) WITH ORDINALITY AS q(t, i) ORDER BY q.i) `
+/** Document frequencies of the tokens `$2` in the knowledge bases `$1`. */
+export const frequencyQuery = `SELECT token,
+  sum(df0)::float8 AS df0, sum(df1)::float8 AS df1, sum(df2)::float8 AS df2, sum(df3)::float8 AS df3
+FROM chunk_token_stats WHERE kb_id = ANY($1::text[]) AND token = ANY($2::text[]) GROUP BY token`
+
+export interface FrequencyRow {
+  readonly token: string
+  readonly df0: number
+  readonly df1: number
+  readonly df2: number
+  readonly df3: number
+}
+
+/** A float8 literal that reads back as exactly this double. */
+const float = (x: number): string => {
+  if (!Number.isFinite(x)) throw new Error(`BM25: non-finite constant ${x}`)
+  return `'${String(x)}'::float8`
+}
+
+export interface ScoreQuery {
+  /** The query: `$1` the knowledge bases, `$2` the query tokens, `$3` availability, `$4` limit, `$5` offset, `$6` the document ids. */
+  readonly text: string
+  /** The tokens with at least one term (`$2`). */
+  readonly tokens: ReadonlyArray<string>
+}
 
 /**
- * The candidates: `$1` the knowledge bases, `$2` the query tokens, `$3` availability, `$4` the
- * document ids (when `withDocIds`). `keep` says whether the candidate passes those filters.
+ * The scoring query, `undefined` when no query token occurs in the knowledge bases. Rows: the
+ * chunk's columns (`select`) and `score`, best first, ties by id.
  */
-export const candidatesQuery = (withDocIds: boolean): string =>
-  `SELECT kb_id, id, (available = $3${withDocIds ? " AND doc_id = ANY($4::text[])" : ""}) AS keep,
-  content_len AS l0, title_len AS l1, keyword_len AS l2, question_len AS l3,
-  ${tf("content_tokens")} AS f0, ${tf("title_tokens")} AS f1, ${tf("keyword_tokens")} AS f2, ${tf("question_tokens")} AS f3
-FROM chunk WHERE kb_id = ANY($1::text[]) AND search_tokens && $2::text[]`
-
-export interface CandidateRow {
-  readonly kb_id: string
-  readonly id: string
-  readonly keep: boolean
-  readonly l0: number
-  readonly l1: number
-  readonly l2: number
-  readonly l3: number
-  readonly f0: ReadonlyArray<number>
-  readonly f1: ReadonlyArray<number>
-  readonly f2: ReadonlyArray<number>
-  readonly f3: ReadonlyArray<number>
-}
-
-export interface Scored {
-  readonly kbId: string
-  readonly id: string
-  readonly score: number
-}
-
-const lengthsOf = (c: CandidateRow) => [c.l0, c.l1, c.l2, c.l3] as const
-const frequenciesOf = (c: CandidateRow) => [c.f0, c.f1, c.f2, c.f3] as const
-
-/** Scores the kept candidates; best first (ties by id), positive scores only. */
-export const score = (
+export const scoreQuery = (
   stats: StatsRow,
-  candidates: ReadonlyArray<CandidateRow>,
-  tokens: ReadonlyArray<ChunkIndex.WeightedToken>
-): Array<Scored> => {
+  frequencies: ReadonlyArray<FrequencyRow>,
+  tokens: ReadonlyArray<ChunkIndex.WeightedToken>,
+  options: { readonly select: string; readonly withDocIds: boolean }
+): ScoreQuery | undefined => {
   const documents = [stats.n0, stats.n1, stats.n2, stats.n3]
   const totals = [stats.l0, stats.l1, stats.l2, stats.l3]
-  const fieldStats = searchFields.map((field, f) => {
-    const frequency = tokens.map(() => 0)
-    for (const candidate of candidates) {
-      if (lengthsOf(candidate)[f] === 0) continue
-      const counts = frequenciesOf(candidate)[f]
-      for (let t = 0; t < tokens.length; t++) if (counts[t]! > 0) frequency[t]!++
-    }
-    return {
-      weight: ChunkIndex.SearchFieldWeights[field],
-      idf: frequency.map((df) => ChunkIndex.bm25Idf(documents[f]!, df)),
-      averageLength: totals[f]! / Math.max(documents[f]!, 1)
+  const byToken = new Map(frequencies.map((row) => [row.token, [row.df0, row.df1, row.df2, row.df3]] as const))
+  const { b, k1 } = ChunkIndex.Bm25Parameters
+  const used: Array<string> = []
+  const param = (token: string) => {
+    let i = used.indexOf(token)
+    if (i < 0) i = used.push(token) - 1
+    return `($2::text[])[${i + 1}]`
+  }
+  const terms: Array<string> = []
+  searchFields.forEach((field, f) => {
+    const averageLength = totals[f]! / Math.max(documents[f]!, 1)
+    for (const { token, weight } of tokens) {
+      const df = byToken.get(token)?.[f] ?? 0
+      if (df === 0) continue
+      const idf = ChunkIndex.bm25Idf(documents[f]!, df)
+      const tf = `cardinality(array_positions(${tokenColumns[f]}, ${param(token)}))::float8`
+      // bm25Term: (idf * tf * (k1 + 1)) / (tf + k1 * (1 - b + (b * length) / averageLength))
+      const term = `((${float(idf)} * ${tf}) * ${float(k1 + 1)}) / (${tf} + ${float(k1)} * (${float(1 - b)} + ` +
+        `(${float(b)} * ${lengthColumns[f]}::float8) / ${float(averageLength)}))`
+      // the memory index: score += tokenWeight * fieldWeight * bm25Term(...)
+      terms.push(`${float(weight * ChunkIndex.SearchFieldWeights[field])} * (${term})`)
     }
   })
-  const results: Array<Scored> = []
-  for (const candidate of candidates) {
-    if (!candidate.keep) continue
-    const lengths = lengthsOf(candidate)
-    const frequencies = frequenciesOf(candidate)
-    let total = 0
-    for (let f = 0; f < fieldStats.length; f++) {
-      const { averageLength, idf, weight } = fieldStats[f]!
-      const length = lengths[f]!
-      if (length === 0) continue
-      for (let t = 0; t < tokens.length; t++) {
-        const count = frequencies[f]![t]!
-        if (count === 0) continue
-        total += tokens[t]!.weight * weight * ChunkIndex.bm25Term(idf[t]!, count, length, averageLength)
-      }
-    }
-    if (total > 0) results.push({ kbId: candidate.kb_id, id: candidate.id, score: total })
+  if (terms.length === 0) return undefined
+  const score = `(${["'0'::float8", ...terms].join("\n    + ")})`
+  const filters = `kb_id = ANY($1::text[]) AND search_tokens && $2::text[] AND available = $3` +
+    (options.withDocIds ? ` AND doc_id = ANY($6::text[])` : "")
+  return {
+    text: `SELECT ${options.select}, s.score FROM (
+  SELECT kb_id, id, ${score} AS score
+  FROM chunk WHERE ${filters}
+  ORDER BY score DESC, id LIMIT $4 OFFSET $5
+) s JOIN chunk c USING (kb_id, id) WHERE s.score > 0 ORDER BY s.score DESC, s.id`,
+    tokens: used
   }
-  return results.sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
 }
