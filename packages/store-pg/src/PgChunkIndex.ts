@@ -106,6 +106,29 @@ export const make = (
     )
     yield* readIndexes
 
+    /**
+     * Planner statistics: a server's autovacuum keeps them, PGlite has none, and without them the
+     * planner neither uses the HNSW index nor the GIN index well. The table is analysed after writes
+     * of this process have added a tenth of the rows it had when last analysed (at least 500).
+     */
+    const [reltuples] = yield* run<{ readonly n: number }>(
+      "chunk index setup",
+      `SELECT greatest(reltuples, 0)::float8 AS n FROM pg_class WHERE oid = 'chunk'::regclass`
+    )
+    let analysedRows = reltuples?.n ?? 0
+    let writtenRows = 0
+    const analyseAfter = (rows: number) =>
+      Effect.suspend(() => {
+        writtenRows += rows
+        if (writtenRows < Math.max(500, analysedRows / 10)) return Effect.void
+        analysedRows += writtenRows
+        writtenRows = 0
+        // Only an optimisation (and concurrent ANALYZEs of one table may fail): never fails a write.
+        return run("analyze", `ANALYZE chunk`).pipe(
+          Effect.catchAll((error) => Effect.logDebug(`PgChunkIndex: ANALYZE chunk failed: ${error.message}`))
+        )
+      })
+
     const dimension = (kbId: KnowledgeBaseId) =>
       Effect.map(
         run<{ readonly dims: number }>(
@@ -177,7 +200,7 @@ export const make = (
           )
           for (const row of old) deltas.add(row.kb_id, Stats.removedFields(row), row.dims, -1)
           const cells = batch.map((chunk) => {
-            const fields = Rows.fieldTokens(chunk)
+            const fields = Rows.fieldsOf(chunk)
             deltas.add(chunk.kb_id, fields, chunk.vector?.length ?? null, 1)
             return Rows.encode(chunk, fields)
           })
@@ -225,10 +248,9 @@ export const make = (
       Effect.gen(function*() {
         const kbIds = [...new Set(search.kbIds)]
         const tokens = search.tokens.map((t) => t.token)
-        const [stats] = yield* run<Bm25.StatsRow>("text search", Bm25.statsQuery, [kbIds])
-        const frequencies = yield* run<Bm25.FrequencyRow>("text search", Bm25.frequencyQuery, [kbIds, tokens])
+        const [stats] = yield* run<Bm25.StatsRow>("text search", Bm25.statsQuery, [kbIds, tokens])
         const docIds = search.filter.docIds
-        const query = Bm25.scoreQuery(stats!, frequencies, search.tokens, {
+        const query = Bm25.scoreQuery(stats!, search.tokens, {
           select: Rows.chunkColumns,
           withDocIds: docIds !== undefined
         })
@@ -239,7 +261,10 @@ export const make = (
           const rows = yield* run<Rows.ChunkRow & { readonly score: number }>(
             "text search",
             query.text,
-            [kbIds, query.tokens, search.filter.available, page, offset, ...(docIds === undefined ? [] : [docIds])]
+            [
+              kbIds, query.keys, query.terms, query.counts, search.filter.available, page, offset,
+              ...(docIds === undefined ? [] : [docIds])
+            ]
           )
           for (const row of rows) {
             const chunk = Rows.decode(row)
@@ -274,8 +299,11 @@ export const make = (
           const params = [kbIds, query, search.filter.available, fetch, ...(docIds === undefined ? [] : [docIds])]
           const rows = approximate
             ? yield* transaction(Effect.gen(function*() {
-              yield* run("vector search", `SET LOCAL hnsw.ef_search = ${Math.min(1000, Math.max(efSearch, 2 * fetch))}`)
-              yield* run("vector search", `SET LOCAL hnsw.iterative_scan = strict_order`)
+              yield* run(
+                "vector search",
+                `SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'strict_order', true)`,
+                [String(Math.min(1000, Math.max(efSearch, 2 * fetch)))]
+              )
               return yield* run<Rows.ChunkRow>("vector search", text, params)
             }))
             : yield* run<Rows.ChunkRow>("vector search", text, params)
@@ -295,7 +323,7 @@ export const make = (
 
     return ChunkIndex.make({
       dimension,
-      upsert: (chunks) => indexedAfter(transaction(write(chunks))),
+      upsert: (chunks) => Effect.zipRight(indexedAfter(transaction(write(chunks))), analyseAfter(chunks.length)),
       get: (kbId, chunkId) =>
         Effect.map(getRows("get", `kb_id = $1 AND id = $2`, [kbId, chunkId]), (chunks) => Option.fromNullable(chunks[0])),
       deleteByDocument: (kbId, docId) => remove("deleteByDocument", kbId, `doc_id = $2`, [docId]),

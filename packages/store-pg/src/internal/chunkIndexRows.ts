@@ -5,6 +5,7 @@
  */
 import { Chunk, ChunkIndex } from "@ragkit/core"
 import type { ChunkPosition } from "@ragkit/core"
+import * as Stats from "./chunkIndexStats.js"
 
 /** Columns that make up a `Chunk` (the vector as pgvector's text form). */
 export const chunkColumns =
@@ -71,15 +72,15 @@ export const decode = (row: ChunkRow): Chunk =>
 export const writeColumns = [
   "kb_id", "id", "doc_id", "tenant_id", "docnm_kwd", "content", "content_ltks", "content_sm_ltks", "title_tks",
   "important_keywords", "questions", "available", "token_num", "page_num", "positions", "\"index\"", "img_id",
-  "metadata", "create_time", "embedding", "dims", "content_tokens", "title_tokens", "keyword_tokens",
-  "question_tokens", "content_len", "title_len", "keyword_len", "question_len", "search_tokens"
+  "metadata", "create_time", "embedding", "dims", "content_len", "title_len", "keyword_len", "question_len",
+  "term_keys"
 ] as const
 
 /**
  * How each column travels: one array parameter per column (`unnest`), of the element type before
- * `::`, turned into the column's value by the expression (`u.cN` is the column's element). Token
- * lists travel as one space-separated string per row (tokens never hold white space) since Postgres
- * arrays of arrays must be rectangular.
+ * `::`, turned into the column's value by the expression (`u.cN` is the column's element). Term keys
+ * travel as one string per row, separated by a newline (keys never hold one: tokens hold no white
+ * space), since Postgres arrays of arrays must be rectangular.
  */
 const writeTypes: ReadonlyArray<readonly [type: string, expression: (cell: string) => string]> = [
   ...["text", "text", "text", "text", "text", "text", "text", "text", "text"].map((t) => [t, (c: string) => c] as const),
@@ -95,22 +96,20 @@ const writeTypes: ReadonlyArray<readonly [type: string, expression: (cell: strin
   ["float8", (c) => c],
   ["text", (c) => `${c}::vector`],
   ["int", (c) => c],
-  ...[0, 1, 2, 3].map(() => ["text", (c: string) => `string_to_array(${c}, ' ')`] as const),
   ...[0, 1, 2, 3].map(() => ["int", (c: string) => c] as const),
-  ["text", (c) => `string_to_array(${c}, ' ')`]
+  ["text", (c) => `string_to_array(${c}, E'\\n')`]
 ]
 
 export type Param = string | number | boolean | null
 
-/** A chunk's search-field tokens, as the `*_tokens` columns hold them. */
-export const fieldTokens = (chunk: Chunk) => {
+/** A chunk's search fields, counted: content, title, important keywords, questions. */
+export const fieldsOf = (chunk: Chunk): Stats.Fields => {
   const tokens = ChunkIndex.searchFieldTokens(chunk)
-  return [tokens.content_ltks, tokens.title_tks, tokens.important_keywords, tokens.questions] as const
+  return [tokens.content_ltks, tokens.title_tks, tokens.important_keywords, tokens.questions].map(Stats.countTokens)
 }
 
 /** The cells of one row, in the order of `writeColumns`. */
-export const encode = (chunk: Chunk, fields: ReturnType<typeof fieldTokens>): ReadonlyArray<Param> => {
-  const distinct = [...new Set(fields.flat())]
+export const encode = (chunk: Chunk, fields: Stats.Fields): ReadonlyArray<Param> => {
   return [
     chunk.kb_id,
     chunk.id,
@@ -133,9 +132,8 @@ export const encode = (chunk: Chunk, fields: ReturnType<typeof fieldTokens>): Re
     chunk.create_time,
     chunk.vector === undefined ? null : formatVector(chunk.vector),
     chunk.vector === undefined ? null : chunk.vector.length,
-    ...fields.map((f) => f.join(" ")),
     ...fields.map((f) => f.length),
-    distinct.join(" ")
+    Stats.termKeys(fields).join("\n")
   ]
 }
 
@@ -194,8 +192,10 @@ export const vectorQuery = ({ approximate, dims, withDocIds }: VectorQueryParts)
   const distance = approximate && kind !== undefined
     ? `(embedding::${kind}(${dims}) <=> $2::${kind}(${dims}))`
     : `(embedding <=> $2::vector)`
-  return `SELECT ${chunkColumns} FROM chunk ` +
+  // The columns (the vector as text above all) are computed for the page only, not for every row
+  // the inner query orders.
+  return `SELECT ${chunkColumns} FROM (SELECT * FROM chunk ` +
     `WHERE dims = ${dims} AND kb_id = ANY($1::text[]) AND available = $3` +
     (withDocIds ? ` AND doc_id = ANY($5::text[])` : "") +
-    ` ORDER BY ${distance}${approximate ? "" : ", kb_id, id"} LIMIT $4`
+    ` ORDER BY ${distance}${approximate ? "" : ", kb_id, id"} LIMIT $4) c`
 }
