@@ -1,30 +1,42 @@
 /**
- * A `ChunkIndex` on Postgres with pgvector: one `chunk` table for all knowledge bases (see
- * `migrations/0003_chunk_index.ts`), on a server or on PGlite (which bundles pgvector: open it with
- * `extensions`, as `StorePg.layerEmbeddedWithChunkIndex` does).
+ * A `ChunkIndex` on Postgres with pgvector: one `chunk` table for all knowledge bases and its
+ * statistics tables (see `migrations/0003_chunk_index.ts` and `0004_chunk_index_statistics.ts`), on
+ * a server or on PGlite (which bundles pgvector: open it with `extensions`, as
+ * `StorePg.layerEmbeddedWithChunkIndex` does).
  *
  * - Building the layer runs `CREATE EXTENSION IF NOT EXISTS vector` and the chunk index's
  *   migrations; a database without pgvector fails then with `ChunkIndexError` reason `Unsupported`
  *   ("pgvector is not installed in this database: CREATE EXTENSION vector failed: ...").
+ * - Writes: an upsert is one `INSERT ... SELECT FROM unnest(...)` per 1,000 rows (one array
+ *   parameter per column), and one statement per statistics table, in one transaction under the
+ *   knowledge bases' advisory write locks (so the dimension check, the rows and the statistics agree,
+ *   as the memory index's synchronous check does). Deletes take the same lock and subtract what
+ *   they remove (`DELETE ... RETURNING`).
  * - Vectors: an untyped `vector` column and its dimension in `dims`; one partial HNSW expression
  *   index per dimension (`(embedding::vector(d)) vector_cosine_ops WHERE dims = d`, `halfvec` for
- *   2000 < d <= 4000, none above), created in the upsert that writes the first vector of that
- *   dimension. A search over at most `exactSearchThreshold` vectors (of the searched knowledge bases)
- *   is exact (ordered by the plain distance, which no index serves); above it the query orders by the
- *   indexed expression, so the planner can use HNSW, with `hnsw.ef_search` = `efSearch` (raised to
- *   twice the fetch size) and `hnsw.iterative_scan = strict_order`, so filtered scans still fill the
- *   page. Scores are cosine similarities recomputed in float64 from the stored float32 vectors with
- *   core's `cosineSimilarity`, and the page re-sorted by them.
+ *   2000 < d <= 4000, none above). It is built (`CREATE INDEX`, with `maintenance_work_mem` =
+ *   `indexBuildMemory`) by the write that takes the vectors of that dimension above
+ *   `exactSearchThreshold`, after writing its rows: a bulk load into an empty dimension builds the
+ *   graph once, which is several times faster than inserting into it row by row. A search over at
+ *   most `exactSearchThreshold` vectors (of the searched knowledge bases, counted in
+ *   `chunk_vector_stats`) is exact (ordered by the plain distance, which no index serves); above it
+ *   the query orders by the indexed expression, so the planner uses HNSW, with `hnsw.ef_search` =
+ *   `efSearch` (raised to twice the fetch size) and `hnsw.iterative_scan = strict_order`, so filtered
+ *   scans still fill the page. Scores are cosine similarities recomputed in float64 from the stored
+ *   float32 vectors with core's `cosineSimilarity`, and the page re-sorted by them.
  * - Filters: knowledge bases, availability and document ids in SQL; metadata conditions with core's
  *   `matchesFilter` over an over-fetched candidate set, fetching more until the page is full or the
  *   rows run out.
  * - Text search: BM25 with the memory index's statistics and arithmetic (`internal/chunkIndexBm25.ts`):
- *   a GIN index on the distinct search tokens finds the candidates, Postgres counts lengths and term
- *   frequencies, the scores are summed here. pg_textsearch is not used: its BM25 indexes one column
- *   with a Postgres text-search configuration (its own tokenizer), with no field weights, no query
- *   token weights and statistics of its own segments, so it cannot give the memory index's scores.
- * - Writes take a transaction advisory lock per knowledge base, so the dimension check and the write
- *   are atomic (as the memory index's synchronous check is).
+ *   the statistics are read from the side tables (no scan of the knowledge bases), the candidates and
+ *   their term frequencies come from the GIN index on `term_keys` (`<field>:<tf> <token>`), and
+ *   Postgres scores them with the same IEEE operations in the same order and returns one page.
+ *   pg_textsearch is not used: its BM25 indexes one column with a Postgres text-search configuration
+ *   (its own tokenizer), with no field weights, no query token weights and statistics of its own
+ *   segments, so it cannot give the memory index's scores.
+ * - Planner statistics: after this process's writes have grown the table by a tenth, it runs
+ *   `ANALYZE chunk` (PGlite has no autovacuum, and without statistics the planner scans the table
+ *   instead of using the HNSW index).
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
