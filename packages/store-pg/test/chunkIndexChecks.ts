@@ -133,7 +133,7 @@ export const chunkIndexChecks = (
           yield* pg.upsert([makeTestChunk(kbB, docs[0]!, { content: "other", vector: [1, 0] })])
         }))
 
-      it.effect("the HNSW index of a dimension is built by the write that passes the exact threshold", () =>
+      it.effect("the HNSW index of a dimension is built by the write that passes the exact threshold, rebuilt by large writes", () =>
         Effect.gen(function*() {
           const index = yield* ChunkIndex.ChunkIndex
           const sql = yield* SqlClient.SqlClient
@@ -154,6 +154,19 @@ export const chunkIndexChecks = (
           expect((yield* index.searchVector({ kbIds: [kb], vector: query, limit: 1 }))[0]!.chunk.id).toBe(first[7]!.id)
           yield* index.upsert(batch())
           expect(yield* hasIndex).toBe(true)
+          expect((yield* index.searchVector({ kbIds: [kb], vector: query, limit: 1 }))[0]!.chunk.id).toBe(first[7]!.id)
+          // A write of a quarter of the vectors or more builds the index again, a smaller one inserts.
+          const indexOid = Effect.map(
+            sql<{ readonly oid: number }>`SELECT oid::int AS oid FROM pg_class WHERE relname = ${Rows.hnswIndexName(dims)}`,
+            (rows) => rows[0]?.oid
+          )
+          const built = yield* indexOid
+          yield* index.upsert(batch().slice(0, 50))
+          expect(yield* indexOid).toBe(built)
+          yield* index.upsert(batch())
+          const rebuilt = yield* indexOid
+          expect(rebuilt).toBeDefined()
+          expect(rebuilt).not.toBe(built)
           expect((yield* index.searchVector({ kbIds: [kb], vector: query, limit: 1 }))[0]!.chunk.id).toBe(first[7]!.id)
         }))
 
