@@ -90,6 +90,11 @@ export const chunkIndexChecks = (
             new Chunk({ ...c, content: `${pick()} ${pick()}`, content_ltks: `${pick()} ${pick()}`, title_tks: "", important_keywords: i % 2 === 0 ? [pick()] : [] }))
           yield* both((index) => index.upsert([...replaced, new Chunk({ ...replaced[0]!, content_ltks: "alpha alpha" })]))
           yield* both((index) => index.update(kbA, chunks[40]!.id, { content_ltks: "kilo kilo kilo", questions: [] }))
+          // A replace that keeps a token's document frequency but raises its count in the chunk.
+          const zulu = makeTestChunk(kbA, docs[0]!, { content: "zulu" })
+          yield* both((index) => index.upsert([zulu]))
+          yield* both((index) => index.upsert([new Chunk({ ...zulu, content_ltks: "zulu zulu zulu zulu" })]))
+          expect((yield* pg.searchText({ kbIds: [kbA], tokens: "zulu", limit: 5 })).map((r) => r.chunk.id)).toEqual([zulu.id])
           expect(yield* both((index) => index.deleteChunks(kbB, [chunks[41]!.id, chunks[43]!.id, chunks[40]!.id]))).toEqual([2, 2])
           const [removed] = yield* both((index) => index.deleteByDocument(kbA, docs[1]!))
           expect(removed).toBeGreaterThan(0)

@@ -7,7 +7,7 @@
  * lengths, per token and field its document frequency, summed over the searched knowledge bases.
  * The idfs and average lengths are computed here, with core's functions; Postgres then scores the
  * candidates (chunks with a query token in a search field, found through the GIN index on
- * `search_tokens`, that pass the knowledge base, availability and document filters) with the same
+ * `term_keys`, that pass the knowledge base, availability and document filters) with the same
  * IEEE double operations in the same order as `bm25Term` and the memory index's sum, and returns only
  * the best page. A term whose token is absent from a field (tf 0) adds exactly +0, so terms are not
  * skipped as the memory index skips them; terms of a token no chunk holds in that field are left out.

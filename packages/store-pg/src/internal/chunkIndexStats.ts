@@ -90,7 +90,9 @@ export const statements = (deltas: Deltas): Array<Statement> => {
     })
   }
   for (const kbId of kbIds) {
-    const rows = [...(deltas.tokens.get(kbId) ?? [])].filter(([, d]) => d.slice(0, 4).some((x) => x !== 0))
+    // A replaced chunk may leave a token's frequencies as they were and still raise its largest
+    // count, so rows with any change count.
+    const rows = [...(deltas.tokens.get(kbId) ?? [])].filter(([, d]) => d.some((x) => x !== 0))
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     if (rows.length === 0) continue
     out.push({
