@@ -35,8 +35,8 @@
  *   (its own tokenizer), with no field weights, no query token weights and statistics of its own
  *   segments, so it cannot give the memory index's scores.
  * - Planner statistics: after this process's writes have grown the table by a tenth, it runs
- *   `ANALYZE chunk` (PGlite has no autovacuum, and without statistics the planner scans the table
- *   instead of using the HNSW index).
+ *   `ANALYZE chunk`, and the layer analyses a table that never was (PGlite has no autovacuum, and
+ *   without statistics the planner sorts the knowledge base instead of using the HNSW index).
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
@@ -134,9 +134,11 @@ export const make = (
      */
     const [reltuples] = yield* run<{ readonly n: number }>(
       "chunk index setup",
-      `SELECT greatest(reltuples, 0)::float8 AS n FROM pg_class WHERE oid = 'chunk'::regclass`
+      `SELECT reltuples::float8 AS n FROM pg_class WHERE oid = 'chunk'::regclass`
     )
-    let analysedRows = reltuples?.n ?? 0
+    // Never analysed (-1), e.g. written by an earlier version on PGlite: analysed now, when built.
+    if ((reltuples?.n ?? 0) < 0) yield* run("chunk index setup", `ANALYZE chunk`)
+    let analysedRows = Math.max(reltuples?.n ?? 0, 0)
     let writtenRows = 0
     const analyseAfter = (rows: number) =>
       Effect.suspend(() => {
