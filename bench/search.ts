@@ -4,7 +4,12 @@
  *
  *   npx tsx bench/search.ts [--sizes 10000,100000,1000000] [--stores lancedb,pgvector] [--queries 200]
  *                           [--runs 3] [--warmup 20] [--batch 5000] [--max-load-minutes 20] [--seed 42]
+ *                           [--pg-url postgres://postgres@127.0.0.1:55441/postgres] [--ef-search 100]
+ *                           [--index-build-memory 512MB]
  *
+ * pgvector runs on PGlite in a temp dir, or with `--pg-url` on that Postgres server (which needs the
+ * pgvector extension), in a fresh database that is dropped afterwards. `--ef-search` and
+ * `--index-build-memory` set the pgvector chunk index's `efSearch` and `indexBuildMemory`.
  * Data (synthetic, deterministic from `--seed`): one knowledge base, documents of 10 chunks; each
  * document picks one of 1,000 Gaussian centroids and its chunks' 384-d vectors are the centroid plus
  * Gaussian noise of the same norm, normalised; ~150 content tokens per chunk drawn from a Zipf
@@ -21,6 +26,7 @@
 import { Chunk, ChunkIndex, type ChunkId, type DocumentId, type KnowledgeBaseId, type TenantId } from "@ragkit/core"
 import { LanceChunkIndex } from "@ragkit/store-lancedb"
 import * as StorePg from "@ragkit/store-pg"
+import { freshDatabase } from "@ragkit/store-pg/testing"
 import { Context, Effect, Layer } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { cpus, loadavg, tmpdir, totalmem } from "node:os"
@@ -36,6 +42,11 @@ const warmup = Number(args.get("warmup") ?? 20)
 const batchSize = Number(args.get("batch") ?? 5000)
 const maxLoadMs = Number(args.get("max-load-minutes") ?? 20) * 60_000
 const seed = Number(args.get("seed") ?? 42)
+const pgUrl = args.get("pg-url")
+const pgOptions: StorePg.PgChunkIndex.Options = {
+  efSearch: args.has("ef-search") ? Number(args.get("ef-search")) : undefined,
+  indexBuildMemory: args.get("index-build-memory")
+}
 
 const D = 384
 const CENTROIDS = 1000
@@ -353,6 +364,7 @@ const benchStore = (store: string, layer: Layer.Layer<ChunkIndex.ChunkIndex, unk
         return
       }
       const stepStart = loaded
+      const stepStartMs = loadMs
       while (loaded < size) {
         const to = Math.min(size, loaded + batchSize)
         const chunks = chunksOf(loaded, to)
@@ -371,8 +383,7 @@ const benchStore = (store: string, layer: Layer.Layer<ChunkIndex.ChunkIndex, unk
           return
         }
       }
-      const stepRate = (loaded - stepStart) / (batchRates.slice(-Math.ceil((loaded - stepStart) / batchSize))
-        .reduce((sum, r) => sum + batchSize / r, 0))
+      const stepRate = (loaded - stepStart) / (loadMs - stepStartMs)
 
       const vectorSearch = (q: Float32Array) => index.searchVector({ kbIds: [kbId], vector: Array.from(q), limit: K })
       const textSearch = (q: string) => index.searchText({ kbIds: [kbId], tokens: q, limit: K })
@@ -444,8 +455,11 @@ try {
   for (const store of storeNames) {
     const layer: Layer.Layer<ChunkIndex.ChunkIndex, unknown> = store === "lancedb"
       ? LanceChunkIndex.layer({ uri: join(dataDir, "lancedb") })
+      : store === "pgvector" && pgUrl !== undefined
+      ? Layer.unwrapScoped(Effect.map(freshDatabase(pgUrl), (db) =>
+        StorePg.PgChunkIndex.layer(pgOptions).pipe(Layer.provide(StorePg.layer({ url: db.url, maxConnections: 2 })))))
       : store === "pgvector"
-      ? StorePg.layerEmbeddedWithChunkIndex({ dataDir: join(dataDir, "pg") })
+      ? StorePg.layerEmbeddedWithChunkIndex({ dataDir: join(dataDir, "pg"), chunkIndex: pgOptions })
       : Layer.die(`unknown store ${store} (lancedb, pgvector)`)
     await Effect.runPromise(benchStore(store, layer))
   }
@@ -475,7 +489,7 @@ try {
       `of chunks; limit ${K}) per run, after ${warmup} of each; ${runs} runs, medians of the per-run p50/p95. ` +
       `Store settings: defaults (LanceDB ANN IVF_PQ above ${LanceChunkIndex.defaults.annThreshold} vectors, ` +
       `nprobes ${LanceChunkIndex.defaults.nprobes}, refine x${LanceChunkIndex.defaults.refineFactor}; ` +
-      `pgvector HNSW above 1000 vectors, ef_search 100).\n`
+      `pgvector HNSW above 1000 vectors, ef_search ${pgOptions.efSearch ?? 100}, on ${pgUrl === undefined ? "PGlite" : "the Postgres server of --pg-url"}).\n`
   )
   print("| chunks | vector bytes | floor ms (bytes / native bandwidth) | JS exact scan ms/query |")
   print("|---:|---:|---:|---:|")

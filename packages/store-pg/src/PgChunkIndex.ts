@@ -1,30 +1,42 @@
 /**
- * A `ChunkIndex` on Postgres with pgvector: one `chunk` table for all knowledge bases (see
- * `migrations/0003_chunk_index.ts`), on a server or on PGlite (which bundles pgvector: open it with
- * `extensions`, as `StorePg.layerEmbeddedWithChunkIndex` does).
+ * A `ChunkIndex` on Postgres with pgvector: one `chunk` table for all knowledge bases and its
+ * statistics tables (see `migrations/0003_chunk_index.ts` and `0004_chunk_index_statistics.ts`), on
+ * a server or on PGlite (which bundles pgvector: open it with `extensions`, as
+ * `StorePg.layerEmbeddedWithChunkIndex` does).
  *
  * - Building the layer runs `CREATE EXTENSION IF NOT EXISTS vector` and the chunk index's
  *   migrations; a database without pgvector fails then with `ChunkIndexError` reason `Unsupported`
  *   ("pgvector is not installed in this database: CREATE EXTENSION vector failed: ...").
+ * - Writes: an upsert is one `INSERT ... SELECT FROM unnest(...)` per 1,000 rows (one array
+ *   parameter per column), and one statement per statistics table, in one transaction under the
+ *   knowledge bases' advisory write locks (so the dimension check, the rows and the statistics agree,
+ *   as the memory index's synchronous check does). Deletes take the same lock and subtract what
+ *   they remove (`DELETE ... RETURNING`).
  * - Vectors: an untyped `vector` column and its dimension in `dims`; one partial HNSW expression
  *   index per dimension (`(embedding::vector(d)) vector_cosine_ops WHERE dims = d`, `halfvec` for
- *   2000 < d <= 4000, none above), created in the upsert that writes the first vector of that
- *   dimension. A search over at most `exactSearchThreshold` vectors (of the searched knowledge bases)
- *   is exact (ordered by the plain distance, which no index serves); above it the query orders by the
- *   indexed expression, so the planner can use HNSW, with `hnsw.ef_search` = `efSearch` (raised to
- *   twice the fetch size) and `hnsw.iterative_scan = strict_order`, so filtered scans still fill the
- *   page. Scores are cosine similarities recomputed in float64 from the stored float32 vectors with
- *   core's `cosineSimilarity`, and the page re-sorted by them.
+ *   2000 < d <= 4000, none above). It is built (`CREATE INDEX`, with `maintenance_work_mem` =
+ *   `indexBuildMemory`) by the write that takes the vectors of that dimension above
+ *   `exactSearchThreshold`, after writing its rows: a bulk load into an empty dimension builds the
+ *   graph once, which is several times faster than inserting into it row by row. A search over at
+ *   most `exactSearchThreshold` vectors (of the searched knowledge bases, counted in
+ *   `chunk_vector_stats`) is exact (ordered by the plain distance, which no index serves); above it
+ *   the query orders by the indexed expression, so the planner uses HNSW, with `hnsw.ef_search` =
+ *   `efSearch` (raised to twice the fetch size) and `hnsw.iterative_scan = strict_order`, so filtered
+ *   scans still fill the page. Scores are cosine similarities recomputed in float64 from the stored
+ *   float32 vectors with core's `cosineSimilarity`, and the page re-sorted by them.
  * - Filters: knowledge bases, availability and document ids in SQL; metadata conditions with core's
  *   `matchesFilter` over an over-fetched candidate set, fetching more until the page is full or the
  *   rows run out.
  * - Text search: BM25 with the memory index's statistics and arithmetic (`internal/chunkIndexBm25.ts`):
- *   a GIN index on the distinct search tokens finds the candidates, Postgres counts lengths and term
- *   frequencies, the scores are summed here. pg_textsearch is not used: its BM25 indexes one column
- *   with a Postgres text-search configuration (its own tokenizer), with no field weights, no query
- *   token weights and statistics of its own segments, so it cannot give the memory index's scores.
- * - Writes take a transaction advisory lock per knowledge base, so the dimension check and the write
- *   are atomic (as the memory index's synchronous check is).
+ *   the statistics are read from the side tables (no scan of the knowledge bases), the candidates and
+ *   their term frequencies come from the GIN index on `term_keys` (`<field>:<tf> <token>`), and
+ *   Postgres scores them with the same IEEE operations in the same order and returns one page.
+ *   pg_textsearch is not used: its BM25 indexes one column with a Postgres text-search configuration
+ *   (its own tokenizer), with no field weights, no query token weights and statistics of its own
+ *   segments, so it cannot give the memory index's scores.
+ * - Planner statistics: after this process's writes have grown the table by a tenth, it runs
+ *   `ANALYZE chunk`, and the layer analyses a table that never was (PGlite has no autovacuum, and
+ *   without statistics the planner sorts the knowledge base instead of using the HNSW index).
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
@@ -36,15 +48,30 @@ import * as Bm25 from "./internal/chunkIndexBm25.js"
 import { toChunkIndexError } from "./internal/chunkIndexErrors.js"
 import * as Rows from "./internal/chunkIndexRows.js"
 import * as Schema from "./internal/chunkIndexSchema.js"
+import * as Stats from "./internal/chunkIndexStats.js"
 
 /** The PGlite extensions the chunk index needs: `PgliteClient.layer({ dataDir, extensions })`. */
 export const extensions = { vector } as const
 
 export interface Options {
-  /** Vector searches over at most this many vectors are exact (no HNSW); default 1000. */
+  /**
+   * Vector searches over at most this many vectors are exact (no HNSW); default 1000. The HNSW
+   * index of a dimension is built by the write that takes the vectors of that dimension (over all
+   * knowledge bases) above this number, after writing its rows.
+   */
   readonly exactSearchThreshold?: number | undefined
   /** `hnsw.ef_search` of approximate searches (at least twice the fetch size); default 100. */
   readonly efSearch?: number | undefined
+  /** `maintenance_work_mem` while an HNSW index is built (a graph that does not fit is built far slower); default "512MB". */
+  readonly indexBuildMemory?: string | undefined
+  /**
+   * An upsert that writes at least this fraction of a dimension's vectors (e.g. 0.25: 25,000 vectors
+   * into 100,000) drops the dimension's HNSW index and builds it again after writing, since
+   * inserting into the graph row by row costs several times more per vector than building it (about
+   * 8x on PGlite). The drop locks the table until the write commits: other connections' searches of
+   * the chunk index wait meanwhile. Default 0.25; `Infinity` never rebuilds.
+   */
+  readonly indexRebuildRatio?: number | undefined
 }
 
 /** First key of the per-knowledge-base write locks (the second is `hashtext(kb_id)`). */
@@ -68,6 +95,11 @@ export const make = (
     const sql = yield* SqlClient.SqlClient
     const exactSearchThreshold = options.exactSearchThreshold ?? 1000
     const efSearch = options.efSearch ?? 100
+    const indexBuildMemory = options.indexBuildMemory ?? "512MB"
+    const indexRebuildRatio = options.indexRebuildRatio ?? 0.25
+    if (!/^\d+\s*(kB|MB|GB)$/.test(indexBuildMemory)) {
+      return yield* new ChunkIndexError({ reason: "Unknown", message: `indexBuildMemory: not a size: ${indexBuildMemory}` })
+    }
 
     const run = <A extends object>(what: string, text: string, params: ReadonlyArray<unknown> = []) =>
       sql.unsafe<A>(text, params as Array<unknown>).pipe(Effect.mapError(toChunkIndexError(what)))
@@ -81,46 +113,113 @@ export const make = (
 
     /** Dimensions with an HNSW index, as far as this process knows. */
     const indexed = new Set<number>()
-    const existing = yield* run<{ readonly indexname: string }>(
-      "chunk index setup",
-      `SELECT indexname FROM pg_indexes WHERE tablename = 'chunk' AND indexname LIKE 'chunk\\_embedding\\_hnsw\\_%'`
+    const readIndexes = Effect.map(
+      run<{ readonly indexname: string }>(
+        "chunk index setup",
+        `SELECT indexname FROM pg_indexes WHERE tablename = 'chunk' AND indexname LIKE 'chunk\\_embedding\\_hnsw\\_%'`
+      ),
+      (rows) => {
+        for (const { indexname } of rows) {
+          const dims = Number(indexname.slice("chunk_embedding_hnsw_".length))
+          if (Number.isInteger(dims)) indexed.add(dims)
+        }
+      }
     )
-    for (const { indexname } of existing) {
-      const dims = Number(indexname.slice("chunk_embedding_hnsw_".length))
-      if (Number.isInteger(dims)) indexed.add(dims)
-    }
+    yield* readIndexes
+
+    /**
+     * Planner statistics: a server's autovacuum keeps them, PGlite has none, and without them the
+     * planner neither uses the HNSW index nor the GIN index well. The table is analysed after writes
+     * of this process have added a tenth of the rows it had when last analysed (at least 500).
+     */
+    const [reltuples] = yield* run<{ readonly n: number }>(
+      "chunk index setup",
+      `SELECT reltuples::float8 AS n FROM pg_class WHERE oid = 'chunk'::regclass`
+    )
+    // Never analysed (-1), e.g. written by an earlier version on PGlite: analysed now, when built.
+    if ((reltuples?.n ?? 0) < 0) yield* run("chunk index setup", `ANALYZE chunk`)
+    let analysedRows = Math.max(reltuples?.n ?? 0, 0)
+    let writtenRows = 0
+    const analyseAfter = (rows: number) =>
+      Effect.suspend(() => {
+        writtenRows += rows
+        if (writtenRows < Math.max(500, analysedRows / 10)) return Effect.void
+        analysedRows += writtenRows
+        writtenRows = 0
+        // Only an optimisation (and concurrent ANALYZEs of one table may fail): never fails a write.
+        return run("analyze", `ANALYZE chunk`).pipe(
+          Effect.catchAll((error) => Effect.logDebug(`PgChunkIndex: ANALYZE chunk failed: ${error.message}`))
+        )
+      })
 
     const dimension = (kbId: KnowledgeBaseId) =>
       Effect.map(
         run<{ readonly dims: number }>(
           "dimension",
-          `SELECT dims FROM chunk WHERE kb_id = $1 AND dims IS NOT NULL LIMIT 1`,
+          `SELECT dims FROM chunk_vector_stats WHERE kb_id = $1 AND n > 0 LIMIT 1`,
           [kbId]
         ),
         (rows) => Option.fromNullable(rows[0]?.dims)
       )
 
-    /** Creates the HNSW index of a dimension if it is missing; inside the write's transaction. */
-    const createIndex = (dims: number) =>
+    const lock = (kbIds: ReadonlyArray<string>) =>
+      Effect.forEach([...new Set(kbIds)].sort(), (kbId) =>
+        run("lock", `SELECT pg_advisory_xact_lock(${writeLockClass}, hashtext($1))`, [kbId]), { discard: true })
+
+    const applyDeltas = (deltas: Stats.Deltas) =>
+      Effect.forEach(Stats.statements(deltas), ({ params, text }) => run("statistics", text, params), { discard: true })
+
+    /**
+     * Builds the HNSW index of a dimension once its vectors (all knowledge bases) pass the exact
+     * threshold; inside the write's transaction, after its rows are written.
+     */
+    const buildIndex = (dims: number) =>
       Effect.gen(function*() {
         const statement = Rows.hnswIndexStatement(dims)
-        if (statement === undefined) return
+        if (statement === undefined) return false
+        const [row] = yield* run<{ readonly n: number }>(
+          "create HNSW index",
+          `SELECT coalesce(sum(n), 0)::float8 AS n FROM chunk_vector_stats WHERE dims = $1`,
+          [dims]
+        )
+        if ((row?.n ?? 0) <= exactSearchThreshold) return false
         yield* run("create HNSW index", `SELECT pg_advisory_xact_lock(${indexLockKey})`)
+        yield* run("create HNSW index", `SET LOCAL maintenance_work_mem = '${indexBuildMemory}'`)
         yield* run("create HNSW index", statement)
+        return true
+      })
+
+    const vectorCount = (dims: number) =>
+      Effect.map(
+        run<{ readonly n: number }>(
+          "upsert",
+          `SELECT coalesce(sum(n), 0)::float8 AS n FROM chunk_vector_stats WHERE dims = $1`,
+          [dims]
+        ),
+        (rows) => rows[0]?.n ?? 0
+      )
+
+    /** Drops the HNSW index of a dimension when a write is large enough to rather build it again. */
+    const dropForRebuild = (dims: number, writing: number) =>
+      Effect.gen(function*() {
+        if (!indexed.has(dims) || !(writing >= indexRebuildRatio * (yield* vectorCount(dims)))) return false
+        yield* run("rebuild HNSW index", `SELECT pg_advisory_xact_lock(${indexLockKey})`)
+        yield* run("rebuild HNSW index", `DROP INDEX IF EXISTS ${Rows.hnswIndexName(dims)}`)
+        return true
       })
 
     /**
      * Writes whole chunks (the last of a duplicated id wins), re-checking dimensions under the
-     * knowledge bases' write locks. Runs inside a transaction.
+     * knowledge bases' write locks, and updates the statistics. Runs inside a transaction; returns
+     * the dimensions whose HNSW index it built and those whose index it dropped.
      */
     const write = (chunks: ReadonlyArray<Chunk>) =>
       Effect.gen(function*() {
         const unique = [...new Map(chunks.map((c) => [pairKey(c.kb_id, c.id), c] as const)).values()]
         const kbIds = [...new Set(unique.map((c) => c.kb_id))].sort()
-        for (const kbId of kbIds) {
-          yield* run("lock", `SELECT pg_advisory_xact_lock(${writeLockClass}, hashtext($1))`, [kbId])
-        }
-        const newDims = new Set<number>()
+        yield* lock(kbIds)
+        /** Vectors written per dimension. */
+        const written = new Map<number, number>()
         for (const kbId of kbIds) {
           const lengths = new Set(unique.flatMap((c) => c.kb_id === kbId && c.vector !== undefined ? [c.vector.length] : []))
           if (lengths.size === 0) continue
@@ -130,35 +229,63 @@ export const make = (
           if (Option.isSome(current) && current.value !== length) {
             return yield* mismatch(`upsert: vector of dimension ${length}, knowledge base ${kbId} has ${current.value}`)
           }
-          if (!indexed.has(length!)) newDims.add(length!)
+          written.set(length!, (written.get(length!) ?? 0) + unique.filter((c) => c.kb_id === kbId).length)
         }
-        for (const dims of newDims) yield* createIndex(dims)
+        const dropped = new Set<number>()
+        for (const [dims, writing] of written) {
+          if (yield* dropForRebuild(dims, writing)) dropped.add(dims)
+        }
+        const deltas = new Stats.Deltas()
         for (let i = 0; i < unique.length; i += Rows.upsertBatch) {
           const batch = unique.slice(i, i + Rows.upsertBatch)
-          yield* run("upsert", Rows.upsertStatement(batch.length), batch.flatMap(Rows.encode))
+          // The rows this batch replaces leave the statistics; their vectors' dimension is the
+          // knowledge base's, checked above.
+          const old = yield* run<Stats.RemovedRow>(
+            "upsert",
+            `SELECT ${Stats.removedColumns} FROM chunk WHERE (kb_id, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+            [batch.map((c) => c.kb_id), batch.map((c) => c.id)]
+          )
+          for (const row of old) deltas.add(row.kb_id, Stats.removedFields(row), row.dims, -1)
+          const cells = batch.map((chunk) => {
+            const fields = Rows.fieldsOf(chunk)
+            deltas.add(chunk.kb_id, fields, chunk.vector?.length ?? null, 1)
+            return Rows.encode(chunk, fields)
+          })
+          yield* run("upsert", Rows.upsertStatement, Rows.upsertParams(cells))
         }
-        return newDims
+        yield* applyDeltas(deltas)
+        const built = new Set<number>()
+        for (const dims of written.keys()) {
+          if ((dropped.has(dims) || !indexed.has(dims)) && (yield* buildIndex(dims))) built.add(dims)
+        }
+        return { built, dropped }
       })
 
-    /** Remembers the indexes a committed write created. */
-    const indexedAfter = <E>(effect: Effect.Effect<Set<number>, E>) =>
-      Effect.map(effect, (dims) => {
-        for (const d of dims) indexed.add(d)
+    /** Remembers the indexes a committed write dropped and built. */
+    const indexedAfter = <E>(effect: Effect.Effect<{ readonly built: Set<number>; readonly dropped: Set<number> }, E>) =>
+      Effect.map(effect, ({ built, dropped }) => {
+        for (const d of dropped) indexed.delete(d)
+        for (const d of built) indexed.add(d)
       })
+
+    /** Deletes rows and takes them out of the statistics, under the knowledge base's write lock. */
+    const remove = (what: string, kbId: KnowledgeBaseId, where: string, params: ReadonlyArray<unknown>) =>
+      transaction(Effect.gen(function*() {
+        yield* lock([kbId])
+        const rows = yield* run<Stats.RemovedRow>(
+          what,
+          `DELETE FROM chunk WHERE kb_id = $1 AND ${where} RETURNING ${Stats.removedColumns}`,
+          [kbId, ...params]
+        )
+        const deltas = new Stats.Deltas()
+        for (const row of rows) deltas.add(row.kb_id, Stats.removedFields(row), row.dims, -1)
+        yield* applyDeltas(deltas)
+        return rows.length
+      }))
 
     const getRows = (what: string, where: string, params: ReadonlyArray<unknown>) =>
       Effect.map(run<Rows.ChunkRow>(what, `SELECT ${Rows.chunkColumns} FROM chunk WHERE ${where}`, params), (rows) =>
         rows.map(Rows.decode))
-
-    /** Chunks by (knowledge base, id) pairs, in no particular order. */
-    const fetchPairs = (pairs: ReadonlyArray<{ readonly kbId: string; readonly id: string }>) =>
-      pairs.length === 0
-        ? Effect.succeed<ReadonlyArray<Chunk>>([])
-        : getRows(
-          "fetch chunks",
-          `(kb_id, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
-          [pairs.map((p) => p.kbId), pairs.map((p) => p.id)]
-        )
 
     const count = (what: string, text: string, params: ReadonlyArray<unknown>) =>
       Effect.map(run<{ readonly n: number }>(what, text, params), (rows) => rows[0]?.n ?? 0)
@@ -169,27 +296,31 @@ export const make = (
       Effect.gen(function*() {
         const kbIds = [...new Set(search.kbIds)]
         const tokens = search.tokens.map((t) => t.token)
+        const [stats] = yield* run<Bm25.StatsRow>("text search", Bm25.statsQuery, [kbIds, tokens])
         const docIds = search.filter.docIds
-        const [statsRows, candidates] = yield* Effect.all([
-          run<Bm25.StatsRow>("text search", Bm25.statsQuery, [kbIds]),
-          run<Bm25.CandidateRow>(
-            "text search",
-            Bm25.candidatesQuery(docIds !== undefined),
-            docIds === undefined ? [kbIds, tokens, search.filter.available] : [kbIds, tokens, search.filter.available, docIds]
-          )
-        ])
-        const ranked = Bm25.score(statsRows[0]!, candidates, search.tokens)
+        const query = Bm25.scoreQuery(stats!, search.tokens, {
+          select: Rows.chunkColumns,
+          withDocIds: docIds !== undefined
+        })
+        if (query === undefined) return []
+        const page = hasMetadata(search.filter) ? Math.max(search.limit * 2, 50) : search.limit
         const results: Array<ChunkIndex.ScoredChunk> = []
-        const batch = hasMetadata(search.filter) ? Math.max(search.limit * 2, 50) : search.limit
-        for (let i = 0; i < ranked.length && results.length < search.limit; i += batch) {
-          const slice = ranked.slice(i, i + batch)
-          const chunks = new Map((yield* fetchPairs(slice)).map((c) => [pairKey(c.kb_id, c.id), c] as const))
-          for (const { id, kbId, score } of slice) {
-            const chunk = chunks.get(pairKey(kbId, id))
-            if (chunk === undefined || !ChunkIndex.matchesFilter(chunk, search.filter)) continue
-            results.push({ chunk, score })
+        for (let offset = 0; results.length < search.limit; offset += page) {
+          const rows = yield* run<Rows.ChunkRow & { readonly score: number }>(
+            "text search",
+            query.text,
+            [
+              kbIds, query.keys, query.terms, query.counts, search.filter.available, page, offset,
+              ...(docIds === undefined ? [] : [docIds])
+            ]
+          )
+          for (const row of rows) {
+            const chunk = Rows.decode(row)
+            if (!ChunkIndex.matchesFilter(chunk, search.filter)) continue
+            results.push({ chunk, score: row.score })
             if (results.length === search.limit) break
           }
+          if (rows.length < page) break
         }
         return results
       })
@@ -200,10 +331,12 @@ export const make = (
         const dims = search.vector.length
         const size = yield* count(
           "vector search",
-          `SELECT count(*)::int AS n FROM chunk WHERE kb_id = ANY($1::text[]) AND dims = ${dims}`,
+          `SELECT coalesce(sum(n), 0)::float8 AS n FROM chunk_vector_stats WHERE kb_id = ANY($1::text[]) AND dims = ${dims}`,
           [kbIds]
         )
         if (size === 0) return []
+        // Another process may have built the index.
+        if (size > exactSearchThreshold && !indexed.has(dims)) yield* readIndexes
         const approximate = size > exactSearchThreshold && indexed.has(dims) && Rows.hnswKind(dims) !== undefined
         const docIds = search.filter.docIds
         const text = Rows.vectorQuery({ dims, approximate, withDocIds: docIds !== undefined })
@@ -214,8 +347,11 @@ export const make = (
           const params = [kbIds, query, search.filter.available, fetch, ...(docIds === undefined ? [] : [docIds])]
           const rows = approximate
             ? yield* transaction(Effect.gen(function*() {
-              yield* run("vector search", `SET LOCAL hnsw.ef_search = ${Math.min(1000, Math.max(efSearch, 2 * fetch))}`)
-              yield* run("vector search", `SET LOCAL hnsw.iterative_scan = strict_order`)
+              yield* run(
+                "vector search",
+                `SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'strict_order', true)`,
+                [String(Math.min(1000, Math.max(efSearch, 2 * fetch)))]
+              )
               return yield* run<Rows.ChunkRow>("vector search", text, params)
             }))
             : yield* run<Rows.ChunkRow>("vector search", text, params)
@@ -235,31 +371,28 @@ export const make = (
 
     return ChunkIndex.make({
       dimension,
-      upsert: (chunks) => indexedAfter(transaction(write(chunks))),
+      upsert: (chunks) => Effect.zipRight(indexedAfter(transaction(write(chunks))), analyseAfter(chunks.length)),
       get: (kbId, chunkId) =>
         Effect.map(getRows("get", `kb_id = $1 AND id = $2`, [kbId, chunkId]), (chunks) => Option.fromNullable(chunks[0])),
-      deleteByDocument: (kbId, docId) =>
-        count(
-          "deleteByDocument",
-          `WITH d AS (DELETE FROM chunk WHERE kb_id = $1 AND doc_id = $2 RETURNING 1) SELECT count(*)::int AS n FROM d`,
-          [kbId, docId]
-        ),
-      deleteChunks: (kbId, chunkIds) =>
-        count(
-          "deleteChunks",
-          `WITH d AS (DELETE FROM chunk WHERE kb_id = $1 AND id = ANY($2::text[]) RETURNING 1) SELECT count(*)::int AS n FROM d`,
-          [kbId, [...chunkIds]]
-        ),
-      deleteKnowledgeBase: (kbId) => Effect.asVoid(run("deleteKnowledgeBase", `DELETE FROM chunk WHERE kb_id = $1`, [kbId])),
+      deleteByDocument: (kbId, docId) => remove("deleteByDocument", kbId, `doc_id = $2`, [docId]),
+      deleteChunks: (kbId, chunkIds) => remove("deleteChunks", kbId, `id = ANY($2::text[])`, [[...chunkIds]]),
+      deleteKnowledgeBase: (kbId) =>
+        transaction(Effect.gen(function*() {
+          yield* lock([kbId])
+          yield* run("deleteKnowledgeBase", `DELETE FROM chunk WHERE kb_id = $1`, [kbId])
+          for (const { params, text } of Stats.deleteKnowledgeBaseStatements(kbId)) {
+            yield* run("deleteKnowledgeBase", text, params)
+          }
+        })),
       update: (kbId: KnowledgeBaseId, chunkId: ChunkId, patch: ChunkIndex.ChunkPatch) =>
         transaction(Effect.gen(function*() {
           // The knowledge base's write lock first (as upserts take it), then the read.
-          yield* run("lock", `SELECT pg_advisory_xact_lock(${writeLockClass}, hashtext($1))`, [kbId])
+          yield* lock([kbId])
           const [old] = yield* getRows("update", `kb_id = $1 AND id = $2`, [kbId, chunkId])
           if (old === undefined) return false
           const changes = Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined))
           return yield* write([new Chunk({ ...old, ...changes })])
-        })).pipe(Effect.flatMap((dims) => dims === false ? Effect.succeed(false) : Effect.as(indexedAfter(Effect.succeed(dims)), true))),
+        })).pipe(Effect.flatMap((changed) => changed === false ? Effect.succeed(false) : Effect.as(indexedAfter(Effect.succeed(changed)), true))),
       list: (query) =>
         Effect.gen(function*() {
           const needle = query.keywords?.trim().toLowerCase() ?? ""

@@ -1,110 +1,27 @@
 /**
- * The pgvector chunk index on PGlite: the conformance suite, plus what it does not cover: BM25
- * scores equal the memory index's, the HNSW index serves vector searches with good recall, a
- * database without pgvector fails at layer build, and data survives a reopen.
+ * The pgvector chunk index on PGlite: the conformance suite and the checks it does not cover
+ * (`chunkIndexChecks.ts`), a database without pgvector fails at layer build, data survives a reopen,
+ * and a database written by the first schema migrates to the statistics and term keys.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
-import { describe, expect, it, layer } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { ChunkIndex, DocumentId, KnowledgeBaseId, randomHex32 } from "@ragkit/core"
+import type { Chunk } from "@ragkit/core"
 import { ChunkIndexSuite, makeTestChunk } from "@ragkit/core/testing"
-import { Effect, Exit, Layer, Option } from "effect"
+import { Context, Effect, Exit, Layer, Option } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import * as Migrator from "@effect/sql/Migrator"
 import * as Rows from "../src/internal/chunkIndexRows.js"
 import * as StorePg from "../src/index.js"
+import firstSchema from "../src/migrations/0003_chunk_index.js"
+import { chunkIndexChecks } from "./chunkIndexChecks.js"
 
 const Embedded = StorePg.layerEmbeddedWithChunkIndex()
 
 ChunkIndexSuite("pgvector (PGlite)", Embedded)
-
-/** A seeded generator, so failures reproduce. */
-const random = (seed: number) => () => {
-  seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648
-  return seed / 2_147_483_648
-}
-
-const words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo"]
-
-describe("pgvector chunk index (PGlite)", () => {
-  layer(Embedded, { timeout: 180_000 })((it) => {
-    it.effect("BM25 scores equal the memory index's, with every field, weights and filters", () =>
-      Effect.gen(function*() {
-        const pg = yield* ChunkIndex.ChunkIndex
-        const memory = yield* ChunkIndex.makeMemory
-        const next = random(7)
-        const pick = () => words[Math.floor(next() * words.length)]!
-        const kbA = KnowledgeBaseId.make(randomHex32())
-        const kbB = KnowledgeBaseId.make(randomHex32())
-        const docs = [DocumentId.make(randomHex32()), DocumentId.make(randomHex32())]
-        const chunks = Array.from({ length: 120 }, (_, i) =>
-          makeTestChunk(i % 3 === 0 ? kbB : kbA, docs[i % 2]!, {
-            content: Array.from({ length: 3 + (i % 9) }, pick).join(" "),
-            title_tks: i % 4 === 0 ? `${pick()} ${pick()}` : "",
-            important_keywords: i % 5 === 0 ? [pick().toUpperCase()] : [],
-            questions: i % 7 === 0 ? [`What about ${pick()}?`] : [],
-            available: i % 11 !== 0,
-            metadata: { n: i % 4 }
-          }))
-        yield* pg.upsert(chunks)
-        yield* memory.upsert(chunks)
-        const searches: Array<ChunkIndex.TextSearch> = [
-          { kbIds: [kbA], tokens: "alpha", limit: 200 },
-          { kbIds: [kbA, kbB], tokens: "alpha echo kilo", limit: 200 },
-          { kbIds: [kbA, kbB], tokens: [{ token: "delta", weight: 2.5 }, { token: "golf", weight: 0.3 }], limit: 7 },
-          { kbIds: [kbB], tokens: "hotel india", limit: 200, filter: { docIds: [docs[0]!] } },
-          { kbIds: [kbA], tokens: "juliet bravo", limit: 200, filter: { available: false } },
-          { kbIds: [kbA, kbB], tokens: "charlie foxtrot", limit: 5, filter: { metadata: [{ key: "n", op: "gte", value: 2 }] } }
-        ]
-        for (const search of searches) {
-          const expected = yield* memory.searchText(search)
-          const actual = yield* pg.searchText(search)
-          expect(actual.map((r) => r.chunk.id)).toEqual(expected.map((r) => r.chunk.id))
-          expect(actual.map((r) => r.score)).toEqual(expected.map((r) => r.score))
-          expect(expected.length).toBeGreaterThan(0)
-        }
-      }))
-
-    it.effect("a vector search on a few thousand rows uses the HNSW index, with recall@10 >= 0.95", () =>
-      Effect.gen(function*() {
-        const index = yield* ChunkIndex.ChunkIndex
-        const sql = yield* SqlClient.SqlClient
-        const next = random(42)
-        const dims = 64
-        const vector = () => Array.from({ length: dims }, () => Math.fround(next() * 2 - 1))
-        const kb = KnowledgeBaseId.make(randomHex32())
-        const doc = DocumentId.make(randomHex32())
-        const chunks = Array.from({ length: 3000 }, (_, i) => makeTestChunk(kb, doc, { content: `row ${i}`, vector: vector() }))
-        yield* index.upsert(chunks)
-        yield* sql`ANALYZE chunk`
-
-        const query = vector()
-        const plan = yield* sql.withTransaction(Effect.gen(function*() {
-          yield* sql.unsafe(`SET LOCAL hnsw.iterative_scan = strict_order`)
-          return yield* sql.unsafe<{ readonly "QUERY PLAN": string }>(
-            `EXPLAIN ${Rows.vectorQuery({ dims, approximate: true, withDocIds: false })}`,
-            [[kb], Rows.formatVector(query), true, 18]
-          )
-        }))
-        const text = plan.map((row) => row["QUERY PLAN"]).join("\n")
-        expect(text).toContain(`Index Scan using ${Rows.hnswIndexName(dims)}`)
-
-        let hits = 0
-        const queries = 20
-        for (let q = 0; q < queries; q++) {
-          const v = vector()
-          const exact = chunks
-            .map((c) => ({ id: c.id, score: ChunkIndex.cosineSimilarity(v, c.vector!) }))
-            .sort((a, b) => b.score - a.score)
-            .slice(0, 10)
-            .map((r) => r.id)
-          const found = new Set((yield* index.searchVector({ kbIds: [kb], vector: v, limit: 10 })).map((r) => r.chunk.id))
-          hits += exact.filter((id) => found.has(id)).length
-        }
-        expect(hits / (queries * 10)).toBeGreaterThanOrEqual(0.95)
-      }))
-  })
-})
+chunkIndexChecks("PGlite", Embedded)
 
 describe("pgvector chunk index setup", () => {
   it.effect("fails at layer build with a clear error on a database without pgvector", () =>
@@ -125,7 +42,8 @@ describe("pgvector chunk index setup", () => {
       const kb = KnowledgeBaseId.make(randomHex32())
       const doc = DocumentId.make(randomHex32())
       const chunk = makeTestChunk(kb, doc, { content: "persistent lighthouse", vector: [0.5, 0.25, 1] })
-      const open = () => StorePg.layerEmbeddedWithChunkIndex({ dataDir })
+      // Threshold 0: the first vector builds the HNSW index.
+      const open = () => StorePg.layerEmbeddedWithChunkIndex({ dataDir, chunkIndex: { exactSearchThreshold: 0 } })
       yield* Effect.gen(function*() {
         const index = yield* ChunkIndex.ChunkIndex
         yield* index.upsert([chunk])
@@ -146,4 +64,78 @@ describe("pgvector chunk index setup", () => {
       }).pipe(Effect.provide(open()))
       fs.rmSync(dataDir, { recursive: true, force: true })
     }), { timeout: 120_000 })
+
+  it.effect("a database written by the first schema migrates: searches and statistics as if freshly written", () =>
+    Effect.gen(function*() {
+      const client = yield* Layer.build(StorePg.PgliteClient.layer({ extensions: StorePg.PgChunkIndex.extensions }))
+      const sql = Context.get(client, SqlClient.SqlClient)
+      const kb = KnowledgeBaseId.make(randomHex32())
+      const doc = DocumentId.make(randomHex32())
+      const words = ["amber", "basil", "cedar", "dune", "ember"]
+      const chunks = Array.from({ length: 40 }, (_, i) =>
+        makeTestChunk(kb, doc, {
+          content: Array.from({ length: 2 + (i % 5) }, (_, j) => words[(i * j + i) % 5]).join(" "),
+          title_tks: i % 3 === 0 ? words[i % 5]! : "",
+          important_keywords: i % 4 === 0 ? [`${words[(i + 1) % 5]} ${words[(i + 1) % 5]}`] : [],
+          vector: [i, 1, 0.5]
+        }))
+      // The first schema, and rows as its writer stored them (token lists, no statistics).
+      yield* sql`CREATE EXTENSION vector`
+      yield* sql`CREATE TABLE ${sql(StorePg.PgChunkIndex.migrationsTable)} (
+        migration_id integer PRIMARY KEY, created_at timestamp with time zone NOT NULL DEFAULT now(), name text NOT NULL)`
+      yield* Migrator.make({})({
+        loader: Migrator.fromRecord({ "0001_chunk_index": firstSchema }),
+        table: StorePg.PgChunkIndex.migrationsTable
+      }).pipe(Effect.provide(client))
+      const oldRow = (c: Chunk) => {
+        const tokens = ChunkIndex.searchFieldTokens(c)
+        const fields = [tokens.content_ltks, tokens.title_tks, tokens.important_keywords, tokens.questions]
+        return [
+          c.kb_id, c.id, c.doc_id, c.tenant_id, c.docnm_kwd, c.content, c.content_ltks, c.content_sm_ltks, c.title_tks,
+          JSON.stringify(c.important_keywords), JSON.stringify(c.questions), c.available, c.token_num, "[]", "[]", c.index,
+          JSON.stringify(c.metadata), c.create_time, Rows.formatVector(c.vector!), c.vector!.length,
+          ...fields, ...fields.map((f) => f.length), [...new Set(fields.flat())]
+        ]
+      }
+      for (const c of chunks) {
+        yield* sql.unsafe(
+          `INSERT INTO chunk (kb_id, id, doc_id, tenant_id, docnm_kwd, content, content_ltks, content_sm_ltks, title_tks,
+            important_keywords, questions, available, token_num, page_num, positions, "index", metadata, create_time,
+            embedding, dims, content_tokens, title_tokens, keyword_tokens, question_tokens,
+            content_len, title_len, keyword_len, question_len, search_tokens)
+          VALUES (${Array.from({ length: 29 }, (_, i) => `$${i + 1}`).join(", ")})`,
+          oldRow(c)
+        )
+      }
+      const migrated = Context.get(
+        yield* Layer.build(StorePg.layerChunkIndex.pipe(Layer.provide(Layer.succeedContext(client)))),
+        ChunkIndex.ChunkIndex
+      )
+      // PGlite has no autovacuum: the layer analysed the table that never was.
+      const [analysed] = yield* sql<{ readonly n: number }>`SELECT reltuples::int AS n FROM pg_class WHERE relname = 'chunk'`
+      expect(analysed!.n).toBe(40)
+      const memory = yield* ChunkIndex.makeMemory
+      yield* memory.upsert(chunks)
+      for (const tokens of ["amber", "basil cedar", "dune ember amber"]) {
+        const search = { kbIds: [kb], tokens, limit: 50 }
+        const expected = yield* memory.searchText(search)
+        expect(expected.length).toBeGreaterThan(0)
+        expect((yield* migrated.searchText(search)).map((r) => [r.chunk.id, r.score])).toEqual(expected.map((r) => [r.chunk.id, r.score]))
+      }
+      // The same chunks written anew (into another knowledge base) give the same statistics.
+      const kb2 = KnowledgeBaseId.make(randomHex32())
+      yield* migrated.upsert(chunks.map((c) => makeTestChunk(kb2, doc, { ...c, kb_id: kb2 })))
+      for (const table of ["chunk_kb_stats", "chunk_token_stats", "chunk_vector_stats"]) {
+        const rows = (id: string) =>
+          Effect.map(sql.unsafe<Record<string, unknown>>(`SELECT * FROM ${table} WHERE kb_id = $1`, [id]), (rs) =>
+            rs.map(({ kb_id: _, ...rest }) => rest).sort((a, b) => JSON.stringify(a) < JSON.stringify(b) ? -1 : 1))
+        const old = yield* rows(kb)
+        expect(old.length).toBeGreaterThan(0)
+        expect(old).toEqual(yield* rows(kb2))
+      }
+      const keys = yield* sql<{ readonly id: string; readonly term_keys: ReadonlyArray<string> }>`
+        SELECT id, term_keys FROM chunk WHERE kb_id = ${kb} AND id = ${chunks[4]!.id}`
+      // content "ember dune cedar basil amber ember", important keywords ["amber amber"]
+      expect([...keys[0]!.term_keys].sort()).toEqual(["0:1 amber", "0:1 basil", "0:1 cedar", "0:1 dune", "0:2 ember", "2:2 amber"])
+    }).pipe(Effect.scoped), { timeout: 120_000 })
 })

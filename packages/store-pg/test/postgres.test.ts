@@ -2,18 +2,39 @@
  * Both conformance suites on a real Postgres server, each in a database of its own that is dropped
  * afterwards, and two separate pools claiming from one queue. Runs when `RAGKIT_TEST_PG_URL` points
  * at a server where the user may create databases, e.g. `postgres://postgres@127.0.0.1:55432/postgres`.
+ *
+ * The chunk index: when the server has pgvector, its conformance suite and checks; without it, the
+ * layer must fail when built with `Unsupported`.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { randomHex32, TaskQueue } from "@ragkit/core"
-import { RecordStoreSuite, TaskQueueSuite } from "@ragkit/core/testing"
-import { Context, Effect, Layer, Option } from "effect"
+import { ChunkIndexSuite, RecordStoreSuite, TaskQueueSuite } from "@ragkit/core/testing"
+import { Context, Effect, Exit, Layer, Option } from "effect"
+import * as Pg from "pg"
 import * as StorePg from "../src/index.js"
 import { freshDatabase } from "../src/Testing.js"
+import { chunkIndexChecks } from "./chunkIndexChecks.js"
 
 const adminUrl = process.env["RAGKIT_TEST_PG_URL"]
 
 const onFreshDatabase = (url: string) =>
   Layer.unwrapScoped(Effect.map(freshDatabase(url), (db) => StorePg.layer({ url: db.url, maxConnections: 4 })))
+
+/** Whether the server can `CREATE EXTENSION vector`. */
+const hasPgvector = async (url: string): Promise<boolean> => {
+  const client = new Pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    const result = await client.query(`SELECT 1 FROM pg_available_extensions WHERE name = 'vector'`)
+    return result.rows.length > 0
+  } finally {
+    await client.end()
+  }
+}
+
+const onFreshDatabaseWithChunkIndex = (url: string) =>
+  Layer.unwrapScoped(Effect.map(freshDatabase(url), (db) =>
+    StorePg.layerChunkIndex.pipe(Layer.provideMerge(StorePg.layer({ url: db.url, maxConnections: 4 })))))
 
 if (adminUrl === undefined) {
   describe("real Postgres", () => {
@@ -22,6 +43,24 @@ if (adminUrl === undefined) {
 } else {
   RecordStoreSuite("Postgres", onFreshDatabase(adminUrl))
   TaskQueueSuite("Postgres", onFreshDatabase(adminUrl))
+
+  if (await hasPgvector(adminUrl)) {
+    const WithChunkIndex = onFreshDatabaseWithChunkIndex(adminUrl)
+    ChunkIndexSuite("pgvector (Postgres)", WithChunkIndex)
+    chunkIndexChecks("Postgres", WithChunkIndex)
+  } else {
+    describe("real Postgres without pgvector", () => {
+      it.effect("the chunk index fails when its layer is built, with Unsupported", () =>
+        Effect.gen(function* () {
+          const exit = yield* Effect.exit(Layer.build(onFreshDatabaseWithChunkIndex(adminUrl)))
+          expect(Exit.isFailure(exit)).toBe(true)
+          const error = Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error : undefined
+          expect(error?._tag).toBe("ChunkIndexError")
+          expect(error?._tag === "ChunkIndexError" && error.reason).toBe("Unsupported")
+          expect(error?.message).toMatch(/^pgvector is not installed in this database: CREATE EXTENSION vector failed: /)
+        }).pipe(Effect.scoped), { timeout: 60_000 })
+    })
+  }
 
   describe("real Postgres, two pools", () => {
     it.live(

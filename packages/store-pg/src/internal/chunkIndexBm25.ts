@@ -2,24 +2,49 @@
  * BM25 with the memory index's statistics and arithmetic (`ChunkIndex.makeMemory`), so both give the
  * same scores, to the bit.
  *
- * Postgres does the counting: per knowledge base and field the number of chunks where the field is
- * not empty and the sum of its lengths (one pass over four integer columns), and per candidate (a
- * chunk with a query token in a search field, found through the GIN index on `search_tokens`) the
- * field lengths and each query token's frequency in each field. Document frequencies are counted
- * over all candidates, fetched without filters for that reason; the sums are done here, in the
- * memory index's order.
+ * The statistics come from the side tables (`migrations/0004_chunk_index_statistics.ts`): per
+ * knowledge base and field the number of chunks where the field is not empty and the sum of its
+ * lengths, per token and field its document frequency, summed over the searched knowledge bases.
+ * The idfs and average lengths are computed here, with core's functions; Postgres then scores the
+ * candidates (chunks with a query token in a search field, found through the GIN index on
+ * `term_keys`, that pass the knowledge base, availability and document filters) with the same
+ * IEEE double operations in the same order as `bm25Term` and the memory index's sum, and returns only
+ * the best page. A term whose token is absent from a field (tf 0) adds exactly +0, so terms are not
+ * skipped as the memory index skips them; terms of a token no chunk holds in that field are left out.
  */
 import { ChunkIndex } from "@ragkit/core"
+import { termKey } from "./chunkIndexStats.js"
 
 export const searchFields = Object.keys(ChunkIndex.SearchFieldWeights) as ReadonlyArray<ChunkIndex.SearchField>
 
-/** The statistics query: `$1` the knowledge bases. Columns follow `searchFields`. */
+/**
+ * The statistics of the knowledge bases `$1` for the tokens `$2`, in one row: per field (columns
+ * follow `searchFields`) the number of chunks where it is not empty and the sum of its lengths, and
+ * the document frequencies of the tokens that occur (`frequencies`, JSON).
+ */
 export const statsQuery = `SELECT
-  count(*) FILTER (WHERE content_len > 0)::float8 AS n0, coalesce(sum(content_len), 0)::float8 AS l0,
-  count(*) FILTER (WHERE title_len > 0)::float8 AS n1, coalesce(sum(title_len), 0)::float8 AS l1,
-  count(*) FILTER (WHERE keyword_len > 0)::float8 AS n2, coalesce(sum(keyword_len), 0)::float8 AS l2,
-  count(*) FILTER (WHERE question_len > 0)::float8 AS n3, coalesce(sum(question_len), 0)::float8 AS l3
-FROM chunk WHERE kb_id = ANY($1::text[])`
+  coalesce(sum(n0), 0)::float8 AS n0, coalesce(sum(l0), 0)::float8 AS l0,
+  coalesce(sum(n1), 0)::float8 AS n1, coalesce(sum(l1), 0)::float8 AS l1,
+  coalesce(sum(n2), 0)::float8 AS n2, coalesce(sum(l2), 0)::float8 AS l2,
+  coalesce(sum(n3), 0)::float8 AS n3, coalesce(sum(l3), 0)::float8 AS l3,
+  (SELECT coalesce(json_agg(f), '[]') FROM (
+    SELECT token, sum(df0)::float8 AS df0, sum(df1)::float8 AS df1, sum(df2)::float8 AS df2, sum(df3)::float8 AS df3,
+      max(mx0) AS mx0, max(mx1) AS mx1, max(mx2) AS mx2, max(mx3) AS mx3
+    FROM chunk_token_stats WHERE kb_id = ANY($1::text[]) AND token = ANY($2::text[]) GROUP BY token
+  ) f) AS frequencies
+FROM chunk_kb_stats WHERE kb_id = ANY($1::text[])`
+
+export interface FrequencyRow {
+  readonly token: string
+  readonly df0: number
+  readonly df1: number
+  readonly df2: number
+  readonly df3: number
+  readonly mx0: number
+  readonly mx1: number
+  readonly mx2: number
+  readonly mx3: number
+}
 
 export interface StatsRow {
   readonly n0: number
@@ -30,83 +55,97 @@ export interface StatsRow {
   readonly l2: number
   readonly n3: number
   readonly l3: number
+  readonly frequencies: ReadonlyArray<FrequencyRow>
 }
 
-const tf = (column: string) =>
-  `ARRAY(SELECT coalesce(cardinality(array_positions(${column}, q.t)), 0) ` +
-  `FROM unnest($2::text[]) WITH ORDINALITY AS q(t, i) ORDER BY q.i) `
+/** A float8 literal that reads back as exactly this double. */
+const float = (x: number): string => {
+  if (!Number.isFinite(x)) throw new Error(`BM25: non-finite constant ${x}`)
+  return `'${String(x)}'::float8`
+}
+
+export interface ScoreQuery {
+  /**
+   * The query: `$1` the knowledge bases, `$2` the term keys to probe, `$3` the term of each key,
+   * `$4` its count, `$5` availability, `$6` limit, `$7` offset, `$8` the document ids.
+   */
+  readonly text: string
+  readonly keys: ReadonlyArray<string>
+  readonly terms: ReadonlyArray<number>
+  readonly counts: ReadonlyArray<number>
+}
 
 /**
- * The candidates: `$1` the knowledge bases, `$2` the query tokens, `$3` availability, `$4` the
- * document ids (when `withDocIds`). `keep` says whether the candidate passes those filters.
+ * The scoring query, `undefined` when no query token occurs in the knowledge bases. Rows: the
+ * chunk's columns (`select`) and `score`, best first, ties by id.
+ *
+ * A term is a (field, token) pair that occurs in the knowledge bases. Its keys `<field>:<count>
+ * <token>` for every count up to the token's largest are probed in the GIN index on `term_keys`, one
+ * index scan per key (the lateral subquery, kept apart by `OFFSET 0`, is what makes the planner probe
+ * the index per key rather than scan the table); a chunk matches at most one key per term, which
+ * gives its term frequency. The matches are grouped by row (`ctid`, hashed; within one snapshot it
+ * names one row version), not by the text key, whose sort cost as much as the probes.
  */
-export const candidatesQuery = (withDocIds: boolean): string =>
-  `SELECT kb_id, id, (available = $3${withDocIds ? " AND doc_id = ANY($4::text[])" : ""}) AS keep,
-  content_len AS l0, title_len AS l1, keyword_len AS l2, question_len AS l3,
-  ${tf("content_tokens")} AS f0, ${tf("title_tokens")} AS f1, ${tf("keyword_tokens")} AS f2, ${tf("question_tokens")} AS f3
-FROM chunk WHERE kb_id = ANY($1::text[]) AND search_tokens && $2::text[]`
-
-export interface CandidateRow {
-  readonly kb_id: string
-  readonly id: string
-  readonly keep: boolean
-  readonly l0: number
-  readonly l1: number
-  readonly l2: number
-  readonly l3: number
-  readonly f0: ReadonlyArray<number>
-  readonly f1: ReadonlyArray<number>
-  readonly f2: ReadonlyArray<number>
-  readonly f3: ReadonlyArray<number>
-}
-
-export interface Scored {
-  readonly kbId: string
-  readonly id: string
-  readonly score: number
-}
-
-const lengthsOf = (c: CandidateRow) => [c.l0, c.l1, c.l2, c.l3] as const
-const frequenciesOf = (c: CandidateRow) => [c.f0, c.f1, c.f2, c.f3] as const
-
-/** Scores the kept candidates; best first (ties by id), positive scores only. */
-export const score = (
+export const scoreQuery = (
   stats: StatsRow,
-  candidates: ReadonlyArray<CandidateRow>,
-  tokens: ReadonlyArray<ChunkIndex.WeightedToken>
-): Array<Scored> => {
+  tokens: ReadonlyArray<ChunkIndex.WeightedToken>,
+  options: { readonly select: string; readonly withDocIds: boolean }
+): ScoreQuery | undefined => {
   const documents = [stats.n0, stats.n1, stats.n2, stats.n3]
   const totals = [stats.l0, stats.l1, stats.l2, stats.l3]
-  const fieldStats = searchFields.map((field, f) => {
-    const frequency = tokens.map(() => 0)
-    for (const candidate of candidates) {
-      if (lengthsOf(candidate)[f] === 0) continue
-      const counts = frequenciesOf(candidate)[f]
-      for (let t = 0; t < tokens.length; t++) if (counts[t]! > 0) frequency[t]!++
-    }
-    return {
-      weight: ChunkIndex.SearchFieldWeights[field],
-      idf: frequency.map((df) => ChunkIndex.bm25Idf(documents[f]!, df)),
-      averageLength: totals[f]! / Math.max(documents[f]!, 1)
+  const byToken = new Map(stats.frequencies.map((row) => [row.token, row] as const))
+  const { b, k1 } = ChunkIndex.Bm25Parameters
+  const keys: Array<string> = []
+  const terms: Array<number> = []
+  const counts: Array<number> = []
+  const columns: Array<string> = []
+  const sum: Array<string> = []
+  searchFields.forEach((field, f) => {
+    const averageLength = totals[f]! / Math.max(documents[f]!, 1)
+    for (const { token, weight } of tokens) {
+      const row = byToken.get(token)
+      const df = row === undefined ? 0 : [row.df0, row.df1, row.df2, row.df3][f]!
+      if (df === 0) continue
+      const largest = [row!.mx0, row!.mx1, row!.mx2, row!.mx3][f]!
+      const term = columns.length
+      for (let count = 1; count <= largest; count++) {
+        keys.push(termKey(f, count, token))
+        terms.push(term)
+        counts.push(count)
+      }
+      columns.push(`coalesce(max(k.tf) FILTER (WHERE k.term = ${term}), 0) AS t${term}`)
+      const idf = ChunkIndex.bm25Idf(documents[f]!, df)
+      const tf = `t${term}`
+      // bm25Term: (idf * tf * (k1 + 1)) / (tf + k1 * (1 - b + (b * length) / averageLength))
+      const bm25 = `((${float(idf)} * ${tf}) * ${float(k1 + 1)}) / (${tf} + ${float(k1)} * (${float(1 - b)} + ` +
+        `(${float(b)} * l${f}) / ${float(averageLength)}))`
+      // the memory index: score += tokenWeight * fieldWeight * bm25Term(...)
+      sum.push(`${float(weight * ChunkIndex.SearchFieldWeights[field])} * (${bm25})`)
     }
   })
-  const results: Array<Scored> = []
-  for (const candidate of candidates) {
-    if (!candidate.keep) continue
-    const lengths = lengthsOf(candidate)
-    const frequencies = frequenciesOf(candidate)
-    let total = 0
-    for (let f = 0; f < fieldStats.length; f++) {
-      const { averageLength, idf, weight } = fieldStats[f]!
-      const length = lengths[f]!
-      if (length === 0) continue
-      for (let t = 0; t < tokens.length; t++) {
-        const count = frequencies[f]![t]!
-        if (count === 0) continue
-        total += tokens[t]!.weight * weight * ChunkIndex.bm25Term(idf[t]!, count, length, averageLength)
-      }
-    }
-    if (total > 0) results.push({ kbId: candidate.kb_id, id: candidate.id, score: total })
+  if (sum.length === 0) return undefined
+  const score = `(${["'0'::float8", ...sum].join("\n      + ")})`
+  const filters = `c.kb_id = ANY($1::text[]) AND c.available = $5` +
+    (options.withDocIds ? ` AND c.doc_id = ANY($8::text[])` : "")
+  return {
+    text: `SELECT ${options.select}, s.score FROM (
+  SELECT kb_id, id, ${score} AS score FROM (
+    SELECT min(c.kb_id) AS kb_id, min(c.id) AS id,
+      min(c.content_len)::float8 AS l0, min(c.title_len)::float8 AS l1,
+      min(c.keyword_len)::float8 AS l2, min(c.question_len)::float8 AS l3,
+      ${columns.join(",\n      ")}
+    FROM unnest($2::text[], $3::int[], $4::float8[]) AS k(key, term, tf)
+    CROSS JOIN LATERAL (
+      SELECT ctid, kb_id, id, content_len, title_len, keyword_len, question_len FROM chunk c
+      WHERE c.term_keys @> ARRAY[k.key] AND ${filters}
+      OFFSET 0
+    ) c
+    GROUP BY c.ctid
+  ) g
+  ORDER BY score DESC, id LIMIT $6 OFFSET $7
+) s JOIN chunk c USING (kb_id, id) WHERE s.score > 0 ORDER BY s.score DESC, s.id`,
+    keys,
+    terms,
+    counts
   }
-  return results.sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
 }

@@ -5,6 +5,7 @@
  */
 import { Chunk, ChunkIndex } from "@ragkit/core"
 import type { ChunkPosition } from "@ragkit/core"
+import * as Stats from "./chunkIndexStats.js"
 
 /** Columns that make up a `Chunk` (the vector as pgvector's text form). */
 export const chunkColumns =
@@ -71,26 +72,44 @@ export const decode = (row: ChunkRow): Chunk =>
 export const writeColumns = [
   "kb_id", "id", "doc_id", "tenant_id", "docnm_kwd", "content", "content_ltks", "content_sm_ltks", "title_tks",
   "important_keywords", "questions", "available", "token_num", "page_num", "positions", "\"index\"", "img_id",
-  "metadata", "create_time", "embedding", "dims", "content_tokens", "title_tokens", "keyword_tokens",
-  "question_tokens", "content_len", "title_len", "keyword_len", "question_len", "search_tokens"
+  "metadata", "create_time", "embedding", "dims", "content_len", "title_len", "keyword_len", "question_len",
+  "term_keys"
 ] as const
 
-/** The SQL types of the parameters, in the order of `writeColumns`. */
-const writeTypes = [
-  "text", "text", "text", "text", "text", "text", "text", "text", "text",
-  "jsonb", "jsonb", "boolean", "float8", "jsonb", "jsonb", "float8", "text",
-  "jsonb", "float8", "vector", "int", "text[]", "text[]", "text[]",
-  "text[]", "int", "int", "int", "int", "text[]"
-] as const
+/**
+ * How each column travels: one array parameter per column (`unnest`), of the element type before
+ * `::`, turned into the column's value by the expression (`u.cN` is the column's element). Term keys
+ * travel as one string per row, separated by a newline (keys never hold one: tokens hold no white
+ * space), since Postgres arrays of arrays must be rectangular.
+ */
+const writeTypes: ReadonlyArray<readonly [type: string, expression: (cell: string) => string]> = [
+  ...["text", "text", "text", "text", "text", "text", "text", "text", "text"].map((t) => [t, (c: string) => c] as const),
+  ["text", (c) => `${c}::jsonb`],
+  ["text", (c) => `${c}::jsonb`],
+  ["boolean", (c) => c],
+  ["float8", (c) => c],
+  ["text", (c) => `${c}::jsonb`],
+  ["text", (c) => `${c}::jsonb`],
+  ["float8", (c) => c],
+  ["text", (c) => c],
+  ["text", (c) => `${c}::jsonb`],
+  ["float8", (c) => c],
+  ["text", (c) => `${c}::vector`],
+  ["int", (c) => c],
+  ...[0, 1, 2, 3].map(() => ["int", (c: string) => c] as const),
+  ["text", (c) => `string_to_array(${c}, E'\\n')`]
+]
 
-export type Param = string | number | boolean | null | ReadonlyArray<string>
+export type Param = string | number | boolean | null
 
-/** The parameters of one row. */
-export const encode = (chunk: Chunk): ReadonlyArray<Param> => {
+/** A chunk's search fields, counted: content, title, important keywords, questions. */
+export const fieldsOf = (chunk: Chunk): Stats.Fields => {
   const tokens = ChunkIndex.searchFieldTokens(chunk)
-  const distinct = [
-    ...new Set([...tokens.content_ltks, ...tokens.title_tks, ...tokens.important_keywords, ...tokens.questions])
-  ]
+  return [tokens.content_ltks, tokens.title_tks, tokens.important_keywords, tokens.questions].map(Stats.countTokens)
+}
+
+/** The cells of one row, in the order of `writeColumns`. */
+export const encode = (chunk: Chunk, fields: Stats.Fields): ReadonlyArray<Param> => {
   return [
     chunk.kb_id,
     chunk.id,
@@ -113,33 +132,30 @@ export const encode = (chunk: Chunk): ReadonlyArray<Param> => {
     chunk.create_time,
     chunk.vector === undefined ? null : formatVector(chunk.vector),
     chunk.vector === undefined ? null : chunk.vector.length,
-    tokens.content_ltks,
-    tokens.title_tks,
-    tokens.important_keywords,
-    tokens.questions,
-    tokens.content_ltks.length,
-    tokens.title_tks.length,
-    tokens.important_keywords.length,
-    tokens.questions.length,
-    distinct
+    ...fields.map((f) => f.length),
+    Stats.termKeys(fields).join("\n")
   ]
 }
 
-/** `INSERT ... ON CONFLICT DO UPDATE` of `rows` rows, with numbered parameters. */
-export const upsertStatement = (rows: number): string => {
-  const width = writeColumns.length
-  const values: Array<string> = []
-  for (let r = 0; r < rows; r++) {
-    const cells = writeTypes.map((type, c) => `$${r * width + c + 1}::${type}`)
-    values.push(`(${cells.join(", ")})`)
-  }
+/**
+ * `INSERT ... SELECT FROM unnest(...) ON CONFLICT DO UPDATE`: one array parameter per column, so a
+ * statement writes any number of rows with 30 parameters.
+ */
+export const upsertStatement: string = (() => {
+  const arrays = writeTypes.map(([type], c) => `$${c + 1}::${type}[]`).join(", ")
+  const cells = writeTypes.map(([, expression], c) => expression(`u.c${c}`)).join(", ")
+  const names = writeTypes.map((_, c) => `c${c}`).join(", ")
   const updates = writeColumns.filter((c) => c !== "kb_id" && c !== "id").map((c) => `${c} = EXCLUDED.${c}`)
-  return `INSERT INTO chunk (${writeColumns.join(", ")}) VALUES ${values.join(", ")} ` +
+  return `INSERT INTO chunk (${writeColumns.join(", ")}) SELECT ${cells} FROM unnest(${arrays}) AS u(${names}) ` +
     `ON CONFLICT (kb_id, id) DO UPDATE SET ${updates.join(", ")}`
-}
+})()
 
-/** Rows per upsert statement: 30 parameters each, well below Postgres' 65535. */
-export const upsertBatch = 500
+/** The parameters of `upsertStatement`: the rows' cells, column by column. */
+export const upsertParams = (rows: ReadonlyArray<ReadonlyArray<Param>>): Array<Array<Param>> =>
+  writeColumns.map((_, c) => rows.map((row) => row[c]!))
+
+/** Rows per upsert statement: bounds the size of one statement's parameters (~10 kB a row). */
+export const upsertBatch = 1000
 
 /** The largest dimension pgvector's HNSW indexes `vector` (`halfvec` up to 4000). */
 export const maxHnswVector = 2000
@@ -176,8 +192,10 @@ export const vectorQuery = ({ approximate, dims, withDocIds }: VectorQueryParts)
   const distance = approximate && kind !== undefined
     ? `(embedding::${kind}(${dims}) <=> $2::${kind}(${dims}))`
     : `(embedding <=> $2::vector)`
-  return `SELECT ${chunkColumns} FROM chunk ` +
+  // The columns (the vector as text above all) are computed for the page only, not for every row
+  // the inner query orders.
+  return `SELECT ${chunkColumns} FROM (SELECT * FROM chunk ` +
     `WHERE dims = ${dims} AND kb_id = ANY($1::text[]) AND available = $3` +
     (withDocIds ? ` AND doc_id = ANY($5::text[])` : "") +
-    ` ORDER BY ${distance}${approximate ? "" : ", kb_id, id"} LIMIT $4`
+    ` ORDER BY ${distance}${approximate ? "" : ", kb_id, id"} LIMIT $4) c`
 }

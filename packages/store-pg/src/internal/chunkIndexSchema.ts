@@ -9,6 +9,7 @@ import { SqlError } from "@effect/sql/SqlError"
 import { ChunkIndexError } from "@ragkit/core"
 import { Effect } from "effect"
 import chunkIndex from "../migrations/0003_chunk_index.js"
+import statistics from "../migrations/0004_chunk_index_statistics.js"
 import { toChunkIndexError } from "./chunkIndexErrors.js"
 
 /**
@@ -16,7 +17,8 @@ import { toChunkIndexError } from "./chunkIndexErrors.js"
  * on a server without pgvector.
  */
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
-  "0001_chunk_index": chunkIndex
+  "0001_chunk_index": chunkIndex,
+  "0002_chunk_index_statistics": statistics
 }
 
 export const table = "ragkit_chunk_index_migrations"

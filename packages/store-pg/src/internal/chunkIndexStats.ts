@@ -1,0 +1,158 @@
+/**
+ * Changes to the chunk index's statistics tables (`migrations/0004_chunk_index_statistics.ts`):
+ * collected in process from the rows a write removes and adds, then applied with one statement per
+ * table, in the write's transaction.
+ */
+
+/** One search field of a chunk: its length in tokens and each distinct token's count. */
+export interface FieldCounts {
+  readonly length: number
+  readonly counts: ReadonlyMap<string, number>
+}
+
+/** A chunk's search fields: content, title, important keywords, questions. */
+export type Fields = ReadonlyArray<FieldCounts>
+
+export const countTokens = (tokens: ReadonlyArray<string>): FieldCounts => {
+  const counts = new Map<string, number>()
+  for (const t of tokens) counts.set(t, (counts.get(t) ?? 0) + 1)
+  return { length: tokens.length, counts }
+}
+
+/** The term keys of a chunk (`chunk.term_keys`): `<field>:<count> <token>`. */
+export const termKey = (field: number, count: number, token: string): string => `${field}:${count} ${token}`
+
+export const termKeys = (fields: Fields): Array<string> =>
+  fields.flatMap((field, f) => [...field.counts].map(([token, count]) => termKey(f, count, token)))
+
+/** The fields of a stored row, from its term keys and lengths. */
+export const fieldsOfKeys = (keys: ReadonlyArray<string>, lengths: ReadonlyArray<number>): Fields => {
+  const counts = lengths.map(() => new Map<string, number>())
+  for (const key of keys) {
+    const space = key.indexOf(" ")
+    counts[Number(key.slice(0, 1))]!.set(key.slice(space + 1), Number(key.slice(2, space)))
+  }
+  return counts.map((c, f) => ({ length: lengths[f]!, counts: c }))
+}
+
+/** What a write changes: a row removed counts -1, a row added +1. */
+export class Deltas {
+  /** Per knowledge base: `n0, l0, n1, l1, n2, l2, n3, l3`. */
+  readonly kbs = new Map<string, Array<number>>()
+  /** Per knowledge base and token: `df0..df3` and the largest counts added, `mx0..mx3`. */
+  readonly tokens = new Map<string, Map<string, Array<number>>>()
+  /** Per knowledge base and dimension: the number of vectors. */
+  readonly vectors = new Map<string, Map<number, number>>()
+
+  add(kbId: string, fields: Fields, dims: number | null, sign: 1 | -1): void {
+    let kb = this.kbs.get(kbId)
+    if (kb === undefined) this.kbs.set(kbId, kb = [0, 0, 0, 0, 0, 0, 0, 0])
+    let tokens = this.tokens.get(kbId)
+    if (tokens === undefined) this.tokens.set(kbId, tokens = new Map())
+    for (let f = 0; f < 4; f++) {
+      const field = fields[f]!
+      if (field.length === 0) continue
+      kb[2 * f] = kb[2 * f]! + sign
+      kb[2 * f + 1] = kb[2 * f + 1]! + sign * field.length
+      for (const [token, count] of field.counts) {
+        let df = tokens.get(token)
+        if (df === undefined) tokens.set(token, df = [0, 0, 0, 0, 0, 0, 0, 0])
+        df[f] = df[f]! + sign
+        if (sign > 0 && count > df[4 + f]!) df[4 + f] = count
+      }
+    }
+    if (dims !== null) {
+      let vectors = this.vectors.get(kbId)
+      if (vectors === undefined) this.vectors.set(kbId, vectors = new Map())
+      vectors.set(dims, (vectors.get(dims) ?? 0) + sign)
+    }
+  }
+}
+
+export interface Statement {
+  readonly text: string
+  readonly params: ReadonlyArray<unknown>
+}
+
+const kbStatsColumns = ["n0", "l0", "n1", "l1", "n2", "l2", "n3", "l3"] as const
+
+/** The statements that apply the deltas, in an order that takes row locks by key. */
+export const statements = (deltas: Deltas): Array<Statement> => {
+  const out: Array<Statement> = []
+  const kbIds = [...deltas.kbs.keys()].sort()
+  const kbRows = kbIds.map((kb) => [kb, deltas.kbs.get(kb)!] as const).filter(([, d]) => d.some((x) => x !== 0))
+  if (kbRows.length > 0) {
+    out.push({
+      text: `INSERT INTO chunk_kb_stats AS s (kb_id, ${kbStatsColumns.join(", ")}) ` +
+        `SELECT * FROM unnest($1::text[], ${kbStatsColumns.map((_, i) => `$${i + 2}::bigint[]`).join(", ")}) ` +
+        `ON CONFLICT (kb_id) DO UPDATE SET ${kbStatsColumns.map((c) => `${c} = s.${c} + EXCLUDED.${c}`).join(", ")}`,
+      params: [kbRows.map(([kb]) => kb), ...kbStatsColumns.map((_, i) => kbRows.map(([, d]) => d[i]!))]
+    })
+  }
+  for (const kbId of kbIds) {
+    // A replaced chunk may leave a token's frequencies as they were and still raise its largest
+    // count, so rows with any change count.
+    const rows = [...(deltas.tokens.get(kbId) ?? [])].filter(([, d]) => d.some((x) => x !== 0))
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    if (rows.length === 0) continue
+    out.push({
+      text: `INSERT INTO chunk_token_stats AS s (kb_id, token, df0, df1, df2, df3, mx0, mx1, mx2, mx3) ` +
+        `SELECT $1, * FROM unnest($2::text[], $3::int[], $4::int[], $5::int[], $6::int[], ` +
+        `$7::int[], $8::int[], $9::int[], $10::int[]) ` +
+        `ON CONFLICT (kb_id, token) DO UPDATE SET ` +
+        `df0 = s.df0 + EXCLUDED.df0, df1 = s.df1 + EXCLUDED.df1, df2 = s.df2 + EXCLUDED.df2, df3 = s.df3 + EXCLUDED.df3, ` +
+        `mx0 = greatest(s.mx0, EXCLUDED.mx0), mx1 = greatest(s.mx1, EXCLUDED.mx1), ` +
+        `mx2 = greatest(s.mx2, EXCLUDED.mx2), mx3 = greatest(s.mx3, EXCLUDED.mx3)`,
+      params: [kbId, rows.map(([t]) => t), ...[0, 1, 2, 3, 4, 5, 6, 7].map((f) => rows.map(([, d]) => d[f]!))]
+    })
+    const lowered = rows.filter(([, d]) => d.slice(0, 4).some((x) => x < 0)).map(([t]) => t)
+    if (lowered.length > 0) {
+      out.push({
+        text: `DELETE FROM chunk_token_stats WHERE kb_id = $1 AND token = ANY($2::text[]) ` +
+          `AND df0 = 0 AND df1 = 0 AND df2 = 0 AND df3 = 0`,
+        params: [kbId, lowered]
+      })
+    }
+  }
+  const vectorRows = kbIds.flatMap((kb) =>
+    [...(deltas.vectors.get(kb) ?? [])].filter(([, n]) => n !== 0).map(([dims, n]) => [kb, dims, n] as const)
+  )
+  if (vectorRows.length > 0) {
+    out.push({
+      text: `INSERT INTO chunk_vector_stats AS s (kb_id, dims, n) ` +
+        `SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[]) ` +
+        `ON CONFLICT (kb_id, dims) DO UPDATE SET n = s.n + EXCLUDED.n`,
+      params: [vectorRows.map((r) => r[0]), vectorRows.map((r) => r[1]), vectorRows.map((r) => r[2])]
+    })
+    if (vectorRows.some((r) => r[2] < 0)) {
+      out.push({
+        text: `DELETE FROM chunk_vector_stats WHERE kb_id = ANY($1::text[]) AND n = 0`,
+        params: [[...new Set(vectorRows.map((r) => r[0]))]]
+      })
+    }
+  }
+  return out
+}
+
+/** Columns a write reads back from the rows it removes or replaces. */
+export const removedColumns = `kb_id, term_keys, content_len, title_len, keyword_len, question_len, dims`
+
+export interface RemovedRow {
+  readonly kb_id: string
+  readonly term_keys: ReadonlyArray<string>
+  readonly content_len: number
+  readonly title_len: number
+  readonly keyword_len: number
+  readonly question_len: number
+  readonly dims: number | null
+}
+
+export const removedFields = (row: RemovedRow): Fields =>
+  fieldsOfKeys(row.term_keys, [row.content_len, row.title_len, row.keyword_len, row.question_len])
+
+/** The statistics of a knowledge base go with it. */
+export const deleteKnowledgeBaseStatements = (kbId: string): Array<Statement> =>
+  ["chunk_kb_stats", "chunk_token_stats", "chunk_vector_stats"].map((table) => ({
+    text: `DELETE FROM ${table} WHERE kb_id = $1`,
+    params: [kbId]
+  }))

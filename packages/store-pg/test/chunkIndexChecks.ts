@@ -1,0 +1,218 @@
+/**
+ * What the conformance suite does not cover, for the pgvector chunk index on PGlite and on a real
+ * Postgres: BM25 scores equal the memory index's (also after replaces, updates and deletes, with
+ * statistics equal to a recount of the rows), the HNSW index is built when the vectors pass the
+ * exact threshold and serves searches with good recall.
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import { describe, expect, layer } from "@effect/vitest"
+import { Chunk, ChunkIndex, type ChunkIndexError, DocumentId, KnowledgeBaseId, randomHex32 } from "@ragkit/core"
+import { makeTestChunk } from "@ragkit/core/testing"
+import { Effect, type Layer } from "effect"
+import * as Rows from "../src/internal/chunkIndexRows.js"
+import * as Statistics from "../src/migrations/0004_chunk_index_statistics.js"
+
+/** A seeded generator, so failures reproduce. */
+export const random = (seed: number) => () => {
+  seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648
+  return seed / 2_147_483_648
+}
+
+const words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo"]
+
+export const chunkIndexChecks = (
+  name: string,
+  indexLayer: Layer.Layer<ChunkIndex.ChunkIndex | SqlClient.SqlClient, unknown>
+): void => {
+  describe(`pgvector chunk index (${name})`, () => {
+    layer(indexLayer, { timeout: 180_000 })((it) => {
+      it.effect("BM25 scores equal the memory index's, with every field, weights and filters", () =>
+        Effect.gen(function*() {
+          const pg = yield* ChunkIndex.ChunkIndex
+          const memory = yield* ChunkIndex.makeMemory
+          const next = random(7)
+          const pick = () => words[Math.floor(next() * words.length)]!
+          const kbA = KnowledgeBaseId.make(randomHex32())
+          const kbB = KnowledgeBaseId.make(randomHex32())
+          const docs = [DocumentId.make(randomHex32()), DocumentId.make(randomHex32())]
+          const chunks = Array.from({ length: 120 }, (_, i) =>
+            makeTestChunk(i % 3 === 0 ? kbB : kbA, docs[i % 2]!, {
+              content: Array.from({ length: 3 + (i % 9) }, pick).join(" "),
+              title_tks: i % 4 === 0 ? `${pick()} ${pick()}` : "",
+              important_keywords: i % 5 === 0 ? [pick().toUpperCase()] : [],
+              questions: i % 7 === 0 ? [`What about ${pick()}?`] : [],
+              available: i % 11 !== 0,
+              metadata: { n: i % 4 }
+            }))
+          yield* pg.upsert(chunks)
+          yield* memory.upsert(chunks)
+          const searches: Array<ChunkIndex.TextSearch> = [
+            { kbIds: [kbA], tokens: "alpha", limit: 200 },
+            { kbIds: [kbA, kbB], tokens: "alpha echo kilo", limit: 200 },
+            { kbIds: [kbA, kbB], tokens: [{ token: "delta", weight: 2.5 }, { token: "golf", weight: 0.3 }], limit: 7 },
+            { kbIds: [kbB], tokens: "hotel india", limit: 200, filter: { docIds: [docs[0]!] } },
+            { kbIds: [kbA], tokens: "juliet bravo", limit: 200, filter: { available: false } },
+            { kbIds: [kbA, kbB], tokens: "charlie foxtrot", limit: 5, filter: { metadata: [{ key: "n", op: "gte", value: 2 }] } }
+          ]
+          for (const search of searches) {
+            const expected = yield* memory.searchText(search)
+            const actual = yield* pg.searchText(search)
+            expect(actual.map((r) => r.chunk.id)).toEqual(expected.map((r) => r.chunk.id))
+            expect(actual.map((r) => r.score)).toEqual(expected.map((r) => r.score))
+            expect(expected.length).toBeGreaterThan(0)
+          }
+        }))
+
+      it.effect("BM25 statistics stay exact through replaces, updates and deletes, and equal a recount of the rows", () =>
+        Effect.gen(function*() {
+          const pg = yield* ChunkIndex.ChunkIndex
+          const sql = yield* SqlClient.SqlClient
+          const memory = yield* ChunkIndex.makeMemory
+          const next = random(11)
+          const pick = () => words[Math.floor(next() * words.length)]!
+          const kbA = KnowledgeBaseId.make(randomHex32())
+          const kbB = KnowledgeBaseId.make(randomHex32())
+          const docs = [DocumentId.make(randomHex32()), DocumentId.make(randomHex32()), DocumentId.make(randomHex32())]
+          const make = (i: number) =>
+            makeTestChunk(i % 2 === 0 ? kbA : kbB, docs[i % 3]!, {
+              content: Array.from({ length: 2 + (i % 6) }, pick).join(" "),
+              title_tks: i % 3 === 0 ? pick() : "",
+              important_keywords: i % 4 === 0 ? [`${pick()} ${pick()}`] : [],
+              questions: i % 5 === 0 ? [`Why ${pick()}?`] : [],
+              vector: [next(), next(), next()]
+            })
+          const chunks = Array.from({ length: 90 }, (_, i) => make(i))
+          const both = <A>(f: (index: ChunkIndex.ChunkIndexService) => Effect.Effect<A, ChunkIndexError>) =>
+            Effect.all([f(pg), f(memory)])
+          yield* both((index) => index.upsert(chunks))
+          // replace some chunks (new tokens, fields emptied), one of them twice in one batch
+          const replaced = chunks.slice(0, 30).map((c, i) =>
+            new Chunk({ ...c, content: `${pick()} ${pick()}`, content_ltks: `${pick()} ${pick()}`, title_tks: "", important_keywords: i % 2 === 0 ? [pick()] : [] }))
+          yield* both((index) => index.upsert([...replaced, new Chunk({ ...replaced[0]!, content_ltks: "alpha alpha" })]))
+          yield* both((index) => index.update(kbA, chunks[40]!.id, { content_ltks: "kilo kilo kilo", questions: [] }))
+          // A replace that keeps a token's document frequency but raises its count in the chunk.
+          const zulu = makeTestChunk(kbA, docs[0]!, { content: "zulu" })
+          yield* both((index) => index.upsert([zulu]))
+          yield* both((index) => index.upsert([new Chunk({ ...zulu, content_ltks: "zulu zulu zulu zulu" })]))
+          expect((yield* pg.searchText({ kbIds: [kbA], tokens: "zulu", limit: 5 })).map((r) => r.chunk.id)).toEqual([zulu.id])
+          expect(yield* both((index) => index.deleteChunks(kbB, [chunks[41]!.id, chunks[43]!.id, chunks[40]!.id]))).toEqual([2, 2])
+          const [removed] = yield* both((index) => index.deleteByDocument(kbA, docs[1]!))
+          expect(removed).toBeGreaterThan(0)
+          const searches: Array<ChunkIndex.TextSearch> = words.flatMap((w) => [
+            { kbIds: [kbA], tokens: w, limit: 100 },
+            { kbIds: [kbA, kbB], tokens: `${w} ${pick()}`, limit: 100 }
+          ])
+          for (const search of searches) {
+            const expected = yield* memory.searchText(search)
+            const actual = yield* pg.searchText(search)
+            expect(actual.map((r) => [r.chunk.id, r.score])).toEqual(expected.map((r) => [r.chunk.id, r.score]))
+          }
+          // The migration's backfill queries recount the statistics from the rows (the largest counts
+          // are upper bounds).
+          const backfill = (table: string) => {
+            const statement = Statistics.statements.find((st) => st.startsWith(`INSERT INTO ${table} `))!
+            return `SELECT * FROM (${statement.slice(statement.indexOf("SELECT"))}) r WHERE kb_id = ANY($1)`
+          }
+          const compared = [
+            ["chunk_kb_stats", "*"],
+            ["chunk_token_stats", "kb_id, token, df0, df1, df2, df3"],
+            ["chunk_vector_stats", "*"]
+          ] as const
+          for (const [table, columns] of compared) {
+            const recount = `SELECT ${columns} FROM (${backfill(table)}) r`
+            const stored = `SELECT ${columns} FROM ${table} WHERE kb_id = ANY($1)`
+            const difference = yield* sql.unsafe(`(${recount} EXCEPT ${stored}) UNION ALL (${stored} EXCEPT ${recount})`, [[kbA, kbB]])
+            expect(difference).toEqual([])
+            expect((yield* sql.unsafe(stored, [[kbA, kbB]])).length).toBeGreaterThan(0)
+          }
+          const below = yield* sql.unsafe(
+            `SELECT token FROM (${backfill("chunk_token_stats")}) r JOIN chunk_token_stats s USING (kb_id, token) ` +
+              `WHERE s.mx0 < r.mx0 OR s.mx1 < r.mx1 OR s.mx2 < r.mx2 OR s.mx3 < r.mx3`,
+            [[kbA, kbB]]
+          )
+          expect(below).toEqual([])
+          yield* both((index) => index.deleteKnowledgeBase(kbB))
+          const left = yield* sql<{ readonly n: number }>`SELECT count(*)::int AS n FROM chunk_token_stats WHERE kb_id = ${kbB}`
+          expect(left[0]!.n).toBe(0)
+          // the dimension is free again
+          yield* pg.upsert([makeTestChunk(kbB, docs[0]!, { content: "other", vector: [1, 0] })])
+        }))
+
+      it.effect("the HNSW index of a dimension is built by the write that passes the exact threshold, rebuilt by large writes", () =>
+        Effect.gen(function*() {
+          const index = yield* ChunkIndex.ChunkIndex
+          const sql = yield* SqlClient.SqlClient
+          const next = random(5)
+          const dims = 24
+          const kb = KnowledgeBaseId.make(randomHex32())
+          const doc = DocumentId.make(randomHex32())
+          const batch = () => Array.from({ length: 600 }, (_, i) =>
+            makeTestChunk(kb, doc, { content: `row ${i}`, vector: Array.from({ length: dims }, () => Math.fround(next() - 0.5)) }))
+          const hasIndex = Effect.map(
+            sql<{ readonly indexname: string }>`SELECT indexname FROM pg_indexes WHERE indexname = ${Rows.hnswIndexName(dims)}`,
+            (rows) => rows.length === 1
+          )
+          const first = batch()
+          yield* index.upsert(first)
+          expect(yield* hasIndex).toBe(false)
+          const query = first[7]!.vector!
+          expect((yield* index.searchVector({ kbIds: [kb], vector: query, limit: 1 }))[0]!.chunk.id).toBe(first[7]!.id)
+          yield* index.upsert(batch())
+          expect(yield* hasIndex).toBe(true)
+          expect((yield* index.searchVector({ kbIds: [kb], vector: query, limit: 1 }))[0]!.chunk.id).toBe(first[7]!.id)
+          // A write of a quarter of the vectors or more builds the index again, a smaller one inserts.
+          const indexOid = Effect.map(
+            sql<{ readonly oid: number }>`SELECT oid::int AS oid FROM pg_class WHERE relname = ${Rows.hnswIndexName(dims)}`,
+            (rows) => rows[0]?.oid
+          )
+          const built = yield* indexOid
+          yield* index.upsert(batch().slice(0, 50))
+          expect(yield* indexOid).toBe(built)
+          yield* index.upsert(batch())
+          const rebuilt = yield* indexOid
+          expect(rebuilt).toBeDefined()
+          expect(rebuilt).not.toBe(built)
+          expect((yield* index.searchVector({ kbIds: [kb], vector: query, limit: 1 }))[0]!.chunk.id).toBe(first[7]!.id)
+        }))
+
+      it.effect("a vector search on a few thousand rows uses the HNSW index, with recall@10 >= 0.95", () =>
+        Effect.gen(function*() {
+          const index = yield* ChunkIndex.ChunkIndex
+          const sql = yield* SqlClient.SqlClient
+          const next = random(42)
+          const dims = 64
+          const vector = () => Array.from({ length: dims }, () => Math.fround(next() * 2 - 1))
+          const kb = KnowledgeBaseId.make(randomHex32())
+          const doc = DocumentId.make(randomHex32())
+          const chunks = Array.from({ length: 3000 }, (_, i) => makeTestChunk(kb, doc, { content: `row ${i}`, vector: vector() }))
+          yield* index.upsert(chunks)
+          yield* sql`ANALYZE chunk`
+
+          const query = vector()
+          const plan = yield* sql.withTransaction(Effect.gen(function*() {
+            yield* sql.unsafe(`SET LOCAL hnsw.iterative_scan = strict_order`)
+            return yield* sql.unsafe<{ readonly "QUERY PLAN": string }>(
+              `EXPLAIN ${Rows.vectorQuery({ dims, approximate: true, withDocIds: false })}`,
+              [[kb], Rows.formatVector(query), true, 18]
+            )
+          }))
+          const text = plan.map((row) => row["QUERY PLAN"]).join("\n")
+          expect(text).toContain(`Index Scan using ${Rows.hnswIndexName(dims)}`)
+
+          let hits = 0
+          const queries = 20
+          for (let q = 0; q < queries; q++) {
+            const v = vector()
+            const exact = chunks
+              .map((c) => ({ id: c.id, score: ChunkIndex.cosineSimilarity(v, c.vector!) }))
+              .sort((a, b) => b.score - a.score)
+              .slice(0, 10)
+              .map((r) => r.id)
+            const found = new Set((yield* index.searchVector({ kbIds: [kb], vector: v, limit: 10 })).map((r) => r.chunk.id))
+            hits += exact.filter((id) => found.has(id)).length
+          }
+          expect(hits / (queries * 10)).toBeGreaterThanOrEqual(0.95)
+        }))
+    })
+  })
+}
