@@ -34,8 +34,8 @@
  *   while a commit is in flight are merged into the next one (group commit): one LanceDB commit for
  *   all of them; each caller returns when its rows are committed, and a failed commit fails every
  *   upsert in it (upserts whose vector dimensions disagree are committed separately).
- * - Maintenance runs on a background fiber, never in a write: after `optimizeEvery` written rows the
- *   table is optimised (compaction, new rows merged into the indexes), one run at a time (a run covers
+ * - Maintenance runs on a background fiber, never in a write: after `optimizeEvery` written rows or
+ *   `optimizeEveryCommits` commits the table is optimised (compaction, new rows merged into the indexes), one run at a time (a run covers
  *   every write made during the previous one), and the IVF_PQ index is built once the table passes
  *   `annThreshold` vectors. A failed run is logged and tried again after a later write; closing the
  *   layer waits for a running one.
@@ -72,6 +72,12 @@ export interface Options {
    */
   readonly optimizeEvery?: number | undefined
   /**
+   * Commits (writes) to a table between two `optimize()` runs, however few rows they wrote; default
+   * 20. Every commit adds a small data fragment, and writes and reads of rows not yet indexed (a
+   * merge on ids, a count by document) open every such fragment: their cost grows with the commits.
+   */
+  readonly optimizeEveryCommits?: number | undefined
+  /**
    * Seconds that files of older table versions are kept when a table is optimised; default 7 days
    * (LanceDB's default). Compaction rewrites data files, so a table growing under steady writes takes
    * several times its size on disk until then. Readers in other processes may still be reading a
@@ -86,6 +92,7 @@ export const defaults = {
   nprobes: 20,
   refineFactor: 10,
   optimizeEvery: 2_000,
+  optimizeEveryCommits: 20,
   keepVersionsFor: 7 * 24 * 3600
 } as const
 
@@ -155,8 +162,11 @@ interface TableState {
   ann: boolean
   /** Rows written or deleted since the last `optimize()` began. */
   written: number
+  /** Commits since the last `optimize()` began. */
+  commits: number
   /** Rows were added since the table was last checked against `annThreshold`. */
   annCheck: boolean
+  dimension: { readonly version: number; readonly value: Option.Option<number> } | undefined
   /** A maintenance fiber is running for this table. */
   maintaining: boolean
   stats:
@@ -203,6 +213,9 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
     const nprobes = Math.max(1, Math.floor(options.nprobes ?? defaults.nprobes))
     const refineFactor = Math.max(1, Math.floor(options.refineFactor ?? defaults.refineFactor))
     const optimizeEvery = Math.max(1, Math.floor(options.optimizeEvery ?? defaults.optimizeEvery))
+    const optimizeEveryCommits = Math.max(1, Math.floor(options.optimizeEveryCommits ?? defaults.optimizeEveryCommits))
+    /** Whether an `optimize()` is due for a table. */
+    const optimizeDue = (state: TableState) => state.written >= optimizeEvery || state.commits >= optimizeEveryCommits
     const keepVersionsMs = Math.max(0, (options.keepVersionsFor ?? defaults.keepVersionsFor) * 1000)
     const tables = new Map<KnowledgeBaseId, TableState>()
     const semaphores = new Map<KnowledgeBaseId, Effect.Semaphore>()
@@ -266,8 +279,10 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
         indexed: false,
         ann: false,
         written: 0,
+        commits: 0,
         annCheck: true,
         maintaining: false,
+        dimension: undefined,
         stats: undefined
       }
       tables.set(kbId, state)
@@ -377,10 +392,12 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
      */
     const maintainLoop = (state: TableState): Effect.Effect<void> =>
       Effect.gen(function*() {
-        while (state.table.isOpen() && (state.written >= optimizeEvery || (state.annCheck && !state.ann))) {
-          if (state.written >= optimizeEvery) {
+        while (state.table.isOpen() && (optimizeDue(state) || (state.annCheck && !state.ann))) {
+          if (optimizeDue(state)) {
             const taken = state.written
+            const commits = state.commits
             state.written = 0
+            state.commits = 0
             const failed = yield* optimize(state).pipe(
               Effect.as(false),
               Effect.catchAll((error) =>
@@ -389,6 +406,7 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
             )
             if (failed) {
               state.written += taken
+              state.commits += commits
               return
             }
           }
@@ -412,8 +430,9 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
     const noteWrite = (state: TableState, changed: number, added: boolean) =>
       Effect.suspend(() => {
         state.written += changed
+        if (changed > 0) state.commits++
         if (added) state.annCheck = true
-        if (state.maintaining || !(state.written >= optimizeEvery || (state.annCheck && !state.ann))) return Effect.void
+        if (state.maintaining || !(optimizeDue(state) || (state.annCheck && !state.ann))) return Effect.void
         state.maintaining = true
         return Effect.flatMap(Effect.forkDaemon(maintainLoop(state)), (fiber) =>
           Effect.sync(() => {
@@ -445,8 +464,10 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
           return
         }
         const rows = [...byId.values()].map((chunk) => Rows.toRow(chunk, state.repeated))
-        yield* lance("upsert", () =>
+        const result = yield* lance("upsert", () =>
           state.table.mergeInsert("id").whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(rows))
+        // The version this commit made holds vectors of this dimension: the next upsert's check is free.
+        if (dimension !== undefined) state.dimension = { version: result.version, value: Option.some(dimension) }
         yield* noteWrite(state, rows.length, true)
       })
 
@@ -522,12 +543,20 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
       Effect.flatMap(open(kbId), (state) =>
         Option.isNone(state) ? Effect.succeedNone : getRow(state.value, chunkId))
 
+    /** The vector dimension of a knowledge base, cached per table version (checked on every upsert). */
     const dimension = (kbId: KnowledgeBaseId) =>
-      Effect.flatMap(open(kbId), (state) =>
-        Option.isNone(state)
-          ? Effect.succeedNone
-          : Effect.flatMap(hasVectors(state.value), (has) =>
-            has ? Effect.map(vectorDimension(state.value), Option.fromNullable) : Effect.succeedNone))
+      Effect.flatMap(open(kbId), (found) => {
+        if (Option.isNone(found)) return Effect.succeedNone
+        const state = found.value
+        return Effect.flatMap(lance("read version", () => state.table.version()), (version) => {
+          if (state.dimension?.version === version) return Effect.succeed(state.dimension.value)
+          return Effect.tap(
+            Effect.flatMap(hasVectors(state), (has) =>
+              has ? Effect.map(vectorDimension(state), Option.fromNullable) : Effect.succeedNone),
+            (value) => Effect.sync(() => void (state.dimension = { version, value }))
+          )
+        })
+      })
 
     const deleteWhere = (kbId: KnowledgeBaseId, predicate: string) =>
       withWrite(
