@@ -815,6 +815,8 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
       readonly rowId: number
       readonly fields: Record<ChunkIndex.SearchField, MutableCounts>
     }
+    /** The counts of a field without a query token (shared, never written). */
+    const noCounts: MutableCounts = { length: 0, counts: new Map() }
 
     /**
      * The rows of one table holding a query token, with the lengths of the fields that hold it and
@@ -864,18 +866,19 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
             const rowId = ids[r]!
             let posting = postings.get(rowId)
             if (posting === undefined) {
-              const empty = (): MutableCounts => ({ length: 0, counts: new Map() })
               posting = {
                 table: tableIndex,
                 rowId,
-                fields: { content_ltks: empty(), title_tks: empty(), important_keywords: empty(), questions: empty() }
+                fields: { content_ltks: noCounts, title_tks: noCounts, important_keywords: noCounts, questions: noCounts }
               }
               postings.set(rowId, posting)
             }
-            const counts = posting.fields[field]
-            counts.length = Lengths.get(lengths, rowId, f)
-            // A row the length scan did not see: the table changed since (the search is run again).
-            if (counts.length <= 0) moved = true
+            let counts = posting.fields[field]
+            if (counts === noCounts) {
+              counts = posting.fields[field] = { length: Lengths.get(lengths, rowId, f), counts: new Map() }
+              // A row the length scan did not see: the table changed since (the search is run again).
+              if (counts.length <= 0) moved = true
+            }
             counts.counts.set(token, 1)
           }
         })
