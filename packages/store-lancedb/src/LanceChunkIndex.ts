@@ -827,7 +827,9 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
       Effect.gen(function*() {
         const { lengths, rows, stats } = yield* corpusStats(state)
         if (rows === 0) return Option.none()
-        const limit = rows * 2 + 1000
+        // Every match, at the scanned version (LanceDB sizes its result heap by the limit: keep it tight).
+        // A result that fills the limit means rows were added since: the search is run again.
+        const limit = rows + 1
         // Fields no row has are skipped: no row holds a token there.
         const pairs = Rows.searchFields.filter((field) => stats[field].documents > 0)
           .flatMap((field) => tokens.map((token) => ({ field, token })))
@@ -860,6 +862,7 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
         pairs.forEach(({ field, token }, i) => {
           const arrow = results[i]!
           const ids = rowIdsOf(arrow)
+          if (ids.length >= limit) moved = true
           const f = Rows.searchFields.indexOf(field)
           if (ids.length > 0) frequencies[field].set(token, ids.length)
           for (let r = 0; r < ids.length; r++) {
