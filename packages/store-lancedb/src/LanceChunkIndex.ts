@@ -827,20 +827,27 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
       Effect.gen(function*() {
         const { lengths, rows, stats } = yield* corpusStats(state)
         if (rows === 0) return Option.none()
-        // Every match, at the scanned version (LanceDB sizes its result heap by the limit: keep it tight).
-        // A result that fills the limit means rows were added since: the search is run again.
+        // Every match, at the scanned version. LanceDB sizes its result heap by the limit, so a query
+        // asks for at most `firstLimit` rows first, and for all of them when that was not enough. A
+        // result that fills `limit` means rows were added since: the search is run again.
         const limit = rows + 1
+        const firstLimit = Math.min(limit, 16_384)
         // Fields no row has are skipped: no row holds a token there.
         const pairs = Rows.searchFields.filter((field) => stats[field].documents > 0)
           .flatMap((field) => tokens.map((token) => ({ field, token })))
-        const fullText = (query: string, column: string) =>
+        const fullTextUpTo = (query: string, column: string, upTo: number) =>
           lance("full-text search", () =>
             state.table.query()
               .fullTextSearch(new lancedb.MatchQuery(query, column))
               .withRowId()
               .select(["_score"])
-              .limit(limit)
+              .limit(upTo)
               .toArrow())
+        const fullText = (query: string, column: string) =>
+          Effect.flatMap(
+            fullTextUpTo(query, column, firstLimit),
+            (first) => first.numRows < firstLimit ? Effect.succeed(first) : fullTextUpTo(query, column, limit)
+          )
         // One query per (field, token), and one for the rows where a pair is repeated, together.
         const [results, repeatedRows] = yield* Effect.all([
           Effect.forEach(pairs, ({ field, token }) => fullText(token, Rows.tokenColumns[field]), { concurrency: 4 }),
