@@ -24,6 +24,11 @@
  *   the last maintenance) are scanned by LanceDB on every query.
  *   Tables written before `rep_tks` existed are searched the earlier way (reading the token columns
  *   of every match); they get the column when rebuilt.
+ *   Trade-off: exact scores and exact top-k, at the price of touching every match's row id. No top-k
+ *   bound prunes the postings: LanceDB returns neither term frequencies nor per-field scores we could
+ *   bound from (its own BM25 uses its index statistics, which differ from the memory index's), and
+ *   asking it for its top-N per field would make the results approximate. A top-k cut (WAND) would
+ *   need per-token score maxima in an inverted index of our own.
  * - Vector search: cosine distance, exact (flat) below `annThreshold` vectors; above it an IVF_PQ
  *   index is built (about √n partitions, 8 dimensions per sub-vector) and searched with `nprobes`
  *   partitions and exact re-ranking of `refineFactor × limit` candidates. Scores are recomputed from
