@@ -83,10 +83,12 @@ export interface Options {
    */
   readonly optimizeEveryCommits?: number | undefined
   /**
-   * Seconds that files of older table versions are kept when a table is optimised; default 7 days
-   * (LanceDB's default). Compaction rewrites data files, so a table growing under steady writes takes
-   * several times its size on disk until then. Readers in other processes may still be reading a
-   * version for up to their `readConsistencyInterval`: keep this well above it.
+   * Seconds that files of older table versions are kept when a table is optimised; default 3 600
+   * (LanceDB's own default is 7 days). Compaction rewrites data files, so a table under steady small
+   * writes (an optimize every `optimizeEveryCommits` commits) takes many times its size on disk
+   * until then: 2.1 GB for the 5,591 SciFact chunks written one document per upsert with 7 days.
+   * Readers in other processes may still be reading a version for up to their
+   * `readConsistencyInterval`: keep this well above it.
    */
   readonly keepVersionsFor?: number | undefined
 }
@@ -98,7 +100,7 @@ export const defaults = {
   refineFactor: 10,
   optimizeEvery: 2_000,
   optimizeEveryCommits: 20,
-  keepVersionsFor: 7 * 24 * 3600
+  keepVersionsFor: 3_600
 } as const
 
 /** Full-text index options: the search tokens are already lower-cased, stemmed and segmented. */
@@ -384,11 +386,7 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
 
     const optimize = (state: TableState) =>
       lance("optimize", () =>
-        state.table.optimize(
-          keepVersionsMs === defaults.keepVersionsFor * 1000
-            ? undefined
-            : { cleanupOlderThan: new Date(Date.now() - keepVersionsMs) }
-        ))
+        state.table.optimize({ cleanupOlderThan: new Date(Date.now() - keepVersionsMs) }))
 
     /**
      * Maintenance of a table, until nothing is due: optimise when `optimizeEvery` rows were written
