@@ -3,29 +3,55 @@
  * LanceDB accepts (`s3://`, `gs://`, `az://`, ...).
  *
  * - Table: every chunk field (lists and metadata as JSON strings), the search fields' tokens with
- *   their token counts, `has_vector` and a nullable `vector` column (FixedSizeList<Float32> of the
- *   knowledge base's dimension). A table is created on the first upsert; when a knowledge base holds
- *   no vector any more, the next vectors may have another dimension (the vector column is replaced).
- * - Text search: LanceDB full-text indexes (whitespace tokenizer, no lower-casing, stemming or stop
- *   words: search tokens come pre-segmented) on the four search fields find the candidates; BM25 is
- *   computed in process with the memory index's statistics and arithmetic (see `internal/bm25.ts`).
- *   Cost per query: one scan of four Int32 length columns per table version (cached), plus reading
- *   the token columns of every row that holds a query token.
+ *   their token counts, the repeated tokens (`rep_tks`, see below), `has_vector` and a nullable
+ *   `vector` column (FixedSizeList<Float32> of the knowledge base's dimension). A table is created on
+ *   the first upsert; when a knowledge base holds no vector any more, the next vectors may have
+ *   another dimension (the vector column is replaced).
+ * - Text search, exact BM25 (the memory index's statistics and arithmetic, `internal/bm25.ts`)
+ *   without reading the text of the matches. LanceDB full-text indexes (whitespace tokenizer, no
+ *   lower-casing, stemming or stop words: tokens come pre-segmented) on the four search fields and on
+ *   `rep_tks` answer, per query token and field, which rows hold it (row ids and the field's length:
+ *   an Int32 read), which gives the document frequencies exactly; `rep_tks` lists, per row, the
+ *   `field:token` pairs occurring more than once, so one more full-text query finds the few matches
+ *   whose term frequency is not 1, and only those rows' token columns are read. Field lengths and
+ *   counts (for the average lengths) come from a scan of four Int32 columns, cached per table version.
+ *   Every match is scored exactly in process; chunks are then read in score order (the limit plus
+ *   ties, then four times more while filters reject them). The searched table versions are checked
+ *   before and after: a search that saw a write is run again (row ids change on compaction).
+ *   Cost per query: one full-text query per (token, non-empty field) returning row ids of the
+ *   matches, one for the repeated tokens, and reads of the few rows returned — it still grows with
+ *   the number of matches (ids, not text), and rows not yet in the full-text indexes (written since
+ *   the last maintenance) are scanned by LanceDB on every query.
+ *   Tables written before `rep_tks` existed are searched the earlier way (reading the token columns
+ *   of every match); they get the column when rebuilt.
+ *   Trade-off: exact scores and exact top-k, at the price of touching every match's row id. No top-k
+ *   bound prunes the postings: LanceDB returns neither term frequencies nor per-field scores we could
+ *   bound from (its own BM25 uses its index statistics, which differ from the memory index's), and
+ *   asking it for its top-N per field would make the results approximate. A top-k cut (WAND) would
+ *   need per-token score maxima in an inverted index of our own.
  * - Vector search: cosine distance, exact (flat) below `annThreshold` vectors; above it an IVF_PQ
  *   index is built (about √n partitions, 8 dimensions per sub-vector) and searched with `nprobes`
  *   partitions and exact re-ranking of `refineFactor × limit` candidates. Scores are recomputed from
  *   the stored float32 vectors in float64. Availability and document ids are LanceDB filters; metadata
  *   conditions are pushed down as a necessary key test and checked exactly in process over an
  *   over-fetched candidate set (fetching more until the page is full or the table exhausted).
- * - Writes to a table are serialised with a semaphore (readers run concurrently); every
- *   `optimizeEvery` written rows the table is optimised (compaction, new rows merged into indexes).
+ * - Writes to a table are serialised with a semaphore (readers run concurrently). Upserts that arrive
+ *   while a commit is in flight are merged into the next one (group commit): one LanceDB commit for
+ *   all of them; each caller returns when its rows are committed, and a failed commit fails every
+ *   upsert in it (upserts whose vector dimensions disagree are committed separately).
+ * - Maintenance runs on a background fiber, never in a write: after `optimizeEvery` written rows or
+ *   `optimizeEveryCommits` commits the table is optimised (compaction, new rows merged into the indexes), one run at a time (a run covers
+ *   every write made during the previous one), and the IVF_PQ index is built once the table passes
+ *   `annThreshold` vectors. A failed run is logged and tried again after a later write; closing the
+ *   layer waits for a running one.
  */
 import * as lancedb from "@lancedb/lancedb"
 import { Chunk, ChunkIndex, ChunkIndexError } from "@ragkit/core"
 import type { ChunkId, DocumentId, KnowledgeBaseId } from "@ragkit/core"
-import { Config, Duration, Effect, Layer, Option, Redacted, Schedule } from "effect"
+import { Config, Deferred, Duration, Effect, Fiber, Layer, Option, Redacted, Schedule } from "effect"
 import type { ConfigError, Scope } from "effect"
 import * as Bm25 from "./internal/bm25.js"
+import * as Lengths from "./internal/lengths.js"
 import * as Rows from "./internal/rows.js"
 import * as Sql from "./internal/sql.js"
 
@@ -50,6 +76,21 @@ export interface Options {
    * merged into the indexes; rows not yet indexed are searched by a scan); default 2 000.
    */
   readonly optimizeEvery?: number | undefined
+  /**
+   * Commits (writes) to a table between two `optimize()` runs, however few rows they wrote; default
+   * 20. Every commit adds a small data fragment, and writes and reads of rows not yet indexed (a
+   * merge on ids, a count by document) open every such fragment: their cost grows with the commits.
+   */
+  readonly optimizeEveryCommits?: number | undefined
+  /**
+   * Seconds that files of older table versions are kept when a table is optimised; default 3 600
+   * (LanceDB's own default is 7 days). Compaction rewrites data files, so a table under steady small
+   * writes (an optimize every `optimizeEveryCommits` commits) takes many times its size on disk
+   * until then: 2.1 GB for the 5,591 SciFact chunks written one document per upsert with 7 days.
+   * Readers in other processes may still be reading a version for up to their
+   * `readConsistencyInterval`: keep this well above it.
+   */
+  readonly keepVersionsFor?: number | undefined
 }
 
 export const defaults = {
@@ -57,7 +98,9 @@ export const defaults = {
   annThreshold: 50_000,
   nprobes: 20,
   refineFactor: 10,
-  optimizeEvery: 2_000
+  optimizeEvery: 2_000,
+  optimizeEveryCommits: 20,
+  keepVersionsFor: 3_600
 } as const
 
 /** Full-text index options: the search tokens are already lower-cased, stemmed and segmented. */
@@ -118,13 +161,36 @@ const subVectors = (dimension: number): number => {
 
 interface TableState {
   readonly table: lancedb.Table
+  /** Whether the table has the repeated-tokens column (tables written by earlier versions lack it). */
+  readonly repeated: boolean
   /** Indexes checked (and created when missing) by this process. */
   indexed: boolean
   /** Whether the vector column has an ANN index. */
   ann: boolean
-  /** Rows written or deleted since the last `optimize()`. */
+  /** Rows written or deleted since the last `optimize()` began. */
   written: number
-  stats: { readonly version: number; readonly rows: number; readonly stats: Bm25.CorpusStats } | undefined
+  /** Commits since the last `optimize()` began. */
+  commits: number
+  /** Rows were added since the table was last checked against `annThreshold`. */
+  annCheck: boolean
+  dimension: { readonly version: number; readonly value: Option.Option<number> } | undefined
+  /** A maintenance fiber is running for this table. */
+  maintaining: boolean
+  stats:
+    | {
+      readonly version: number
+      readonly rows: number
+      readonly stats: Bm25.CorpusStats
+      readonly lengths: Lengths.Lengths
+    }
+    | undefined
+}
+
+/** An upsert waiting for the next commit of its table. */
+interface PendingUpsert {
+  readonly chunks: ReadonlyArray<Chunk>
+  readonly dimension: number | undefined
+  readonly done: Deferred.Deferred<void, ChunkIndexError>
 }
 
 interface TextCandidate extends Bm25.Candidate {
@@ -138,6 +204,10 @@ interface TextCandidate extends Bm25.Candidate {
 
 type RawRow = Record<string, unknown>
 
+/** Row ids of an Arrow result, as numbers (fragment × 2^32 + offset: exact in a double). */
+const rowIdsOf = (arrow: { getChild: (name: string) => { toArray: () => unknown } | null }): Array<number> =>
+  Array.from((arrow.getChild("_rowid")?.toArray() ?? []) as ArrayLike<bigint | number>, Number)
+
 const rowsOf = (
   query: { toArrow: () => Promise<Parameters<typeof Rows.fromArrow>[0]> },
   what: string
@@ -150,8 +220,14 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
     const nprobes = Math.max(1, Math.floor(options.nprobes ?? defaults.nprobes))
     const refineFactor = Math.max(1, Math.floor(options.refineFactor ?? defaults.refineFactor))
     const optimizeEvery = Math.max(1, Math.floor(options.optimizeEvery ?? defaults.optimizeEvery))
+    const optimizeEveryCommits = Math.max(1, Math.floor(options.optimizeEveryCommits ?? defaults.optimizeEveryCommits))
+    /** Whether an `optimize()` is due for a table. */
+    const optimizeDue = (state: TableState) => state.written >= optimizeEvery || state.commits >= optimizeEveryCommits
+    const keepVersionsMs = Math.max(0, (options.keepVersionsFor ?? defaults.keepVersionsFor) * 1000)
     const tables = new Map<KnowledgeBaseId, TableState>()
     const semaphores = new Map<KnowledgeBaseId, Effect.Semaphore>()
+    const pending = new Map<KnowledgeBaseId, Array<PendingUpsert>>()
+    const maintenance = new Set<Fiber.RuntimeFiber<void>>()
 
     const storageOptions = options.storageOptions === undefined
       ? undefined
@@ -173,6 +249,8 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
     )
     // Fail at start-up, not on first use, when the location cannot be read.
     yield* lance(`list tables at ${options.uri}`, () => connection.tableNames())
+    // Closing waits for running maintenance (before the connection closes: released in reverse order).
+    yield* Effect.addFinalizer(() => Fiber.awaitAll([...maintenance]))
 
     const withWrite = <A, E>(kbId: KnowledgeBaseId, effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
       Effect.suspend(() => {
@@ -181,12 +259,13 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
         return semaphore.withPermits(1)(effect)
       })
 
+    /** Checks that the table is a chunk table; tells whether it has the repeated-tokens column. */
     const checkSchema = (table: lancedb.Table) =>
       Effect.flatMap(lance("read schema", () => table.schema()), (schema) => {
         const names = new Set(schema.fields.map((f) => f.name))
         const missing = Rows.requiredColumns.filter((c) => !names.has(c))
         return missing.length === 0
-          ? Effect.void
+          ? Effect.succeed(names.has(Rows.repeatedColumn))
           : Effect.fail(
             new ChunkIndexError({
               reason: "Mismatch",
@@ -195,13 +274,24 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
           )
       })
 
-    const remember = (kbId: KnowledgeBaseId, table: lancedb.Table): TableState => {
+    const remember = (kbId: KnowledgeBaseId, table: lancedb.Table, repeated: boolean): TableState => {
       const existing = tables.get(kbId)
       if (existing !== undefined && existing.table.isOpen()) {
         if (existing.table !== table) table.close()
         return existing
       }
-      const state: TableState = { table, indexed: false, ann: false, written: 0, stats: undefined }
+      const state: TableState = {
+        table,
+        repeated,
+        indexed: false,
+        ann: false,
+        written: 0,
+        commits: 0,
+        annCheck: true,
+        maintaining: false,
+        dimension: undefined,
+        stats: undefined
+      }
       tables.set(kbId, state)
       return state
     }
@@ -218,7 +308,7 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
             onSuccess: (table) =>
               checkSchema(table).pipe(
                 Effect.tapError(() => Effect.sync(() => table.close())),
-                Effect.as(Option.some(remember(kbId, table)))
+                Effect.map((repeated) => Option.some(remember(kbId, table, repeated)))
               )
           })
         )
@@ -239,7 +329,7 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
         if (state.indexed) return
         const indexes = yield* lance("list indexes", () => state.table.listIndices())
         const indexed = new Set(indexes.flatMap((i) => i.columns))
-        for (const column of tokenColumnNames) {
+        for (const column of state.repeated ? [...tokenColumnNames, Rows.repeatedColumn] : tokenColumnNames) {
           if (!indexed.has(column)) {
             yield* lance(`create full-text index on ${column}`, () =>
               state.table.createIndex(column, { config: ftsIndex() }))
@@ -275,24 +365,9 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
         state.ann = false
       })
 
-    /**
-     * Optimises now and then; builds the ANN index when the table has grown past the threshold.
-     * Maintenance never fails the write it follows: the rows are in; a failed optimise or index
-     * build is logged and tried again after a later write.
-     */
-    const maintain = (state: TableState, changed: number) =>
-      maintainNow(state, changed).pipe(
-        Effect.catchAll((error) => Effect.logWarning(`LanceDB maintenance of ${state.table.name} failed; will retry later: ${error.message}`))
-      )
-
-    const maintainNow = (state: TableState, changed: number) =>
+    /** Builds the IVF_PQ index once the table holds `annThreshold` vectors. */
+    const buildAnnIfDue = (state: TableState) =>
       Effect.gen(function*() {
-        state.written += changed
-        if (state.written >= optimizeEvery) {
-          yield* lance("optimize", () => state.table.optimize())
-          state.written = 0
-        }
-        if (state.ann) return
         if ((yield* lance("count rows", () => state.table.countRows())) < annThreshold) return
         const vectors = yield* lance("count vectors", () => state.table.countRows("has_vector"))
         if (vectors < annThreshold) return
@@ -309,12 +384,71 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
         state.ann = true
       })
 
+    const optimize = (state: TableState) =>
+      lance("optimize", () =>
+        state.table.optimize({ cleanupOlderThan: new Date(Date.now() - keepVersionsMs) }))
+
+    /**
+     * Maintenance of a table, until nothing is due: optimise when `optimizeEvery` rows were written
+     * (the rows written meanwhile are counted for the next run), build the ANN index when due. A
+     * failure is logged and leaves the work due for the next write to start again.
+     */
+    const maintainLoop = (state: TableState): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        while (state.table.isOpen() && (optimizeDue(state) || (state.annCheck && !state.ann))) {
+          if (optimizeDue(state)) {
+            const taken = state.written
+            const commits = state.commits
+            state.written = 0
+            state.commits = 0
+            const failed = yield* optimize(state).pipe(
+              Effect.as(false),
+              Effect.catchAll((error) =>
+                Effect.as(Effect.logWarning(`LanceDB optimize of ${state.table.name} failed; will retry later: ${error.message}`), true)
+              )
+            )
+            if (failed) {
+              state.written += taken
+              state.commits += commits
+              return
+            }
+          }
+          if (state.annCheck && !state.ann) {
+            state.annCheck = false
+            const failed = yield* buildAnnIfDue(state).pipe(
+              Effect.as(false),
+              Effect.catchAll((error) =>
+                Effect.as(Effect.logWarning(`LanceDB vector index of ${state.table.name} failed; will retry later: ${error.message}`), true)
+              )
+            )
+            if (failed) {
+              state.annCheck = true
+              return
+            }
+          }
+        }
+      }).pipe(Effect.ensuring(Effect.sync(() => void (state.maintaining = false))))
+
+    /** Counts a write; starts the maintenance fiber when work is due and none is running. */
+    const noteWrite = (state: TableState, changed: number, added: boolean) =>
+      Effect.suspend(() => {
+        state.written += changed
+        if (changed > 0) state.commits++
+        if (added) state.annCheck = true
+        if (state.maintaining || !(optimizeDue(state) || (state.annCheck && !state.ann))) return Effect.void
+        state.maintaining = true
+        return Effect.flatMap(Effect.forkDaemon(maintainLoop(state)), (fiber) =>
+          Effect.sync(() => {
+            maintenance.add(fiber)
+            fiber.addObserver(() => maintenance.delete(fiber))
+          }))
+      })
+
     /** Upserts chunks of one knowledge base; the caller holds its write permit. */
     const upsertLocked = (kbId: KnowledgeBaseId, chunks: ReadonlyArray<Chunk>) =>
       Effect.gen(function*() {
         const byId = new Map<string, Chunk>()
         for (const chunk of chunks) byId.set(chunk.id, chunk)
-        const rows = [...byId.values()].map(Rows.toRow)
         const dimension = chunks.find((c) => c.vector !== undefined)?.vector?.length
         const existing = yield* open(kbId)
         let state: TableState
@@ -324,16 +458,79 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
           if (dimension !== undefined) yield* ensureDimension(kbId, state, dimension)
         } else {
           // Created with its first rows, then indexed: those rows are in the indexes from the start.
+          const rows = [...byId.values()].map((chunk) => Rows.toRow(chunk))
           const table = yield* lance(`create table of ${kbId}`, () =>
             connection.createTable(tableName(kbId), rows, { mode: "create", schema: Rows.tableSchema(dimension ?? 1) }))
-          state = remember(kbId, table)
+          state = remember(kbId, table, true)
           yield* ensureIndexes(state)
-          yield* maintain(state, 0)
+          yield* noteWrite(state, 0, true)
           return
         }
-        yield* lance("upsert", () =>
+        const rows = [...byId.values()].map((chunk) => Rows.toRow(chunk, state.repeated))
+        const result = yield* lance("upsert", () =>
           state.table.mergeInsert("id").whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(rows))
-        yield* maintain(state, rows.length)
+        // The version this commit made holds vectors of this dimension: the next upsert's check is free.
+        if (dimension !== undefined) state.dimension = { version: result.version, value: Option.some(dimension) }
+        yield* noteWrite(state, rows.length, true)
+      })
+
+    /**
+     * Commits every pending upsert of a knowledge base; the caller holds its write permit. Upserts
+     * are committed together, in arrival order, in runs whose vector dimensions agree; each caller
+     * learns the outcome of its run.
+     */
+    const commitPending = (kbId: KnowledgeBaseId) =>
+      Effect.suspend(() => {
+        const batch = pending.get(kbId)?.splice(0) ?? []
+        const runs: Array<Array<PendingUpsert>> = []
+        let runDimension: number | undefined
+        for (const entry of batch) {
+          const last = runs.at(-1)
+          if (
+            last === undefined ||
+            (entry.dimension !== undefined && runDimension !== undefined && entry.dimension !== runDimension)
+          ) {
+            runs.push([entry])
+            runDimension = entry.dimension
+          } else {
+            last.push(entry)
+            runDimension ??= entry.dimension
+          }
+        }
+        return Effect.forEach(runs, (run) =>
+          Effect.flatMap(
+            Effect.exit(upsertLocked(kbId, run.flatMap((entry) => entry.chunks))),
+            (exit) => Effect.forEach(run, (entry) => Deferred.done(entry.done, exit), { discard: true })
+          ), { discard: true })
+      })
+
+    /**
+     * Group commit: queues the chunks, then takes the write permit; whoever gets it commits every
+     * upsert queued by then (its own, unless an earlier holder already did), so that upserts arriving
+     * during a commit share the next one.
+     */
+    const upsertGrouped = (kbId: KnowledgeBaseId, chunks: ReadonlyArray<Chunk>) =>
+      Effect.gen(function*() {
+        const done = yield* Deferred.make<void, ChunkIndexError>()
+        const entry: PendingUpsert = {
+          chunks,
+          dimension: chunks.find((c) => c.vector !== undefined)?.vector?.length,
+          done
+        }
+        let queue = pending.get(kbId)
+        if (queue === undefined) pending.set(kbId, queue = [])
+        queue.push(entry)
+        yield* withWrite(kbId, Effect.uninterruptible(commitPending(kbId))).pipe(
+          // Interrupted while waiting for the permit: withdraw the chunks unless a commit took them.
+          Effect.onInterrupt(() =>
+            Effect.sync(() => {
+              const queued = pending.get(kbId)
+              const at = queued?.indexOf(entry) ?? -1
+              if (at >= 0) queued!.splice(at, 1)
+            })
+          )
+        )
+        yield* Deferred.await(done)
       })
 
     const getRow = (state: TableState, chunkId: string) =>
@@ -349,12 +546,20 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
       Effect.flatMap(open(kbId), (state) =>
         Option.isNone(state) ? Effect.succeedNone : getRow(state.value, chunkId))
 
+    /** The vector dimension of a knowledge base, cached per table version (checked on every upsert). */
     const dimension = (kbId: KnowledgeBaseId) =>
-      Effect.flatMap(open(kbId), (state) =>
-        Option.isNone(state)
-          ? Effect.succeedNone
-          : Effect.flatMap(hasVectors(state.value), (has) =>
-            has ? Effect.map(vectorDimension(state.value), Option.fromNullable) : Effect.succeedNone))
+      Effect.flatMap(open(kbId), (found) => {
+        if (Option.isNone(found)) return Effect.succeedNone
+        const state = found.value
+        return Effect.flatMap(lance("read version", () => state.table.version()), (version) => {
+          if (state.dimension?.version === version) return Effect.succeed(state.dimension.value)
+          return Effect.tap(
+            Effect.flatMap(hasVectors(state), (has) =>
+              has ? Effect.map(vectorDimension(state), Option.fromNullable) : Effect.succeedNone),
+            (value) => Effect.sync(() => void (state.dimension = { version, value }))
+          )
+        })
+      })
 
     const deleteWhere = (kbId: KnowledgeBaseId, predicate: string) =>
       withWrite(
@@ -364,7 +569,7 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
             ? Effect.succeed(0)
             : Effect.gen(function*() {
               const result = yield* lance("delete", () => state.value.table.delete(predicate))
-              yield* maintain(state.value, result.numDeletedRows)
+              yield* noteWrite(state.value, result.numDeletedRows, false)
               return result.numDeletedRows
             }))
       )
@@ -444,18 +649,26 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
           : lance("count chunks", () => state.value.table.countRows(`doc_id = ${Sql.literal(docId)}`)))
 
     /** Row count and per-field BM25 statistics of a table, cached per table version. */
+    /**
+     * Row count, per-field BM25 statistics and every row's field lengths (by row id) of a table,
+     * from one scan of four Int32 columns, cached per table version (kept only when no write came
+     * between the version read and the scan).
+     */
     const corpusStats = (state: TableState) =>
       Effect.gen(function*() {
         const version = yield* lance("read version", () => state.table.version())
         if (state.stats !== undefined && state.stats.version === version) return state.stats
         const arrow = yield* lance("read field lengths", () =>
-          state.table.query().select([...lengthColumnNames]).toArrow())
-        const fieldStats = (field: ChunkIndex.SearchField): Bm25.FieldStats => {
-          const lengths = arrow.getChild(Rows.lengthColumns[field])?.toArray() as ArrayLike<number> | undefined
+          state.table.query().withRowId().select([...lengthColumnNames]).toArrow())
+        const columns = Rows.searchFields.map((field) =>
+          (arrow.getChild(Rows.lengthColumns[field])?.toArray() ?? new Int32Array(arrow.numRows)) as ArrayLike<number>
+        )
+        const fieldStats = (f: number): Bm25.FieldStats => {
+          const lengths = columns[f]!
           let documents = 0
           let totalLength = 0
-          for (let i = 0; i < (lengths?.length ?? 0); i++) {
-            const length = lengths![i]!
+          for (let i = 0; i < lengths.length; i++) {
+            const length = lengths[i]!
             if (length > 0) {
               documents++
               totalLength += length
@@ -467,13 +680,14 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
           version,
           rows: arrow.numRows,
           stats: {
-            content_ltks: fieldStats("content_ltks"),
-            title_tks: fieldStats("title_tks"),
-            important_keywords: fieldStats("important_keywords"),
-            questions: fieldStats("questions")
-          }
+            content_ltks: fieldStats(0),
+            title_tks: fieldStats(1),
+            important_keywords: fieldStats(2),
+            questions: fieldStats(3)
+          },
+          lengths: Lengths.make(rowIdsOf(arrow), columns)
         }
-        state.stats = stats
+        if ((yield* lance("read version", () => state.table.version())) === version) state.stats = stats
         return stats
       })
 
@@ -532,7 +746,11 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
         return found
       })
 
-    const searchText = (search: ChunkIndex.ResolvedTextSearch) =>
+    /**
+     * Text search over tables without the repeated-tokens column: reads the token columns of every
+     * row that holds a query token.
+     */
+    const searchTextReading = (search: ChunkIndex.ResolvedTextSearch) =>
       Effect.gen(function*() {
         const kbIds = [...new Set(search.kbIds)]
         const tokens = search.tokens.map((t) => t.token)
@@ -590,6 +808,196 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
         return results
       })
 
+
+    interface MutableCounts {
+      length: number
+      readonly counts: Map<string, number>
+    }
+    interface Posting extends Bm25.Candidate {
+      readonly table: number
+      readonly rowId: number
+      readonly fields: Record<ChunkIndex.SearchField, MutableCounts>
+    }
+    /** The counts of a field without a query token (shared, never written). */
+    const noCounts: MutableCounts = { length: 0, counts: new Map() }
+
+    /**
+     * The rows of one table holding a query token, with the lengths of the fields that hold it and
+     * exact term frequencies (1, unless the repeated-tokens index says otherwise: then read), and the
+     * document frequencies; `None` when the table has no rows.
+     */
+    const tablePostings = (state: TableState, tableIndex: number, tokens: ReadonlyArray<string>) =>
+      Effect.gen(function*() {
+        const { lengths, rows, stats } = yield* corpusStats(state)
+        if (rows === 0) return Option.none()
+        // Every match, at the scanned version. LanceDB sizes its result heap by the limit, so a query
+        // asks for at most `firstLimit` rows first, and for all of them when that was not enough. A
+        // result that fills `limit` means rows were added since: the search is run again.
+        const limit = rows + 1
+        const firstLimit = Math.min(limit, 16_384)
+        // Fields no row has are skipped: no row holds a token there.
+        const pairs = Rows.searchFields.filter((field) => stats[field].documents > 0)
+          .flatMap((field) => tokens.map((token) => ({ field, token })))
+        const fullTextUpTo = (query: string, column: string, upTo: number) =>
+          lance("full-text search", () =>
+            state.table.query()
+              .fullTextSearch(new lancedb.MatchQuery(query, column))
+              .withRowId()
+              .select(["_score"])
+              .limit(upTo)
+              .toArrow())
+        const fullText = (query: string, column: string) =>
+          Effect.flatMap(
+            fullTextUpTo(query, column, firstLimit),
+            (first) => first.numRows < firstLimit ? Effect.succeed(first) : fullTextUpTo(query, column, limit)
+          )
+        // One query per (field, token), and one for the rows where a pair is repeated, together.
+        const [results, repeatedRows] = yield* Effect.all([
+          Effect.forEach(pairs, ({ field, token }) => fullText(token, Rows.tokenColumns[field]), { concurrency: 4 }),
+          pairs.length === 0
+            ? Effect.succeed([])
+            : Effect.map(
+              fullText(pairs.map(({ field, token }) => Rows.repeatedToken(field, token)).join(" "), Rows.repeatedColumn),
+              rowIdsOf
+            )
+        ], { concurrency: 2 })
+        const postings = new Map<number, Posting>()
+        let moved = false
+        const frequencies: Record<ChunkIndex.SearchField, Map<string, number>> = {
+          content_ltks: new Map(),
+          title_tks: new Map(),
+          important_keywords: new Map(),
+          questions: new Map()
+        }
+        pairs.forEach(({ field, token }, i) => {
+          const arrow = results[i]!
+          const ids = rowIdsOf(arrow)
+          if (ids.length >= limit) moved = true
+          const f = Rows.searchFields.indexOf(field)
+          if (ids.length > 0) frequencies[field].set(token, ids.length)
+          for (let r = 0; r < ids.length; r++) {
+            const rowId = ids[r]!
+            let posting = postings.get(rowId)
+            if (posting === undefined) {
+              posting = {
+                table: tableIndex,
+                rowId,
+                fields: { content_ltks: noCounts, title_tks: noCounts, important_keywords: noCounts, questions: noCounts }
+              }
+              postings.set(rowId, posting)
+            }
+            let counts = posting.fields[field]
+            if (counts === noCounts) {
+              counts = posting.fields[field] = { length: Lengths.get(lengths, rowId, f), counts: new Map() }
+              // A row the length scan did not see: the table changed since (the search is run again).
+              if (counts.length <= 0) moved = true
+            }
+            counts.counts.set(token, 1)
+          }
+        })
+        // Term frequencies above 1: the rows listing a (field, token) pair as repeated.
+        const marked = repeatedRows
+        if (marked.length > 0) {
+          const fields = [...new Set(pairs.map(({ field }) => field))]
+          for (let i = 0; i < marked.length; i += 1000) {
+            const batch = marked.slice(i, i + 1000)
+            const texts = yield* rowsOf(
+              state.table.takeRowIds(batch).withRowId().select(fields.map((field) => Rows.tokenColumns[field])),
+              "read repeated tokens"
+            )
+            for (const row of texts) {
+              const posting = postings.get(Number(row["_rowid"]))
+              if (posting === undefined) continue
+              for (const field of fields) {
+                const counts = posting.fields[field].counts
+                if (counts.size === 0) continue
+                const text = String(row[Rows.tokenColumns[field]] ?? "")
+                for (const token of counts.keys()) counts.set(token, Math.max(1, Rows.tokenFrequency(text, token)))
+              }
+            }
+          }
+        }
+        return Option.some({ stats, frequencies, postings: [...postings.values()], moved })
+      })
+
+    /** The searched tables' versions, to tell whether a write happened during a search. */
+    const versions = (states: ReadonlyArray<TableState>) =>
+      Effect.map(
+        Effect.forEach(states, (state) => lance("read version", () => state.table.version()), { concurrency: 4 }),
+        (vs) => vs.join(",")
+      )
+
+    /**
+     * Text search from the full-text indexes' postings (see the module documentation); `None` when
+     * a write changed a table during the search (row ids may have moved: the caller tries again).
+     */
+    const searchTextPostings = (search: ChunkIndex.ResolvedTextSearch, states: ReadonlyArray<TableState>) =>
+      Effect.gen(function*() {
+        const before = yield* versions(states)
+        // A token with white space inside is in no field (fields are split on white space).
+        const tokens = search.tokens.map((t) => t.token).filter((token) => !/\s/.test(token))
+        const perTable = (yield* Effect.forEach(states, (state, i) => tablePostings(state, i, tokens), {
+          concurrency: 4
+        })).flatMap((found) => Option.isSome(found) ? [found.value] : [])
+        if (perTable.some((t) => t.moved)) return Option.none()
+        const stats = perTable.reduce((sum, t) => Bm25.addStats(sum, t.stats), Bm25.emptyStats)
+        const sumFrequencies = (field: ChunkIndex.SearchField) => {
+          const sum = new Map<string, number>()
+          for (const t of perTable) for (const [token, df] of t.frequencies[field]) sum.set(token, (sum.get(token) ?? 0) + df)
+          return sum
+        }
+        const score = Bm25.scorer(stats, {
+          content_ltks: sumFrequencies("content_ltks"),
+          title_tks: sumFrequencies("title_tks"),
+          important_keywords: sumFrequencies("important_keywords"),
+          questions: sumFrequencies("questions")
+        }, search.tokens)
+        const scored = perTable.flatMap((t) => t.postings.map((posting) => ({ posting, score: score(posting) })))
+          .filter((s) => s.score > 0)
+          .sort((a, b) => b.score - a.score)
+        // Chunks in score order (with ties, for the order by id), more while the filter rejects them.
+        const accepted: Array<ChunkIndex.ScoredChunk> = []
+        let at = 0
+        let batch = search.limit
+        while (accepted.length < search.limit && at < scored.length) {
+          let end = Math.min(scored.length, at + batch)
+          while (end < scored.length && scored[end]!.score === scored[end - 1]!.score) end++
+          const slice = scored.slice(at, end)
+          at = end
+          batch *= 4
+          const chunks = new Map<string, Chunk>()
+          yield* Effect.forEach(states, (state, i) => {
+            const ids = slice.filter((s) => s.posting.table === i).map((s) => s.posting.rowId)
+            return ids.length === 0 ? Effect.void : Effect.map(
+              rowsOf(state.table.takeRowIds(ids).withRowId().select([...rowColumns]), "read chunks"),
+              (rows) => { for (const row of rows) chunks.set(`${i}/${Number(row["_rowid"])}`, Rows.fromRow(row)) }
+            )
+          }, { concurrency: 4, discard: true })
+          for (const { posting, score: value } of slice) {
+            const chunk = chunks.get(`${posting.table}/${posting.rowId}`)
+            if (chunk === undefined) return Option.none()
+            if (ChunkIndex.matchesFilter(chunk, search.filter)) accepted.push({ chunk, score: value })
+          }
+        }
+        if ((yield* versions(states)) !== before) return Option.none()
+        return Option.some(accepted.sort(byScoreThenId).slice(0, search.limit))
+      })
+
+    const searchText = (search: ChunkIndex.ResolvedTextSearch) =>
+      Effect.gen(function*() {
+        const states = (yield* Effect.forEach([...new Set(search.kbIds)], open, { concurrency: 4 }))
+          .flatMap((state) => Option.isSome(state) ? [state.value] : [])
+        if (states.length === 0) return []
+        if (states.every((state) => state.repeated)) {
+          for (let attempt = 0; attempt < 3; attempt++) {
+            const found = yield* searchTextPostings(search, states)
+            if (Option.isSome(found)) return found.value
+          }
+        }
+        // Tables of an earlier layout, or writes kept moving rows: read the matches.
+        return yield* searchTextReading(search)
+      })
+
     const searchVectorIn = (kbId: KnowledgeBaseId, search: ChunkIndex.ResolvedVectorSearch) =>
       Effect.gen(function*() {
         const state = yield* open(kbId)
@@ -645,7 +1053,7 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
           if (list === undefined) byKb.set(chunk.kb_id, [chunk])
           else list.push(chunk)
         }
-        return Effect.forEach(byKb, ([kbId, list]) => withWrite(kbId, upsertLocked(kbId, list)), {
+        return Effect.forEach(byKb, ([kbId, list]) => upsertGrouped(kbId, list), {
           concurrency: 4,
           discard: true
         })

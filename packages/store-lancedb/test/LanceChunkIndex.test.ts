@@ -27,7 +27,7 @@ const withIndex = <A, E>(
 const ids = (results: ReadonlyArray<ChunkIndex.ScoredChunk>) => results.map((r) => r.chunk.id)
 
 describe("LanceChunkIndex", () => {
-  it.effect("gives the memory index's BM25 scores exactly, through writes, deletes, updates and optimize runs", () =>
+  it.live("gives the memory index's BM25 scores exactly, through writes, deletes, updates and optimize runs", () =>
     Effect.gen(function*() {
       const rand = random(42)
       const pick = <T>(items: ReadonlyArray<T>): T => items[Math.floor(rand() * items.length)]!
@@ -90,7 +90,7 @@ describe("LanceChunkIndex", () => {
       })
     }))
 
-  it.effect("keeps its data when the layer is closed and built again on the same folder", () =>
+  it.live("keeps its data when the layer is closed and built again on the same folder", () =>
     Effect.gen(function*() {
       const uri = tempDir()
       const kb = newKb()
@@ -116,7 +116,7 @@ describe("LanceChunkIndex", () => {
         }))
     }))
 
-  it.effect("answers nearest neighbours through the ANN index past the threshold with recall@10 >= 0.9", () =>
+  it.live("answers nearest neighbours through the ANN index past the threshold with recall@10 >= 0.9", () =>
     Effect.gen(function*() {
       const uri = tempDir()
       const rand = random(1234)
@@ -155,7 +155,7 @@ describe("LanceChunkIndex", () => {
       db.close()
     }))
 
-  it.effect("quotes and other SQL characters in ids, metadata and keywords do not break filters", () =>
+  it.live("quotes and other SQL characters in ids, metadata and keywords do not break filters", () =>
     withIndex(LanceChunkIndex.layer({ uri: tempDir() }), (index) =>
       Effect.gen(function*() {
         const kb = newKb()
@@ -206,7 +206,7 @@ describe("LanceChunkIndex", () => {
         expect(yield* index.countByDocument(kb, doc)).toBe(2)
       })))
 
-  it.effect("finds metadata matches beyond the nearest neighbours, and takes vectors once a vectorless table has them", () =>
+  it.live("finds metadata matches beyond the nearest neighbours, and takes vectors once a vectorless table has them", () =>
     withIndex(LanceChunkIndex.layer({ uri: tempDir() }), (index) =>
       Effect.gen(function*() {
         const kb = newKb()
@@ -229,5 +229,91 @@ describe("LanceChunkIndex", () => {
         const all = yield* index.searchVector({ kbIds: [kb], vector: [1, 0, 0], limit: 100 })
         expect(all).toHaveLength(61)
         expect(all[0]!.chunk.id).toBe(near[0]!.id)
+      })))
+
+  it.live("searches tables written before the repeated-tokens column exactly (reading the matches)", () =>
+    Effect.gen(function*() {
+      const uri = tempDir()
+      const kb = newKb()
+      const doc = newDoc()
+      const chunks = [
+        makeTestChunk(kb, doc, { content: "river river bank", index: 0 }),
+        makeTestChunk(kb, doc, { content: "river bank bank bank loan", index: 1 }),
+        makeTestChunk(kb, doc, { content: "loan", title_tks: "river river", index: 2 })
+      ]
+      yield* withIndex(LanceChunkIndex.layer({ uri }), (index) => index.upsert(chunks))
+      // The layout of earlier versions: no repeated-tokens column.
+      const db = yield* Effect.promise(() => lancedb.connect(uri))
+      const table = yield* Effect.promise(() => db.openTable(LanceChunkIndex.tableName(kb)))
+      for (const index of yield* Effect.promise(() => table.listIndices())) {
+        if (index.columns.includes("rep_tks")) yield* Effect.promise(() => table.dropIndex(index.name))
+      }
+      yield* Effect.promise(() => table.dropColumns(["rep_tks"]))
+      table.close()
+      db.close()
+      const memory = yield* ChunkIndex.makeMemory
+      yield* memory.upsert(chunks)
+      const extra = makeTestChunk(kb, doc, { content: "bank river loan loan", index: 3 })
+      yield* memory.upsert([extra])
+      const want = yield* memory.searchText({ kbIds: [kb], tokens: "river bank loan", limit: 10 })
+      const got = yield* withIndex(LanceChunkIndex.layer({ uri }), (index) =>
+        Effect.zipRight(index.upsert([extra]), index.searchText({ kbIds: [kb], tokens: "river bank loan", limit: 10 })))
+      expect(want).toHaveLength(4)
+      expect(ids(got)).toEqual(ids(want))
+      got.forEach((result, i) => expect(result.score).toBe(want[i]!.score))
+    }))
+
+  it.live("merges concurrent upserts into few commits, and each caller sees its own outcome", () =>
+    Effect.gen(function*() {
+      const uri = tempDir()
+      const kb = newKb()
+      const doc = newDoc()
+      const version = () =>
+        Effect.promise(async () => {
+          const db = await lancedb.connect(uri)
+          const table = await db.openTable(LanceChunkIndex.tableName(kb))
+          const v = await table.version()
+          table.close()
+          db.close()
+          return v
+        })
+      yield* withIndex(LanceChunkIndex.layer({ uri, optimizeEvery: 1_000_000 }), (index) =>
+        Effect.gen(function*() {
+          yield* index.upsert([makeTestChunk(kb, doc, { content: "first", vector: [1, 0] })])
+          const before = yield* version()
+          const batches = Array.from({ length: 20 }, (_, i) => [
+            makeTestChunk(kb, doc, { content: `chunk ${i} a`, index: i, vector: [1, i] }),
+            makeTestChunk(kb, doc, { content: `chunk ${i} b`, index: i, vector: [i, 1] })
+          ])
+          yield* Effect.forEach(batches, (batch) => index.upsert(batch), { concurrency: "unbounded", discard: true })
+          const after = yield* version()
+          expect(after - before).toBeGreaterThan(0)
+          expect(after - before).toBeLessThan(20)
+          expect(yield* index.countByDocument(kb, doc)).toBe(41)
+          // Another dimension while the knowledge base holds vectors: that caller fails, the others not.
+          const results = yield* Effect.forEach(
+            [[1, 2], [1, 2, 3], [3, 4]],
+            (vector, i) => Effect.either(index.upsert([makeTestChunk(kb, doc, { content: `late ${i}`, vector })])),
+            { concurrency: "unbounded" }
+          )
+          expect(results.map((r) => r._tag)).toEqual(["Right", "Left", "Right"])
+          expect(yield* index.countByDocument(kb, doc)).toBe(43)
+        }))
+    }))
+
+  it.live("concurrent first upserts of different dimensions into an empty knowledge base: one wins", () =>
+    withIndex(LanceChunkIndex.layer({ uri: tempDir() }), (index) =>
+      Effect.gen(function*() {
+        const kb = newKb()
+        const doc = newDoc()
+        const results = yield* Effect.forEach(
+          [[1, 0], [1, 0, 0]],
+          (vector, i) => Effect.either(index.upsert([makeTestChunk(kb, doc, { content: `racer ${i}`, vector })])),
+          { concurrency: "unbounded" }
+        )
+        expect(results.filter((r) => r._tag === "Right")).toHaveLength(1)
+        const failure = results.find((r) => r._tag === "Left")
+        expect(failure?._tag === "Left" ? failure.left.reason : undefined).toBe("Mismatch")
+        expect(yield* index.countByDocument(kb, doc)).toBe(1)
       })))
 })

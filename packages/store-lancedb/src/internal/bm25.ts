@@ -59,17 +59,15 @@ export interface Candidate {
   readonly fields: Readonly<Record<ChunkIndex.SearchField, FieldCounts>>
 }
 
-/**
- * Scores the candidates that pass `keep`; document frequencies are counted over all candidates.
- * Returns the positive scores, unsorted.
- */
-export const scoreCandidates = <C extends Candidate>(
-  stats: CorpusStats,
-  candidates: ReadonlyArray<C>,
-  tokens: ReadonlyArray<ChunkIndex.WeightedToken>,
-  keep: (candidate: C) => boolean
-): Array<{ readonly candidate: C; readonly score: number }> => {
-  const fieldStats = searchFields.map((field) => {
+/** Document frequency of each query token, per search field. */
+export type DocumentFrequencies = Readonly<Record<ChunkIndex.SearchField, ReadonlyMap<string, number>>>
+
+/** Document frequencies counted over candidates that hold every row with a query token. */
+export const countFrequencies = (
+  candidates: ReadonlyArray<Candidate>,
+  tokens: ReadonlyArray<ChunkIndex.WeightedToken>
+): DocumentFrequencies => {
+  const count = (field: ChunkIndex.SearchField) => {
     const frequency = new Map<string, number>()
     for (const candidate of candidates) {
       const counts = candidate.fields[field]
@@ -78,8 +76,31 @@ export const scoreCandidates = <C extends Candidate>(
         if (counts.counts.has(token)) frequency.set(token, (frequency.get(token) ?? 0) + 1)
       }
     }
+    return frequency
+  }
+  return {
+    content_ltks: count("content_ltks"),
+    title_tks: count("title_tks"),
+    important_keywords: count("important_keywords"),
+    questions: count("questions")
+  }
+}
+
+/**
+ * The BM25 score of a candidate, summed in the memory index's order (fields in
+ * `SearchFieldWeights` order, then query tokens in order), so that the floating-point result is the
+ * same to the last bit.
+ */
+export const scorer = (
+  stats: CorpusStats,
+  frequencies: DocumentFrequencies,
+  tokens: ReadonlyArray<ChunkIndex.WeightedToken>
+): (candidate: Candidate) => number => {
+  const fieldStats = searchFields.map((field) => {
     const { documents, totalLength } = stats[field]
-    const idf = new Map([...frequency].map(([token, df]) => [token, ChunkIndex.bm25Idf(documents, df)] as const))
+    const idf = new Map(
+      [...frequencies[field]].map(([token, df]) => [token, ChunkIndex.bm25Idf(documents, df)] as const)
+    )
     return {
       field,
       weight: ChunkIndex.SearchFieldWeights[field],
@@ -87,9 +108,7 @@ export const scoreCandidates = <C extends Candidate>(
       averageLength: totalLength / Math.max(documents, 1)
     }
   })
-  const results: Array<{ readonly candidate: C; readonly score: number }> = []
-  for (const candidate of candidates) {
-    if (!keep(candidate)) continue
+  return (candidate) => {
     let score = 0
     for (const { averageLength, field, idf, weight } of fieldStats) {
       const counts = candidate.fields[field]
@@ -100,7 +119,26 @@ export const scoreCandidates = <C extends Candidate>(
         score += tokenWeight * weight * ChunkIndex.bm25Term(idf.get(token)!, tf, counts.length, averageLength)
       }
     }
-    if (score > 0) results.push({ candidate, score })
+    return score
+  }
+}
+
+/**
+ * Scores the candidates that pass `keep`; document frequencies are counted over all candidates.
+ * Returns the positive scores, unsorted.
+ */
+export const scoreCandidates = <C extends Candidate>(
+  stats: CorpusStats,
+  candidates: ReadonlyArray<C>,
+  tokens: ReadonlyArray<ChunkIndex.WeightedToken>,
+  keep: (candidate: C) => boolean
+): Array<{ readonly candidate: C; readonly score: number }> => {
+  const score = scorer(stats, countFrequencies(candidates, tokens), tokens)
+  const results: Array<{ readonly candidate: C; readonly score: number }> = []
+  for (const candidate of candidates) {
+    if (!keep(candidate)) continue
+    const value = score(candidate)
+    if (value > 0) results.push({ candidate, score: value })
   }
   return results
 }

@@ -31,6 +31,38 @@ export const lengthColumns = {
 
 export const searchFields = Object.keys(ChunkIndex.SearchFieldWeights) as ReadonlyArray<ChunkIndex.SearchField>
 
+/**
+ * The column of repeated tokens: for every search field and every token that occurs in it more than
+ * once, one `<field code>:<token>` entry. It has a full-text index, so that a text search learns which
+ * rows hold a query token more than once without reading their text: every other match holds it once.
+ * Tables written before it existed lack it (and are searched the slower way, reading the matches).
+ */
+export const repeatedColumn = "rep_tks"
+
+export const fieldCodes = {
+  content_ltks: "c",
+  title_tks: "t",
+  important_keywords: "k",
+  questions: "q"
+} as const satisfies Record<ChunkIndex.SearchField, string>
+
+export const repeatedToken = (field: ChunkIndex.SearchField, token: string): string => `${fieldCodes[field]}:${token}`
+
+/** The entries of the repeated-tokens column for a chunk's search-field tokens. */
+export const repeatedTokens = (fields: Readonly<Record<ChunkIndex.SearchField, ReadonlyArray<string>>>): string => {
+  const entries: Array<string> = []
+  for (const field of searchFields) {
+    const seen = new Set<string>()
+    const repeated = new Set<string>()
+    for (const token of fields[field]) {
+      if (seen.has(token)) repeated.add(token)
+      else seen.add(token)
+    }
+    for (const token of repeated) entries.push(repeatedToken(field, token))
+  }
+  return entries.join(" ")
+}
+
 /** The columns that carry a chunk (everything but the derived search columns). */
 export const chunkColumns = [
   "id",
@@ -64,8 +96,11 @@ export const vectorField = (dimension: number): ArrowTypes.Field =>
 
 export const vectorSchema = (dimension: number): ArrowTypes.Schema => new Arrow.Schema([vectorField(dimension)])
 
-/** The schema of a knowledge base's table; `dimension` is a placeholder while it holds no vector. */
-export const tableSchema = (dimension: number): ArrowTypes.Schema => {
+/**
+ * The schema of a knowledge base's table; `dimension` is a placeholder while it holds no vector.
+ * `repeated: false` gives the layout of tables written before the repeated-tokens column.
+ */
+export const tableSchema = (dimension: number, repeated = true): ArrowTypes.Schema => {
   const text = (name: string, nullable = false) => new Arrow.Field(name, new Arrow.Utf8(), nullable)
   const float = (name: string) => new Arrow.Field(name, new Arrow.Float64(), false)
   const int = (name: string) => new Arrow.Field(name, new Arrow.Int32(), false)
@@ -84,6 +119,7 @@ export const tableSchema = (dimension: number): ArrowTypes.Schema => {
     text("questions"),
     text("kw_tks"),
     text("q_tks"),
+    ...(repeated ? [text(repeatedColumn)] : []),
     int("len_content"),
     int("len_title"),
     int("len_kw"),
@@ -107,15 +143,18 @@ export const schemaDimension = (schema: ArrowTypes.Schema): number | undefined =
   return field !== undefined && Arrow.DataType.isFixedSizeList(field.type) ? field.type.listSize : undefined
 }
 
-export const requiredColumns: ReadonlyArray<string> = tableSchema(1).fields.map((f) => f.name)
+/** The columns every ragkit chunk table has (the repeated-tokens column is optional). */
+export const requiredColumns: ReadonlyArray<string> = tableSchema(1, false).fields.map((f) => f.name)
 
 export const spaceTokens = (text: string): ReadonlyArray<string> => text.split(/\s+/).filter((t) => t.length > 0)
 
 export type Row = Record<string, unknown>
 
-export const toRow = (chunk: Chunk): Row => {
+/** The row of a chunk; `repeated: false` for tables without the repeated-tokens column. */
+export const toRow = (chunk: Chunk, repeated = true): Row => {
   const fields = ChunkIndex.searchFieldTokens(chunk)
   return {
+    ...(repeated ? { [repeatedColumn]: repeatedTokens(fields) } : {}),
     id: chunk.id,
     tenant_id: chunk.tenant_id,
     kb_id: chunk.kb_id,
