@@ -15,7 +15,7 @@
  * @ragkit/server) on a fresh database (`freshDatabase`, dropped at the end) and a temp data dir
  * (file blobs, LanceDB index, the GloVe model cache it builds once; deleted at the end), uploads
  * the corpus into a knowledge base embedding with `hash-8@Test` and queues it; then it spawns N
- * `ragkit worker` processes (RAGKIT_WORKERS=1 each) and polls `Documents.list` every 200 ms until
+ * `ragkit worker` processes (RAGKIT_WORKERS=1 each, or `--workers N`) and polls `Documents.list` every 200 ms until
  * every document is DONE or FAIL. Reported: wall time from the spawn (start-up included) and from
  * the first "Task has been received" seen (start-up excluded), peak VmRSS and CPU time of each
  * worker process (/proc, every 100 ms), load averages. Runs are interleaved (1, 2, 1, 2, ...).
@@ -99,6 +99,8 @@ const UPLOAD_BATCH = 100
 /** Scale-out mode: worker processes (`ragkit worker`) on one Postgres, e.g. `--processes 1,2`; empty: in-process mode. */
 const PROCESSES = option("processes", "").split(",").map(Number).filter((n) => Number.isInteger(n) && n > 0)
 const PG_URL = option("pg-url", process.env["RAGKIT_TEST_PG_URL"] ?? "")
+/** Scale-out mode: documents in flight per worker process (its RAGKIT_WORKERS). */
+const WORKERS_PER_PROCESS = Math.max(1, Number(option("workers", "1")))
 
 const out = (line = "") => process.stdout.write(`${line}\n`)
 const log = (line: string) => process.stderr.write(`${line}\n`)
@@ -726,7 +728,7 @@ const machine = () => {
   const cpus = os.cpus()
   out(`Machine: ${cpus[0]?.model.trim() ?? "unknown CPU"}, ${cpus.length} cores (os.cpus), ${f1(os.totalmem() / 2 ** 30)} GiB memory, Node ${process.version}, ${os.platform()} ${os.arch()}. Load average at start: ${os.loadavg().map(f2).join(", ")}.`)
   if (PROCESSES.length > 0) {
-    out(`Settings: ${RUNS} runs (medians shown), scale-out: ${PROCESSES.join(" and ")} \`ragkit worker\` process(es) (RAGKIT_WORKERS=1 each) on one Postgres (fresh database) and a shared temp data dir (file blobs, LanceDB chunk index), parsers ${OCR ? "with OCR" : "without OCR"}, embedding model ${SCALE_MODEL}, chunk method defaults (naive; presentation for pptx, email for eml).`)
+    out(`Settings: ${RUNS} runs (medians shown), scale-out: ${PROCESSES.join(" and ")} \`ragkit worker\` process(es) (RAGKIT_WORKERS=${WORKERS_PER_PROCESS} each, RAGKIT_PARSER_THREADS default: cores - 1) on one Postgres (fresh database) and a shared temp data dir (file blobs, LanceDB chunk index), parsers ${OCR ? "with OCR" : "without OCR"}, embedding model ${SCALE_MODEL}, chunk method defaults (naive; presentation for pptx, email for eml).`)
     out()
     return
   }
@@ -929,7 +931,7 @@ const startWorker = (databaseUrl: string, dataDir: string): WorkerProc => {
       ...process.env,
       RAGKIT_DATABASE_URL: databaseUrl,
       RAGKIT_DATA_DIR: dataDir,
-      RAGKIT_WORKERS: "1",
+      RAGKIT_WORKERS: String(WORKERS_PER_PROCESS),
       RAGKIT_OCR: String(OCR)
     },
     stdio: ["ignore", "pipe", "pipe"]
