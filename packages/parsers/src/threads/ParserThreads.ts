@@ -165,8 +165,12 @@ export const make = (options: Options = {}): Effect.Effect<Chunker.ChunkerServic
       () =>
         Effect.promise(() => {
           closed = true
-          for (const job of queue.splice(0)) {
-            job.settle(Effect.fail(new ParseError({ reason: "Unavailable", message: "the parser threads were stopped" })))
+          const stopped = new ParseError({ reason: "Unavailable", message: "the parser threads were stopped" })
+          for (const job of queue.splice(0)) job.settle(Effect.fail(stopped))
+          for (const slot of slots) {
+            const job = slot.job
+            slot.job = undefined
+            job?.settle(Effect.fail(stopped))
           }
           return Promise.all(slots.map((slot) => slot.worker.terminate()))
         })

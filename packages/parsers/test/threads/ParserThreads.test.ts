@@ -6,7 +6,7 @@
  */
 import { describe, expect, it, layer } from "@effect/vitest"
 import { Chunker, Tokenizer } from "@ragkit/core"
-import { Duration, Effect, Exit, Fiber, Layer } from "effect"
+import { Duration, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import * as Parsers from "../../src/index.js"
 import * as ParserThreads from "../../src/threads/ParserThreads.js"
 import { knowledgeBases, samples } from "../ingestion/samples.js"
@@ -95,6 +95,25 @@ describe("ParserThreads", () => {
       ).pipe(Effect.provide(Local))
       expect(compared.flat().length).toBeGreaterThan(40)
     }), 120_000)
+})
+
+describe("ParserThreads shutdown", () => {
+  it.effect("stopping the pool fails the job it runs and the jobs it queued, and stops the threads", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const pool = yield* ParserThreads.make({ threads: 1, setup }).pipe(Scope.extend(scope))
+      const running = yield* Effect.fork(pool.prepare(input("endless.spin", "x")))
+      yield* Effect.sleep(Duration.millis(200))
+      const queued = yield* Effect.fork(pool.prepare(input("later.txt", "Otters")))
+      yield* Effect.sleep(Duration.millis(50))
+      yield* Scope.close(scope, Exit.void)
+      for (const fiber of [running, queued]) {
+        const error = yield* Effect.flip(Fiber.join(fiber))
+        expect([error.reason, error.message]).toEqual(["Unavailable", "the parser threads were stopped"])
+      }
+      const after = yield* Effect.flip(pool.prepare(input("late.txt", "Otters")))
+      expect(after.message).toBe("the parser threads were stopped")
+    }), { timeout: 30_000 })
 })
 
 describe("ParserThreads setup", () => {
