@@ -41,6 +41,15 @@ const bootUrl = new URL("./boot.mjs", import.meta.url)
 const entryUrl = new URL(`./thread${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url)
 const defaultSetupUrl = new URL(`./setup${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url)
 
+/**
+ * The input with bytes that own their buffer: posting a view (a Node Buffer from a pool, a slice of
+ * a larger upload) would copy its whole backing buffer to the thread.
+ */
+const exactBytes = (input: Chunker.PrepareInput): Chunker.PrepareInput => {
+  const { bytes } = input
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? input : { ...input, bytes: new Uint8Array(bytes) }
+}
+
 interface Job {
   readonly id: number
   readonly input: Chunker.PrepareInput
@@ -98,7 +107,7 @@ export const make = (options: Options = {}): Effect.Effect<Chunker.ChunkerServic
         if (job === undefined) return
         slot.job = job
         slot.worker.ref()
-        slot.worker.postMessage({ job: job.id, input: job.input } satisfies ToThread)
+        slot.worker.postMessage({ job: job.id, input: exactBytes(job.input) } satisfies ToThread)
       }
     }
 
