@@ -8,6 +8,8 @@
  *                           [--limit N]   (the first N SciFact abstracts only)
  *                           [--threads N] (parse on N parser threads: ParserThreads.layer; concurrency
  *                                          then defaults to 2N)
+ *   BENCH_MEM=1 also logs the process's memory before and after the parser threads start and at the
+ *   start of each ingestion (rss, heap, external).
  *   npx tsx bench/ingest.ts --processes 1,2 [--pg-url postgres://...] [--runs 3] [--only mixed] [--files 210]
  *
  * Scale-out mode (`--processes N[,M...]`; needs a real Postgres: `--pg-url` or RAGKIT_TEST_PG_URL):

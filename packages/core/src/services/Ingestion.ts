@@ -296,14 +296,14 @@ export const make = (options: IngestionOptions = {}) =>
     const failDocument = (task: Task, doc: Document, error: IngestionError, retry: boolean) =>
       Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
-        const line = `${new Date(now).toISOString().slice(11, 19)} ${retry ? "Will retry: " : "[ERROR] "}${error.message}`
+        const line = yield* stamp(`${retry ? "Will retry: " : "[ERROR] "}${error.message}`)
         yield* store.documents.modify(doc.id, (d) =>
           Effect.succeed(
             new Document({
               ...d,
               run: retry ? "RUNNING" : "FAIL",
               progress: retry ? d.progress : -1,
-              progress_msg: d.progress_msg === "" ? line : `${d.progress_msg}\n${line}`,
+              progress_msg: appendLines(d.progress_msg, [line]),
               update_time: now,
               update_date: formatDate(now)
             })
@@ -358,7 +358,7 @@ export const make = (options: IngestionOptions = {}) =>
             yield* Effect.ignore(queue.fail(task.id, workerId, message))
             yield* Effect.ignore(
               store.documents.modify(task.key, (d) =>
-                Effect.succeed(new Document({ ...d, run: "FAIL", progress: -1, progress_msg: `${d.progress_msg}\n[ERROR] ${message}` }))
+                Effect.succeed(new Document({ ...d, run: "FAIL", progress: -1, progress_msg: appendLines(d.progress_msg, [`[ERROR] ${message}`]) }))
               )
             )
           })

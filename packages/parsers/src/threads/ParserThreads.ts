@@ -24,15 +24,14 @@ import type { Scope } from "effect"
 import { availableParallelism } from "node:os"
 import { Worker } from "node:worker_threads"
 import type { FromThread, ThreadData, ToThread } from "./protocol.js"
-import type { SetupOptions } from "./setup.js"
 
 export interface Options {
   /** Threads in the pool. Default: the machine's available parallelism. */
   readonly threads?: number
   /** The module that builds each thread's parsing layer. Default: this package's `setup` module. */
   readonly setup?: URL | string
-  /** Given to the setup module's `layer` function (the default setup takes `{ ocr }`). */
-  readonly setupOptions?: SetupOptions | unknown
+  /** Given to the setup module's `layer` function (the default setup takes `SetupOptions`: `{ ocr }`). */
+  readonly setupOptions?: unknown
   /** Heap limit of each thread in MiB (`resourceLimits.maxOldGenerationSizeMb`). Default 2048. */
   readonly maxMemoryMb?: number
 }
@@ -98,7 +97,7 @@ export const make = (options: Options = {}): Effect.Effect<Chunker.ChunkerServic
     let broken: ParseError | undefined
     let nextJob = 0
     const started = yield* Deferred.make<void, ParseError>()
-    let readyCount = 0
+    const stopped = () => new ParseError({ reason: "Unavailable", message: "the parser threads were stopped" })
 
     const dispatch = () => {
       for (const slot of slots) {
@@ -134,7 +133,7 @@ export const make = (options: Options = {}): Effect.Effect<Chunker.ChunkerServic
           current.ready = true
           // An idle thread does not keep the process alive; one with a job does.
           worker.unref()
-          if (++readyCount === size) Deferred.unsafeDone(started, Effect.void)
+          if (slots.every((s) => s.ready)) Deferred.unsafeDone(started, Effect.void)
           return dispatch()
         }
         if ("fatal" in message) return fatal(new Error(message.fatal))
@@ -159,10 +158,7 @@ export const make = (options: Options = {}): Effect.Effect<Chunker.ChunkerServic
         const job = current.job
         current.job = undefined
         if (job !== undefined) died(job, new Error("the thread exited"), maxMemoryMb)
-        if (current.ready) {
-          readyCount--
-          spawn(current)
-        }
+        if (current.ready) spawn(current)
       })
       return current
     }
@@ -174,12 +170,11 @@ export const make = (options: Options = {}): Effect.Effect<Chunker.ChunkerServic
       () =>
         Effect.promise(() => {
           closed = true
-          const stopped = new ParseError({ reason: "Unavailable", message: "the parser threads were stopped" })
-          for (const job of queue.splice(0)) job.settle(Effect.fail(stopped))
+          for (const job of queue.splice(0)) job.settle(Effect.fail(stopped()))
           for (const slot of slots) {
             const job = slot.job
             slot.job = undefined
-            job?.settle(Effect.fail(stopped))
+            job?.settle(Effect.fail(stopped()))
           }
           return Promise.all(slots.map((slot) => slot.worker.terminate()))
         })
@@ -190,8 +185,7 @@ export const make = (options: Options = {}): Effect.Effect<Chunker.ChunkerServic
       Effect.flatten(
         Effect.async<Effect.Effect<Chunker.PreparedDocument, ParseError>>((resume) => {
           if (closed || broken !== undefined) {
-            const failure = broken ?? new ParseError({ reason: "Unavailable", message: "the parser threads were stopped" })
-            resume(Effect.succeed(Effect.fail(failure)))
+            resume(Effect.succeed(Effect.fail(broken ?? stopped())))
             return
           }
           const job: Job = { id: nextJob++, input, settle: (result) => resume(Effect.succeed(result)) }
@@ -205,7 +199,6 @@ export const make = (options: Options = {}): Effect.Effect<Chunker.ChunkerServic
             if (slot === undefined) return
             slot.job = undefined
             const worker = slot.worker
-            readyCount--
             spawn(slot)
             void worker.terminate()
           })
