@@ -5,11 +5,13 @@
  *   npx tsx bench/search.ts [--sizes 10000,100000,1000000] [--stores lancedb,pgvector] [--queries 200]
  *                           [--runs 3] [--warmup 20] [--batch 5000] [--max-load-minutes 20] [--seed 42]
  *                           [--pg-url postgres://postgres@127.0.0.1:55441/postgres] [--ef-search 100]
- *                           [--index-build-memory 512MB]
+ *                           [--index-build-memory 512MB] [--data DIR]
  *
  * pgvector runs on PGlite in a temp dir, or with `--pg-url` on that Postgres server (which needs the
  * pgvector extension), in a fresh database that is dropped afterwards. `--ef-search` and
  * `--index-build-memory` set the pgvector chunk index's `efSearch` and `indexBuildMemory`.
+ * `--data DIR` keeps the stores in DIR (not a temp dir) and, on a later run, starts from the chunks
+ * they hold (a marker file per store records how many), to measure queries again without a reload.
  * Data (synthetic, deterministic from `--seed`): one knowledge base, documents of 10 chunks; each
  * document picks one of 1,000 Gaussian centroids and its chunks' 384-d vectors are the centroid plus
  * Gaussian noise of the same norm, normalised; ~150 content tokens per chunk drawn from a Zipf
@@ -34,7 +36,7 @@ import { LanceChunkIndex } from "@ragkit/store-lancedb"
 import * as StorePg from "@ragkit/store-pg"
 import { freshDatabase } from "@ragkit/store-pg/testing"
 import { Context, Effect, Layer } from "effect"
-import { mkdtempSync, rmSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { cpus, loadavg, tmpdir, totalmem } from "node:os"
 import { join } from "node:path"
@@ -50,6 +52,8 @@ const batchSize = Number(args.get("batch") ?? 5000)
 const maxLoadMs = Number(args.get("max-load-minutes") ?? 20) * 60_000
 const seed = Number(args.get("seed") ?? 42)
 const pgUrl = args.get("pg-url")
+/** A folder kept between runs: chunks a store already holds there are not loaded again. */
+const keptData = args.get("data")
 const pgOptions: StorePg.PgChunkIndex.Options = {
   efSearch: args.has("ef-search") ? Number(args.get("ef-search")) : undefined,
   indexBuildMemory: args.get("index-build-memory")
@@ -396,7 +400,12 @@ const benchStore = (store: string, layer: Layer.Layer<ChunkIndex.ChunkIndex, unk
     const opened = performance.now()
     const index = Context.get(yield* Layer.build(layer), ChunkIndex.ChunkIndex)
     log(`${store}: opened in ${((performance.now() - opened) / 1000).toFixed(1)} s`)
-    let loaded = 0
+    // With --data, the chunks loaded by an earlier run are there already (recorded in a marker file).
+    const marker = keptData === undefined || (store === "pgvector" && pgUrl !== undefined)
+      ? undefined
+      : join(dataDir, `${store}.loaded`)
+    let loaded = marker !== undefined && existsSync(marker) ? Number(readFileSync(marker, "utf8")) : 0
+    if (loaded > 0) log(`${store}: ${loaded} chunks kept from an earlier run (load times below exclude them)`)
     let loadMs = 0
     const batchRates: Array<number> = [] // rows per ms, per batch
     const recentRate = () => median(batchRates.slice(-5))
@@ -423,6 +432,7 @@ const benchStore = (store: string, layer: Layer.Layer<ChunkIndex.ChunkIndex, unk
         loadMs += ms
         batchRates.push((to - loaded) / ms)
         loaded = to
+        if (marker !== undefined) writeFileSync(marker, String(loaded))
         if (loaded % (batchSize * 10) === 0 || loaded === size) {
           log(`  ${store}: ${loaded} chunks, ${(loadMs / 1000).toFixed(1)} s, last batch ${(ms / 1000).toFixed(2)} s`)
         }
@@ -497,7 +507,8 @@ const benchStore = (store: string, layer: Layer.Layer<ChunkIndex.ChunkIndex, unk
 
 // ---------------------------------------------------------------------------------------------
 
-const dataDir = mkdtempSync(join(tmpdir(), "ragkit-search-"))
+const dataDir = keptData ?? mkdtempSync(join(tmpdir(), "ragkit-search-"))
+mkdirSync(dataDir, { recursive: true })
 const load = loadavg()
 const started = performance.now()
 try {
@@ -589,5 +600,5 @@ try {
   }
   print(`\nWhole run: ${((performance.now() - started) / 60_000).toFixed(1)} min wall.`)
 } finally {
-  rmSync(dataDir, { recursive: true, force: true })
+  if (keptData === undefined) rmSync(dataDir, { recursive: true, force: true })
 }

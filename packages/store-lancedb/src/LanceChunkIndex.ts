@@ -117,7 +117,6 @@ const ftsIndex = () =>
 
 const tokenColumnNames: ReadonlyArray<string> = Object.values(Rows.tokenColumns)
 const lengthColumnNames: ReadonlyArray<string> = Object.values(Rows.lengthColumns)
-const rowColumns: ReadonlyArray<string> = [...Rows.chunkColumns, "has_vector"]
 
 /** Table name of a knowledge base (ids are hex; anything else is hex-encoded to stay a valid name). */
 export const tableName = (kbId: KnowledgeBaseId): string =>
@@ -161,8 +160,8 @@ const subVectors = (dimension: number): number => {
 
 interface TableState {
   readonly table: lancedb.Table
-  /** Whether the table has the repeated-tokens column (tables written by earlier versions lack it). */
-  readonly repeated: boolean
+  /** What the table has of the current layout (tables written by earlier versions lack some). */
+  readonly layout: Rows.Layout
   /** Indexes checked (and created when missing) by this process. */
   indexed: boolean
   /** Whether the vector column has an ANN index. */
@@ -182,6 +181,8 @@ interface TableState {
       readonly rows: number
       readonly stats: Bm25.CorpusStats
       readonly lengths: Lengths.Lengths
+      /** Row ids of the unavailable chunks (usually none). */
+      readonly unavailable: ReadonlySet<number>
     }
     | undefined
 }
@@ -259,13 +260,13 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
         return semaphore.withPermits(1)(effect)
       })
 
-    /** Checks that the table is a chunk table; tells whether it has the repeated-tokens column. */
+    /** Checks that the table is a chunk table; tells its layout. */
     const checkSchema = (table: lancedb.Table) =>
       Effect.flatMap(lance("read schema", () => table.schema()), (schema) => {
         const names = new Set(schema.fields.map((f) => f.name))
         const missing = Rows.requiredColumns.filter((c) => !names.has(c))
         return missing.length === 0
-          ? Effect.succeed(names.has(Rows.repeatedColumn))
+          ? Effect.succeed<Rows.Layout>({ repeated: names.has(Rows.repeatedColumn), payload: names.has(Rows.payloadColumn) })
           : Effect.fail(
             new ChunkIndexError({
               reason: "Mismatch",
@@ -274,7 +275,7 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
           )
       })
 
-    const remember = (kbId: KnowledgeBaseId, table: lancedb.Table, repeated: boolean): TableState => {
+    const remember = (kbId: KnowledgeBaseId, table: lancedb.Table, layout: Rows.Layout): TableState => {
       const existing = tables.get(kbId)
       if (existing !== undefined && existing.table.isOpen()) {
         if (existing.table !== table) table.close()
@@ -282,7 +283,7 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
       }
       const state: TableState = {
         table,
-        repeated,
+        layout,
         indexed: false,
         ann: false,
         written: 0,
@@ -308,7 +309,7 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
             onSuccess: (table) =>
               checkSchema(table).pipe(
                 Effect.tapError(() => Effect.sync(() => table.close())),
-                Effect.map((repeated) => Option.some(remember(kbId, table, repeated)))
+                Effect.map((layout) => Option.some(remember(kbId, table, layout)))
               )
           })
         )
@@ -329,7 +330,7 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
         if (state.indexed) return
         const indexes = yield* lance("list indexes", () => state.table.listIndices())
         const indexed = new Set(indexes.flatMap((i) => i.columns))
-        for (const column of state.repeated ? [...tokenColumnNames, Rows.repeatedColumn] : tokenColumnNames) {
+        for (const column of state.layout.repeated ? [...tokenColumnNames, Rows.repeatedColumn] : tokenColumnNames) {
           if (!indexed.has(column)) {
             yield* lance(`create full-text index on ${column}`, () =>
               state.table.createIndex(column, { config: ftsIndex() }))
@@ -461,12 +462,12 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
           const rows = [...byId.values()].map((chunk) => Rows.toRow(chunk))
           const table = yield* lance(`create table of ${kbId}`, () =>
             connection.createTable(tableName(kbId), rows, { mode: "create", schema: Rows.tableSchema(dimension ?? 1) }))
-          state = remember(kbId, table, true)
+          state = remember(kbId, table, Rows.currentLayout)
           yield* ensureIndexes(state)
           yield* noteWrite(state, 0, true)
           return
         }
-        const rows = [...byId.values()].map((chunk) => Rows.toRow(chunk, state.repeated))
+        const rows = [...byId.values()].map((chunk) => Rows.toRow(chunk, state.layout))
         const result = yield* lance("upsert", () =>
           state.table.mergeInsert("id").whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(rows))
         // The version this commit made holds vectors of this dimension: the next upsert's check is free.
@@ -536,7 +537,7 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
     const getRow = (state: TableState, chunkId: string) =>
       Effect.map(
         rowsOf(
-          state.table.query().where(`id = ${Sql.literal(chunkId)}`).select([...rowColumns]).limit(1),
+          state.table.query().where(`id = ${Sql.literal(chunkId)}`).select([...Rows.readColumns(state.layout)]).limit(1),
           "get chunk"
         ),
         (rows) => Option.map(Option.fromNullable(rows[0]), Rows.fromRow)
@@ -633,7 +634,8 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
         const rows = yield* rowsOf(
           table.query()
             .where(where)
-            .select([...rowColumns])
+            // The order's columns are selected too (LanceDB plans a sort only over selected columns).
+            .select([...new Set([...Rows.readColumns(state.value.layout), "index", "id"])])
             .orderBy([{ columnName: "index", ascending: true }, { columnName: "id", ascending: true }])
             .offset(query.offset)
             .limit(query.limit),
@@ -658,8 +660,11 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
       Effect.gen(function*() {
         const version = yield* lance("read version", () => state.table.version())
         if (state.stats !== undefined && state.stats.version === version) return state.stats
-        const arrow = yield* lance("read field lengths", () =>
-          state.table.query().withRowId().select([...lengthColumnNames]).toArrow())
+        const [arrow, unavailable] = yield* Effect.all([
+          lance("read field lengths", () => state.table.query().withRowId().select([...lengthColumnNames]).toArrow()),
+          lance("read unavailable rows", () =>
+            state.table.query().where("available = false").withRowId().select(["id"]).toArrow())
+        ], { concurrency: 2 })
         const columns = Rows.searchFields.map((field) =>
           (arrow.getChild(Rows.lengthColumns[field])?.toArray() ?? new Int32Array(arrow.numRows)) as ArrayLike<number>
         )
@@ -685,7 +690,8 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
             important_keywords: fieldStats(2),
             questions: fieldStats(3)
           },
-          lengths: Lengths.make(rowIdsOf(arrow), columns)
+          lengths: Lengths.make(rowIdsOf(arrow), columns),
+          unavailable: new Set(rowIdsOf(unavailable))
         }
         if ((yield* lance("read version", () => state.table.version())) === version) state.stats = stats
         return stats
@@ -724,9 +730,12 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
         Effect.forEach(
           Array.from({ length: Math.ceil(ids.length / 500) }, (_, i) => ids.slice(i * 500, i * 500 + 500)),
           (batch) =>
-            rowsOf(state.table.query().where(Sql.inList("id", batch)).select([...rowColumns]), "read chunks")
+            rowsOf(
+              state.table.query().where(Sql.inList("id", batch)).select([...Rows.readColumns(state.layout)]),
+              "read chunks"
+            )
         ),
-        (batches) => new Map(batches.flat().map((row) => [String(row["id"]), Rows.fromRow(row)] as const))
+        (batches) => new Map(batches.flat().map((row) => Rows.fromRow(row)).map((chunk) => [chunk.id, chunk] as const))
       )
 
     /**
@@ -737,10 +746,10 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
       Effect.gen(function*() {
         if (candidates.length === 0) return new Map<string, Chunk>()
         const rows = yield* rowsOf(
-          state.table.takeRowIds(candidates.map((c) => c.rowId as bigint)).select([...rowColumns]),
+          state.table.takeRowIds(candidates.map((c) => c.rowId as bigint)).select([...Rows.readColumns(state.layout)]),
           "read chunks"
         )
-        const found = new Map(rows.map((row) => [String(row["id"]), Rows.fromRow(row)] as const))
+        const found = new Map<string, Chunk>(rows.map((row) => Rows.fromRow(row)).map((chunk) => [chunk.id, chunk] as const))
         const missing = candidates.filter((c) => !found.has(c.id)).map((c) => c.id)
         if (missing.length > 0) for (const [id, chunk] of yield* fetchByIds(state, missing)) found.set(id, chunk)
         return found
@@ -821,6 +830,65 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
     /** The counts of a field without a query token (shared, never written). */
     const noCounts: MutableCounts = { length: 0, counts: new Map() }
 
+    interface Accepted {
+      readonly posting: Posting
+      /** The chunk id, once read (needed to order ties). */
+      id: string | undefined
+      readonly score: number
+    }
+    /** Best score first; ties by id, ids not read yet last (they are read when they matter). */
+    const byScoreThenKnownId = (x: Accepted, y: Accepted) =>
+      y.score - x.score || (x.id === y.id ? 0 : x.id === undefined ? 1 : y.id === undefined ? -1 : x.id < y.id ? -1 : 1)
+
+    /** Columns of the postings' rows, by `<table>/<row id>`. */
+    const readRows = (
+      states: ReadonlyArray<TableState>,
+      postings: ReadonlyArray<Posting>,
+      columns: ReadonlyArray<string> | ((state: TableState) => ReadonlyArray<string>)
+    ) =>
+      Effect.map(
+        Effect.forEach(states, (state, i) => {
+          const ids = postings.filter((p) => p.table === i).map((p) => p.rowId)
+          const select = typeof columns === "function" ? columns(state) : columns
+          return ids.length === 0
+            ? Effect.succeed([])
+            : Effect.map(
+              rowsOf(state.table.takeRowIds(ids).withRowId().select([...select]), "read chunks"),
+              (rows) => rows.map((row) => [`${i}/${Number(row["_rowid"])}`, row] as const)
+            )
+        }, { concurrency: 4 }),
+        (perTable) => new Map<string, Rows.Row>(perTable.flat())
+      )
+
+    /** A posting with every query token as frequent as its field is long: bounds its score. */
+    const saturated = (posting: Posting): Bm25.Candidate => ({
+      fields: mapFields(posting, (counts) => new Map([...counts.counts.keys()].map((token) => [token, counts.length])))
+    })
+
+    /** A posting with the term frequencies of its row's token columns. */
+    const withFrequencies = (posting: Posting, row: Rows.Row): Bm25.Candidate => ({
+      fields: mapFields(posting, (counts, field) => {
+        const text = String(row[Rows.tokenColumns[field]] ?? "")
+        return new Map([...counts.counts.keys()].map((token) => [token, Math.max(1, Rows.tokenFrequency(text, token))]))
+      })
+    })
+
+    const mapFields = (
+      posting: Posting,
+      f: (counts: MutableCounts, field: ChunkIndex.SearchField) => ReadonlyMap<string, number>
+    ): Bm25.Candidate["fields"] => {
+      const one = (field: ChunkIndex.SearchField): Bm25.FieldCounts => {
+        const counts = posting.fields[field]
+        return counts.counts.size === 0 ? counts : { length: counts.length, counts: f(counts, field) }
+      }
+      return {
+        content_ltks: one("content_ltks"),
+        title_tks: one("title_tks"),
+        important_keywords: one("important_keywords"),
+        questions: one("questions")
+      }
+    }
+
     /**
      * The rows of one table holding a query token, with the lengths of the fields that hold it and
      * exact term frequencies (1, unless the repeated-tokens index says otherwise: then read), and the
@@ -828,7 +896,7 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
      */
     const tablePostings = (state: TableState, tableIndex: number, tokens: ReadonlyArray<string>) =>
       Effect.gen(function*() {
-        const { lengths, rows, stats } = yield* corpusStats(state)
+        const { lengths, rows, stats, unavailable } = yield* corpusStats(state)
         if (rows === 0) return Option.none()
         // Every match, at the scanned version. LanceDB sizes its result heap by the limit, so a query
         // asks for at most `firstLimit` rows first, and for all of them when that was not enough. A
@@ -895,29 +963,9 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
             counts.counts.set(token, 1)
           }
         })
-        // Term frequencies above 1: the rows listing a (field, token) pair as repeated.
-        const marked = repeatedRows
-        if (marked.length > 0) {
-          const fields = [...new Set(pairs.map(({ field }) => field))]
-          for (let i = 0; i < marked.length; i += 1000) {
-            const batch = marked.slice(i, i + 1000)
-            const texts = yield* rowsOf(
-              state.table.takeRowIds(batch).withRowId().select(fields.map((field) => Rows.tokenColumns[field])),
-              "read repeated tokens"
-            )
-            for (const row of texts) {
-              const posting = postings.get(Number(row["_rowid"]))
-              if (posting === undefined) continue
-              for (const field of fields) {
-                const counts = posting.fields[field].counts
-                if (counts.size === 0) continue
-                const text = String(row[Rows.tokenColumns[field]] ?? "")
-                for (const token of counts.keys()) counts.set(token, Math.max(1, Rows.tokenFrequency(text, token)))
-              }
-            }
-          }
-        }
-        return Option.some({ stats, frequencies, postings: [...postings.values()], moved })
+        // Rows listing a (field, token) pair as repeated: their term frequencies are read only if needed.
+        const marked = new Set(repeatedRows)
+        return Option.some({ stats, frequencies, postings: [...postings.values()], marked, unavailable, moved })
       })
 
     /** The searched tables' versions, to tell whether a write happened during a search. */
@@ -952,35 +1000,89 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
           important_keywords: sumFrequencies("important_keywords"),
           questions: sumFrequencies("questions")
         }, search.tokens)
-        const scored = perTable.flatMap((t) => t.postings.map((posting) => ({ posting, score: score(posting) })))
-          .filter((s) => s.score > 0)
-          .sort((a, b) => b.score - a.score)
-        // Chunks in score order (with ties, for the order by id), more while the filter rejects them.
-        const accepted: Array<ChunkIndex.ScoredChunk> = []
-        let at = 0
-        let batch = search.limit
-        while (accepted.length < search.limit && at < scored.length) {
-          let end = Math.min(scored.length, at + batch)
-          while (end < scored.length && scored[end]!.score === scored[end - 1]!.score) end++
-          const slice = scored.slice(at, end)
-          at = end
-          batch *= 4
-          const chunks = new Map<string, Chunk>()
-          yield* Effect.forEach(states, (state, i) => {
-            const ids = slice.filter((s) => s.posting.table === i).map((s) => s.posting.rowId)
-            return ids.length === 0 ? Effect.void : Effect.map(
-              rowsOf(state.table.takeRowIds(ids).withRowId().select([...rowColumns]), "read chunks"),
-              (rows) => { for (const row of rows) chunks.set(`${i}/${Number(row["_rowid"])}`, Rows.fromRow(row)) }
-            )
-          }, { concurrency: 4, discard: true })
-          for (const { posting, score: value } of slice) {
-            const chunk = chunks.get(`${posting.table}/${posting.rowId}`)
-            if (chunk === undefined) return Option.none()
-            if (ChunkIndex.matchesFilter(chunk, search.filter)) accepted.push({ chunk, score: value })
+        // Postings in order of their best possible score: exact when every term frequency is known (1),
+        // an upper bound (each marked pair's frequency as large as its field) when a row holds a query
+        // token more than once. Rows of the wrong availability are left out here.
+        const ordered: Array<{ readonly posting: Posting; readonly bound: number; readonly exact: boolean }> = []
+        for (const t of perTable) {
+          for (const posting of t.postings) {
+            if (t.unavailable.has(posting.rowId) === search.filter.available) continue
+            const exact = !t.marked.has(posting.rowId)
+            const bound = exact ? score(posting) : score(saturated(posting))
+            if (bound > 0) ordered.push({ posting, bound, exact })
           }
         }
+        ordered.sort((a, b) => b.bound - a.bound)
+        // Walked in that order, in growing batches, until no posting left can reach the `limit`-th
+        // accepted score. A row is read only when the document or metadata filter must see it, or to
+        // count its repeated tokens.
+        const metadata = (search.filter.metadata ?? []).length > 0
+        const filtered = metadata || search.filter.docIds !== undefined
+        const filterColumns = ["id", ...(filtered ? ["doc_id"] : []), ...(metadata ? ["metadata"] : [])]
+        const accepted: Array<Accepted> = []
+        const lowest = () => accepted.length < search.limit ? -Infinity : accepted[search.limit - 1]!.score
+        let at = 0
+        let batch = search.limit
+        while (at < ordered.length && ordered[at]!.bound >= lowest()) {
+          const slice = ordered.slice(at, at + batch)
+          at += slice.length
+          batch *= 4
+          const read = slice.filter((s) => filtered || !s.exact)
+          const fields = Rows.searchFields.filter((field) =>
+            read.some((s) => !s.exact && s.posting.fields[field].counts.size > 0)
+          )
+          const rows = read.length === 0
+            ? new Map<string, Rows.Row>()
+            : yield* readRows(states, read.map((s) => s.posting), [
+              ...filterColumns,
+              ...fields.map((field) => Rows.tokenColumns[field])
+            ])
+          for (const { bound, exact, posting } of slice) {
+            if (!exact || filtered) {
+              const row = rows.get(`${posting.table}/${posting.rowId}`)
+              if (row === undefined) return Option.none()
+              const passes = Sql.passes({
+                available: search.filter.available,
+                doc_id: String(row["doc_id"]),
+                metadata: metadata ? parseMetadata(row["metadata"]) : {}
+              }, search.filter)
+              if (!passes) continue
+              const value = exact ? bound : score(withFrequencies(posting, row))
+              if (value > 0) accepted.push({ posting, id: String(row["id"]), score: value })
+            } else {
+              accepted.push({ posting, id: undefined, score: bound })
+            }
+          }
+          accepted.sort(byScoreThenKnownId)
+        }
+        // Equal scores are ordered by chunk id: the ids of such rows not read yet, among the best
+        // `limit` and those tied with the last of them.
+        if (accepted.length > 1) {
+          const last = accepted[Math.min(search.limit, accepted.length) - 1]!.score
+          const head = accepted.filter((a, i) => i < search.limit || a.score === last)
+          const tied = head.filter((a, i) =>
+            a.id === undefined && (head[i - 1]?.score === a.score || head[i + 1]?.score === a.score)
+          )
+          if (tied.length > 0) {
+            const rows = yield* readRows(states, tied.map((a) => a.posting), ["id"])
+            for (const a of tied) {
+              const row = rows.get(`${a.posting.table}/${a.posting.rowId}`)
+              if (row === undefined) return Option.none()
+              a.id = String(row["id"])
+            }
+            accepted.sort(byScoreThenKnownId)
+          }
+        }
+        const best = accepted.slice(0, search.limit)
+        const rows = yield* readRows(states, best.map((s) => s.posting), (state) => Rows.readColumns(state.layout))
+        const results: Array<ChunkIndex.ScoredChunk> = []
+        for (const { posting, score: value } of best) {
+          const row = rows.get(`${posting.table}/${posting.rowId}`)
+          if (row === undefined) return Option.none()
+          results.push({ chunk: Rows.fromRow(row), score: value })
+        }
         if ((yield* versions(states)) !== before) return Option.none()
-        return Option.some(accepted.sort(byScoreThenId).slice(0, search.limit))
+        return Option.some(results)
       })
 
     const searchText = (search: ChunkIndex.ResolvedTextSearch) =>
@@ -988,7 +1090,7 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
         const states = (yield* Effect.forEach([...new Set(search.kbIds)], open, { concurrency: 4 }))
           .flatMap((state) => Option.isSome(state) ? [state.value] : [])
         if (states.length === 0) return []
-        if (states.every((state) => state.repeated)) {
+        if (states.every((state) => state.layout.repeated)) {
           for (let attempt = 0; attempt < 3; attempt++) {
             const found = yield* searchTextPostings(search, states)
             if (Option.isSome(found)) return found.value
@@ -1013,20 +1115,14 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
             .nearestTo([...search.vector])
             .distanceType("cosine")
             .where(where)
-            .select([...rowColumns, "_distance"])
+            .select([...Rows.readColumns(state.value.layout)])
             .limit(fetch)
           query = state.value.ann ? query.nprobes(nprobes).refineFactor(refineFactor) : query.bypassVectorIndex()
           const rows = yield* rowsOf(query, "vector search")
-          const kept = rows.filter((row) =>
-            !exact ||
-            Sql.passes(
-              { available: Boolean(row["available"]), doc_id: String(row["doc_id"]), metadata: parseMetadata(row["metadata"]) },
-              search.filter
-            )
-          )
+          const chunks = rows.map(Rows.fromRow)
+          const kept = exact ? chunks.filter((chunk) => ChunkIndex.matchesFilter(chunk, search.filter)) : chunks
           if (kept.length >= search.limit || rows.length < fetch) {
-            return kept.flatMap((row): Array<ChunkIndex.ScoredChunk> => {
-              const chunk = Rows.fromRow(row)
+            return kept.flatMap((chunk): Array<ChunkIndex.ScoredChunk> => {
               if (chunk.vector === undefined) return []
               const score = ChunkIndex.cosineSimilarity(search.vector, chunk.vector)
               return score >= search.minSimilarity ? [{ chunk, score }] : []

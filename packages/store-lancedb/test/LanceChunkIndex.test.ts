@@ -231,37 +231,61 @@ describe("LanceChunkIndex", () => {
         expect(all[0]!.chunk.id).toBe(near[0]!.id)
       })))
 
-  it.live("searches tables written before the repeated-tokens column exactly (reading the matches)", () =>
-    Effect.gen(function*() {
-      const uri = tempDir()
-      const kb = newKb()
-      const doc = newDoc()
-      const chunks = [
-        makeTestChunk(kb, doc, { content: "river river bank", index: 0 }),
-        makeTestChunk(kb, doc, { content: "river bank bank bank loan", index: 1 }),
-        makeTestChunk(kb, doc, { content: "loan", title_tks: "river river", index: 2 })
-      ]
-      yield* withIndex(LanceChunkIndex.layer({ uri }), (index) => index.upsert(chunks))
-      // The layout of earlier versions: no repeated-tokens column.
-      const db = yield* Effect.promise(() => lancedb.connect(uri))
-      const table = yield* Effect.promise(() => db.openTable(LanceChunkIndex.tableName(kb)))
-      for (const index of yield* Effect.promise(() => table.listIndices())) {
-        if (index.columns.includes("rep_tks")) yield* Effect.promise(() => table.dropIndex(index.name))
-      }
-      yield* Effect.promise(() => table.dropColumns(["rep_tks"]))
-      table.close()
-      db.close()
-      const memory = yield* ChunkIndex.makeMemory
-      yield* memory.upsert(chunks)
-      const extra = makeTestChunk(kb, doc, { content: "bank river loan loan", index: 3 })
-      yield* memory.upsert([extra])
-      const want = yield* memory.searchText({ kbIds: [kb], tokens: "river bank loan", limit: 10 })
-      const got = yield* withIndex(LanceChunkIndex.layer({ uri }), (index) =>
-        Effect.zipRight(index.upsert([extra]), index.searchText({ kbIds: [kb], tokens: "river bank loan", limit: 10 })))
-      expect(want).toHaveLength(4)
-      expect(ids(got)).toEqual(ids(want))
-      got.forEach((result, i) => expect(result.score).toBe(want[i]!.score))
-    }))
+  const earlierLayouts = [
+    { name: "the first layout (no repeated-tokens or chunk column)", drop: ["rep_tks", "chunk"] },
+    { name: "the layout without the chunk column", drop: ["chunk"] }
+  ] as const
+  for (const layout of earlierLayouts) {
+    it.live(`reads, searches and writes tables of ${layout.name} exactly`, () =>
+      Effect.gen(function*() {
+        const uri = tempDir()
+        const kb = newKb()
+        const doc = newDoc()
+        const chunks = [
+          makeTestChunk(kb, doc, { content: "river river bank", index: 0, vector: [1, 0] }),
+          makeTestChunk(kb, doc, { content: "river river bank", index: 0, vector: [0.75, 0.25] }),
+          makeTestChunk(kb, doc, { content: "river bank bank bank loan", index: 1, vector: [0, 1], img_id: "img-1" }),
+          makeTestChunk(kb, doc, { content: "loan", title_tks: "river river", index: 2, metadata: { lang: "fr" } })
+        ]
+        yield* withIndex(LanceChunkIndex.layer({ uri }), (index) => index.upsert(chunks))
+        const db = yield* Effect.promise(() => lancedb.connect(uri))
+        const table = yield* Effect.promise(() => db.openTable(LanceChunkIndex.tableName(kb)))
+        for (const index of yield* Effect.promise(() => table.listIndices())) {
+          if (index.columns.some((c) => (layout.drop as ReadonlyArray<string>).includes(c))) {
+            yield* Effect.promise(() => table.dropIndex(index.name))
+          }
+        }
+        yield* Effect.promise(() => table.dropColumns([...layout.drop]))
+        table.close()
+        db.close()
+        const memory = yield* ChunkIndex.makeMemory
+        yield* memory.upsert(chunks)
+        const extra = makeTestChunk(kb, doc, { content: "bank river loan loan", index: 3, vector: [1, 1] })
+        yield* memory.upsert([extra])
+        const query = { kbIds: [kb], tokens: "river bank loan", limit: 10 }
+        const vectorQuery = { kbIds: [kb], vector: [1, 0.2], limit: 10 }
+        const want = yield* memory.searchText(query)
+        const wantNear = yield* memory.searchVector(vectorQuery)
+        const wantList = yield* memory.list({ kbId: kb, docId: doc, offset: 0, limit: 10 })
+        const got = yield* withIndex(LanceChunkIndex.layer({ uri }), (index) =>
+          Effect.gen(function*() {
+            yield* index.upsert([extra])
+            return {
+              text: yield* index.searchText(query),
+              near: yield* index.searchVector(vectorQuery),
+              list: yield* index.list({ kbId: kb, docId: doc, offset: 0, limit: 10 }),
+              one: yield* index.get(kb, chunks[2]!.id)
+            }
+          }))
+        expect(want).toHaveLength(5)
+        expect(ids(got.text)).toEqual(ids(want))
+        got.text.forEach((result, i) => expect(result.score).toBe(want[i]!.score))
+        expect(got.text.map((r) => ({ ...r.chunk }))).toEqual(want.map((r) => ({ ...r.chunk })))
+        expect(ids(got.near)).toEqual(ids(wantNear))
+        expect(got.list.chunks.map((c) => ({ ...c }))).toEqual(wantList.chunks.map((c) => ({ ...c })))
+        expect(Option.map(got.one, (c) => ({ ...c }))).toEqual(Option.some({ ...chunks[2]! }))
+      }))
+  }
 
   it.live("merges concurrent upserts into few commits, and each caller sees its own outcome", () =>
     Effect.gen(function*() {
