@@ -298,32 +298,46 @@ export const make = (
         const tokens = search.tokens.map((t) => t.token)
         const [stats] = yield* run<Bm25.StatsRow>("text search", Bm25.statsQuery, [kbIds, tokens])
         const docIds = search.filter.docIds
-        const query = Bm25.scoreQuery(stats!, search.tokens, {
-          select: Rows.chunkColumns,
-          withDocIds: docIds !== undefined
-        })
+        const query = Bm25.scoreQuery(stats!, search.tokens)
         if (query === undefined) return []
-        const page = hasMetadata(search.filter) ? Math.max(search.limit * 2, 50) : search.limit
+        // The best `wanted` candidates, exactly scored and ordered here; their chunks, fetched by key.
+        // With metadata conditions (checked here) more are asked for until the page is full.
+        const metadata = hasMetadata(search.filter)
         const results: Array<ChunkIndex.ScoredChunk> = []
-        for (let offset = 0; results.length < search.limit; offset += page) {
-          const rows = yield* run<Rows.ChunkRow & { readonly score: number }>(
+        for (let wanted = metadata ? Math.max(search.limit * 2, 50) : search.limit, done = 0; ; wanted *= 4) {
+          const candidates = yield* run<Bm25.CandidateRow>(
             "text search",
             query.text,
-            [
-              kbIds, query.keys, query.terms, query.counts, search.filter.available, page, offset,
-              ...(docIds === undefined ? [] : [docIds])
-            ]
+            query.params(kbIds, search.filter.available, wanted, docIds)
           )
-          for (const row of rows) {
-            const chunk = Rows.decode(row)
-            if (!ChunkIndex.matchesFilter(chunk, search.filter)) continue
-            results.push({ chunk, score: row.score })
-            if (results.length === search.limit) break
+          const best = candidates.map((row) => ({ row, score: query.score(row) }))
+            .filter((c) => c.score > 0)
+            .sort((x, y) => y.score - x.score || (x.row.id < y.row.id ? -1 : x.row.id > y.row.id ? 1 : 0))
+            .slice(done, wanted)
+          const chunks = yield* fetchChunks(best.map((c) => c.row))
+          for (const { row, score } of best) {
+            const chunk = chunks.get(`${row.kb_id}/${row.id}`)
+            if (chunk === undefined || !ChunkIndex.matchesFilter(chunk, search.filter)) continue
+            results.push({ chunk, score })
+            if (results.length === search.limit) return results
           }
-          if (rows.length < page) break
+          done = wanted
+          if (candidates.length < wanted) return results
         }
-        return results
       })
+
+    /** Chunks by knowledge base and id, keyed `<kb>/<id>`. */
+    const fetchChunks = (keys: ReadonlyArray<{ readonly kb_id: string; readonly id: string }>) =>
+      keys.length === 0
+        ? Effect.succeed(new Map<string, Chunk>())
+        : Effect.map(
+          run<Rows.ChunkRow>(
+            "text search",
+            `SELECT ${Rows.chunkColumns} FROM chunk c JOIN unnest($1::text[], $2::text[]) AS k(kb_id, id) USING (kb_id, id)`,
+            [keys.map((k) => k.kb_id), keys.map((k) => k.id)]
+          ),
+          (rows) => new Map(rows.map((row) => [`${row.kb_id}/${row.id}`, Rows.decode(row)] as const))
+        )
 
     const searchVector = (search: ChunkIndex.ResolvedVectorSearch) =>
       Effect.gen(function*() {
