@@ -1115,7 +1115,7 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
             .nearestTo([...search.vector])
             .distanceType("cosine")
             .where(where)
-            .select([...Rows.readColumns(state.value.layout)])
+            .select([...Rows.readColumns(state.value.layout), "_distance"])
             .limit(fetch)
           query = state.value.ann ? query.nprobes(nprobes).refineFactor(refineFactor) : query.bypassVectorIndex()
           const rows = yield* rowsOf(query, "vector search")
