@@ -3,32 +3,39 @@
  * LanceDB accepts (`s3://`, `gs://`, `az://`, ...).
  *
  * - Table: every chunk field (lists and metadata as JSON strings), the search fields' tokens with
- *   their token counts, the repeated tokens (`rep_tks`, see below), `has_vector` and a nullable
- *   `vector` column (FixedSizeList<Float32> of the knowledge base's dimension). A table is created on
- *   the first upsert; when a knowledge base holds no vector any more, the next vectors may have
- *   another dimension (the vector column is replaced).
+ *   their token counts, the repeated tokens (`rep_tks`, see below), `chunk` (the small fields again,
+ *   as one JSON string: a chunk is read from 7 columns rather than 28, which halves the cost of
+ *   reading the few rows a search returns), `has_vector` and a nullable `vector` column
+ *   (FixedSizeList<Float32> of the knowledge base's dimension). A table is created on the first
+ *   upsert; when a knowledge base holds no vector any more, the next vectors may have another
+ *   dimension (the vector column is replaced). Tables written by earlier versions (without `chunk`,
+ *   or also without `rep_tks`) are read and written in their own layout (`Rows.Layout`).
  * - Text search, exact BM25 (the memory index's statistics and arithmetic, `internal/bm25.ts`)
  *   without reading the text of the matches. LanceDB full-text indexes (whitespace tokenizer, no
  *   lower-casing, stemming or stop words: tokens come pre-segmented) on the four search fields and on
  *   `rep_tks` answer, per query token and field, which rows hold it (row ids and the field's length:
  *   an Int32 read), which gives the document frequencies exactly; `rep_tks` lists, per row, the
  *   `field:token` pairs occurring more than once, so one more full-text query finds the few matches
- *   whose term frequency is not 1, and only those rows' token columns are read. Field lengths and
- *   counts (for the average lengths) come from a scan of four Int32 columns, cached per table version.
- *   Every match is scored exactly in process; chunks are then read in score order (the limit plus
- *   ties, then four times more while filters reject them). The searched table versions are checked
- *   before and after: a search that saw a write is run again (row ids change on compaction).
+ *   whose term frequency may not be 1. Field lengths and counts (for the average lengths), and the
+ *   unavailable rows, come from a scan cached per table version.
+ *   Every match gets its exact score, or for a row with a repeated pair an upper bound (those pairs'
+ *   frequencies as large as their field). Rows are then visited best bound first, in growing
+ *   batches, until no bound left reaches the `limit`-th accepted score; a row is read only for what
+ *   is unknown: its repeated pairs' frequencies, its document and metadata when a filter needs them,
+ *   and its id when it ties with another (ties are ordered by id). The chunks of the best `limit`
+ *   are read last. The searched table versions are checked before and after: a search that saw a
+ *   write is run again (row ids change on compaction).
  *   Cost per query: one full-text query per (token, non-empty field) returning row ids of the
  *   matches, one for the repeated tokens, and reads of the few rows returned — it still grows with
  *   the number of matches (ids, not text), and rows not yet in the full-text indexes (written since
  *   the last maintenance) are scanned by LanceDB on every query.
  *   Tables written before `rep_tks` existed are searched the earlier way (reading the token columns
  *   of every match); they get the column when rebuilt.
- *   Trade-off: exact scores and exact top-k, at the price of touching every match's row id. No top-k
- *   bound prunes the postings: LanceDB returns neither term frequencies nor per-field scores we could
- *   bound from (its own BM25 uses its index statistics, which differ from the memory index's), and
- *   asking it for its top-N per field would make the results approximate. A top-k cut (WAND) would
- *   need per-token score maxima in an inverted index of our own.
+ *   Trade-off: exact scores and exact top-k, at the price of touching every match's row id. LanceDB
+ *   returns neither term frequencies nor per-field scores, and asking it for its top-N per field
+ *   would make the results approximate (its BM25 uses its own index statistics): the full-text
+ *   queries cost about 1.7 ms of CPU each, whatever they return. A top-k cut before the postings are
+ *   fetched (WAND, block-max) needs an inverted index of our own with per-block score maxima.
  * - Vector search: cosine distance, exact (flat) below `annThreshold` vectors; above it an IVF_PQ
  *   index is built (about √n partitions, 8 dimensions per sub-vector) and searched with `nprobes`
  *   partitions and exact re-ranking of `refineFactor × limit` candidates. Scores are recomputed from
@@ -166,6 +173,11 @@ interface TableState {
   indexed: boolean
   /** Whether the vector column has an ANN index. */
   ann: boolean
+  /**
+   * The table version at which `ann` was last read from the table's indexes (another process may
+   * build the index: a reader without its own writes looks again when the version changes).
+   */
+  annSeen: number | undefined
   /** Rows written or deleted since the last `optimize()` began. */
   written: number
   /** Commits since the last `optimize()` began. */
@@ -286,6 +298,7 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
         layout,
         indexed: false,
         ann: false,
+        annSeen: undefined,
         written: 0,
         commits: 0,
         annCheck: true,
@@ -313,6 +326,17 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
               )
           })
         )
+      })
+
+    /** Whether the vector column has an ANN index, looked up again after the table changed. */
+    const hasAnn = (state: TableState) =>
+      state.ann ? Effect.succeed(true) : Effect.gen(function*() {
+        const version = yield* lance("read version", () => state.table.version())
+        if (state.annSeen === version) return state.ann
+        const indexes = yield* lance("list indexes", () => state.table.listIndices())
+        state.ann = indexes.some((i) => i.columns.includes("vector"))
+        state.annSeen = version
+        return state.ann
       })
 
     const hasVectors = (state: TableState) =>
@@ -1106,6 +1130,7 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
         if (Option.isNone(state)) return []
         const { table } = state.value
         if ((yield* vectorDimension(state.value)) !== search.vector.length) return []
+        const ann = yield* hasAnn(state.value)
         const where = Sql.and("has_vector", Sql.searchWhere(search.filter))
         const exact = (search.filter.metadata ?? []).length > 0
         // A margin over the limit, so that float32 rounding in LanceDB cannot push out a neighbour.
@@ -1117,7 +1142,7 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
             .where(where)
             .select([...Rows.readColumns(state.value.layout), "_distance"])
             .limit(fetch)
-          query = state.value.ann ? query.nprobes(nprobes).refineFactor(refineFactor) : query.bypassVectorIndex()
+          query = ann ? query.nprobes(nprobes).refineFactor(refineFactor) : query.bypassVectorIndex()
           const rows = yield* rowsOf(query, "vector search")
           const chunks = rows.map(Rows.fromRow)
           const kept = exact ? chunks.filter((chunk) => ChunkIndex.matchesFilter(chunk, search.filter)) : chunks

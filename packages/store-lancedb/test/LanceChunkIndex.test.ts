@@ -155,6 +155,34 @@ describe("LanceChunkIndex", () => {
       db.close()
     }))
 
+  it.live("a reader without writes of its own uses the ANN index another process built after it opened", () =>
+    Effect.gen(function*() {
+      const uri = tempDir()
+      const rand = random(99)
+      const kb = newKb()
+      const doc = newDoc()
+      const vector = () => Array.from({ length: 16 }, () => Math.fround(rand() * 2 - 1))
+      const chunks = Array.from({ length: 401 }, (_, i) =>
+        makeTestChunk(kb, doc, { content: `point ${i}`, index: i, vector: vector() }))
+      const query = vector()
+      // A search with a limit above the table size: exact search returns every row, the IVF index
+      // probed in one of its ~20 partitions returns only the rows found there.
+      const everything = { kbIds: [kb], vector: query, limit: 1000 }
+      yield* withIndex(LanceChunkIndex.layer({ uri, annThreshold: 1_000_000 }), (writer) =>
+        writer.upsert(chunks.slice(0, 400)))
+      const [before, after] = yield* withIndex(LanceChunkIndex.layer({ uri, nprobes: 1 }), (reader) =>
+        Effect.gen(function*() {
+          const before = yield* reader.searchVector(everything)
+          // Another writer (its own layer, as another process would be) passes the threshold; closing
+          // its layer waits for its maintenance, which builds the index.
+          yield* withIndex(LanceChunkIndex.layer({ uri, annThreshold: 300 }), (writer) => writer.upsert(chunks.slice(400)))
+          return [before, yield* reader.searchVector(everything)] as const
+        }))
+      expect(before).toHaveLength(400)
+      expect(after.length).toBeGreaterThan(0)
+      expect(after.length).toBeLessThan(401)
+    }))
+
   it.live("quotes and other SQL characters in ids, metadata and keywords do not break filters", () =>
     withIndex(LanceChunkIndex.layer({ uri: tempDir() }), (index) =>
       Effect.gen(function*() {

@@ -5,12 +5,11 @@
  * The statistics come from the side tables (`migrations/0004_chunk_index_statistics.ts`): per
  * knowledge base and field the number of chunks where the field is not empty and the sum of its
  * lengths, per token and field its document frequency, summed over the searched knowledge bases.
- * The idfs and average lengths are computed here, with core's functions; Postgres then scores the
- * candidates (chunks with a query token in a search field, found through the GIN index on
- * `term_keys`, that pass the knowledge base, availability and document filters) with the same
- * IEEE double operations in the same order as `bm25Term` and the memory index's sum, and returns only
- * the best page. A term whose token is absent from a field (tf 0) adds exactly +0, so terms are not
- * skipped as the memory index skips them; terms of a token no chunk holds in that field are left out.
+ * The idfs and average lengths are computed here, with core's functions. Postgres finds the
+ * candidates (chunks with a query token in a search field, through the GIN index on `term_keys`,
+ * that pass the knowledge base, availability and document filters) and ranks them by a sum of their
+ * term scores in SQL; the best are scored exactly here, with `bm25Term` in the memory index's order
+ * (`scoreQuery`).
  */
 import { ChunkIndex } from "@ragkit/core"
 import { termKey } from "./chunkIndexStats.js"
