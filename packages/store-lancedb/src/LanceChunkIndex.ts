@@ -59,6 +59,7 @@ import { Config, Deferred, Duration, Effect, Fiber, Layer, Option, Redacted, Sch
 import type { ConfigError, Scope } from "effect"
 import * as Bm25 from "./internal/bm25.js"
 import * as Lengths from "./internal/lengths.js"
+import * as Postings from "./internal/postings.js"
 import * as Rows from "./internal/rows.js"
 import * as Sql from "./internal/sql.js"
 
@@ -842,20 +843,13 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
       })
 
 
-    interface MutableCounts {
-      length: number
-      readonly counts: Map<string, number>
-    }
-    interface Posting extends Bm25.Candidate {
+    /** A row of a searched table (`table`: its index among the searched tables). */
+    interface RowRef {
       readonly table: number
       readonly rowId: number
-      readonly fields: Record<ChunkIndex.SearchField, MutableCounts>
     }
-    /** The counts of a field without a query token (shared, never written). */
-    const noCounts: MutableCounts = { length: 0, counts: new Map() }
 
-    interface Accepted {
-      readonly posting: Posting
+    interface Accepted extends RowRef {
       /** The chunk id, once read (needed to order ties). */
       id: string | undefined
       readonly score: number
@@ -864,15 +858,15 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
     const byScoreThenKnownId = (x: Accepted, y: Accepted) =>
       y.score - x.score || (x.id === y.id ? 0 : x.id === undefined ? 1 : y.id === undefined ? -1 : x.id < y.id ? -1 : 1)
 
-    /** Columns of the postings' rows, by `<table>/<row id>`. */
+    /** Columns of rows, by `<table>/<row id>`. */
     const readRows = (
       states: ReadonlyArray<TableState>,
-      postings: ReadonlyArray<Posting>,
+      refs: ReadonlyArray<RowRef>,
       columns: ReadonlyArray<string> | ((state: TableState) => ReadonlyArray<string>)
     ) =>
       Effect.map(
         Effect.forEach(states, (state, i) => {
-          const ids = postings.filter((p) => p.table === i).map((p) => p.rowId)
+          const ids = refs.filter((p) => p.table === i).map((p) => p.rowId)
           const select = typeof columns === "function" ? columns(state) : columns
           return ids.length === 0
             ? Effect.succeed([])
@@ -884,41 +878,13 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
         (perTable) => new Map<string, Rows.Row>(perTable.flat())
       )
 
-    /** A posting with every query token as frequent as its field is long: bounds its score. */
-    const saturated = (posting: Posting): Bm25.Candidate => ({
-      fields: mapFields(posting, (counts) => new Map([...counts.counts.keys()].map((token) => [token, counts.length])))
-    })
-
-    /** A posting with the term frequencies of its row's token columns. */
-    const withFrequencies = (posting: Posting, row: Rows.Row): Bm25.Candidate => ({
-      fields: mapFields(posting, (counts, field) => {
-        const text = String(row[Rows.tokenColumns[field]] ?? "")
-        return new Map([...counts.counts.keys()].map((token) => [token, Math.max(1, Rows.tokenFrequency(text, token))]))
-      })
-    })
-
-    const mapFields = (
-      posting: Posting,
-      f: (counts: MutableCounts, field: ChunkIndex.SearchField) => ReadonlyMap<string, number>
-    ): Bm25.Candidate["fields"] => {
-      const one = (field: ChunkIndex.SearchField): Bm25.FieldCounts => {
-        const counts = posting.fields[field]
-        return counts.counts.size === 0 ? counts : { length: counts.length, counts: f(counts, field) }
-      }
-      return {
-        content_ltks: one("content_ltks"),
-        title_tks: one("title_tks"),
-        important_keywords: one("important_keywords"),
-        questions: one("questions")
-      }
-    }
-
     /**
-     * The rows of one table holding a query token, with the lengths of the fields that hold it and
-     * exact term frequencies (1, unless the repeated-tokens index says otherwise: then read), and the
-     * document frequencies; `None` when the table has no rows.
+     * The matches of one table: per pair (`Postings`: field `f`, token `t` of `tokens`, pair
+     * `f × tokens.length + t`), the rows holding it, from one full-text query per (field, token) that
+     * some row has; the rows where a pair is repeated (their term frequencies may not be 1), from one
+     * more; the document frequencies. `None` when the table has no rows.
      */
-    const tablePostings = (state: TableState, tableIndex: number, tokens: ReadonlyArray<string>) =>
+    const tablePostings = (state: TableState, tokens: ReadonlyArray<string>) =>
       Effect.gen(function*() {
         const { lengths, rows, stats, unavailable } = yield* corpusStats(state)
         if (rows === 0) return Option.none()
@@ -927,9 +893,13 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
         // result that fills `limit` means rows were added since: the search is run again.
         const limit = rows + 1
         const firstLimit = Math.min(limit, 16_384)
-        // Fields no row has are skipped: no row holds a token there.
-        const pairs = Rows.searchFields.filter((field) => stats[field].documents > 0)
-          .flatMap((field) => tokens.map((token) => ({ field, token })))
+        // Fields no row has are skipped (no row holds a token there), and a token given twice is
+        // searched once.
+        const searched = Rows.searchFields.flatMap((field, f) =>
+          stats[field].documents === 0 ? [] : tokens.flatMap((token, t) =>
+            tokens.indexOf(token) === t ? [{ field, token, pair: f * tokens.length + t }] : []
+          )
+        )
         const fullTextUpTo = (query: string, column: string, upTo: number) =>
           lance("full-text search", () =>
             state.table.query()
@@ -943,53 +913,38 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
             fullTextUpTo(query, column, firstLimit),
             (first) => first.numRows < firstLimit ? Effect.succeed(first) : fullTextUpTo(query, column, limit)
           )
-        // One query per (field, token), and one for the rows where a pair is repeated, together.
         const [results, repeatedRows] = yield* Effect.all([
-          Effect.forEach(pairs, ({ field, token }) => fullText(token, Rows.tokenColumns[field]), { concurrency: 4 }),
-          pairs.length === 0
+          Effect.forEach(searched, ({ field, token }) => fullText(token, Rows.tokenColumns[field]), { concurrency: 4 }),
+          searched.length === 0
             ? Effect.succeed([])
             : Effect.map(
-              fullText(pairs.map(({ field, token }) => Rows.repeatedToken(field, token)).join(" "), Rows.repeatedColumn),
+              fullText(searched.map(({ field, token }) => Rows.repeatedToken(field, token)).join(" "), Rows.repeatedColumn),
               rowIdsOf
             )
         ], { concurrency: 2 })
-        const postings = new Map<number, Posting>()
-        let moved = false
+        const matches = new Array<ReadonlyArray<number> | undefined>(4 * tokens.length).fill(undefined)
         const frequencies: Record<ChunkIndex.SearchField, Map<string, number>> = {
           content_ltks: new Map(),
           title_tks: new Map(),
           important_keywords: new Map(),
           questions: new Map()
         }
-        pairs.forEach(({ field, token }, i) => {
-          const arrow = results[i]!
-          const ids = rowIdsOf(arrow)
-          if (ids.length >= limit) moved = true
-          const f = Rows.searchFields.indexOf(field)
+        let full = false
+        searched.forEach(({ field, pair, token }, i) => {
+          const ids = rowIdsOf(results[i]!)
+          if (ids.length >= limit) full = true
           if (ids.length > 0) frequencies[field].set(token, ids.length)
-          for (let r = 0; r < ids.length; r++) {
-            const rowId = ids[r]!
-            let posting = postings.get(rowId)
-            if (posting === undefined) {
-              posting = {
-                table: tableIndex,
-                rowId,
-                fields: { content_ltks: noCounts, title_tks: noCounts, important_keywords: noCounts, questions: noCounts }
-              }
-              postings.set(rowId, posting)
-            }
-            let counts = posting.fields[field]
-            if (counts === noCounts) {
-              counts = posting.fields[field] = { length: Lengths.get(lengths, rowId, f), counts: new Map() }
-              // A row the length scan did not see: the table changed since (the search is run again).
-              if (counts.length <= 0) moved = true
-            }
-            counts.counts.set(token, 1)
-          }
+          matches[pair] = ids
         })
-        // Rows listing a (field, token) pair as repeated: their term frequencies are read only if needed.
-        const marked = new Set(repeatedRows)
-        return Option.some({ stats, frequencies, postings: [...postings.values()], marked, unavailable, moved })
+        const postings = Postings.collect(lengths, matches)
+        return Option.some({
+          stats,
+          frequencies,
+          postings,
+          marked: new Set(repeatedRows),
+          unavailable,
+          moved: full || postings.moved
+        })
       })
 
     /** The searched tables' versions, to tell whether a write happened during a search. */
@@ -1008,9 +963,9 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
         const before = yield* versions(states)
         // A token with white space inside is in no field (fields are split on white space).
         const tokens = search.tokens.map((t) => t.token).filter((token) => !/\s/.test(token))
-        const perTable = (yield* Effect.forEach(states, (state, i) => tablePostings(state, i, tokens), {
+        const perTable = (yield* Effect.forEach(states, (state) => tablePostings(state, tokens), {
           concurrency: 4
-        })).flatMap((found) => Option.isSome(found) ? [found.value] : [])
+        })).flatMap((found, table) => Option.isSome(found) ? [{ ...found.value, table }] : [])
         if (perTable.some((t) => t.moved)) return Option.none()
         const stats = perTable.reduce((sum, t) => Bm25.addStats(sum, t.stats), Bm25.emptyStats)
         const sumFrequencies = (field: ChunkIndex.SearchField) => {
@@ -1018,52 +973,104 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
           for (const t of perTable) for (const [token, df] of t.frequencies[field]) sum.set(token, (sum.get(token) ?? 0) + df)
           return sum
         }
-        const score = Bm25.scorer(stats, {
+        const terms = Bm25.terms(stats, {
           content_ltks: sumFrequencies("content_ltks"),
           title_tks: sumFrequencies("title_tks"),
           important_keywords: sumFrequencies("important_keywords"),
           questions: sumFrequencies("questions")
-        }, search.tokens)
-        // Postings in order of their best possible score: exact when every term frequency is known (1),
-        // an upper bound (each marked pair's frequency as large as its field) when a row holds a query
-        // token more than once. Rows of the wrong availability are left out here.
-        const ordered: Array<{ readonly posting: Posting; readonly bound: number; readonly exact: boolean }> = []
+        }, search.tokens, (field, token) => {
+          const t = tokens.indexOf(token)
+          return t < 0 ? -1 : field * tokens.length + t
+        })
+        const pairs = 4 * tokens.length
+        // Every candidate's exact score, or for a row with a repeated pair an upper bound (those
+        // pairs' frequencies as large as their field); rows of the wrong availability are left out.
+        const offsets: Array<number> = []
+        let candidates = 0
         for (const t of perTable) {
-          for (const posting of t.postings) {
-            if (t.unavailable.has(posting.rowId) === search.filter.available) continue
-            const exact = !t.marked.has(posting.rowId)
-            const bound = exact ? score(posting) : score(saturated(posting))
-            if (bound > 0) ordered.push({ posting, bound, exact })
-          }
+          offsets.push(candidates)
+          candidates += t.postings.rowIds.length
         }
-        ordered.sort((a, b) => b.bound - a.bound)
-        // Walked in that order, in growing batches, until no posting left can reach the `limit`-th
-        // accepted score. A row is read only when the document or metadata filter must see it, or to
-        // count its repeated tokens.
+        const bounds = new Float64Array(candidates)
+        const exact = new Uint8Array(candidates)
+        const kept: Array<number> = []
+        const saturated = new Float64Array(pairs)
+        perTable.forEach((t, i) => {
+          const { has, lengths, rowIds } = t.postings
+          for (let c = 0; c < rowIds.length; c++) {
+            const rowId = rowIds[c]!
+            if (t.unavailable.has(rowId) === search.filter.available) continue
+            const g = offsets[i]! + c
+            if (t.marked.has(rowId)) {
+              for (let p = 0; p < pairs; p++) {
+                saturated[p] = has[c * pairs + p] === 1 ? lengths[c * 4 + Math.floor(p / tokens.length)]! : 0
+              }
+              bounds[g] = Bm25.scoreOf(terms, saturated, 0, lengths, c * 4)
+            } else {
+              exact[g] = 1
+              bounds[g] = Bm25.scoreOf(terms, has, c * pairs, lengths, c * 4)
+            }
+            if (bounds[g]! > 0) kept.push(g)
+          }
+        })
+        const tableOf = (g: number) => {
+          let i = offsets.length - 1
+          while (offsets[i]! > g) i--
+          return i
+        }
+        const refOf = (g: number): RowRef => {
+          const table = tableOf(g)
+          return { table, rowId: perTable[table]!.postings.rowIds[g - offsets[table]!]! }
+        }
+        // The frequencies of a candidate's pairs, counted in its row's token columns.
+        const counted = new Float64Array(pairs)
+        const countedScore = (g: number, row: Rows.Row) => {
+          const table = tableOf(g)
+          const c = g - offsets[table]!
+          const { has, lengths } = perTable[table]!.postings
+          for (let p = 0; p < pairs; p++) {
+            const field = Rows.searchFields[Math.floor(p / tokens.length)]!
+            counted[p] = has[c * pairs + p] === 1
+              ? Math.max(1, Rows.tokenFrequency(String(row[Rows.tokenColumns[field]] ?? ""), tokens[p % tokens.length]!))
+              : 0
+          }
+          return Bm25.scoreOf(terms, counted, 0, lengths, c * 4)
+        }
+        const fieldsOf = (g: number) => {
+          const table = tableOf(g)
+          const c = g - offsets[table]!
+          const { has } = perTable[table]!.postings
+          return Rows.searchFields.filter((_, f) => {
+            for (let t = 0; t < tokens.length; t++) if (has[c * pairs + f * tokens.length + t] === 1) return true
+            return false
+          })
+        }
+        // Visited best bound first (a heap: most searches stop after a few dozen), in growing batches,
+        // until no candidate left can reach the `limit`-th accepted score. A row is read only when the
+        // document or metadata filter must see it, or to count its repeated tokens.
+        const heap = new Postings.MaxHeap(bounds, Int32Array.from(kept))
         const metadata = (search.filter.metadata ?? []).length > 0
         const filtered = metadata || search.filter.docIds !== undefined
         const filterColumns = ["id", ...(filtered ? ["doc_id"] : []), ...(metadata ? ["metadata"] : [])]
         const accepted: Array<Accepted> = []
         const lowest = () => accepted.length < search.limit ? -Infinity : accepted[search.limit - 1]!.score
-        let at = 0
         let batch = search.limit
-        while (at < ordered.length && ordered[at]!.bound >= lowest()) {
-          const slice = ordered.slice(at, at + batch)
-          at += slice.length
+        while (heap.length > 0 && heap.peekKey() >= lowest()) {
+          const slice: Array<number> = []
+          while (slice.length < batch && heap.length > 0) slice.push(heap.pop())
           batch *= 4
-          const read = slice.filter((s) => filtered || !s.exact)
-          const fields = Rows.searchFields.filter((field) =>
-            read.some((s) => !s.exact && s.posting.fields[field].counts.size > 0)
-          )
+          const read = slice.filter((g) => filtered || exact[g] === 0)
+          const fields = [...new Set(read.filter((g) => exact[g] === 0).flatMap(fieldsOf))]
           const rows = read.length === 0
             ? new Map<string, Rows.Row>()
-            : yield* readRows(states, read.map((s) => s.posting), [
+            : yield* readRows(states, read.map(refOf), [
               ...filterColumns,
               ...fields.map((field) => Rows.tokenColumns[field])
             ])
-          for (const { bound, exact, posting } of slice) {
-            if (!exact || filtered) {
-              const row = rows.get(`${posting.table}/${posting.rowId}`)
+          for (const g of slice) {
+            const ref = refOf(g)
+            if (exact[g] === 0 || filtered) {
+              const row = rows.get(`${ref.table}/${ref.rowId}`)
               if (row === undefined) return Option.none()
               const passes = Sql.passes({
                 available: search.filter.available,
@@ -1071,10 +1078,10 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
                 metadata: metadata ? parseMetadata(row["metadata"]) : {}
               }, search.filter)
               if (!passes) continue
-              const value = exact ? bound : score(withFrequencies(posting, row))
-              if (value > 0) accepted.push({ posting, id: String(row["id"]), score: value })
+              const value = exact[g] === 1 ? bounds[g]! : countedScore(g, row)
+              if (value > 0) accepted.push({ ...ref, id: String(row["id"]), score: value })
             } else {
-              accepted.push({ posting, id: undefined, score: bound })
+              accepted.push({ ...ref, id: undefined, score: bounds[g]! })
             }
           }
           accepted.sort(byScoreThenKnownId)
@@ -1088,9 +1095,9 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
             a.id === undefined && (head[i - 1]?.score === a.score || head[i + 1]?.score === a.score)
           )
           if (tied.length > 0) {
-            const rows = yield* readRows(states, tied.map((a) => a.posting), ["id"])
+            const rows = yield* readRows(states, tied, ["id"])
             for (const a of tied) {
-              const row = rows.get(`${a.posting.table}/${a.posting.rowId}`)
+              const row = rows.get(`${a.table}/${a.rowId}`)
               if (row === undefined) return Option.none()
               a.id = String(row["id"])
             }
@@ -1098,10 +1105,10 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
           }
         }
         const best = accepted.slice(0, search.limit)
-        const rows = yield* readRows(states, best.map((s) => s.posting), (state) => Rows.readColumns(state.layout))
+        const rows = yield* readRows(states, best, (state) => Rows.readColumns(state.layout))
         const results: Array<ChunkIndex.ScoredChunk> = []
-        for (const { posting, score: value } of best) {
-          const row = rows.get(`${posting.table}/${posting.rowId}`)
+        for (const { rowId, score: value, table } of best) {
+          const row = rows.get(`${table}/${rowId}`)
           if (row === undefined) return Option.none()
           results.push({ chunk: Rows.fromRow(row), score: value })
         }

@@ -142,3 +142,62 @@ export const scoreCandidates = <C extends Candidate>(
   }
   return results
 }
+
+/**
+ * One term of the memory index's sum for a query: a search field and a query token (in the order
+ * the memory index adds them: fields in `SearchFieldWeights` order, then query tokens in order), with
+ * the pair of `Postings` it reads; tokens no row holds in that field have no term.
+ */
+export interface Term {
+  readonly field: number
+  readonly pair: number
+  /** The token's weight times the field's weight. */
+  readonly coefficient: number
+  readonly idf: number
+  readonly averageLength: number
+}
+
+export const terms = (
+  stats: CorpusStats,
+  frequencies: DocumentFrequencies,
+  tokens: ReadonlyArray<ChunkIndex.WeightedToken>,
+  pairOf: (field: number, token: string) => number
+): Array<Term> =>
+  searchFields.flatMap((field, f) => {
+    const { documents, totalLength } = stats[field]
+    const averageLength = totalLength / Math.max(documents, 1)
+    return tokens.flatMap(({ token, weight }): Array<Term> => {
+      const df = frequencies[field].get(token)
+      const pair = pairOf(f, token)
+      if (df === undefined || pair < 0) return []
+      return [{
+        field: f,
+        pair,
+        coefficient: weight * ChunkIndex.SearchFieldWeights[field],
+        idf: ChunkIndex.bm25Idf(documents, df),
+        averageLength
+      }]
+    })
+  })
+
+/**
+ * The BM25 score of a candidate from its term frequencies by pair (`tf[tfBase + pair]`, 0 when it
+ * does not hold the pair) and its field lengths (`lengths[lengthBase + field]`): the memory index's
+ * operations, in its order, so the result is the same to the last bit.
+ */
+export const scoreOf = (
+  terms: ReadonlyArray<Term>,
+  tf: ArrayLike<number>,
+  tfBase: number,
+  lengths: ArrayLike<number>,
+  lengthBase: number
+): number => {
+  let score = 0
+  for (let i = 0; i < terms.length; i++) {
+    const term = terms[i]!
+    const n = tf[tfBase + term.pair]!
+    if (n === 0) continue
+    score += term.coefficient * ChunkIndex.bm25Term(term.idf, n, lengths[lengthBase + term.field]!, term.averageLength)
+  }
+  return score
+}
