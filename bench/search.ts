@@ -575,7 +575,7 @@ try {
       const floor = fmt((size * D * 4) / bandwidth)
       if (m !== undefined) {
         print(
-          `| ${size} | ${store} | ${m.loadS.toFixed(1)} | ${m.rate.toFixed(0)} | ${m.catchUpS.toFixed(1)} | ${fmt(m.vectorP50)} | ${fmt(m.vectorP95)} | ` +
+          `| ${size} | ${store} | ${m.loadS.toFixed(1)} | ${Number.isFinite(m.rate) ? m.rate.toFixed(0) : "-"} | ${m.catchUpS.toFixed(1)} | ${fmt(m.vectorP50)} | ${fmt(m.vectorP95)} | ` +
             `${m.recall.toFixed(3)} | ${fmt(m.textP50)} | ${fmt(m.textP95)} | ${m.textHits.toFixed(1)} | ${floor} |`
         )
       } else if (skip !== undefined) {
