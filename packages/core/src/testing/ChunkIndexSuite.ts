@@ -11,7 +11,7 @@ import { Effect, Option } from "effect"
 import type { Layer } from "effect"
 import { Chunk } from "../domain/Chunk.js"
 import { ChunkId, DocumentId, KnowledgeBaseId, randomHex32, TenantId } from "../domain/Ids.js"
-import { ChunkIndex } from "../ports/ChunkIndex.js"
+import { ChunkIndex, makeMemory } from "../ports/ChunkIndex.js"
 import type { ChunkFilter, ScoredChunk } from "../ports/ChunkIndex.js"
 
 const tenantId = TenantId.make(randomHex32())
@@ -294,6 +294,37 @@ export const ChunkIndexSuite = (name: string, indexLayer: Layer.Layer<ChunkIndex
             limit: 10
           })
           expect(ids(cherryFirst)).toEqual([cherry.id, banana.id])
+        }))
+
+      it.effect("a token given twice counts twice, and tokens with spaces match nothing: the memory index's scores", () =>
+        Effect.gen(function*() {
+          const index = yield* ChunkIndex
+          const kb = newKb()
+          const doc = newDoc()
+          const chunks = [
+            makeTestChunk(kb, doc, { content: "river bank river", title_tks: "bank" }),
+            makeTestChunk(kb, doc, { content: "bank loan", important_keywords: ["river"] }),
+            makeTestChunk(kb, doc, { content: "loan shark river" }),
+            makeTestChunk(kb, doc, { content: "nothing here" })
+          ]
+          yield* index.upsert(chunks)
+          const reference = yield* makeMemory
+          yield* reference.upsert(chunks)
+          const search = {
+            kbIds: [kb],
+            tokens: [
+              { token: "river", weight: 1 },
+              { token: "bank", weight: 0.5 },
+              { token: "river", weight: 2 },
+              { token: "river bank", weight: 1 }
+            ],
+            limit: 10
+          }
+          const want = yield* reference.searchText(search)
+          const got = yield* index.searchText(search)
+          expect(want).toHaveLength(3)
+          expect(ids(got)).toEqual(ids(want))
+          got.forEach((result, i) => expect(result.score).toBe(want[i]!.score))
         }))
 
       it.effect("a match in important keywords outranks a plain content match; titles and questions are searched", () =>
