@@ -5,11 +5,12 @@
  *   npx tsx bench/search.ts [--sizes 10000,100000,1000000] [--stores lancedb,pgvector] [--queries 200]
  *                           [--runs 3] [--warmup 20] [--batch 5000] [--max-load-minutes 20] [--seed 42]
  *                           [--pg-url postgres://postgres@127.0.0.1:55441/postgres] [--ef-search 100]
- *                           [--index-build-memory 512MB] [--data DIR]
+ *                           [--index-build-memory 512MB] [--data DIR] [--ann-threshold 50000]
  *
  * pgvector runs on PGlite in a temp dir, or with `--pg-url` on that Postgres server (which needs the
  * pgvector extension), in a fresh database that is dropped afterwards. `--ef-search` and
  * `--index-build-memory` set the pgvector chunk index's `efSearch` and `indexBuildMemory`.
+ * `--ann-threshold` sets LanceDB's `annThreshold` (default 50,000).
  * `--data DIR` keeps the stores in DIR (not a temp dir) and, on a later run, starts from the chunks
  * they hold (a marker file per store records how many), to measure queries again without a reload.
  * Data (synthetic, deterministic from `--seed`): one knowledge base, documents of 10 chunks; each
@@ -52,6 +53,8 @@ const batchSize = Number(args.get("batch") ?? 5000)
 const maxLoadMs = Number(args.get("max-load-minutes") ?? 20) * 60_000
 const seed = Number(args.get("seed") ?? 42)
 const pgUrl = args.get("pg-url")
+/** LanceDB's `annThreshold` (vectors above which it builds IVF_PQ). */
+const annThreshold = Number(args.get("ann-threshold") ?? LanceChunkIndex.defaults.annThreshold)
 /** A folder kept between runs: chunks a store already holds there are not loaded again. */
 const keptData = args.get("data")
 const pgOptions: StorePg.PgChunkIndex.Options = {
@@ -385,7 +388,7 @@ const lanceCatchUp = (uri: string) =>
         }
         const vectors = await table.countRows("has_vector")
         const ann = (await table.listIndices()).some((i) => i.columns.includes("vector"))
-        if (unindexed === 0 && (ann || vectors < LanceChunkIndex.defaults.annThreshold)) break
+        if (unindexed === 0 && (ann || vectors < Math.max(256, annThreshold))) break
         await new Promise((resolve) => setTimeout(resolve, 500))
       }
     } finally {
@@ -517,7 +520,7 @@ try {
   const jsSum = measureJsSum()
   for (const store of storeNames) {
     const layer: Layer.Layer<ChunkIndex.ChunkIndex, unknown> = store === "lancedb"
-      ? LanceChunkIndex.layer({ uri: join(dataDir, "lancedb"), keepVersionsFor: 60 })
+      ? LanceChunkIndex.layer({ uri: join(dataDir, "lancedb"), keepVersionsFor: 60, annThreshold })
       : store === "pgvector" && pgUrl !== undefined
       ? Layer.unwrapScoped(Effect.map(freshDatabase(pgUrl), (db) =>
         StorePg.PgChunkIndex.layer(pgOptions).pipe(Layer.provide(StorePg.layer({ url: db.url, maxConnections: 2 })))))
@@ -550,7 +553,7 @@ try {
     `Queries: ${queryCount} vector (top ${K}) and ${queryCount} text (3-5 tokens of Zipf ranks ${MID_RANKS[0]}-${MID_RANKS[1]}, ` +
       `each in ${(100 * documentFrequency(MID_RANKS[1])).toFixed(2)}-${(100 * documentFrequency(MID_RANKS[0])).toFixed(1)}% ` +
       `of chunks; limit ${K}) per run, after ${warmup} of each; ${runs} runs, medians of the per-run p50/p95. ` +
-      `Store settings: defaults (LanceDB ANN IVF_PQ above ${LanceChunkIndex.defaults.annThreshold} vectors, ` +
+      `Store settings: defaults (LanceDB ANN IVF_PQ above ${annThreshold} vectors, ` +
       `nprobes ${LanceChunkIndex.defaults.nprobes}, refine x${LanceChunkIndex.defaults.refineFactor}; ` +
       `pgvector HNSW above 1000 vectors, ef_search ${pgOptions.efSearch ?? 100}, on ${pgUrl === undefined ? "PGlite" : "the Postgres server of --pg-url"}).\n`
   )
