@@ -28,6 +28,7 @@ export const collect = (
   matches: ReadonlyArray<ArrayLike<number> | undefined>
 ): TablePostings => {
   const pairs = matches.length
+  const tokens = pairs / 4
   let total = 0
   for (const ids of matches) total += ids?.length ?? 0
   const slots = Lengths.scratch(lengths)
@@ -53,16 +54,13 @@ export const collect = (
         for (let f = 0; f < 4; f++) fieldLengths[c * 4 + f] = Lengths.at(lengths, position, f)
       }
       has[c * pairs + p] = 1
+      // A row seen with this field empty cannot hold a token there.
+      if (fieldLengths[c * 4 + Math.floor(p / tokens)]! <= 0) moved = true
     }
   }
   // The scratch array is shared by every search of this table version: cleared before returning
   // (nothing here yields, so no other search ran meanwhile).
   for (const rowId of rowIds) slots[Lengths.position(lengths, rowId)] = 0
-  for (let c = 0; c < rowIds.length; c++) {
-    for (let p = 0; p < pairs; p++) {
-      if (has[c * pairs + p] === 1 && fieldLengths[c * 4 + Math.floor(p / (pairs / 4))]! <= 0) moved = true
-    }
-  }
   return {
     rowIds,
     lengths: fieldLengths.subarray(0, rowIds.length * 4),

@@ -81,30 +81,14 @@ export const firstLayout: Layout = { repeated: false, payload: false }
 
 export const payloadColumn = "chunk"
 
-/** The fields kept in the `chunk` column. */
-const payloadFields = [
-  "id",
-  "tenant_id",
-  "kb_id",
-  "doc_id",
-  "docnm_kwd",
-  "important_keywords",
-  "questions",
-  "available",
-  "token_num",
-  "page_num",
-  "positions",
-  "index",
-  "img_id",
-  "metadata",
-  "create_time"
-] as const
-
 /** The columns read to build a chunk, in a table of this layout. */
 export const readColumns = (layout: Layout): ReadonlyArray<string> =>
   layout.payload
-    ? [payloadColumn, "content", "content_ltks", "content_sm_ltks", "title_tks", "has_vector", "vector"]
+    ? [payloadColumn, ...textColumns, "has_vector", "vector"]
     : [...chunkColumns, "has_vector"]
+
+/** The long text fields: kept in their own columns only, not in the `chunk` column. */
+const textColumns = ["content", "content_ltks", "content_sm_ltks", "title_tks"] as const
 
 /** The columns that carry a chunk (everything but the derived search columns). */
 export const chunkColumns = [
@@ -129,6 +113,11 @@ export const chunkColumns = [
   "vector",
   "create_time"
 ] as const
+
+/** The fields kept in the `chunk` column: every chunk column but the long texts and the vector. */
+const payloadFields = chunkColumns.filter((column) =>
+  column !== "vector" && !(textColumns as ReadonlyArray<string>).includes(column)
+)
 
 export const vectorField = (dimension: number): ArrowTypes.Field =>
   new Arrow.Field(
