@@ -12,7 +12,8 @@
  * `--index-build-memory` set the pgvector chunk index's `efSearch` and `indexBuildMemory`.
  * `--ann-threshold` sets LanceDB's `annThreshold` (default 50,000).
  * `--data DIR` keeps the stores in DIR (not a temp dir) and, on a later run, starts from the chunks
- * they hold (a marker file per store records how many), to measure queries again without a reload.
+ * they hold (a marker file per store records how many), to measure queries again without a reload;
+ * with `--pg-url` too, pgvector's database `ragkit_bench_kept` on that server is kept instead.
  * Data (synthetic, deterministic from `--seed`): one knowledge base, documents of 10 chunks; each
  * document picks one of 1,000 Gaussian centroids and its chunks' 384-d vectors are the centroid plus
  * Gaussian noise of the same norm, normalised; ~150 content tokens per chunk drawn from a Zipf
@@ -35,7 +36,7 @@
 import { Chunk, ChunkIndex, type ChunkId, type DocumentId, type KnowledgeBaseId, type TenantId } from "@ragkit/core"
 import { LanceChunkIndex } from "@ragkit/store-lancedb"
 import * as StorePg from "@ragkit/store-pg"
-import { freshDatabase } from "@ragkit/store-pg/testing"
+import { admin, freshDatabase } from "@ragkit/store-pg/testing"
 import { Context, Effect, Layer } from "effect"
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
@@ -404,9 +405,9 @@ const benchStore = (store: string, layer: Layer.Layer<ChunkIndex.ChunkIndex, unk
     const index = Context.get(yield* Layer.build(layer), ChunkIndex.ChunkIndex)
     log(`${store}: opened in ${((performance.now() - opened) / 1000).toFixed(1)} s`)
     // With --data, the chunks loaded by an earlier run are there already (recorded in a marker file).
-    const marker = keptData === undefined || (store === "pgvector" && pgUrl !== undefined)
+    const marker = keptData === undefined
       ? undefined
-      : join(dataDir, `${store}.loaded`)
+      : join(dataDir, store === "pgvector" && pgUrl !== undefined ? "pgvector-server.loaded" : `${store}.loaded`)
     let loaded = marker !== undefined && existsSync(marker) ? Number(readFileSync(marker, "utf8")) : 0
     if (loaded > 0) log(`${store}: ${loaded} chunks kept from an earlier run (load times below exclude them)`)
     let loadMs = 0
@@ -510,6 +511,22 @@ const benchStore = (store: string, layer: Layer.Layer<ChunkIndex.ChunkIndex, unk
 
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * With `--pg-url` and `--data`: the database `ragkit_bench_kept` on that server, created when missing
+ * and never dropped (its chunk count is in `pgvector-server.loaded` in the data folder).
+ */
+const keptDatabase = (url: string) =>
+  Effect.gen(function*() {
+    const exists = existsSync(join(dataDir, "pgvector-server.loaded"))
+    if (!exists) {
+      yield* admin(url, `DROP DATABASE IF EXISTS ragkit_bench_kept WITH (FORCE)`)
+      yield* admin(url, `CREATE DATABASE ragkit_bench_kept`)
+    }
+    const dbUrl = new URL(url)
+    dbUrl.pathname = "/ragkit_bench_kept"
+    return dbUrl.toString()
+  })
+
 const dataDir = keptData ?? mkdtempSync(join(tmpdir(), "ragkit-search-"))
 mkdirSync(dataDir, { recursive: true })
 const load = loadavg()
@@ -521,6 +538,9 @@ try {
   for (const store of storeNames) {
     const layer: Layer.Layer<ChunkIndex.ChunkIndex, unknown> = store === "lancedb"
       ? LanceChunkIndex.layer({ uri: join(dataDir, "lancedb"), keepVersionsFor: 60, annThreshold })
+      : store === "pgvector" && pgUrl !== undefined && keptData !== undefined
+      ? Layer.unwrapEffect(Effect.map(keptDatabase(pgUrl), (url) =>
+        StorePg.PgChunkIndex.layer(pgOptions).pipe(Layer.provide(StorePg.layer({ url, maxConnections: 2 })))))
       : store === "pgvector" && pgUrl !== undefined
       ? Layer.unwrapScoped(Effect.map(freshDatabase(pgUrl), (db) =>
         StorePg.PgChunkIndex.layer(pgOptions).pipe(Layer.provide(StorePg.layer({ url: db.url, maxConnections: 2 })))))

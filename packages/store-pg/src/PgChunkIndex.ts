@@ -27,13 +27,17 @@
  * - Filters: knowledge bases, availability and document ids in SQL; metadata conditions with core's
  *   `matchesFilter` over an over-fetched candidate set, fetching more until the page is full or the
  *   rows run out.
- * - Text search: BM25 with the memory index's statistics and arithmetic (`internal/chunkIndexBm25.ts`):
- *   the statistics are read from the side tables (no scan of the knowledge bases), the candidates and
- *   their term frequencies come from the GIN index on `term_keys` (`<field>:<tf> <token>`). Postgres
- *   sums each candidate's term scores (in match order) and returns the rows within a relative 1e-9
- *   of the page's last sum, with their term frequencies; they are scored exactly here (the memory
- *   index's operations in its order) and their chunks fetched by key. Every candidate is still
- *   visited once (a heap read per match, about 5 µs each on PGlite).
+ * - Text search: BM25 with the memory index's statistics and arithmetic (`internal/chunkIndexBm25.ts`)
+ *   over postings of our own (`migrations/0005_chunk_postings.ts`, `internal/chunkIndexPostings.ts`):
+ *   the statistics come from the side tables, the postings of the query's tokens (packed rows of
+ *   ordinal, term frequency and field length, a few rows per token) are read in one query, and
+ *   every candidate is scored here in the memory index's order, to the bit. The best are fetched by
+ *   ordinal, in rounds until the page is full: an ordinal whose row was replaced or deleted finds
+ *   nothing, unavailable rows and metadata conditions are filtered then; a document filter is
+ *   applied before scoring (the documents' ordinals are read first). Each write adds a segment of
+ *   postings per knowledge base and 10,000 rows; small segments are merged (in SQL, by
+ *   concatenation) and segments whose rows are mostly gone are rewritten, in the write's
+ *   transaction, so a knowledge base keeps a few segments per size class.
  *   pg_textsearch is not used: its BM25 indexes one column with a Postgres text-search configuration
  *   (its own tokenizer), with no field weights, no query token weights and statistics of its own
  *   segments, so it cannot give the memory index's scores.
@@ -48,6 +52,7 @@ import { Chunk, ChunkIndex, ChunkIndexError } from "@ragkit/core"
 import type { ChunkId, DocumentId, KnowledgeBaseId } from "@ragkit/core"
 import { Effect, Layer, Option } from "effect"
 import * as Bm25 from "./internal/chunkIndexBm25.js"
+import * as Postings from "./internal/chunkIndexPostings.js"
 import { toChunkIndexError } from "./internal/chunkIndexErrors.js"
 import * as Rows from "./internal/chunkIndexRows.js"
 import * as Schema from "./internal/chunkIndexSchema.js"
@@ -79,6 +84,15 @@ export interface Options {
 
 /** First key of the per-knowledge-base write locks (the second is `hashtext(kb_id)`). */
 const writeLockClass = 72_384_115
+
+/** The ordinals of a knowledge base's rows are int4s, given out once each. */
+const maxOrd = 2_147_483_647
+
+/** The most rows in a segment written by an upsert (a larger write writes several). */
+const segmentRows = 10_000
+
+/** Posting lists per page when a segment is rewritten. */
+const rewritePage = 2000
 
 /** Lock serialising the creation of HNSW indexes. */
 const indexLockKey = 7_238_411_590_004
@@ -211,6 +225,147 @@ export const make = (
         return true
       })
 
+    /** Writes a new segment of a knowledge base: rows with ordinals from `first` on, in order. */
+    const writeSegment = (
+      kbId: string,
+      first: number,
+      rows: ReadonlyArray<{ readonly ord: number; readonly fields: Stats.Fields }>
+    ) =>
+      Effect.gen(function*() {
+        const [segment] = yield* run<{ readonly id: number }>(
+          "upsert",
+          `INSERT INTO chunk_segments (kb_id, first_ord, end_ord, size, live) VALUES ($1, $2, $3, $4, $4) ` +
+            `RETURNING id::float8 AS id`,
+          [kbId, first, first + rows.length, rows.length]
+        )
+        for (const lists of Postings.batches(Postings.build(rows))) {
+          yield* run("upsert", Postings.insertStatement, Postings.insertParams(kbId, segment!.id, lists))
+        }
+      })
+
+    /** Rows of a knowledge base left `chunk` (deleted or replaced): their segments count them out. */
+    const segmentsLost = (kbId: string, ords: ReadonlyArray<number>) =>
+      run(
+        "segments",
+        `UPDATE chunk_segments s SET live = s.live - d.n FROM (
+          SELECT g.id, count(*)::int AS n FROM unnest($2::int[]) AS o(ord)
+          JOIN chunk_segments g ON g.kb_id = $1 AND o.ord >= g.first_ord AND o.ord < g.end_ord GROUP BY g.id
+        ) d WHERE s.kb_id = $1 AND s.id = d.id`,
+        [kbId, ords]
+      )
+
+    /** The live ordinals of a segment, as a mask over its range. */
+    const liveMask = (kbId: string, segment: Postings.Segment) =>
+      Effect.map(
+        run<{ readonly ord: number }>(
+          "segments",
+          `SELECT ord FROM chunk WHERE kb_id = $1 AND ord >= $2 AND ord < $3`,
+          [kbId, segment.first_ord, segment.end_ord]
+        ),
+        (rows) => {
+          const mask = new Uint8Array(segment.end_ord - segment.first_ord)
+          for (const { ord } of rows) mask[ord - segment.first_ord] = 1
+          return { mask, live: rows.length }
+        }
+      )
+
+    /**
+     * Rewrites a segment's postings without the rows gone from `chunk`, a page of lists at a time;
+     * its live count is recounted. Returns the segment as it is now.
+     */
+    const rewrite = (kbId: string, segment: Postings.Segment) =>
+      Effect.gen(function*() {
+        const { live, mask } = yield* liveMask(kbId, segment)
+        if (live === 0) {
+          yield* run("segments", `DELETE FROM chunk_postings WHERE kb_id = $1 AND segment = $2`, [kbId, segment.id])
+        } else {
+          const keep = (ord: number) => mask[ord - segment.first_ord] === 1
+          let after: readonly [string, number] = ["", -1]
+          while (true) {
+            const page = yield* run<{ readonly token: string; readonly field: number; readonly data: unknown }>(
+              "segments",
+              `SELECT token, field, data FROM chunk_postings WHERE kb_id = $1 AND segment = $2 AND (token, field) > ($3, $4) ` +
+                `ORDER BY token, field LIMIT ${rewritePage}`,
+              [kbId, segment.id, after[0], after[1]]
+            )
+            if (page.length === 0) break
+            after = [page[page.length - 1]!.token, page[page.length - 1]!.field]
+            const kept: Array<Postings.PostingList> = []
+            for (const { data, field, token } of page) {
+              const { hex, n } = new Postings.Records(Postings.bytesOf(data)).filter(keep)
+              if (n > 0) kept.push({ field, token, n, hex })
+            }
+            yield* run(
+              "segments",
+              `DELETE FROM chunk_postings WHERE kb_id = $1 AND segment = $2 ` +
+                `AND (token, field) IN (SELECT * FROM unnest($3::text[], $4::smallint[]))`,
+              [kbId, segment.id, page.map((p) => p.token), page.map((p) => p.field)]
+            )
+            for (const lists of Postings.batches(kept)) {
+              yield* run("segments", Postings.insertStatement, Postings.insertParams(kbId, segment.id, lists))
+            }
+            if (page.length < rewritePage) break
+          }
+        }
+        yield* run("segments", `UPDATE chunk_segments SET size = $3, live = $3 WHERE kb_id = $1 AND id = $2`, [
+          kbId,
+          segment.id,
+          live
+        ])
+        return { ...segment, size: live, live }
+      })
+
+    /** Merges consecutive segments into one: their postings concatenated, in ordinal order. */
+    const merge = (kbId: string, group: ReadonlyArray<Postings.Segment>) =>
+      Effect.gen(function*() {
+        const ids = group.map((g) => g.id)
+        const merged = {
+          first_ord: group[0]!.first_ord,
+          end_ord: group[group.length - 1]!.end_ord,
+          size: group.reduce((n, g) => n + g.size, 0),
+          live: group.reduce((n, g) => n + g.live, 0)
+        }
+        yield* run("segments", `DELETE FROM chunk_segments WHERE kb_id = $1 AND id = ANY($2::bigint[])`, [kbId, ids])
+        const [segment] = yield* run<{ readonly id: number }>(
+          "segments",
+          `INSERT INTO chunk_segments (kb_id, first_ord, end_ord, size, live) VALUES ($1, $2, $3, $4, $5) ` +
+            `RETURNING id::float8 AS id`,
+          [kbId, merged.first_ord, merged.end_ord, merged.size, merged.live]
+        )
+        yield* run(
+          "segments",
+          `INSERT INTO chunk_postings (kb_id, token, field, segment, n, data) ` +
+            `SELECT kb_id, token, field, $3, sum(n)::int, string_agg(data, ''::bytea ORDER BY array_position($2::bigint[], segment)) ` +
+            `FROM chunk_postings WHERE kb_id = $1 AND segment = ANY($2::bigint[]) GROUP BY kb_id, token, field`,
+          [kbId, ids, segment!.id]
+        )
+        yield* run("segments", `DELETE FROM chunk_postings WHERE kb_id = $1 AND segment = ANY($2::bigint[])`, [kbId, ids])
+        return { id: segment!.id, ...merged }
+      })
+
+    /**
+     * Keeps a knowledge base's segments in shape after a write (under its write lock, in the write's
+     * transaction): segments whose rows are mostly gone are rewritten without them, then small
+     * segments are merged (`Postings.nextMerge`).
+     */
+    const maintain = (kbId: string) =>
+      Effect.gen(function*() {
+        const segments = [
+          ...(yield* run<Postings.Segment>(
+            "segments",
+            `SELECT id::float8 AS id, first_ord, end_ord, size, live FROM chunk_segments WHERE kb_id = $1 ORDER BY first_ord`,
+            [kbId]
+          ))
+        ]
+        for (let i = 0; i < segments.length; i++) {
+          if (Postings.needsRewrite(segments[i]!)) segments[i] = yield* rewrite(kbId, segments[i]!)
+        }
+        for (let next = Postings.nextMerge(segments); next !== undefined; next = Postings.nextMerge(segments)) {
+          const [from, to] = next
+          segments.splice(from, to - from, yield* merge(kbId, segments.slice(from, to)))
+        }
+      })
+
     /**
      * Writes whole chunks (the last of a duplicated id wins), re-checking dimensions under the
      * knowledge bases' write locks, and updates the statistics. Runs inside a transaction; returns
@@ -239,6 +394,22 @@ export const make = (
           if (yield* dropForRebuild(dims, writing)) dropped.add(dims)
         }
         const deltas = new Stats.Deltas()
+        /** Per knowledge base: the next ordinal to give out, and the ordinals of the rows replaced. */
+        const nextOrd = new Map<string, number>(kbIds.map((kb) => [kb, 0]))
+        for (const { kb_id, next } of yield* run<{ readonly kb_id: string; readonly next: number }>(
+          "upsert",
+          `SELECT kb_id, max(end_ord) AS next FROM chunk_segments WHERE kb_id = ANY($1::text[]) GROUP BY kb_id`,
+          [kbIds]
+        )) nextOrd.set(kb_id, next)
+        const replaced = new Map<string, Array<number>>()
+        /** Per knowledge base, the rows written and not yet in a segment. */
+        const pending = new Map<string, Array<{ readonly ord: number; readonly fields: Stats.Fields }>>()
+        const flush = (kbId: string) =>
+          Effect.suspend(() => {
+            const rows = pending.get(kbId) ?? []
+            pending.delete(kbId)
+            return rows.length === 0 ? Effect.void : writeSegment(kbId, rows[0]!.ord, rows)
+          })
         for (let i = 0; i < unique.length; i += Rows.upsertBatch) {
           const batch = unique.slice(i, i + Rows.upsertBatch)
           // The rows this batch replaces leave the statistics; their vectors' dimension is the
@@ -248,14 +419,37 @@ export const make = (
             `SELECT ${Stats.removedColumns} FROM chunk WHERE (kb_id, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
             [batch.map((c) => c.kb_id), batch.map((c) => c.id)]
           )
-          for (const row of old) deltas.add(row.kb_id, Stats.removedFields(row), row.dims, -1)
-          const cells = batch.map((chunk) => {
+          for (const row of old) {
+            deltas.add(row.kb_id, Stats.removedFields(row), row.dims, -1)
+            let ords = replaced.get(row.kb_id)
+            if (ords === undefined) replaced.set(row.kb_id, ords = [])
+            ords.push(row.ord)
+          }
+          // Rows get their knowledge base's next ordinals; a segment is written per knowledge base
+          // and `segmentRows` rows (the postings of a segment are built in memory).
+          const cells: Array<ReadonlyArray<Rows.Param>> = []
+          for (const chunk of batch) {
             const fields = Rows.fieldsOf(chunk)
             deltas.add(chunk.kb_id, fields, chunk.vector?.length ?? null, 1)
-            return Rows.encode(chunk, fields)
-          })
+            const ord = nextOrd.get(chunk.kb_id)!
+            if (ord >= maxOrd) {
+              return yield* new ChunkIndexError({
+                reason: "Unknown",
+                message: `upsert: knowledge base ${chunk.kb_id} has used up its ${maxOrd} row ordinals; copy it into a new one`
+              })
+            }
+            nextOrd.set(chunk.kb_id, ord + 1)
+            let rows = pending.get(chunk.kb_id)
+            if (rows === undefined) pending.set(chunk.kb_id, rows = [])
+            rows.push({ ord, fields })
+            if (rows.length === segmentRows) yield* flush(chunk.kb_id)
+            cells.push(Rows.encode(chunk, fields, ord))
+          }
           yield* run("upsert", Rows.upsertStatement, Rows.upsertParams(cells))
         }
+        for (const kbId of pending.keys()) yield* flush(kbId)
+        for (const [kbId, ords] of replaced) yield* segmentsLost(kbId, ords)
+        for (const kbId of kbIds) yield* maintain(kbId)
         yield* applyDeltas(deltas)
         const built = new Set<number>()
         for (const dims of written.keys()) {
@@ -283,6 +477,10 @@ export const make = (
         const deltas = new Stats.Deltas()
         for (const row of rows) deltas.add(row.kb_id, Stats.removedFields(row), row.dims, -1)
         yield* applyDeltas(deltas)
+        if (rows.length > 0) {
+          yield* segmentsLost(kbId, rows.map((row) => row.ord))
+          yield* maintain(kbId)
+        }
         return rows.length
       }))
 
@@ -295,52 +493,74 @@ export const make = (
 
     const hasMetadata = (filter: ChunkIndex.ResolvedFilter) => (filter.metadata ?? []).length > 0
 
+    /**
+     * BM25 over the postings: the terms' postings are read (a few rows per term), every candidate is
+     * scored here in the memory index's order, and the best are fetched by ordinal in rounds until
+     * the page is full: a fetched ordinal whose row is gone (replaced or deleted), unavailable or
+     * filtered out by metadata makes room for the next best.
+     */
     const searchText = (search: ChunkIndex.ResolvedTextSearch) =>
       Effect.gen(function*() {
         const kbIds = [...new Set(search.kbIds)]
-        const tokens = search.tokens.map((t) => t.token)
+        const tokens = [...new Set(search.tokens.map((t) => t.token))]
         const [stats] = yield* run<Bm25.StatsRow>("text search", Bm25.statsQuery, [kbIds, tokens])
+        const terms = Bm25.queryTerms(stats!, search.tokens)
+        if (terms.length === 0) return []
         const docIds = search.filter.docIds
-        const query = Bm25.scoreQuery(stats!, search.tokens)
-        if (query === undefined) return []
-        // The best `wanted` candidates, exactly scored and ordered here; their chunks, fetched by key.
-        // With metadata conditions (checked here) more are asked for until the page is full.
+        const [postings, allowed] = yield* Effect.all([
+          run<{ readonly kb_id: string; readonly token: string; readonly field: number; readonly data: unknown }>(
+            "text search",
+            `SELECT kb_id, token, field, data FROM chunk_postings WHERE kb_id = ANY($1::text[]) AND token = ANY($2::text[])`,
+            [kbIds, [...new Set(terms.map((t) => t.token))]]
+          ),
+          docIds === undefined ? Effect.succeed(undefined) : allowedOrds(kbIds, docIds, search.filter.available)
+        ])
+        const candidates = Postings.score(terms, postings, allowed)
         const metadata = hasMetadata(search.filter)
         const results: Array<ChunkIndex.ScoredChunk> = []
-        for (let wanted = metadata ? Math.max(search.limit * 2, 50) : search.limit, done = 0; ; wanted *= 4) {
-          const candidates = yield* run<Bm25.CandidateRow>(
-            "text search",
-            query.text,
-            query.params(kbIds, search.filter.available, wanted, docIds)
-          )
-          const best = candidates.map((row) => ({ row, score: query.score(row) }))
-            .filter((c) => c.score > 0)
-            .sort((x, y) => y.score - x.score || (x.row.id < y.row.id ? -1 : x.row.id > y.row.id ? 1 : 0))
-            .slice(done, wanted)
-          const chunks = yield* fetchChunks(best.map((c) => c.row))
-          for (const { row, score } of best) {
-            const chunk = chunks.get(`${row.kb_id}/${row.id}`)
-            if (chunk === undefined || !ChunkIndex.matchesFilter(chunk, search.filter)) continue
-            results.push({ chunk, score })
-            if (results.length === search.limit) return results
+        let above = Infinity
+        for (let wanted = metadata ? Math.max(search.limit * 2, 50) : search.limit; ; wanted *= 4) {
+          const remaining = candidates.scores.filter((x) => x < above)
+          if (remaining.length === 0) break
+          const least = Postings.kthLargest(remaining, wanted)
+          const picked: Array<number> = []
+          for (let i = 0; i < candidates.scores.length; i++) {
+            const x = candidates.scores[i]!
+            if (x >= least && x < above) picked.push(i)
           }
-          done = wanted
-          if (candidates.length < wanted) return results
+          const rows = yield* run<Rows.ChunkRow & { readonly ord: number }>(
+            "text search",
+            `SELECT ${Rows.chunkColumns}, ord FROM chunk JOIN unnest($1::text[], $2::int[]) AS k(kb_id, ord) ` +
+              `USING (kb_id, ord) WHERE available = $3`,
+            [picked.map((i) => candidates.kbIds[i]!), picked.map((i) => candidates.ords[i]!), search.filter.available]
+          )
+          for (const row of rows) {
+            const chunk = Rows.decode(row)
+            if (!ChunkIndex.matchesFilter(chunk, search.filter)) continue
+            results.push({ chunk, score: candidates.scoreOf(row.kb_id, row.ord) })
+          }
+          above = least
+          if (results.length >= search.limit) break
         }
+        return results.sort(byScoreThenId).slice(0, search.limit)
       })
 
-    /** Chunks by knowledge base and id, keyed `<kb>/<id>`. */
-    const fetchChunks = (keys: ReadonlyArray<{ readonly kb_id: string; readonly id: string }>) =>
-      keys.length === 0
-        ? Effect.succeed(new Map<string, Chunk>())
-        : Effect.map(
-          run<Rows.ChunkRow>(
-            "text search",
-            `SELECT ${Rows.chunkColumns} FROM chunk c JOIN unnest($1::text[], $2::text[]) AS k(kb_id, id) USING (kb_id, id)`,
-            [keys.map((k) => k.kb_id), keys.map((k) => k.id)]
-          ),
-          (rows) => new Map(rows.map((row) => [`${row.kb_id}/${row.id}`, Rows.decode(row)] as const))
-        )
+    /** The ordinals of the documents' rows with this availability, as a mask per knowledge base. */
+    const allowedOrds = (kbIds: ReadonlyArray<string>, docIds: ReadonlyArray<string>, available: boolean) =>
+      Effect.map(
+        run<{ readonly kb_id: string; readonly ord: number }>(
+          "text search",
+          `SELECT kb_id, ord FROM chunk WHERE kb_id = ANY($1::text[]) AND doc_id = ANY($2::text[]) AND available = $3`,
+          [kbIds, docIds, available]
+        ),
+        (rows) => {
+          const largest = new Map<string, number>()
+          for (const { kb_id, ord } of rows) largest.set(kb_id, Math.max(largest.get(kb_id) ?? 0, ord))
+          const masks = new Map([...largest].map(([kb, n]) => [kb, new Uint8Array(n + 1)] as const))
+          for (const { kb_id, ord } of rows) masks.get(kb_id)![ord] = 1
+          return masks as ReadonlyMap<string, Uint8Array>
+        }
+      )
 
     const searchVector = (search: ChunkIndex.ResolvedVectorSearch) =>
       Effect.gen(function*() {

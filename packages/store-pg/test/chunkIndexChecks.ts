@@ -9,6 +9,7 @@ import { describe, expect, layer } from "@effect/vitest"
 import { Chunk, ChunkIndex, type ChunkIndexError, DocumentId, KnowledgeBaseId, randomHex32 } from "@ragkit/core"
 import { makeTestChunk } from "@ragkit/core/testing"
 import { Effect, type Layer } from "effect"
+import * as Postings from "../src/internal/chunkIndexPostings.js"
 import * as Rows from "../src/internal/chunkIndexRows.js"
 import * as Statistics from "../src/migrations/0004_chunk_index_statistics.js"
 
@@ -17,6 +18,58 @@ export const random = (seed: number) => () => {
   seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648
   return seed / 2_147_483_648
 }
+
+/**
+ * The postings and segments of knowledge bases against their rows: segments cover the ordinals given
+ * out without gaps or overlaps, count their live rows exactly and are in shape; the postings of live
+ * rows are exactly the rows' term keys, each once.
+ */
+export const checkPostings = (kbIds: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    for (const kbId of kbIds) {
+      const segments = yield* sql.unsafe<Postings.Segment>(
+        `SELECT id::float8 AS id, first_ord, end_ord, size, live FROM chunk_segments WHERE kb_id = $1 ORDER BY first_ord`,
+        [kbId]
+      )
+      const rows = yield* sql.unsafe<{ readonly ord: number; readonly term_keys: ReadonlyArray<string>; readonly lengths: ReadonlyArray<number> }>(
+        `SELECT ord, term_keys, ARRAY[content_len, title_len, keyword_len, question_len] AS lengths FROM chunk WHERE kb_id = $1`,
+        [kbId]
+      )
+      let end = 0
+      for (const segment of segments) {
+        expect(segment.first_ord).toBe(end)
+        end = segment.end_ord
+        const live = rows.filter((r) => r.ord >= segment.first_ord && r.ord < segment.end_ord).length
+        expect(segment.live).toBe(live)
+        expect(Postings.needsRewrite(segment)).toBe(false)
+      }
+      expect(Postings.nextMerge(segments)).toBeUndefined()
+      for (const row of rows) expect(row.ord).toBeLessThan(end)
+      const live = new Set(rows.map((r) => r.ord))
+      const expected = rows.flatMap((row) =>
+        row.term_keys.map((key) => {
+          const space = key.indexOf(" ")
+          const field = Number(key.slice(0, 1))
+          return `${row.ord} ${field} ${key.slice(space + 1)} ${key.slice(2, space)} ${row.lengths[field]}`
+        })
+      ).sort()
+      const postings = yield* sql.unsafe<{ readonly token: string; readonly field: number; readonly n: number; readonly data: unknown }>(
+        `SELECT token, field, n, data FROM chunk_postings WHERE kb_id = $1`,
+        [kbId]
+      )
+      const actual: Array<string> = []
+      for (const { data, field, n, token } of postings) {
+        const records = new Postings.Records(Postings.bytesOf(data))
+        expect(records.n).toBe(n)
+        for (let i = 0; i < records.n; i++) {
+          if (i > 0) expect(records.ord(i)).toBeGreaterThan(records.ord(i - 1))
+          if (live.has(records.ord(i))) actual.push(`${records.ord(i)} ${field} ${token} ${records.tf(i)} ${records.length(i)}`)
+        }
+      }
+      expect(actual.sort()).toEqual(expected)
+    }
+  })
 
 const words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo"]
 
@@ -131,11 +184,71 @@ export const chunkIndexChecks = (
             [[kbA, kbB]]
           )
           expect(below).toEqual([])
+          yield* checkPostings([kbA, kbB])
           yield* both((index) => index.deleteKnowledgeBase(kbB))
           const left = yield* sql<{ readonly n: number }>`SELECT count(*)::int AS n FROM chunk_token_stats WHERE kb_id = ${kbB}`
           expect(left[0]!.n).toBe(0)
+          const postingsLeft = yield* sql<{ readonly n: number }>`
+            SELECT (SELECT count(*) FROM chunk_postings WHERE kb_id = ${kbB})::int + (SELECT count(*) FROM chunk_segments WHERE kb_id = ${kbB})::int AS n`
+          expect(postingsLeft[0]!.n).toBe(0)
           // the dimension is free again
           yield* pg.upsert([makeTestChunk(kbB, docs[0]!, { content: "other", vector: [1, 0] })])
+        }))
+
+      it.effect("postings: small writes merge into few segments, rows gone are dropped from them, ordinals are never reused", () =>
+        Effect.gen(function*() {
+          const pg = yield* ChunkIndex.ChunkIndex
+          const sql = yield* SqlClient.SqlClient
+          const memory = yield* ChunkIndex.makeMemory
+          const next = random(23)
+          const pick = () => words[Math.floor(next() * words.length)]!
+          const kb = KnowledgeBaseId.make(randomHex32())
+          const docs = Array.from({ length: 6 }, () => DocumentId.make(randomHex32()))
+          const make = (i: number) =>
+            makeTestChunk(kb, docs[i % docs.length]!, {
+              content: Array.from({ length: 1 + (i % 5) }, pick).join(" "),
+              title_tks: i % 3 === 0 ? pick() : "",
+              questions: i % 4 === 0 ? [`Why ${pick()}?`] : []
+            })
+          const both = <A>(f: (index: ChunkIndex.ChunkIndexService) => Effect.Effect<A, ChunkIndexError>) =>
+            Effect.all([f(pg), f(memory)])
+          const segmentCount = Effect.map(
+            sql<{ readonly n: number }>`SELECT count(*)::int AS n FROM chunk_segments WHERE kb_id = ${kb}`,
+            (rows) => rows[0]!.n
+          )
+          const same = Effect.gen(function*() {
+            for (const w of words) {
+              const search = { kbIds: [kb], tokens: `${w} ${pick()}`, limit: 1000 }
+              const expected = yield* memory.searchText(search)
+              expect((yield* pg.searchText(search)).map((r) => [r.chunk.id, r.score])).toEqual(
+                expected.map((r) => [r.chunk.id, r.score])
+              )
+            }
+          })
+          // 120 writes of 5 rows: 120 segments written, kept to a few by merges.
+          const chunks = Array.from({ length: 600 }, (_, i) => make(i))
+          for (let i = 0; i < chunks.length; i += 5) yield* both((index) => index.upsert(chunks.slice(i, i + 5)))
+          expect(yield* segmentCount).toBeLessThanOrEqual(3 * (Postings.mergeFactor - 1))
+          yield* checkPostings([kb])
+          yield* same
+          // Replace two thirds of the rows and delete a document: old postings go dead, and
+          // segments that are mostly dead are rewritten.
+          const replaced = chunks.filter((_, i) => i % 3 !== 0).map((c) => new Chunk({ ...c, content_ltks: `${pick()} ${pick()} ${pick()}` }))
+          for (let i = 0; i < replaced.length; i += 50) yield* both((index) => index.upsert(replaced.slice(i, i + 50)))
+          yield* both((index) => index.deleteByDocument(kb, docs[0]!))
+          yield* checkPostings([kb])
+          yield* same
+          const [{ end }] = yield* sql<{ readonly end: number }>`SELECT max(end_ord) AS end FROM chunk_segments WHERE kb_id = ${kb}`
+          // Everything gone: no postings left, the ordinals given out stay given out.
+          for (const doc of docs) yield* both((index) => index.deleteByDocument(kb, doc))
+          const [{ n }] = yield* sql<{ readonly n: number }>`SELECT count(*)::int AS n FROM chunk_postings WHERE kb_id = ${kb}`
+          expect(n).toBe(0)
+          const fresh = make(1)
+          yield* both((index) => index.upsert([fresh]))
+          const [{ ord }] = yield* sql<{ readonly ord: number }>`SELECT ord FROM chunk WHERE kb_id = ${kb} AND id = ${fresh.id}`
+          expect(ord).toBeGreaterThanOrEqual(end)
+          yield* checkPostings([kb])
+          yield* same
         }))
 
       it.effect("the HNSW index of a dimension is built by the write that passes the exact threshold, rebuilt by large writes", () =>

@@ -73,7 +73,7 @@ export const writeColumns = [
   "kb_id", "id", "doc_id", "tenant_id", "docnm_kwd", "content", "content_ltks", "content_sm_ltks", "title_tks",
   "important_keywords", "questions", "available", "token_num", "page_num", "positions", "\"index\"", "img_id",
   "metadata", "create_time", "embedding", "dims", "content_len", "title_len", "keyword_len", "question_len",
-  "term_keys"
+  "term_keys", "ord"
 ] as const
 
 /**
@@ -97,7 +97,8 @@ const writeTypes: ReadonlyArray<readonly [type: string, expression: (cell: strin
   ["text", (c) => `${c}::vector`],
   ["int", (c) => c],
   ...[0, 1, 2, 3].map(() => ["int", (c: string) => c] as const),
-  ["text", (c) => `string_to_array(${c}, E'\\n')`]
+  ["text", (c) => `string_to_array(${c}, E'\\n')`],
+  ["int", (c) => c]
 ]
 
 export type Param = string | number | boolean | null
@@ -108,8 +109,8 @@ export const fieldsOf = (chunk: Chunk): Stats.Fields => {
   return [tokens.content_ltks, tokens.title_tks, tokens.important_keywords, tokens.questions].map(Stats.countTokens)
 }
 
-/** The cells of one row, in the order of `writeColumns`. */
-export const encode = (chunk: Chunk, fields: Stats.Fields): ReadonlyArray<Param> => {
+/** The cells of one row, in the order of `writeColumns`; `ord` its ordinal in its knowledge base. */
+export const encode = (chunk: Chunk, fields: Stats.Fields, ord: number): ReadonlyArray<Param> => {
   return [
     chunk.kb_id,
     chunk.id,
@@ -133,7 +134,8 @@ export const encode = (chunk: Chunk, fields: Stats.Fields): ReadonlyArray<Param>
     chunk.vector === undefined ? null : formatVector(chunk.vector),
     chunk.vector === undefined ? null : chunk.vector.length,
     ...fields.map((f) => f.length),
-    Stats.termKeys(fields).join("\n")
+    Stats.termKeys(fields).join("\n"),
+    ord
   ]
 }
 

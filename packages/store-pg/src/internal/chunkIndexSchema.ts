@@ -10,6 +10,7 @@ import { ChunkIndexError } from "@ragkit/core"
 import { Effect } from "effect"
 import chunkIndex from "../migrations/0003_chunk_index.js"
 import statistics from "../migrations/0004_chunk_index_statistics.js"
+import postings from "../migrations/0005_chunk_postings.js"
 import { toChunkIndexError } from "./chunkIndexErrors.js"
 
 /**
@@ -18,7 +19,8 @@ import { toChunkIndexError } from "./chunkIndexErrors.js"
  */
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
   "0001_chunk_index": chunkIndex,
-  "0002_chunk_index_statistics": statistics
+  "0002_chunk_index_statistics": statistics,
+  "0003_chunk_postings": postings
 }
 
 export const table = "ragkit_chunk_index_migrations"

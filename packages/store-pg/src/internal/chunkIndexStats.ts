@@ -135,7 +135,7 @@ export const statements = (deltas: Deltas): Array<Statement> => {
 }
 
 /** Columns a write reads back from the rows it removes or replaces. */
-export const removedColumns = `kb_id, term_keys, content_len, title_len, keyword_len, question_len, dims`
+export const removedColumns = `kb_id, term_keys, content_len, title_len, keyword_len, question_len, dims, ord`
 
 export interface RemovedRow {
   readonly kb_id: string
@@ -145,14 +145,15 @@ export interface RemovedRow {
   readonly keyword_len: number
   readonly question_len: number
   readonly dims: number | null
+  readonly ord: number
 }
 
 export const removedFields = (row: RemovedRow): Fields =>
   fieldsOfKeys(row.term_keys, [row.content_len, row.title_len, row.keyword_len, row.question_len])
 
-/** The statistics of a knowledge base go with it. */
+/** The statistics and postings of a knowledge base go with it. */
 export const deleteKnowledgeBaseStatements = (kbId: string): Array<Statement> =>
-  ["chunk_kb_stats", "chunk_token_stats", "chunk_vector_stats"].map((table) => ({
+  ["chunk_kb_stats", "chunk_token_stats", "chunk_vector_stats", "chunk_postings", "chunk_segments"].map((table) => ({
     text: `DELETE FROM ${table} WHERE kb_id = $1`,
     params: [kbId]
   }))
