@@ -575,7 +575,7 @@ try {
       `of chunks; limit ${K}) per run, after ${warmup} of each; ${runs} runs, medians of the per-run p50/p95. ` +
       `Store settings: defaults (LanceDB ANN IVF_PQ above ${annThreshold} vectors, ` +
       `nprobes ${LanceChunkIndex.defaults.nprobes}, refine x${LanceChunkIndex.defaults.refineFactor}; ` +
-      `pgvector HNSW above 1000 vectors, ef_search ${pgOptions.efSearch ?? 100}, on ${pgUrl === undefined ? "PGlite" : "the Postgres server of --pg-url"}).\n`
+      `pgvector HNSW above 1000 vectors, ef_search ${pgOptions.efSearch ?? "400 * sqrt(n / 1M) in [100, 1000]"}, on ${pgUrl === undefined ? "PGlite" : "the Postgres server of --pg-url"}).\n`
   )
   print("| chunks | vector bytes | floor ms (bytes / native bandwidth) | JS exact scan ms/query |")
   print("|---:|---:|---:|---:|")

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Postings from "../src/internal/chunkIndexPostings.js"
+import * as PgChunkIndex from "../src/PgChunkIndex.js"
 import * as Stats from "../src/internal/chunkIndexStats.js"
 import { random } from "./chunkIndexChecks.js"
 
@@ -82,5 +83,12 @@ describe("chunk index postings", () => {
     // Each row is rewritten about once per size class it passes (a few here).
     expect(rewritten / written).toBeLessThan(8)
     expect(segments.length).toBeLessThan(6 * (Postings.mergeFactor - 1))
+  })
+})
+
+describe("pgvector ef_search default", () => {
+  it("grows with the square root of the vectors searched, between 100 and 1000", () => {
+    expect([0, 62_500, 100_000, 250_000, 1_000_000, 4_000_000, 10_000_000].map(PgChunkIndex.defaultEfSearch))
+      .toEqual([100, 100, 126, 200, 400, 800, 1000])
   })
 })
