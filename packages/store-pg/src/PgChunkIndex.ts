@@ -35,9 +35,10 @@
  *   every candidate is scored here in the memory index's order, to the bit. The best are fetched by
  *   ordinal, in rounds until the page is full: an ordinal whose row was replaced or deleted finds
  *   nothing, unavailable rows and metadata conditions are filtered then; a document filter is
- *   applied before scoring (the documents' ordinals are read first). Each write adds a segment of
- *   postings per knowledge base and 10,000 rows; small segments are merged (in SQL, by
- *   concatenation) and segments whose rows are mostly gone are rewritten, in the write's
+ *   applied before scoring (the documents' ordinals are read first). A search is one read-only
+ *   REPEATABLE READ transaction, so the statistics, postings and rows it reads agree. Each write
+ *   adds a segment of postings per knowledge base and 10,000 rows; small segments are merged (in
+ *   SQL, by concatenation) and segments whose rows are mostly gone are rewritten, in the write's
  *   transaction, so a knowledge base keeps a few segments per size class.
  *   pg_textsearch is not used: its BM25 indexes one column with a Postgres text-search configuration
  *   (its own tokenizer), with no field weights, no query token weights and statistics of its own
@@ -513,7 +514,10 @@ export const make = (
      * filtered out by metadata makes room for the next best.
      */
     const searchText = (search: ChunkIndex.ResolvedTextSearch) =>
-      Effect.gen(function*() {
+      transaction(Effect.gen(function*() {
+        // One snapshot for the statistics, the postings and the rows: a write committing meanwhile
+        // is either wholly seen or not at all.
+        yield* run("text search", `SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY`)
         const kbIds = [...new Set(search.kbIds)]
         const tokens = [...new Set(search.tokens.map((t) => t.token))]
         const [stats] = yield* run<Bm25.StatsRow>("text search", Bm25.statsQuery, [kbIds, tokens])
@@ -556,7 +560,7 @@ export const make = (
           if (results.length >= search.limit) break
         }
         return results.sort(byScoreThenId).slice(0, search.limit)
-      })
+      }))
 
     /** The ordinals of the documents' rows with this availability, as a mask per knowledge base. */
     const allowedOrds = (kbIds: ReadonlyArray<string>, docIds: ReadonlyArray<string>, available: boolean) =>
