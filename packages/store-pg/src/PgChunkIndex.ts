@@ -239,21 +239,30 @@ export const make = (
         return true
       })
 
-    /** Writes a new segment of a knowledge base: rows with ordinals from `first` on, in order. */
-    const writeSegment = (
-      kbId: string,
-      first: number,
-      rows: ReadonlyArray<{ readonly ord: number; readonly fields: Stats.Fields }>
-    ) =>
-      Effect.gen(function*() {
-        const [segment] = yield* run<{ readonly id: number }>(
-          "upsert",
-          `INSERT INTO chunk_segments (kb_id, first_ord, end_ord, size, live) VALUES ($1, $2, $3, $4, $4) ` +
+    /** Records a new segment of a knowledge base; returns it with its id. */
+    const insertSegment = (kbId: string, segment: Omit<Postings.Segment, "id">) =>
+      Effect.map(
+        run<{ readonly id: number }>(
+          "segments",
+          `INSERT INTO chunk_segments (kb_id, first_ord, end_ord, size, live) VALUES ($1, $2, $3, $4, $5) ` +
             `RETURNING id::float8 AS id`,
-          [kbId, first, first + rows.length, rows.length]
-        )
+          [kbId, segment.first_ord, segment.end_ord, segment.size, segment.live]
+        ),
+        (rows): Postings.Segment => ({ id: rows[0]!.id, ...segment })
+      )
+
+    /** Writes a new segment of a knowledge base: rows with consecutive ordinals, in order. */
+    const writeSegment = (kbId: string, rows: ReadonlyArray<{ readonly ord: number; readonly fields: Stats.Fields }>) =>
+      Effect.gen(function*() {
+        const first = rows[0]!.ord
+        const segment = yield* insertSegment(kbId, {
+          first_ord: first,
+          end_ord: first + rows.length,
+          size: rows.length,
+          live: rows.length
+        })
         for (const lists of Postings.batches(Postings.build(rows))) {
-          yield* run("upsert", Postings.insertStatement, Postings.insertParams(kbId, segment!.id, lists))
+          yield* run("upsert", Postings.insertStatement, Postings.insertParams(kbId, segment.id, lists))
         }
       })
 
@@ -340,21 +349,16 @@ export const make = (
           live: group.reduce((n, g) => n + g.live, 0)
         }
         yield* run("segments", `DELETE FROM chunk_segments WHERE kb_id = $1 AND id = ANY($2::bigint[])`, [kbId, ids])
-        const [segment] = yield* run<{ readonly id: number }>(
-          "segments",
-          `INSERT INTO chunk_segments (kb_id, first_ord, end_ord, size, live) VALUES ($1, $2, $3, $4, $5) ` +
-            `RETURNING id::float8 AS id`,
-          [kbId, merged.first_ord, merged.end_ord, merged.size, merged.live]
-        )
+        const segment = yield* insertSegment(kbId, merged)
         yield* run(
           "segments",
           `INSERT INTO chunk_postings (kb_id, token, field, segment, n, data) ` +
             `SELECT kb_id, token, field, $3, sum(n)::int, string_agg(data, ''::bytea ORDER BY array_position($2::bigint[], segment)) ` +
             `FROM chunk_postings WHERE kb_id = $1 AND segment = ANY($2::bigint[]) GROUP BY kb_id, token, field`,
-          [kbId, ids, segment!.id]
+          [kbId, ids, segment.id]
         )
         yield* run("segments", `DELETE FROM chunk_postings WHERE kb_id = $1 AND segment = ANY($2::bigint[])`, [kbId, ids])
-        return { id: segment!.id, ...merged }
+        return segment
       })
 
     /**
@@ -422,7 +426,7 @@ export const make = (
           Effect.suspend(() => {
             const rows = pending.get(kbId) ?? []
             pending.delete(kbId)
-            return rows.length === 0 ? Effect.void : writeSegment(kbId, rows[0]!.ord, rows)
+            return rows.length === 0 ? Effect.void : writeSegment(kbId, rows)
           })
         for (let i = 0; i < unique.length; i += Rows.upsertBatch) {
           const batch = unique.slice(i, i + Rows.upsertBatch)
