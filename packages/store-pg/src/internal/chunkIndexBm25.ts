@@ -24,8 +24,7 @@ export const statsQuery = `SELECT
   coalesce(sum(n2), 0)::float8 AS n2, coalesce(sum(l2), 0)::float8 AS l2,
   coalesce(sum(n3), 0)::float8 AS n3, coalesce(sum(l3), 0)::float8 AS l3,
   (SELECT coalesce(json_agg(f), '[]') FROM (
-    SELECT token, sum(df0)::float8 AS df0, sum(df1)::float8 AS df1, sum(df2)::float8 AS df2, sum(df3)::float8 AS df3,
-      max(mx0) AS mx0, max(mx1) AS mx1, max(mx2) AS mx2, max(mx3) AS mx3
+    SELECT token, sum(df0)::float8 AS df0, sum(df1)::float8 AS df1, sum(df2)::float8 AS df2, sum(df3)::float8 AS df3
     FROM chunk_token_stats WHERE kb_id = ANY($1::text[]) AND token = ANY($2::text[]) GROUP BY token
   ) f) AS frequencies
 FROM chunk_kb_stats WHERE kb_id = ANY($1::text[])`
@@ -36,10 +35,6 @@ export interface FrequencyRow {
   readonly df1: number
   readonly df2: number
   readonly df3: number
-  readonly mx0: number
-  readonly mx1: number
-  readonly mx2: number
-  readonly mx3: number
 }
 
 export interface StatsRow {

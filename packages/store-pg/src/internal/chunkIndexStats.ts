@@ -39,7 +39,7 @@ export const fieldsOfKeys = (keys: ReadonlyArray<string>, lengths: ReadonlyArray
 export class Deltas {
   /** Per knowledge base: `n0, l0, n1, l1, n2, l2, n3, l3`. */
   readonly kbs = new Map<string, Array<number>>()
-  /** Per knowledge base and token: `df0..df3` and the largest counts added, `mx0..mx3`. */
+  /** Per knowledge base and token: `df0..df3`. */
   readonly tokens = new Map<string, Map<string, Array<number>>>()
   /** Per knowledge base and dimension: the number of vectors. */
   readonly vectors = new Map<string, Map<number, number>>()
@@ -54,11 +54,10 @@ export class Deltas {
       if (field.length === 0) continue
       kb[2 * f] = kb[2 * f]! + sign
       kb[2 * f + 1] = kb[2 * f + 1]! + sign * field.length
-      for (const [token, count] of field.counts) {
+      for (const token of field.counts.keys()) {
         let df = tokens.get(token)
-        if (df === undefined) tokens.set(token, df = [0, 0, 0, 0, 0, 0, 0, 0])
+        if (df === undefined) tokens.set(token, df = [0, 0, 0, 0])
         df[f] = df[f]! + sign
-        if (sign > 0 && count > df[4 + f]!) df[4 + f] = count
       }
     }
     if (dims !== null) {
@@ -90,22 +89,17 @@ export const statements = (deltas: Deltas): Array<Statement> => {
     })
   }
   for (const kbId of kbIds) {
-    // A replaced chunk may leave a token's frequencies as they were and still raise its largest
-    // count, so rows with any change count.
     const rows = [...(deltas.tokens.get(kbId) ?? [])].filter(([, d]) => d.some((x) => x !== 0))
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     if (rows.length === 0) continue
     out.push({
-      text: `INSERT INTO chunk_token_stats AS s (kb_id, token, df0, df1, df2, df3, mx0, mx1, mx2, mx3) ` +
-        `SELECT $1, * FROM unnest($2::text[], $3::int[], $4::int[], $5::int[], $6::int[], ` +
-        `$7::int[], $8::int[], $9::int[], $10::int[]) ` +
+      text: `INSERT INTO chunk_token_stats AS s (kb_id, token, df0, df1, df2, df3) ` +
+        `SELECT $1, * FROM unnest($2::text[], $3::int[], $4::int[], $5::int[], $6::int[]) ` +
         `ON CONFLICT (kb_id, token) DO UPDATE SET ` +
-        `df0 = s.df0 + EXCLUDED.df0, df1 = s.df1 + EXCLUDED.df1, df2 = s.df2 + EXCLUDED.df2, df3 = s.df3 + EXCLUDED.df3, ` +
-        `mx0 = greatest(s.mx0, EXCLUDED.mx0), mx1 = greatest(s.mx1, EXCLUDED.mx1), ` +
-        `mx2 = greatest(s.mx2, EXCLUDED.mx2), mx3 = greatest(s.mx3, EXCLUDED.mx3)`,
-      params: [kbId, rows.map(([t]) => t), ...[0, 1, 2, 3, 4, 5, 6, 7].map((f) => rows.map(([, d]) => d[f]!))]
+        `df0 = s.df0 + EXCLUDED.df0, df1 = s.df1 + EXCLUDED.df1, df2 = s.df2 + EXCLUDED.df2, df3 = s.df3 + EXCLUDED.df3`,
+      params: [kbId, rows.map(([t]) => t), ...[0, 1, 2, 3].map((f) => rows.map(([, d]) => d[f]!))]
     })
-    const lowered = rows.filter(([, d]) => d.slice(0, 4).some((x) => x < 0)).map(([t]) => t)
+    const lowered = rows.filter(([, d]) => d.some((x) => x < 0)).map(([t]) => t)
     if (lowered.length > 0) {
       out.push({
         text: `DELETE FROM chunk_token_stats WHERE kb_id = $1 AND token = ANY($2::text[]) ` +

@@ -17,7 +17,8 @@
  *
  * This migration gives existing rows ordinals (by id) and builds one segment per knowledge base from
  * `term_keys`; `term_keys` stays (a write reads the keys of the rows it removes to update the
- * statistics), its GIN index goes.
+ * statistics), its GIN index goes, and so do the largest counts in `chunk_token_stats` (`mx*`),
+ * which told the GIN probes how many keys to try.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Effect } from "effect"
@@ -66,7 +67,9 @@ export const statements: ReadonlyArray<string> = [
     FROM chunk c, unnest(c.term_keys) AS k
   ) x JOIN chunk_segments s ON s.kb_id = x.kb_id
   GROUP BY x.kb_id, x.token, x.field, s.id`,
-  `DROP INDEX chunk_term_keys_idx`
+  `DROP INDEX chunk_term_keys_idx`,
+  // The largest count per token and field served the GIN probes only.
+  `ALTER TABLE chunk_token_stats DROP COLUMN mx0, DROP COLUMN mx1, DROP COLUMN mx2, DROP COLUMN mx3`
 ]
 
 export default Effect.gen(function*() {
