@@ -38,22 +38,25 @@ import {
   type Caller,
   ChunkIndex,
   ChunkMethod,
-  Chunker,
-  createRag,
+  type ChunkMethodId,
+  createRagClient,
+  decoding,
   type Document,
+  DocumentPreparer,
   Documents,
   Embedder,
   Ingestion,
   KnowledgeBases,
   mergeParserConfig,
-  Models,
+  ModelProvider,
   Parser,
-  type ParserId,
   Rag,
   type RagClient,
   Tokenizer
 } from "@ragkit/core"
 import { HashEmbedder, TestModels } from "@ragkit/core/doubles"
+import { docxParts, utf8 } from "@ragkit/fixtures/corpus"
+import { longPdf } from "@ragkit/fixtures/pdfs"
 import * as Parsers from "@ragkit/parsers"
 import * as ParserThreads from "@ragkit/parsers/threads"
 import * as StorePg from "@ragkit/store-pg"
@@ -66,9 +69,7 @@ import { fileURLToPath } from "node:url"
 import * as v8 from "node:v8"
 import * as vm from "node:vm"
 import * as zlib from "node:zlib"
-import { newCaller } from "../packages/core/test/services/helpers.js"
-import { docxParts, utf8 } from "../packages/parsers/test/fixtures/corpus.js"
-import { longPdf } from "../packages/parsers/test/pdf/pdfs.js"
+import { newBenchCaller } from "./internal/caller.js"
 
 // ---------------------------------------------------------------------------------------------
 // Options.
@@ -405,7 +406,7 @@ const mixedCorpus = async (count: number): Promise<Array<BenchFile>> => {
     }
   }
   if (OCR) {
-    const { textImage } = await import("../packages/parsers/test/ocr/images.js")
+    const { textImage } = await import("@ragkit/fixtures/images")
     for (let k = 0; k < 4; k++) {
       const t = textSource(9_000 + k)
       files.push({ name: `scan-${k}.png`, bytes: textImage(Array.from({ length: 6 }, () => t.title())) })
@@ -460,7 +461,7 @@ const resetPeak = () => (peakRss = process.memoryUsage().rss)
 // The engine, as a host builds it, with the stages wrapped for timing.
 
 /** `const-<dimensions>@Bench`: the same unit vector for every text, at no cost. */
-const BenchModels = Models.plugin({
+const BenchModels = ModelProvider.plugin({
   kind: "bench",
   providers: ["Bench"],
   embedder: ({ model }) => {
@@ -517,8 +518,8 @@ const pool = THREADS > 0
   ? await Effect.runPromise(ParserThreads.make({ threads: THREADS, setupOptions: { ocr: OCR }, ...(THREAD_MEMORY > 0 ? { maxMemoryMb: THREAD_MEMORY } : {}) }).pipe(Scope.extend(Effect.runSync(Scope.make()))))
   : undefined
 if (process.env["BENCH_MEM"]) log(`  memory after the parser threads: ${Math.round(process.memoryUsage().rss / 2 ** 20)} MiB`)
-const ThreadsLive = Layer.succeed(Chunker.Chunker, {
-  prepare: (input: Chunker.PrepareInput) =>
+const ThreadsLive = Layer.succeed(DocumentPreparer.DocumentPreparer, {
+  prepare: (input: DocumentPreparer.PrepareInput) =>
     Effect.tap(pool!.prepare(input), (prepared) =>
       Effect.sync(() => {
         stats.add(stats.parseMs, suffix(input.fileName), prepared.parseMs)
@@ -568,8 +569,9 @@ const seconds = (start: number) => (performance.now() - start) / 1000
 const ingest = (files: ReadonlyArray<BenchFile>, embeddingModel: string, keepTexts: boolean): Promise<Phase> => {
   const dataDir = STORE === "pglite" ? fs.mkdtempSync(path.join(os.tmpdir(), "ragkit-bench-pg-")) : undefined
   const program = Effect.gen(function* () {
-    const caller: Caller = yield* newCaller("hash-64@Test")
-    const kb = yield* (yield* KnowledgeBases.KnowledgeBases).create(caller, { name: "bench", embedding_model: embeddingModel })
+    const caller: Caller = yield* newBenchCaller
+    const kbs = decoding(yield* KnowledgeBases.KnowledgeBases, KnowledgeBases.Operations)
+    const kb = yield* kbs.create(caller, { name: "bench", embedding_model: embeddingModel })
     const documents = yield* Documents.Documents
     const worker = yield* Ingestion.Ingestion
     collect()
@@ -580,14 +582,17 @@ const ingest = (files: ReadonlyArray<BenchFile>, embeddingModel: string, keepTex
     if (process.env["BENCH_MEM"]) log(`  memory at start: ${JSON.stringify(Object.fromEntries(Object.entries(process.memoryUsage()).map(([k, v]) => [k, Math.round(v / 2 ** 20)])))}`)
 
     let start = performance.now()
-    const ids: Array<string> = []
+    const ids: Array<Document["id"]> = []
     for (let i = 0; i < files.length; i += UPLOAD_BATCH) {
-      const docs = yield* documents.upload(caller, kb.id, files.slice(i, i + UPLOAD_BATCH).map((f) => ({ name: f.name, bytes: f.bytes })))
+      const docs = yield* documents.upload(caller, {
+        kb_id: kb.id,
+        files: files.slice(i, i + UPLOAD_BATCH).map((f) => ({ name: f.name, bytes: f.bytes }))
+      })
       ids.push(...docs.map((d) => d.id))
     }
     const uploadS = seconds(start)
     start = performance.now()
-    for (let i = 0; i < ids.length; i += UPLOAD_BATCH) yield* documents.parse(caller, ids.slice(i, i + UPLOAD_BATCH))
+    for (let i = 0; i < ids.length; i += UPLOAD_BATCH) yield* documents.parse(caller, { doc_ids: ids.slice(i, i + UPLOAD_BATCH) })
     const queueS = seconds(start)
     start = performance.now()
     const cpuStart = process.cpuUsage()
@@ -601,7 +606,7 @@ const ingest = (files: ReadonlyArray<BenchFile>, embeddingModel: string, keepTex
     let tokens = 0
     let failed = 0
     for (const id of ids) {
-      const doc = yield* documents.get(caller, id)
+      const doc = yield* documents.get(caller, { doc_id: id })
       chunks += doc.chunk_num
       tokens += doc.token_num
       if (doc.run !== "DONE") {
@@ -653,7 +658,7 @@ interface FormatRow {
   chunkS: number
 }
 
-const parserIdFor = (name: string): ParserId => {
+const parserIdFor = (name: string): ChunkMethodId => {
   const ext = suffix(name)
   return ext === "pptx" ? "presentation" : ext === "eml" ? "email" : ext === "png" ? "picture" : "naive"
 }
@@ -869,7 +874,7 @@ const report = async (label: string, files: ReadonlyArray<BenchFile>) => {
 // Scale-out mode (`--processes 1,2`): this process uploads and queues through the server's engine
 // (`Engine.layer`, no worker loop) on a fresh Postgres database; N `ragkit worker` processes parse.
 
-/** Cheap, so that embedding does not dominate; the server's plugins have the `Test` provider, not `Bench`. */
+/** Cheap, so that embedding does not dominate; the server serves the `Test` provider with `testModels` (RAGKIT_TEST_MODELS), not `Bench`. */
 const SCALE_MODEL = "hash-8@Test"
 const POLL_MS = 200
 const SAMPLE_MS = 100
@@ -934,7 +939,9 @@ const startWorker = (databaseUrl: string, dataDir: string): WorkerProc => {
       RAGKIT_DATABASE_URL: databaseUrl,
       RAGKIT_DATA_DIR: dataDir,
       RAGKIT_WORKERS: String(WORKERS_PER_PROCESS),
-      RAGKIT_OCR: String(OCR)
+      RAGKIT_OCR: String(OCR),
+      // The workers embed with the `Test` provider (SCALE_MODEL).
+      RAGKIT_TEST_MODELS: "true"
     },
     stdio: ["ignore", "pipe", "pipe"]
   })
@@ -975,12 +982,15 @@ const scaleRun = async (
   let start = performance.now()
   const ids: Array<string> = []
   for (let i = 0; i < files.length; i += UPLOAD_BATCH) {
-    const docs = await rag.documents.upload(caller, kb.id, files.slice(i, i + UPLOAD_BATCH).map((f) => ({ name: f.name, bytes: f.bytes })))
+    const docs = await rag.documents.upload(caller, {
+      kb_id: kb.id,
+      files: files.slice(i, i + UPLOAD_BATCH).map((f) => ({ name: f.name, bytes: f.bytes }))
+    })
     ids.push(...docs.map((d) => d.id))
   }
   const uploadS = seconds(start)
   start = performance.now()
-  for (let i = 0; i < ids.length; i += UPLOAD_BATCH) await rag.documents.parse(caller, ids.slice(i, i + UPLOAD_BATCH))
+  for (let i = 0; i < ids.length; i += UPLOAD_BATCH) await rag.documents.parse(caller, { doc_ids: ids.slice(i, i + UPLOAD_BATCH) })
   const queueS = seconds(start)
 
   const workers: Array<WorkerProc> = []
@@ -1002,7 +1012,7 @@ const scaleRun = async (
     for (;;) {
       docs = []
       for (let page = 1; ; page++) {
-        const { items, total } = await rag.documents.list(caller, kb.id, { page, page_size: 1000 })
+        const { items, total } = await rag.documents.list(caller, { kb_id: kb.id, page, page_size: 1000 })
         docs.push(...items)
         if (items.length === 0 || docs.length >= total) break
       }
@@ -1068,7 +1078,7 @@ const scaleRun = async (
       `failed ${result.failed}, peak RSS ${result.peakRss.map((b) => Math.round(b / 2 ** 20)).join("/")} MiB, load ${result.loadEnd.map(f2).join(", ")}`
   )
   // Drop the run's documents and chunks, so that every run starts from the same tables.
-  await rag.knowledgeBases.remove(caller, [kb.id])
+  await rag.knowledgeBases.remove(caller, { kb_ids: [kb.id] })
   return result
 }
 
@@ -1091,10 +1101,10 @@ const scaleOut = async (label: string, files: ReadonlyArray<BenchFile>) => {
   let buildS = 0
   try {
     const db = await Effect.runPromise(Scope.extend(freshDatabase(PG_URL), scope))
-    const config = defaults({ dataDir, databaseUrl: Option.some(Redacted.make(db.url)), workers: 0, ocr: OCR })
+    const config = defaults({ dataDir, databaseUrl: Option.some(Redacted.make(db.url)), workers: 0, ocr: OCR, testModels: true })
     log(`${label}: building the engine (database ${db.name}, data dir ${dataDir}; builds the GloVe model cache)`)
     const start = performance.now()
-    const rag = await createRag(ServerEngine.layer(config))
+    const rag = await createRagClient(ServerEngine.layer(config))
     buildS = seconds(start)
     try {
       const caller = await rag.localCaller({ email: "bench@ragkit.local", embeddingModel: SCALE_MODEL })

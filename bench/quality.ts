@@ -12,6 +12,7 @@ import { NodeContext } from "@effect/platform-node"
 import {
   BlobStore,
   ChunkIndex,
+  decoding,
   Documents,
   Ingestion,
   KnowledgeBases,
@@ -88,26 +89,25 @@ const Engine = Rag.layerWorker({ concurrency: 2, embedBatchSize: 64 }).pipe(
 
 const program = Effect.gen(function* () {
   const me = yield* newBenchCaller
-  const kbs = yield* KnowledgeBases.KnowledgeBases
-  const docs = yield* Documents.Documents
+  const kbs = decoding(yield* KnowledgeBases.KnowledgeBases, KnowledgeBases.Operations)
+  const docs = decoding(yield* Documents.Documents, Documents.Operations)
   const worker = yield* Ingestion.Ingestion
-  const retrieval = yield* Retrieval.Retrieval
+  const retrieval = decoding(yield* Retrieval.Retrieval, Retrieval.Operations)
 
   const kb = yield* kbs.create(me, { name: "SciFact", embedding_model: model })
   const t0 = performance.now()
   const encoder = new TextEncoder()
   for (let i = 0; i < corpus.length; i += 500) {
     const batch = corpus.slice(i, i + 500)
-    const uploaded = yield* docs.upload(
-      me,
-      kb.id,
-      batch.map((d) => ({ name: `${d._id}.txt`, bytes: encoder.encode(`${d.title}\n${d.text}`) }))
-    )
-    yield* docs.parse(me, uploaded.map((d) => d.id))
+    const uploaded = yield* docs.upload(me, {
+      kb_id: kb.id,
+      files: batch.map((d) => ({ name: `${d._id}.txt`, bytes: encoder.encode(`${d.title}\n${d.text}`) }))
+    })
+    yield* docs.parse(me, { doc_ids: uploaded.map((d) => d.id) })
   }
   yield* worker.drain
   const ingestS = (performance.now() - t0) / 1000
-  const after = yield* kbs.get(me, kb.id)
+  const after = yield* kbs.get(me, { kb_id: kb.id })
 
   const rows: Array<string> = []
   for (const w of weights) {
@@ -121,12 +121,12 @@ const program = Effect.gen(function* () {
       const started = performance.now()
       const result = yield* retrieval.retrieve(me, {
         question,
-        kbIds: [kb.id],
-        vectorSimilarityWeight: w,
-        similarityThreshold: 0,
-        pageSize: 100,
-        topK: 1024,
-        termSimilarity: term
+        kb_ids: [kb.id],
+        vector_similarity_weight: w,
+        similarity_threshold: 0,
+        page_size: 100,
+        top_k: 1024,
+        term_similarity: term
       })
       latencies.push(performance.now() - started)
       const ranked: Array<string> = []

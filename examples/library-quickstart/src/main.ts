@@ -6,7 +6,7 @@
  *   pnpm --filter @ragkit/example-library-quickstart start [data-dir]
  */
 import { NodeContext } from "@effect/platform-node"
-import { BlobStore, ChunkIndex, createRag, Parser, Rag, Tokenizer } from "@ragkit/core"
+import { BlobStore, ChunkIndex, createRagClient, Parser, Rag, Tokenizer } from "@ragkit/core"
 import { TestModels } from "@ragkit/core/doubles"
 import { layerEmbedded } from "@ragkit/store-pg"
 import { Layer } from "effect"
@@ -23,7 +23,7 @@ export const run = async (dataDir: string, log: (line: string) => void = console
     Tokenizer.layer
   )
   // The deterministic hash embedder stands in until a real embedding model is configured.
-  const rag = await createRag(Rag.layer(ports, [TestModels.layer]))
+  const rag = await createRagClient(Rag.layer(ports, [TestModels.layer]))
   try {
     const me = await rag.localCaller({ embeddingModel: "hash-64@Test" })
 
@@ -33,12 +33,13 @@ export const run = async (dataDir: string, log: (line: string) => void = console
       (await rag.knowledgeBases.create(me, { name: "Quickstart", description: "Made by the library quickstart" }))
     log(`knowledge base ${kb.name} (${kb.id}), chunk method ${kb.parser_id}, embedding model ${kb.embedding_model}`)
 
-    const [doc] = await rag.documents.upload(me, kb.id, [
-      { name: "hello.txt", bytes: new TextEncoder().encode("ragkit runs in one Node process.\n\nNo Docker needed.") }
-    ])
+    const [doc] = await rag.documents.upload(me, {
+      kb_id: kb.id,
+      files: [{ name: "hello.txt", bytes: new TextEncoder().encode("ragkit runs in one Node process.\n\nNo Docker needed.") }]
+    })
     log(`uploaded ${doc!.name}: ${doc!.size} bytes, run ${doc!.run}`)
 
-    const page = await rag.documents.list(me, kb.id, { orderby: "create_time", desc: false })
+    const page = await rag.documents.list(me, { kb_id: kb.id, orderby: "create_time", desc: false })
     for (const d of page.items) log(`- ${d.name} (${d.size} bytes, ${d.run})`)
     log(`${page.total} document(s) in ${kb.name}`)
     return { kb, documents: page.items }

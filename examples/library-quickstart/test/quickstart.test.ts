@@ -2,6 +2,8 @@ import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
+import { createRagClient, Rag } from "@ragkit/core"
+import { TestModels } from "@ragkit/core/doubles"
 import { run } from "../src/main.js"
 
 describe("examples/library-quickstart", () => {
@@ -22,4 +24,20 @@ describe("examples/library-quickstart", () => {
     expect(second.kb.id).toBe(first.kb.id)
     expect(second.documents.map((d) => d.name)).toEqual(["hello.txt", "hello(1).txt"])
   }, 120_000)
+
+  it("rejects bad input with InvalidInput naming the field, before anything is stored", async () => {
+    const rag = await createRagClient(Rag.layer(Rag.layerMemoryPorts, [TestModels.layer]))
+    try {
+      const me = await rag.localCaller({ embeddingModel: "hash-64@Test" })
+      await expect(rag.knowledgeBases.create(me, { name: "   " })).rejects.toMatchObject({
+        _tag: "InvalidInput",
+        field: "name",
+        message: "name can't be empty"
+      })
+      await expect(rag.knowledgeBases.get(me, { kb_id: "../etc" })).rejects.toMatchObject({ _tag: "InvalidInput", field: "kb_id" })
+      expect((await rag.knowledgeBases.list(me, {})).total).toBe(0)
+    } finally {
+      await rag.dispose()
+    }
+  })
 })

@@ -1,13 +1,14 @@
 /**
  * The engine as one layer: the services over the ports a host supplies.
  *
- *   const Engine = Rag.layer.pipe(Layer.provide(Ports))     // Ports: stores, parsers, model plugins
- *   const Memory = Rag.layerMemory                           // everything in memory, for tests
+ *   const Engine = Rag.layer(ports, plugins)            // ports: stores, parsers, tokenizer; plugins: model providers
+ *   const Memory = Rag.layer(Rag.layerMemoryPorts)      // everything in memory, for tests
  */
 import { Layer } from "effect"
 import * as BlobStore from "./ports/BlobStore.js"
 import * as ChunkIndex from "./ports/ChunkIndex.js"
-import * as Chunker from "./ports/Chunker.js"
+import * as DocumentPreparer from "./ports/DocumentPreparer.js"
+import * as ModelProvider from "./ports/ModelProvider.js"
 import * as Parser from "./ports/Parser.js"
 import * as RecordStore from "./ports/RecordStore.js"
 import * as TaskQueue from "./ports/TaskQueue.js"
@@ -38,7 +39,7 @@ export type Services =
   | Tenants.Tenants
   | ApiTokens.ApiTokens
   | Models.Models
-  | Models.ModelPlugins
+  | ModelProvider.ModelPlugins
   | KnowledgeBases.KnowledgeBases
   | Documents.Documents
   | Dialogs.Dialogs
@@ -75,7 +76,7 @@ export const layer = <L extends Layer.Layer<Ports, any, any>, P extends Layer.La
 ): Layer.Layer<
   Services | Layer.Layer.Success<L>,
   Layer.Layer.Error<L> | Layer.Layer.Error<P>,
-  Layer.Layer.Context<L> | Exclude<Layer.Layer.Context<P>, Models.ModelPlugins | Services | Layer.Layer.Success<L>>
+  Layer.Layer.Context<L> | Exclude<Layer.Layer.Context<P>, ModelProvider.ModelPlugins | Services | Layer.Layer.Success<L>>
 > => {
   const services = layerServices(options)
   const withPlugins =
@@ -104,11 +105,13 @@ export const layerMemoryPorts: Layer.Layer<Ports> = Layer.mergeAll(
  * its `run` works until interrupted.
  */
 export const layerWorker = (options: Ingestion.IngestionOptions = {}) =>
-  Ingestion.layer(options).pipe(Layer.provide(Chunker.layerLocal))
+  Ingestion.layer(options).pipe(Layer.provide(DocumentPreparer.layerLocal))
 
 /**
- * The ingestion worker with another `Chunker`, e.g. `ParserThreads.layer(...)` of `@ragkit/parsers`,
+ * The ingestion worker with another `DocumentPreparer`, e.g. `ParserThreads.layer(...)` of `@ragkit/parsers`,
  * which parses on a pool of worker threads.
  */
-export const layerWorkerWith = <E, R>(chunker: Layer.Layer<Chunker.Chunker, E, R>, options: Ingestion.IngestionOptions = {}) =>
-  Ingestion.layer(options).pipe(Layer.provide(chunker))
+export const layerWorkerWith = <E, R>(
+  preparer: Layer.Layer<DocumentPreparer.DocumentPreparer, E, R>,
+  options: Ingestion.IngestionOptions = {}
+) => Ingestion.layer(options).pipe(Layer.provide(preparer))

@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { DocumentId, KnowledgeBaseId, randomHex32 } from "../src/domain/Ids.js"
 import * as ChunkIndex from "../src/ports/ChunkIndex.js"
+import * as ChunkIndexScoring from "../src/ports/ChunkIndexScoring.js"
 import { ChunkIndexSuite, makeTestChunk } from "../src/testing/ChunkIndexSuite.js"
 
 ChunkIndexSuite("memory", ChunkIndex.layerMemory)
@@ -27,6 +28,39 @@ describe("ChunkIndex memory scoring", () => {
       expect(results.map((r) => r.chunk.id)).toEqual(expected.map((e) => e.id))
       results.forEach((r, i) => expect(r.score).toBeCloseTo(expected[i]!.score, 12))
     }))
+
+  it("a query's terms: fields in order, then tokens in order, only where some chunk holds the token; summed in that order", () => {
+    const statistics = [
+      { documents: 4, totalLength: 20 },
+      { documents: 2, totalLength: 6 },
+      { documents: 0, totalLength: 0 },
+      { documents: 1, totalLength: 3 }
+    ]
+    const frequencies: Record<string, number> = { "0 a": 3, "0 b": 1, "1 a": 2, "3 b": 1 }
+    const terms = ChunkIndexScoring.queryTerms(
+      [{ token: "a", weight: 2 }, { token: "b", weight: 0.5 }],
+      statistics,
+      (field, token) => frequencies[`${field} ${token}`] ?? 0
+    )
+    // Weights: the token's times the field's (content 1, title 2, keywords 5, questions 3).
+    expect(terms.map((t) => [t.field, t.token, t.weight, t.averageLength])).toEqual([
+      [0, "a", 2, 5],
+      [0, "b", 0.5, 5],
+      [1, "a", 4, 3],
+      [3, "b", 1.5, 3]
+    ])
+    expect(terms.map((t) => t.idf)).toEqual([
+      ChunkIndexScoring.bm25Idf(4, 3),
+      ChunkIndexScoring.bm25Idf(4, 1),
+      ChunkIndexScoring.bm25Idf(2, 2),
+      ChunkIndexScoring.bm25Idf(1, 1)
+    ])
+    // A candidate holding terms 0, 2 and 3, its content 5 tokens long, its title 3 and questions 3.
+    const term = (i: number, tf: number, length: number) =>
+      terms[i]!.weight * ChunkIndexScoring.bm25Term(terms[i]!.idf, tf, length, terms[i]!.averageLength)
+    expect(ChunkIndexScoring.score(terms, [9, 1, 0, 2, 1], 1, [0, 5, 3, 0, 3], 1))
+      .toBe(term(0, 1, 5) + term(2, 2, 3) + term(3, 1, 3))
+  })
 
   it("metadata conditions follow the documented semantics", () => {
     const m = { n: 5, s: "Hello World", list: ["x", "Y"], blank: "", nil: null }

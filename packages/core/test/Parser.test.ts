@@ -110,9 +110,9 @@ describe("ChunkMethodRegistry", () => {
       const unknown = yield* Effect.flip(registry.require("bogus"))
       expect(unknown.message).toContain("unsupported parser id")
       expect(Option.isNone(registry.get("bogus"))).toBe(true)
-      expect(ChunkMethod.ParserIds).toContain("knowledge_graph")
-      expect(ChunkMethod.isParserId("book")).toBe(true)
-      expect(ChunkMethod.isParserId("bogus")).toBe(false)
+      expect(ChunkMethod.ChunkMethodIds).toContain("knowledge_graph")
+      expect(ChunkMethod.isChunkMethodId("book")).toBe(true)
+      expect(ChunkMethod.isChunkMethodId("bogus")).toBe(false)
     }).pipe(
       Effect.provide(
         ChunkMethod.contribute([method("naive", "contributed")]).pipe(

@@ -24,23 +24,23 @@
 import { ChunkMethod, type ParseError, Parser, type Tokenizer } from "@ragkit/core"
 import { Layer } from "effect"
 import * as Chunking from "./chunking/index.js"
-import { CodeParser } from "./code.js"
-import { CsvParser } from "./csv.js"
-import { DocxParser } from "./docx.js"
-import { contributeEml, EmlParser } from "./eml.js"
-import { HtmlParser } from "./html.js"
-import * as ImageParser from "./image.js"
-import { JsonParser } from "./json.js"
-import { MarkdownParser } from "./markdown.js"
+import { CodeParser } from "./formats/CodeParser.js"
+import { CsvParser } from "./formats/CsvParser.js"
+import { DocxParser } from "./formats/DocxParser.js"
+import { contributeEml, EmlParser } from "./formats/EmlParser.js"
+import { HtmlParser } from "./formats/HtmlParser.js"
+import * as ImageParser from "./formats/ImageParser.js"
+import { JsonParser } from "./formats/JsonParser.js"
+import { MarkdownParser } from "./formats/MarkdownParser.js"
+import * as PdfParser from "./formats/PdfParser.js"
+import { PptxParser } from "./formats/PptxParser.js"
+import { XlsxParser } from "./formats/XlsxParser.js"
+import { formats } from "./formats/index.js"
 import * as Ocr from "./Ocr.js"
-import * as PdfParser from "./pdf.js"
-import { PptxParser } from "./pptx.js"
-import { XlsxParser } from "./xlsx.js"
-import { formats } from "./formats.js"
 
 export { CodeParser, CsvParser, DocxParser, EmlParser, HtmlParser, JsonParser, MarkdownParser, PptxParser, XlsxParser }
 export { Chunking, ImageParser, Ocr, PdfParser }
-export * as Unstructured from "./unstructured.js"
+export * as Unstructured from "./Unstructured.js"
 
 export { formats }
 

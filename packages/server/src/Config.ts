@@ -12,6 +12,7 @@
  * | RAGKIT_OCR | true | read scanned PDF pages and images with the bundled OCR models |
  * | RAGKIT_PARSER_THREADS | cores - 1, at least 1 | threads that parse, chunk and tokenize, so that parsing uses the other cores and never blocks requests (0: on the main thread) |
  * | RAGKIT_PARSER_THREAD_MEMORY_MB | 1024 | heap limit of a parser thread; a file that needs more fails `TooLarge` |
+ * | RAGKIT_TEST_MODELS | false | also serve the deterministic `Test` provider (`hash-64@Test`, `echo@Test`, ...): for tests and benchmarks, never for real use |
  */
 import { Config, Option, type Redacted } from "effect"
 import { availableParallelism } from "node:os"
@@ -26,6 +27,8 @@ export interface ServerConfig {
   readonly ocr: boolean
   readonly parserThreads: number
   readonly parserThreadMemoryMb: number
+  /** Serve the `Test` model provider too (hash embedders, echo chat model): tests and benchmarks only. */
+  readonly testModels: boolean
 }
 
 /** One thread per core but the main thread's, and at least one. */
@@ -52,7 +55,8 @@ export const ServerConfig: Config.Config<ServerConfig> = Config.all({
   parserThreadMemoryMb: Config.integer("RAGKIT_PARSER_THREAD_MEMORY_MB").pipe(
     Config.withDefault(1024),
     Config.validate({ message: "RAGKIT_PARSER_THREAD_MEMORY_MB must be at least 64", validation: (n) => n >= 64 })
-  )
+  ),
+  testModels: Config.boolean("RAGKIT_TEST_MODELS").pipe(Config.withDefault(false))
 })
 
 /** The defaults, for tests and hosts that build the engine without the environment. */
@@ -66,5 +70,6 @@ export const defaults = (overrides: Partial<ServerConfig> = {}): ServerConfig =>
   ocr: true,
   parserThreads: defaultParserThreads(),
   parserThreadMemoryMb: 1024,
+  testModels: false,
   ...overrides
 })

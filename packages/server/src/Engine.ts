@@ -5,7 +5,7 @@
  */
 import { NodeContext } from "@effect/platform-node"
 import { BlobStore, Ingestion, Rag, Tokenizer } from "@ragkit/core"
-import { BuiltinModels, OnnxModels, Ollama, OpenAi } from "@ragkit/adapters"
+import { BuiltinModels, OllamaModels, OnnxModels, OpenAiModels } from "@ragkit/adapters"
 import { TestModels } from "@ragkit/core/doubles"
 import * as Parsers from "@ragkit/parsers"
 import * as ParserThreads from "@ragkit/parsers/threads"
@@ -36,14 +36,15 @@ export const DefaultEmbeddingModel = "glove-100d@Builtin"
 /**
  * Model provider plugins: the built-in GloVe embedder (built once into `<data-dir>/models`), ONNX
  * model folders under `<data-dir>/models/onnx` (`<folder>@ONNX`), OpenAI-compatible and Ollama
- * providers that tenants configure, and the deterministic `Test` provider.
+ * providers that tenants configure. The deterministic `Test` provider (hash embedders, echo chat
+ * model) only when `testModels` is set, for tests and benchmarks: a real deployment never serves it.
  */
 export const plugins = (config: ServerConfig) => [
   BuiltinModels.layer({ cacheDir: join(config.dataDir, "models") }).pipe(Layer.provide(NodeContext.layer)),
   OnnxModels.layer({ modelsDir: join(config.dataDir, "models", "onnx") }),
-  OpenAi.layerFetch(),
-  Ollama.layerFetch(),
-  TestModels.layer
+  OpenAiModels.layerFetch(),
+  OllamaModels.layerFetch(),
+  ...(config.testModels ? [TestModels.layer] : [])
 ]
 
 /** The services over the ports, with the model provider plugins. */

@@ -2,7 +2,7 @@
  * The server's embedded engine end to end, as `pnpm start` runs it: PGlite, blobs on disk, the
  * LanceDB index, every parser, the built-in embedder and the in-process worker.
  */
-import { createRag } from "@ragkit/core"
+import { createRagClient } from "@ragkit/core"
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -39,27 +39,30 @@ describe("the embedded engine", () => {
   it("ingests a PDF and a text file from disk with the default embedding model, and finds them", async () => {
     const dataDir = await mkdtemp(join(tmpdir(), "ragkit-engine-"))
     dirs.push(dataDir)
-    const rag = await createRag(Engine.layerWithWorkers(defaults({ dataDir, workers: 1, ocr: false, leaseMs: 5_000 })))
+    const rag = await createRagClient(Engine.layerWithWorkers(defaults({ dataDir, workers: 1, ocr: false, leaseMs: 5_000 })))
     try {
       const me = await rag.localCaller()
       const kb = await rag.knowledgeBases.create(me, { name: "Otters" })
       expect(kb.embedding_model).toBe(Engine.DefaultEmbeddingModel)
-      const docs = await rag.documents.upload(me, kb.id, [
-        { name: "otters.pdf", bytes: helloPdf() },
-        { name: "notes.txt", bytes: new TextEncoder().encode("Otters use rocks as tools to open shellfish.") }
-      ])
-      await rag.documents.parse(me, docs.map((d) => d.id))
+      const docs = await rag.documents.upload(me, {
+        kb_id: kb.id,
+        files: [
+          { name: "otters.pdf", bytes: helloPdf() },
+          { name: "notes.txt", bytes: new TextEncoder().encode("Otters use rocks as tools to open shellfish.") }
+        ]
+      })
+      await rag.documents.parse(me, { doc_ids: docs.map((d) => d.id) })
       const deadline = Date.now() + 90_000
-      let states = await Promise.all(docs.map((d) => rag.documents.get(me, d.id)))
+      let states = await Promise.all(docs.map((d) => rag.documents.get(me, { doc_id: d.id })))
       while (states.some((d) => d.run === "RUNNING") && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 200))
-        states = await Promise.all(docs.map((d) => rag.documents.get(me, d.id)))
+        states = await Promise.all(docs.map((d) => rag.documents.get(me, { doc_id: d.id })))
       }
       expect(states.map((d) => [d.name, d.run, d.chunk_num])).toEqual([
         ["otters.pdf", "DONE", 1],
         ["notes.txt", "DONE", 1]
       ])
-      const found = await rag.retrieval.retrieve(me, { question: "Do otters hold hands when sleeping?", kbIds: [kb.id] })
+      const found = await rag.retrieval.retrieve(me, { question: "Do otters hold hands when sleeping?", kb_ids: [kb.id] })
       expect(found.chunks[0]!.chunk.content).toMatch(/Sea otters hold hands/)
       expect(found.chunks[0]!.chunk.page_num).toEqual([1])
     } finally {

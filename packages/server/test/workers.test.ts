@@ -3,7 +3,7 @@
  * one, which finishes it with the exact chunk count; two workers take different documents.
  * Needs a real Postgres (`RAGKIT_TEST_PG_URL`), since PGlite lives inside one process.
  */
-import { ChunkIndex, createRag, type Document, type RagClient } from "@ragkit/core"
+import { ChunkIndex, createRagClient, type Document, type RagClient } from "@ragkit/core"
 import { freshDatabase } from "@ragkit/store-pg/testing"
 import { Effect, Exit, Option, Redacted, Scope } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
@@ -26,7 +26,8 @@ const startWorker = (config: ServerConfig, log: Array<string>): ChildProcess => 
       RAGKIT_DATA_DIR: config.dataDir,
       RAGKIT_WORKERS: "1",
       RAGKIT_LEASE_MS: String(config.leaseMs),
-      RAGKIT_OCR: "false"
+      RAGKIT_OCR: "false",
+      RAGKIT_TEST_MODELS: "true"
     },
     stdio: ["ignore", "pipe", "pipe"]
   })
@@ -68,9 +69,9 @@ if (adminUrl === undefined) {
     beforeAll(async () => {
       const db = await Effect.runPromise(Scope.extend(freshDatabase(adminUrl), scope))
       dataDir = await mkdtemp(join(tmpdir(), "ragkit-workers-"))
-      config = defaults({ dataDir, databaseUrl: Option.some(Redacted.make(db.url)), workers: 0, ocr: false, leaseMs: 2_000 })
+      config = defaults({ dataDir, databaseUrl: Option.some(Redacted.make(db.url)), workers: 0, ocr: false, leaseMs: 2_000, testModels: true })
       // This process uploads and watches; only the child processes parse.
-      rag = await createRag(Engine.layer(config))
+      rag = await createRagClient(Engine.layer(config))
     }, 120_000)
 
     afterAll(async () => {
@@ -86,14 +87,14 @@ if (adminUrl === undefined) {
     it("a worker killed mid-document leaves it to the next worker, which finishes it with the exact chunk count", async () => {
       const me = await rag.localCaller({ email: "crash@ragkit.local", embeddingModel: "slowhash-16-25@Test" })
       const kb = await rag.knowledgeBases.create(me, { name: "Crash", parser_config: { chunk_token_num: 8 } })
-      const [doc] = await rag.documents.upload(me, kb.id, [{ name: "long.txt", bytes: new TextEncoder().encode(body) }])
-      await rag.documents.parse(me, [doc!.id])
+      const [doc] = await rag.documents.upload(me, { kb_id: kb.id, files: [{ name: "long.txt", bytes: new TextEncoder().encode(body) }] })
+      await rag.documents.parse(me, { doc_ids: [doc!.id] })
 
       const first = startWorker(config, logs)
       children.push(first)
       const midway = await until(
         "the first worker to be embedding",
-        () => rag.documents.get(me, doc!.id),
+        () => rag.documents.get(me, { doc_id: doc!.id }),
         (d: Document) => /Embedded (32|64)\/120/.test(d.progress_msg)
       )
       await stop(first, "SIGKILL")
@@ -102,14 +103,14 @@ if (adminUrl === undefined) {
 
       const second = startWorker(config, logs)
       children.push(second)
-      const done = await until("the second worker to finish", () => rag.documents.get(me, doc!.id), (d: Document) => d.run !== "RUNNING")
+      const done = await until("the second worker to finish", () => rag.documents.get(me, { doc_id: doc!.id }), (d: Document) => d.run !== "RUNNING")
       expect([done.run, done.chunk_num]).toEqual(["DONE", 120])
       expect(done.progress_msg.match(/Task has been received by worker-\w+ \(attempt (\d)\)/g)).toHaveLength(2)
       expect(done.progress_msg).toMatch(/\(attempt 2\)/)
 
       const indexed = await rag.run(Effect.flatMap(ChunkIndex.ChunkIndex, (index) => index.countByDocument(kb.id, doc!.id)))
       expect(indexed).toBe(120)
-      const after = await rag.knowledgeBases.get(me, kb.id)
+      const after = await rag.knowledgeBases.get(me, { kb_id: kb.id })
       expect([after.chunk_count, after.document_count]).toEqual([120, 1])
       await stop(second, "SIGTERM")
     }, 180_000)
@@ -121,13 +122,13 @@ if (adminUrl === undefined) {
         name: `doc-${i}.txt`,
         bytes: new TextEncoder().encode(Array.from({ length: 40 }, (_, j) => `Document ${i} line ${j} here.`).join("\n\n"))
       }))
-      const docs = await rag.documents.upload(me, kb.id, files)
-      await rag.documents.parse(me, docs.map((d) => d.id))
+      const docs = await rag.documents.upload(me, { kb_id: kb.id, files })
+      await rag.documents.parse(me, { doc_ids: docs.map((d) => d.id) })
       const workers = [startWorker(config, logs), startWorker(config, logs)]
       children.push(...workers)
       const finished = await until(
         "both workers to finish every document",
-        () => Promise.all(docs.map((d) => rag.documents.get(me, d.id))),
+        () => Promise.all(docs.map((d) => rag.documents.get(me, { doc_id: d.id }))),
         (all: ReadonlyArray<Document>) => all.every((d) => d.run === "DONE" || d.run === "FAIL")
       )
       expect(finished.map((d) => [d.run, d.chunk_num])).toEqual(docs.map(() => ["DONE", 40]))

@@ -1,65 +1,18 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as lancedb from "@lancedb/lancedb"
-import { ChunkIndex, DocumentId, KnowledgeBaseId, randomHex32 } from "@ragkit/core"
-import type { Chunk, ChunkId } from "@ragkit/core"
+import { ChunkIndex } from "@ragkit/core"
+import type { ChunkId, DocumentId } from "@ragkit/core"
 import { makeTestChunk } from "@ragkit/core/testing"
-import { Effect, Layer, Option } from "effect"
-import { mkdtempSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { Effect, Option } from "effect"
 import { LanceChunkIndex } from "../src/index.js"
-
-const tempDir = () => mkdtempSync(join(tmpdir(), "ragkit-lancedb-"))
-const newKb = () => KnowledgeBaseId.make(randomHex32())
-const newDoc = () => DocumentId.make(randomHex32())
-
-/** A seeded generator, so that failures can be replayed. */
-const random = (seed: number) => () => {
-  seed = (seed * 16807) % 2147483647
-  return (seed - 1) / 2147483646
-}
-
-const withIndex = <A, E>(
-  indexLayer: Layer.Layer<ChunkIndex.ChunkIndex, unknown>,
-  f: (index: ChunkIndex.ChunkIndexService) => Effect.Effect<A, E>
-) => Effect.flatMap(ChunkIndex.ChunkIndex, f).pipe(Effect.provide(indexLayer))
-
-const ids = (results: ReadonlyArray<ChunkIndex.ScoredChunk>) => results.map((r) => r.chunk.id)
+import { expectSameResults, ids, newDoc, newKb, random, sample, tempDir, withIndex, words } from "./sample.js"
 
 describe("LanceChunkIndex", () => {
   it.live("gives the memory index's BM25 scores exactly, through writes, deletes, updates and optimize runs", () =>
     Effect.gen(function*() {
-      const rand = random(42)
-      const pick = <T>(items: ReadonlyArray<T>): T => items[Math.floor(rand() * items.length)]!
-      const words = ["river", "bank", "loan", "water", "fish", "money", "rate", "flow", "stone", "bridge", "cash", "tide"]
-      const phrase = (n: number) => Array.from({ length: n }, () => pick(words)).join(" ")
-      const kbs = [newKb(), newKb()]
-      const docs = [newDoc(), newDoc(), newDoc()]
-      const chunks: Array<Chunk> = Array.from({ length: 240 }, (_, i) =>
-        makeTestChunk(pick(kbs), pick(docs), {
-          content: phrase(1 + Math.floor(rand() * 14)),
-          title_tks: rand() < 0.5 ? phrase(2) : "",
-          important_keywords: rand() < 0.3 ? [phrase(1), `${pick(words)}-${pick(words)}`] : [],
-          questions: rand() < 0.3 ? [`What about the ${phrase(2)}?`] : [],
-          available: rand() < 0.85,
-          index: i,
-          metadata: { author: pick(["Ann", "O'Brien", "Bob"]), year: 2018 + Math.floor(rand() * 6) }
-        }))
+      const { chunks, docs, kbs, queries } = sample(42)
       const memory = yield* ChunkIndex.makeMemory
       const lance = LanceChunkIndex.layer({ uri: tempDir(), optimizeEvery: 60 })
-      const queries: ReadonlyArray<Omit<ChunkIndex.TextSearch, "limit">> = [
-        { kbIds: [kbs[0]!], tokens: "river bank" },
-        { kbIds: [kbs[1]!], tokens: [{ token: "loan", weight: 2 }, { token: "tide", weight: 0.5 }] },
-        { kbIds: kbs, tokens: "water fish money unknownword" },
-        { kbIds: kbs, tokens: "stone", filter: { available: false } },
-        { kbIds: kbs, tokens: "bridge cash", filter: { docIds: [docs[1]!] } },
-        { kbIds: kbs, tokens: "rate flow", filter: { metadata: [{ key: "author", op: "eq", value: "O'Brien" }] } },
-        {
-          kbIds: kbs,
-          tokens: "river money",
-          filter: { metadataLogic: "or", metadata: [{ key: "year", op: "gte", value: 2022 }, { key: "author", op: "eq", value: "Bob" }] }
-        }
-      ]
       // The same operations on both indexes; updates draw tokens from generators with the same seed.
       const expected: Array<ReadonlyArray<ChunkIndex.ScoredChunk>> = []
       const memorySeeded = random(7)
@@ -82,12 +35,7 @@ describe("LanceChunkIndex", () => {
           yield* runOps(index, lanceSeeded)
           return yield* Effect.forEach(queries, (query) => index.searchText({ ...query, limit: 25 }))
         }))
-      expected.forEach((want, i) => {
-        expect(want.length).toBeGreaterThan(0)
-        expect(ids(actual[i]!)).toEqual(ids(want))
-        actual[i]!.forEach((got, j) => expect(got.score).toBe(want[j]!.score))
-        actual[i]!.forEach((got, j) => expect({ ...got.chunk }).toEqual({ ...want[j]!.chunk }))
-      })
+      expected.forEach((want, i) => expectSameResults(actual[i]!, want))
     }))
 
   it.live("keeps its data when the layer is closed and built again on the same folder", () =>
@@ -258,62 +206,6 @@ describe("LanceChunkIndex", () => {
         expect(all).toHaveLength(61)
         expect(all[0]!.chunk.id).toBe(near[0]!.id)
       })))
-
-  const earlierLayouts = [
-    { name: "the first layout (no repeated-tokens or chunk column)", drop: ["rep_tks", "chunk"] },
-    { name: "the layout without the chunk column", drop: ["chunk"] }
-  ] as const
-  for (const layout of earlierLayouts) {
-    it.live(`reads, searches and writes tables of ${layout.name} exactly`, () =>
-      Effect.gen(function*() {
-        const uri = tempDir()
-        const kb = newKb()
-        const doc = newDoc()
-        const chunks = [
-          makeTestChunk(kb, doc, { content: "river river bank", index: 0, vector: [1, 0] }),
-          makeTestChunk(kb, doc, { content: "river river bank", index: 0, vector: [0.75, 0.25] }),
-          makeTestChunk(kb, doc, { content: "river bank bank bank loan", index: 1, vector: [0, 1], img_id: "img-1" }),
-          makeTestChunk(kb, doc, { content: "loan", title_tks: "river river", index: 2, metadata: { lang: "fr" } })
-        ]
-        yield* withIndex(LanceChunkIndex.layer({ uri }), (index) => index.upsert(chunks))
-        const db = yield* Effect.promise(() => lancedb.connect(uri))
-        const table = yield* Effect.promise(() => db.openTable(LanceChunkIndex.tableName(kb)))
-        for (const index of yield* Effect.promise(() => table.listIndices())) {
-          if (index.columns.some((c) => (layout.drop as ReadonlyArray<string>).includes(c))) {
-            yield* Effect.promise(() => table.dropIndex(index.name))
-          }
-        }
-        yield* Effect.promise(() => table.dropColumns([...layout.drop]))
-        table.close()
-        db.close()
-        const memory = yield* ChunkIndex.makeMemory
-        yield* memory.upsert(chunks)
-        const extra = makeTestChunk(kb, doc, { content: "bank river loan loan", index: 3, vector: [1, 1] })
-        yield* memory.upsert([extra])
-        const query = { kbIds: [kb], tokens: "river bank loan", limit: 10 }
-        const vectorQuery = { kbIds: [kb], vector: [1, 0.2], limit: 10 }
-        const want = yield* memory.searchText(query)
-        const wantNear = yield* memory.searchVector(vectorQuery)
-        const wantList = yield* memory.list({ kbId: kb, docId: doc, offset: 0, limit: 10 })
-        const got = yield* withIndex(LanceChunkIndex.layer({ uri }), (index) =>
-          Effect.gen(function*() {
-            yield* index.upsert([extra])
-            return {
-              text: yield* index.searchText(query),
-              near: yield* index.searchVector(vectorQuery),
-              list: yield* index.list({ kbId: kb, docId: doc, offset: 0, limit: 10 }),
-              one: yield* index.get(kb, chunks[2]!.id)
-            }
-          }))
-        expect(want).toHaveLength(5)
-        expect(ids(got.text)).toEqual(ids(want))
-        got.text.forEach((result, i) => expect(result.score).toBe(want[i]!.score))
-        expect(got.text.map((r) => ({ ...r.chunk }))).toEqual(want.map((r) => ({ ...r.chunk })))
-        expect(ids(got.near)).toEqual(ids(wantNear))
-        expect(got.list.chunks.map((c) => ({ ...c }))).toEqual(wantList.chunks.map((c) => ({ ...c })))
-        expect(Option.map(got.one, (c) => ({ ...c }))).toEqual(Option.some({ ...chunks[2]! }))
-      }))
-  }
 
   it.live("merges concurrent upserts into few commits, and each caller sees its own outcome", () =>
     Effect.gen(function*() {

@@ -23,30 +23,30 @@ describe("Postings", () => {
     expect(order).toEqual([...order].sort((a, b) => b - a))
   })
 
-  it("collects the pairs each row holds, with its lengths, and leaves the shared scratch array zeroed", () => {
+  it("collects the terms each row holds, with its lengths, and leaves the shared scratch array zeroed", () => {
     // Two fragments; four fields per row.
     const rowIds = [fragment(0, 0), fragment(0, 1), fragment(3, 0), fragment(3, 2)]
     const lengths = Lengths.make(rowIds, [[5, 6, 7, 8], [1, 0, 2, 0], [0, 0, 0, 3], [0, 0, 0, 0]])
-    // Two tokens: pairs 0-1 content, 2-3 title, 4-5 keywords, 6-7 questions.
-    const matches = [[fragment(0, 1), fragment(3, 2)], [fragment(3, 2)], [fragment(3, 0)], undefined, undefined, undefined, undefined, undefined]
-    const postings = Postings.collect(lengths, matches)
+    // Four terms: two in content (field 0), one in the title (field 1), one in questions (field 3).
+    const matches = [[fragment(0, 1), fragment(3, 2)], [fragment(3, 2)], [fragment(3, 0)], undefined]
+    const postings = Postings.collect(lengths, matches, [0, 0, 1, 3])
     expect(postings.moved).toBe(false)
     expect(postings.rowIds).toEqual([fragment(0, 1), fragment(3, 2), fragment(3, 0)])
     expect([...postings.lengths]).toEqual([6, 0, 0, 0, 8, 0, 3, 0, 7, 2, 0, 0])
     expect([...postings.has]).toEqual([
-      1, 0, 0, 0, 0, 0, 0, 0,
-      1, 1, 0, 0, 0, 0, 0, 0,
-      0, 0, 1, 0, 0, 0, 0, 0
+      1, 0, 0, 0,
+      1, 1, 0, 0,
+      0, 0, 1, 0
     ])
     expect([...Lengths.scratch(lengths)].every((x) => x === 0)).toBe(true)
   })
 
   it("tells when a match is a row the length scan did not see (the table changed)", () => {
     const lengths = Lengths.make([fragment(0, 0)], [[3], [0], [0], [0]])
-    expect(Postings.collect(lengths, [[fragment(0, 0)], undefined, undefined, undefined]).moved).toBe(false)
-    expect(Postings.collect(lengths, [[fragment(0, 5)], undefined, undefined, undefined]).moved).toBe(true)
-    expect(Postings.collect(lengths, [[fragment(1, 0)], undefined, undefined, undefined]).moved).toBe(true)
+    expect(Postings.collect(lengths, [[fragment(0, 0)]], [0]).moved).toBe(false)
+    expect(Postings.collect(lengths, [[fragment(0, 5)]], [0]).moved).toBe(true)
+    expect(Postings.collect(lengths, [[fragment(1, 0)]], [0]).moved).toBe(true)
     // A row seen with an empty field cannot hold a token there.
-    expect(Postings.collect(lengths, [undefined, [fragment(0, 0)], undefined, undefined]).moved).toBe(true)
+    expect(Postings.collect(lengths, [[fragment(0, 0)]], [1]).moved).toBe(true)
   })
 })

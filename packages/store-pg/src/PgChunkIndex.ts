@@ -24,15 +24,16 @@
  *   `efSearch` (by default growing with the vectors searched, `defaultEfSearch`; raised to twice the
  *   fetch size) and `hnsw.iterative_scan = strict_order`, so filtered
  *   scans still fill the page. Scores are cosine similarities recomputed in float64 from the stored
- *   float32 vectors with core's `cosineSimilarity`, and the page re-sorted by them.
+ *   float32 vectors with core's `ChunkIndexScoring.vectorScores`, and the page re-sorted by them.
  * - Filters: knowledge bases, availability and document ids in SQL; metadata conditions with core's
  *   `matchesFilter` over an over-fetched candidate set, fetching more until the page is full or the
  *   rows run out.
- * - Text search: BM25 with the memory index's statistics and arithmetic (`internal/chunkIndexBm25.ts`)
- *   over postings of our own (`migrations/0005_chunk_postings.ts`, `internal/chunkIndexPostings.ts`):
- *   the statistics come from the side tables, the postings of the query's tokens (packed rows of
+ * - Text search: BM25 with the memory index's statistics and core's arithmetic (`ChunkIndexScoring`:
+ *   the same terms and sums as every index) over postings of our own
+ *   (`migrations/0005_chunk_postings.ts`, `internal/chunkIndexPostings.ts`): the statistics come from
+ *   the side tables (`internal/chunkIndexBm25.ts`), the postings of the query's tokens (packed rows of
  *   ordinal, term frequency and field length, a few rows per token) are read in one query, and
- *   every candidate is scored here in the memory index's order, to the bit. The best are fetched by
+ *   every candidate is scored here, to the bit. The best are fetched by
  *   ordinal, in rounds until the page is full: an ordinal whose row was replaced or deleted finds
  *   nothing, unavailable rows and metadata conditions are filtered then; a document filter is
  *   applied before scoring (the documents' ordinals are read first). A search is one read-only
@@ -50,7 +51,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import { vector } from "@electric-sql/pglite-pgvector"
-import { Chunk, ChunkIndex, ChunkIndexError } from "@ragkit/core"
+import { Chunk, ChunkIndex, ChunkIndexError, ChunkIndexScoring } from "@ragkit/core"
 import type { ChunkId, DocumentId, KnowledgeBaseId } from "@ragkit/core"
 import { Effect, Layer, Option } from "effect"
 import * as Bm25 from "./internal/chunkIndexBm25.js"
@@ -113,9 +114,6 @@ const rewritePage = 2000
 const indexLockKey = 7_238_411_590_004
 
 const mismatch = (message: string) => new ChunkIndexError({ reason: "Mismatch", message })
-
-const byScoreThenId = (a: ChunkIndex.ScoredChunk, b: ChunkIndex.ScoredChunk) =>
-  b.score - a.score || (a.chunk.id < b.chunk.id ? -1 : a.chunk.id > b.chunk.id ? 1 : 0)
 
 const pairKey = (kbId: string, id: string) => `${kbId}\u0000${id}`
 
@@ -557,13 +555,13 @@ export const make = (
           )
           for (const row of rows) {
             const chunk = Rows.decode(row)
-            if (!ChunkIndex.matchesFilter(chunk, search.filter)) continue
+            if (!ChunkIndexScoring.matchesFilter(chunk, search.filter)) continue
             results.push({ chunk, score: candidates.scoreOf(row.kb_id, row.ord) })
           }
           above = least
           if (results.length >= search.limit) break
         }
-        return results.sort(byScoreThenId).slice(0, search.limit)
+        return ChunkIndexScoring.best(results, search.limit)
       }))
 
     /** The ordinals of the documents' rows with this availability, as a mask per knowledge base. */
@@ -613,15 +611,12 @@ export const make = (
               return yield* run<Rows.ChunkRow>("vector search", text, params)
             }))
             : yield* run<Rows.ChunkRow>("vector search", text, params)
-          const results: Array<ChunkIndex.ScoredChunk> = []
-          for (const row of rows) {
-            const chunk = Rows.decode(row)
-            if (chunk.vector === undefined || !ChunkIndex.matchesFilter(chunk, search.filter)) continue
-            const score = ChunkIndex.cosineSimilarity(search.vector, chunk.vector)
-            if (score >= search.minSimilarity) results.push({ chunk, score })
-          }
+          const results = ChunkIndexScoring.vectorScores(
+            rows.map(Rows.decode).filter((chunk) => ChunkIndexScoring.matchesFilter(chunk, search.filter)),
+            search
+          )
           if (results.length >= search.limit || rows.length < fetch || fetch >= size) {
-            return results.sort(byScoreThenId).slice(0, search.limit)
+            return ChunkIndexScoring.best(results, search.limit)
           }
           fetch *= 4
         }

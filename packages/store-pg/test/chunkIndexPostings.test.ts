@@ -1,15 +1,17 @@
 import { describe, expect, it } from "@effect/vitest"
+import { ChunkIndexScoring } from "@ragkit/core"
 import * as Postings from "../src/internal/chunkIndexPostings.js"
 import * as PgChunkIndex from "../src/PgChunkIndex.js"
-import * as Stats from "../src/internal/chunkIndexStats.js"
 import { random } from "./chunkIndexChecks.js"
+
+const count = ChunkIndexScoring.countTokens
 
 describe("chunk index postings", () => {
   it("a segment's postings read back as written: per (field, token), in ordinal order", () => {
     const rows = [
-      { ord: 3, fields: [Stats.countTokens(["a", "b", "a"]), Stats.countTokens([]), Stats.countTokens(["a"]), Stats.countTokens([])] },
-      { ord: 4, fields: [Stats.countTokens(["b"]), Stats.countTokens(["a"]), Stats.countTokens([]), Stats.countTokens([])] },
-      { ord: 70_000, fields: [Stats.countTokens(["a", "c"]), Stats.countTokens([]), Stats.countTokens([]), Stats.countTokens([])] }
+      { ord: 3, fields: [count(["a", "b", "a"]), count([]), count(["a"]), count([])] },
+      { ord: 4, fields: [count(["b"]), count(["a"]), count([]), count([])] },
+      { ord: 70_000, fields: [count(["a", "c"]), count([]), count([]), count([])] }
     ]
     const read = Postings.build(rows).map(({ field, hex, n, token }) => {
       const records = new Postings.Records(Buffer.from(hex, "hex"))

@@ -4,4 +4,4 @@
  */
 export * as GloveModel from "./GloveModel.js"
 export * as GloveEmbedder from "./GloveEmbedder.js"
-export * as BuiltinModels from "./plugin.js"
+export * as BuiltinModels from "./BuiltinModels.js"

@@ -27,7 +27,7 @@ import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import { ModelError, type Models } from "@ragkit/core"
+import { ModelError, type ModelProvider } from "@ragkit/core"
 import { Duration, Effect, Either, Option, ParseResult, Redacted, Schema, Stream } from "effect"
 
 /** Where and how to call one model. */
@@ -149,7 +149,7 @@ export const retryOptionsFromSettings = (
 }
 
 /** The connection of a resolved model, and a reader of its provider's settings. */
-export const connectionOf = (request: Models.ModelRequest, base: RetryOptions, defaultApiBase?: string) =>
+export const connectionOf = (request: ModelProvider.ModelRequest, base: RetryOptions, defaultApiBase?: string) =>
   Effect.gen(function*() {
     const modelId = `${request.model}@${request.provider.name}`
     const apiBase = request.provider.apiBase.trim() === "" ? defaultApiBase : request.provider.apiBase

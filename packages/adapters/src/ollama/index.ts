@@ -5,6 +5,5 @@
  */
 export * as OllamaChatModel from "./OllamaChatModel.js"
 export * as OllamaEmbedder from "./OllamaEmbedder.js"
-export * as OllamaProvider from "./OllamaProvider.js"
-export { kind, layer, layerFetch, plugin, type OllamaPluginOptions } from "./OllamaProvider.js"
+export * as OllamaModels from "./OllamaModels.js"
 export type { ConnectionOptions, RetryOptions } from "../internal/http.js"

@@ -5,6 +5,6 @@
  */
 export * as CrossEncoderReranker from "./CrossEncoderReranker.js"
 export * as HfTokenizer from "./HfTokenizer.js"
-export * as OnnxModels from "./plugin.js"
+export * as OnnxModels from "./OnnxModels.js"
 export * as OnnxSession from "./OnnxSession.js"
 export * as SentenceEmbedder from "./SentenceEmbedder.js"

@@ -6,7 +6,6 @@
  */
 export * as OpenAiChatModel from "./OpenAiChatModel.js"
 export * as OpenAiEmbedder from "./OpenAiEmbedder.js"
-export * as OpenAiProvider from "./OpenAiProvider.js"
+export * as OpenAiModels from "./OpenAiModels.js"
 export * as OpenAiReranker from "./OpenAiReranker.js"
-export { kind, layer, layerFetch, plugin, type OpenAiPluginOptions } from "./OpenAiProvider.js"
 export type { ConnectionOptions, RetryOptions } from "../internal/http.js"

@@ -1,8 +1,7 @@
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it, layer } from "@effect/vitest"
 import { Caller, Embedder, Models, RecordStore } from "@ragkit/core"
-import type { TenantId, UserId } from "@ragkit/core"
-import { EmbedderSuite } from "@ragkit/core/testing"
+import { anId, EmbedderSuite } from "@ragkit/core/testing"
 import { Effect, Exit, Layer } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -13,7 +12,7 @@ import { BuiltinModels, GloveEmbedder } from "../../src/builtin/index.js"
 const cacheDir = mkdtempSync(join(tmpdir(), "ragkit-glove-"))
 afterAll(() => rmSync(cacheDir, { recursive: true, force: true }))
 
-const caller = new Caller({ tenantId: "tenant" as TenantId, userId: "user" as UserId })
+const caller = new Caller({ tenantId: anId(), userId: anId() })
 
 /** Models with the Builtin plugin, over an in-memory record store. */
 const ModelsLive = BuiltinModels.layer({ cacheDir }).pipe(
@@ -50,7 +49,7 @@ layer(ModelsLive, { timeout: 120_000 })("glove-100d@Builtin", (it) => {
       }
       const unknown = yield* Effect.exit(models.embedder(caller, "bge-m3@Builtin"))
       expect(Exit.isFailure(unknown)).toBe(true)
-      expect((yield* models.plugins).find((p) => p.kind === "builtin")?.providers).toEqual(["Builtin"])
+      expect((yield* models.listPlugins(caller, {})).find((p) => p.kind === "builtin")?.providers).toEqual(["Builtin"])
     }))
 
   it.effect("a cat on a mat is closer to a kitten on a rug than to falling stock prices", () =>

@@ -1,7 +1,7 @@
 /** The engine on memory ports with the `ollama` plugin (`layerFetch`), a fake Ollama and an old (legacy) one. */
-import { Models, Rag } from "@ragkit/core"
+import { decoding, Models, Rag } from "@ragkit/core"
 import { Context, Effect, Layer } from "effect"
-import * as Ollama from "../../src/ollama/index.js"
+import { OllamaModels } from "../../src/ollama/index.js"
 import { newCaller } from "../openai/support.js"
 import * as FakeOllama from "./FakeOllama.js"
 
@@ -10,7 +10,7 @@ export class Servers extends Context.Tag("test/FakeOllamaServers")<
   { readonly current: FakeOllama.FakeOllamaServer; readonly legacy: FakeOllama.FakeOllamaServer }
 >() {}
 
-export const Plugin = Ollama.layerFetch({ retryBaseDelay: "5 millis" })
+export const Plugin = OllamaModels.layerFetch({ retryBaseDelay: "5 millis" })
 
 const ServersLive = Layer.scoped(
   Servers,
@@ -33,9 +33,9 @@ export const tenantWithProvider = (options: ProviderOptions = {}) =>
     const servers = yield* Servers
     const models = yield* Models.Models
     const caller = yield* newCaller
-    yield* models.addProvider(caller, {
+    yield* decoding(models, Models.Operations).addProvider(caller, {
       name: options.name ?? "local",
-      kind: Ollama.kind,
+      kind: OllamaModels.kind,
       api_base: options.apiBase ?? servers.current.url,
       ...(options.apiKey === undefined ? {} : { api_key: options.apiKey }),
       ...(options.settings === undefined ? {} : { settings: options.settings })

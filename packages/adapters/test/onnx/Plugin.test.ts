@@ -13,7 +13,7 @@ layer(ModelsLive)("OnnxModels plugin", (it) => {
   it.effect("serves the ONNX provider to every tenant", () =>
     Effect.gen(function*() {
       const models = yield* Models.Models
-      expect(yield* models.plugins).toContainEqual({ kind: "onnx", providers: ["ONNX"] })
+      expect(yield* models.listPlugins(caller, {})).toContainEqual({ kind: "onnx", providers: ["ONNX"] })
       const embedder = yield* models.embedder(caller, "tiny-bert-embedder@ONNX")
       expect(embedder.modelId).toBe("tiny-bert-embedder@ONNX")
       expect(embedder.dimensions).toBe(64)

@@ -1,13 +1,13 @@
 /** The engine on memory ports with the `openai-compatible` plugin on fetch, and the fake server. */
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
-import { Models, Rag } from "@ragkit/core"
+import { decoding, Models, Rag } from "@ragkit/core"
 import { Effect, Layer } from "effect"
-import * as OpenAi from "../../src/openai/index.js"
+import { OpenAiModels } from "../../src/openai/index.js"
 import * as FakeOpenAi from "./FakeOpenAi.js"
 import { newCaller } from "./support.js"
 
 /** Short backoffs keep the retry tests quick; everything else is the default. */
-export const Plugin = OpenAi.layer({ retryBaseDelay: "5 millis" }).pipe(Layer.provide(FetchHttpClient.layer))
+export const Plugin = OpenAiModels.layer({ retryBaseDelay: "5 millis" }).pipe(Layer.provide(FetchHttpClient.layer))
 
 export const Env = Layer.merge(Rag.layer(Rag.layerMemoryPorts, [Plugin]), FakeOpenAi.layer)
 
@@ -25,9 +25,9 @@ export const tenantWithProvider = (options: ProviderOptions = {}) =>
     const server = yield* FakeOpenAi.FakeOpenAi
     const models = yield* Models.Models
     const caller = yield* newCaller
-    yield* models.addProvider(caller, {
+    yield* decoding(models, Models.Operations).addProvider(caller, {
       name: options.name ?? "fake",
-      kind: OpenAi.kind,
+      kind: OpenAiModels.kind,
       api_base: options.apiBase ?? server.apiBase,
       api_key: options.apiKey ?? FakeOpenAi.API_KEY,
       ...(options.settings === undefined ? {} : { settings: options.settings })

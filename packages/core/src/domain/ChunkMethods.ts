@@ -2,7 +2,9 @@
  * RAGFlow's chunk methods (`parser_id`, `chunk_method` on the REST API) and the default
  * `parser_config` each starts with. Unknown keys a caller adds to a config are kept.
  */
-export const ParserIds = [
+import { Schema } from "effect"
+
+export const ChunkMethodIds = [
   "naive",
   "qa",
   "resume",
@@ -19,14 +21,20 @@ export const ParserIds = [
   "tag",
   "knowledge_graph"
 ] as const
-export type ParserId = (typeof ParserIds)[number]
 
-export const isParserId = (s: unknown): s is ParserId => typeof s === "string" && (ParserIds as ReadonlyArray<string>).includes(s)
+/** A chunk method id; records keep RAGFlow's wire name for the field, `parser_id`. */
+export const ChunkMethodId = Schema.Literal(...ChunkMethodIds).annotations({
+  message: () => ({ message: `must be one of ${ChunkMethodIds.join(", ")}`, override: true })
+})
+export type ChunkMethodId = typeof ChunkMethodId.Type
+
+export const isChunkMethodId = (s: unknown): s is ChunkMethodId =>
+  typeof s === "string" && (ChunkMethodIds as ReadonlyArray<string>).includes(s)
 
 const raptorOff = { raptor: { use_raptor: false }, graphrag: { use_graphrag: false } }
 
 /** The config a chunk method starts with, as RAGFlow's `get_parser_config`. */
-export const defaultParserConfig = (parserId: ParserId): Record<string, unknown> => {
+export const defaultParserConfig = (parserId: ChunkMethodId): Record<string, unknown> => {
   switch (parserId) {
     case "naive":
       return {
@@ -64,7 +72,7 @@ export const defaultParserConfig = (parserId: ParserId): Record<string, unknown>
 }
 
 /** The default config merged with what the caller gave: the caller's keys win, nested objects merge. */
-export const mergeParserConfig = (parserId: ParserId, given: Record<string, unknown> | undefined): Record<string, unknown> => {
+export const mergeParserConfig = (parserId: ChunkMethodId, given: Record<string, unknown> | undefined): Record<string, unknown> => {
   const base = defaultParserConfig(parserId)
   if (given === undefined) return base
   const out: Record<string, unknown> = { ...base }

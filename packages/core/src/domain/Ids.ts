@@ -3,8 +3,8 @@
  */
 import { Schema } from "effect"
 
-const Hex32 = Schema.String.pipe(
-  Schema.pattern(/^[0-9a-f]{32}$/, { message: () => "expected a 32-character hex id" })
+const Hex32 = Schema.String.annotations({ message: () => ({ message: "must be a string", override: true }) }).pipe(
+  Schema.pattern(/^[0-9a-f]{32}$/, { message: () => "is not a valid id" })
 )
 
 export const TenantId = Hex32.pipe(Schema.brand("TenantId"))

@@ -3,6 +3,8 @@
  * (its response bodies are the reference). The server maps these onto each wire format.
  */
 import { Schema } from "effect"
+import { ChunkMethodId } from "./ChunkMethods.js"
+import { OneOf } from "./Fields.js"
 import {
   ApiTokenId,
   ConversationId,
@@ -23,7 +25,7 @@ export const JsonObject = Schema.Record({ key: Schema.String, value: Schema.Unkn
 export type JsonObject = typeof JsonObject.Type
 
 /** `"1"` valid / `"0"` invalid, as RAGFlow's `status` column. */
-export const Status = Schema.Literal("0", "1")
+export const Status = OneOf("0", "1")
 export type Status = typeof Status.Type
 
 export class Tenant extends Schema.Class<Tenant>("Tenant")({
@@ -64,7 +66,7 @@ export class User extends Schema.Class<User>("User")({
   ...Stamps
 }) {}
 
-export const MemberRole = Schema.Literal("owner", "normal", "invite")
+export const MemberRole = OneOf("owner", "normal", "invite")
 export type MemberRole = typeof MemberRole.Type
 
 /** RAGFlow's `user_tenant`: a user's place in a tenant (team). */
@@ -94,11 +96,11 @@ export class ApiToken extends Schema.Class<ApiToken>("ApiToken")({
   ...Stamps
 }) {}
 
-export const ModelType = Schema.Literal("chat", "embedding", "rerank", "image2text", "speech2text", "tts")
+export const ModelType = OneOf("chat", "embedding", "rerank", "image2text", "speech2text", "tts")
 export type ModelType = typeof ModelType.Type
 
 /** A configured model provider of a tenant (RAGFlow's `tenant_llm` factory settings). */
-export class ModelProvider extends Schema.Class<ModelProvider>("ModelProvider")({
+export class ModelProviderConfig extends Schema.Class<ModelProviderConfig>("ModelProviderConfig")({
   id: ModelProviderId,
   tenant_id: TenantId,
   /** The name models are addressed by: `model@<name>`. */
@@ -127,7 +129,7 @@ export class Model extends Schema.Class<Model>("Model")({
   ...Stamps
 }) {}
 
-export const Permission = Schema.Literal("me", "team")
+export const Permission = OneOf("me", "team")
 export type Permission = typeof Permission.Type
 
 /** The embedder a knowledge base was indexed with; searching it with another is refused. */
@@ -146,7 +148,7 @@ export class KnowledgeBase extends Schema.Class<KnowledgeBase>("KnowledgeBase")(
   embedder: Schema.NullOr(EmbedderIdentity),
   permission: Permission,
   /** The chunk method (`chunk_method` on the REST API). */
-  parser_id: Schema.String,
+  parser_id: ChunkMethodId,
   parser_config: JsonObject,
   pipeline_id: Schema.NullOr(Schema.String),
   created_by: UserId,
@@ -161,7 +163,7 @@ export class KnowledgeBase extends Schema.Class<KnowledgeBase>("KnowledgeBase")(
   ...Stamps
 }) {}
 
-export const RunStatus = Schema.Literal("UNSTART", "RUNNING", "CANCEL", "DONE", "FAIL")
+export const RunStatus = OneOf("UNSTART", "RUNNING", "CANCEL", "DONE", "FAIL")
 export type RunStatus = typeof RunStatus.Type
 
 export const DocumentType = Schema.Literal("pdf", "doc", "visual", "aural", "virtual", "other")
@@ -171,7 +173,8 @@ export class Document extends Schema.Class<Document>("Document")({
   id: DocumentId,
   kb_id: KnowledgeBaseId,
   tenant_id: TenantId,
-  parser_id: Schema.String,
+  /** The chunk method: the knowledge base's, or the one the file type calls for. */
+  parser_id: ChunkMethodId,
   parser_config: JsonObject,
   pipeline_id: Schema.NullOr(Schema.String),
   /** `local` for uploaded bytes, `virtual` for a record without a file. */
@@ -221,7 +224,7 @@ export class Dialog extends Schema.Class<Dialog>("Dialog")({
   ...Stamps
 }) {}
 
-export const MessageRole = Schema.Literal("system", "user", "assistant")
+export const MessageRole = OneOf("system", "user", "assistant")
 export type MessageRole = typeof MessageRole.Type
 
 /** What an answer was built from: the chunks it cites and per-document counts. */

@@ -1,6 +1,6 @@
 import { Clock, Effect, Option } from "effect"
 import { randomHex32, type TaskId } from "../domain/Ids.js"
-import { LeaseLost, Task, type TaskQueueService } from "../ports/TaskQueue.js"
+import { LeaseLost, Task, type TaskQueueService } from "../ports/TaskQueueService.js"
 
 export const makeMemoryQueue: Effect.Effect<TaskQueueService> = Effect.sync(() => {
   const tasks = new Map<string, Task>()

@@ -4,7 +4,7 @@
  */
 import { Effect, FiberRef, Option } from "effect"
 import { StoreError } from "../domain/Errors.js"
-import type { Condition, Page, Query, RawTable, RecordBackend, Row, TableSpec } from "../ports/RecordStore.js"
+import type { Condition, Page, Query, RawTable, RecordBackend, Row, TableSpec } from "../ports/RecordBackend.js"
 
 const matches = (row: Row, where: Readonly<Record<string, Condition>> | undefined): boolean => {
   if (where === undefined) return true

@@ -4,13 +4,13 @@
  * Methods live in the parsers package and are found by id in the `ChunkMethodRegistry`.
  */
 import { Context, Effect, Layer, Option } from "effect"
-import { isParserId } from "../domain/ChunkMethods.js"
+import { isChunkMethodId } from "../domain/ChunkMethods.js"
 import type { ChunkPosition } from "../domain/Chunk.js"
 import { ParseError } from "../domain/Errors.js"
 import type { ParsedDocument } from "./Parser.js"
 
 /** RAGFlow's chunk method ids (kept with the default configs in `domain/ChunkMethods.ts`). */
-export { isParserId, type ParserId, ParserIds } from "../domain/ChunkMethods.js"
+export { ChunkMethodId, ChunkMethodIds, isChunkMethodId } from "../domain/ChunkMethods.js"
 
 /** A chunk as a method produces it, before tokens, vectors and ids are added. */
 export interface DraftChunk {
@@ -72,7 +72,7 @@ export const makeRegistry = (methods: ReadonlyArray<ChunkMethod>): ChunkMethodRe
           Effect.fail(
             new ParseError({
               reason: "Unsupported",
-              message: isParserId(id)
+              message: isChunkMethodId(id)
                 ? `chunk method ${id} is not installed`
                 : `unsupported parser id ${JSON.stringify(id)}`
             })

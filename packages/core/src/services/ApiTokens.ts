@@ -2,43 +2,77 @@
  * ApiTokens: a tenant's API keys (`Authorization: Bearer ragkit-...`). A key is shown once, when it
  * is made; the store keeps its SHA-256 and a short prefix to tell keys apart in lists.
  */
-import { Clock, Context, Effect, Layer, Option } from "effect"
+import { Clock, Context, Effect, Layer, Option, Schema } from "effect"
 import { Caller } from "../domain/Caller.js"
-import { type InvalidInput, NotFound, notFound, type StoreError, Unauthenticated } from "../domain/Errors.js"
-import { type ApiTokenId, type DialogId, isHex32, randomHex32 } from "../domain/Ids.js"
+import { NotFound, type StoreError, Unauthenticated } from "../domain/Errors.js"
+import * as Fields from "../domain/Fields.js"
+import { type ApiTokenId, DialogId, isHex32, randomHex32 } from "../domain/Ids.js"
 import { ApiToken } from "../domain/Records.js"
 import { newStamps } from "../domain/Time.js"
 import { RecordStore } from "../ports/RecordStore.js"
 import { ownRecord } from "./internal/access.js"
 import { randomToken, sha256Hex } from "./internal/secrets.js"
-import * as validate from "./internal/validate.js"
 
-export interface CreateApiTokenInput {
-  /** Scopes the key to one dialog of the tenant (embedded chat). */
-  readonly dialogId?: DialogId | undefined
+// ---------------------------------------------------------------------------------------------
+// Requests and results
+
+/** Keys are 50 characters; anything much longer is not one. */
+const SECRET_MAX = 512
+
+export const CreateRequest = Schema.Struct({
+  /** Scopes the key to one dialog of the tenant (embedded chat); none when absent or null. */
+  dialog_id: Schema.optional(Schema.NullOr(DialogId)),
   /** Where the key is used (`dialog`, `agent`, ...), free text. */
-  readonly source?: string | undefined
-}
+  source: Schema.optional(Schema.NullOr(Fields.Name(64)))
+})
+export type CreateRequest = typeof CreateRequest.Type
 
-export interface CreatedApiToken {
-  readonly token: ApiToken
+export const CreateResult = Schema.Struct({
+  token: ApiToken,
   /** The key itself. Shown here only; it can't be recovered later. */
-  readonly secret: string
+  secret: Schema.String
+})
+export type CreateResult = typeof CreateResult.Type
+
+export const ListRequest = Schema.Struct({})
+export type ListRequest = typeof ListRequest.Type
+
+/** The tenant's keys, newest first: their prefixes, never the keys. */
+export const ListResult = Schema.Array(ApiToken)
+export type ListResult = typeof ListResult.Type
+
+export const RemoveRequest = Schema.Struct({
+  /** The key's id, or the key itself. */
+  token: Fields.Text(SECRET_MAX)
+})
+export type RemoveRequest = typeof RemoveRequest.Type
+
+/** Any string: a key that can't be one is refused like an unknown one (`Unauthenticated`). */
+export const AuthenticateRequest = Schema.Struct({ secret: Fields.String })
+export type AuthenticateRequest = typeof AuthenticateRequest.Type
+
+export const AuthenticateResult = Schema.Struct({ caller: Caller, token: ApiToken })
+export type AuthenticateResult = typeof AuthenticateResult.Type
+
+/** Each method's request and result, for the surfaces that decode what callers send. */
+export const Operations = {
+  create: Fields.operation(CreateRequest, CreateResult),
+  list: Fields.operation(ListRequest, ListResult),
+  remove: Fields.operation(RemoveRequest, Schema.Void),
+  authenticate: Fields.anonymous(AuthenticateRequest, AuthenticateResult)
 }
 
-export interface AuthenticatedApiToken {
-  readonly caller: Caller
-  readonly token: ApiToken
-}
+// ---------------------------------------------------------------------------------------------
+// The service
 
 export interface ApiTokensService {
-  readonly create: (caller: Caller, input?: CreateApiTokenInput) => Effect.Effect<CreatedApiToken, InvalidInput | NotFound | StoreError>
+  readonly create: (caller: Caller, request: CreateRequest) => Effect.Effect<CreateResult, NotFound | StoreError>
   /** The caller's tenant's keys, newest first. */
-  readonly list: (caller: Caller) => Effect.Effect<ReadonlyArray<ApiToken>, StoreError>
+  readonly list: (caller: Caller, request: ListRequest) => Effect.Effect<ListResult, StoreError>
   /** Revokes a key of the caller's tenant, named by its id or by the key itself. */
-  readonly remove: (caller: Caller, idOrSecret: string) => Effect.Effect<void, NotFound | StoreError>
+  readonly remove: (caller: Caller, request: RemoveRequest) => Effect.Effect<void, NotFound | StoreError>
   /** The caller a key acts as: its tenant, and the user who made it. */
-  readonly authenticate: (secret: string) => Effect.Effect<AuthenticatedApiToken, Unauthenticated | StoreError>
+  readonly authenticate: (request: AuthenticateRequest) => Effect.Effect<AuthenticateResult, Unauthenticated | StoreError>
 }
 
 export class ApiTokens extends Context.Tag("@ragkit/core/ApiTokens")<ApiTokens, ApiTokensService>() {}
@@ -54,14 +88,11 @@ export const displayPrefix = (secret: string): string => `${secret.slice(0, 12)}
 export const make = Effect.gen(function* () {
   const store = yield* RecordStore
 
-  const create = Effect.fn("ApiTokens.create")(function* (caller: Caller, input: CreateApiTokenInput = {}) {
-    let dialogId: DialogId | null = null
-    if (input.dialogId !== undefined && input.dialogId !== null) {
-      const id = yield* validate.id<DialogId>("dialog_id", input.dialogId)
-      dialogId = (yield* ownRecord(store.dialogs, "Dialog", caller, id)).id
-    }
-    const source =
-      input.source === undefined || input.source === null ? null : yield* validate.name("source", input.source, 64)
+  const create = Effect.fn("ApiTokens.create")(function* (caller: Caller, request: CreateRequest) {
+    const dialogId =
+      request.dialog_id === undefined || request.dialog_id === null
+        ? null
+        : (yield* ownRecord(store.dialogs, "Dialog", caller, request.dialog_id)).id
     const secret = `${SECRET_PREFIX}${randomToken(32)}`
     const stamps = yield* newStamps
     const token = yield* store.apiTokens.insert(
@@ -72,7 +103,7 @@ export const make = Effect.gen(function* () {
         token_hash: sha256Hex(secret),
         token_prefix: displayPrefix(secret),
         dialog_id: dialogId,
-        source,
+        source: request.source ?? null,
         beta: null,
         last_used_time: null,
         ...stamps
@@ -81,15 +112,13 @@ export const make = Effect.gen(function* () {
     return { token, secret }
   })
 
-  const list = Effect.fn("ApiTokens.list")(function* (caller: Caller) {
+  const list = Effect.fn("ApiTokens.list")(function* (caller: Caller, _request: ListRequest) {
     const page = yield* store.apiTokens.find({ where: { tenant_id: caller.tenantId }, orderBy: "create_time", desc: true })
     return page.items
   })
 
-  const remove = Effect.fn("ApiTokens.remove")(function* (caller: Caller, idOrSecret: string) {
-    if (typeof idOrSecret !== "string" || idOrSecret.length === 0) {
-      return yield* Effect.fail(notFound("ApiToken", String(idOrSecret)))
-    }
+  const remove = Effect.fn("ApiTokens.remove")(function* (caller: Caller, request: RemoveRequest) {
+    const idOrSecret = request.token
     const byId = isHex32(idOrSecret) ? yield* store.apiTokens.get(idOrSecret) : Option.none<ApiToken>()
     const found = Option.isSome(byId) ? byId : yield* store.apiTokens.findFirst({ token_hash: sha256Hex(idOrSecret) })
     if (Option.isNone(found) || found.value.tenant_id !== caller.tenantId) {
@@ -100,10 +129,9 @@ export const make = Effect.gen(function* () {
     yield* store.apiTokens.remove([found.value.id])
   })
 
-  const authenticate = Effect.fn("ApiTokens.authenticate")(function* (secret: string) {
-    if (typeof secret !== "string" || secret.length === 0 || secret.length > 512) {
-      return yield* Effect.fail(new Unauthenticated({ message: BAD_KEY }))
-    }
+  const authenticate = Effect.fn("ApiTokens.authenticate")(function* (request: AuthenticateRequest) {
+    const { secret } = request
+    if (secret.length === 0 || secret.length > SECRET_MAX) return yield* Effect.fail(new Unauthenticated({ message: BAD_KEY }))
     const found = yield* store.apiTokens.findFirst({ token_hash: sha256Hex(secret) })
     if (Option.isNone(found)) return yield* Effect.fail(new Unauthenticated({ message: BAD_KEY }))
     let token = found.value

@@ -5,15 +5,15 @@
  * A caller reads and changes only its own tenant's dialogs; another tenant's dialog is reported as
  * not found. Names need not be unique. Deleting a dialog deletes its conversations.
  */
-import { Context, Effect, Layer, Option } from "effect"
+import { Context, Effect, Layer, Option, Schema } from "effect"
 import type { Caller } from "../domain/Caller.js"
 import { invalid, notFound, type InvalidInput, type NotFound, type StoreError } from "../domain/Errors.js"
-import { randomHex32, type DialogId, type KnowledgeBaseId } from "../domain/Ids.js"
-import { Dialog, type KnowledgeBase } from "../domain/Records.js"
+import * as Fields from "../domain/Fields.js"
+import { DialogId, KnowledgeBaseId, randomHex32 } from "../domain/Ids.js"
+import { Dialog, type JsonObject } from "../domain/Records.js"
 import { newStamps, touched } from "../domain/Time.js"
 import { RecordStore, type Condition } from "../ports/RecordStore.js"
 import { canRead, ownRecord, readableKnowledgeBase, teamTenants } from "./internal/access.js"
-import * as validate from "./internal/validate.js"
 
 /** RAGFlow's default system prompt (its REST API's wording, kept to the character). */
 export const DEFAULT_SYSTEM_PROMPT =
@@ -22,8 +22,49 @@ export const DEFAULT_SYSTEM_PROMPT =
   'question, your answer must include the sentence "The answer you are looking for is not found in the dataset!" ' +
   "Answers need to consider chat history.\n      Here is the knowledge base:\n      {knowledge}\n      The above is the knowledge base."
 
+// ---------------------------------------------------------------------------------------------
+// Requests and results
+
+/** The generation settings with limits; `null` unsets a key (on update). */
+const llmSettingFields = {
+  temperature: Schema.optional(Schema.NullOr(Fields.NumberIn(0, 2))),
+  top_p: Schema.optional(Schema.NullOr(Fields.UnitInterval)),
+  presence_penalty: Schema.optional(Schema.NullOr(Fields.NumberIn(-2, 2))),
+  frequency_penalty: Schema.optional(Schema.NullOr(Fields.NumberIn(-2, 2))),
+  max_tokens: Schema.optional(Schema.NullOr(Fields.IntIn(1, Number.MAX_SAFE_INTEGER)))
+}
+
+/** Generation settings: the known keys are checked, other keys are kept as given. */
+export const LlmSetting = Fields.JsonObjectWith(llmSettingFields)
+export type LlmSetting = typeof LlmSetting.Type
+
+/** A variable of the system prompt, `{key}` in its text; one that is not optional must appear there. */
+export const PromptParameter = Fields.JsonObjectWith({
+  key: Fields.Name(128),
+  optional: Schema.optionalWith(Fields.Boolean, { default: () => false })
+})
+export type PromptParameter = typeof PromptParameter.Type
+
+const PromptText = Fields.Text(65_535)
+
+/** The prompt config: the known keys are checked, other keys are kept as given. */
+export const PromptConfig = Fields.JsonObjectWith({
+  /** On create, empty means the default system prompt. */
+  system: Schema.optional(PromptText),
+  /** The assistant's first message in a new conversation; empty for none. */
+  prologue: Schema.optional(PromptText),
+  /** The answer when retrieval finds nothing; empty lets the model answer anyway. */
+  empty_response: Schema.optional(PromptText),
+  parameters: Schema.optional(Fields.List(PromptParameter)),
+  quote: Schema.optional(Fields.Boolean),
+  keyword: Schema.optional(Fields.Boolean),
+  refine_multiturn: Schema.optional(Fields.Boolean),
+  tts: Schema.optional(Fields.Boolean)
+})
+export type PromptConfig = typeof PromptConfig.Type
+
 /** The prompt config a dialog starts from; given keys replace these, unknown keys are kept. */
-export const defaultPromptConfig = (): Record<string, unknown> => ({
+export const defaultPromptConfig = (): PromptConfig => ({
   system: DEFAULT_SYSTEM_PROMPT,
   prologue: "Hi! I'm your assistant. What can I do for you?",
   parameters: [{ key: "knowledge", optional: false }],
@@ -34,185 +75,168 @@ export const defaultPromptConfig = (): Record<string, unknown> => ({
   tts: false
 })
 
-export interface DialogInput {
-  /** Trimmed, 1..255 characters; need not be unique. */
-  readonly name: string
-  readonly description?: string | undefined
-  readonly icon?: string | undefined
-  /** Default `English`. */
-  readonly language?: string | undefined
+/** The settings a dialog is created with and updated by. */
+const settings = {
+  description: Fields.Text(65_535),
+  /** A data URL (a base64 image), as RAGFlow keeps icons. */
+  icon: Fields.Text(2_000_000),
+  language: Fields.Name(32),
   /** `name@provider` of the chat model; empty means the tenant's default. */
-  readonly llm_id?: string | undefined
-  /**
-   * Generation settings. Known keys are checked (temperature 0..2, top_p 0..1, presence_penalty and
-   * frequency_penalty -2..2, max_tokens a positive integer); a known key set to null is unset;
-   * other keys are kept as given.
-   */
-  readonly llm_setting?: Record<string, unknown> | undefined
-  /** Merged over the defaults (create) or the current config (update); unknown keys are kept. */
-  readonly prompt_config?: Record<string, unknown> | undefined
-  /** Chunks fed to the model, default 6. */
-  readonly top_n?: number | undefined
-  /** Vector candidates, default 1024. */
-  readonly top_k?: number | undefined
-  /** 0..1, default 0.1. */
-  readonly similarity_threshold?: number | undefined
-  /** 0..1, default 0.3. */
-  readonly vector_similarity_weight?: number | undefined
+  llm_id: Fields.Trimmed(255),
+  /** Chunks fed to the model. */
+  top_n: Fields.IntIn(0, 1000),
+  /** Vector candidates. */
+  top_k: Fields.IntIn(1, 10_000),
+  similarity_threshold: Fields.UnitInterval,
+  vector_similarity_weight: Fields.UnitInterval,
   /** Reranker `name@provider`, empty for none. */
-  readonly rerank_id?: string | undefined
-  readonly meta_data_filter?: Record<string, unknown> | undefined
+  rerank_id: Fields.Trimmed(255),
+  meta_data_filter: Fields.JsonObject,
   /** Knowledge bases the caller may read, all with the same embedding model. */
-  readonly kb_ids?: ReadonlyArray<string> | undefined
-  /** Whether answers show their quotations (`"1"`, default) or not (`"0"`). */
-  readonly do_refer?: string | undefined
+  kb_ids: Fields.IdList(KnowledgeBaseId),
+  /** Whether answers show their quotations (`"1"`) or not (`"0"`). */
+  do_refer: Fields.OneOf("0", "1")
 }
 
-export type DialogPatch = Partial<DialogInput>
+export const CreateRequest = Schema.Struct({
+  /** Need not be unique. */
+  name: Fields.Name(255),
+  description: Schema.optionalWith(settings.description, { default: () => "" }),
+  icon: Schema.optionalWith(settings.icon, { default: () => "" }),
+  language: Schema.optionalWith(settings.language, { default: () => "English" }),
+  llm_id: Schema.optionalWith(settings.llm_id, { default: () => "" }),
+  llm_setting: Schema.optional(LlmSetting),
+  /** Merged over `defaultPromptConfig()`. */
+  prompt_config: Schema.optional(PromptConfig),
+  top_n: Schema.optionalWith(settings.top_n, { default: () => 6 }),
+  top_k: Schema.optionalWith(settings.top_k, { default: () => 1024 }),
+  similarity_threshold: Schema.optionalWith(settings.similarity_threshold, { default: () => 0.1 }),
+  vector_similarity_weight: Schema.optionalWith(settings.vector_similarity_weight, { default: () => 0.3 }),
+  rerank_id: Schema.optionalWith(settings.rerank_id, { default: () => "" }),
+  meta_data_filter: Schema.optionalWith(settings.meta_data_filter, { default: () => ({}) }),
+  kb_ids: Schema.optionalWith(settings.kb_ids, { default: () => [] }),
+  do_refer: Schema.optionalWith(settings.do_refer, { default: () => "1" as const })
+})
+export type CreateRequest = typeof CreateRequest.Type
 
-export interface ListDialogs extends validate.Paging {
-  readonly orderby?: "create_time" | "update_time" | undefined
-  /** Default true (newest first). */
-  readonly desc?: boolean | undefined
+/** Absent fields keep their value; `llm_setting` and `prompt_config` are merged over the current ones. */
+export const UpdateRequest = Schema.Struct({
+  dialog_id: DialogId,
+  name: Schema.optional(Fields.Name(255)),
+  description: Schema.optional(settings.description),
+  icon: Schema.optional(settings.icon),
+  language: Schema.optional(settings.language),
+  llm_id: Schema.optional(settings.llm_id),
+  llm_setting: Schema.optional(LlmSetting),
+  prompt_config: Schema.optional(PromptConfig),
+  top_n: Schema.optional(settings.top_n),
+  top_k: Schema.optional(settings.top_k),
+  similarity_threshold: Schema.optional(settings.similarity_threshold),
+  vector_similarity_weight: Schema.optional(settings.vector_similarity_weight),
+  rerank_id: Schema.optional(settings.rerank_id),
+  meta_data_filter: Schema.optional(settings.meta_data_filter),
+  /** May be emptied (RAGFlow's dialogs/set allows it). */
+  kb_ids: Schema.optional(settings.kb_ids),
+  do_refer: Schema.optional(settings.do_refer)
+})
+export type UpdateRequest = typeof UpdateRequest.Type
+
+/** One dialog of the caller's tenant. */
+export const DialogRequest = Schema.Struct({ dialog_id: DialogId })
+export type DialogRequest = typeof DialogRequest.Type
+
+export const ListRequest = Schema.Struct({
+  ...Fields.paging(),
+  ...Fields.ordering("create_time", "update_time"),
   /** Case-insensitive substring of the name. */
-  readonly keywords?: string | undefined
-  readonly id?: string | undefined
+  keywords: Schema.optional(Fields.Text(255)),
+  id: Schema.optional(DialogId),
   /** Exact name. */
-  readonly name?: string | undefined
+  name: Schema.optional(Fields.Text(255))
+})
+export type ListRequest = typeof ListRequest.Type
+
+export const ListResult = Fields.Page(Dialog)
+export type ListResult = typeof ListResult.Type
+
+export const RemoveRequest = Schema.Struct({ dialog_ids: Fields.IdList(DialogId) })
+export type RemoveRequest = typeof RemoveRequest.Type
+
+/** How many dialogs were deleted. */
+export const RemoveResult = Fields.Count
+
+/** Names of the dialog's knowledge bases, in `kb_ids` order. */
+export const KnowledgeBaseNamesResult = Schema.Array(Schema.String)
+
+/** Each method's request and result, for the surfaces that decode what callers send. */
+export const Operations = {
+  create: Fields.operation(CreateRequest, Dialog),
+  update: Fields.operation(UpdateRequest, Dialog),
+  get: Fields.operation(DialogRequest, Dialog),
+  list: Fields.operation(ListRequest, ListResult),
+  remove: Fields.operation(RemoveRequest, RemoveResult),
+  knowledgeBaseNames: Fields.operation(DialogRequest, KnowledgeBaseNamesResult)
 }
 
-export interface DialogPage {
-  readonly items: ReadonlyArray<Dialog>
-  readonly total: number
-}
+// ---------------------------------------------------------------------------------------------
+// The service
+
+export type DialogError = InvalidInput | NotFound | StoreError
 
 export interface DialogsService {
-  readonly create: (caller: Caller, input: DialogInput) => Effect.Effect<Dialog, InvalidInput | NotFound | StoreError>
-  readonly update: (
-    caller: Caller,
-    dialogId: string,
-    patch: DialogPatch
-  ) => Effect.Effect<Dialog, InvalidInput | NotFound | StoreError>
-  readonly get: (caller: Caller, dialogId: string) => Effect.Effect<Dialog, InvalidInput | NotFound | StoreError>
-  readonly list: (caller: Caller, query?: ListDialogs) => Effect.Effect<DialogPage, InvalidInput | StoreError>
+  readonly create: (caller: Caller, request: CreateRequest) => Effect.Effect<Dialog, DialogError>
+  readonly update: (caller: Caller, request: UpdateRequest) => Effect.Effect<Dialog, DialogError>
+  readonly get: (caller: Caller, request: DialogRequest) => Effect.Effect<Dialog, NotFound | StoreError>
+  readonly list: (caller: Caller, request: ListRequest) => Effect.Effect<ListResult, StoreError>
   /** Deletes the dialogs and their conversations; all ids must be the caller's, else nothing is deleted. */
-  readonly remove: (
-    caller: Caller,
-    dialogIds: ReadonlyArray<string>
-  ) => Effect.Effect<number, InvalidInput | NotFound | StoreError>
+  readonly remove: (caller: Caller, request: RemoveRequest) => Effect.Effect<number, NotFound | StoreError>
   /** Names of the dialog's knowledge bases in `kb_ids` order, skipping ones gone or no longer readable. */
-  readonly knowledgeBaseNames: (caller: Caller, dialog: Dialog) => Effect.Effect<ReadonlyArray<string>, StoreError>
+  readonly knowledgeBaseNames: (
+    caller: Caller,
+    request: DialogRequest
+  ) => Effect.Effect<ReadonlyArray<string>, NotFound | StoreError>
 }
 
 export class Dialogs extends Context.Tag("@ragkit/core/Dialogs")<Dialogs, DialogsService>() {}
 
-// ---------------------------------------------------------------------------------------------
-// Field checks
-
-const text = (field: string, value: unknown): Effect.Effect<string, InvalidInput> =>
-  typeof value === "string" ? Effect.succeed(value) : Effect.fail(invalid(field, `${field} must be a string`))
-
-const boolean = (field: string, value: unknown): Effect.Effect<boolean, InvalidInput> =>
-  typeof value === "boolean" ? Effect.succeed(value) : Effect.fail(invalid(field, `${field} must be a boolean`))
-
-/** The patch's value when given, else the current one. */
-const given = <A, E>(value: unknown, current: A, check: (value: unknown) => Effect.Effect<A, E>): Effect.Effect<A, E> =>
-  value === undefined ? Effect.succeed(current) : check(value)
-
-const llmSettingChecks: Record<string, (value: unknown) => Effect.Effect<number, InvalidInput>> = {
-  temperature: (v) => validate.numberIn("llm_setting.temperature", v, 0, 2),
-  top_p: (v) => validate.numberIn("llm_setting.top_p", v, 0, 1),
-  presence_penalty: (v) => validate.numberIn("llm_setting.presence_penalty", v, -2, 2),
-  frequency_penalty: (v) => validate.numberIn("llm_setting.frequency_penalty", v, -2, 2),
-  max_tokens: (v) => validate.intIn("llm_setting.max_tokens", v, 1, Number.MAX_SAFE_INTEGER)
+/** `current` with `changes` merged over it; a known key set to null is removed. */
+const mergeLlmSetting = (current: JsonObject, changes: LlmSetting | undefined): JsonObject => {
+  if (changes === undefined) return current
+  const merged: Record<string, unknown> = { ...current, ...changes }
+  for (const key of Object.keys(llmSettingFields)) {
+    if (merged[key] === null || merged[key] === undefined) delete merged[key]
+  }
+  return merged
 }
-
-/** `current` with `patch` merged over it; known keys checked, a known key set to null removed. */
-const llmSetting = (current: Record<string, unknown>, patch: unknown) =>
-  Effect.gen(function* () {
-    const changes = yield* validate.object("llm_setting", patch)
-    const merged: Record<string, unknown> = { ...current, ...changes }
-    for (const [key, check] of Object.entries(llmSettingChecks)) {
-      if (!(key in merged)) continue
-      if (merged[key] === null || merged[key] === undefined) delete merged[key]
-      else merged[key] = yield* check(merged[key])
-    }
-    return merged
-  })
-
-interface PromptParameter {
-  readonly key: string
-  readonly optional: boolean
-  readonly [other: string]: unknown
-}
-
-const promptParameters = (value: unknown): Effect.Effect<Array<PromptParameter>, InvalidInput> =>
-  Array.isArray(value)
-    ? Effect.forEach(value, (p: unknown, i) => {
-        const field = `prompt_config.parameters[${i}]`
-        if (typeof p !== "object" || p === null || Array.isArray(p)) {
-          return Effect.fail(invalid(field, `${field} must be an object with a key`))
-        }
-        const { key, optional } = p as Record<string, unknown>
-        if (typeof key !== "string" || key.trim() === "") {
-          return Effect.fail(invalid(field, `${field}.key must be a non-empty string`))
-        }
-        if (optional !== undefined && typeof optional !== "boolean") {
-          return Effect.fail(invalid(field, `${field}.optional must be a boolean`))
-        }
-        return Effect.succeed({ ...(p as Record<string, unknown>), key, optional: optional === true })
-      })
-    : Effect.fail(invalid("prompt_config.parameters", "prompt_config.parameters must be an array"))
-
-const promptTextKeys = ["system", "prologue", "empty_response"] as const
-const promptFlagKeys = ["quote", "keyword", "refine_multiturn", "tts"] as const
 
 /**
- * `current` with `patch` merged over it. Known keys are type-checked; the system prompt must use
- * every required parameter (`{key}`), and a system prompt with `{knowledge}` needs the `knowledge`
- * parameter. On create an empty system prompt falls back to the default, as RAGFlow does.
+ * `current` with `changes` merged over it. The system prompt must use every required parameter
+ * (`{key}`), and a system prompt with `{knowledge}` needs the `knowledge` parameter. On create an
+ * empty system prompt falls back to the default, as RAGFlow does.
  */
-const promptConfig = (current: Record<string, unknown>, patch: unknown, creating: boolean) =>
-  Effect.gen(function* () {
-    const changes = patch === undefined ? {} : yield* validate.object("prompt_config", patch)
-    const merged: Record<string, unknown> = { ...current, ...changes }
-    if (creating && (merged.system === undefined || merged.system === null || merged.system === "")) {
-      merged.system = DEFAULT_SYSTEM_PROMPT
-    }
-    for (const key of promptTextKeys) {
-      if (merged[key] !== undefined) merged[key] = yield* text(`prompt_config.${key}`, merged[key])
-    }
-    for (const key of promptFlagKeys) {
-      if (merged[key] !== undefined) merged[key] = yield* boolean(`prompt_config.${key}`, merged[key])
-    }
-    const parameters = yield* promptParameters(merged.parameters ?? [])
-    merged.parameters = parameters
-    const system = typeof merged.system === "string" ? merged.system : ""
-    if (system.includes("{knowledge}") && !parameters.some((p) => p.key === "knowledge")) {
-      return yield* Effect.fail(
-        invalid("prompt_config", "Parameter 'knowledge' must be declared when the system prompt uses {knowledge}")
-      )
-    }
-    for (const p of parameters) {
-      if (!p.optional && !system.includes(`{${p.key}}`)) {
-        return yield* Effect.fail(invalid("prompt_config", `Parameter '${p.key}' is not used`))
-      }
-    }
-    return merged
-  })
-
-/** The fields a dialog is made of, before the id, tenant and stamps. */
-type DialogFields = Omit<Dialog, "id" | "tenant_id" | "status" | "create_time" | "create_date" | "update_time" | "update_date">
+const mergePromptConfig = (
+  current: PromptConfig,
+  changes: PromptConfig | undefined,
+  creating: boolean
+): Effect.Effect<PromptConfig, InvalidInput> => {
+  const merged = { ...current, ...changes }
+  const system = creating && (merged.system === undefined || merged.system === "") ? DEFAULT_SYSTEM_PROMPT : (merged.system ?? "")
+  const parameters = merged.parameters ?? []
+  if (system.includes("{knowledge}") && !parameters.some((p) => p.key === "knowledge")) {
+    return Effect.fail(invalid("prompt_config", "Parameter 'knowledge' must be declared when the system prompt uses {knowledge}"))
+  }
+  const unused = parameters.find((p) => p.optional !== true && !system.includes(`{${p.key}}`))
+  if (unused !== undefined) return Effect.fail(invalid("prompt_config", `Parameter '${unused.key}' is not used`))
+  return Effect.succeed(creating ? { ...merged, system, parameters } : { ...merged, parameters })
+}
 
 export const make = Effect.gen(function* () {
   const store = yield* RecordStore
 
   /** Every kb must be readable by the caller and all must share one embedding model. */
-  const knowledgeBases = (caller: Caller, value: unknown) =>
+  const knowledgeBases = (caller: Caller, ids: ReadonlyArray<KnowledgeBaseId>) =>
     Effect.gen(function* () {
-      if (!Array.isArray(value)) return yield* Effect.fail(invalid("kb_ids", "kb_ids must be an array of ids"))
-      const ids = yield* validate.ids<KnowledgeBaseId>("kb_ids", value)
-      const kbs: Array<KnowledgeBase> = yield* Effect.forEach(ids, (id) => readableKnowledgeBase(store, caller, id))
+      const kbs = yield* Effect.forEach(ids, (id) => readableKnowledgeBase(store, caller, id))
       const models = [...new Set(kbs.map((kb) => kb.embedding_model))]
       if (models.length > 1) {
         return yield* Effect.fail(invalid("kb_ids", `Datasets use different embedding models: ${models.join(", ")}`))
@@ -220,112 +244,96 @@ export const make = Effect.gen(function* () {
       return ids
     })
 
-  /** Checks `patch` and merges it over `current`. */
-  const resolve = (caller: Caller, current: DialogFields, patch: DialogPatch, creating: boolean) =>
-    Effect.gen(function* () {
-      const fields: DialogFields = {
-        name: yield* given(patch.name, current.name, (v) => validate.name("name", v, 255)),
-        description: yield* given(patch.description, current.description, (v) => text("description", v)),
-        icon: yield* given(patch.icon, current.icon, (v) => text("icon", v)),
-        language: yield* given(patch.language, current.language, (v) => text("language", v)),
-        llm_id: yield* given(patch.llm_id, current.llm_id, (v) => Effect.map(text("llm_id", v), (s) => s.trim())),
-        llm_setting: yield* given(patch.llm_setting, current.llm_setting, (v) => llmSetting(current.llm_setting, v)),
-        prompt_type: current.prompt_type,
-        prompt_config: yield* promptConfig(current.prompt_config, patch.prompt_config, creating),
-        meta_data_filter: yield* given(patch.meta_data_filter, current.meta_data_filter, (v) =>
-          validate.object("meta_data_filter", v)
-        ),
-        kb_ids: yield* given(patch.kb_ids, current.kb_ids, (v) => knowledgeBases(caller, v)),
-        top_n: yield* given(patch.top_n, current.top_n, (v) => validate.intIn("top_n", v, 0, 1000)),
-        top_k: yield* given(patch.top_k, current.top_k, (v) => validate.intIn("top_k", v, 1, 10_000)),
-        rerank_id: yield* given(patch.rerank_id, current.rerank_id, (v) =>
-          Effect.map(text("rerank_id", v), (s) => s.trim())
-        ),
-        similarity_threshold: yield* given(patch.similarity_threshold, current.similarity_threshold, (v) =>
-          validate.numberIn("similarity_threshold", v, 0, 1)
-        ),
-        vector_similarity_weight: yield* given(patch.vector_similarity_weight, current.vector_similarity_weight, (v) =>
-          validate.numberIn("vector_similarity_weight", v, 0, 1)
-        ),
-        do_refer: yield* given(patch.do_refer, current.do_refer, (v) => validate.oneOf("do_refer", v, ["0", "1"]))
-      }
-      return fields
-    })
-
   /** A valid dialog of the caller's tenant. */
-  const own = (caller: Caller, id: string) =>
+  const own = (caller: Caller, id: DialogId) =>
     Effect.flatMap(ownRecord(store.dialogs, "Dialog", caller, id), (dialog) =>
       dialog.status === "1" ? Effect.succeed(dialog) : Effect.fail(notFound("Dialog", id))
     )
 
-  const create = Effect.fn("Dialogs.create")(function* (caller: Caller, input: DialogInput) {
-    const defaults: DialogFields = {
-      name: "",
-      description: "",
-      icon: "",
-      language: "English",
-      llm_id: "",
-      llm_setting: {},
-      prompt_type: "simple",
-      prompt_config: defaultPromptConfig(),
-      meta_data_filter: {},
-      kb_ids: [],
-      top_n: 6,
-      top_k: 1024,
-      rerank_id: "",
-      similarity_threshold: 0.1,
-      vector_similarity_weight: 0.3,
-      do_refer: "1"
-    }
-    const name = yield* validate.name("name", input.name, 255)
-    const fields = yield* resolve(caller, defaults, { ...input, name }, true)
+  /** `current` with the request's fields over it. */
+  const updated = (caller: Caller, current: Dialog, request: UpdateRequest) =>
+    Effect.gen(function* () {
+      return {
+        name: request.name ?? current.name,
+        description: request.description ?? current.description,
+        icon: request.icon ?? current.icon,
+        language: request.language ?? current.language,
+        llm_id: request.llm_id ?? current.llm_id,
+        llm_setting: mergeLlmSetting(current.llm_setting, request.llm_setting),
+        // Stored prompt configs were decoded when written.
+        prompt_config: yield* mergePromptConfig(current.prompt_config as PromptConfig, request.prompt_config, false),
+        meta_data_filter: request.meta_data_filter ?? current.meta_data_filter,
+        kb_ids: request.kb_ids === undefined ? current.kb_ids : yield* knowledgeBases(caller, request.kb_ids),
+        top_n: request.top_n ?? current.top_n,
+        top_k: request.top_k ?? current.top_k,
+        rerank_id: request.rerank_id ?? current.rerank_id,
+        similarity_threshold: request.similarity_threshold ?? current.similarity_threshold,
+        vector_similarity_weight: request.vector_similarity_weight ?? current.vector_similarity_weight,
+        do_refer: request.do_refer ?? current.do_refer
+      }
+    })
+
+  const create = Effect.fn("Dialogs.create")(function* (caller: Caller, request: CreateRequest) {
+    const prompt_config = yield* mergePromptConfig(defaultPromptConfig(), request.prompt_config, true)
+    const kb_ids = yield* knowledgeBases(caller, request.kb_ids)
     const dialog = new Dialog({
       id: randomHex32() as DialogId,
       tenant_id: caller.tenantId,
-      ...fields,
+      name: request.name,
+      description: request.description,
+      icon: request.icon,
+      language: request.language,
+      llm_id: request.llm_id,
+      llm_setting: mergeLlmSetting({}, request.llm_setting),
+      prompt_type: "simple",
+      prompt_config,
+      meta_data_filter: request.meta_data_filter,
+      kb_ids,
+      top_n: request.top_n,
+      top_k: request.top_k,
+      rerank_id: request.rerank_id,
+      similarity_threshold: request.similarity_threshold,
+      vector_similarity_weight: request.vector_similarity_weight,
+      do_refer: request.do_refer,
       status: "1",
       ...(yield* newStamps)
     })
     return yield* store.dialogs.insert(dialog)
   })
 
-  const update = Effect.fn("Dialogs.update")(function* (caller: Caller, dialogId: string, patch: DialogPatch) {
-    const id = yield* validate.id<DialogId>("dialog_id", dialogId)
+  const update = Effect.fn("Dialogs.update")(function* (caller: Caller, request: UpdateRequest) {
+    const id = request.dialog_id
     const stamps = yield* touched
-    const updated = yield* store.dialogs.modify(id, (current) =>
+    const next = yield* store.dialogs.modify(id, (current) =>
       current.tenant_id === caller.tenantId && current.status === "1"
-        ? Effect.map(resolve(caller, current, patch, false), (fields) => new Dialog({ ...current, ...fields, ...stamps }))
+        ? Effect.map(updated(caller, current, request), (fields) => new Dialog({ ...current, ...fields, ...stamps }))
         : Effect.fail(notFound("Dialog", id))
     )
-    return yield* Option.match(updated, { onNone: () => Effect.fail(notFound("Dialog", id)), onSome: Effect.succeed })
+    return yield* Option.match(next, { onNone: () => Effect.fail(notFound("Dialog", id)), onSome: Effect.succeed })
   })
 
-  const get = Effect.fn("Dialogs.get")(function* (caller: Caller, dialogId: string) {
-    const id = yield* validate.id<DialogId>("dialog_id", dialogId)
-    return yield* own(caller, id)
+  const get = Effect.fn("Dialogs.get")(function* (caller: Caller, request: DialogRequest) {
+    return yield* own(caller, request.dialog_id)
   })
 
-  const list = Effect.fn("Dialogs.list")(function* (caller: Caller, query: ListDialogs = {}) {
-    const { offset, limit } = yield* validate.paging(query)
-    const orderBy = yield* validate.oneOf("orderby", query.orderby ?? "create_time", ["create_time", "update_time"])
+  const list = Effect.fn("Dialogs.list")(function* (caller: Caller, request: ListRequest) {
     const where: Record<string, Condition> = { tenant_id: caller.tenantId, status: "1" }
-    if (query.id !== undefined) where.id = yield* validate.id<DialogId>("id", query.id)
-    if (query.name !== undefined) where.name = yield* text("name", query.name)
-    const keywords = query.keywords === undefined ? "" : (yield* text("keywords", query.keywords)).trim()
+    if (request.id !== undefined) where.id = request.id
+    if (request.name !== undefined) where.name = request.name
+    const keywords = request.keywords?.trim() ?? ""
     const page = yield* store.dialogs.find({
       where,
       ...(keywords === "" ? {} : { search: { fields: ["name"], text: keywords } }),
-      orderBy,
-      desc: query.desc ?? true,
-      offset,
-      limit
+      orderBy: request.orderby,
+      desc: request.desc,
+      offset: (request.page - 1) * request.page_size,
+      limit: request.page_size
     })
     return { items: page.items, total: page.total }
   })
 
-  const remove = Effect.fn("Dialogs.remove")(function* (caller: Caller, dialogIds: ReadonlyArray<string>) {
-    if (!Array.isArray(dialogIds)) return yield* Effect.fail(invalid("dialog_ids", "dialog_ids must be an array of ids"))
-    const ids = yield* validate.ids<DialogId>("dialog_ids", dialogIds)
+  const remove = Effect.fn("Dialogs.remove")(function* (caller: Caller, request: RemoveRequest) {
+    const ids = request.dialog_ids
     if (ids.length === 0) return 0
     return yield* store.transaction(
       Effect.gen(function* () {
@@ -339,7 +347,8 @@ export const make = Effect.gen(function* () {
     )
   })
 
-  const knowledgeBaseNames = Effect.fn("Dialogs.knowledgeBaseNames")(function* (caller: Caller, dialog: Dialog) {
+  const knowledgeBaseNames = Effect.fn("Dialogs.knowledgeBaseNames")(function* (caller: Caller, request: DialogRequest) {
+    const dialog = yield* own(caller, request.dialog_id)
     if (dialog.kb_ids.length === 0) return []
     const kbs = yield* store.knowledgeBases.getMany(dialog.kb_ids)
     const teams = kbs.some((kb) => kb.tenant_id !== caller.tenantId) ? yield* teamTenants(store, caller) : []

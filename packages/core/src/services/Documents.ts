@@ -2,10 +2,13 @@
  * Documents: the files of a knowledge base. Upload stores the bytes in the BlobStore and a
  * document record (`run: UNSTART`); parsing is queued on the TaskQueue and done by the ingestion
  * worker. Every method checks that the caller may see the document's knowledge base.
+ *
+ * A document's run state (`run`, `progress`, ...) and the counts a run adds to its knowledge base
+ * are written by the ingestion side's run owner (`internal/DocumentRuns`), never here.
  */
-import { Context, Effect, Layer, Option } from "effect"
+import { Context, Effect, Layer, Option, Schema } from "effect"
 import type { Caller } from "../domain/Caller.js"
-import { isParserId, mergeParserConfig, ParserIds, type ParserId } from "../domain/ChunkMethods.js"
+import { ChunkMethodId, mergeParserConfig } from "../domain/ChunkMethods.js"
 import {
   AlreadyExists,
   type BlobStoreError,
@@ -16,43 +19,143 @@ import {
   notFound,
   StoreError
 } from "../domain/Errors.js"
-import { randomHex32, type DocumentId, type KnowledgeBaseId } from "../domain/Ids.js"
-import { Document, type DocumentType, KnowledgeBase, type RunStatus, type Status } from "../domain/Records.js"
+import * as Fields from "../domain/Fields.js"
+import { DocumentId, KnowledgeBaseId, randomHex32 } from "../domain/Ids.js"
+import { Document, DocumentType, KnowledgeBase, RunStatus, Status } from "../domain/Records.js"
 import { newStamps, touched } from "../domain/Time.js"
 import { BlobStore } from "../ports/BlobStore.js"
-import { ChunkIndex } from "../ports/ChunkIndex.js"
 import { ParserRegistry } from "../ports/Parser.js"
 import type { Condition } from "../ports/RecordStore.js"
 import { RecordStore } from "../ports/RecordStore.js"
-import { TaskQueue } from "../ports/TaskQueue.js"
 import { readableKnowledgeBase } from "./internal/access.js"
-import * as validate from "./internal/validate.js"
+import * as DocumentRuns from "./internal/DocumentRuns.js"
 
 /** The task kind the ingestion worker claims. */
-export const ParseTaskKind = "parse"
+export const ParseTaskKind = DocumentRuns.ParseTaskKind
+
+// ---------------------------------------------------------------------------------------------
+// Requests and results
 
 /** RAGFlow's limit on file names, in UTF-8 bytes. */
 export const MaxFileNameBytes = 255
 
-export interface UploadFile {
-  readonly name: string
-  readonly bytes: Uint8Array
-  readonly mimeType?: string
+const utf8 = new TextEncoder()
+
+/** A document name: trimmed, 1..255 UTF-8 bytes, none of the `forbidden` characters. */
+const documentName = (forbidden: RegExp, which: string) =>
+  Fields.Name(MaxFileNameBytes).pipe(
+    Schema.filter((s) => utf8.encode(s).length <= MaxFileNameBytes, {
+      message: () => `is longer than ${MaxFileNameBytes} bytes (UTF-8)`
+    }),
+    Schema.filter((s) => !forbidden.test(s), { message: () => `can't contain ${which}` })
+  ).annotations({
+    description: `trimmed; 1 to ${MaxFileNameBytes} UTF-8 bytes; no ${which}`,
+    jsonSchema: { type: "string", minLength: 1, maxLength: MaxFileNameBytes }
+  })
+
+/** The name of an uploaded file: a base name, without `/`, `\` or NUL. */
+export const FileName = documentName(/[/\\\u0000]/, "/, \\ or NUL")
+
+/** The name of a virtual document (a link, a title): anything but NUL. */
+export const VirtualName = documentName(/\u0000/, "NUL")
+
+export const UploadFile = Schema.Struct({
+  name: FileName,
+  bytes: Schema.Uint8ArrayFromSelf.annotations({
+    message: () => ({ message: "must be bytes (a Uint8Array)", override: true }),
+    jsonSchema: { type: "string", format: "binary" }
+  }),
+  mime_type: Schema.optional(Fields.Text(255))
+})
+export type UploadFile = typeof UploadFile.Type
+
+export const UploadRequest = Schema.Struct({
+  kb_id: KnowledgeBaseId,
+  files: Fields.List(UploadFile).pipe(Schema.minItems(1, { message: () => "can't be empty" }))
+})
+export type UploadRequest = typeof UploadRequest.Type
+
+/** Documents, in the order of the request. */
+export const DocumentList = Schema.Array(Document)
+export type DocumentList = typeof DocumentList.Type
+
+export const CreateVirtualRequest = Schema.Struct({ kb_id: KnowledgeBaseId, name: VirtualName })
+export type CreateVirtualRequest = typeof CreateVirtualRequest.Type
+
+export const GetRequest = Schema.Struct({ doc_id: DocumentId })
+export type GetRequest = typeof GetRequest.Type
+
+/** A file extension: lower-cased, without the dot (`.PDF` is `pdf`). */
+const Suffix = Schema.transform(Fields.Text(32), Schema.String, {
+  strict: true,
+  decode: (s) => s.trim().toLowerCase().replace(/^\./, ""),
+  encode: (s) => s
+})
+
+export const ListRequest = Schema.Struct({
+  kb_id: KnowledgeBaseId,
+  ...Fields.paging(),
+  ...Fields.ordering("create_time", "update_time", "name", "size"),
+  /** Case-insensitive substring of the name. */
+  keywords: Schema.optional(Fields.Text(255)),
+  id: Schema.optional(DocumentId),
+  /** Exact name; empty means any. */
+  name: Schema.optional(Fields.Text(255)),
+  /** Epoch ms, inclusive; 0 or absent means no bound. */
+  create_time_from: Schema.optional(Fields.IntIn(0, Number.MAX_SAFE_INTEGER)),
+  create_time_to: Schema.optional(Fields.IntIn(0, Number.MAX_SAFE_INTEGER)),
+  run_status: Schema.optional(Fields.List(RunStatus)),
+  types: Schema.optional(Fields.List(Fields.OneOf(...DocumentType.literals))),
+  suffix: Schema.optional(Fields.List(Suffix))
+})
+export type ListRequest = typeof ListRequest.Type
+
+export const ListResult = Fields.Page(Document)
+export type ListResult = typeof ListResult.Type
+
+export const DownloadRequest = GetRequest
+export type DownloadRequest = GetRequest
+
+export const DownloadResult = Schema.Struct({ document: Document, bytes: Schema.Uint8ArrayFromSelf })
+export type DownloadResult = typeof DownloadResult.Type
+
+export const RenameRequest = Schema.Struct({ doc_id: DocumentId, name: FileName })
+export type RenameRequest = typeof RenameRequest.Type
+
+export const SetStatusRequest = Schema.Struct({ doc_ids: Fields.IdList(DocumentId), status: Status })
+export type SetStatusRequest = typeof SetStatusRequest.Type
+
+export const ChangeParserRequest = Schema.Struct({
+  doc_id: DocumentId,
+  parser_id: ChunkMethodId,
+  /** Merged over the current config (same method) or the method's defaults (another one). */
+  parser_config: Schema.optional(Fields.JsonObject)
+})
+export type ChangeParserRequest = typeof ChangeParserRequest.Type
+
+export const DocIdsRequest = Schema.Struct({ doc_ids: Fields.IdList(DocumentId) })
+export type DocIdsRequest = typeof DocIdsRequest.Type
+
+/** How many documents were deleted. */
+export const RemoveResult = Fields.Count
+
+/** Each method's request and result, for the surfaces that decode what callers send. */
+export const Operations = {
+  upload: Fields.operation(UploadRequest, DocumentList),
+  createVirtual: Fields.operation(CreateVirtualRequest, Document),
+  get: Fields.operation(GetRequest, Document),
+  list: Fields.operation(ListRequest, ListResult),
+  download: Fields.operation(DownloadRequest, DownloadResult),
+  rename: Fields.operation(RenameRequest, Document),
+  setStatus: Fields.operation(SetStatusRequest, DocumentList),
+  changeParser: Fields.operation(ChangeParserRequest, Document),
+  parse: Fields.operation(DocIdsRequest, DocumentList),
+  cancel: Fields.operation(DocIdsRequest, DocumentList),
+  remove: Fields.operation(DocIdsRequest, RemoveResult)
 }
 
-export interface ListDocuments extends validate.Paging {
-  readonly keywords?: string
-  readonly orderby?: "create_time" | "update_time" | "name" | "size"
-  readonly desc?: boolean
-  readonly id?: string
-  readonly name?: string
-  /** Epoch ms, inclusive; 0 or absent means no bound. */
-  readonly create_time_from?: number
-  readonly create_time_to?: number
-  readonly run_status?: ReadonlyArray<RunStatus>
-  readonly types?: ReadonlyArray<string>
-  readonly suffix?: ReadonlyArray<string>
-}
+// ---------------------------------------------------------------------------------------------
+// The service
 
 export interface DocumentsOptions {
   /** Largest accepted file. Default 512 MiB. */
@@ -63,48 +166,25 @@ type DocError = InvalidInput | NotFound | StoreError
 
 export interface DocumentsService {
   /** Stores the files; refuses the whole call, storing nothing, when any file is unacceptable. */
-  readonly upload: (
-    caller: Caller,
-    kbId: string,
-    files: ReadonlyArray<UploadFile>
-  ) => Effect.Effect<ReadonlyArray<Document>, DocError | BlobStoreError>
+  readonly upload: (caller: Caller, request: UploadRequest) => Effect.Effect<DocumentList, DocError | BlobStoreError>
   /** A document without a file (a link or a placeholder to add chunks to by hand). */
-  readonly createVirtual: (caller: Caller, kbId: string, name: string) => Effect.Effect<Document, DocError>
-  readonly get: (caller: Caller, docId: string) => Effect.Effect<Document, DocError>
-  readonly list: (
-    caller: Caller,
-    kbId: string,
-    query?: ListDocuments
-  ) => Effect.Effect<{ readonly items: ReadonlyArray<Document>; readonly total: number }, DocError>
+  readonly createVirtual: (caller: Caller, request: CreateVirtualRequest) => Effect.Effect<Document, DocError>
+  readonly get: (caller: Caller, request: GetRequest) => Effect.Effect<Document, NotFound | StoreError>
+  readonly list: (caller: Caller, request: ListRequest) => Effect.Effect<ListResult, NotFound | StoreError>
   /** The original bytes. */
-  readonly download: (
-    caller: Caller,
-    docId: string
-  ) => Effect.Effect<{ readonly document: Document; readonly bytes: Uint8Array }, DocError | BlobStoreError>
+  readonly download: (caller: Caller, request: DownloadRequest) => Effect.Effect<DownloadResult, DocError | BlobStoreError>
   /** Renames; the extension must stay and the name must be free in the knowledge base. */
-  readonly rename: (caller: Caller, docId: string, name: string) => Effect.Effect<Document, DocError | AlreadyExists>
+  readonly rename: (caller: Caller, request: RenameRequest) => Effect.Effect<Document, DocError | AlreadyExists>
   /** Enables (`"1"`) or disables (`"0"`) documents for retrieval. */
-  readonly setStatus: (
-    caller: Caller,
-    docIds: ReadonlyArray<string>,
-    status: string
-  ) => Effect.Effect<ReadonlyArray<Document>, DocError>
+  readonly setStatus: (caller: Caller, request: SetStatusRequest) => Effect.Effect<DocumentList, NotFound | StoreError>
   /** Changes the chunk method; a changed method resets the document and drops its chunks. */
-  readonly changeParser: (
-    caller: Caller,
-    docId: string,
-    parserId: string,
-    parserConfig?: Record<string, unknown>
-  ) => Effect.Effect<Document, DocError | ChunkIndexError>
+  readonly changeParser: (caller: Caller, request: ChangeParserRequest) => Effect.Effect<Document, DocError | ChunkIndexError>
   /** Queues parsing (`run: RUNNING`); any earlier task of the document is canceled. */
-  readonly parse: (caller: Caller, docIds: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<Document>, DocError>
+  readonly parse: (caller: Caller, request: DocIdsRequest) => Effect.Effect<DocumentList, DocError>
   /** Stops parsing (`run: CANCEL`). */
-  readonly cancel: (caller: Caller, docIds: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<Document>, DocError>
+  readonly cancel: (caller: Caller, request: DocIdsRequest) => Effect.Effect<DocumentList, DocError>
   /** Deletes documents with their chunks and bytes; all ids must be visible, else nothing is deleted. */
-  readonly remove: (
-    caller: Caller,
-    docIds: ReadonlyArray<string>
-  ) => Effect.Effect<number, DocError | ChunkIndexError | BlobStoreError>
+  readonly remove: (caller: Caller, request: DocIdsRequest) => Effect.Effect<number, NotFound | StoreError | ChunkIndexError | BlobStoreError>
 }
 
 export class Documents extends Context.Tag("@ragkit/core/Documents")<Documents, DocumentsService>() {}
@@ -126,7 +206,7 @@ export const suffixOf = (name: string): string => {
 }
 
 /** The chunk method a file gets: the knowledge base's, except where the file type decides (as RAGFlow). */
-const parserFor = (kb: KnowledgeBase, type: DocumentType, suffix: string): string =>
+const parserFor = (kb: KnowledgeBase, type: DocumentType, suffix: string): ChunkMethodId =>
   type === "visual" ? "picture" : type === "aural" ? "audio" : ["ppt", "pptx", "pages"].includes(suffix) ? "presentation" : suffix === "eml" ? "email" : kb.parser_id
 
 /** `name(1).ext`, `name(2).ext`, ... */
@@ -137,36 +217,19 @@ const numbered = (name: string, n: number): string => {
   return suffix === "" ? `${stem}(${n})` : `${stem}(${n}).${name.slice(name.length - suffix.length)}`
 }
 
-const byteLength = (s: string) => new TextEncoder().encode(s).length
-
-/** A document name: 1..255 UTF-8 bytes, no NUL; an uploaded file's name is a base name (no / or \\). */
-const fileName = (field: string, value: unknown, kind: "file" | "virtual" = "file"): Effect.Effect<string, InvalidInput> =>
-  Effect.flatMap(validate.name(field, value, MaxFileNameBytes), (name) =>
-    byteLength(name) > MaxFileNameBytes
-      ? Effect.fail(invalid(field, `File name must be ${MaxFileNameBytes} bytes or less`))
-      : (kind === "file" ? /[/\\\u0000]/ : /\u0000/).test(name)
-        ? Effect.fail(invalid(field, `File name can't contain ${kind === "file" ? "/ \\ or " : ""}NUL: ${JSON.stringify(name)}`))
-        : Effect.succeed(name)
-  )
-
 const isConflict = (e: unknown): e is StoreError => e instanceof StoreError && e.reason === "Conflict"
 
 export const make = (options: DocumentsOptions = {}) =>
   Effect.gen(function* () {
     const store = yield* RecordStore
     const blobs = yield* BlobStore
-    const index = yield* ChunkIndex
-    const queue = yield* TaskQueue
     const parsers = yield* ParserRegistry
+    const runs = yield* DocumentRuns.make
     const maxFileBytes = options.maxFileBytes ?? 512 * 1024 * 1024
 
-    const knowledgeBase = (caller: Caller, rawId: string) =>
-      Effect.flatMap(validate.id<KnowledgeBaseId>("kb_id", rawId), (id) => readableKnowledgeBase(store, caller, id))
-
     /** A document the caller may see, with its knowledge base. */
-    const visible = (caller: Caller, rawId: string) =>
+    const visible = (caller: Caller, id: DocumentId) =>
       Effect.gen(function* () {
-        const id = yield* validate.id<DocumentId>("doc_id", rawId)
         const doc = yield* store.documents.get(id)
         if (Option.isNone(doc)) return yield* Effect.fail(notFound("Document", id))
         const kb = yield* readableKnowledgeBase(store, caller, doc.value.kb_id).pipe(
@@ -175,23 +238,18 @@ export const make = (options: DocumentsOptions = {}) =>
         return { doc: doc.value, kb }
       })
 
-    const visibleAll = (caller: Caller, rawIds: ReadonlyArray<string>) =>
-      Effect.flatMap(validate.ids<DocumentId>("doc_ids", rawIds), (ids) => Effect.forEach(ids, (id) => visible(caller, id)))
+    const visibleDocs = (caller: Caller, ids: ReadonlyArray<DocumentId>) =>
+      Effect.forEach(ids, (id) => Effect.map(visible(caller, id), ({ doc }) => doc))
 
-    /** Adjusts the knowledge base's counters by the given deltas, under its row lock. */
-    const adjustCounts = (
-      kbId: KnowledgeBaseId,
-      delta: { documents?: number; chunks?: number; tokens?: number; size?: number }
-    ) =>
+    /** Adjusts the knowledge base's document count and size, under its row lock. */
+    const adjustCounts = (kbId: KnowledgeBaseId, documents: number, size: number) =>
       Effect.flatMap(touched, (stamp) =>
         store.knowledgeBases.modify(kbId, (kb) =>
           Effect.succeed(
             new KnowledgeBase({
               ...kb,
-              document_count: Math.max(0, kb.document_count + (delta.documents ?? 0)),
-              chunk_count: Math.max(0, kb.chunk_count + (delta.chunks ?? 0)),
-              token_num: Math.max(0, kb.token_num + (delta.tokens ?? 0)),
-              size: Math.max(0, kb.size + (delta.size ?? 0)),
+              document_count: Math.max(0, kb.document_count + documents),
+              size: Math.max(0, kb.size + size),
               ...stamp
             })
           )
@@ -204,12 +262,7 @@ export const make = (options: DocumentsOptions = {}) =>
         for (let n = 0; n < 1000; n++) {
           const candidate = new Document({ ...doc, name: numbered(doc.name, n) })
           const inserted = yield* store
-            .transaction(
-              Effect.zipLeft(
-                store.documents.insert(candidate),
-                adjustCounts(doc.kb_id, { documents: 1, size: doc.size })
-              )
-            )
+            .transaction(Effect.zipLeft(store.documents.insert(candidate), adjustCounts(doc.kb_id, 1, doc.size)))
             .pipe(
               Effect.map(Option.some),
               Effect.catchIf(isConflict, () => Effect.succeed(Option.none<Document>()))
@@ -230,7 +283,7 @@ export const make = (options: DocumentsOptions = {}) =>
           kb_id: kb.id,
           tenant_id: kb.tenant_id,
           parser_id: parser,
-          parser_config: parser === kb.parser_id ? kb.parser_config : mergeParserConfig(parser as ParserId, undefined),
+          parser_config: parser === kb.parser_id ? kb.parser_config : mergeParserConfig(parser, undefined),
           pipeline_id: kb.pipeline_id,
           source_type: virtual ? "virtual" : "local",
           type,
@@ -240,237 +293,155 @@ export const make = (options: DocumentsOptions = {}) =>
           size,
           thumbnail: "",
           suffix,
-          run: "UNSTART",
-          progress: 0,
-          progress_msg: "",
-          process_begin_at: null,
-          process_duration: 0,
-          chunk_num: 0,
-          token_num: 0,
+          ...DocumentRuns.notStarted,
           meta_fields: {},
           status: "1",
           ...(yield* newStamps)
         })
       })
 
-    const upload = Effect.fn("Documents.upload")(function* (caller: Caller, kbId: string, files: ReadonlyArray<UploadFile>) {
-      const kb = yield* knowledgeBase(caller, kbId)
-      if (files.length === 0) return yield* Effect.fail(invalid("file", "No file part!"))
-      // Check every file before storing any.
-      const checked = yield* Effect.forEach(files, (file, i) =>
-        Effect.gen(function* () {
-          const name = yield* fileName(`file[${i}].name`, file.name)
-          if (file.bytes.length > maxFileBytes) {
-            return yield* Effect.fail(invalid(`file[${i}]`, `${name} is larger than the limit of ${maxFileBytes} bytes`))
-          }
-          if (Option.isNone(parsers.forFile(name, file.mimeType))) {
-            const suffix = suffixOf(name)
-            return yield* Effect.fail(
-              invalid(
-                `file[${i}]`,
-                `This type of file has not been supported yet: ${name}${suffix === "" ? " (no extension)" : ` (.${suffix})`}`
-              )
+    const upload = Effect.fn("Documents.upload")(function* (caller: Caller, request: UploadRequest) {
+      const kb = yield* readableKnowledgeBase(store, caller, request.kb_id)
+      // Check every file before storing any: the size is the deployment's limit, the type needs a parser.
+      yield* Effect.forEach(request.files, (file, i) => {
+        if (file.bytes.length > maxFileBytes) {
+          return Effect.fail(invalid(`files[${i}]`, `${file.name} is larger than the limit of ${maxFileBytes} bytes`))
+        }
+        if (Option.isNone(parsers.forFile(file.name, file.mime_type))) {
+          const suffix = suffixOf(file.name)
+          return Effect.fail(
+            invalid(
+              `files[${i}]`,
+              `This type of file has not been supported yet: ${file.name}${suffix === "" ? " (no extension)" : ` (.${suffix})`}`
             )
-          }
-          return { file, name }
-        })
-      )
+          )
+        }
+        return Effect.void
+      })
       const stored: Array<Document> = []
-      for (const { file, name } of checked) {
-        const draft = yield* newDocument(caller, kb, name, file.bytes.length, false)
-        yield* blobs.put(draft.location, file.bytes, file.mimeType === undefined ? {} : { contentType: file.mimeType })
+      for (const file of request.files) {
+        const draft = yield* newDocument(caller, kb, file.name, file.bytes.length, false)
+        yield* blobs.put(draft.location, file.bytes, file.mime_type === undefined ? {} : { contentType: file.mime_type })
         const doc = yield* insertWithFreeName(draft).pipe(Effect.tapError(() => Effect.ignore(blobs.delete(draft.location))))
         stored.push(doc)
       }
       return stored
     })
 
-    const createVirtual = Effect.fn("Documents.createVirtual")(function* (caller: Caller, kbId: string, rawName: string) {
-      const kb = yield* knowledgeBase(caller, kbId)
-      const name = yield* fileName("name", rawName, "virtual")
-      const draft = yield* newDocument(caller, kb, name, 0, true)
+    const createVirtual = Effect.fn("Documents.createVirtual")(function* (caller: Caller, request: CreateVirtualRequest) {
+      const kb = yield* readableKnowledgeBase(store, caller, request.kb_id)
+      const draft = yield* newDocument(caller, kb, request.name, 0, true)
       return yield* store
-        .transaction(Effect.zipLeft(store.documents.insert(draft), adjustCounts(kb.id, { documents: 1 })))
+        .transaction(Effect.zipLeft(store.documents.insert(draft), adjustCounts(kb.id, 1, 0)))
         .pipe(
           Effect.catchIf(isConflict, () =>
-            Effect.fail(invalid("name", `Duplicated document name in the same dataset: ${name}`))
+            Effect.fail(invalid("name", `Duplicated document name in the same dataset: ${request.name}`))
           )
         )
     })
 
-    const get = Effect.fn("Documents.get")(function* (caller: Caller, docId: string) {
-      return (yield* visible(caller, docId)).doc
+    const get = Effect.fn("Documents.get")(function* (caller: Caller, request: GetRequest) {
+      return (yield* visible(caller, request.doc_id)).doc
     })
 
-    const list = Effect.fn("Documents.list")(function* (caller: Caller, kbId: string, query: ListDocuments = {}) {
-      const kb = yield* knowledgeBase(caller, kbId)
-      const { offset, limit } = yield* validate.paging(query)
-      const orderBy = yield* validate.oneOf("orderby", query.orderby ?? "create_time", ["create_time", "update_time", "name", "size"] as const)
+    const list = Effect.fn("Documents.list")(function* (caller: Caller, request: ListRequest) {
+      const kb = yield* readableKnowledgeBase(store, caller, request.kb_id)
       const where: Record<string, Condition> = { kb_id: kb.id }
-      if (query.id !== undefined && query.id !== "") where.id = query.id
-      if (query.name !== undefined && query.name !== "") where.name = query.name
-      if (query.run_status !== undefined && query.run_status.length > 0) where.run = { in: [...query.run_status] }
-      if (query.types !== undefined && query.types.length > 0) where.type = { in: [...query.types] }
-      if (query.suffix !== undefined && query.suffix.length > 0) where.suffix = { in: query.suffix.map((s) => s.toLowerCase().replace(/^\./, "")) }
-      const from = query.create_time_from ?? 0
-      const to = query.create_time_to ?? 0
+      if (request.id !== undefined) where.id = request.id
+      if (request.name !== undefined && request.name !== "") where.name = request.name
+      if (request.run_status !== undefined && request.run_status.length > 0) where.run = { in: [...request.run_status] }
+      if (request.types !== undefined && request.types.length > 0) where.type = { in: [...request.types] }
+      if (request.suffix !== undefined && request.suffix.length > 0) where.suffix = { in: [...request.suffix] }
+      const from = request.create_time_from ?? 0
+      const to = request.create_time_to ?? 0
       if (from > 0 || to > 0) where.create_time = { ...(from > 0 ? { gte: from } : {}), ...(to > 0 ? { lte: to } : {}) }
+      const keywords = request.keywords?.trim() ?? ""
       return yield* store.documents.find({
         where,
-        orderBy,
-        desc: query.desc ?? true,
-        offset,
-        limit,
-        ...(query.keywords === undefined || query.keywords === "" ? {} : { search: { fields: ["name"], text: query.keywords } })
+        orderBy: request.orderby,
+        desc: request.desc,
+        offset: (request.page - 1) * request.page_size,
+        limit: request.page_size,
+        ...(keywords === "" ? {} : { search: { fields: ["name"], text: keywords } })
       })
     })
 
-    const download = Effect.fn("Documents.download")(function* (caller: Caller, docId: string) {
-      const { doc } = yield* visible(caller, docId)
+    const download = Effect.fn("Documents.download")(function* (caller: Caller, request: DownloadRequest) {
+      const { doc } = yield* visible(caller, request.doc_id)
       if (doc.location === "") return yield* Effect.fail(invalid("doc_id", `Document ${doc.name} has no file (it is virtual)`))
       return { document: doc, bytes: yield* blobs.get(doc.location) }
     })
 
-    const rename = Effect.fn("Documents.rename")(function* (caller: Caller, docId: string, rawName: string) {
-      const { doc } = yield* visible(caller, docId)
-      const name = yield* fileName("name", rawName)
+    /** Applies `f` to the latest version of the document. */
+    const modify = (doc: Document, f: (doc: Document) => Document) =>
+      Effect.flatMap(store.documents.modify(doc.id, (latest) => Effect.succeed(f(latest))), (next) =>
+        Option.match(next, { onNone: () => Effect.fail(notFound("Document", doc.id)), onSome: Effect.succeed })
+      )
+
+    const rename = Effect.fn("Documents.rename")(function* (caller: Caller, request: RenameRequest) {
+      const { doc } = yield* visible(caller, request.doc_id)
+      const name = request.name
       if (suffixOf(name) !== suffixOf(doc.name)) {
         return yield* Effect.fail(invalid("name", "The extension of file can't be changed"))
       }
       const stamp = yield* touched
-      const renamed = yield* store.documents
-        .modify(doc.id, (latest) => Effect.succeed(new Document({ ...latest, name, ...stamp })))
-        .pipe(
-          Effect.catchIf(isConflict, () =>
-            Effect.fail(
-              new AlreadyExists({
-                entity: "Document",
-                field: "name",
-                value: name,
-                message: "Duplicated document name in the same dataset."
-              })
-            )
+      return yield* modify(doc, (latest) => new Document({ ...latest, name, ...stamp })).pipe(
+        Effect.catchIf(isConflict, () =>
+          Effect.fail(
+            new AlreadyExists({ entity: "Document", field: "name", value: name, message: "Duplicated document name in the same dataset." })
           )
         )
-      return yield* Option.match(renamed, { onNone: () => Effect.fail(notFound("Document", doc.id)), onSome: Effect.succeed })
-    })
-
-    /** Applies `f` to the latest version of each document, one transaction per document. */
-    const modifyEach = (docs: ReadonlyArray<Document>, f: (doc: Document) => Document) =>
-      Effect.forEach(docs, (doc) =>
-        Effect.flatMap(store.documents.modify(doc.id, (latest) => Effect.succeed(f(latest))), (next) =>
-          Option.match(next, { onNone: () => Effect.fail(notFound("Document", doc.id)), onSome: Effect.succeed })
-        )
       )
-
-    const setStatus = Effect.fn("Documents.setStatus")(function* (caller: Caller, docIds: ReadonlyArray<string>, raw: string) {
-      const status: Status = yield* validate.oneOf("status", raw, ["0", "1"] as const)
-      const found = yield* visibleAll(caller, docIds)
-      const stamp = yield* touched
-      return yield* modifyEach(found.map((f) => f.doc), (doc) => new Document({ ...doc, status, ...stamp }))
     })
 
-    /** Drops a document's chunks and takes its counts off the knowledge base. */
-    const resetDocument = (doc: Document, run: RunStatus) =>
-      Effect.gen(function* () {
-        yield* queue.cancelKey(doc.id)
-        const stamp = yield* touched
-        const reset = yield* store.transaction(
-          Effect.gen(function* () {
-            const latest = yield* store.documents.modify(doc.id, (d) =>
-              Effect.succeed(
-                new Document({ ...d, run, progress: 0, progress_msg: "", chunk_num: 0, token_num: 0, process_duration: 0, ...stamp })
-              )
-            )
-            yield* adjustCounts(doc.kb_id, { chunks: -doc.chunk_num, tokens: -doc.token_num })
-            return latest
-          })
-        )
-        yield* index.deleteByDocument(doc.kb_id, doc.id)
-        return reset
-      })
+    const setStatus = Effect.fn("Documents.setStatus")(function* (caller: Caller, request: SetStatusRequest) {
+      const docs = yield* visibleDocs(caller, request.doc_ids)
+      const stamp = yield* touched
+      return yield* Effect.forEach(docs, (doc) => modify(doc, (latest) => new Document({ ...latest, status: request.status, ...stamp })))
+    })
 
-    const changeParser = Effect.fn("Documents.changeParser")(function* (
-      caller: Caller,
-      docId: string,
-      rawParser: string,
-      parserConfig?: Record<string, unknown>
-    ) {
-      const { doc } = yield* visible(caller, docId)
-      if (!isParserId(rawParser)) {
-        return yield* Effect.fail(invalid("parser_id", `Unsupported parser id ${JSON.stringify(rawParser)}; use one of ${ParserIds.join(", ")}`))
-      }
-      const given = parserConfig === undefined ? undefined : yield* validate.object("parser_config", parserConfig)
-      const config = rawParser === doc.parser_id ? { ...doc.parser_config, ...given } : mergeParserConfig(rawParser, given)
-      if (rawParser === doc.parser_id && JSON.stringify(config) === JSON.stringify(doc.parser_config)) return doc
-      if (doc.type === "visual" && rawParser !== "picture") {
+    const changeParser = Effect.fn("Documents.changeParser")(function* (caller: Caller, request: ChangeParserRequest) {
+      const { doc } = yield* visible(caller, request.doc_id)
+      const parser = request.parser_id
+      const config = parser === doc.parser_id ? { ...doc.parser_config, ...request.parser_config } : mergeParserConfig(parser, request.parser_config)
+      if (parser === doc.parser_id && JSON.stringify(config) === JSON.stringify(doc.parser_config)) return doc
+      if (doc.type === "visual" && parser !== "picture") {
         return yield* Effect.fail(invalid("parser_id", "Not supported yet! An image can only be parsed with the picture method"))
       }
-      yield* resetDocument(doc, "UNSTART")
-      const stamp = yield* touched
-      const [changed] = yield* modifyEach([doc], (d) => new Document({ ...d, parser_id: rawParser, parser_config: config, ...stamp }))
-      return changed!
+      // A new method makes the chunks stale: the run is forgotten in the same write.
+      return yield* runs.reset(doc, (d) => new Document({ ...d, parser_id: parser, parser_config: config }))
     })
 
-    const parse = Effect.fn("Documents.parse")(function* (caller: Caller, docIds: ReadonlyArray<string>) {
-      const found = yield* visibleAll(caller, docIds)
-      for (const { doc } of found) {
-        if (doc.type === "virtual") return yield* Effect.fail(invalid("doc_ids", `Document ${doc.name} is virtual and has nothing to parse`))
+    const parse = Effect.fn("Documents.parse")(function* (caller: Caller, request: DocIdsRequest) {
+      const docs = yield* visibleDocs(caller, request.doc_ids)
+      const virtual = docs.find((doc) => doc.type === "virtual")
+      if (virtual !== undefined) return yield* Effect.fail(invalid("doc_ids", `Document ${virtual.name} is virtual and has nothing to parse`))
+      return yield* Effect.forEach(docs, runs.start)
+    })
+
+    const cancel = Effect.fn("Documents.cancel")(function* (caller: Caller, request: DocIdsRequest) {
+      const docs = yield* visibleDocs(caller, request.doc_ids)
+      const idle = docs.find((doc) => doc.run !== "RUNNING")
+      if (idle !== undefined) {
+        return yield* Effect.fail(invalid("doc_ids", `Can't stop parsing document ${idle.name}: it is not being parsed (${idle.run})`))
       }
-      return yield* Effect.forEach(found, ({ doc }) =>
-        Effect.gen(function* () {
-          yield* queue.cancelKey(doc.id)
-          const stamp = yield* touched
-          const [running] = yield* modifyEach([doc], (d) =>
-            new Document({ ...d, run: "RUNNING", progress: 0, progress_msg: "", process_begin_at: stamp.update_time, process_duration: 0, ...stamp })
-          )
-          yield* queue.enqueue({ kind: ParseTaskKind, key: doc.id, payload: { doc_id: doc.id, kb_id: doc.kb_id, tenant_id: doc.tenant_id } })
-          return running!
-        })
-      )
+      return yield* Effect.forEach(docs, runs.cancel)
     })
 
-    const cancel = Effect.fn("Documents.cancel")(function* (caller: Caller, docIds: ReadonlyArray<string>) {
-      const found = yield* visibleAll(caller, docIds)
-      for (const { doc } of found) {
-        if (doc.run !== "RUNNING") {
-          return yield* Effect.fail(invalid("doc_ids", `Can't stop parsing document ${doc.name}: it is not being parsed (${doc.run})`))
-        }
-      }
-      return yield* Effect.forEach(found, ({ doc }) =>
-        Effect.gen(function* () {
-          yield* queue.cancelKey(doc.id)
-          const stamp = yield* touched
-          const [canceled] = yield* modifyEach([doc], (d) =>
-            new Document({ ...d, run: "CANCEL", progress_msg: d.progress_msg === "" ? "Canceled." : `${d.progress_msg}\nCanceled.`, ...stamp })
-          )
-          return canceled!
-        })
-      )
-    })
-
-    const remove = Effect.fn("Documents.remove")(function* (caller: Caller, docIds: ReadonlyArray<string>) {
-      const found = yield* visibleAll(caller, docIds)
+    const remove = Effect.fn("Documents.remove")(function* (caller: Caller, request: DocIdsRequest) {
+      const docs = yield* visibleDocs(caller, request.doc_ids)
       // Records first, in one transaction: on failure nothing changes.
       yield* store.transaction(
-        Effect.forEach(found, ({ doc }) =>
-          Effect.zipRight(
-            store.documents.remove([doc.id]),
-            adjustCounts(doc.kb_id, { documents: -1, chunks: -doc.chunk_num, tokens: -doc.token_num, size: -doc.size })
-          )
+        Effect.forEach(docs, (doc) =>
+          Effect.all([store.documents.remove([doc.id]), adjustCounts(doc.kb_id, -1, -doc.size), runs.uncount(doc)])
         )
       )
       yield* Effect.forEach(
-        found,
-        ({ doc }) =>
-          Effect.all([
-            queue.cancelKey(doc.id),
-            index.deleteByDocument(doc.kb_id, doc.id),
-            doc.location === "" ? Effect.void : blobs.delete(doc.location)
-          ]),
+        docs,
+        (doc) => Effect.all([runs.discard(doc), doc.location === "" ? Effect.void : blobs.delete(doc.location)]),
         { discard: true }
       )
-      return found.length
+      return docs.length
     })
 
     return Documents.of({ upload, createVirtual, get, list, download, rename, setStatus, changeParser, parse, cancel, remove })

@@ -3,10 +3,12 @@
  *
  * A worker claims `parse` tasks from the TaskQueue under a lease and, for each document:
  * parse -> chunk (the document's chunk method) -> tokenize (token counts, search tokens), all three
- * by the `Chunker` (on this thread, or on a pool of threads) -> embed in batches (the knowledge base's embedding model) -> replace the document's
+ * by the `DocumentPreparer` (on this thread, or on a pool of threads) -> embed in batches (the knowledge base's embedding model) -> replace the document's
  * chunks in the ChunkIndex -> `DONE` with chunk and token counts on the document and the knowledge
  * base, or `FAIL` with the reason. `progress` (0..1) and `progress_msg` lines are written after
- * every stage (while embedding, at most every `progressEveryMs`).
+ * every stage (while embedding, at most every `progressEveryMs`), on the document only, through
+ * its run owner (`internal/DocumentRuns`): once a caller canceled, reset or deleted the document,
+ * the next write fails and the work stops.
  *
  * While a document is processed, a heartbeat renews the lease every `heartbeatMs`; when it learns
  * the task was canceled it interrupts the work and removes the document's chunks, so a cancel takes
@@ -26,16 +28,15 @@ import {
   type StoreError
 } from "../domain/Errors.js"
 import { type ChunkId, type DocumentId, randomHex32 } from "../domain/Ids.js"
-import { Document, KnowledgeBase } from "../domain/Records.js"
-import { formatDate } from "../domain/Time.js"
+import type { Document, KnowledgeBase } from "../domain/Records.js"
 import { BlobStore } from "../ports/BlobStore.js"
 import { ChunkIndex } from "../ports/ChunkIndex.js"
-import { Chunker } from "../ports/Chunker.js"
+import { DocumentPreparer } from "../ports/DocumentPreparer.js"
 import type { EmbedderService } from "../ports/Embedder.js"
 import { RecordStore } from "../ports/RecordStore.js"
 import { LeaseLost, type Task, TaskQueue } from "../ports/TaskQueue.js"
 import { Tokenizer } from "../text/Tokenizer.js"
-import { ParseTaskKind } from "./Documents.js"
+import * as DocumentRuns from "./internal/DocumentRuns.js"
 import { Models } from "./Models.js"
 
 export interface IngestionOptions {
@@ -92,9 +93,6 @@ const stemOf = (name: string) => {
   return dot > 0 ? name.slice(0, dot) : name
 }
 
-const appendLines = (message: string, lines: ReadonlyArray<string>) =>
-  message === "" ? lines.join("\n") : `${message}\n${lines.join("\n")}`
-
 const mix = (title: ReadonlyArray<number>, content: ReadonlyArray<number>, w: number): Array<number> =>
   content.map((x, i) => w * (title[i] ?? 0) + (1 - w) * x)
 
@@ -104,9 +102,10 @@ export const make = (options: IngestionOptions = {}) =>
     const queue = yield* TaskQueue
     const blobs = yield* BlobStore
     const index = yield* ChunkIndex
-    const chunker = yield* Chunker
+    const preparer = yield* DocumentPreparer
     const tokenizer = yield* Tokenizer
     const models = yield* Models
+    const runs = yield* DocumentRuns.make
 
     const workerId = options.workerId ?? `worker-${randomHex32().slice(0, 12)}`
     const concurrency = Math.max(1, options.concurrency ?? 2)
@@ -117,33 +116,6 @@ export const make = (options: IngestionOptions = {}) =>
     const upsertBatchSize = Math.max(1, options.upsertBatchSize ?? 256)
     const titleWeight = options.titleWeight ?? 0.1
     const progressEveryMs = options.progressEveryMs ?? 1000
-
-    /** A progress line as it is shown: the time of day, then the text. */
-    const stamp = (text: string) =>
-      Effect.map(Clock.currentTimeMillis, (now) => `${new Date(now).toISOString().slice(11, 19)} ${text}`)
-
-    /** Writes progress on the document and the task; the lines are appended to `progress_msg`. */
-    const report = (task: Task, docId: DocumentId, progress: number, texts: ReadonlyArray<string>) =>
-      Effect.gen(function* () {
-        const now = yield* Clock.currentTimeMillis
-        const lines = yield* Effect.forEach(texts, stamp)
-        yield* queue.progress(task.id, workerId, progress, lines.join("\n"))
-        yield* store.documents.modify(docId, (doc) =>
-          Effect.succeed(
-            // The worker's own progress fields on a stored (valid) document: not validated again.
-            new Document(
-              {
-                ...doc,
-                progress,
-                progress_msg: appendLines(doc.progress_msg, lines),
-                update_time: now,
-                update_date: formatDate(now)
-              },
-              true
-            )
-          )
-        )
-      })
 
     /** The knowledge base's embedder, checked against what it was indexed with before. */
     const embedderFor = (kb: KnowledgeBase, caller: Caller) =>
@@ -162,7 +134,6 @@ export const make = (options: IngestionOptions = {}) =>
       })
 
     const embedAll = (
-      task: Task,
       docId: DocumentId,
       embedder: EmbedderService,
       title: string,
@@ -180,7 +151,7 @@ export const make = (options: IngestionOptions = {}) =>
           const now = yield* Clock.currentTimeMillis
           if (done === texts.length || now - reportedAt >= progressEveryMs) {
             reportedAt = now
-            yield* report(task, docId, 0.4 + (0.45 * done) / texts.length, [`Embedded ${done}/${texts.length} chunks.`])
+            yield* runs.report(docId, 0.4 + (0.45 * done) / texts.length, [`Embedded ${done}/${texts.length} chunks.`])
           }
         }
         return vectors
@@ -190,10 +161,10 @@ export const make = (options: IngestionOptions = {}) =>
       Effect.gen(function* () {
         const started = yield* Clock.currentTimeMillis
         const caller = new Caller({ tenantId: kb.tenant_id, userId: doc.created_by })
-        yield* report(task, doc.id, 0.01, [`Task has been received by ${workerId} (attempt ${task.attempts}).`])
+        yield* runs.report(doc.id, 0.01, [`Task has been received by ${workerId} (attempt ${task.attempts}).`])
 
         const bytes = yield* blobs.get(doc.location)
-        const prepared = yield* chunker.prepare({
+        const prepared = yield* preparer.prepare({
           bytes,
           fileName: doc.name,
           parserId: doc.parser_id,
@@ -201,7 +172,7 @@ export const make = (options: IngestionOptions = {}) =>
         })
         const t2 = yield* Clock.currentTimeMillis
         const pages = prepared.pages > 0 ? ` on ${prepared.pages} pages` : ""
-        yield* report(task, doc.id, 0.35, [
+        yield* runs.report(doc.id, 0.35, [
           `Parsed ${prepared.sections} sections${pages} in ${seconds(prepared.parseMs)}.`,
           `Generated ${prepared.chunks.length} chunks with the ${prepared.method} method in ${seconds(prepared.chunkMs)}.`
         ])
@@ -210,7 +181,7 @@ export const make = (options: IngestionOptions = {}) =>
         const titleTokens = tokenizer.tokenize(title)
         const embedder = yield* embedderFor(kb, caller)
         const drafts = prepared.chunks
-        const vectors = drafts.length === 0 ? [] : yield* embedAll(task, doc.id, embedder, title, drafts.map((d) => d.content))
+        const vectors = drafts.length === 0 ? [] : yield* embedAll(doc.id, embedder, title, drafts.map((d) => d.content))
 
         const chunks: Array<Chunk> = []
         for (let i = 0; i < drafts.length; i++) {
@@ -253,64 +224,22 @@ export const make = (options: IngestionOptions = {}) =>
           yield* index.upsert(chunks.slice(start, start + upsertBatchSize))
         }
         const tokens = chunks.reduce((sum, c) => sum + c.token_num, 0)
-        const finished = yield* Clock.currentTimeMillis
-        const line = yield* stamp(`Indexed ${chunks.length} chunks (${tokens} tokens); done in ${seconds(finished - started)}.`)
-        yield* queue.progress(task.id, workerId, 1, line)
-
-        // The last progress line and the counts on the document and the knowledge base, in one transaction.
-        yield* store.transaction(
-          Effect.gen(function* () {
-            const before = yield* store.documents.modify(doc.id, (d) =>
-              Effect.succeed(
-                new Document({
-                  ...d,
-                  run: "DONE",
-                  progress: 1,
-                  progress_msg: appendLines(d.progress_msg, [line]),
-                  chunk_num: chunks.length,
-                  token_num: tokens,
-                  process_duration: (finished - started) / 1000,
-                  update_time: finished,
-                  update_date: formatDate(finished)
-                })
-              )
-            )
-            if (Option.isNone(before)) return
-            yield* store.knowledgeBases.modify(kb.id, (k) =>
-              Effect.succeed(
-                new KnowledgeBase({
-                  ...k,
-                  chunk_count: Math.max(0, k.chunk_count - doc.chunk_num + chunks.length),
-                  token_num: Math.max(0, k.token_num - doc.token_num + tokens),
-                  embedder: k.embedder ?? (chunks.length > 0 ? { model: embedder.modelId, dimensions: embedder.dimensions } : null),
-                  update_time: finished,
-                  update_date: formatDate(finished)
-                })
-              )
-            )
-          })
-        )
+        const durationMs = (yield* Clock.currentTimeMillis) - started
+        // Still this worker's task? One whose lease ran out and was taken over must not end the run.
+        yield* queue.heartbeat(task.id, workerId, leaseMs)
+        // The last line and the counts on the document and the knowledge base, in one write.
+        yield* runs.done(doc.id, {
+          line: `Indexed ${chunks.length} chunks (${tokens} tokens); done in ${seconds(durationMs)}.`,
+          chunks: chunks.length,
+          tokens,
+          durationMs,
+          embedder: { model: embedder.modelId, dimensions: embedder.dimensions }
+        })
       })
 
-    /** Ends the document as failed (or waiting for a retry) with the reason. */
+    /** Ends the document as failed (or waiting for a retry) with the reason, then the task. */
     const failDocument = (task: Task, doc: Document, error: IngestionError, retry: boolean) =>
-      Effect.gen(function* () {
-        const now = yield* Clock.currentTimeMillis
-        const line = yield* stamp(`${retry ? "Will retry: " : "[ERROR] "}${error.message}`)
-        yield* store.documents.modify(doc.id, (d) =>
-          Effect.succeed(
-            new Document({
-              ...d,
-              run: retry ? "RUNNING" : "FAIL",
-              progress: retry ? d.progress : -1,
-              progress_msg: appendLines(d.progress_msg, [line]),
-              update_time: now,
-              update_date: formatDate(now)
-            })
-          )
-        )
-        yield* queue.fail(task.id, workerId, error.message, { retry })
-      })
+      Effect.zipRight(runs.failed(doc.id, error.message, retry), queue.fail(task.id, workerId, error.message, { retry }))
 
     /** Renews the lease until the task is canceled or taken over, then fails with `LeaseLost`. */
     const heartbeat = (task: Task) =>
@@ -346,6 +275,15 @@ export const make = (options: IngestionOptions = {}) =>
           }
           return
         }
+        if (error._tag === "RunEnded") {
+          // A caller canceled, reset or deleted the document: leave nothing of this run in the
+          // index (unless another worker finished it). The task ends, if it is still ours.
+          if (error.run === "CANCEL" || error.run === "UNSTART" || error.run === "deleted") {
+            yield* Effect.ignore(index.deleteByDocument(kb.value.id, docId))
+          }
+          yield* Effect.ignore(error.run === "DONE" ? queue.complete(task.id, workerId) : queue.fail(task.id, workerId, error.message))
+          return
+        }
         const retry = isTransient(error) && task.attempts < task.max_attempts
         yield* failDocument(task, doc.value, error, retry).pipe(Effect.catchTag("LeaseLost", () => Effect.void))
       }).pipe(
@@ -356,16 +294,12 @@ export const make = (options: IngestionOptions = {}) =>
             yield* Effect.logError(`ingestion of ${task.key} died`, defect)
             const message = `internal error: ${defect instanceof Error ? defect.message : String(defect)}`
             yield* Effect.ignore(queue.fail(task.id, workerId, message))
-            yield* Effect.ignore(
-              store.documents.modify(task.key, (d) =>
-                Effect.succeed(new Document({ ...d, run: "FAIL", progress: -1, progress_msg: appendLines(d.progress_msg, [`[ERROR] ${message}`]) }))
-              )
-            )
+            yield* Effect.ignore(runs.failed(task.key as DocumentId, message, false))
           })
         )
       )
 
-    const claim = (limit: number) => queue.claim({ worker: workerId, leaseMs, limit, kinds: [ParseTaskKind] })
+    const claim = (limit: number) => queue.claim({ worker: workerId, leaseMs, limit, kinds: [DocumentRuns.ParseTaskKind] })
 
     const runOnce = Effect.gen(function* () {
       const tasks = yield* claim(concurrency)
@@ -398,5 +332,5 @@ export const make = (options: IngestionOptions = {}) =>
     return Ingestion.of({ runOnce, drain, run, workerId })
   })
 
-/** Requires RecordStore, TaskQueue, BlobStore, ChunkIndex, Chunker, Tokenizer, Models. */
+/** Requires RecordStore, TaskQueue, BlobStore, ChunkIndex, DocumentPreparer, Tokenizer, Models. */
 export const layer = (options: IngestionOptions = {}) => Layer.effect(Ingestion, make(options))

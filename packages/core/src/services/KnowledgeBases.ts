@@ -5,78 +5,119 @@
  * those plus the team (`permission: team`) knowledge bases of tenants it is a member of. Deleting a
  * knowledge base deletes its documents, their chunks, blobs and pending tasks.
  */
-import { Context, Effect, Layer, Option } from "effect"
+import { Context, Effect, Layer, Option, Schema } from "effect"
 import type { Caller } from "../domain/Caller.js"
-import { isParserId, mergeParserConfig, ParserIds, type ParserId } from "../domain/ChunkMethods.js"
+import { ChunkMethodId, mergeParserConfig } from "../domain/ChunkMethods.js"
 import {
   AlreadyExists,
   type BlobStoreError,
   type ChunkIndexError,
   Forbidden,
-  InvalidInput,
+  type InvalidInput,
   invalid,
   type NotFound,
   notFound,
   StoreError
 } from "../domain/Errors.js"
-import { randomHex32, type KnowledgeBaseId } from "../domain/Ids.js"
-import { KnowledgeBase, type Permission } from "../domain/Records.js"
+import * as Fields from "../domain/Fields.js"
+import { KnowledgeBaseId, randomHex32, TenantId } from "../domain/Ids.js"
+import { KnowledgeBase, Permission } from "../domain/Records.js"
 import { newStamps, touched } from "../domain/Time.js"
 import { BlobStore } from "../ports/BlobStore.js"
 import { ChunkIndex } from "../ports/ChunkIndex.js"
-import { RecordStore } from "../ports/RecordStore.js"
+import { type Condition, RecordStore } from "../ports/RecordStore.js"
 import { TaskQueue } from "../ports/TaskQueue.js"
 import { canRead, readableKnowledgeBase, teamTenants } from "./internal/access.js"
-import * as validate from "./internal/validate.js"
 import { Models } from "./Models.js"
 
-export interface CreateKnowledgeBase {
-  readonly name: string
-  readonly description?: string
-  readonly language?: string
-  readonly avatar?: string
-  /** `name@provider`; the tenant's default embedding model when absent. */
-  readonly embedding_model?: string
-  readonly permission?: Permission
-  /** The chunk method; `naive` when absent. */
-  readonly parser_id?: string
-  readonly parser_config?: Record<string, unknown>
-  readonly pipeline_id?: string | null
-  readonly similarity_threshold?: number
-  readonly vector_similarity_weight?: number
+// ---------------------------------------------------------------------------------------------
+// Requests and results
+
+/** The fields a knowledge base is created with and updated by. */
+const settings = {
+  description: Schema.optional(Fields.Text(65_535)),
+  language: Schema.optional(Fields.Name(32)),
+  /** A data URL (a base64 image), as RAGFlow keeps avatars. */
+  avatar: Schema.optional(Fields.Text(2_000_000)),
+  /** `name@provider`; the tenant's default embedding model when absent on create. */
+  embedding_model: Schema.optional(Fields.Name(255)),
+  /** Merged over the chunk method's defaults (create) or the current config (update). */
+  parser_config: Schema.optional(Fields.JsonObject),
+  pipeline_id: Schema.optional(Schema.NullOr(Fields.Text(64)))
 }
 
-export type UpdateKnowledgeBase = Partial<CreateKnowledgeBase>
+export const CreateRequest = Schema.Struct({
+  /** Unique in the tenant. */
+  name: Fields.Name(128),
+  ...settings,
+  permission: Schema.optionalWith(Permission, { default: () => "me" as const }),
+  parser_id: Schema.optionalWith(ChunkMethodId, { default: () => "naive" as const }),
+  similarity_threshold: Schema.optionalWith(Fields.UnitInterval, { default: () => 0.2 }),
+  vector_similarity_weight: Schema.optionalWith(Fields.UnitInterval, { default: () => 0.3 })
+})
+export type CreateRequest = typeof CreateRequest.Type
 
-export interface ListKnowledgeBases extends validate.Paging {
-  readonly keywords?: string
-  readonly orderby?: "create_time" | "update_time" | "name"
-  readonly desc?: boolean
-  readonly parser_id?: string
-  readonly id?: string
-  readonly name?: string
-  /** Only knowledge bases of these tenants (the seed's `owner_ids`). */
-  readonly owner_ids?: ReadonlyArray<string>
+/** Absent fields keep their value. */
+export const UpdateRequest = Schema.Struct({
+  kb_id: KnowledgeBaseId,
+  name: Schema.optional(Fields.Name(128)),
+  ...settings,
+  permission: Schema.optional(Permission),
+  parser_id: Schema.optional(ChunkMethodId),
+  similarity_threshold: Schema.optional(Fields.UnitInterval),
+  vector_similarity_weight: Schema.optional(Fields.UnitInterval)
+})
+export type UpdateRequest = typeof UpdateRequest.Type
+
+export const GetRequest = Schema.Struct({ kb_id: KnowledgeBaseId })
+export type GetRequest = typeof GetRequest.Type
+
+export const ListRequest = Schema.Struct({
+  ...Fields.paging(),
+  ...Fields.ordering("create_time", "update_time", "name"),
+  /** Case-insensitive substring of the name. */
+  keywords: Schema.optional(Fields.Text(255)),
+  parser_id: Schema.optional(ChunkMethodId),
+  id: Schema.optional(KnowledgeBaseId),
+  /** Exact name. */
+  name: Schema.optional(Fields.Text(128)),
+  /** Only knowledge bases of these tenants (the caller's and its teams' when absent or empty). */
+  owner_ids: Schema.optional(Fields.IdList(TenantId))
+})
+export type ListRequest = typeof ListRequest.Type
+
+export const ListResult = Fields.Page(KnowledgeBase)
+export type ListResult = typeof ListResult.Type
+
+export const RemoveRequest = Schema.Struct({ kb_ids: Fields.IdList(KnowledgeBaseId) })
+export type RemoveRequest = typeof RemoveRequest.Type
+
+/** How many knowledge bases were deleted. */
+export const RemoveResult = Fields.Count
+
+/** Each method's request and result, for the surfaces that decode what callers send. */
+export const Operations = {
+  create: Fields.operation(CreateRequest, KnowledgeBase),
+  update: Fields.operation(UpdateRequest, KnowledgeBase),
+  get: Fields.operation(GetRequest, KnowledgeBase),
+  list: Fields.operation(ListRequest, ListResult),
+  remove: Fields.operation(RemoveRequest, RemoveResult)
 }
+
+// ---------------------------------------------------------------------------------------------
+// The service
 
 export type KnowledgeBaseError = InvalidInput | NotFound | AlreadyExists | Forbidden | StoreError
 
 export interface KnowledgeBasesService {
-  readonly create: (caller: Caller, input: CreateKnowledgeBase) => Effect.Effect<KnowledgeBase, KnowledgeBaseError>
-  readonly update: (
-    caller: Caller,
-    id: string,
-    patch: UpdateKnowledgeBase
-  ) => Effect.Effect<KnowledgeBase, KnowledgeBaseError>
-  readonly get: (caller: Caller, id: string) => Effect.Effect<KnowledgeBase, InvalidInput | NotFound | StoreError>
-  readonly list: (
-    caller: Caller,
-    query?: ListKnowledgeBases
-  ) => Effect.Effect<{ readonly items: ReadonlyArray<KnowledgeBase>; readonly total: number }, InvalidInput | StoreError>
+  readonly create: (caller: Caller, request: CreateRequest) => Effect.Effect<KnowledgeBase, KnowledgeBaseError>
+  readonly update: (caller: Caller, request: UpdateRequest) => Effect.Effect<KnowledgeBase, KnowledgeBaseError>
+  readonly get: (caller: Caller, request: GetRequest) => Effect.Effect<KnowledgeBase, NotFound | StoreError>
+  readonly list: (caller: Caller, request: ListRequest) => Effect.Effect<ListResult, StoreError>
   /** Deletes the knowledge bases with everything in them; all ids must be the caller's, else nothing is deleted. */
   readonly remove: (
     caller: Caller,
-    ids: ReadonlyArray<string>
+    request: RemoveRequest
   ) => Effect.Effect<number, KnowledgeBaseError | ChunkIndexError | BlobStoreError>
 }
 
@@ -106,11 +147,6 @@ export const make = Effect.gen(function* () {
   const blobs = yield* BlobStore
   const queue = yield* TaskQueue
 
-  const parserId = (value: unknown): Effect.Effect<ParserId, InvalidInput> =>
-    isParserId(value)
-      ? Effect.succeed(value)
-      : Effect.fail(invalid("parser_id", `Unsupported parser id ${JSON.stringify(value)}; use one of ${ParserIds.join(", ")}`))
-
   /** The embedding model must resolve for this caller (a plugin serves it). */
   const embeddingModel = (caller: Caller, ref: string) =>
     models.embedder(caller, ref).pipe(
@@ -126,15 +162,9 @@ export const make = Effect.gen(function* () {
         : Effect.fail(new Forbidden({ message: `Only the owner of dataset ${id} can change it` }))
     )
 
-  const create = Effect.fn("KnowledgeBases.create")(function* (caller: Caller, input: CreateKnowledgeBase) {
-    const name = yield* validate.name("name", input.name, 128)
-    const permission = yield* validate.oneOf("permission", input.permission ?? "me", ["me", "team"] as const)
-    const parser = yield* parserId(input.parser_id ?? "naive")
-    const given = input.parser_config === undefined ? undefined : yield* validate.object("parser_config", input.parser_config)
-    const similarity = yield* validate.numberIn("similarity_threshold", input.similarity_threshold ?? 0.2, 0, 1)
-    const weight = yield* validate.numberIn("vector_similarity_weight", input.vector_similarity_weight ?? 0.3, 0, 1)
+  const create = Effect.fn("KnowledgeBases.create")(function* (caller: Caller, request: CreateRequest) {
     const tenant = yield* store.tenants.get(caller.tenantId)
-    const requested = input.embedding_model ?? Option.getOrUndefined(Option.map(tenant, (t) => t.embd_id))
+    const requested = request.embedding_model ?? Option.getOrUndefined(Option.map(tenant, (t) => t.embd_id))
     if (requested === undefined || requested === "") {
       return yield* Effect.fail(invalid("embedding_model", "embedding_model is required: the tenant has no default embedding model"))
     }
@@ -142,77 +172,66 @@ export const make = Effect.gen(function* () {
     const kb = new KnowledgeBase({
       id: randomHex32() as KnowledgeBaseId,
       tenant_id: caller.tenantId,
-      name,
-      description: input.description ?? "",
-      language: input.language ?? "English",
-      avatar: input.avatar ?? "",
+      name: request.name,
+      description: request.description ?? "",
+      language: request.language ?? "English",
+      avatar: request.avatar ?? "",
       embedding_model: embedding,
       embedder: null,
-      permission,
-      parser_id: parser,
-      parser_config: mergeParserConfig(parser, given),
-      pipeline_id: input.pipeline_id ?? null,
+      permission: request.permission,
+      parser_id: request.parser_id,
+      parser_config: mergeParserConfig(request.parser_id, request.parser_config),
+      pipeline_id: request.pipeline_id ?? null,
       created_by: caller.userId,
       document_count: 0,
       chunk_count: 0,
       token_num: 0,
       size: 0,
-      similarity_threshold: similarity,
-      vector_similarity_weight: weight,
+      similarity_threshold: request.similarity_threshold,
+      vector_similarity_weight: request.vector_similarity_weight,
       status: "1",
       ...(yield* newStamps)
     })
-    return yield* store.knowledgeBases.insert(kb).pipe(conflictAsExists(name))
+    return yield* store.knowledgeBases.insert(kb).pipe(conflictAsExists(request.name))
   })
 
-  const update = Effect.fn("KnowledgeBases.update")(function* (caller: Caller, rawId: string, patch: UpdateKnowledgeBase) {
-    const id = yield* validate.id<KnowledgeBaseId>("kb_id", rawId)
+  const update = Effect.fn("KnowledgeBases.update")(function* (caller: Caller, request: UpdateRequest) {
+    const id = request.kb_id
     const current = yield* writable(caller, id)
-    const name = patch.name === undefined ? current.name : yield* validate.name("name", patch.name, 128)
-    const permission =
-      patch.permission === undefined ? current.permission : yield* validate.oneOf("permission", patch.permission, ["me", "team"] as const)
-    const parser = patch.parser_id === undefined ? (current.parser_id as ParserId) : yield* parserId(patch.parser_id)
-    const given = patch.parser_config === undefined ? undefined : yield* validate.object("parser_config", patch.parser_config)
+    const parser = request.parser_id ?? current.parser_id
     const parserConfig =
       parser !== current.parser_id
-        ? mergeParserConfig(parser, given)
-        : given === undefined
+        ? mergeParserConfig(parser, request.parser_config)
+        : request.parser_config === undefined
           ? current.parser_config
-          : { ...current.parser_config, ...given }
+          : { ...current.parser_config, ...request.parser_config }
     let embedding = current.embedding_model
-    if (patch.embedding_model !== undefined && patch.embedding_model !== current.embedding_model) {
+    if (request.embedding_model !== undefined && request.embedding_model !== current.embedding_model) {
       if (current.chunk_count > 0) {
         return yield* Effect.fail(
           invalid("embedding_model", "The embedding model can't be changed once the dataset has chunks; delete them first")
         )
       }
-      embedding = yield* embeddingModel(caller, patch.embedding_model)
+      embedding = yield* embeddingModel(caller, request.embedding_model)
     }
-    const similarity =
-      patch.similarity_threshold === undefined
-        ? current.similarity_threshold
-        : yield* validate.numberIn("similarity_threshold", patch.similarity_threshold, 0, 1)
-    const weight =
-      patch.vector_similarity_weight === undefined
-        ? current.vector_similarity_weight
-        : yield* validate.numberIn("vector_similarity_weight", patch.vector_similarity_weight, 0, 1)
+    const name = request.name ?? current.name
     const stamp = yield* touched
     const next = yield* store.knowledgeBases.modify(id, (latest) =>
       Effect.succeed(
         new KnowledgeBase({
           ...latest,
           name,
-          description: patch.description ?? latest.description,
-          language: patch.language ?? latest.language,
-          avatar: patch.avatar ?? latest.avatar,
+          description: request.description ?? latest.description,
+          language: request.language ?? latest.language,
+          avatar: request.avatar ?? latest.avatar,
           embedding_model: embedding,
           embedder: embedding === latest.embedding_model ? latest.embedder : null,
-          permission,
+          permission: request.permission ?? latest.permission,
           parser_id: parser,
           parser_config: parserConfig,
-          pipeline_id: patch.pipeline_id === undefined ? latest.pipeline_id : patch.pipeline_id,
-          similarity_threshold: similarity,
-          vector_similarity_weight: weight,
+          pipeline_id: request.pipeline_id === undefined ? latest.pipeline_id : request.pipeline_id,
+          similarity_threshold: request.similarity_threshold ?? latest.similarity_threshold,
+          vector_similarity_weight: request.vector_similarity_weight ?? latest.vector_similarity_weight,
           ...stamp
         })
       )
@@ -220,34 +239,32 @@ export const make = Effect.gen(function* () {
     return yield* Option.match(next, { onNone: () => Effect.fail(notFound("KnowledgeBase", id)), onSome: Effect.succeed })
   })
 
-  const get = Effect.fn("KnowledgeBases.get")(function* (caller: Caller, rawId: string) {
-    const id = yield* validate.id<KnowledgeBaseId>("kb_id", rawId)
-    return yield* readableKnowledgeBase(store, caller, id)
+  const get = Effect.fn("KnowledgeBases.get")(function* (caller: Caller, request: GetRequest) {
+    return yield* readableKnowledgeBase(store, caller, request.kb_id)
   })
 
-  const list = Effect.fn("KnowledgeBases.list")(function* (caller: Caller, query: ListKnowledgeBases = {}) {
-    const { offset, limit } = yield* validate.paging(query)
-    const orderBy = yield* validate.oneOf("orderby", query.orderby ?? "create_time", ["create_time", "update_time", "name"] as const)
+  const list = Effect.fn("KnowledgeBases.list")(function* (caller: Caller, request: ListRequest) {
+    const offset = (request.page - 1) * request.page_size
     const teams = yield* teamTenants(store, caller)
-    const owners = query.owner_ids === undefined || query.owner_ids.length === 0 ? [caller.tenantId, ...teams] : query.owner_ids
-    const where: Record<string, RecordStoreCondition> = { tenant_id: { in: [...owners] } }
-    if (query.parser_id !== undefined && query.parser_id !== "") where.parser_id = query.parser_id
-    if (query.id !== undefined && query.id !== "") where.id = query.id
-    if (query.name !== undefined && query.name !== "") where.name = query.name
-    const search = query.keywords === undefined || query.keywords === "" ? undefined : { fields: ["name"], text: query.keywords }
+    const owners = request.owner_ids === undefined || request.owner_ids.length === 0 ? [caller.tenantId, ...teams] : request.owner_ids
+    const where: Record<string, Condition> = { tenant_id: { in: [...owners] } }
+    if (request.parser_id !== undefined) where.parser_id = request.parser_id
+    if (request.id !== undefined) where.id = request.id
+    if (request.name !== undefined && request.name !== "") where.name = request.name
+    const keywords = request.keywords?.trim() ?? ""
     const page = yield* store.knowledgeBases.find({
       where,
-      orderBy,
-      desc: query.desc ?? true,
-      ...(search === undefined ? {} : { search })
+      orderBy: request.orderby,
+      desc: request.desc,
+      ...(keywords === "" ? {} : { search: { fields: ["name"], text: keywords } })
     })
+    // Another tenant's knowledge bases are seen only when shared with the team.
     const visible = page.items.filter((kb) => canRead(caller, kb, teams))
-    return { items: visible.slice(offset, offset + limit), total: visible.length }
+    return { items: visible.slice(offset, offset + request.page_size), total: visible.length }
   })
 
-  const remove = Effect.fn("KnowledgeBases.remove")(function* (caller: Caller, rawIds: ReadonlyArray<string>) {
-    const ids = yield* validate.ids<KnowledgeBaseId>("ids", rawIds)
-    const kbs = yield* Effect.forEach(ids, (id) => writable(caller, id))
+  const remove = Effect.fn("KnowledgeBases.remove")(function* (caller: Caller, request: RemoveRequest) {
+    const kbs = yield* Effect.forEach(request.kb_ids, (id) => writable(caller, id))
     const docs = yield* Effect.forEach(kbs, (kb) =>
       Effect.map(store.documents.find({ where: { kb_id: kb.id } }), (page) => page.items)
     )
@@ -267,8 +284,6 @@ export const make = Effect.gen(function* () {
 
   return KnowledgeBases.of({ create, update, get, list, remove })
 })
-
-type RecordStoreCondition = import("../ports/RecordStore.js").Condition
 
 /** Requires RecordStore, Models, ChunkIndex, BlobStore and TaskQueue. */
 export const layer = Layer.effect(KnowledgeBases, make)

@@ -1,96 +1,120 @@
 /**
  * Models: resolves a model named `name@provider` (RAGFlow's convention, e.g. `glove-100d@Builtin`)
- * to an embedder, chat model or reranker.
+ * to an embedder, chat model or reranker, and keeps a tenant's providers and default models.
  *
- * Providers are plugins. A plugin has a `kind` (`builtin`, `onnx`, `openai-compatible`, ...) and
- * contributes itself as a layer (`Models.plugin(...)`). It serves either fixed provider names that
- * every tenant can use without configuration (`providers: ["Builtin"]`), or the providers that a
- * tenant configured with that kind (a `ModelProvider` record: API base, key, settings).
+ * Providers are plugins (the `ModelProvider` port): fixed provider names served to every tenant,
+ * or providers a tenant configured with a plugin's kind (API base, key, settings). A provider's
+ * API key is kept to call it with and never handed back: providers are listed without it.
  */
-import { Context, Effect, Layer, Option, Redacted } from "effect"
+import { Context, Effect, Layer, Option, Redacted, Schema, Struct } from "effect"
 import type { Caller } from "../domain/Caller.js"
 import { AlreadyExists, InvalidInput, ModelError, notFound, type NotFound, StoreError } from "../domain/Errors.js"
+import * as Fields from "../domain/Fields.js"
 import { randomHex32, type ModelProviderId } from "../domain/Ids.js"
-import { ModelProvider, Tenant } from "../domain/Records.js"
+import { ModelProviderConfig, Tenant } from "../domain/Records.js"
 import { newStamps, touched } from "../domain/Time.js"
 import type { ChatModelService } from "../ports/ChatModel.js"
 import type { EmbedderService } from "../ports/Embedder.js"
+import { layerPlugins, type ModelRequest, ModelPlugins, parseModelRef } from "../ports/ModelProvider.js"
 import { RecordStore } from "../ports/RecordStore.js"
 import type { RerankerService } from "../ports/Reranker.js"
-import * as validate from "./internal/validate.js"
 
-/** How a plugin is told which provider and model to serve. */
-export interface ModelRequest {
-  /** The model name, the part before the last `@`. */
-  readonly model: string
-  readonly provider: {
-    readonly name: string
-    readonly kind: string
-    readonly apiBase: string
-    readonly apiKey: Redacted.Redacted<string>
-    readonly settings: Readonly<Record<string, unknown>>
-  }
+// ---------------------------------------------------------------------------------------------
+// Requests and results
+
+/** A provider's name: what models are addressed by (`model@<name>`), so it can't contain `@`. */
+const ProviderName = Fields.Name(64).pipe(
+  Schema.filter((name) => !name.includes("@"), { message: () => "can't contain @" })
+)
+
+export const AddProviderRequest = Schema.Struct({
+  /** Unique in the tenant. */
+  name: ProviderName,
+  /** The kind of an installed plugin (`openai-compatible`, `ollama`, ...). */
+  kind: Fields.Name(64),
+  /** The plugin's default when empty. */
+  api_base: Schema.optionalWith(Fields.Trimmed(2048), { default: () => "" }),
+  /** Kept to call the provider with; never shown again. */
+  api_key: Schema.optionalWith(Schema.Redacted(Fields.Text(4096)), { default: () => Redacted.make("") }),
+  /** Plugin-specific settings (`dimensions`, `timeout_ms`, ...). */
+  settings: Schema.optionalWith(Fields.JsonObject, { default: () => ({}) })
+})
+export type AddProviderRequest = typeof AddProviderRequest.Type
+
+/** A provider as callers see it: everything but the API key. */
+export const PublicModelProvider = Schema.Struct(Struct.omit(ModelProviderConfig.fields, "api_key"))
+export type PublicModelProvider = typeof PublicModelProvider.Type
+
+export const publicProvider = (provider: ModelProviderConfig): PublicModelProvider => {
+  const { api_key: _key, ...rest } = provider
+  return rest
 }
 
-export interface ModelPlugin {
-  readonly kind: string
-  /** Provider names served to every tenant without a `ModelProvider` record. */
-  readonly providers?: ReadonlyArray<string>
-  readonly embedder?: (request: ModelRequest) => Effect.Effect<EmbedderService, ModelError>
-  readonly chatModel?: (request: ModelRequest) => Effect.Effect<ChatModelService, ModelError>
-  readonly reranker?: (request: ModelRequest) => Effect.Effect<RerankerService, ModelError>
+export const ListProvidersRequest = Schema.Struct({})
+export type ListProvidersRequest = typeof ListProvidersRequest.Type
+
+/** The tenant's providers, by name. */
+export const ListProvidersResult = Schema.Array(PublicModelProvider)
+export type ListProvidersResult = typeof ListProvidersResult.Type
+
+export const RemoveProviderRequest = Schema.Struct({ name: Fields.Name(64) })
+export type RemoveProviderRequest = typeof RemoveProviderRequest.Type
+
+/** `name@provider` each; an empty string clears that default, an absent one keeps it. */
+export const SetDefaultsRequest = Schema.Struct({
+  llm_id: Schema.optional(Fields.Trimmed(255)),
+  embd_id: Schema.optional(Fields.Trimmed(255)),
+  rerank_id: Schema.optional(Fields.Trimmed(255))
+})
+export type SetDefaultsRequest = typeof SetDefaultsRequest.Type
+
+export const ListPluginsRequest = Schema.Struct({})
+export type ListPluginsRequest = typeof ListPluginsRequest.Type
+
+/** An installed plugin: its kind and the provider names it serves to everyone. */
+export const PluginInfo = Schema.Struct({ kind: Schema.String, providers: Schema.Array(Schema.String) })
+export type PluginInfo = typeof PluginInfo.Type
+
+export const ListPluginsResult = Schema.Array(PluginInfo)
+export type ListPluginsResult = typeof ListPluginsResult.Type
+
+/**
+ * Each method's request and result, for the surfaces that decode what callers send. Model
+ * resolution (`embedder`, `chatModel`, `reranker`) returns live model services for the engine
+ * and is not an operation.
+ */
+export const Operations = {
+  addProvider: Fields.operation(AddProviderRequest, PublicModelProvider),
+  listProviders: Fields.operation(ListProvidersRequest, ListProvidersResult),
+  removeProvider: Fields.operation(RemoveProviderRequest, Schema.Void),
+  setDefaults: Fields.operation(SetDefaultsRequest, Tenant),
+  listPlugins: Fields.operation(ListPluginsRequest, ListPluginsResult)
 }
 
-/** The registry plugins add themselves to. */
-export class ModelPlugins extends Context.Tag("@ragkit/core/ModelPlugins")<
-  ModelPlugins,
-  {
-    readonly register: (plugin: ModelPlugin) => Effect.Effect<void>
-    readonly all: Effect.Effect<ReadonlyArray<ModelPlugin>>
-  }
->() {}
-
-/** `name@provider`, split at the last `@`. */
-export const parseModelRef = (ref: string): Option.Option<{ readonly model: string; readonly provider: string }> => {
-  const at = ref.lastIndexOf("@")
-  if (at <= 0 || at === ref.length - 1) return Option.none()
-  return Option.some({ model: ref.slice(0, at), provider: ref.slice(at + 1) })
-}
-
-export interface ProviderInput {
-  readonly name: string
-  readonly kind: string
-  readonly api_base?: string
-  readonly api_key?: string
-  readonly settings?: Record<string, unknown>
-}
-
-export interface TenantDefaults {
-  readonly llm_id?: string
-  readonly embd_id?: string
-  readonly rerank_id?: string
-}
+// ---------------------------------------------------------------------------------------------
+// The service
 
 export interface ModelsService {
   readonly embedder: (caller: Caller, ref: string) => Effect.Effect<EmbedderService, ModelError | StoreError>
   readonly chatModel: (caller: Caller, ref: string) => Effect.Effect<ChatModelService, ModelError | StoreError>
   readonly reranker: (caller: Caller, ref: string) => Effect.Effect<RerankerService, ModelError | StoreError>
+  /** Adds a provider of an installed plugin's kind to the caller's tenant. */
   readonly addProvider: (
     caller: Caller,
-    input: ProviderInput
-  ) => Effect.Effect<ModelProvider, InvalidInput | AlreadyExists | StoreError>
-  readonly listProviders: (caller: Caller) => Effect.Effect<ReadonlyArray<ModelProvider>, StoreError>
-  readonly removeProvider: (caller: Caller, name: string) => Effect.Effect<void, NotFound | StoreError>
+    request: AddProviderRequest
+  ) => Effect.Effect<PublicModelProvider, InvalidInput | AlreadyExists | StoreError>
+  readonly listProviders: (caller: Caller, request: ListProvidersRequest) => Effect.Effect<ListProvidersResult, StoreError>
+  readonly removeProvider: (caller: Caller, request: RemoveProviderRequest) => Effect.Effect<void, NotFound | StoreError>
   /**
    * Sets the tenant's default models (RAGFlow's `PATCH /models/default`); each given one must
    * resolve. An empty string clears a default.
    */
   readonly setDefaults: (
     caller: Caller,
-    defaults: TenantDefaults
+    request: SetDefaultsRequest
   ) => Effect.Effect<Tenant, InvalidInput | NotFound | StoreError>
   /** The plugin kinds installed, and the provider names they serve to everyone. */
-  readonly plugins: Effect.Effect<ReadonlyArray<{ readonly kind: string; readonly providers: ReadonlyArray<string> }>>
+  readonly listPlugins: (caller: Caller, request: ListPluginsRequest) => Effect.Effect<ListPluginsResult>
 }
 
 export class Models extends Context.Tag("@ragkit/core/Models")<Models, ModelsService>() {}
@@ -156,50 +180,56 @@ export const make = Effect.gen(function* () {
     return yield* plugin.reranker(request)
   })
 
-  const addProvider = Effect.fn("Models.addProvider")(function* (caller: Caller, input: ProviderInput) {
-    const name = yield* validate.name("name", input.name, 64)
-    if (name.includes("@")) return yield* Effect.fail(new InvalidInput({ field: "name", message: "a provider name can't contain @" }))
-    const kind = yield* validate.name("kind", input.kind, 64)
+  const addProvider = Effect.fn("Models.addProvider")(function* (caller: Caller, request: AddProviderRequest) {
     const kinds = (yield* registry.all).map((p) => p.kind)
-    if (!kinds.includes(kind)) {
+    if (!kinds.includes(request.kind)) {
       return yield* Effect.fail(
-        new InvalidInput({ field: "kind", message: `no plugin of kind ${kind} is installed (installed: ${kinds.join(", ")})` })
+        new InvalidInput({ field: "kind", message: `no plugin of kind ${request.kind} is installed (installed: ${kinds.join(", ")})` })
       )
     }
-    const settings = input.settings === undefined ? {} : yield* validate.object("settings", input.settings)
-    const record = new ModelProvider({
+    const record = new ModelProviderConfig({
       id: randomHex32() as ModelProviderId,
       tenant_id: caller.tenantId,
-      name,
-      kind,
-      api_base: input.api_base ?? "",
-      api_key: input.api_key ?? "",
-      settings,
+      name: request.name,
+      kind: request.kind,
+      api_base: request.api_base,
+      api_key: Redacted.value(request.api_key),
+      settings: request.settings,
       ...(yield* newStamps)
     })
-    return yield* store.modelProviders.insert(record).pipe(
+    const added = yield* store.modelProviders.insert(record).pipe(
       Effect.catchIf(
         (e): e is StoreError => e.reason === "Conflict",
         () =>
           Effect.fail(
-            new AlreadyExists({ entity: "ModelProvider", field: "name", value: name, message: `Provider ${name} already exists` })
+            new AlreadyExists({
+              entity: "ModelProvider",
+              field: "name",
+              value: request.name,
+              message: `Provider ${request.name} already exists`
+            })
           )
       )
     )
+    return publicProvider(added)
   })
 
-  const listProviders = Effect.fn("Models.listProviders")(function* (caller: Caller) {
-    return (yield* store.modelProviders.find({ where: { tenant_id: caller.tenantId }, orderBy: "name" })).items
+  const listProviders = Effect.fn("Models.listProviders")(function* (caller: Caller, _request: ListProvidersRequest) {
+    const page = yield* store.modelProviders.find({ where: { tenant_id: caller.tenantId }, orderBy: "name" })
+    return page.items.map(publicProvider)
   })
 
-  const removeProvider = Effect.fn("Models.removeProvider")(function* (caller: Caller, name: string) {
-    const n = yield* store.modelProviders.removeWhere({ tenant_id: caller.tenantId, name })
-    if (n === 0) return yield* Effect.fail(notFound("ModelProvider", name))
+  const removeProvider = Effect.fn("Models.removeProvider")(function* (caller: Caller, request: RemoveProviderRequest) {
+    const n = yield* store.modelProviders.removeWhere({ tenant_id: caller.tenantId, name: request.name })
+    if (n === 0) return yield* Effect.fail(notFound("ModelProvider", request.name))
   })
 
-  const setDefaults = Effect.fn("Models.setDefaults")(function* (caller: Caller, defaults: TenantDefaults) {
-    const check = <A>(field: keyof TenantDefaults, get: (caller: Caller, ref: string) => Effect.Effect<A, ModelError | StoreError>) => {
-      const ref = defaults[field]
+  const setDefaults = Effect.fn("Models.setDefaults")(function* (caller: Caller, request: SetDefaultsRequest) {
+    const check = <A>(
+      field: keyof SetDefaultsRequest,
+      get: (caller: Caller, ref: string) => Effect.Effect<A, ModelError | StoreError>
+    ) => {
+      const ref = request[field]
       return ref === undefined || ref === ""
         ? Effect.void
         : get(caller, ref).pipe(
@@ -215,9 +245,9 @@ export const make = Effect.gen(function* () {
       Effect.succeed(
         new Tenant({
           ...tenant,
-          llm_id: defaults.llm_id ?? tenant.llm_id,
-          embd_id: defaults.embd_id ?? tenant.embd_id,
-          rerank_id: defaults.rerank_id ?? tenant.rerank_id,
+          llm_id: request.llm_id ?? tenant.llm_id,
+          embd_id: request.embd_id ?? tenant.embd_id,
+          rerank_id: request.rerank_id ?? tenant.rerank_id,
           ...stamp
         })
       )
@@ -225,37 +255,14 @@ export const make = Effect.gen(function* () {
     return yield* Option.match(updated, { onNone: () => Effect.fail(notFound("Tenant", caller.tenantId)), onSome: Effect.succeed })
   })
 
-  return Models.of({
-    setDefaults,
-    embedder,
-    chatModel,
-    reranker,
-    addProvider,
-    listProviders,
-    removeProvider,
-    plugins: Effect.map(registry.all, (all) => all.map((p) => ({ kind: p.kind, providers: p.providers ?? [] })))
+  const listPlugins = Effect.fn("Models.listPlugins")(function* (_caller: Caller, _request: ListPluginsRequest) {
+    return (yield* registry.all).map((p) => ({ kind: p.kind, providers: p.providers ?? [] }))
   })
+
+  return Models.of({ embedder, chatModel, reranker, addProvider, listProviders, removeProvider, setDefaults, listPlugins })
 })
 
-/** The plugin registry on its own. */
-export const layerPlugins: Layer.Layer<ModelPlugins> = Layer.sync(ModelPlugins, () => {
-  const plugins: Array<ModelPlugin> = []
-  return {
-    register: (plugin) =>
-      Effect.sync(() => {
-        const at = plugins.findIndex((p) => p.kind === plugin.kind)
-        if (at >= 0) plugins[at] = plugin
-        else plugins.push(plugin)
-      }),
-    all: Effect.sync(() => [...plugins])
-  }
-})
-
-/** Models and the registry its plugins add themselves to. Requires a RecordStore. */
+/** Models and the plugin registry (`ModelProvider.ModelPlugins`) its plugins add themselves to. Requires a RecordStore. */
 export const layer: Layer.Layer<Models | ModelPlugins, never, RecordStore> = Layer.effect(Models, make).pipe(
   Layer.provideMerge(layerPlugins)
 )
-
-/** A plugin contributed as a layer: registers itself when built. */
-export const plugin = (p: ModelPlugin): Layer.Layer<never, never, ModelPlugins> =>
-  Layer.effectDiscard(Effect.flatMap(ModelPlugins, (registry) => registry.register(p)))

@@ -12,15 +12,15 @@
  * model's relevance scores (as RAGFlow's `rerank_by_model` does).
  *
  * `term_similarity` is the chunk's BM25 score divided by the best BM25 score among the query's
- * candidates (`termSimilarity: "bm25"`, the default), or RAGFlow's weighted share of the query's
+ * candidates (`term_similarity: "bm25"`, the default), or RAGFlow's weighted share of the query's
  * tokens found in the chunk (`"overlap"`). BM25 ranks better on the benchmarks (bench/quality.ts),
  * so it is the default; both lie in [0, 1].
  *
  * Query tokens come from the same tokenizer as the chunks' (stemmed, segmented), minus stop words.
  */
-import { Context, Effect, Layer, Option } from "effect"
+import { Context, Effect, Layer, Option, Schema } from "effect"
 import { Caller } from "../domain/Caller.js"
-import type { Chunk } from "../domain/Chunk.js"
+import { Chunk } from "../domain/Chunk.js"
 import {
   type ChunkIndexError,
   invalid,
@@ -29,69 +29,118 @@ import {
   type NotFound,
   type StoreError
 } from "../domain/Errors.js"
-import type { DocumentId, KnowledgeBaseId } from "../domain/Ids.js"
+import * as Fields from "../domain/Fields.js"
+import { DocumentId, KnowledgeBaseId } from "../domain/Ids.js"
 import type { KnowledgeBase } from "../domain/Records.js"
-import { ChunkIndex, type ChunkFilter, cosineSimilarity, type MetadataCondition, type WeightedToken } from "../ports/ChunkIndex.js"
+import {
+  ChunkIndex,
+  type ChunkFilter,
+  cosineSimilarity,
+  type MetadataOperator as IndexMetadataOperator,
+  type WeightedToken
+} from "../ports/ChunkIndex.js"
 import { RecordStore } from "../ports/RecordStore.js"
 import { ChineseStopWords, EnglishStopWords } from "../text/StopWords.js"
 import { Tokenizer } from "../text/Tokenizer.js"
 import { readableKnowledgeBase } from "./internal/access.js"
-import * as validate from "./internal/validate.js"
 import { Models } from "./Models.js"
 
-export interface RetrievalRequest {
-  readonly question: string
-  readonly kbIds: ReadonlyArray<string>
-  readonly docIds?: ReadonlyArray<string>
-  /** 1-based. Default 1. */
-  readonly page?: number
-  /** Default 30. */
-  readonly pageSize?: number
-  /** Default 0.2. */
-  readonly similarityThreshold?: number
-  /** Default 0.3. */
-  readonly vectorSimilarityWeight?: number
-  /** Candidates taken from each side. Default 1024. */
-  readonly topK?: number
+// ---------------------------------------------------------------------------------------------
+// Requests and results
+
+/** Every operator the chunk index knows: the compiler keeps this in step with `ChunkIndex.MetadataOperator`. */
+const metadataOperators: Record<IndexMetadataOperator, true> = {
+  eq: true,
+  ne: true,
+  gt: true,
+  gte: true,
+  lt: true,
+  lte: true,
+  in: true,
+  not_in: true,
+  contains: true,
+  not_contains: true,
+  starts_with: true,
+  ends_with: true,
+  empty: true,
+  not_empty: true
+}
+
+/** An operator of a metadata condition (see `ChunkIndex.MetadataOperator`). */
+export const MetadataOperator = Fields.OneOf(
+  ...(Object.keys(metadataOperators) as [IndexMetadataOperator, ...Array<IndexMetadataOperator>])
+)
+export type MetadataOperator = typeof MetadataOperator.Type
+
+/** A condition on the metadata of a chunk's document. */
+export const MetadataCondition = Schema.Struct({
+  key: Fields.Name(255),
+  op: MetadataOperator,
+  /** The operand; a list for `in` / `not_in`; ignored by `empty` / `not_empty`. */
+  value: Schema.optional(Schema.Unknown)
+})
+export type MetadataCondition = typeof MetadataCondition.Type
+
+export const RetrievalRequest = Schema.Struct({
+  question: Fields.Name(65_535),
+  /** Readable by the caller, all with the same embedding model. */
+  kb_ids: Fields.IdList(KnowledgeBaseId).pipe(Schema.minItems(1, { message: () => "can't be empty" })),
+  /** Only chunks of these documents (of the knowledge bases above); all documents when absent or empty. */
+  doc_ids: Schema.optional(Fields.IdList(DocumentId)),
+  ...Fields.paging(1024),
+  similarity_threshold: Schema.optionalWith(Fields.UnitInterval, { default: () => 0.2 }),
+  vector_similarity_weight: Schema.optionalWith(Fields.UnitInterval, { default: () => 0.3 }),
+  /** Candidates taken from each side. */
+  top_k: Schema.optionalWith(Fields.IntIn(1, 100_000), { default: () => 1024 }),
   /** `name@provider` of a rerank model. */
-  readonly rerankId?: string
+  rerank_id: Schema.optional(Fields.Trimmed(255)),
   /** Wrap matched words of the content in `<em>`. */
-  readonly highlight?: boolean
-  readonly metadataCondition?: {
-    readonly logic?: "and" | "or"
-    readonly conditions: ReadonlyArray<MetadataCondition>
-  }
-  readonly termSimilarity?: "bm25" | "overlap"
-}
+  highlight: Schema.optionalWith(Fields.Boolean, { default: () => false }),
+  metadata_condition: Schema.optional(
+    Schema.Struct({
+      logic: Schema.optionalWith(Fields.OneOf("and", "or"), { default: () => "and" as const }),
+      conditions: Fields.List(MetadataCondition)
+    })
+  ),
+  term_similarity: Schema.optionalWith(Fields.OneOf("bm25", "overlap"), { default: () => "bm25" as const })
+})
+export type RetrievalRequest = typeof RetrievalRequest.Type
 
-export interface RetrievedChunk {
-  readonly chunk: Chunk
-  readonly similarity: number
-  readonly term_similarity: number
-  readonly vector_similarity: number
+export const RetrievedChunk = Schema.Struct({
+  chunk: Chunk,
+  similarity: Schema.Number,
+  term_similarity: Schema.Number,
+  vector_similarity: Schema.Number,
   /** The content with matched words in `<em>`, when asked for. */
-  readonly highlight?: string
-}
+  highlight: Schema.optional(Schema.String)
+})
+export type RetrievedChunk = typeof RetrievedChunk.Type
 
-export interface DocAgg {
-  readonly doc_id: DocumentId
-  readonly doc_name: string
-  readonly count: number
-}
+/** How many of the retrieved chunks come from a document. */
+export const DocAgg = Schema.Struct({ doc_id: DocumentId, doc_name: Schema.String, count: Schema.Number })
+export type DocAgg = typeof DocAgg.Type
 
-export interface RetrievalResult {
-  readonly chunks: ReadonlyArray<RetrievedChunk>
-  readonly doc_aggs: ReadonlyArray<DocAgg>
+export const RetrievalResult = Schema.Struct({
+  /** One page of the chunks, best first. */
+  chunks: Schema.Array(RetrievedChunk),
+  doc_aggs: Schema.Array(DocAgg),
   /** Chunks above the threshold, over all pages. */
-  readonly total: number
+  total: Schema.Number
+})
+export type RetrievalResult = typeof RetrievalResult.Type
+
+/** Each method's request and result, for the surfaces that decode what callers send. */
+export const Operations = {
+  retrieve: Fields.operation(RetrievalRequest, RetrievalResult)
 }
+
+// ---------------------------------------------------------------------------------------------
+// The service
 
 export type RetrievalError = InvalidInput | NotFound | StoreError | ChunkIndexError | ModelError
 
 export interface RetrievalService {
   readonly retrieve: (caller: Caller, request: RetrievalRequest) => Effect.Effect<RetrievalResult, RetrievalError>
-  /** The weighted search tokens of a question, as retrieval uses them. */
-  readonly queryTokens: (question: string) => ReadonlyArray<WeightedToken>
 }
 
 export class Retrieval extends Context.Tag("@ragkit/core/Retrieval")<Retrieval, RetrievalService>() {}
@@ -114,6 +163,7 @@ export const make = Effect.gen(function* () {
 
   const stopStems = new Set([...EnglishStopWords].map((w) => tokenizer.tokenize(w)).filter((t) => t !== "" && !t.includes(" ")))
 
+  /** The weighted search tokens of a question: stop words dropped, fine-grained tokens weighted lower. */
   const queryTokens = (question: string): ReadonlyArray<WeightedToken> => {
     const coarse = tokenizer.tokenize(question).split(" ").filter((t) => t !== "")
     const kept = coarse.filter((t) => !isStopWord(t) && !stopStems.has(t))
@@ -156,14 +206,13 @@ export const make = Effect.gen(function* () {
     })
   }
 
-  const knowledgeBases = (caller: Caller, ids: ReadonlyArray<string>) =>
+  /** Every kb must be readable by the caller and all must share one embedding model. */
+  const knowledgeBases = (caller: Caller, ids: ReadonlyArray<KnowledgeBaseId>) =>
     Effect.gen(function* () {
-      if (ids.length === 0) return yield* Effect.fail(invalid("dataset_ids", "`dataset_ids` is required"))
-      const valid = yield* validate.ids<KnowledgeBaseId>("dataset_ids", ids)
-      const kbs = yield* Effect.forEach(valid, (id) => readableKnowledgeBase(store, caller, id))
+      const kbs = yield* Effect.forEach(ids, (id) => readableKnowledgeBase(store, caller, id))
       const models = new Set(kbs.map((kb) => kb.embedding_model))
       if (models.size > 1) {
-        return yield* Effect.fail(invalid("dataset_ids", `Datasets use different embedding models: ${[...models].join(", ")}`))
+        return yield* Effect.fail(invalid("kb_ids", `Datasets use different embedding models: ${[...models].join(", ")}`))
       }
       return kbs
     })
@@ -178,7 +227,7 @@ export const make = Effect.gen(function* () {
         if (k.embedder !== null && (k.embedder.model !== embedder.modelId || k.embedder.dimensions !== embedder.dimensions)) {
           return yield* Effect.fail(
             invalid(
-              "dataset_ids",
+              "kb_ids",
               `Dataset ${k.name} was indexed with ${k.embedder.model} (${k.embedder.dimensions} dimensions), not ${embedder.modelId}`
             )
           )
@@ -188,14 +237,9 @@ export const make = Effect.gen(function* () {
     })
 
   const retrieve = Effect.fn("Retrieval.retrieve")(function* (caller: Caller, request: RetrievalRequest) {
-    const question = typeof request.question === "string" ? request.question.trim() : ""
-    if (question === "") return yield* Effect.fail(invalid("question", "`question` is required"))
-    const kbs = yield* knowledgeBases(caller, request.kbIds)
-    const page = yield* validate.intIn("page", request.page ?? 1, 1, 1_000_000)
-    const pageSize = yield* validate.intIn("page_size", request.pageSize ?? 30, 1, 1024)
-    const threshold = yield* validate.numberIn("similarity_threshold", request.similarityThreshold ?? 0.2, 0, 1)
-    const w = yield* validate.numberIn("vector_similarity_weight", request.vectorSimilarityWeight ?? 0.3, 0, 1)
-    const topK = yield* validate.intIn("top_k", request.topK ?? 1024, 1, 100_000)
+    const { question, page, page_size: pageSize, similarity_threshold: threshold, top_k: topK } = request
+    const w = request.vector_similarity_weight
+    const kbs = yield* knowledgeBases(caller, request.kb_ids)
     const kbIds = kbs.map((kb) => kb.id)
 
     // Disabled documents take no part; a document filter must name documents of these datasets.
@@ -205,22 +249,22 @@ export const make = Effect.gen(function* () {
       for (const d of off.items) disabled.add(d.id)
     }
     const docIds =
-      request.docIds === undefined || request.docIds.length === 0
+      request.doc_ids === undefined || request.doc_ids.length === 0
         ? undefined
-        : (yield* validate.ids<DocumentId>("document_ids", request.docIds)).filter((id) => !disabled.has(id))
+        : request.doc_ids.filter((id) => !disabled.has(id))
     if (docIds !== undefined && docIds.length === 0) return { chunks: [], doc_aggs: [], total: 0 }
     const filter: ChunkFilter = {
       ...(docIds === undefined ? {} : { docIds }),
-      ...(request.metadataCondition === undefined
+      ...(request.metadata_condition === undefined
         ? {}
-        : { metadata: request.metadataCondition.conditions, metadataLogic: request.metadataCondition.logic ?? "and" })
+        : { metadata: request.metadata_condition.conditions, metadataLogic: request.metadata_condition.logic })
     }
 
     const tokens = queryTokens(question)
     const [textHits, vector] = yield* Effect.all(
       [
         w < 1 && tokens.length > 0 ? index.searchText({ kbIds, tokens, filter, limit: topK }) : Effect.succeed([]),
-        w > 0 || request.rerankId !== undefined ? Effect.map(queryVector(caller, kbs, question), Option.some) : Effect.succeed(Option.none<ReadonlyArray<number>>())
+        w > 0 || request.rerank_id !== undefined ? Effect.map(queryVector(caller, kbs, question), Option.some) : Effect.succeed(Option.none<ReadonlyArray<number>>())
       ],
       { concurrency: 2 }
     )
@@ -235,7 +279,7 @@ export const make = Effect.gen(function* () {
       if (known === undefined) candidates.set(hit.chunk.id, { chunk: hit.chunk, bm25: 0, cosine: hit.score })
       else candidates.set(hit.chunk.id, { ...known, cosine: hit.score })
     }
-    const useOverlap = request.termSimilarity === "overlap"
+    const useOverlap = request.term_similarity === "overlap"
     let scored = [...candidates.values()]
       .filter((c) => !disabled.has(c.chunk.doc_id))
       .map((c) => {
@@ -249,9 +293,9 @@ export const make = Effect.gen(function* () {
       })
       .sort((a, b) => b.similarity - a.similarity || (a.chunk.id < b.chunk.id ? -1 : 1))
 
-    if (request.rerankId !== undefined && request.rerankId !== "" && scored.length > 0) {
+    if (request.rerank_id !== undefined && request.rerank_id !== "" && scored.length > 0) {
       const owner = new Caller({ tenantId: kbs[0]!.tenant_id, userId: caller.userId })
-      const reranker = yield* models.reranker(owner, request.rerankId)
+      const reranker = yield* models.reranker(owner, request.rerank_id)
       const head = scored.slice(0, RerankLimit)
       const scores = yield* reranker.rerank(question, head.map((c) => c.chunk.content))
       const rerankWeight = w > 0 ? w : 0.3
@@ -271,13 +315,13 @@ export const make = Effect.gen(function* () {
     }
     const pageItems = kept.slice((page - 1) * pageSize, page * pageSize)
     return {
-      chunks: pageItems.map((c) => (request.highlight === true ? { ...c, highlight: highlight(c.chunk.content, tokens) } : c)),
+      chunks: pageItems.map((c) => (request.highlight ? { ...c, highlight: highlight(c.chunk.content, tokens) } : c)),
       doc_aggs: [...aggs.values()].sort((a, b) => b.count - a.count || a.doc_name.localeCompare(b.doc_name)),
       total: kept.length
     }
   })
 
-  return Retrieval.of({ retrieve, queryTokens })
+  return Retrieval.of({ retrieve })
 })
 
 /** Requires RecordStore, ChunkIndex, Tokenizer and Models. */

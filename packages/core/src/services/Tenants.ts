@@ -3,57 +3,78 @@
  * invites other users, who join once they accept (RAGFlow's `user_tenant` roles: `owner`,
  * `invite`, `normal`). A tenant the caller is not in is reported as not found.
  */
-import { Context, Effect, Layer, Option } from "effect"
+import { Context, Effect, Layer, Option, Schema } from "effect"
 import type { Caller } from "../domain/Caller.js"
-import {
-  AlreadyExists,
-  Forbidden,
-  type InvalidInput,
-  NotFound,
-  notFound,
-  type StoreError
-} from "../domain/Errors.js"
-import { isHex32, randomHex32, type TenantId, type TenantMemberId, type UserId } from "../domain/Ids.js"
-import { type MemberRole, type Tenant, TenantMember } from "../domain/Records.js"
+import { AlreadyExists, Forbidden, NotFound, notFound, type StoreError } from "../domain/Errors.js"
+import * as Fields from "../domain/Fields.js"
+import { randomHex32, TenantId, type TenantMemberId, UserId } from "../domain/Ids.js"
+import { MemberRole, Tenant, TenantMember } from "../domain/Records.js"
 import { newStamps, touched } from "../domain/Time.js"
 import { RecordStore } from "../ports/RecordStore.js"
-import * as validate from "./internal/validate.js"
-import { type PublicUser, publicUser } from "./Users.js"
+import { PublicUser, publicUser } from "./Users.js"
+
+// ---------------------------------------------------------------------------------------------
+// Requests and results
+
+export const ListForUserRequest = Schema.Struct({})
+export type ListForUserRequest = typeof ListForUserRequest.Type
 
 /** A tenant the user is in, and how. */
-export interface Membership {
-  readonly tenant: Tenant
-  readonly role: MemberRole
-  readonly member: TenantMember
-}
+export const Membership = Schema.Struct({ tenant: Tenant, role: MemberRole, member: TenantMember })
+export type Membership = typeof Membership.Type
+
+export const ListForUserResult = Schema.Array(Membership)
+export type ListForUserResult = typeof ListForUserResult.Type
+
+/** One tenant (team): whose members to list, whose invitation to accept, which tenant to show. */
+export const TenantRequest = Schema.Struct({ tenant_id: TenantId })
+export type TenantRequest = typeof TenantRequest.Type
 
 /** A member of a tenant with their public profile. */
-export interface MemberProfile {
-  readonly member: TenantMember
-  readonly role: MemberRole
-  readonly user: PublicUser
+export const MemberProfile = Schema.Struct({ member: TenantMember, role: MemberRole, user: PublicUser })
+export type MemberProfile = typeof MemberProfile.Type
+
+export const MembersResult = Schema.Array(MemberProfile)
+export type MembersResult = typeof MembersResult.Type
+
+export const InviteRequest = Schema.Struct({ tenant_id: TenantId, email: Fields.Email })
+export type InviteRequest = typeof InviteRequest.Type
+
+export const RemoveMemberRequest = Schema.Struct({ tenant_id: TenantId, user_id: UserId })
+export type RemoveMemberRequest = typeof RemoveMemberRequest.Type
+
+/** Each method's request and result, for the surfaces that decode what callers send. */
+export const Operations = {
+  listForUser: Fields.operation(ListForUserRequest, ListForUserResult),
+  members: Fields.operation(TenantRequest, MembersResult),
+  invite: Fields.operation(InviteRequest, PublicUser),
+  acceptInvite: Fields.operation(TenantRequest, TenantMember),
+  removeMember: Fields.operation(RemoveMemberRequest, Schema.Boolean),
+  get: Fields.operation(TenantRequest, Tenant)
 }
+
+// ---------------------------------------------------------------------------------------------
+// The service
 
 export interface TenantsService {
   /** The tenants the caller belongs to (own, joined, invited to), oldest first. */
-  readonly listForUser: (caller: Caller) => Effect.Effect<ReadonlyArray<Membership>, StoreError>
+  readonly listForUser: (caller: Caller, request: ListForUserRequest) => Effect.Effect<ListForUserResult, StoreError>
   /** Members of a tenant the caller has joined (owner or normal), oldest first. */
-  readonly members: (caller: Caller, tenantId: TenantId) => Effect.Effect<ReadonlyArray<MemberProfile>, NotFound | StoreError>
+  readonly members: (caller: Caller, request: TenantRequest) => Effect.Effect<MembersResult, NotFound | StoreError>
   /** The owner invites a registered user by e-mail; returns the invitee's public profile. */
   readonly invite: (
     caller: Caller,
-    tenantId: TenantId,
-    email: string
-  ) => Effect.Effect<PublicUser, InvalidInput | NotFound | Forbidden | AlreadyExists | StoreError>
+    request: InviteRequest
+  ) => Effect.Effect<PublicUser, NotFound | Forbidden | AlreadyExists | StoreError>
   /** The caller accepts an invitation and becomes a normal member. */
-  readonly acceptInvite: (caller: Caller, tenantId: TenantId) => Effect.Effect<TenantMember, NotFound | StoreError>
+  readonly acceptInvite: (caller: Caller, request: TenantRequest) => Effect.Effect<TenantMember, NotFound | StoreError>
   /** The owner removes a member, or a member leaves (declines, when invited). The owner stays. */
   readonly removeMember: (
     caller: Caller,
-    tenantId: TenantId,
-    userId: UserId
+    request: RemoveMemberRequest
   ) => Effect.Effect<boolean, NotFound | Forbidden | StoreError>
-  readonly get: (tenantId: TenantId) => Effect.Effect<Tenant, NotFound | StoreError>
+  /** A tenant the caller has joined (owner or normal); any other is not found. */
+  readonly get: (caller: Caller, request: TenantRequest) => Effect.Effect<Tenant, NotFound | StoreError>
 }
 
 export class Tenants extends Context.Tag("@ragkit/core/Tenants")<Tenants, TenantsService>() {}
@@ -62,27 +83,24 @@ export const make = Effect.gen(function* () {
   const store = yield* RecordStore
 
   /** The membership of `userId` in `tenantId`, any role. */
-  const membership = (tenantId: TenantId, userId: UserId) =>
-    isHex32(tenantId) && isHex32(userId)
-      ? store.members.findFirst({ tenant_id: tenantId, user_id: userId })
-      : Effect.succeed(Option.none<TenantMember>())
+  const membership = (tenantId: TenantId, userId: UserId) => store.members.findFirst({ tenant_id: tenantId, user_id: userId })
 
   /** The caller's joined membership (owner or normal); otherwise the tenant does not exist for them. */
   const joined = (caller: Caller, tenantId: TenantId) =>
     Effect.flatMap(membership(tenantId, caller.userId), (m) =>
       Option.isSome(m) && m.value.role !== "invite" && m.value.status === "1"
         ? Effect.succeed(m.value)
-        : Effect.fail(notFound("Tenant", String(tenantId)))
+        : Effect.fail(notFound("Tenant", tenantId))
     )
 
-  const get = Effect.fn("Tenants.get")(function* (tenantId: TenantId) {
-    if (!isHex32(tenantId)) return yield* Effect.fail(notFound("Tenant", String(tenantId)))
-    const tenant = yield* store.tenants.get(tenantId)
-    if (Option.isNone(tenant)) return yield* Effect.fail(notFound("Tenant", tenantId))
+  const get = Effect.fn("Tenants.get")(function* (caller: Caller, request: TenantRequest) {
+    yield* joined(caller, request.tenant_id)
+    const tenant = yield* store.tenants.get(request.tenant_id)
+    if (Option.isNone(tenant)) return yield* Effect.fail(notFound("Tenant", request.tenant_id))
     return tenant.value
   })
 
-  const listForUser = Effect.fn("Tenants.listForUser")(function* (caller: Caller) {
+  const listForUser = Effect.fn("Tenants.listForUser")(function* (caller: Caller, _request: ListForUserRequest) {
     const page = yield* store.members.find({ where: { user_id: caller.userId, status: "1" }, orderBy: "create_time" })
     const tenants = yield* store.tenants.getMany(page.items.map((m) => m.tenant_id))
     const byId = new Map(tenants.map((t) => [t.id, t] as const))
@@ -92,9 +110,9 @@ export const make = Effect.gen(function* () {
     })
   })
 
-  const members = Effect.fn("Tenants.members")(function* (caller: Caller, tenantId: TenantId) {
-    yield* joined(caller, tenantId)
-    const page = yield* store.members.find({ where: { tenant_id: tenantId, status: "1" }, orderBy: "create_time" })
+  const members = Effect.fn("Tenants.members")(function* (caller: Caller, request: TenantRequest) {
+    yield* joined(caller, request.tenant_id)
+    const page = yield* store.members.find({ where: { tenant_id: request.tenant_id, status: "1" }, orderBy: "create_time" })
     const users = yield* store.users.getMany(page.items.map((m) => m.user_id))
     const byId = new Map(users.map((u) => [u.id, u] as const))
     return page.items.flatMap((member): Array<MemberProfile> => {
@@ -103,22 +121,22 @@ export const make = Effect.gen(function* () {
     })
   })
 
-  const invite = Effect.fn("Tenants.invite")(function* (caller: Caller, tenantId: TenantId, email: string) {
+  const invite = Effect.fn("Tenants.invite")(function* (caller: Caller, request: InviteRequest) {
+    const { tenant_id: tenantId, email } = request
     const mine = yield* joined(caller, tenantId)
     if (mine.role !== "owner") {
       return yield* Effect.fail(new Forbidden({ message: "only the owner of a team can invite members" }))
     }
-    const address = yield* validate.email("email", email)
-    const invitee = yield* store.users.findFirst({ email: address })
+    const invitee = yield* store.users.findFirst({ email })
     if (Option.isNone(invitee)) {
-      return yield* Effect.fail(new NotFound({ entity: "User", id: address, message: `no user with e-mail ${address}` }))
+      return yield* Effect.fail(new NotFound({ entity: "User", id: email, message: `no user with e-mail ${email}` }))
     }
     const taken = () =>
       new AlreadyExists({
         entity: "TenantMember",
         field: "email",
-        value: address,
-        message: `${address} is already a member of this team or invited to it`
+        value: email,
+        message: `${email} is already a member of this team or invited to it`
       })
     if (Option.isSome(yield* membership(tenantId, invitee.value.id))) return yield* Effect.fail(taken())
     const stamps = yield* newStamps
@@ -138,12 +156,9 @@ export const make = Effect.gen(function* () {
     return publicUser(invitee.value)
   })
 
-  const acceptInvite = Effect.fn("Tenants.acceptInvite")(function* (caller: Caller, tenantId: TenantId) {
-    const noInvitation = new NotFound({
-      entity: "TenantMember",
-      id: String(tenantId),
-      message: `no invitation to team ${String(tenantId)}`
-    })
+  const acceptInvite = Effect.fn("Tenants.acceptInvite")(function* (caller: Caller, request: TenantRequest) {
+    const tenantId = request.tenant_id
+    const noInvitation = new NotFound({ entity: "TenantMember", id: tenantId, message: `no invitation to team ${tenantId}` })
     const invitation = yield* membership(tenantId, caller.userId)
     if (Option.isNone(invitation) || invitation.value.role !== "invite") return yield* Effect.fail(noInvitation)
     const now = yield* touched
@@ -156,12 +171,12 @@ export const make = Effect.gen(function* () {
     return accepted.value
   })
 
-  const removeMember = Effect.fn("Tenants.removeMember")(function* (caller: Caller, tenantId: TenantId, userId: UserId) {
-    const memberNotFound = notFound("TenantMember", String(userId))
+  const removeMember = Effect.fn("Tenants.removeMember")(function* (caller: Caller, request: RemoveMemberRequest) {
+    const { tenant_id: tenantId, user_id: userId } = request
     if (userId === caller.userId) {
       // Leaving (or declining an invitation): any role but owner.
       const mine = yield* membership(tenantId, caller.userId)
-      if (Option.isNone(mine)) return yield* Effect.fail(notFound("Tenant", String(tenantId)))
+      if (Option.isNone(mine)) return yield* Effect.fail(notFound("Tenant", tenantId))
       if (mine.value.role === "owner") {
         return yield* Effect.fail(new Forbidden({ message: "the owner can't leave their own team" }))
       }
@@ -173,7 +188,7 @@ export const make = Effect.gen(function* () {
       return yield* Effect.fail(new Forbidden({ message: "only the owner of a team can remove members" }))
     }
     const target = yield* membership(tenantId, userId)
-    if (Option.isNone(target)) return yield* Effect.fail(memberNotFound)
+    if (Option.isNone(target)) return yield* Effect.fail(notFound("TenantMember", userId))
     if (target.value.role === "owner") {
       return yield* Effect.fail(new Forbidden({ message: "the owner of a team can't be removed" }))
     }

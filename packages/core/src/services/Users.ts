@@ -3,74 +3,119 @@
  *
  * As in RAGFlow, signing up also creates the user's own tenant (its id is the user's id) with the
  * user as owner, and a user has one session at a time: logging in again replaces the token.
- * Passwords are kept as scrypt hashes, session tokens as their SHA-256.
+ * Passwords are kept as scrypt hashes, session tokens as their SHA-256; neither leaves the
+ * service: users are returned as `PublicUser`.
  */
-import { Context, Effect, Layer, Option } from "effect"
+import { Context, Effect, Layer, Option, Schema, Struct } from "effect"
 import { Caller } from "../domain/Caller.js"
-import {
-  AlreadyExists,
-  invalid,
-  type InvalidInput,
-  type NotFound,
-  notFound,
-  type StoreError,
-  Unauthenticated
-} from "../domain/Errors.js"
-import { isHex32, randomHex32, type TenantId, type TenantMemberId, type UserId } from "../domain/Ids.js"
+import { AlreadyExists, invalid, type InvalidInput, type NotFound, notFound, type StoreError, Unauthenticated } from "../domain/Errors.js"
+import * as Fields from "../domain/Fields.js"
+import { randomHex32, type TenantId, type TenantMemberId, type UserId } from "../domain/Ids.js"
 import { Tenant, TenantMember, User } from "../domain/Records.js"
 import { newStamps, touched } from "../domain/Time.js"
 import { RecordStore } from "../ports/RecordStore.js"
 import { decoyPasswordHash, hashPassword, randomToken, sha256Hex, verifyPassword } from "./internal/secrets.js"
-import * as validate from "./internal/validate.js"
 
-export interface RegisterInput {
-  readonly email: string
-  readonly nickname: string
-  readonly password: string
-}
+// ---------------------------------------------------------------------------------------------
+// Requests and results
 
-export interface UpdateUserInput {
-  readonly nickname?: string | undefined
-  readonly avatar?: string | undefined
-  readonly language?: string | undefined
-  readonly timezone?: string | undefined
-  readonly color_schema?: string | undefined
-  readonly password?: { readonly current: string; readonly next: string } | undefined
-}
+const PASSWORD_MIN = 8
+const PASSWORD_MAX = 1024
+/** Session tokens are 43 characters; anything much longer is not one. */
+const TOKEN_MAX = 512
 
-export interface LoginResult {
-  readonly user: User
-  /** The session token; only its SHA-256 is stored. */
-  readonly token: string
-}
+/** A new password: 8 to 1024 characters, kept as given (spaces count). */
+const Password = Fields.Text(PASSWORD_MAX).pipe(
+  Schema.filter((s) => [...s].length >= PASSWORD_MIN, {
+    message: () => `must be at least ${PASSWORD_MIN} characters`,
+    jsonSchema: { minLength: PASSWORD_MIN }
+  })
+)
 
-/** A user as others may see it: no password hash, no session hash. */
-export type PublicUser = Omit<User, "password_hash" | "access_token_hash">
+export const RegisterRequest = Schema.Struct({
+  email: Fields.Email,
+  nickname: Fields.Name(100),
+  password: Password
+})
+export type RegisterRequest = typeof RegisterRequest.Type
+
+/**
+ * Any strings: a login with an address or password that can't be right fails like a wrong
+ * password (`Unauthenticated`), never `InvalidInput`, so a login form learns nothing more.
+ */
+export const LoginRequest = Schema.Struct({
+  /** Compared trimmed and lower-cased. */
+  email: Fields.String,
+  password: Fields.String
+})
+export type LoginRequest = typeof LoginRequest.Type
+
+/** A user as others (and the user) see it: no password hash, no session hash. */
+export const PublicUser = Schema.Struct(Struct.omit(User.fields, "password_hash", "access_token_hash"))
+export type PublicUser = typeof PublicUser.Type
 
 export const publicUser = (user: User): PublicUser => {
   const { password_hash: _password, access_token_hash: _session, ...rest } = user
   return rest
 }
 
+export const LoginResult = Schema.Struct({
+  user: PublicUser,
+  /** The session token; only its SHA-256 is stored. */
+  token: Schema.String
+})
+export type LoginResult = typeof LoginResult.Type
+
+/** Any string: a token that can't be one is refused like an unknown one (`Unauthenticated`). */
+export const AuthenticateRequest = Schema.Struct({ token: Fields.String })
+export type AuthenticateRequest = typeof AuthenticateRequest.Type
+
+/** The caller's own session or profile: nothing to say. */
+export const SelfRequest = Schema.Struct({})
+export type SelfRequest = typeof SelfRequest.Type
+
+/** Absent fields keep their value; a new password needs the current one. */
+export const UpdateRequest = Schema.Struct({
+  nickname: Schema.optional(Fields.Name(100)),
+  /** A data URL (a base64 image), as RAGFlow keeps avatars. */
+  avatar: Schema.optional(Fields.Text(2_000_000)),
+  language: Schema.optional(Fields.Name(32)),
+  /** RAGFlow's `UTC+8\tAsia/Shanghai` form. */
+  timezone: Schema.optional(Fields.Name(64)),
+  color_schema: Schema.optional(Fields.OneOf("Bright", "Dark")),
+  password: Schema.optional(Schema.Struct({ current: Fields.String, next: Password }))
+})
+export type UpdateRequest = typeof UpdateRequest.Type
+
+/** Each method's request and result, for the surfaces that decode what callers send. */
+export const Operations = {
+  register: Fields.anonymous(RegisterRequest, PublicUser),
+  login: Fields.anonymous(LoginRequest, LoginResult),
+  authenticate: Fields.anonymous(AuthenticateRequest, Caller),
+  logout: Fields.operation(SelfRequest, Schema.Void),
+  get: Fields.operation(SelfRequest, PublicUser),
+  update: Fields.operation(UpdateRequest, PublicUser)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The service
+
 export interface UsersService {
   /** Creates the user, its own tenant and its owner membership, all or nothing. */
-  readonly register: (input: RegisterInput) => Effect.Effect<User, InvalidInput | AlreadyExists | StoreError>
+  readonly register: (request: RegisterRequest) => Effect.Effect<PublicUser, AlreadyExists | StoreError>
   /** Checks the password and opens a new session, ending the previous one. */
-  readonly login: (email: string, password: string) => Effect.Effect<LoginResult, Unauthenticated | StoreError>
+  readonly login: (request: LoginRequest) => Effect.Effect<LoginResult, Unauthenticated | StoreError>
   /** The caller behind a session token. */
-  readonly authenticate: (token: string) => Effect.Effect<Caller, Unauthenticated | StoreError>
-  /** Ends the user's session. */
-  readonly logout: (userId: UserId) => Effect.Effect<void, NotFound | StoreError>
-  readonly get: (userId: UserId) => Effect.Effect<User, NotFound | StoreError>
-  /** Changes the caller's own profile; a new password needs the current one. */
-  readonly update: (caller: Caller, input: UpdateUserInput) => Effect.Effect<User, InvalidInput | NotFound | StoreError>
+  readonly authenticate: (request: AuthenticateRequest) => Effect.Effect<Caller, Unauthenticated | StoreError>
+  /** Ends the caller's session. */
+  readonly logout: (caller: Caller, request: SelfRequest) => Effect.Effect<void, NotFound | StoreError>
+  /** The caller's own profile. */
+  readonly get: (caller: Caller, request: SelfRequest) => Effect.Effect<PublicUser, NotFound | StoreError>
+  /** Changes the caller's own profile. */
+  readonly update: (caller: Caller, request: UpdateRequest) => Effect.Effect<PublicUser, InvalidInput | NotFound | StoreError>
 }
 
 export class Users extends Context.Tag("@ragkit/core/Users")<Users, UsersService>() {}
-
-const PASSWORD_MIN = 8
-const PASSWORD_MAX = 1024
-const NICKNAME_MAX = 100
 
 /** RAGFlow's default chunk methods offered to a new tenant. */
 const DEFAULT_PARSER_IDS =
@@ -80,14 +125,7 @@ const DEFAULT_PARSER_IDS =
 const LOGIN_FAILED = "Email and password do not match"
 const DISABLED = "This account has been disabled"
 const BAD_SESSION = "Invalid or expired session"
-
-const password = (field: string, value: unknown): Effect.Effect<string, InvalidInput> => {
-  if (typeof value !== "string") return Effect.fail(invalid(field, `${field} must be a string`))
-  const length = [...value].length
-  if (length < PASSWORD_MIN) return Effect.fail(invalid(field, `${field} must be at least ${PASSWORD_MIN} characters`))
-  if (length > PASSWORD_MAX) return Effect.fail(invalid(field, `${field} is longer than ${PASSWORD_MAX} characters`))
-  return Effect.succeed(value)
-}
+const WRONG_PASSWORD = "current password is wrong"
 
 const isActive = (user: User): boolean => user.is_active === "1" && user.status === "1"
 
@@ -101,12 +139,16 @@ export interface TenantDefaults {
 export const make = (defaults: TenantDefaults = {}) => Effect.gen(function* () {
   const store = yield* RecordStore
 
-  const register = Effect.fn("Users.register")(function* (input: RegisterInput) {
-    const email = yield* validate.email("email", input.email)
-    const nickname = yield* validate.name("nickname", input.nickname, NICKNAME_MAX)
-    const secret = yield* password("password", input.password)
+  /** The caller's user record. */
+  const self = (caller: Caller) =>
+    Effect.flatMap(store.users.get(caller.userId), (found) =>
+      Option.match(found, { onNone: () => Effect.fail(notFound("User", caller.userId)), onSome: Effect.succeed })
+    )
+
+  const register = Effect.fn("Users.register")(function* (request: RegisterRequest) {
+    const { email, nickname } = request
     // Hash before the transaction: scrypt takes tens of milliseconds and must not hold locks.
-    const password_hash = yield* hashPassword(secret)
+    const password_hash = yield* hashPassword(request.password)
     const stamps = yield* newStamps
     const userId = randomHex32() as UserId
     const user = new User({
@@ -168,19 +210,17 @@ export const make = (defaults: TenantDefaults = {}) => Effect.gen(function* () {
         )
         yield* store.tenants.insert(tenant)
         yield* store.members.insert(owner)
-        return user
+        return publicUser(user)
       })
     )
   })
 
-  const login = Effect.fn("Users.login")(function* (email: string, secret: string) {
+  const login = Effect.fn("Users.login")(function* (request: LoginRequest) {
     const failed = new Unauthenticated({ message: LOGIN_FAILED })
-    if (typeof email !== "string" || typeof secret !== "string" || [...secret].length > PASSWORD_MAX) {
-      return yield* Effect.fail(failed)
-    }
-    const found = yield* store.users.findFirst({ email: email.trim().toLowerCase() })
+    if ([...request.password].length > PASSWORD_MAX) return yield* Effect.fail(failed)
+    const found = yield* store.users.findFirst({ email: request.email.trim().toLowerCase() })
     // An unknown address costs one scrypt too, so timing does not tell which addresses exist.
-    const matches = yield* verifyPassword(secret, Option.isSome(found) ? found.value.password_hash : decoyPasswordHash)
+    const matches = yield* verifyPassword(request.password, Option.isSome(found) ? found.value.password_hash : decoyPasswordHash)
     if (Option.isNone(found) || !matches) return yield* Effect.fail(failed)
     if (!isActive(found.value)) return yield* Effect.fail(new Unauthenticated({ message: DISABLED }))
     const token = randomToken(32)
@@ -191,13 +231,12 @@ export const make = (defaults: TenantDefaults = {}) => Effect.gen(function* () {
       )
     )
     if (Option.isNone(updated)) return yield* Effect.fail(failed)
-    return { user: updated.value, token }
+    return { user: publicUser(updated.value), token }
   })
 
-  const authenticate = Effect.fn("Users.authenticate")(function* (token: string) {
-    if (typeof token !== "string" || token.length === 0 || token.length > 512) {
-      return yield* Effect.fail(new Unauthenticated({ message: BAD_SESSION }))
-    }
+  const authenticate = Effect.fn("Users.authenticate")(function* (request: AuthenticateRequest) {
+    const { token } = request
+    if (token.length === 0 || token.length > TOKEN_MAX) return yield* Effect.fail(new Unauthenticated({ message: BAD_SESSION }))
     const found = yield* store.users.findFirst({ access_token_hash: sha256Hex(token) })
     if (Option.isNone(found)) return yield* Effect.fail(new Unauthenticated({ message: BAD_SESSION }))
     if (!isActive(found.value)) return yield* Effect.fail(new Unauthenticated({ message: DISABLED }))
@@ -205,52 +244,49 @@ export const make = (defaults: TenantDefaults = {}) => Effect.gen(function* () {
     return new Caller({ tenantId: user.id as string as TenantId, userId: user.id })
   })
 
-  const get = Effect.fn("Users.get")(function* (userId: UserId) {
-    if (!isHex32(userId)) return yield* Effect.fail(notFound("User", String(userId)))
-    const found = yield* store.users.get(userId)
-    if (Option.isNone(found)) return yield* Effect.fail(notFound("User", userId))
-    return found.value
+  const get = Effect.fn("Users.get")(function* (caller: Caller, _request: SelfRequest) {
+    return publicUser(yield* self(caller))
   })
 
-  const logout = Effect.fn("Users.logout")(function* (userId: UserId) {
-    if (!isHex32(userId)) return yield* Effect.fail(notFound("User", String(userId)))
+  const logout = Effect.fn("Users.logout")(function* (caller: Caller, _request: SelfRequest) {
     const now = yield* touched
-    const updated = yield* store.users.modify(userId, (current) =>
+    const updated = yield* store.users.modify(caller.userId, (current) =>
       Effect.succeed(current.access_token_hash === null ? current : new User({ ...current, access_token_hash: null, ...now }))
     )
-    if (Option.isNone(updated)) return yield* Effect.fail(notFound("User", userId))
+    if (Option.isNone(updated)) return yield* Effect.fail(notFound("User", caller.userId))
   })
 
-  const update = Effect.fn("Users.update")(function* (caller: Caller, input: UpdateUserInput) {
-    const user = yield* get(caller.userId)
-    const patch: {
-      -readonly [K in "nickname" | "avatar" | "language" | "timezone" | "color_schema" | "password_hash"]?: string
-    } = {}
-    if (input.nickname !== undefined) patch.nickname = yield* validate.name("nickname", input.nickname, NICKNAME_MAX)
-    // Avatars are data URLs (base64 images), as RAGFlow keeps them.
-    if (input.avatar !== undefined) patch.avatar = yield* validate.text("avatar", input.avatar, 2_000_000)
-    if (input.language !== undefined) patch.language = yield* validate.name("language", input.language, 32)
-    if (input.timezone !== undefined) patch.timezone = yield* validate.name("timezone", input.timezone, 64)
-    if (input.color_schema !== undefined) {
-      patch.color_schema = yield* validate.oneOf("color_schema", input.color_schema, ["Bright", "Dark"])
-    }
-    if (input.password !== undefined) {
-      const wrong = invalid("password", "current password is wrong")
-      const current = input.password.current
-      if (typeof current !== "string" || [...current].length > PASSWORD_MAX) return yield* Effect.fail(wrong)
-      const next = yield* password("password", input.password.next)
-      if (!(yield* verifyPassword(current, user.password_hash))) return yield* Effect.fail(wrong)
-      patch.password_hash = yield* hashPassword(next)
+  const update = Effect.fn("Users.update")(function* (caller: Caller, request: UpdateRequest) {
+    const user = yield* self(caller)
+    const { password } = request
+    let password_hash: string | undefined
+    if (password !== undefined) {
+      const wrong = invalid("password", WRONG_PASSWORD)
+      // An over-long current password can't be right: refused without spending a hash on it.
+      if ([...password.current].length > PASSWORD_MAX) return yield* Effect.fail(wrong)
+      if (!(yield* verifyPassword(password.current, user.password_hash))) return yield* Effect.fail(wrong)
+      password_hash = yield* hashPassword(password.next)
     }
     const now = yield* touched
     const updated = yield* store.users.modify(user.id, (latest) =>
       // The password was checked against `user`; if it changed since, that check is void.
-      patch.password_hash !== undefined && latest.password_hash !== user.password_hash
-        ? Effect.fail(invalid("password", "current password is wrong"))
-        : Effect.succeed(new User({ ...latest, ...patch, ...now }))
+      password_hash !== undefined && latest.password_hash !== user.password_hash
+        ? Effect.fail(invalid("password", WRONG_PASSWORD))
+        : Effect.succeed(
+            new User({
+              ...latest,
+              nickname: request.nickname ?? latest.nickname,
+              avatar: request.avatar ?? latest.avatar,
+              language: request.language ?? latest.language,
+              timezone: request.timezone ?? latest.timezone,
+              color_schema: request.color_schema ?? latest.color_schema,
+              password_hash: password_hash ?? latest.password_hash,
+              ...now
+            })
+          )
     )
     if (Option.isNone(updated)) return yield* Effect.fail(notFound("User", user.id))
-    return updated.value
+    return publicUser(updated.value)
   })
 
   return Users.of({ register, login, authenticate, logout, get, update })

@@ -9,7 +9,7 @@
 import { Duration, Effect, Layer } from "effect"
 import * as Embedder from "../ports/Embedder.js"
 import { ModelError } from "../domain/Errors.js"
-import * as Models from "../services/Models.js"
+import * as ModelProvider from "../ports/ModelProvider.js"
 import * as HashEmbedder from "./HashEmbedder.js"
 import * as OverlapReranker from "./OverlapReranker.js"
 import * as ScriptedChatModel from "./ScriptedChatModel.js"
@@ -17,7 +17,7 @@ import * as ScriptedChatModel from "./ScriptedChatModel.js"
 const unknown = (model: string, what: string) =>
   new ModelError({ reason: "NotConfigured", model: `${model}@Test`, message: `Unsupported model: ${model}@Test (not a ${what} of the Test provider)` })
 
-export const plugin: Models.ModelPlugin = {
+export const plugin: ModelProvider.ModelPlugin = {
   kind: "test",
   providers: ["Test"],
   embedder: ({ model }) => {
@@ -53,4 +53,4 @@ export const plugin: Models.ModelPlugin = {
 }
 
 /** Registers the `Test` provider with `Models`. */
-export const layer: Layer.Layer<never, never, Models.ModelPlugins> = Models.plugin(plugin)
+export const layer: Layer.Layer<never, never, ModelProvider.ModelPlugins> = ModelProvider.plugin(plugin)

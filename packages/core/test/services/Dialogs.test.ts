@@ -4,10 +4,13 @@ import { Caller } from "../../src/domain/Caller.js"
 import type { DialogId, TenantId, TenantMemberId, UserId } from "../../src/domain/Ids.js"
 import { TenantMember } from "../../src/domain/Records.js"
 import * as RecordStore from "../../src/ports/RecordStore.js"
-import { DEFAULT_SYSTEM_PROMPT, Dialogs, layer as dialogsLayer, type DialogInput } from "../../src/services/Dialogs.js"
+import { decoding } from "../../src/RagClient.js"
+import * as Dialogs from "../../src/services/Dialogs.js"
 import { aConversation, aKnowledgeBase, anId, stamps } from "../../src/testing/Records.js"
 
-const TestLayer = dialogsLayer.pipe(Layer.provideMerge(RecordStore.layerMemory))
+const { DEFAULT_SYSTEM_PROMPT } = Dialogs
+
+const TestLayer = Dialogs.layer.pipe(Layer.provideMerge(RecordStore.layerMemory))
 
 const aCaller = () => new Caller({ tenantId: anId<TenantId>(), userId: anId<UserId>() })
 
@@ -16,7 +19,7 @@ const setup = Effect.gen(function* () {
   const store = yield* RecordStore.RecordStore
   const caller = aCaller()
   const kb = yield* store.knowledgeBases.insert(aKnowledgeBase({ tenant_id: caller.tenantId, name: "manuals" }))
-  return { store, caller, kb, dialogs: yield* Dialogs }
+  return { store, caller, kb, dialogs: decoding(yield* Dialogs.Dialogs, Dialogs.Operations) }
 })
 
 describe("Dialogs", () => {
@@ -54,8 +57,8 @@ describe("Dialogs", () => {
           tts: false
         })
         expect(DEFAULT_SYSTEM_PROMPT).toContain("{knowledge}")
-        expect(yield* dialogs.get(caller, dialog.id)).toEqual(dialog)
-        expect(yield* dialogs.knowledgeBaseNames(caller, dialog)).toEqual(["manuals"])
+        expect(yield* dialogs.get(caller, { dialog_id: dialog.id })).toEqual(dialog)
+        expect(yield* dialogs.knowledgeBaseNames(caller, { dialog_id: dialog.id })).toEqual(["manuals"])
       }))
 
     it.effect("given prompt_config keys replace the defaults and unknown keys are kept", () =>
@@ -80,7 +83,7 @@ describe("Dialogs", () => {
         expect(dialog.top_n).toBe(8)
         expect(dialog.similarity_threshold).toBe(0.25)
         // What was stored is what is read back.
-        expect((yield* dialogs.get(caller, dialog.id)).prompt_config).toEqual(dialog.prompt_config)
+        expect((yield* dialogs.get(caller, { dialog_id: dialog.id })).prompt_config).toEqual(dialog.prompt_config)
       }))
 
     it.effect("a system prompt without {knowledge} is fine once the parameter is dropped; optional parameters may go unused", () =>
@@ -108,7 +111,7 @@ describe("Dialogs", () => {
         const otherModel = yield* store.knowledgeBases.insert(
           aKnowledgeBase({ tenant_id: caller.tenantId, name: "other-model", embedding_model: "bge-m3@Ollama" })
         )
-        const cases: ReadonlyArray<readonly [DialogInput, string, string, string?]> = [
+        const cases: ReadonlyArray<readonly [typeof Dialogs.CreateRequest.Encoded, string, string, string?]> = [
           [{ name: "   " }, "InvalidInput", "name"],
           [{ name: "x".repeat(256) }, "InvalidInput", "name"],
           [{ name: "t", similarity_threshold: 1.5 }, "InvalidInput", "similarity_threshold"],
@@ -119,8 +122,11 @@ describe("Dialogs", () => {
           [{ name: "t", llm_setting: { top_p: 1.5 } }, "InvalidInput", "llm_setting.top_p"],
           [{ name: "t", llm_setting: { presence_penalty: -3 } }, "InvalidInput", "llm_setting.presence_penalty"],
           [{ name: "t", llm_setting: { max_tokens: 0 } }, "InvalidInput", "llm_setting.max_tokens"],
+          [{ name: "t", llm_setting: { frequency_penalty: 2.5 } }, "InvalidInput", "llm_setting.frequency_penalty"],
+          [{ name: "t", llm_setting: [] as never }, "InvalidInput", "llm_setting", "llm_setting must be an object"],
+          [{ name: "t", do_refer: "2" as never }, "InvalidInput", "do_refer"],
           [{ name: "t", kb_ids: [stranger.id] }, "NotFound", "KnowledgeBase"],
-          [{ name: "t", kb_ids: ["not-an-id"] }, "InvalidInput", "kb_ids"],
+          [{ name: "t", kb_ids: ["not-an-id"] }, "InvalidInput", "kb_ids[0]", "kb_ids[0] is not a valid id"],
           [{ name: "t", kb_ids: [kb.id, otherModel.id] }, "InvalidInput", "kb_ids", "Datasets use different embedding models"],
           [{ name: "t", prompt_config: { system: "Hello World" } }, "InvalidInput", "prompt_config", "Parameter 'knowledge' is not used"],
           [
@@ -130,7 +136,13 @@ describe("Dialogs", () => {
             "Parameter 'lang' is not used"
           ],
           [{ name: "t", prompt_config: { system: "Use {knowledge}", parameters: [] } }, "InvalidInput", "prompt_config", "knowledge"],
-          [{ name: "t", prompt_config: { quote: "yes" } }, "InvalidInput", "prompt_config.quote"]
+          [{ name: "t", prompt_config: { quote: "yes" as never } }, "InvalidInput", "prompt_config.quote"],
+          [{ name: "t", prompt_config: { parameters: [{ key: " " }] } }, "InvalidInput", "prompt_config.parameters[0].key"],
+          [
+            { name: "t", prompt_config: { parameters: [{ key: "knowledge", optional: "no" as never }] } },
+            "InvalidInput",
+            "prompt_config.parameters[0].optional"
+          ]
         ]
         const before = yield* store.dialogs.count({ tenant_id: caller.tenantId })
         for (const [input, tag, where, message] of cases) {
@@ -166,7 +178,7 @@ describe("Dialogs", () => {
 
         const dialog = yield* dialogs.create(caller, { name: "team", kb_ids: [kb.id, shared.id] })
         expect(dialog.kb_ids).toEqual([kb.id, shared.id])
-        expect(yield* dialogs.knowledgeBaseNames(caller, dialog)).toEqual(["manuals", "shared"])
+        expect(yield* dialogs.knowledgeBaseNames(caller, { dialog_id: dialog.id })).toEqual(["manuals", "shared"])
 
         for (const refused of [privateKb, foreignTeam]) {
           const error = yield* Effect.flip(dialogs.create(caller, { name: "no", kb_ids: [refused.id] }))
@@ -185,7 +197,8 @@ describe("Dialogs", () => {
           llm_setting: { temperature: 0.2, top_p: 0.9 }
         })
         yield* TestClock.adjust(5_000)
-        const updated = yield* dialogs.update(caller, created.id, {
+        const updated = yield* dialogs.update(caller, {
+          dialog_id: created.id,
           name: " after ",
           prompt_config: { prologue: "Welcome" },
           llm_setting: { temperature: 1.1, top_p: null }
@@ -196,19 +209,19 @@ describe("Dialogs", () => {
         expect(updated.kb_ids).toEqual([kb.id])
         expect(updated.create_time).toBe(created.create_time)
         expect(updated.update_time).toBe(created.update_time + 5_000)
-        expect(yield* dialogs.get(caller, created.id)).toEqual(updated)
+        expect(yield* dialogs.get(caller, { dialog_id: created.id })).toEqual(updated)
 
         // A refused update leaves the dialog as it was.
         const refused = yield* Effect.flip(
-          dialogs.update(caller, created.id, { name: "x", prompt_config: { system: "no placeholder" } })
+          dialogs.update(caller, { dialog_id: created.id, name: "x", prompt_config: { system: "no placeholder" } })
         )
-        expect(refused._tag).toBe("InvalidInput")
-        const emptyName = yield* Effect.flip(dialogs.update(caller, created.id, { name: "" }))
-        expect(emptyName._tag).toBe("InvalidInput")
-        expect(yield* dialogs.get(caller, created.id)).toEqual(updated)
+        expect(refused).toMatchObject({ _tag: "InvalidInput", field: "prompt_config" })
+        const emptyName = yield* Effect.flip(dialogs.update(caller, { dialog_id: created.id, name: "" }))
+        expect(emptyName).toMatchObject({ _tag: "InvalidInput", field: "name" })
+        expect(yield* dialogs.get(caller, { dialog_id: created.id })).toEqual(updated)
 
         // kb_ids can be emptied (RAGFlow's dialogs/set allows it).
-        const noKbs = yield* dialogs.update(caller, created.id, { kb_ids: [] })
+        const noKbs = yield* dialogs.update(caller, { dialog_id: created.id, kb_ids: [] })
         expect(noKbs.kb_ids).toEqual([])
       }))
 
@@ -219,17 +232,19 @@ describe("Dialogs", () => {
         const other = aCaller()
         const unknown = anId<DialogId>()
         for (const id of [mine.id, unknown]) {
-          const got = yield* Effect.flip(dialogs.get(other, id))
+          const got = yield* Effect.flip(dialogs.get(other, { dialog_id: id }))
           expect(got).toMatchObject({ _tag: "NotFound", entity: "Dialog", id })
-          const upd = yield* Effect.flip(dialogs.update(other, id, { name: "stolen" }))
+          const upd = yield* Effect.flip(dialogs.update(other, { dialog_id: id, name: "stolen" }))
           expect(upd).toMatchObject({ _tag: "NotFound", entity: "Dialog", id })
-          const rm = yield* Effect.flip(dialogs.remove(other, [id]))
+          const rm = yield* Effect.flip(dialogs.remove(other, { dialog_ids: [id] }))
           expect(rm).toMatchObject({ _tag: "NotFound", entity: "Dialog", id })
+          const names = yield* Effect.flip(dialogs.knowledgeBaseNames(other, { dialog_id: id }))
+          expect(names).toMatchObject({ _tag: "NotFound", entity: "Dialog", id })
         }
-        expect((yield* dialogs.get(caller, mine.id)).name).toBe("mine")
+        expect((yield* dialogs.get(caller, { dialog_id: mine.id })).name).toBe("mine")
         expect(yield* store.dialogs.count({ tenant_id: caller.tenantId })).toBe(1)
-        expect((yield* Effect.flip(dialogs.get(caller, "junk")))._tag).toBe("InvalidInput")
-        expect((yield* dialogs.list(other)).total).toBe(0)
+        expect(yield* Effect.flip(dialogs.get(caller, { dialog_id: "junk" }))).toMatchObject({ _tag: "InvalidInput", field: "dialog_id" })
+        expect((yield* dialogs.list(other, {})).total).toBe(0)
       }))
 
     it.effect("list pages, orders, filters and counts the caller's dialogs", () =>
@@ -252,7 +267,7 @@ describe("Dialogs", () => {
         const oldest = yield* dialogs.list(caller, { desc: false })
         expect(oldest.items.map((d) => d.name)).toEqual(names)
 
-        yield* dialogs.update(caller, created[1]!.id, { description: "touched" })
+        yield* dialogs.update(caller, { dialog_id: created[1]!.id, description: "touched" })
         const byUpdate = yield* dialogs.list(caller, { orderby: "update_time", page_size: 1 })
         expect(byUpdate.items[0]!.name).toBe("beta")
 
@@ -262,8 +277,11 @@ describe("Dialogs", () => {
         expect((yield* dialogs.list(caller, { name: "Gamma" })).items.map((d) => d.id)).toEqual([created[2]!.id])
         expect((yield* dialogs.list(caller, { id: created[3]!.id })).items.map((d) => d.name)).toEqual(["delta"])
 
-        expect((yield* Effect.flip(dialogs.list(caller, { page: 0 })))._tag).toBe("InvalidInput")
-        expect((yield* Effect.flip(dialogs.list(caller, { orderby: "name" as "create_time" })))._tag).toBe("InvalidInput")
+        expect(yield* Effect.flip(dialogs.list(caller, { page: 0 }))).toMatchObject({ _tag: "InvalidInput", field: "page" })
+        expect(yield* Effect.flip(dialogs.list(caller, { orderby: "name" as "create_time" }))).toMatchObject({
+          _tag: "InvalidInput",
+          field: "orderby"
+        })
       }))
 
     it.effect("remove deletes the dialogs with their conversations, all or nothing", () =>
@@ -276,20 +294,23 @@ describe("Dialogs", () => {
           yield* store.conversations.insert(aConversation({ dialog_id: d.id, tenant_id: caller.tenantId }))
         }
 
-        const refused = yield* Effect.flip(dialogs.remove(caller, [b.id, foreign.id]))
+        const refused = yield* Effect.flip(dialogs.remove(caller, { dialog_ids: [b.id, foreign.id] }))
         expect(refused).toMatchObject({ _tag: "NotFound", id: foreign.id })
         expect(yield* store.dialogs.count({ tenant_id: caller.tenantId })).toBe(2)
         expect(yield* store.conversations.count({ dialog_id: b.id })).toBe(1)
 
-        expect(yield* dialogs.remove(caller, [a.id, a.id])).toBe(1)
-        expect((yield* Effect.flip(dialogs.get(caller, a.id)))._tag).toBe("NotFound")
+        expect(yield* dialogs.remove(caller, { dialog_ids: [a.id, a.id] })).toBe(1)
+        expect((yield* Effect.flip(dialogs.get(caller, { dialog_id: a.id })))._tag).toBe("NotFound")
         expect(yield* store.conversations.count({ dialog_id: a.id })).toBe(0)
         expect(yield* store.conversations.count({ dialog_id: b.id })).toBe(1)
         const owner = new Caller({ tenantId: foreign.tenant_id, userId: anId<UserId>() })
-        expect((yield* dialogs.get(owner, foreign.id)).name).toBe("foreign")
+        expect((yield* dialogs.get(owner, { dialog_id: foreign.id })).name).toBe("foreign")
 
-        expect(yield* dialogs.remove(caller, [])).toBe(0)
-        expect((yield* Effect.flip(dialogs.remove(caller, ["nope"])))._tag).toBe("InvalidInput")
+        expect(yield* dialogs.remove(caller, { dialog_ids: [] })).toBe(0)
+        expect(yield* Effect.flip(dialogs.remove(caller, { dialog_ids: ["nope"] }))).toMatchObject({
+          _tag: "InvalidInput",
+          field: "dialog_ids[0]"
+        })
       }))
 
     it.effect("knowledgeBaseNames skips knowledge bases that no longer exist", () =>
@@ -297,9 +318,9 @@ describe("Dialogs", () => {
         const { store, caller, dialogs, kb } = yield* setup
         const second = yield* store.knowledgeBases.insert(aKnowledgeBase({ tenant_id: caller.tenantId, name: "faq" }))
         const dialog = yield* dialogs.create(caller, { name: "d", kb_ids: [second.id, kb.id] })
-        expect(yield* dialogs.knowledgeBaseNames(caller, dialog)).toEqual(["faq", "manuals"])
+        expect(yield* dialogs.knowledgeBaseNames(caller, { dialog_id: dialog.id })).toEqual(["faq", "manuals"])
         yield* store.knowledgeBases.remove([second.id])
-        expect(yield* dialogs.knowledgeBaseNames(caller, dialog)).toEqual(["manuals"])
+        expect(yield* dialogs.knowledgeBaseNames(caller, { dialog_id: dialog.id })).toEqual(["manuals"])
       }))
   })
 })

@@ -1,17 +1,19 @@
 import { describe, expect, layer } from "@effect/vitest"
-import { Duration, Effect, Fiber, Layer, Option, Schedule, TestClock } from "effect"
+import { Duration, Effect, Either, Fiber, Layer, Option, Schedule, TestClock } from "effect"
 import { ModelError, ParseError } from "../../src/domain/Errors.js"
 import { ChunkIndex } from "../../src/ports/ChunkIndex.js"
 import * as ChunkMethod from "../../src/ports/ChunkMethod.js"
-import * as Chunker from "../../src/ports/Chunker.js"
+import * as DocumentPreparer from "../../src/ports/DocumentPreparer.js"
 import * as Embedder from "../../src/ports/Embedder.js"
 import { RecordStore } from "../../src/ports/RecordStore.js"
 import { TaskQueue } from "../../src/ports/TaskQueue.js"
 import * as Rag from "../../src/Rag.js"
-import { Documents } from "../../src/services/Documents.js"
+import { decoding } from "../../src/RagClient.js"
+import * as Documents from "../../src/services/Documents.js"
 import { Ingestion, layer as ingestionLayer } from "../../src/services/Ingestion.js"
-import { KnowledgeBases } from "../../src/services/KnowledgeBases.js"
-import * as Models from "../../src/services/Models.js"
+import * as DocumentRuns from "../../src/services/internal/DocumentRuns.js"
+import * as KnowledgeBases from "../../src/services/KnowledgeBases.js"
+import * as ModelProvider from "../../src/ports/ModelProvider.js"
 import * as Tokenizer from "../../src/text/Tokenizer.js"
 import * as HashEmbedder from "../../src/testing/HashEmbedder.js"
 import * as TestModels from "../../src/testing/TestModels.js"
@@ -34,7 +36,7 @@ let lastEmbedAt = 0
 
 const flaky = (() => {
   let failures = 0
-  return Models.plugin({
+  return ModelProvider.plugin({
     kind: "flaky",
     providers: ["Flaky"],
     embedder: ({ model }) => {
@@ -61,40 +63,49 @@ const flaky = (() => {
 })()
 
 const Engine = ingestionLayer({ workerId: "w1", concurrency: 2, heartbeatMs: 100, leaseMs: 2_000, pollMs: 20 }).pipe(
-  Layer.provide(Chunker.layerLocal),
+  Layer.provide(DocumentPreparer.layerLocal),
   Layer.provideMerge(Rag.layer(Rag.layerMemoryPorts, [TestModels.layer, flaky])),
   Layer.provideMerge(Layer.mergeAll(ChunkMethod.layer([paragraphs]), Tokenizer.layer))
 )
 
+/** The services as the surfaces call them: requests decoded first. */
+const services = Effect.gen(function* () {
+  return {
+    docs: decoding(yield* Documents.Documents, Documents.Operations),
+    kbs: decoding(yield* KnowledgeBases.KnowledgeBases, KnowledgeBases.Operations)
+  }
+})
+
 const setup = (embedding_model = "hash-32@Test") =>
   Effect.gen(function* () {
+    const { docs, kbs } = yield* services
     const me = yield* newCaller()
-    const kb = yield* (yield* KnowledgeBases).create(me, { name: "Shelf", embedding_model })
-    return { me, kb }
+    const kb = yield* kbs.create(me, { name: "Shelf", embedding_model })
+    return { docs, kbs, me, kb }
   })
 
 describe("Ingestion", () => {
   layer(Engine)((it) => {
     it.effect("parses, chunks, embeds and indexes a document, with progress and counts", () =>
       Effect.gen(function* () {
-        const docs = yield* Documents
         const worker = yield* Ingestion
         const index = yield* ChunkIndex
-        const { me, kb } = yield* setup()
-        const [doc] = yield* docs.upload(me, kb.id, [
-          { name: "guide.txt", bytes: text("Install the engine.\n\nRun the server.\n\nAsk a question.") }
-        ])
-        yield* docs.parse(me, [doc!.id])
+        const { docs, kbs, me, kb } = yield* setup()
+        const [doc] = yield* docs.upload(me, {
+          kb_id: kb.id,
+          files: [{ name: "guide.txt", bytes: text("Install the engine.\n\nRun the server.\n\nAsk a question.") }]
+        })
+        yield* docs.parse(me, { doc_ids: [doc!.id] })
         expect(yield* worker.drain).toBe(1)
 
-        const done = yield* docs.get(me, doc!.id)
+        const done = yield* docs.get(me, { doc_id: doc!.id })
         expect([done.run, done.progress, done.chunk_num, done.token_num]).toEqual(["DONE", 1, 3, 12])
         expect(done.progress_msg).toMatch(/Task has been received/)
         expect(done.progress_msg).toMatch(/Parsed 3 sections/)
         expect(done.progress_msg).toMatch(/Generated 3 chunks with the naive method/)
         expect(done.progress_msg).toMatch(/Indexed 3 chunks \(12 tokens\)/)
 
-        const after = yield* (yield* KnowledgeBases).get(me, kb.id)
+        const after = yield* kbs.get(me, { kb_id: kb.id })
         expect([after.chunk_count, after.token_num]).toEqual([3, 12])
         expect(after.embedder).toEqual({ model: "hash-32@Test", dimensions: 32 })
 
@@ -111,33 +122,34 @@ describe("Ingestion", () => {
 
     it.effect("re-parsing replaces the chunks; counts are not doubled", () =>
       Effect.gen(function* () {
-        const docs = yield* Documents
         const worker = yield* Ingestion
         const index = yield* ChunkIndex
-        const { me, kb } = yield* setup()
-        const [doc] = yield* docs.upload(me, kb.id, [{ name: "a.txt", bytes: text("One.\n\nTwo.") }])
-        yield* docs.parse(me, [doc!.id])
+        const { docs, kbs, me, kb } = yield* setup()
+        const [doc] = yield* docs.upload(me, { kb_id: kb.id, files: [{ name: "a.txt", bytes: text("One.\n\nTwo.") }] })
+        yield* docs.parse(me, { doc_ids: [doc!.id] })
         yield* worker.drain
-        yield* docs.parse(me, [doc!.id])
+        yield* docs.parse(me, { doc_ids: [doc!.id] })
         yield* worker.drain
         expect(yield* index.countByDocument(kb.id, doc!.id)).toBe(2)
-        const after = yield* (yield* KnowledgeBases).get(me, kb.id)
+        const after = yield* kbs.get(me, { kb_id: kb.id })
         expect([after.chunk_count, after.token_num]).toEqual([2, 4])
       }))
 
     it.effect("a bad file fails with a clear message and the worker goes on with the next", () =>
       Effect.gen(function* () {
-        const docs = yield* Documents
         const worker = yield* Ingestion
-        const { me, kb } = yield* setup()
-        const uploaded = yield* docs.upload(me, kb.id, [
-          { name: "binary.txt", bytes: new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 0, 0, 1, 2, 3]) },
-          { name: "empty.txt", bytes: new Uint8Array() },
-          { name: "good.txt", bytes: text("Fine text.") }
-        ])
-        yield* docs.parse(me, uploaded.map((d) => d.id))
+        const { docs, me, kb } = yield* setup()
+        const uploaded = yield* docs.upload(me, {
+          kb_id: kb.id,
+          files: [
+            { name: "binary.txt", bytes: new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 0, 0, 1, 2, 3]) },
+            { name: "empty.txt", bytes: new Uint8Array() },
+            { name: "good.txt", bytes: text("Fine text.") }
+          ]
+        })
+        yield* docs.parse(me, { doc_ids: uploaded.map((d) => d.id) })
         expect(yield* worker.drain).toBe(3)
-        const [binary, empty, good] = yield* Effect.forEach(uploaded, (d) => docs.get(me, d.id))
+        const [binary, empty, good] = yield* Effect.forEach(uploaded, (d) => docs.get(me, { doc_id: d.id }))
         expect([binary!.run, binary!.progress]).toEqual(["FAIL", -1])
         expect(binary!.progress_msg).toMatch(/\[ERROR\] .*binary/)
         expect(empty!.run).toBe("FAIL")
@@ -147,14 +159,13 @@ describe("Ingestion", () => {
 
     it.effect("retries a document when the embedding service was away", () =>
       Effect.gen(function* () {
-        const docs = yield* Documents
         const worker = yield* Ingestion
         const queue = yield* TaskQueue
-        const { me, kb } = yield* setup("fail-1@Flaky")
-        const [doc] = yield* docs.upload(me, kb.id, [{ name: "a.txt", bytes: text("Some text.") }])
-        yield* docs.parse(me, [doc!.id])
+        const { docs, me, kb } = yield* setup("fail-1@Flaky")
+        const [doc] = yield* docs.upload(me, { kb_id: kb.id, files: [{ name: "a.txt", bytes: text("Some text.") }] })
+        yield* docs.parse(me, { doc_ids: [doc!.id] })
         yield* worker.drain
-        const done = yield* docs.get(me, doc!.id)
+        const done = yield* docs.get(me, { doc_id: doc!.id })
         expect([done.run, done.chunk_num]).toEqual(["DONE", 1])
         expect(done.progress_msg).toMatch(/Will retry: embedding service unavailable/)
         expect((yield* queue.listByKey(doc!.id)).map((t) => [t.status, t.attempts])).toEqual([["done", 2]])
@@ -162,43 +173,85 @@ describe("Ingestion", () => {
 
     it.effect("a task whose worker died is finished by the next one, with the exact chunk count", () =>
       Effect.gen(function* () {
-        const docs = yield* Documents
         const worker = yield* Ingestion
         const queue = yield* TaskQueue
         const index = yield* ChunkIndex
-        const { me, kb } = yield* setup()
-        const [doc] = yield* docs.upload(me, kb.id, [{ name: "a.txt", bytes: text("A.\n\nB.\n\nC.\n\nD.") }])
-        yield* docs.parse(me, [doc!.id])
+        const { docs, me, kb } = yield* setup()
+        const [doc] = yield* docs.upload(me, { kb_id: kb.id, files: [{ name: "a.txt", bytes: text("A.\n\nB.\n\nC.\n\nD.") }] })
+        yield* docs.parse(me, { doc_ids: [doc!.id] })
         // Another worker claims the task and dies without a word.
         const [taken] = yield* queue.claim({ worker: "dead", leaseMs: 2_000, kinds: ["parse"] })
         expect(taken?.key).toBe(doc!.id)
         expect(yield* worker.drain).toBe(0)
         yield* TestClock.adjust(Duration.millis(2_500))
         expect(yield* worker.drain).toBe(1)
-        expect((yield* docs.get(me, doc!.id)).chunk_num).toBe(4)
+        expect((yield* docs.get(me, { doc_id: doc!.id })).chunk_num).toBe(4)
         expect(yield* index.countByDocument(kb.id, doc!.id)).toBe(4)
+      }))
+
+    it.effect("writes each progress report once, on the document: the task keeps none of it", () =>
+      Effect.gen(function* () {
+        const worker = yield* Ingestion
+        const queue = yield* TaskQueue
+        const { docs, me, kb } = yield* setup()
+        const [doc] = yield* docs.upload(me, { kb_id: kb.id, files: [{ name: "a.txt", bytes: text("One.\n\nTwo.") }] })
+        yield* docs.parse(me, { doc_ids: [doc!.id] })
+        expect(yield* worker.drain).toBe(1)
+        const done = yield* docs.get(me, { doc_id: doc!.id })
+        // Every line once, in order, each stamped with the time of day.
+        expect(done.progress_msg.split("\n")).toEqual([
+          expect.stringMatching(/^\d\d:\d\d:\d\d Task has been received by w1 \(attempt 1\)\.$/),
+          expect.stringMatching(/^\d\d:\d\d:\d\d Parsed 2 sections in \d+\.\d\ds\.$/),
+          expect.stringMatching(/^\d\d:\d\d:\d\d Generated 2 chunks with the naive method in \d+\.\d\ds\.$/),
+          expect.stringMatching(/^\d\d:\d\d:\d\d Embedded 2\/2 chunks\.$/),
+          expect.stringMatching(/^\d\d:\d\d:\d\d Indexed 2 chunks \(4 tokens\); done in \d+\.\d\ds\.$/)
+        ])
+        // The task row only says how the task ended; progress lives on the document.
+        const [task] = yield* queue.listByKey(doc!.id)
+        expect([task!.status, task!.progress_msg]).toEqual(["done", ""])
+      }))
+
+    it.effect("a worker writes a run only while it lasts: a late DONE never overwrites a cancel", () =>
+      Effect.gen(function* () {
+        const runs = yield* DocumentRuns.make
+        const { docs, kbs, me, kb } = yield* setup()
+        const [doc] = yield* docs.upload(me, { kb_id: kb.id, files: [{ name: "a.txt", bytes: text("One.\n\nTwo.") }] })
+        yield* docs.parse(me, { doc_ids: [doc!.id] })
+        yield* runs.report(doc!.id, 0.5, ["Halfway."])
+        yield* docs.cancel(me, { doc_ids: [doc!.id] })
+        const result = { line: "Indexed 2 chunks.", chunks: 2, tokens: 4, durationMs: 10, embedder: { model: "hash-32@Test", dimensions: 32 } }
+        const late = yield* Effect.either(runs.done(doc!.id, result))
+        expect(Either.isLeft(late) && late.left).toMatchObject({ _tag: "RunEnded", run: "CANCEL" })
+        const lateReport = yield* Effect.either(runs.report(doc!.id, 0.9, ["Embedded 2/2 chunks."]))
+        expect(Either.isLeft(lateReport) && lateReport.left._tag).toBe("RunEnded")
+        yield* runs.failed(doc!.id, "too late", false)
+
+        const after = yield* docs.get(me, { doc_id: doc!.id })
+        expect([after.run, after.progress, after.chunk_num, after.token_num]).toEqual(["CANCEL", 0.5, 0, 0])
+        expect(after.progress_msg.split("\n").map((line) => line.slice(9))).toEqual(["Halfway.", "Canceled."])
+        const kbAfter = yield* kbs.get(me, { kb_id: kb.id })
+        expect([kbAfter.chunk_count, kbAfter.token_num, kbAfter.embedder]).toEqual([0, 0, null])
       }))
   })
 
   layer(Engine, { excludeTestServices: true })((it) => {
     it.effect("cancel stops a running document within a second and leaves no chunks of it", () =>
       Effect.gen(function* () {
-        const docs = yield* Documents
         const worker = yield* Ingestion
         const index = yield* ChunkIndex
         const store = yield* RecordStore
-        const { me, kb } = yield* setup("slow-40@Flaky")
+        const { docs, me, kb } = yield* setup("slow-40@Flaky")
         const body = Array.from({ length: 200 }, (_, i) => `Paragraph ${i}.`).join("\n\n")
-        const [doc] = yield* docs.upload(me, kb.id, [{ name: "long.txt", bytes: text(body) }])
-        yield* docs.parse(me, [doc!.id])
+        const [doc] = yield* docs.upload(me, { kb_id: kb.id, files: [{ name: "long.txt", bytes: text(body) }] })
+        yield* docs.parse(me, { doc_ids: [doc!.id] })
         const running = yield* Effect.fork(worker.run)
         // Wait until embedding is under way.
-        yield* Effect.repeat(docs.get(me, doc!.id), {
+        yield* Effect.repeat(docs.get(me, { doc_id: doc!.id }), {
           until: (d) => /Embedded/.test(d.progress_msg),
           schedule: Schedule.spaced(Duration.millis(20))
         }).pipe(Effect.timeout(Duration.seconds(20)))
         const canceledAt = Date.now()
-        yield* docs.cancel(me, [doc!.id])
+        yield* docs.cancel(me, { doc_ids: [doc!.id] })
         // The worker notices within a heartbeat: no embedding starts a second after the cancel.
         yield* Effect.sleep(Duration.millis(1_500))
         expect(lastEmbedAt).toBeGreaterThan(0)
@@ -208,9 +261,9 @@ describe("Ingestion", () => {
         expect(after.run).toBe("CANCEL")
         expect(after.chunk_num).toBe(0)
         // The worker is still alive and takes new work.
-        const [next] = yield* docs.upload(me, kb.id, [{ name: "next.txt", bytes: text("Next.") }])
-        yield* docs.parse(me, [next!.id])
-        yield* Effect.repeat(docs.get(me, next!.id), {
+        const [next] = yield* docs.upload(me, { kb_id: kb.id, files: [{ name: "next.txt", bytes: text("Next.") }] })
+        yield* docs.parse(me, { doc_ids: [next!.id] })
+        yield* Effect.repeat(docs.get(me, { doc_id: next!.id }), {
           until: (d) => d.run === "DONE",
           schedule: Schedule.spaced(Duration.millis(50))
         }).pipe(Effect.timeout(Duration.seconds(20)))

@@ -1,5 +1,5 @@
 /**
- * The unstructured-client SDK side of the Unstructured parser (`../unstructured.ts`), imported on
+ * The unstructured-client SDK side of the Unstructured parser (`../Unstructured.ts`), imported on
  * its first file: the client with ragkit's hooks, and the SDK's errors as `ParseError`s.
  */
 import { ParseError } from "@ragkit/core"
@@ -17,16 +17,18 @@ import {
 } from "unstructured-client/sdk/models/errors"
 import { Strategy as SdkStrategy } from "unstructured-client/sdk/models/shared"
 
-import type { Strategy } from "../unstructured.js"
-
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
 
-export const sdkStrategies: Record<Strategy, SdkStrategy> = {
+/**
+ * The parser's `Strategy` names to the SDK's enum. Keyed by plain literals so that this module needs
+ * nothing from the parser's; the parser's lookup fails to type-check if a `Strategy` is missing.
+ */
+export const sdkStrategies = {
   auto: SdkStrategy.Auto,
   fast: SdkStrategy.Fast,
   hi_res: SdkStrategy.HiRes,
   ocr_only: SdkStrategy.OcrOnly
-}
+} as const satisfies Record<string, SdkStrategy>
 
 // ---------------------------------------------------------------------------------------------
 // Errors.

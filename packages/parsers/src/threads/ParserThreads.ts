@@ -1,7 +1,7 @@
 /**
- * A `Chunker` on a pool of worker threads: parsing, chunking and tokenizing are CPU work, and one
- * Node thread uses one core. With the pool, one process parses on every core, and the thread that
- * runs the ingestion worker stays free for its lease heartbeats, records and index writes.
+ * A `DocumentPreparer` on a pool of worker threads: parsing, chunking and tokenizing are CPU work,
+ * and one Node thread uses one core. With the pool, one process parses on every core, and the thread
+ * that runs the ingestion worker stays free for its lease heartbeats, records and index writes.
  *
  *   const Worker = Rag.layerWorkerWith(ParserThreads.layer({ threads: 2 }), { concurrency: 4 })
  *
@@ -10,7 +10,8 @@
  *   module (`setup: new URL("./parsing.js", import.meta.url)`) exporting `layer`, a Layer of
  *   `ParserRegistry | ChunkMethodRegistry | Tokenizer`, or a function of `setupOptions` to one.
  *   The host's parsers must be configured the same way, since uploads are checked against them.
- * - Jobs queue for a free thread; a document's chunks are the same as `Chunker.layerLocal` gives.
+ * - Jobs queue for a free thread; a document's chunks are the same as `DocumentPreparer.layerLocal`
+ *   gives.
  * - Interrupting a job (a cancel, a lost lease) terminates the thread that runs it and starts a new
  *   one, so a parse stuck in a loop stops at once.
  * - `maxMemoryMb` caps each thread's heap: a file that needs more fails with `ParseError` reason
@@ -18,7 +19,7 @@
  *   its job with reason `Unknown`.
  * - The layer fails with `ParseError` when a thread cannot build its setup (e.g. missing OCR models).
  */
-import { Chunker, ParseError } from "@ragkit/core"
+import { DocumentPreparer, ParseError } from "@ragkit/core"
 import { Deferred, Effect, Layer } from "effect"
 import type { Scope } from "effect"
 import { availableParallelism } from "node:os"
@@ -44,15 +45,15 @@ const defaultSetupUrl = new URL(`./setup${import.meta.url.endsWith(".ts") ? ".ts
  * The input with bytes that own their buffer: posting a view (a Node Buffer from a pool, a slice of
  * a larger upload) would copy its whole backing buffer to the thread.
  */
-const exactBytes = (input: Chunker.PrepareInput): Chunker.PrepareInput => {
+const exactBytes = (input: DocumentPreparer.PrepareInput): DocumentPreparer.PrepareInput => {
   const { bytes } = input
   return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? input : { ...input, bytes: new Uint8Array(bytes) }
 }
 
 interface Job {
   readonly id: number
-  readonly input: Chunker.PrepareInput
-  readonly settle: (result: Effect.Effect<Chunker.PreparedDocument, ParseError>) => void
+  readonly input: DocumentPreparer.PrepareInput
+  readonly settle: (result: Effect.Effect<DocumentPreparer.PreparedDocument, ParseError>) => void
 }
 
 interface Slot {
@@ -81,7 +82,9 @@ const died = (job: Job, error: unknown, maxMemoryMb: number) => {
 }
 
 /** Starts the pool; its threads are terminated when the scope closes. */
-export const make = (options: Options = {}): Effect.Effect<Chunker.ChunkerService, ParseError, Scope.Scope> =>
+export const make = (
+  options: Options = {}
+): Effect.Effect<DocumentPreparer.DocumentPreparerService, ParseError, Scope.Scope> =>
   Effect.gen(function*() {
     const size = Math.max(1, Math.floor(options.threads ?? availableParallelism()))
     const maxMemoryMb = options.maxMemoryMb ?? 2048
@@ -181,9 +184,9 @@ export const make = (options: Options = {}): Effect.Effect<Chunker.ChunkerServic
     )
     yield* Deferred.await(started)
 
-    const prepare = (input: Chunker.PrepareInput): Effect.Effect<Chunker.PreparedDocument, ParseError> =>
+    const prepare = (input: DocumentPreparer.PrepareInput): Effect.Effect<DocumentPreparer.PreparedDocument, ParseError> =>
       Effect.flatten(
-        Effect.async<Effect.Effect<Chunker.PreparedDocument, ParseError>>((resume) => {
+        Effect.async<Effect.Effect<DocumentPreparer.PreparedDocument, ParseError>>((resume) => {
           if (closed || broken !== undefined) {
             resume(Effect.succeed(Effect.fail(broken ?? stopped())))
             return
@@ -205,9 +208,9 @@ export const make = (options: Options = {}): Effect.Effect<Chunker.ChunkerServic
         })
       )
 
-    return Chunker.Chunker.of({ prepare })
+    return DocumentPreparer.DocumentPreparer.of({ prepare })
   })
 
-/** `Chunker` on a pool of parser threads (see the module doc). */
-export const layer = (options: Options = {}): Layer.Layer<Chunker.Chunker, ParseError> =>
-  Layer.scoped(Chunker.Chunker, make(options))
+/** `DocumentPreparer` on a pool of parser threads (see the module doc). */
+export const layer = (options: Options = {}): Layer.Layer<DocumentPreparer.DocumentPreparer, ParseError> =>
+  Layer.scoped(DocumentPreparer.DocumentPreparer, make(options))

@@ -1,5 +1,5 @@
 /** Messages between the `ParserThreads` pool and its threads (structured-cloned). */
-import type { Chunker, ParseError } from "@ragkit/core"
+import type { DocumentPreparer, ParseError } from "@ragkit/core"
 
 /** What a thread is started with (`workerData`). */
 export interface ThreadData {
@@ -11,11 +11,11 @@ export interface ThreadData {
   readonly options: unknown
 }
 
-export type ToThread = { readonly job: number; readonly input: Chunker.PrepareInput }
+export type ToThread = { readonly job: number; readonly input: DocumentPreparer.PrepareInput }
 
 export type FromThread =
   | { readonly ready: true }
   | { readonly fatal: string }
-  | { readonly job: number; readonly done: Chunker.PreparedDocument }
+  | { readonly job: number; readonly done: DocumentPreparer.PreparedDocument }
   | { readonly job: number; readonly failed: { readonly reason: ParseError["reason"]; readonly message: string } }
   | { readonly job: number; readonly died: string }

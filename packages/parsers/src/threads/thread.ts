@@ -1,8 +1,8 @@
 /**
  * The main of a parser thread: builds the setup module's layer, then answers `prepare` jobs with
- * `Chunker.makeLocal` over it, one at a time.
+ * `DocumentPreparer.makeLocal` over it, one at a time.
  */
-import { Chunker, ChunkMethod, Parser, ParseError, Tokenizer } from "@ragkit/core"
+import { ChunkMethod, DocumentPreparer, Parser, ParseError, Tokenizer } from "@ragkit/core"
 import { Cause, Effect, Exit, Layer, ManagedRuntime, Option } from "effect"
 import { parentPort, workerData } from "node:worker_threads"
 import type { FromThread, ThreadData, ToThread } from "./protocol.js"
@@ -25,7 +25,7 @@ const start = async () => {
   const runtime = ManagedRuntime.make(exported as Layer.Layer<Parsing, unknown>)
   const chunker = await runtime.runPromise(
     Effect.gen(function*() {
-      return Chunker.makeLocal(
+      return DocumentPreparer.makeLocal(
         yield* Parser.ParserRegistry,
         yield* ChunkMethod.ChunkMethodRegistry,
         yield* Tokenizer.Tokenizer

@@ -1,4 +1,4 @@
-import { ChunkMethod, Tables } from "@ragkit/core"
+import { ChunkMethod, HtmlTables } from "@ragkit/core"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { NaiveChunker } from "../../src/chunking/index.js"
@@ -80,7 +80,7 @@ describe("naive", () => {
     Effect.gen(function*() {
       const small = [["name", "age"], ["Ann", "31"], ["Bob", "42"]]
       const chunks = yield* run(doc(text("before"), table(small, { page: 4 }), text("after")))
-      expect(chunks.map((c) => c.content)).toEqual(["before", Tables.tableToHtml(small), "after"])
+      expect(chunks.map((c) => c.content)).toEqual(["before", HtmlTables.tableToHtml(small), "after"])
       expect(chunks[1]!.page_num).toEqual([4])
 
       const rows = [["city", "country"], ...Array.from({ length: 40 }, (_, i) => [`city ${i} <x>`, `country ${i}`])]
@@ -93,7 +93,7 @@ describe("naive", () => {
         expect(wordCount(c.content)).toBeLessThanOrEqual(30)
       }
       const cells = big.flatMap((c) => [...c.content.matchAll(/<td>(city [0-9]+ &lt;x&gt;)<\/td>/g)].map((m) => m[1]))
-      expect(cells).toEqual(rows.slice(1).map((r) => Tables.escapeHtml(r[0]!)))
+      expect(cells).toEqual(rows.slice(1).map((r) => HtmlTables.escapeHtml(r[0]!)))
     }))
 
   it.effect("an image with OCR text is its own chunk with the image; one without text gives none", () =>

@@ -1,4 +1,4 @@
-import { type Parser, Tables, Tokenizer } from "@ragkit/core"
+import { HtmlTables, type Parser, Tokenizer } from "@ragkit/core"
 import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { NaiveChunker } from "../../src/chunking/index.js"
@@ -38,7 +38,7 @@ layer(Tokenizer.layer)("naive with tiktoken cl100k", (it) => {
       expect(chunks.length).toBeGreaterThan(1)
       for (const c of chunks) {
         expect(tokenizer.countTokens(c.content)).toBeLessThanOrEqual(100)
-        expect(c.content.startsWith(Tables.tableToHtml([rows[0]!]).replace("</table>", ""))).toBe(true)
+        expect(c.content.startsWith(HtmlTables.tableToHtml([rows[0]!]).replace("</table>", ""))).toBe(true)
       }
     }))
 })

@@ -1,8 +1,8 @@
 import { describe, expect, it, layer } from "@effect/vitest"
 import { Parser } from "@ragkit/core"
 import { Effect, Layer } from "effect"
-import { contributeEml, EmlParser } from "../../src/eml.js"
-import * as Corpus from "../fixtures/corpus.js"
+import { contributeEml, EmlParser } from "../../src/formats/EmlParser.js"
+import * as Corpus from "@ragkit/fixtures/corpus"
 import { findSection, parse, parseError } from "./helpers.js"
 
 describe("EmlParser", () => {

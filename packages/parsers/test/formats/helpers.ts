@@ -1,7 +1,7 @@
 import { expect } from "@effect/vitest"
 import type { Parser, ParseError } from "@ragkit/core"
 import { Cause, Effect, Exit, Option } from "effect"
-import type { CorpusFile } from "../fixtures/corpus.js"
+import type { CorpusFile } from "@ragkit/fixtures/corpus"
 
 export const parse = (
   parser: Parser.Parser,

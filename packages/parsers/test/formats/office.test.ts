@@ -1,9 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { DocxParser } from "../../src/docx.js"
-import { PptxParser } from "../../src/pptx.js"
-import { XlsxParser } from "../../src/xlsx.js"
-import * as Corpus from "../fixtures/corpus.js"
+import { DocxParser } from "../../src/formats/DocxParser.js"
+import { PptxParser } from "../../src/formats/PptxParser.js"
+import { XlsxParser } from "../../src/formats/XlsxParser.js"
+import * as Corpus from "@ragkit/fixtures/corpus"
 import { emptyFile, findSection, parse, parseError, sectionsOf } from "./helpers.js"
 
 describe("XlsxParser", () => {

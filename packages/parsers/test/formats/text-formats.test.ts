@@ -1,11 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { CodeParser } from "../../src/code.js"
-import { CsvParser } from "../../src/csv.js"
-import { HtmlParser } from "../../src/html.js"
-import { JsonParser } from "../../src/json.js"
-import { MarkdownParser } from "../../src/markdown.js"
-import * as Corpus from "../fixtures/corpus.js"
+import { CodeParser } from "../../src/formats/CodeParser.js"
+import { CsvParser } from "../../src/formats/CsvParser.js"
+import { HtmlParser } from "../../src/formats/HtmlParser.js"
+import { JsonParser } from "../../src/formats/JsonParser.js"
+import { MarkdownParser } from "../../src/formats/MarkdownParser.js"
+import * as Corpus from "@ragkit/fixtures/corpus"
 import { emptyFile, findSection, parse, parseError, sectionsOf } from "./helpers.js"
 
 describe("MarkdownParser", () => {

@@ -10,6 +10,7 @@ import {
   Caller,
   type Chunk,
   ChunkIndex,
+  decoding,
   type Document,
   Documents,
   Ingestion,
@@ -25,8 +26,8 @@ import { aTenant, anId, stamps, TestModels } from "@ragkit/core/testing"
 import { Context, Effect, Layer } from "effect"
 import * as Parsers from "../../src/index.js"
 import * as ParserThreads from "../../src/threads/ParserThreads.js"
-import { words } from "../ocr/images.js"
-import { PAGE } from "../pdf/pdfs.js"
+import { words } from "@ragkit/fixtures/images"
+import { PAGE } from "@ragkit/fixtures/pdfs"
 import { badFiles, type CorpusFile, type Expectation, goodText, knowledgeBases, type Sample, samples } from "./samples.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -101,8 +102,8 @@ const keyOf = (fileName: string, kbName: string) => `${fileName} x ${kbName}`
 const IngestedLive = Layer.effect(
   Ingested,
   Effect.gen(function*() {
-    const docs = yield* Documents.Documents
-    const kbs = yield* KnowledgeBases.KnowledgeBases
+    const docs = decoding(yield* Documents.Documents, Documents.Operations)
+    const kbs = decoding(yield* KnowledgeBases.KnowledgeBases, KnowledgeBases.Operations)
     const worker = yield* Ingestion.Ingestion
     const index = yield* ChunkIndex.ChunkIndex
     const corpus = yield* Effect.promise(samples)
@@ -118,13 +119,16 @@ const IngestedLive = Layer.effect(
       })
       const mine = corpus.filter((s) => s.methods[name] !== undefined)
       if (mine.length === 0) continue
-      const stored = yield* docs.upload(caller, kb.id, mine.map((s) => upload(s.file)))
+      const stored = yield* docs.upload(caller, { kb_id: kb.id, files: mine.map((s) => upload(s.file)) })
       for (const [i, doc] of stored.entries()) {
         // Images, slides and e-mails get their own method on upload; the matrix wants this one.
-        const chosen = doc.parser_id === method ? doc : yield* docs.changeParser(caller, doc.id, method, config)
+        const chosen =
+          doc.parser_id === method
+            ? doc
+            : yield* docs.changeParser(caller, { doc_id: doc.id, parser_id: method, ...(config === undefined ? {} : { parser_config: config }) })
         uploaded.push({ sample: mine[i]!, kbName: name, kb, doc: chosen })
       }
-      yield* docs.parse(caller, stored.map((d) => d.id))
+      yield* docs.parse(caller, { doc_ids: stored.map((d) => d.id) })
     }
     const drained = yield* worker.drain
 
@@ -136,7 +140,7 @@ const IngestedLive = Layer.effect(
         kbName,
         expectation: sample.methods[kbName]!,
         kb,
-        doc: yield* docs.get(caller, doc.id),
+        doc: yield* docs.get(caller, { doc_id: doc.id }),
         chunks: yield* allChunks(kb, doc),
         indexed: yield* index.countByDocument(kb.id, doc.id)
       })
@@ -286,35 +290,36 @@ for (const [where, worker] of workers) describe(`Ingestion (acceptance), parsing
 
     it.effect("bad files end FAIL with a clear message, the good one DONE, and the worker goes on", () =>
       Effect.gen(function*() {
-        const docs = yield* Documents.Documents
+        const docs = decoding(yield* Documents.Documents, Documents.Operations)
+        const kbs = decoding(yield* KnowledgeBases.KnowledgeBases, KnowledgeBases.Operations)
         const worker = yield* Ingestion.Ingestion
         const index = yield* ChunkIndex.ChunkIndex
         const { caller } = yield* Ingested
-        const kb = yield* (yield* KnowledgeBases.KnowledgeBases).create(caller, { name: "kb-bad", embedding_model: "hash-64@Test" })
+        const kb = yield* kbs.create(caller, { name: "kb-bad", embedding_model: "hash-64@Test" })
         const bad = yield* Effect.promise(badFiles)
         const good = goodText("good.txt", "Wardens count otters every spring.")
-        const uploaded = yield* docs.upload(caller, kb.id, [...bad.map((b) => upload(b.file)), upload(good)])
-        yield* docs.parse(caller, uploaded.map((d) => d.id))
+        const uploaded = yield* docs.upload(caller, { kb_id: kb.id, files: [...bad.map((b) => upload(b.file)), upload(good)] })
+        yield* docs.parse(caller, { doc_ids: uploaded.map((d) => d.id) })
         expect(yield* worker.drain).toBe(uploaded.length)
 
         for (const [i, { file, message }] of bad.entries()) {
-          const doc = yield* docs.get(caller, uploaded[i]!.id)
+          const doc = yield* docs.get(caller, { doc_id: uploaded[i]!.id })
           const error = doc.progress_msg.split("\n").find((line) => line.includes("[ERROR]"))
           expect([doc.run, doc.progress], `${file.fileName}: ${doc.progress_msg}`).toEqual(["FAIL", -1])
           expect(error, `${file.fileName}: ${doc.progress_msg}`).toMatch(message)
           expect([doc.chunk_num, yield* index.countByDocument(kb.id, doc.id)]).toEqual([0, 0])
         }
-        const done = yield* docs.get(caller, uploaded[bad.length]!.id)
+        const done = yield* docs.get(caller, { doc_id: uploaded[bad.length]!.id })
         expect([done.run, done.chunk_num], done.progress_msg).toEqual(["DONE", 1])
         expect((yield* allChunks(kb, done)).map((c) => c.content)).toEqual(["Wardens count otters every spring."])
 
         // The worker is still usable: another good file, parsed after the failures.
-        const [next] = yield* docs.upload(caller, kb.id, [upload(goodText("next.txt", "Herons return in April."))])
-        yield* docs.parse(caller, [next!.id])
+        const [next] = yield* docs.upload(caller, { kb_id: kb.id, files: [upload(goodText("next.txt", "Herons return in April."))] })
+        yield* docs.parse(caller, { doc_ids: [next!.id] })
         expect(yield* worker.drain).toBe(1)
-        const after = yield* docs.get(caller, next!.id)
+        const after = yield* docs.get(caller, { doc_id: next!.id })
         expect([after.run, after.chunk_num], after.progress_msg).toEqual(["DONE", 1])
-        const kbAfter = yield* (yield* KnowledgeBases.KnowledgeBases).get(caller, kb.id)
+        const kbAfter = yield* kbs.get(caller, { kb_id: kb.id })
         expect(kbAfter.chunk_count).toBe(2)
       }))
   })

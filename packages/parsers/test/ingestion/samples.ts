@@ -6,9 +6,10 @@
  */
 import ExcelJS from "exceljs"
 import { PDFDocument, StandardFonts } from "pdf-lib"
-import * as Corpus from "../fixtures/corpus.js"
-import { textImage } from "../ocr/images.js"
-import { encryptedPdf, PAGE, scannedPdf, sentences as otter, threePagePdf } from "../pdf/pdfs.js"
+import type { ChunkMethodId } from "@ragkit/core"
+import * as Corpus from "@ragkit/fixtures/corpus"
+import { textImage } from "@ragkit/fixtures/images"
+import { encryptedPdf, PAGE, scannedPdf, sentences as otter, threePagePdf } from "@ragkit/fixtures/pdfs"
 
 export type CorpusFile = Corpus.CorpusFile
 
@@ -47,8 +48,8 @@ export interface Sample {
 }
 
 /** The knowledge bases the samples go to: one per chunk method, plus `naive` with small chunks. */
-export const knowledgeBases: ReadonlyArray<{ readonly name: string; readonly method: string; readonly config?: Record<string, unknown> }> = [
-  ...["naive", "qa", "table", "paper", "book", "laws", "manual", "presentation", "picture", "one", "email", "tag"].map((method) => ({
+export const knowledgeBases: ReadonlyArray<{ readonly name: string; readonly method: ChunkMethodId; readonly config?: Record<string, unknown> }> = [
+  ...(["naive", "qa", "table", "paper", "book", "laws", "manual", "presentation", "picture", "one", "email", "tag"] as const).map((method) => ({
     name: method,
     method
   })),

@@ -1,9 +1,9 @@
 import { Parser } from "@ragkit/core"
 import { ParserSuite } from "@ragkit/core/testing"
 import { Layer } from "effect"
-import * as ImageParser from "../../src/image.js"
+import * as ImageParser from "../../src/formats/ImageParser.js"
 import * as Ocr from "../../src/Ocr.js"
-import { textImage } from "./images.js"
+import { textImage } from "@ragkit/fixtures/images"
 
 ParserSuite(
   "image (OCR)",

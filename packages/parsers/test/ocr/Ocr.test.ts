@@ -1,9 +1,9 @@
 import { describe, expect, layer } from "@effect/vitest"
 import { Parser, ParseError } from "@ragkit/core"
 import { Effect, Exit, Layer } from "effect"
-import * as ImageParser from "../../src/image.js"
+import * as ImageParser from "../../src/formats/ImageParser.js"
 import * as Ocr from "../../src/Ocr.js"
-import { textImage, words } from "./images.js"
+import { textImage, words } from "@ragkit/fixtures/images"
 
 const Parsers = ImageParser.layer.pipe(
   Layer.provide(Parser.layer([Parser.TextParser])),

@@ -2,9 +2,9 @@ import { describe, expect, it, layer } from "@effect/vitest"
 import { Parser, ParseError } from "@ragkit/core"
 import { Effect, Exit, Layer } from "effect"
 import * as Ocr from "../../src/Ocr.js"
-import * as PdfParser from "../../src/pdf.js"
-import { textImage, words } from "../ocr/images.js"
-import { encryptedPdf, PAGE, scannedPdf, sentences, threePagePdf } from "./pdfs.js"
+import * as PdfParser from "../../src/formats/PdfParser.js"
+import { textImage, words } from "@ragkit/fixtures/images"
+import { encryptedPdf, PAGE, scannedPdf, sentences, threePagePdf } from "@ragkit/fixtures/pdfs"
 
 const Parsers = PdfParser.layer.pipe(
   Layer.provide(Parser.layer([Parser.TextParser])),

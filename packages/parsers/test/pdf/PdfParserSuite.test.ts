@@ -2,8 +2,8 @@ import { Parser } from "@ragkit/core"
 import { ParserSuite } from "@ragkit/core/testing"
 import { Layer } from "effect"
 import * as Ocr from "../../src/Ocr.js"
-import * as PdfParser from "../../src/pdf.js"
-import { sentences, threePagePdf } from "./pdfs.js"
+import * as PdfParser from "../../src/formats/PdfParser.js"
+import { sentences, threePagePdf } from "@ragkit/fixtures/pdfs"
 
 ParserSuite(
   "pdf",

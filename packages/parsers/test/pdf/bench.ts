@@ -6,9 +6,9 @@
 import { Effect } from "effect"
 import * as Pdfjs from "../../src/internal/pdfjs.js"
 import * as Ocr from "../../src/Ocr.js"
-import * as PdfParser from "../../src/pdf.js"
-import { textImage } from "../ocr/images.js"
-import { longPdf, scannedPdf } from "./pdfs.js"
+import * as PdfParser from "../../src/formats/PdfParser.js"
+import { textImage } from "@ragkit/fixtures/images"
+import { longPdf, scannedPdf } from "@ragkit/fixtures/pdfs"
 
 const out = (line: string) => process.stdout.write(`${line}\n`)
 

@@ -1,11 +1,11 @@
 /**
- * The parser-thread pool as a `Chunker`: the same chunks as on the calling thread, failures that
+ * The parser-thread pool as a `DocumentPreparer`: the same chunks as on the calling thread, failures that
  * come back as the same `ParseError`s, jobs on different threads at once, and the pool surviving a
  * parse that never ends (interrupted) or runs out of memory. The corpus-wide equivalence is in
  * `ingestion/Ingestion.test.ts`, which runs the acceptance on both.
  */
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Chunker, Tokenizer } from "@ragkit/core"
+import { DocumentPreparer, Tokenizer } from "@ragkit/core"
 import { Duration, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import * as Parsers from "../../src/index.js"
 import * as ParserThreads from "../../src/threads/ParserThreads.js"
@@ -13,20 +13,20 @@ import { knowledgeBases, samples } from "../ingestion/samples.js"
 
 const setup = new URL("./setup.fixture.ts", import.meta.url)
 const text = (s: string) => new TextEncoder().encode(s)
-const input = (fileName: string, content: string, parserId = "naive"): Chunker.PrepareInput => ({
+const input = (fileName: string, content: string, parserId = "naive"): DocumentPreparer.PrepareInput => ({
   bytes: text(content),
   fileName,
   parserId,
   parserConfig: {}
 })
 
-const Local = Chunker.layerLocal.pipe(Layer.provide(Parsers.layerWithoutOcr), Layer.provide(Tokenizer.layer))
+const Local = DocumentPreparer.layerLocal.pipe(Layer.provide(Parsers.layerWithoutOcr), Layer.provide(Tokenizer.layer))
 
 describe("ParserThreads", () => {
   layer(ParserThreads.layer({ threads: 2, setup, maxMemoryMb: 64 }), { timeout: 60_000, excludeTestServices: true })((it) => {
     it.effect("jobs run on different threads at once", () =>
       Effect.gen(function*() {
-        const pool = yield* Chunker.Chunker
+        const pool = yield* DocumentPreparer.DocumentPreparer
         const [a, b] = yield* Effect.all([pool.prepare(input("a.wait", "400")), pool.prepare(input("b.wait", "400"))], {
           concurrency: 2
         })
@@ -37,7 +37,7 @@ describe("ParserThreads", () => {
 
     it.effect("an interrupted parse stops its thread; the pool goes on with a new one", () =>
       Effect.gen(function*() {
-        const pool = yield* Chunker.Chunker
+        const pool = yield* DocumentPreparer.DocumentPreparer
         const fiber = yield* Effect.fork(pool.prepare(input("endless.spin", "x")))
         yield* Effect.sleep(Duration.millis(300))
         yield* Fiber.interrupt(fiber)
@@ -53,7 +53,7 @@ describe("ParserThreads", () => {
 
     it.effect("a file that needs more memory than a thread has fails TooLarge, and the pool goes on", () =>
       Effect.gen(function*() {
-        const pool = yield* Chunker.Chunker
+        const pool = yield* DocumentPreparer.DocumentPreparer
         const error = yield* Effect.flip(pool.prepare(input("big.hog", "x")))
         expect(error.reason).toBe("TooLarge")
         expect(error.message).toMatch(/big\.hog needs more than the parser thread's 64 MiB/)
@@ -63,7 +63,7 @@ describe("ParserThreads", () => {
 
     it.effect("parse errors come back as the ParseError the parser failed with", () =>
       Effect.gen(function*() {
-        const pool = yield* Chunker.Chunker
+        const pool = yield* DocumentPreparer.DocumentPreparer
         const empty = yield* Effect.flip(pool.prepare(input("empty.txt", "")))
         expect([empty._tag, empty.reason]).toEqual(["ParseError", "Empty"])
         const unknown = yield* Effect.flip(pool.prepare(input("notes.txt", "x", "no-such-method")))
@@ -74,12 +74,12 @@ describe("ParserThreads", () => {
   it.effect("gives exactly the chunks the calling thread gives, for every file of the corpus and its methods", () =>
     Effect.gen(function*() {
       const corpus = yield* Effect.promise(samples)
-      const compare = (local: Chunker.ChunkerService, pool: Chunker.ChunkerService) =>
+      const compare = (local: DocumentPreparer.DocumentPreparerService, pool: DocumentPreparer.DocumentPreparerService) =>
         Effect.forEach(corpus, (sample) =>
           Effect.forEach(Object.keys(sample.methods), (kbName) =>
             Effect.gen(function*() {
               const kb = knowledgeBases.find((k) => k.name === kbName)!
-              const job: Chunker.PrepareInput = {
+              const job: DocumentPreparer.PrepareInput = {
                 bytes: sample.file.bytes,
                 fileName: sample.file.fileName,
                 parserId: kb.method,
@@ -91,7 +91,8 @@ describe("ParserThreads", () => {
               return 1
             })))
       const compared = yield* Effect.scoped(
-        Effect.flatMap(ParserThreads.make({ threads: 2 }), (pool) => Effect.flatMap(Chunker.Chunker, (local) => compare(local, pool)))
+        Effect.flatMap(ParserThreads.make({ threads: 2 }), (pool) =>
+          Effect.flatMap(DocumentPreparer.DocumentPreparer, (local) => compare(local, pool)))
       ).pipe(Effect.provide(Local))
       expect(compared.flat().length).toBeGreaterThan(40)
     }), 120_000)

@@ -2,7 +2,7 @@ import { describe, expect, it, layer } from "@effect/vitest"
 import { Parser, ParseError } from "@ragkit/core"
 import { ParserSuite } from "@ragkit/core/testing"
 import { Cause, Config, ConfigProvider, Effect, Exit, Layer, Option, Redacted, TestServices } from "effect"
-import * as Unstructured from "../../src/unstructured.js"
+import * as Unstructured from "../../src/Unstructured.js"
 import { API_KEY, closedPort, FakeUnstructured, layer as FakeServerLayer } from "./server.js"
 
 const utf8 = (text: string) => new TextEncoder().encode(text)

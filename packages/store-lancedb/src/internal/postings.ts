@@ -1,10 +1,10 @@
 /**
- * The matches of a text query in flat arrays: a search at a million chunks has ~70,000 of them, and
- * an object and a map per match cost more than the full-text queries that find them.
+ * The matches of a text query in flat arrays, since a query can have tens of thousands of them and
+ * an object and a map per match would cost more than the full-text queries that find them.
  *
- * A query of `T` tokens has `4 T` (field, token) pairs, pair `f T + t` for field `f` (in
- * `SearchFieldWeights` order) and token `t`. Candidates are the rows holding at least one pair; per
- * candidate, `has` tells which pairs it holds and `lengths` its four field lengths.
+ * The query's terms (`ChunkIndexScoring.queryTerms`) are the columns: candidates are the rows
+ * holding at least one term; per candidate, `has` tells which terms it holds (in term order, so that
+ * it can be summed with `ChunkIndexScoring.score`) and `lengths` its four field lengths.
  */
 import * as Lengths from "./lengths.js"
 
@@ -12,32 +12,32 @@ export interface TablePostings {
   readonly rowIds: ReadonlyArray<number>
   /** Four field lengths per candidate. */
   readonly lengths: Int32Array
-  /** `pairs` entries per candidate: 1 where the row holds the pair. */
+  /** One entry per term and candidate: 1 where the row holds the term. */
   readonly has: Uint8Array
-  readonly pairs: number
   /** A match the length scan did not see: the table changed since it (the search is run again). */
   readonly moved: boolean
 }
 
 /**
- * Collects the matches of each pair (`matches[p]`: the row ids holding pair `p`, or undefined when
- * not searched) into candidates, with their lengths from the table version's scan.
+ * Collects the matches of each term (`matches[t]`: the row ids holding term `t`, whose search field
+ * is `fields[t]`; undefined when none) into candidates, with their lengths from the table version's
+ * scan.
  */
 export const collect = (
   lengths: Lengths.Lengths,
-  matches: ReadonlyArray<ArrayLike<number> | undefined>
+  matches: ReadonlyArray<ArrayLike<number> | undefined>,
+  fields: ReadonlyArray<number>
 ): TablePostings => {
-  const pairs = matches.length
-  const tokens = pairs / 4
+  const terms = matches.length
   let total = 0
   for (const ids of matches) total += ids?.length ?? 0
   const slots = Lengths.scratch(lengths)
   const rowIds: Array<number> = []
   const fieldLengths = new Int32Array(total * 4)
-  const has = new Uint8Array(total * pairs)
+  const has = new Uint8Array(total * terms)
   let moved = false
-  for (let p = 0; p < pairs; p++) {
-    const ids = matches[p]
+  for (let t = 0; t < terms; t++) {
+    const ids = matches[t]
     if (ids === undefined) continue
     for (let r = 0; r < ids.length; r++) {
       const rowId = ids[r]!
@@ -53,9 +53,9 @@ export const collect = (
         rowIds.push(rowId)
         for (let f = 0; f < 4; f++) fieldLengths[c * 4 + f] = Lengths.at(lengths, position, f)
       }
-      has[c * pairs + p] = 1
+      has[c * terms + t] = 1
       // A row seen with this field empty cannot hold a token there.
-      if (fieldLengths[c * 4 + Math.floor(p / tokens)]! <= 0) moved = true
+      if (fieldLengths[c * 4 + fields[t]!]! <= 0) moved = true
     }
   }
   // The scratch array is shared by every search of this table version: cleared before returning
@@ -64,8 +64,7 @@ export const collect = (
   return {
     rowIds,
     lengths: fieldLengths.subarray(0, rowIds.length * 4),
-    has: has.subarray(0, rowIds.length * pairs),
-    pairs,
+    has: has.subarray(0, rowIds.length * terms),
     moved
   }
 }

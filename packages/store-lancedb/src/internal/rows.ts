@@ -6,12 +6,12 @@
  *
  * The small fields of a chunk are also kept together, as JSON, in one column (`chunk`), so that
  * reading a chunk reads 7 columns rather than 28: LanceDB reads a few rows column by column, and each
- * column costs about as much as its bytes (0.2 ms a column for 10 rows here). They stay in their own
- * columns too, for filters and listing. Tables written before it existed lack it (see `Layout`).
+ * column costs about as much as its bytes. They stay in their own columns too, for filters and
+ * listing.
  */
 import { createRequire } from "node:module"
 import type * as ArrowTypes from "apache-arrow"
-import { Chunk, ChunkIndex } from "@ragkit/core"
+import { Chunk, ChunkIndexScoring } from "@ragkit/core"
 
 /**
  * `@lancedb/lancedb` is CommonJS and checks Arrow classes with `instanceof`: the schema must be built
@@ -19,28 +19,27 @@ import { Chunk, ChunkIndex } from "@ragkit/core"
  */
 const Arrow: typeof ArrowTypes = createRequire(import.meta.url)("apache-arrow")
 
+type SearchField = ChunkIndexScoring.SearchField
+
 /** Search-field columns, in the order of `SearchFieldWeights`. */
 export const tokenColumns = {
   content_ltks: "content_ltks",
   title_tks: "title_tks",
   important_keywords: "kw_tks",
   questions: "q_tks"
-} as const satisfies Record<ChunkIndex.SearchField, string>
+} as const satisfies Record<SearchField, string>
 
 export const lengthColumns = {
   content_ltks: "len_content",
   title_tks: "len_title",
   important_keywords: "len_kw",
   questions: "len_q"
-} as const satisfies Record<ChunkIndex.SearchField, string>
-
-export const searchFields = Object.keys(ChunkIndex.SearchFieldWeights) as ReadonlyArray<ChunkIndex.SearchField>
+} as const satisfies Record<SearchField, string>
 
 /**
  * The column of repeated tokens: for every search field and every token that occurs in it more than
  * once, one `<field code>:<token>` entry. It has a full-text index, so that a text search learns which
  * rows hold a query token more than once without reading their text: every other match holds it once.
- * Tables written before it existed lack it (and are searched the slower way, reading the matches).
  */
 export const repeatedColumn = "rep_tks"
 
@@ -49,14 +48,14 @@ export const fieldCodes = {
   title_tks: "t",
   important_keywords: "k",
   questions: "q"
-} as const satisfies Record<ChunkIndex.SearchField, string>
+} as const satisfies Record<SearchField, string>
 
-export const repeatedToken = (field: ChunkIndex.SearchField, token: string): string => `${fieldCodes[field]}:${token}`
+export const repeatedToken = (field: SearchField, token: string): string => `${fieldCodes[field]}:${token}`
 
 /** The entries of the repeated-tokens column for a chunk's search-field tokens. */
-export const repeatedTokens = (fields: Readonly<Record<ChunkIndex.SearchField, ReadonlyArray<string>>>): string => {
+export const repeatedTokens = (fields: Readonly<Record<SearchField, ReadonlyArray<string>>>): string => {
   const entries: Array<string> = []
-  for (const field of searchFields) {
+  for (const field of ChunkIndexScoring.searchFields) {
     const seen = new Set<string>()
     const repeated = new Set<string>()
     for (const token of fields[field]) {
@@ -68,39 +67,21 @@ export const repeatedTokens = (fields: Readonly<Record<ChunkIndex.SearchField, R
   return entries.join(" ")
 }
 
-/** What a table has beyond the first layout; tables written by earlier versions lack some of it. */
-export interface Layout {
-  /** The repeated-tokens column. */
-  readonly repeated: boolean
-  /** The `chunk` column (the small fields as JSON). */
-  readonly payload: boolean
-}
-
-export const currentLayout: Layout = { repeated: true, payload: true }
-export const firstLayout: Layout = { repeated: false, payload: false }
-
 export const payloadColumn = "chunk"
-
-/** The columns read to build a chunk, in a table of this layout. */
-export const readColumns = (layout: Layout): ReadonlyArray<string> =>
-  layout.payload
-    ? [payloadColumn, ...textColumns, "has_vector", "vector"]
-    : [...chunkColumns, "has_vector"]
 
 /** The long text fields: kept in their own columns only, not in the `chunk` column. */
 const textColumns = ["content", "content_ltks", "content_sm_ltks", "title_tks"] as const
 
-/** The columns that carry a chunk (everything but the derived search columns). */
-export const chunkColumns = [
+/** The columns read to build a chunk. */
+export const readColumns: ReadonlyArray<string> = [payloadColumn, ...textColumns, "has_vector", "vector"]
+
+/** The fields kept in the `chunk` column: every chunk field but the long texts and the vector. */
+const payloadFields = [
   "id",
   "tenant_id",
   "kb_id",
   "doc_id",
   "docnm_kwd",
-  "content",
-  "content_ltks",
-  "content_sm_ltks",
-  "title_tks",
   "important_keywords",
   "questions",
   "available",
@@ -110,14 +91,8 @@ export const chunkColumns = [
   "index",
   "img_id",
   "metadata",
-  "vector",
   "create_time"
-] as const
-
-/** The fields kept in the `chunk` column: every chunk column but the long texts and the vector. */
-const payloadFields = chunkColumns.filter((column) =>
-  column !== "vector" && !(textColumns as ReadonlyArray<string>).includes(column)
-)
+] as const satisfies ReadonlyArray<keyof Chunk>
 
 export const vectorField = (dimension: number): ArrowTypes.Field =>
   new Arrow.Field(
@@ -128,11 +103,8 @@ export const vectorField = (dimension: number): ArrowTypes.Field =>
 
 export const vectorSchema = (dimension: number): ArrowTypes.Schema => new Arrow.Schema([vectorField(dimension)])
 
-/**
- * The schema of a knowledge base's table; `dimension` is a placeholder while it holds no vector.
- * `layout` gives the layout of tables written by earlier versions.
- */
-export const tableSchema = (dimension: number, layout: Layout = currentLayout): ArrowTypes.Schema => {
+/** The schema of a knowledge base's table; `dimension` is a placeholder while it holds no vector. */
+export const tableSchema = (dimension: number): ArrowTypes.Schema => {
   const text = (name: string, nullable = false) => new Arrow.Field(name, new Arrow.Utf8(), nullable)
   const float = (name: string) => new Arrow.Field(name, new Arrow.Float64(), false)
   const int = (name: string) => new Arrow.Field(name, new Arrow.Int32(), false)
@@ -151,8 +123,8 @@ export const tableSchema = (dimension: number, layout: Layout = currentLayout): 
     text("questions"),
     text("kw_tks"),
     text("q_tks"),
-    ...(layout.repeated ? [text(repeatedColumn)] : []),
-    ...(layout.payload ? [text(payloadColumn)] : []),
+    text(repeatedColumn),
+    text(payloadColumn),
     int("len_content"),
     int("len_title"),
     int("len_kw"),
@@ -176,19 +148,17 @@ export const schemaDimension = (schema: ArrowTypes.Schema): number | undefined =
   return field !== undefined && Arrow.DataType.isFixedSizeList(field.type) ? field.type.listSize : undefined
 }
 
-/** The columns every ragkit chunk table has (those of later layouts are optional). */
-export const requiredColumns: ReadonlyArray<string> = tableSchema(1, firstLayout).fields.map((f) => f.name)
-
-export const spaceTokens = (text: string): ReadonlyArray<string> => text.split(/\s+/).filter((t) => t.length > 0)
+/** The columns of a ragkit chunk table. */
+export const requiredColumns: ReadonlyArray<string> = tableSchema(1).fields.map((f) => f.name)
 
 export type Row = Record<string, unknown>
 
-/** The row of a chunk, in a table of this layout. */
-export const toRow = (chunk: Chunk, layout: Layout = currentLayout): Row => {
-  const fields = ChunkIndex.searchFieldTokens(chunk)
+/** The row of a chunk. */
+export const toRow = (chunk: Chunk): Row => {
+  const fields = ChunkIndexScoring.searchFieldTokens(chunk)
   return {
-    ...(layout.repeated ? { [repeatedColumn]: repeatedTokens(fields) } : {}),
-    ...(layout.payload ? { [payloadColumn]: payloadOf(chunk) } : {}),
+    [repeatedColumn]: repeatedTokens(fields),
+    [payloadColumn]: payloadOf(chunk),
     id: chunk.id,
     tenant_id: chunk.tenant_id,
     kb_id: chunk.kb_id,
@@ -230,7 +200,6 @@ const payloadOf = (chunk: Chunk): string => {
 }
 
 const text = (value: unknown): string => (typeof value === "string" ? value : String(value ?? ""))
-const json = (value: unknown): any => JSON.parse(text(value))
 
 /** Arrow values (vectors) come back as Arrow vectors: copy them into plain arrays. */
 const numbers = (value: unknown): Array<number> | undefined =>
@@ -239,40 +208,24 @@ const numbers = (value: unknown): Array<number> | undefined =>
 /** A chunk from a stored row (the columns of `readColumns`); rows were validated when written. */
 export const fromRow = (row: Row): Chunk => {
   const vector = numbers(row["vector"])
-  const payload = row[payloadColumn]
-  if (typeof payload === "string") {
-    return new Chunk({
-      ...json(payload),
-      content: text(row["content"]),
-      content_ltks: text(row["content_ltks"]),
-      content_sm_ltks: text(row["content_sm_ltks"]),
-      title_tks: text(row["title_tks"]),
-      ...(row["has_vector"] === true && vector !== undefined ? { vector } : {})
-    } as ConstructorParameters<typeof Chunk>[0], true)
-  }
-  const imgId = row["img_id"]
   return new Chunk({
-    id: text(row["id"]),
-    tenant_id: text(row["tenant_id"]),
-    kb_id: text(row["kb_id"]),
-    doc_id: text(row["doc_id"]),
-    docnm_kwd: text(row["docnm_kwd"]),
+    ...JSON.parse(text(row[payloadColumn])),
     content: text(row["content"]),
     content_ltks: text(row["content_ltks"]),
     content_sm_ltks: text(row["content_sm_ltks"]),
     title_tks: text(row["title_tks"]),
-    important_keywords: json(row["important_keywords"]),
-    questions: json(row["questions"]),
-    available: Boolean(row["available"]),
-    token_num: Number(row["token_num"]),
-    page_num: json(row["page_num"]),
-    positions: json(row["positions"]),
-    index: Number(row["index"]),
-    ...(typeof imgId === "string" ? { img_id: imgId } : {}),
-    metadata: json(row["metadata"]),
-    ...(row["has_vector"] === true && vector !== undefined ? { vector } : {}),
-    create_time: Number(row["create_time"])
+    ...(row["has_vector"] === true && vector !== undefined ? { vector } : {})
   } as ConstructorParameters<typeof Chunk>[0], true)
+}
+
+/** The metadata column of a row as an object (`{}` when it does not read as one). */
+export const metadataOf = (value: unknown): Readonly<Record<string, unknown>> => {
+  try {
+    const parsed = JSON.parse(String(value ?? "{}"))
+    return typeof parsed === "object" && parsed !== null ? parsed : {}
+  } catch {
+    return {}
+  }
 }
 
 /** Plain rows from an Arrow result: strings, numbers, booleans, vectors as arrays, nulls. */

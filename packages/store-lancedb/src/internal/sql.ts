@@ -3,7 +3,7 @@
  * filter: a quote is doubled, and nothing else is special (LanceDB does not treat a backslash as an
  * escape character).
  */
-import { ChunkIndex } from "@ragkit/core"
+import type { ChunkIndex } from "@ragkit/core"
 
 export const literal = (value: string): string => `'${value.replace(/'/g, "''")}'`
 
@@ -31,7 +31,7 @@ const needsKey: ReadonlySet<ChunkIndex.MetadataOperator> = new Set<ChunkIndex.Me
 
 /**
  * A necessary condition for the metadata conditions, for LanceDB to evaluate before the exact check
- * in process (`ChunkIndex.matchesCondition`): with `and`, every positive condition needs its key in
+ * in process (`ChunkIndexScoring.matchesFilter`): with `and`, every positive condition needs its key in
  * the metadata JSON; with `or`, one of them does (only when all conditions are positive).
  * `undefined` when nothing can be pushed down.
  */
@@ -54,17 +54,3 @@ export const searchWhere = (filter: ChunkIndex.ResolvedFilter): string =>
     filter.docIds === undefined ? undefined : inList("doc_id", filter.docIds),
     metadataPrefilter(filter)
   )
-
-/** Whether a row's availability, document and metadata pass the filter, exactly as `matchesFilter`. */
-export const passes = (
-  row: { readonly available: boolean; readonly doc_id: string; readonly metadata: Readonly<Record<string, unknown>> },
-  filter: ChunkIndex.ResolvedFilter
-): boolean => {
-  if (row.available !== filter.available) return false
-  if (filter.docIds !== undefined && !(filter.docIds as ReadonlyArray<string>).includes(row.doc_id)) return false
-  const conditions = filter.metadata ?? []
-  if (conditions.length === 0) return true
-  return filter.metadataLogic === "or"
-    ? conditions.some((c) => ChunkIndex.matchesCondition(row.metadata, c))
-    : conditions.every((c) => ChunkIndex.matchesCondition(row.metadata, c))
-}

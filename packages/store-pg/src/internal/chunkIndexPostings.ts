@@ -6,8 +6,7 @@
  * A posting is 12 bytes, three big-endian int4s (as SQL's `int4send` writes them, so SQL can build
  * and concatenate them): the chunk's ordinal, the token's count in the field and the field's length.
  */
-import { ChunkIndex } from "@ragkit/core"
-import type * as Bm25 from "./chunkIndexBm25.js"
+import { ChunkIndexScoring } from "@ragkit/core"
 import type * as Stats from "./chunkIndexStats.js"
 
 export const recordBytes = 12
@@ -189,24 +188,6 @@ export const kthLargest = (values: Float64Array, k: number): number => {
   return values[target]!
 }
 
-/** Per knowledge base, the score of each ordinal a query touched. */
-export class Accumulator {
-  readonly scores: Float64Array
-  readonly touched: Uint8Array
-  readonly ords: Array<number> = []
-  constructor(size: number) {
-    this.scores = new Float64Array(size)
-    this.touched = new Uint8Array(size)
-  }
-  add(ord: number, value: number): void {
-    if (this.touched[ord] === 0) {
-      this.touched[ord] = 1
-      this.ords.push(ord)
-    }
-    this.scores[ord] = this.scores[ord]! + value
-  }
-}
-
 /** The candidates of a text search: parallel arrays of knowledge base, ordinal and score (above 0). */
 export interface Candidates {
   readonly kbIds: ReadonlyArray<string>
@@ -215,14 +196,17 @@ export interface Candidates {
   readonly scoreOf: (kbId: string, ord: number) => number
 }
 
+type PostingsRow = { readonly kb_id: string; readonly token: string; readonly field: number; readonly data: unknown }
+
 /**
- * Scores every chunk in the postings: for each term in order (the memory index's order of summing),
- * `weight * bm25Term(idf, tf, length, averageLength)` added to the chunk's sum. Ordinals outside
- * `allowed` (when given) are skipped.
+ * Scores every chunk in the postings of the terms with core's `ChunkIndexScoring.score` (the sum
+ * every index makes, in its order): the postings give each candidate's frequency of each term and
+ * its field lengths, gathered into flat arrays (a row per candidate, numbered as first met) and
+ * summed per candidate. Ordinals outside `allowed` (when given) are skipped.
  */
 export const score = (
-  terms: ReadonlyArray<Bm25.Term>,
-  rows: ReadonlyArray<{ readonly kb_id: string; readonly token: string; readonly field: number; readonly data: unknown }>,
+  terms: ReadonlyArray<ChunkIndexScoring.Term>,
+  rows: ReadonlyArray<PostingsRow>,
   allowed: ReadonlyMap<string, Uint8Array> | undefined
 ): Candidates => {
   const lists = new Map<string, Array<{ readonly kbId: string; readonly records: Records }>>()
@@ -230,6 +214,7 @@ export const score = (
   for (const row of rows) {
     const records = new Records(bytesOf(row.data))
     if (records.n === 0) continue
+    if (allowed !== undefined && !allowed.has(row.kb_id)) continue
     const key = `${row.field} ${row.token}`
     let list = lists.get(key)
     if (list === undefined) lists.set(key, list = [])
@@ -237,35 +222,48 @@ export const score = (
     // Records are in ordinal order.
     largest.set(row.kb_id, Math.max(largest.get(row.kb_id) ?? 0, records.ord(records.n - 1)))
   }
-  const sums = new Map([...largest].map(([kb, n]) => [kb, new Accumulator(n + 1)] as const))
-  for (const { averageLength, field, idf, token, weight } of terms) {
-    for (const { kbId, records } of lists.get(`${field} ${token}`) ?? []) {
-      const sum = sums.get(kbId)!
+  const termLists = terms.map((term) => lists.get(`${term.field} ${term.token}`) ?? [])
+  /** Per knowledge base and ordinal, the candidate's number + 1 (0: not a candidate). */
+  const slots = new Map([...largest].map(([kb, n]) => [kb, new Int32Array(n + 1)] as const))
+  const kbIds: Array<string> = []
+  const ords: Array<number> = []
+  for (const list of termLists) {
+    for (const { kbId, records } of list) {
+      const slot = slots.get(kbId)!
       const mask = allowed?.get(kbId)
-      if (allowed !== undefined && mask === undefined) continue
       for (let i = 0; i < records.n; i++) {
         const ord = records.ord(i)
-        if (mask !== undefined && mask[ord] !== 1) continue
-        sum.add(ord, weight * ChunkIndex.bm25Term(idf, records.tf(i), records.length(i), averageLength))
+        if (slot[ord] !== 0 || (mask !== undefined && mask[ord] !== 1)) continue
+        kbIds.push(kbId)
+        ords.push(ord)
+        slot[ord] = kbIds.length
       }
     }
   }
-  const kbIds: Array<string> = []
-  const ords: Array<number> = []
-  const scores: Array<number> = []
-  for (const [kbId, sum] of sums) {
-    for (const ord of sum.ords) {
-      const x = sum.scores[ord]!
-      if (!(x > 0)) continue
-      kbIds.push(kbId)
-      ords.push(ord)
-      scores.push(x)
+  const width = terms.length
+  const fields = ChunkIndexScoring.searchFields.length
+  const tf = new Int32Array(kbIds.length * width)
+  const lengths = new Int32Array(kbIds.length * fields)
+  termLists.forEach((list, t) => {
+    const field = terms[t]!.field
+    for (const { kbId, records } of list) {
+      const slot = slots.get(kbId)!
+      for (let i = 0; i < records.n; i++) {
+        const c = slot[records.ord(i)]! - 1
+        if (c < 0) continue
+        tf[c * width + t] = records.tf(i)
+        lengths[c * fields + field] = records.length(i)
+      }
     }
-  }
+  })
+  const all = new Float64Array(kbIds.length)
+  for (let c = 0; c < kbIds.length; c++) all[c] = ChunkIndexScoring.score(terms, tf, c * width, lengths, c * fields)
+  const positive: Array<number> = []
+  for (let c = 0; c < kbIds.length; c++) if (all[c]! > 0) positive.push(c)
   return {
-    kbIds,
-    ords: Int32Array.from(ords),
-    scores: Float64Array.from(scores),
-    scoreOf: (kbId, ord) => sums.get(kbId)!.scores[ord]!
+    kbIds: positive.map((c) => kbIds[c]!),
+    ords: Int32Array.from(positive, (c) => ords[c]!),
+    scores: Float64Array.from(positive, (c) => all[c]!),
+    scoreOf: (kbId, ord) => all[slots.get(kbId)![ord]! - 1]!
   }
 }

@@ -1,9 +1,9 @@
 /**
  * Chunks as rows of the `chunk` table and back, and the SQL text shared by the chunk index's
- * queries. Search tokens are split here, with core's `searchFieldTokens`, so BM25 sees exactly the
+ * queries. Search tokens are split here, with core's `ChunkIndexScoring.fieldCounts`, so BM25 sees exactly the
  * memory index's tokens.
  */
-import { Chunk, ChunkIndex } from "@ragkit/core"
+import { Chunk, ChunkIndexScoring } from "@ragkit/core"
 import type { ChunkPosition } from "@ragkit/core"
 import * as Stats from "./chunkIndexStats.js"
 
@@ -104,10 +104,7 @@ const writeTypes: ReadonlyArray<readonly [type: string, expression: (cell: strin
 export type Param = string | number | boolean | null
 
 /** A chunk's search fields, counted: content, title, important keywords, questions. */
-export const fieldsOf = (chunk: Chunk): Stats.Fields => {
-  const tokens = ChunkIndex.searchFieldTokens(chunk)
-  return [tokens.content_ltks, tokens.title_tks, tokens.important_keywords, tokens.questions].map(Stats.countTokens)
-}
+export const fieldsOf = (chunk: Chunk): Stats.Fields => ChunkIndexScoring.fieldCounts(chunk)
 
 /** The cells of one row, in the order of `writeColumns`; `ord` its ordinal in its knowledge base. */
 export const encode = (chunk: Chunk, fields: Stats.Fields, ord: number): ReadonlyArray<Param> => {

@@ -3,21 +3,10 @@
  * collected in process from the rows a write removes and adds, then applied with one statement per
  * table, in the write's transaction.
  */
+import type { ChunkIndexScoring } from "@ragkit/core"
 
-/** One search field of a chunk: its length in tokens and each distinct token's count. */
-export interface FieldCounts {
-  readonly length: number
-  readonly counts: ReadonlyMap<string, number>
-}
-
-/** A chunk's search fields: content, title, important keywords, questions. */
-export type Fields = ReadonlyArray<FieldCounts>
-
-export const countTokens = (tokens: ReadonlyArray<string>): FieldCounts => {
-  const counts = new Map<string, number>()
-  for (const t of tokens) counts.set(t, (counts.get(t) ?? 0) + 1)
-  return { length: tokens.length, counts }
-}
+/** A chunk's search fields, counted (`ChunkIndexScoring.fieldCounts`): content, title, keywords, questions. */
+export type Fields = ReadonlyArray<ChunkIndexScoring.FieldCounts>
 
 /** The term keys of a chunk (`chunk.term_keys`): `<field>:<count> <token>`. */
 export const termKey = (field: number, count: number, token: string): string => `${field}:${count} ${token}`

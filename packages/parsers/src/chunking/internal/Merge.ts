@@ -5,7 +5,7 @@
  * chunks of their own. Every chunk carries the union of its sections' pages and positions.
  */
 import type { ChunkMethod, ChunkPosition, Parser, Tokenizer } from "@ragkit/core"
-import { Tables } from "@ragkit/core"
+import { HtmlTables } from "@ragkit/core"
 import { type Delimiters, splitPieces } from "./Delimiters.js"
 
 type DraftChunk = ChunkMethod.DraftChunk
@@ -85,12 +85,12 @@ export const firstImage = (sections: ReadonlyArray<Section>): DraftChunk["image"
 // Tables.
 
 const rowHtml = (row: ReadonlyArray<string>, tag: "td" | "th") =>
-  `<tr>${row.map((cell) => `<${tag}>${Tables.escapeHtml(cell)}</${tag}>`).join("")}</tr>`
+  `<tr>${row.map((cell) => `<${tag}>${HtmlTables.escapeHtml(cell)}</${tag}>`).join("")}</tr>`
 
 /** A table's HTML (the first row as the header), or its text when it has no rows. */
 export const tableContent = (section: Section): string => {
   const rows = section.table?.rows ?? []
-  if (rows.length > 0) return Tables.tableToHtml(rows)
+  if (rows.length > 0) return HtmlTables.tableToHtml(rows)
   return section.table?.html?.trim() || section.text.trim()
 }
 
@@ -114,19 +114,19 @@ export const tableChunks = (
   const fixed = tokenizer.countTokens(`${lead}<table></table>`) + tokenizer.countTokens(rowHtml(header!, "th"))
   const counts = body.map((row) => tokenizer.countTokens(rowHtml(row, "td")))
   const total = counts.reduce((a, b) => a + b, fixed)
-  if (total <= budget || body.length <= 1) return [draft(lead + Tables.tableToHtml(rows), [section])]
+  if (total <= budget || body.length <= 1) return [draft(lead + HtmlTables.tableToHtml(rows), [section])]
   const out: Array<DraftChunk> = []
   let start = 0
   let used = fixed
   for (let i = 0; i < body.length; i++) {
     if (i > start && used + counts[i]! > budget) {
-      out.push(draft(lead + Tables.tableToHtml([header!, ...body.slice(start, i)]), [section]))
+      out.push(draft(lead + HtmlTables.tableToHtml([header!, ...body.slice(start, i)]), [section]))
       start = i
       used = fixed
     }
     used += counts[i]!
   }
-  out.push(draft(lead + Tables.tableToHtml([header!, ...body.slice(start)]), [section]))
+  out.push(draft(lead + HtmlTables.tableToHtml([header!, ...body.slice(start)]), [section]))
   return out
 }
 

@@ -18,7 +18,7 @@
  */
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
-import { Models } from "@ragkit/core"
+import { ModelProvider } from "@ragkit/core"
 import { Effect, Layer, Option, Redacted } from "effect"
 import * as Http from "../internal/http.js"
 import * as OpenAiChatModel from "./OpenAiChatModel.js"
@@ -34,13 +34,13 @@ export type OpenAiPluginOptions = Http.RetryOptions
  * The plugin over the `HttpClient` in context (taken once, here). Embedding dimensions learnt by
  * a probe are remembered by this plugin instance.
  */
-export const plugin = (options: OpenAiPluginOptions = {}): Effect.Effect<Models.ModelPlugin, never, HttpClient.HttpClient> =>
+export const make = (options: OpenAiPluginOptions = {}): Effect.Effect<ModelProvider.ModelPlugin, never, HttpClient.HttpClient> =>
   Effect.gen(function*() {
     const client = yield* HttpClient.HttpClient
     const probed = new Map<string, number>()
     const withClient = Effect.provideService(HttpClient.HttpClient, client)
 
-    const embedder = (request: Models.ModelRequest) =>
+    const embedder = (request: ModelProvider.ModelRequest) =>
       Effect.gen(function*() {
         const { connection, settings } = yield* Http.connectionOf(request, options)
         const configured = yield* settings.perModelPositiveInt("dimensions")
@@ -60,14 +60,14 @@ export const plugin = (options: OpenAiPluginOptions = {}): Effect.Effect<Models.
         return service
       })
 
-    const reranker = (request: Models.ModelRequest) =>
+    const reranker = (request: ModelProvider.ModelRequest) =>
       Effect.gen(function*() {
         const { connection, settings } = yield* Http.connectionOf(request, options)
         const maxBatchSize = yield* settings.positiveInt("max_batch_size")
         return yield* withClient(OpenAiReranker.make({ ...connection, maxBatchSize: Option.getOrUndefined(maxBatchSize) }))
       })
 
-    const chatModel = (request: Models.ModelRequest) =>
+    const chatModel = (request: ModelProvider.ModelRequest) =>
       Effect.gen(function*() {
         const { connection, settings } = yield* Http.connectionOf(request, options)
         const includeUsage = yield* settings.boolean("include_usage")
@@ -78,14 +78,14 @@ export const plugin = (options: OpenAiPluginOptions = {}): Effect.Effect<Models.
   })
 
 /** Registers the plugin with `Models`, on the `HttpClient` the host provides. */
-export const layer = (options: OpenAiPluginOptions = {}): Layer.Layer<never, never, Models.ModelPlugins | HttpClient.HttpClient> =>
+export const layer = (options: OpenAiPluginOptions = {}): Layer.Layer<never, never, ModelProvider.ModelPlugins | HttpClient.HttpClient> =>
   Layer.effectDiscard(
     Effect.gen(function*() {
-      const registry = yield* Models.ModelPlugins
-      yield* registry.register(yield* plugin(options))
+      const registry = yield* ModelProvider.ModelPlugins
+      yield* registry.register(yield* make(options))
     })
   )
 
 /** `layer` on the platform's `fetch` (Node 20+, Bun, Deno, browsers): ready for `Rag.layer(ports, [..])`. */
-export const layerFetch = (options: OpenAiPluginOptions = {}): Layer.Layer<never, never, Models.ModelPlugins> =>
+export const layerFetch = (options: OpenAiPluginOptions = {}): Layer.Layer<never, never, ModelProvider.ModelPlugins> =>
   layer(options).pipe(Layer.provide(FetchHttpClient.layer))

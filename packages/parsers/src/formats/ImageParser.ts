@@ -7,9 +7,9 @@
  */
 import { ParseError, Parser as ParserPort } from "@ragkit/core"
 import { Effect, Layer } from "effect"
-import { sniffImage } from "./internal/ocrImage.js"
-import { Ocr } from "./Ocr.js"
-import type { OcrService } from "./Ocr.js"
+import { sniffImage } from "../internal/ocrImage.js"
+import { Ocr } from "../Ocr.js"
+import type { OcrService } from "../Ocr.js"
 
 type Parser = ParserPort.Parser
 

@@ -15,7 +15,7 @@
  * layer's scope closes; a folder that failed to load is tried again on the next request. Model
  * names are folder names: `/`, `\` and `..` are refused, so a name cannot leave the directory.
  */
-import { ModelError, Models } from "@ragkit/core"
+import { ModelError, ModelProvider } from "@ragkit/core"
 import type { Embedder, Reranker } from "@ragkit/core"
 import { Config, ConfigError, Deferred, Effect, ExecutionStrategy, Exit, Layer, Option, Scope } from "effect"
 import * as path from "node:path"
@@ -75,7 +75,7 @@ type Loaded =
   | { readonly kind: "reranker"; readonly reranker: Reranker.RerankerService }
 
 /** The plugin; sessions live in the current scope. */
-export const make = (options: OnnxPluginOptions): Effect.Effect<Models.ModelPlugin, never, Scope.Scope> =>
+export const make = (options: OnnxPluginOptions): Effect.Effect<ModelProvider.ModelPlugin, never, Scope.Scope> =>
   Effect.gen(function*() {
     const scope = yield* Effect.scope
     const modelsDir = path.resolve(options.modelsDir)
@@ -171,17 +171,17 @@ export const make = (options: OnnxPluginOptions): Effect.Effect<Models.ModelPlug
           loaded.kind === "reranker"
             ? Effect.succeed(loaded.reranker)
             : Effect.fail(refuse(model, "NotConfigured", "an embedding model, not a rerank model")))
-    } satisfies Models.ModelPlugin
+    } satisfies ModelProvider.ModelPlugin
   })
 
 /** Registers the `ONNX` provider with `Models`; sessions are released when the layer is. */
-export const layer = (options: OnnxPluginOptions): Layer.Layer<never, never, Models.ModelPlugins> =>
+export const layer = (options: OnnxPluginOptions): Layer.Layer<never, never, ModelProvider.ModelPlugins> =>
   Layer.scopedDiscard(
-    Effect.flatMap(make(options), (plugin) => Effect.flatMap(Models.ModelPlugins, (registry) => registry.register(plugin)))
+    Effect.flatMap(make(options), (plugin) => Effect.flatMap(ModelProvider.ModelPlugins, (registry) => registry.register(plugin)))
   )
 
 /** `layer` with its options read from a `Config`, e.g. `Config.all({ modelsDir: Config.string("RAGKIT_MODELS_DIR") })`. */
 export const layerConfig = (
   config: Config.Config<OnnxPluginOptions>
-): Layer.Layer<never, ConfigError.ConfigError, Models.ModelPlugins> =>
+): Layer.Layer<never, ConfigError.ConfigError, ModelProvider.ModelPlugins> =>
   Layer.unwrapEffect(Effect.map(config, layer))

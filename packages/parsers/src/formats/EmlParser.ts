@@ -14,10 +14,10 @@ import { Parser } from "@ragkit/core"
 import { ParseError } from "@ragkit/core"
 import { Effect, Layer } from "effect"
 import type { AddressObject, Attachment, EmailAddress, ParsedMail } from "mailparser"
-import { lazyModule } from "./internal/lazy.js"
-import { formats } from "./formats.js"
-import { htmlToSections } from "./html.js"
-import { corrupt, empty, messageOf, paragraphs } from "./internal/text.js"
+import { lazyModule } from "../internal/lazy.js"
+import { formats } from "./index.js"
+import { htmlToSections } from "./HtmlParser.js"
+import { corrupt, empty, messageOf, paragraphs } from "../internal/text.js"
 
 /** Mails inside mails are parsed down to this depth; deeper attachments are only listed. */
 export const MAX_EML_DEPTH = 3

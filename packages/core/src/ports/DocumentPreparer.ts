@@ -49,19 +49,22 @@ export interface PreparedDocument {
   readonly chunkMs: number
 }
 
-export interface ChunkerService {
+export interface DocumentPreparerService {
   readonly prepare: (input: PrepareInput) => Effect.Effect<PreparedDocument, ParseError>
 }
 
-export class Chunker extends Context.Tag("@ragkit/core/Chunker")<Chunker, ChunkerService>() {}
+export class DocumentPreparer extends Context.Tag("@ragkit/core/DocumentPreparer")<
+  DocumentPreparer,
+  DocumentPreparerService
+>() {}
 
 /** Parses, chunks and tokenizes with these services, on the calling thread. */
 export const makeLocal = (
   parsers: ParserRegistryService,
   methods: ChunkMethodRegistryService,
   tokenizer: TokenizerService
-): ChunkerService =>
-  Chunker.of({
+): DocumentPreparerService =>
+  DocumentPreparer.of({
     prepare: (input) =>
       Effect.gen(function*() {
         const started = performance.now()
@@ -91,9 +94,9 @@ export const makeLocal = (
       })
   })
 
-/** `Chunker` on the calling thread, over the context's parsers, chunk methods and tokenizer. */
-export const layerLocal: Layer.Layer<Chunker, never, ParserRegistry | ChunkMethodRegistry | Tokenizer> = Layer.effect(
-  Chunker,
+/** `DocumentPreparer` on the calling thread, over the context's parsers, chunk methods and tokenizer. */
+export const layerLocal: Layer.Layer<DocumentPreparer, never, ParserRegistry | ChunkMethodRegistry | Tokenizer> = Layer.effect(
+  DocumentPreparer,
   Effect.gen(function*() {
     return makeLocal(yield* ParserRegistry, yield* ChunkMethodRegistry, yield* Tokenizer)
   })

@@ -5,7 +5,7 @@
  */
 import type { Parser } from "@ragkit/core"
 import { Effect } from "effect"
-import { decodeText, empty, normaliseNewlines, numberOption, splitText } from "./internal/text.js"
+import { decodeText, empty, normaliseNewlines, numberOption, splitText } from "../internal/text.js"
 
 const LANGUAGES: Record<string, string> = {
   py: "python",

@@ -8,8 +8,8 @@
 import type { Parser } from "@ragkit/core"
 import type { ParseError } from "@ragkit/core"
 import { Effect } from "effect"
-import { tableSection } from "./html.js"
-import { corrupt, decodeText, empty, numberOption, tooLarge } from "./internal/text.js"
+import { tableSection } from "./HtmlParser.js"
+import { corrupt, decodeText, empty, numberOption, tooLarge } from "../internal/text.js"
 
 export const DEFAULT_CSV_MAX_CELLS = 1_000_000
 

@@ -15,12 +15,12 @@
 import { ParseError, Parser as ParserPort } from "@ragkit/core"
 import type { ChunkPosition } from "@ragkit/core"
 import { Effect, Layer } from "effect"
-import * as Pdfjs from "./internal/pdfjs.js"
-import type { PDFDocumentProxy, PDFPageProxy } from "./internal/pdfjs.js"
-import { blockText, titleLevels, toBlocks, toLines } from "./internal/pdfLayout.js"
-import type { Block, Line, Run } from "./internal/pdfLayout.js"
-import { Ocr } from "./Ocr.js"
-import type { OcrService } from "./Ocr.js"
+import * as Pdfjs from "../internal/pdfjs.js"
+import type { PDFDocumentProxy, PDFPageProxy } from "../internal/pdfjs.js"
+import { blockText, titleLevels, toBlocks, toLines } from "../internal/pdfLayout.js"
+import type { Block, Line, Run } from "../internal/pdfLayout.js"
+import { Ocr } from "../Ocr.js"
+import type { OcrService } from "../Ocr.js"
 
 type Parser = ParserPort.Parser
 type Section = ParserPort.Section

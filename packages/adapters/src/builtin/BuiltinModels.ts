@@ -8,41 +8,41 @@
  * the session is released with the layer.
  */
 import type { FileSystem, Path } from "@effect/platform"
-import { Embedder, ModelError, Models } from "@ragkit/core"
+import { Embedder, ModelError, ModelProvider } from "@ragkit/core"
 import { Effect, Layer } from "effect"
 import * as GloveEmbedder from "./GloveEmbedder.js"
 
-export const KIND = "builtin"
-export const PROVIDER = "Builtin"
+export const kind = "builtin"
+export const providerName = "Builtin"
 /** The model names `glove-100d@Builtin` answers to (compared lower-cased). */
 export const GLOVE_NAMES: ReadonlyArray<string> = ["glove-100d", "glove"]
 
 /** The plugin around an embedder that is already open. */
-export const make = (glove: Embedder.EmbedderService): Models.ModelPlugin => ({
-  kind: KIND,
-  providers: [PROVIDER],
+export const make = (glove: Embedder.EmbedderService): ModelProvider.ModelPlugin => ({
+  kind,
+  providers: [providerName],
   embedder: ({ model }) =>
     GLOVE_NAMES.includes(model.toLowerCase())
       ? Effect.succeed(glove)
       : Effect.fail(
         new ModelError({
           reason: "NotConfigured",
-          model: `${model}@${PROVIDER}`,
-          message: `Unsupported model: ${model}@${PROVIDER} (the Builtin provider serves the embedder glove-100d@Builtin)`
+          model: `${model}@${providerName}`,
+          message: `Unsupported model: ${model}@${providerName} (the Builtin provider serves the embedder glove-100d@Builtin)`
         })
       )
 })
 
-export type BuiltinOptions = GloveEmbedder.GloveEmbedderOptions
+export type BuiltinPluginOptions = GloveEmbedder.GloveEmbedderOptions
 
 /** Registers the `Builtin` provider with `Models`, its model built and opened now. */
 export const layer = (
-  options: BuiltinOptions
-): Layer.Layer<never, ModelError, Models.ModelPlugins | FileSystem.FileSystem | Path.Path> =>
+  options: BuiltinPluginOptions
+): Layer.Layer<never, ModelError, ModelProvider.ModelPlugins | FileSystem.FileSystem | Path.Path> =>
   Layer.scopedDiscard(
     Effect.gen(function*() {
       const glove = yield* GloveEmbedder.acquire(options)
-      const registry = yield* Models.ModelPlugins
+      const registry = yield* ModelProvider.ModelPlugins
       yield* registry.register(make(glove))
     })
   )

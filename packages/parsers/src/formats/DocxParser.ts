@@ -7,10 +7,10 @@
 import type { Parser } from "@ragkit/core"
 import { ParseError } from "@ragkit/core"
 import { Effect } from "effect"
-import { htmlToSections } from "./html.js"
-import { empty, messageOf } from "./internal/text.js"
-import { lazyModule } from "./internal/lazy.js"
-import { coreProperties, openZip, zipLimits } from "./internal/zip.js"
+import { htmlToSections } from "./HtmlParser.js"
+import { empty, messageOf } from "../internal/text.js"
+import { lazyModule } from "../internal/lazy.js"
+import { coreProperties, openZip, zipLimits } from "../internal/zip.js"
 
 const mammoth = lazyModule("mammoth", async () => {
   const { default: library } = await import("mammoth")

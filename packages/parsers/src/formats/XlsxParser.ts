@@ -8,10 +8,10 @@
 import type { Parser } from "@ragkit/core"
 import { ParseError } from "@ragkit/core"
 import { Effect } from "effect"
-import { tableSection } from "./html.js"
-import { empty, messageOf, numberOption, tooLarge } from "./internal/text.js"
-import { lazyModule } from "./internal/lazy.js"
-import { coreProperties, openZip, zipLimits } from "./internal/zip.js"
+import { tableSection } from "./HtmlParser.js"
+import { empty, messageOf, numberOption, tooLarge } from "../internal/text.js"
+import { lazyModule } from "../internal/lazy.js"
+import { coreProperties, openZip, zipLimits } from "../internal/zip.js"
 
 const exceljs = lazyModule("exceljs", () => import("exceljs"))
 

@@ -5,10 +5,10 @@
  * the `<title>` goes into the metadata.
  */
 import type { Parser } from "@ragkit/core"
-import { ParseError, Tables } from "@ragkit/core"
+import { HtmlTables, ParseError } from "@ragkit/core"
 import { Effect } from "effect"
 import { Parser as Htmlparser2 } from "htmlparser2"
-import { collapseWhitespace, decodeText, empty, messageOf } from "./internal/text.js"
+import { collapseWhitespace, decodeText, empty, messageOf } from "../internal/text.js"
 
 /** Elements whose content is no document text. */
 const DROPPED = new Set([
@@ -71,7 +71,7 @@ interface TableState {
 }
 
 export const tableSection = (rows: ReadonlyArray<ReadonlyArray<string>>, caption?: string): Parser.Section => {
-  const html = Tables.tableToHtml(rows, caption === undefined ? {} : { caption })
+  const html = HtmlTables.tableToHtml(rows, caption === undefined ? {} : { caption })
   return { kind: "table", text: html, table: { rows, html } }
 }
 

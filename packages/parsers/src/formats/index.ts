@@ -3,14 +3,14 @@
  * through these when the e-mail parser stands alone.
  */
 import { Parser } from "@ragkit/core"
-import { CodeParser } from "./code.js"
-import { CsvParser } from "./csv.js"
-import { DocxParser } from "./docx.js"
-import { HtmlParser } from "./html.js"
-import { JsonParser } from "./json.js"
-import { MarkdownParser } from "./markdown.js"
-import { PptxParser } from "./pptx.js"
-import { XlsxParser } from "./xlsx.js"
+import { CodeParser } from "./CodeParser.js"
+import { CsvParser } from "./CsvParser.js"
+import { DocxParser } from "./DocxParser.js"
+import { HtmlParser } from "./HtmlParser.js"
+import { JsonParser } from "./JsonParser.js"
+import { MarkdownParser } from "./MarkdownParser.js"
+import { PptxParser } from "./PptxParser.js"
+import { XlsxParser } from "./XlsxParser.js"
 
 export const formats: ReadonlyArray<Parser.Parser> = [
   Parser.TextParser,

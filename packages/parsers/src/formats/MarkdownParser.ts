@@ -9,8 +9,8 @@ import { ParseError } from "@ragkit/core"
 import { Effect } from "effect"
 import type { Token, Tokens } from "marked"
 import { Lexer } from "marked"
-import { htmlToSections, tableSection } from "./html.js"
-import { decodeText, empty, messageOf, normaliseNewlines } from "./internal/text.js"
+import { htmlToSections, tableSection } from "./HtmlParser.js"
+import { decodeText, empty, messageOf, normaliseNewlines } from "../internal/text.js"
 
 const FRONT_MATTER = /^---[ \t]*\n([\s\S]*?)\n(?:---|\.\.\.)[ \t]*(?:\n|$)/
 

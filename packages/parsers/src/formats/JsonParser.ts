@@ -8,7 +8,7 @@
 import type { Parser } from "@ragkit/core"
 import { ParseError } from "@ragkit/core"
 import { Effect } from "effect"
-import { corrupt, decodeText, empty, messageOf, normaliseNewlines, numberOption, splitText } from "./internal/text.js"
+import { corrupt, decodeText, empty, messageOf, normaliseNewlines, numberOption, splitText } from "../internal/text.js"
 
 export const DEFAULT_JSON_SECTION_CHARS = 2_000
 

@@ -9,7 +9,7 @@
  */
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
-import { Models } from "@ragkit/core"
+import { ModelProvider } from "@ragkit/core"
 import { Effect, Layer, Option, Redacted } from "effect"
 import * as Http from "../internal/http.js"
 import * as OllamaChatModel from "./OllamaChatModel.js"
@@ -21,14 +21,14 @@ export const kind = "ollama"
 export type OllamaPluginOptions = Http.RetryOptions
 
 /** The plugin over the `HttpClient` in context (taken once, here). */
-export const plugin = (options: OllamaPluginOptions = {}): Effect.Effect<Models.ModelPlugin, never, HttpClient.HttpClient> =>
+export const make = (options: OllamaPluginOptions = {}): Effect.Effect<ModelProvider.ModelPlugin, never, HttpClient.HttpClient> =>
   Effect.gen(function*() {
     const client = yield* HttpClient.HttpClient
     const probed = new Map<string, number>()
     const servers = new Map<string, OllamaEmbedder.ServerState>()
     const withClient = Effect.provideService(HttpClient.HttpClient, client)
 
-    const embedder = (request: Models.ModelRequest) =>
+    const embedder = (request: ModelProvider.ModelRequest) =>
       Effect.gen(function*() {
         const { connection, settings } = yield* Http.connectionOf(request, options, OllamaEmbedder.defaultApiBase)
         const configured = yield* settings.perModelPositiveInt("dimensions")
@@ -50,7 +50,7 @@ export const plugin = (options: OllamaPluginOptions = {}): Effect.Effect<Models.
         return service
       })
 
-    const chatModel = (request: Models.ModelRequest) =>
+    const chatModel = (request: ModelProvider.ModelRequest) =>
       Effect.flatMap(Http.connectionOf(request, options, OllamaEmbedder.defaultApiBase), ({ connection }) =>
         withClient(OllamaChatModel.make(connection)))
 
@@ -58,14 +58,14 @@ export const plugin = (options: OllamaPluginOptions = {}): Effect.Effect<Models.
   })
 
 /** Registers the plugin with `Models`, on the `HttpClient` the host provides. */
-export const layer = (options: OllamaPluginOptions = {}): Layer.Layer<never, never, Models.ModelPlugins | HttpClient.HttpClient> =>
+export const layer = (options: OllamaPluginOptions = {}): Layer.Layer<never, never, ModelProvider.ModelPlugins | HttpClient.HttpClient> =>
   Layer.effectDiscard(
     Effect.gen(function*() {
-      const registry = yield* Models.ModelPlugins
-      yield* registry.register(yield* plugin(options))
+      const registry = yield* ModelProvider.ModelPlugins
+      yield* registry.register(yield* make(options))
     })
   )
 
 /** `layer` on the platform's `fetch`: ready for `Rag.layer(ports, [..])`. */
-export const layerFetch = (options: OllamaPluginOptions = {}): Layer.Layer<never, never, Models.ModelPlugins> =>
+export const layerFetch = (options: OllamaPluginOptions = {}): Layer.Layer<never, never, ModelProvider.ModelPlugins> =>
   layer(options).pipe(Layer.provide(FetchHttpClient.layer))

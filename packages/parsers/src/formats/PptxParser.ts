@@ -9,10 +9,10 @@ import type { Parser } from "@ragkit/core"
 import { ParseError } from "@ragkit/core"
 import { Effect } from "effect"
 import { Parser as Htmlparser2 } from "htmlparser2"
-import { tableSection } from "./html.js"
-import { collapseWhitespace, empty, naturalCompare } from "./internal/text.js"
-import type { ZipArchive } from "./internal/zip.js"
-import { coreProperties, decodeXmlEntities, openZip, zipLimits } from "./internal/zip.js"
+import { tableSection } from "./HtmlParser.js"
+import { collapseWhitespace, empty, naturalCompare } from "../internal/text.js"
+import type { ZipArchive } from "../internal/zip.js"
+import { coreProperties, decodeXmlEntities, openZip, zipLimits } from "../internal/zip.js"
 
 interface Shape {
   placeholder: string | undefined

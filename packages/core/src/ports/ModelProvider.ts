@@ -1,0 +1,71 @@
+/**
+ * ModelProvider: the plugin contract for model providers. A plugin has a `kind` (`builtin`,
+ * `onnx`, `openai-compatible`, ...) and turns a `ModelRequest` (a model name and its provider's
+ * connection settings) into an embedder, a chat model or a reranker. It serves either fixed
+ * provider names that every tenant can use without configuration (`providers: ["Builtin"]`), or
+ * the providers that a tenant configured with that kind (API base, key, settings).
+ *
+ * Plugins add themselves to the `ModelPlugins` registry as layers (`plugin(...)`); the `Models`
+ * service resolves `name@provider` through it.
+ */
+import { Context, Effect, Layer, Option, type Redacted } from "effect"
+import type { ModelError } from "../domain/Errors.js"
+import type { ChatModelService } from "./ChatModel.js"
+import type { EmbedderService } from "./Embedder.js"
+import type { RerankerService } from "./Reranker.js"
+
+/** How a plugin is told which provider and model to serve. */
+export interface ModelRequest {
+  /** The model name, the part before the last `@`. */
+  readonly model: string
+  readonly provider: {
+    readonly name: string
+    readonly kind: string
+    readonly apiBase: string
+    readonly apiKey: Redacted.Redacted<string>
+    readonly settings: Readonly<Record<string, unknown>>
+  }
+}
+
+export interface ModelPlugin {
+  readonly kind: string
+  /** Provider names served to every tenant without a provider record. */
+  readonly providers?: ReadonlyArray<string>
+  readonly embedder?: (request: ModelRequest) => Effect.Effect<EmbedderService, ModelError>
+  readonly chatModel?: (request: ModelRequest) => Effect.Effect<ChatModelService, ModelError>
+  readonly reranker?: (request: ModelRequest) => Effect.Effect<RerankerService, ModelError>
+}
+
+/** The registry plugins add themselves to. A plugin of a kind already registered replaces it. */
+export class ModelPlugins extends Context.Tag("@ragkit/core/ModelPlugins")<
+  ModelPlugins,
+  {
+    readonly register: (plugin: ModelPlugin) => Effect.Effect<void>
+    readonly all: Effect.Effect<ReadonlyArray<ModelPlugin>>
+  }
+>() {}
+
+/** The registry on its own, in memory. */
+export const layerPlugins: Layer.Layer<ModelPlugins> = Layer.sync(ModelPlugins, () => {
+  const plugins: Array<ModelPlugin> = []
+  return {
+    register: (plugin) =>
+      Effect.sync(() => {
+        const at = plugins.findIndex((p) => p.kind === plugin.kind)
+        if (at >= 0) plugins[at] = plugin
+        else plugins.push(plugin)
+      }),
+    all: Effect.sync(() => [...plugins])
+  }
+})
+
+/** A plugin contributed as a layer: registers itself when built. */
+export const plugin = (p: ModelPlugin): Layer.Layer<never, never, ModelPlugins> =>
+  Layer.effectDiscard(Effect.flatMap(ModelPlugins, (registry) => registry.register(p)))
+
+/** `name@provider`, split at the last `@`. */
+export const parseModelRef = (ref: string): Option.Option<{ readonly model: string; readonly provider: string }> => {
+  const at = ref.lastIndexOf("@")
+  if (at <= 0 || at === ref.length - 1) return Option.none()
+  return Option.some({ model: ref.slice(0, at), provider: ref.slice(at + 1) })
+}

@@ -1,0 +1,87 @@
+/**
+ * The contract of the `TaskQueue` port: the service, its task record and errors. Implementations
+ * (the memory queue, the Postgres queue) build on this module; hosts and services use `TaskQueue`,
+ * which re-exports it.
+ */
+import { Effect, Option, Schema } from "effect"
+import { StoreError } from "../domain/Errors.js"
+import { TaskId } from "../domain/Ids.js"
+import { JsonObject } from "../domain/Records.js"
+
+export const TaskStatus = Schema.Literal("queued", "running", "done", "failed", "canceled")
+export type TaskStatus = typeof TaskStatus.Type
+
+export class Task extends Schema.Class<Task>("Task")({
+  id: TaskId,
+  /** What kind of work, e.g. `parse`. */
+  kind: Schema.String,
+  /** What the work is about, e.g. the document id; several tasks may share a key over time. */
+  key: Schema.String,
+  payload: JsonObject,
+  status: TaskStatus,
+  /** How many times the task was claimed. */
+  attempts: Schema.Number,
+  max_attempts: Schema.Number,
+  lease_owner: Schema.NullOr(Schema.String),
+  lease_expires_at: Schema.NullOr(Schema.Number),
+  progress: Schema.Number,
+  progress_msg: Schema.String,
+  error: Schema.NullOr(Schema.String),
+  created_at: Schema.Number,
+  updated_at: Schema.Number
+}) {}
+
+/** The worker no longer holds the task: its lease expired and another took it, or it was canceled. */
+export class LeaseLost extends Schema.TaggedError<LeaseLost>()("LeaseLost", {
+  task_id: Schema.String,
+  reason: Schema.Literal("Canceled", "Expired", "NotFound"),
+  message: Schema.String
+}) {}
+
+export interface EnqueueInput {
+  readonly kind: string
+  readonly key: string
+  readonly payload?: JsonObject
+  /** Claims after this many failed or expired attempts give up and mark the task failed. Default 3. */
+  readonly maxAttempts?: number
+}
+
+export interface ClaimOptions {
+  readonly worker: string
+  readonly leaseMs: number
+  /** How many tasks at most. Default 1. */
+  readonly limit?: number
+  readonly kinds?: ReadonlyArray<string>
+}
+
+export interface TaskQueueService {
+  readonly enqueue: (input: EnqueueInput) => Effect.Effect<Task, StoreError>
+  /**
+   * Takes up to `limit` tasks that are queued or whose lease expired, oldest first, leases them to
+   * `worker` and counts an attempt. A task out of attempts is marked failed instead. Two claimers
+   * never get the same task.
+   */
+  readonly claim: (options: ClaimOptions) => Effect.Effect<ReadonlyArray<Task>, StoreError>
+  /** Extends the lease; fails with `LeaseLost` when the task was canceled or taken over. */
+  readonly heartbeat: (id: TaskId, worker: string, leaseMs: number) => Effect.Effect<void, StoreError | LeaseLost>
+  /** Records progress (0..1) and appends a line to the progress message; also extends nothing. */
+  readonly progress: (
+    id: TaskId,
+    worker: string,
+    progress: number,
+    line?: string
+  ) => Effect.Effect<void, StoreError | LeaseLost>
+  readonly complete: (id: TaskId, worker: string) => Effect.Effect<void, StoreError | LeaseLost>
+  /** Ends the task as failed with the reason; with `retry`, puts it back in the queue while attempts remain. */
+  readonly fail: (
+    id: TaskId,
+    worker: string,
+    error: string,
+    options?: { readonly retry?: boolean }
+  ) => Effect.Effect<void, StoreError | LeaseLost>
+  /** Cancels queued and running tasks with this key; returns how many. */
+  readonly cancelKey: (key: string) => Effect.Effect<number, StoreError>
+  readonly get: (id: TaskId) => Effect.Effect<Option.Option<Task>, StoreError>
+  /** Tasks of a key, newest first. */
+  readonly listByKey: (key: string) => Effect.Effect<ReadonlyArray<Task>, StoreError>
+}
