@@ -34,6 +34,12 @@ module.exports = {
       { dependencyTypesNot: ["core", "local"], pathNot: npmPath(coreNpm) }
     ),
     forbid(
+      "core-no-network-servers",
+      "@ragkit/core opens no sockets and serves no HTTP: node's network modules belong to the server and adapters.",
+      { path: "^packages/core/src/" },
+      { dependencyTypes: ["core"], path: "^(node:)?(http|https|http2|net|tls|dgram)$" }
+    ),
+    forbid(
       "core-testing-npm-allow-list",
       "@ragkit/core/testing may add the test runner, nothing else.",
       { path: "^packages/core/src/testing/" },

@@ -61,7 +61,7 @@ export interface Options {
    * Seconds that files of older table versions are kept when a table is optimised; default 3 600
    * (LanceDB's own default is 7 days). Compaction rewrites data files, so a table under steady small
    * writes (an optimize every `optimizeEveryCommits` commits) takes many times its size on disk
-   * until then: 2.1 GB for the 5,591 SciFact chunks written one document per upsert with 7 days.
+   * until then (bench/README.md, SciFact on LanceDB, has the figure with LanceDB's default).
    * Readers in other processes may still be reading a version for up to their
    * `readConsistencyInterval`: keep this well above it.
    */

@@ -10,11 +10,13 @@ import { Effect, Layer } from "effect"
 import { toStoreError } from "./internal/errors.js"
 import records from "./migrations/0001_records.js"
 import taskQueue from "./migrations/0002_task_queue.js"
+import taskProgressDropped from "./migrations/0006_task_progress_dropped.js"
 
 /** The migrations in order; a schema change is a new entry, never an edit of an old one. */
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
   "0001_records": records,
-  "0002_task_queue": taskQueue
+  "0002_task_queue": taskQueue,
+  "0003_task_progress_dropped": taskProgressDropped
 }
 
 /** Where the applied migrations are recorded. */

@@ -91,9 +91,9 @@ export interface Options {
 
 /**
  * The default `hnsw.ef_search` for a search over `vectors` vectors: `400 * sqrt(vectors / 1e6)`
- * between 100 and 1000. HNSW's recall at a fixed `ef_search` falls as the graph grows; on the
- * search benchmark (384-d, 1M vectors, m 16, ef_construction 64) recall@10 was 0.80 at 100, 0.90 at
- * 200 and 0.93 at 400, for a p95 of 19 and 21 ms at 100 and 400 (bench/README.md).
+ * between 100 and 1000. HNSW's recall at a fixed `ef_search` falls as the graph grows, and a larger
+ * `ef_search` buys it back for a little latency: the search benchmark's figures at 1M are in
+ * bench/README.md (Search latency, `efSearch` at 1M).
  */
 export const defaultEfSearch = (vectors: number): number =>
   Math.min(1000, Math.max(100, Math.round(400 * Math.sqrt(vectors / 1_000_000))))

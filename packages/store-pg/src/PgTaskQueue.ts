@@ -21,15 +21,13 @@ interface TaskRow {
   readonly max_attempts: number
   readonly lease_owner: string | null
   readonly lease_expires_at: string | number | null
-  readonly progress: number
-  readonly progress_msg: string
   readonly error: string | null
   readonly created_at: string | number
   readonly updated_at: string | number
 }
 
 const columns =
-  "id, kind, key, payload, status, attempts, max_attempts, lease_owner, lease_expires_at, progress, progress_msg, error, created_at, updated_at"
+  "id, kind, key, payload, status, attempts, max_attempts, lease_owner, lease_expires_at, error, created_at, updated_at"
 
 const decodeTask = Schema.decodeUnknown(TaskQueue.Task)
 
@@ -92,9 +90,9 @@ export const make: Effect.Effect<TaskQueue.TaskQueueService, never, SqlClient.Sq
     const now = yield* Clock.currentTimeMillis
     const rows = yield* store("enqueue")(
       sql<TaskRow>`INSERT INTO task (id, kind, key, payload, status, attempts, max_attempts, lease_owner,
-          lease_expires_at, progress, progress_msg, error, created_at, updated_at)
+          lease_expires_at, error, created_at, updated_at)
         VALUES (${randomHex32()}, ${input.kind}, ${input.key}, ${JSON.stringify(input.payload ?? {})}::jsonb,
-          'queued', 0, ${input.maxAttempts ?? 3}, NULL, NULL, 0, '', NULL, ${now}, ${now})
+          'queued', 0, ${input.maxAttempts ?? 3}, NULL, NULL, NULL, ${now}, ${now})
         RETURNING ${cols}`
     )
     return yield* toTask(rows[0]!)
@@ -155,35 +153,13 @@ export const make: Effect.Effect<TaskQueue.TaskQueueService, never, SqlClient.Sq
     )
   })
 
-  const progress = Effect.fn("PgTaskQueue.progress")(function* (
-    id: TaskId,
-    worker: string,
-    value: number,
-    line?: string
-  ) {
-    const now = yield* Clock.currentTimeMillis
-    const message =
-      line === undefined
-        ? sql.literal("progress_msg")
-        : sql`CASE WHEN progress_msg = '' THEN ${line}::text ELSE progress_msg || E'\\n' || ${line}::text END`
-    yield* store("progress")(
-      whileHeld(
-        id,
-        worker,
-        sql`UPDATE task SET progress = ${Math.min(1, Math.max(0, value))}, progress_msg = ${message},
-            updated_at = ${now}
-          WHERE ${held(id, worker)} RETURNING id`
-      )
-    )
-  })
-
   const complete = Effect.fn("PgTaskQueue.complete")(function* (id: TaskId, worker: string) {
     const now = yield* Clock.currentTimeMillis
     yield* store("complete")(
       whileHeld(
         id,
         worker,
-        sql`UPDATE task SET status = 'done', progress = 1, lease_owner = NULL, lease_expires_at = NULL,
+        sql`UPDATE task SET status = 'done', lease_owner = NULL, lease_expires_at = NULL,
             updated_at = ${now}
           WHERE ${held(id, worker)} RETURNING id`
       )
@@ -237,7 +213,6 @@ export const make: Effect.Effect<TaskQueue.TaskQueueService, never, SqlClient.Sq
     enqueue,
     claim,
     heartbeat,
-    progress,
     complete,
     fail,
     cancelKey,

@@ -93,7 +93,7 @@ if (adminUrl === undefined) {
                   if (tasks.length === 0) return
                   for (const task of tasks) {
                     runs.push(task.id)
-                    yield* queue.progress(task.id, name, 0.5, `${name} working`)
+                    yield* queue.heartbeat(task.id, name, 60_000)
                     yield* queue.complete(task.id, name)
                   }
                 }

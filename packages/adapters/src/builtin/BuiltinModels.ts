@@ -39,10 +39,4 @@ export type BuiltinPluginOptions = GloveEmbedder.GloveEmbedderOptions
 export const layer = (
   options: BuiltinPluginOptions
 ): Layer.Layer<never, ModelError, ModelProvider.ModelPlugins | FileSystem.FileSystem | Path.Path> =>
-  Layer.scopedDiscard(
-    Effect.gen(function*() {
-      const glove = yield* GloveEmbedder.acquire(options)
-      const registry = yield* ModelProvider.ModelPlugins
-      yield* registry.register(make(glove))
-    })
-  )
+  ModelProvider.pluginFrom(Effect.map(GloveEmbedder.acquire(options), make))

@@ -59,12 +59,7 @@ export const make = (options: OllamaPluginOptions = {}): Effect.Effect<ModelProv
 
 /** Registers the plugin with `Models`, on the `HttpClient` the host provides. */
 export const layer = (options: OllamaPluginOptions = {}): Layer.Layer<never, never, ModelProvider.ModelPlugins | HttpClient.HttpClient> =>
-  Layer.effectDiscard(
-    Effect.gen(function*() {
-      const registry = yield* ModelProvider.ModelPlugins
-      yield* registry.register(yield* make(options))
-    })
-  )
+  ModelProvider.pluginFrom(make(options))
 
 /** `layer` on the platform's `fetch`: ready for `Rag.layer(ports, [..])`. */
 export const layerFetch = (options: OllamaPluginOptions = {}): Layer.Layer<never, never, ModelProvider.ModelPlugins> =>

@@ -176,9 +176,7 @@ export const make = (options: OnnxPluginOptions): Effect.Effect<ModelProvider.Mo
 
 /** Registers the `ONNX` provider with `Models`; sessions are released when the layer is. */
 export const layer = (options: OnnxPluginOptions): Layer.Layer<never, never, ModelProvider.ModelPlugins> =>
-  Layer.scopedDiscard(
-    Effect.flatMap(make(options), (plugin) => Effect.flatMap(ModelProvider.ModelPlugins, (registry) => registry.register(plugin)))
-  )
+  ModelProvider.pluginFrom(make(options))
 
 /** `layer` with its options read from a `Config`, e.g. `Config.all({ modelsDir: Config.string("RAGKIT_MODELS_DIR") })`. */
 export const layerConfig = (

@@ -79,12 +79,7 @@ export const make = (options: OpenAiPluginOptions = {}): Effect.Effect<ModelProv
 
 /** Registers the plugin with `Models`, on the `HttpClient` the host provides. */
 export const layer = (options: OpenAiPluginOptions = {}): Layer.Layer<never, never, ModelProvider.ModelPlugins | HttpClient.HttpClient> =>
-  Layer.effectDiscard(
-    Effect.gen(function*() {
-      const registry = yield* ModelProvider.ModelPlugins
-      yield* registry.register(yield* make(options))
-    })
-  )
+  ModelProvider.pluginFrom(make(options))
 
 /** `layer` on the platform's `fetch` (Node 20+, Bun, Deno, browsers): ready for `Rag.layer(ports, [..])`. */
 export const layerFetch = (options: OpenAiPluginOptions = {}): Layer.Layer<never, never, ModelProvider.ModelPlugins> =>

@@ -55,8 +55,6 @@ export const makeMemoryQueue: Effect.Effect<TaskQueueService> = Effect.sync(() =
           max_attempts: input.maxAttempts ?? 3,
           lease_owner: null,
           lease_expires_at: null,
-          progress: 0,
-          progress_msg: "",
           error: null,
           created_at: now,
           updated_at: now
@@ -101,14 +99,9 @@ export const makeMemoryQueue: Effect.Effect<TaskQueueService> = Effect.sync(() =
       withHeld(id, worker, (t, now) => {
         put(changed(t, { lease_expires_at: now + leaseMs, updated_at: now }))
       }),
-    progress: (id, worker, progress, line) =>
-      withHeld(id, worker, (t, now) => {
-        const msg = line === undefined ? t.progress_msg : t.progress_msg === "" ? line : `${t.progress_msg}\n${line}`
-        put(changed(t, { progress: Math.min(1, Math.max(0, progress)), progress_msg: msg, updated_at: now }))
-      }),
     complete: (id, worker) =>
       withHeld(id, worker, (t, now) => {
-        put(changed(t, { status: "done", progress: 1, lease_owner: null, lease_expires_at: null, updated_at: now }))
+        put(changed(t, { status: "done", lease_owner: null, lease_expires_at: null, updated_at: now }))
       }),
     fail: (id, worker, error, options) =>
       withHeld(id, worker, (t, now) => {

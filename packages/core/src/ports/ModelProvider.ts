@@ -8,7 +8,7 @@
  * Plugins add themselves to the `ModelPlugins` registry as layers (`plugin(...)`); the `Models`
  * service resolves `name@provider` through it.
  */
-import { Context, Effect, Layer, Option, type Redacted } from "effect"
+import { Context, Effect, Layer, Option, type Redacted, type Scope } from "effect"
 import type { ModelError } from "../domain/Errors.js"
 import type { ChatModelService } from "./ChatModel.js"
 import type { EmbedderService } from "./Embedder.js"
@@ -60,8 +60,14 @@ export const layerPlugins: Layer.Layer<ModelPlugins> = Layer.sync(ModelPlugins, 
 })
 
 /** A plugin contributed as a layer: registers itself when built. */
-export const plugin = (p: ModelPlugin): Layer.Layer<never, never, ModelPlugins> =>
-  Layer.effectDiscard(Effect.flatMap(ModelPlugins, (registry) => registry.register(p)))
+export const plugin = (p: ModelPlugin): Layer.Layer<never, never, ModelPlugins> => pluginFrom(Effect.succeed(p))
+
+/**
+ * A plugin made by an effect (opening a model, reading options, taking an HTTP client), registered
+ * when the layer is built; what the effect acquires in its scope lives as long as the layer.
+ */
+export const pluginFrom = <E, R>(make: Effect.Effect<ModelPlugin, E, R>): Layer.Layer<never, E, ModelPlugins | Exclude<R, Scope.Scope>> =>
+  Layer.scopedDiscard(Effect.flatMap(make, (made) => Effect.flatMap(ModelPlugins, (registry) => registry.register(made))))
 
 /** `name@provider`, split at the last `@`. */
 export const parseModelRef = (ref: string): Option.Option<{ readonly model: string; readonly provider: string }> => {

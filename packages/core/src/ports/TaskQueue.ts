@@ -1,9 +1,9 @@
 /**
  * TaskQueue: durable work items (document parsing) claimed by workers under a lease.
  *
- * A worker claims tasks, renews its lease with `heartbeat` while it works, reports progress, and
- * ends each task with `complete` or `fail`. A task whose lease runs out (its worker died) is
- * claimed again by the next `claim`. `cancel` marks a task; the working worker learns it from the
+ * A worker claims tasks, renews its lease with `heartbeat` while it works and ends each task with
+ * `complete` or `fail`; a document's progress is written on the document, not on its task. A task
+ * whose lease runs out (its worker died) is claimed again by the next `claim`. `cancel` marks a task; the working worker learns it from the
  * next `heartbeat` and stops. Times come from the Effect clock.
  */
 import { Context, Layer } from "effect"

@@ -24,8 +24,6 @@ export class Task extends Schema.Class<Task>("Task")({
   max_attempts: Schema.Number,
   lease_owner: Schema.NullOr(Schema.String),
   lease_expires_at: Schema.NullOr(Schema.Number),
-  progress: Schema.Number,
-  progress_msg: Schema.String,
   error: Schema.NullOr(Schema.String),
   created_at: Schema.Number,
   updated_at: Schema.Number
@@ -64,13 +62,6 @@ export interface TaskQueueService {
   readonly claim: (options: ClaimOptions) => Effect.Effect<ReadonlyArray<Task>, StoreError>
   /** Extends the lease; fails with `LeaseLost` when the task was canceled or taken over. */
   readonly heartbeat: (id: TaskId, worker: string, leaseMs: number) => Effect.Effect<void, StoreError | LeaseLost>
-  /** Records progress (0..1) and appends a line to the progress message; also extends nothing. */
-  readonly progress: (
-    id: TaskId,
-    worker: string,
-    progress: number,
-    line?: string
-  ) => Effect.Effect<void, StoreError | LeaseLost>
   readonly complete: (id: TaskId, worker: string) => Effect.Effect<void, StoreError | LeaseLost>
   /** Ends the task as failed with the reason; with `retry`, puts it back in the queue while attempts remain. */
   readonly fail: (

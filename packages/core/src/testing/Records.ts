@@ -6,6 +6,7 @@ import { formatDate } from "../domain/Time.js"
 import { randomHex32 } from "../domain/Ids.js"
 import type { DocumentId, KnowledgeBaseId, TenantId, UserId } from "../domain/Ids.js"
 import { Conversation, Dialog, Document, KnowledgeBase, Tenant, User } from "../domain/Records.js"
+import { notStarted } from "../services/internal/DocumentRuns.js"
 import type { DialogId } from "../domain/Ids.js"
 
 export const stamps = (ms: number = Date.now()): Stamped => ({
@@ -96,13 +97,7 @@ export const aDocument = (over: Partial<Document> = {}): Document =>
     size: 0,
     thumbnail: "",
     suffix: "txt",
-    run: "UNSTART",
-    progress: 0,
-    progress_msg: "",
-    process_begin_at: null,
-    process_duration: 0,
-    chunk_num: 0,
-    token_num: 0,
+    ...notStarted,
     meta_fields: {},
     status: "1",
     ...stamps(),

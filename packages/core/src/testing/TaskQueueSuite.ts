@@ -54,7 +54,7 @@ export const TaskQueueSuite = <E>(name: string, queueLayer: Layer.Layer<TaskQueu
                 if (tasks.length === 0) return
                 for (const task of tasks) {
                   runs.push(task.id)
-                  yield* queue.progress(task.id, name, 0.5, `${name} working`)
+                  yield* queue.heartbeat(task.id, name, 60_000)
                   yield* queue.complete(task.id, name)
                 }
               }
@@ -108,17 +108,14 @@ export const TaskQueueSuite = <E>(name: string, queueLayer: Layer.Layer<TaskQueu
           expect(ended.error).toMatch(/2 attempts/)
         }))
 
-      it.effect("records progress lines, failure reasons and retries", () =>
+      it.effect("records failure reasons and retries", () =>
         Effect.gen(function* () {
           const queue = yield* TaskQueue
           const kind = freshKind()
           const task = yield* queue.enqueue({ kind, key: "doc", maxAttempts: 2 })
           yield* queue.claim({ worker: "w", leaseMs: 1_000, kinds: [kind] })
-          yield* queue.progress(task.id, "w", 0.1, "Parsed 3 pages.")
-          yield* queue.progress(task.id, "w", 0.7, "Embedded 12 chunks.")
           const during = Option.getOrThrow(yield* queue.get(task.id))
-          expect(during.progress).toBeCloseTo(0.7)
-          expect(during.progress_msg).toBe("Parsed 3 pages.\nEmbedded 12 chunks.")
+          expect([during.status, during.lease_owner, during.attempts]).toEqual(["running", "w", 1])
 
           yield* queue.fail(task.id, "w", "embedder unavailable", { retry: true })
           expect(Option.getOrThrow(yield* queue.get(task.id)).status).toBe("queued")
@@ -142,8 +139,8 @@ export const TaskQueueSuite = <E>(name: string, queueLayer: Layer.Layer<TaskQueu
           expect(yield* queue.cancelKey("doc-x")).toBe(2)
           const lost = yield* Effect.either(queue.heartbeat(running.id, "w", 1_000))
           expect(Either.isLeft(lost) && lost.left._tag === "LeaseLost" && lost.left.reason).toBe("Canceled")
-          const progress = yield* Effect.either(queue.progress(running.id, "w", 0.5))
-          expect(Either.isLeft(progress)).toBe(true)
+          const completed = yield* Effect.either(queue.complete(running.id, "w"))
+          expect(Either.isLeft(completed) && completed.left._tag === "LeaseLost" && completed.left.reason).toBe("Canceled")
 
           const claimed = yield* queue.claim({ worker: "w", leaseMs: 1_000, kinds: [kind], limit: 10 })
           expect(claimed.map((t: Task) => t.id)).toEqual([other.id])

@@ -189,7 +189,7 @@ describe("Ingestion", () => {
         expect(yield* index.countByDocument(kb.id, doc!.id)).toBe(4)
       }))
 
-    it.effect("writes each progress report once, on the document: the task keeps none of it", () =>
+    it.effect("writes each progress report once, on the document", () =>
       Effect.gen(function* () {
         const worker = yield* Ingestion
         const queue = yield* TaskQueue
@@ -208,7 +208,7 @@ describe("Ingestion", () => {
         ])
         // The task row only says how the task ended; progress lives on the document.
         const [task] = yield* queue.listByKey(doc!.id)
-        expect([task!.status, task!.progress_msg]).toEqual(["done", ""])
+        expect([task!.status, task!.error]).toEqual(["done", null])
       }))
 
     it.effect("a worker writes a run only while it lasts: a late DONE never overwrites a cancel", () =>

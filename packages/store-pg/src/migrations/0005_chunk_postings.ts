@@ -1,7 +1,8 @@
 /**
  * The chunk index's postings (`PgChunkIndex`, `internal/chunkIndexPostings.ts`): an inverted index of
  * our own, so that a text search reads a few packed rows per query token instead of visiting the
- * heap tuple of every matching chunk (which the GIN index on `term_keys` needed, about 5 µs a match).
+ * heap tuple of every matching chunk (which the GIN index on `term_keys` needed: linear in matches,
+ * see bench/README.md).
  *
  * - `chunk.ord`: a chunk version's ordinal in its knowledge base. Every write gives its rows new
  *   ordinals (so a replaced row's old ordinal names nothing any more), ordinals are never reused,
@@ -76,7 +77,7 @@ export default Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const [row] = yield* sql<{ readonly n: number }>`SELECT count(*)::float8 AS n FROM chunk`
   const rows = row?.n ?? 0
-  // About 3 minutes per 100,000 chunks on PGlite, a few times faster on a server.
+  // Minutes for a large table (bench/README.md has the time at 100k): worth a line in the log.
   if (rows >= 10_000) {
     yield* Effect.logInfo(`chunk index: building the text-search postings of ${rows} chunks (a one-time migration)`)
   }
