@@ -474,7 +474,7 @@ const BenchModels = ModelProvider.plugin({
 })
 
 const TokenizerLive = Tokenizer.layer
-const ParsersLive = (OCR ? Parsers.layer : Parsers.layerWithoutOcr).pipe(Layer.provide(TokenizerLive))
+const ParsersLive = (OCR ? Parsers.layer : Parsers.layerWithoutOcr)().pipe(Layer.provide(TokenizerLive))
 
 const TimedParsers = Layer.effect(
   Parser.ParserRegistry,

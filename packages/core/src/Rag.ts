@@ -4,7 +4,7 @@
  *   const Engine = Rag.layer(ports, plugins)            // ports: stores, parsers, tokenizer; plugins: model providers
  *   const Memory = Rag.layer(Rag.layerMemoryPorts)      // everything in memory, for tests
  */
-import { Layer } from "effect"
+import { Layer, type Redacted } from "effect"
 import * as BlobStore from "./ports/BlobStore.js"
 import * as ChunkIndex from "./ports/ChunkIndex.js"
 import * as DocumentPreparer from "./ports/DocumentPreparer.js"
@@ -50,12 +50,21 @@ export interface Options {
   readonly documents?: Documents.DocumentsOptions
   /** Default models of every new user's tenant, e.g. `{ embd_id: "glove-100d@Builtin" }`. */
   readonly tenantDefaults?: Users.TenantDefaults
+  /** Login sessions and passwords: `sessionLifetime` (7 days), `passwordCost` (scrypt N, 2^17). */
+  readonly users?: Omit<Users.UsersOptions, "tenantDefaults">
+  /**
+   * The deployment's secret key (at least 32 characters): tenants' model provider API keys are
+   * encrypted under it. Without it, providers can be added only without a key.
+   */
+  readonly secretKey?: Redacted.Redacted<string>
+  /** Let tenants' model providers reach loopback, private and link-local addresses (false by default). */
+  readonly allowPrivateProviders?: boolean
 }
 
 /** The services, needing the ports. Model plugins are added with `withPlugins`. */
 export const layerServices = (options: Options = {}): Layer.Layer<Services, never, Ports> =>
   Layer.mergeAll(
-    Users.layer(options.tenantDefaults),
+    Users.layer({ ...options.users, tenantDefaults: options.tenantDefaults }),
     Tenants.layer,
     ApiTokens.layer,
     KnowledgeBases.layer,
@@ -63,7 +72,7 @@ export const layerServices = (options: Options = {}): Layer.Layer<Services, neve
     Dialogs.layer,
     Conversations.layer,
     Retrieval.layer
-  ).pipe(Layer.provideMerge(Models.layer))
+  ).pipe(Layer.provideMerge(Models.layer({ secretKey: options.secretKey, allowPrivateProviders: options.allowPrivateProviders })))
 
 /**
  * The engine over the given ports, with these model plugin layers registered
@@ -102,7 +111,8 @@ export const layerMemoryPorts: Layer.Layer<Ports> = Layer.mergeAll(
 /**
  * The ingestion worker over the engine, parsing on the calling thread: it also needs the chunk
  * methods (`ChunkMethodRegistry`). Build it with the services (`Layer.provideMerge(Rag.layer(...))`);
- * its `run` works until interrupted.
+ * its `run` works until interrupted. No time limit can stop a parse on the calling thread: for
+ * files you do not trust, parse on threads (`layerWorkerWith(ParserThreads.layer(...))`).
  */
 export const layerWorker = (options: Ingestion.IngestionOptions = {}) =>
   Ingestion.layer(options).pipe(Layer.provide(DocumentPreparer.layerLocal))

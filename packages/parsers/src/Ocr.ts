@@ -142,7 +142,11 @@ export const make = (options: OcrOptions = {}): Effect.Effect<OcrService, ParseE
       if (info === undefined) {
         return yield* new ParseError({ reason: "Corrupt", message: "not an image OCR can read (PNG, JPEG, GIF, WebP or TIFF)" })
       }
-      if (info.width !== undefined && info.height !== undefined && info.width * info.height > maxPixels) {
+      if (info.width === undefined || info.height === undefined) {
+        // Decoding an image of unknown size could take any amount of memory.
+        return yield* new ParseError({ reason: "Corrupt", message: `the ${info.mime} image's header gives no size` })
+      }
+      if (info.width * info.height > maxPixels) {
         return yield* new ParseError({
           reason: "TooLarge",
           message: `image of ${info.width}x${info.height} pixels is over the OCR limit of ${maxPixels} pixels`

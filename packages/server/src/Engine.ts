@@ -11,9 +11,10 @@ import * as Parsers from "@ragkit/parsers"
 import * as ParserThreads from "@ragkit/parsers/threads"
 import { LanceChunkIndex } from "@ragkit/store-lancedb"
 import * as StorePg from "@ragkit/store-pg"
-import { Effect, Layer, Option } from "effect"
+import { Duration, Effect, Layer, Option } from "effect"
 import { join } from "node:path"
 import type { ServerConfig } from "./Config.js"
+import * as SecretKey from "./SecretKey.js"
 
 /** Records, tasks, blobs, chunks, parsers, chunk methods and the tokenizer. */
 export const ports = (config: ServerConfig) => {
@@ -21,7 +22,9 @@ export const ports = (config: ServerConfig) => {
     onNone: () => StorePg.layerEmbedded({ dataDir: join(config.dataDir, "pg") }),
     onSome: (url) => StorePg.layer({ url })
   })
-  const parsing = (config.ocr ? Parsers.layer : Parsers.layerWithoutOcr).pipe(Layer.provideMerge(Tokenizer.layer))
+  const parsing = (config.ocr ? Parsers.layer : Parsers.layerWithoutOcr)({ limits: config.parserLimits }).pipe(
+    Layer.provideMerge(Tokenizer.layer)
+  )
   return Layer.mergeAll(
     records,
     BlobStore.layerFileSystem(join(config.dataDir, "blobs")).pipe(Layer.provide(NodeContext.layer)),
@@ -47,26 +50,39 @@ export const plugins = (config: ServerConfig) => [
   ...(config.testModels ? [TestModels.layer] : [])
 ]
 
-/** The services over the ports, with the model provider plugins. */
+/**
+ * The services over the ports, with the model provider plugins, the secret key (configured, or
+ * `<data-dir>/secret.key`), the rule on tenants' providers and the session lifetime.
+ */
 export const layer = (config: ServerConfig) =>
-  Rag.layer(ports(config), plugins(config), { tenantDefaults: { embd_id: DefaultEmbeddingModel } })
+  Layer.unwrapEffect(
+    Effect.map(SecretKey.resolve(config), (secretKey) =>
+      Rag.layer(ports(config), plugins(config), {
+        tenantDefaults: { embd_id: DefaultEmbeddingModel },
+        secretKey,
+        allowPrivateProviders: config.allowPrivateProviders,
+        users: { sessionLifetime: Duration.hours(config.sessionHours) }
+      }))
+  )
 
 /**
  * Runs `workers` ingestion loops for as long as the layer lives, parsing on `parserThreads`
- * threads (each with the same parsers as the server: OCR as configured), or on the main thread.
+ * threads (each with the same parsers as the server: OCR and parser limits as configured). Parsing
+ * always runs on a thread, where the parse time limit can stop it: with `parserThreads` 0, on one
+ * thread started when the first document comes.
  */
 export const workerLoop = (config: ServerConfig) => {
   const options = { concurrency: Math.max(1, config.workers), leaseMs: config.leaseMs }
-  const worker = config.parserThreads === 0
-    ? Rag.layerWorker(options)
-    : Rag.layerWorkerWith(
-      ParserThreads.layer({
-        threads: config.parserThreads,
-        setupOptions: { ocr: config.ocr },
-        maxMemoryMb: config.parserThreadMemoryMb
-      }),
-      options
-    )
+  const worker = Rag.layerWorkerWith(
+    ParserThreads.layer({
+      threads: Math.max(1, config.parserThreads),
+      startOnDemand: config.parserThreads === 0,
+      setupOptions: { ocr: config.ocr, limits: config.parserLimits },
+      maxMemoryMb: config.parserThreadMemoryMb,
+      parseTimeoutMs: config.parseTimeoutMs
+    }),
+    options
+  )
   return Layer.scopedDiscard(Effect.flatMap(Ingestion.Ingestion, (w) => Effect.forkScoped(w.run))).pipe(Layer.provide(worker))
 }
 

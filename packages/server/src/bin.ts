@@ -15,7 +15,7 @@ import * as Http from "./Http.js"
 
 const describe = (config: ServerConfig) =>
   `data in ${config.dataDir}, records in ${Option.isSome(config.databaseUrl) ? "Postgres" : "PGlite"}, ${config.workers} worker loop(s)${
-    config.workers === 0 ? "" : config.parserThreads === 0 ? " parsing on the main thread" : ` parsing on ${config.parserThreads} parser thread(s)`
+    config.workers === 0 ? "" : config.parserThreads === 0 ? " parsing on one parser thread, started on demand" : ` parsing on ${config.parserThreads} parser thread(s)`
   }`
 
 const serve = Effect.gen(function* () {

@@ -1,8 +1,9 @@
 /**
  * The task queue on Postgres (or PGlite): one `task` table, claimed with
  * `SELECT ... FOR UPDATE SKIP LOCKED` so any number of workers share it and no task is handed out
- * twice. Every time is `Clock.currentTimeMillis` sent as a parameter, never the database's clock,
- * so leases follow the Effect clock (and the TestClock in tests). Semantics are those of core's
+ * twice, and a `task_worker` table where each worker's latest status report replaces its last.
+ * Every time is `Clock.currentTimeMillis` sent as a parameter, never the database's clock, so
+ * leases follow the Effect clock (and the TestClock in tests). Semantics are those of core's
  * memory queue.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -30,6 +31,15 @@ const columns =
   "id, kind, key, payload, status, attempts, max_attempts, lease_owner, lease_expires_at, error, created_at, updated_at"
 
 const decodeTask = Schema.decodeUnknown(TaskQueue.Task)
+const decodeWorker = Schema.decodeUnknown(TaskQueue.WorkerStatus)
+const encodeWorker = Schema.encode(TaskQueue.WorkerStatus)
+
+const corrupt = (what: string) => (error: ParseResult.ParseError) =>
+  new StoreError({
+    reason: "Corrupt",
+    message: `a ${what} row does not match its schema: ${ParseResult.TreeFormatter.formatErrorSync(error)}`,
+    cause: error
+  })
 
 /** A row as a `Task`; `bigint` columns arrive as strings from `pg`. */
 const toTask = (row: TaskRow): Effect.Effect<TaskQueue.Task, StoreError> =>
@@ -38,16 +48,7 @@ const toTask = (row: TaskRow): Effect.Effect<TaskQueue.Task, StoreError> =>
     lease_expires_at: row.lease_expires_at === null ? null : Number(row.lease_expires_at),
     created_at: Number(row.created_at),
     updated_at: Number(row.updated_at)
-  }).pipe(
-    Effect.mapError(
-      (error) =>
-        new StoreError({
-          reason: "Corrupt",
-          message: `a task row does not match its schema: ${ParseResult.TreeFormatter.formatErrorSync(error)}`,
-          cause: error
-        })
-    )
-  )
+  }).pipe(Effect.mapError(corrupt("task")))
 
 /** Builds the queue on the `SqlClient` of the context. The `task` table must exist. */
 export const make: Effect.Effect<TaskQueue.TaskQueueService, never, SqlClient.SqlClient> = Effect.gen(function* () {
@@ -108,6 +109,7 @@ export const make: Effect.Effect<TaskQueue.TaskQueueService, never, SqlClient.Sq
       sql.withTransaction(
         Effect.gen(function* () {
           const claimed: Array<TaskQueue.Task> = []
+          const givenUp: Array<TaskQueue.Task> = []
           while (claimed.length < limit) {
             const want = Math.ceil(limit - claimed.length)
             const candidates = yield* sql<{ readonly id: string; readonly attempts: number; readonly max_attempts: number }>`
@@ -120,9 +122,14 @@ export const make: Effect.Effect<TaskQueue.TaskQueueService, never, SqlClient.Sq
             const exhausted = candidates.filter((t) => t.attempts >= t.max_attempts).map((t) => t.id)
             const take = candidates.filter((t) => t.attempts < t.max_attempts).map((t) => t.id)
             if (exhausted.length > 0) {
-              yield* sql`UPDATE task SET status = 'failed', lease_owner = NULL, lease_expires_at = NULL,
+              const failed = yield* sql<TaskRow>`UPDATE task SET status = 'failed', lease_owner = NULL, lease_expires_at = NULL,
                   error = COALESCE(error, 'gave up after ' || attempts || ' attempts'), updated_at = ${now}
-                WHERE id IN ${sql.in(exhausted)}`
+                WHERE id IN ${sql.in(exhausted)}
+                RETURNING ${cols}`
+              if (options.includeExhausted === true) {
+                const byId = new Map(failed.map((row) => [row.id, row] as const))
+                for (const id of exhausted) givenUp.push(yield* toTask(byId.get(id)!))
+              }
             }
             if (take.length > 0) {
               const leased = yield* sql<TaskRow>`UPDATE task SET status = 'running', attempts = attempts + 1,
@@ -135,7 +142,7 @@ export const make: Effect.Effect<TaskQueue.TaskQueueService, never, SqlClient.Sq
             // Fewer candidates than asked for: nothing more to take. No exhausted ones: the limit is met.
             if (candidates.length < want || exhausted.length === 0) break
           }
-          return claimed
+          return [...claimed, ...givenUp]
         })
       )
     )
@@ -209,6 +216,27 @@ export const make: Effect.Effect<TaskQueue.TaskQueueService, never, SqlClient.Sq
     return yield* Effect.forEach(rows, toTask)
   })
 
+  const reportWorker = Effect.fn("PgTaskQueue.reportWorker")(function* (status: TaskQueue.WorkerStatus) {
+    const encoded = yield* Effect.mapError(encodeWorker(status), corrupt("task_worker"))
+    yield* store("reportWorker")(
+      sql`INSERT INTO task_worker (id, status, heartbeat_at)
+        VALUES (${status.id}, ${JSON.stringify(encoded)}::jsonb, ${Math.round(status.heartbeat_at)})
+        ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, heartbeat_at = EXCLUDED.heartbeat_at`
+    )
+  })
+
+  const listWorkers = Effect.gen(function* () {
+    const rows = yield* store("listWorkers")(
+      sql<{ readonly status: unknown }>`SELECT status FROM task_worker ORDER BY heartbeat_at DESC, id`
+    )
+    return yield* Effect.forEach(rows, (row) => Effect.mapError(decodeWorker(row.status), corrupt("task_worker")))
+  }).pipe(Effect.withSpan("PgTaskQueue.listWorkers"))
+
+  const forgetWorkers = Effect.fn("PgTaskQueue.forgetWorkers")(function* (before: number) {
+    const rows = yield* store("forgetWorkers")(sql`DELETE FROM task_worker WHERE heartbeat_at < ${Math.round(before)} RETURNING id`)
+    return rows.length
+  })
+
   const shape: TaskQueue.TaskQueueService = {
     enqueue,
     claim,
@@ -217,7 +245,10 @@ export const make: Effect.Effect<TaskQueue.TaskQueueService, never, SqlClient.Sq
     fail,
     cancelKey,
     get,
-    listByKey
+    listByKey,
+    reportWorker,
+    listWorkers,
+    forgetWorkers
   }
   return shape
 })

@@ -19,21 +19,34 @@
  * doubled each time, capped at `maxRetryDelay`); a `Retry-After` longer than `maxRetryDelay`
  * is not waited for: the error is returned at once, so a caller is never parked for minutes.
  *
- * The API key travels only in the `Authorization` header (a `Redacted` until then). It never
- * appears in an error message or cause: messages quote the server's own error text with any
- * occurrence of the key masked, and causes hold only the transport's error, never the request.
+ * What an error may say: the API key travels only in the `Authorization` header (a `Redacted`
+ * until then), and no error message, cause or span holds it, the server's response body (it may
+ * hold anything: another service's answer, a secret), or the credentials and query of the URL:
+ * messages name the server by its origin and path only, say what went wrong in our words, and mask
+ * the key and the URL's secrets in the transport's own error text.
+ *
+ * Where a connection may go: a tenant's provider (`ModelProvider.mayReachPrivateAddresses` false)
+ * may not reach loopback, private or link-local addresses. Before every attempt its host is
+ * resolved and each address checked (`ModelProvider.hostKind`), so a name that resolves to
+ * 127.0.0.1 is refused (`NotConfigured`), and redirects are not followed. The transport resolves
+ * the name again when it connects; a resolver that answers differently within that moment is not
+ * caught (the system resolver's cache usually answers the same).
  */
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import { ModelError, type ModelProvider } from "@ragkit/core"
+import { ModelError, ModelProvider } from "@ragkit/core"
 import { Duration, Effect, Either, Option, ParseResult, Redacted, Schema, Stream } from "effect"
+import { lookup } from "node:dns"
 
 /** Where and how to call one model. */
 export interface Endpoint {
   /** The API base without a trailing slash, e.g. `https://api.openai.com/v1`. */
   readonly baseUrl: string
+  /** The API base as messages and spans show it: no credentials, query or fragment. */
+  readonly shownBase: string
   /** Sent as `Authorization: Bearer <key>` when set. */
   readonly apiKey: Option.Option<Redacted.Redacted<string>>
   /** The model reference named in errors (`name@provider`). */
@@ -41,6 +54,10 @@ export interface Endpoint {
   /** What the server is, for messages (`OpenAI-compatible API`, `Ollama`). */
   readonly serverName: string
   readonly retry: RetryPolicy
+  /** May the connection reach loopback, private and link-local addresses? */
+  readonly allowPrivateAddresses: boolean
+  /** Strings masked in any text an error quotes: the API base's credentials and query values. */
+  readonly urlSecrets: ReadonlyArray<string>
 }
 
 export interface RetryPolicy {
@@ -80,6 +97,12 @@ export interface ConnectionOptions extends RetryOptions {
   readonly model: string
   /** The service's `modelId` and the model named in errors; `model` by default. */
   readonly modelId?: string | undefined
+  /**
+   * May the connection reach loopback, private and link-local addresses? True by default (a host
+   * that configures an adapter itself is the deployment); false for a tenant's provider unless the
+   * deployment allows it (`connectionOf` sets it from the `ModelRequest`).
+   */
+  readonly allowPrivateAddresses?: boolean | undefined
 }
 
 /** The endpoint of a connection, its base URL checked. */
@@ -87,12 +110,47 @@ export const makeEndpoint = (options: ConnectionOptions, serverName: string): Ef
   const modelRef = options.modelId ?? options.model
   return Effect.map(normalizeBaseUrl(options.apiBase, modelRef), (baseUrl) => ({
     baseUrl,
+    shownBase: shownUrl(baseUrl),
     apiKey: options.apiKey === undefined ? Option.none() : optionalKey(options.apiKey),
     modelRef,
     serverName,
-    retry: retryPolicy(options)
+    retry: retryPolicy(options),
+    allowPrivateAddresses: options.allowPrivateAddresses ?? true,
+    urlSecrets: urlSecrets(baseUrl)
   }))
 }
+
+/** A URL as messages show it: origin and path, without credentials, query or fragment. */
+const shownUrl = (raw: string): string => {
+  try {
+    const url = new URL(raw)
+    return `${url.origin}${url.pathname}`.replace(/\/+$/, "")
+  } catch {
+    return "(an invalid URL)"
+  }
+}
+
+/** The secrets a URL may carry: its user name and password, its query's values (raw and decoded). */
+const urlSecrets = (raw: string): ReadonlyArray<string> => {
+  try {
+    const url = new URL(raw)
+    const values = [url.username, url.password, ...[...url.searchParams.values()], ...url.search.slice(1).split("&").map((kv) => kv.split("=")[1] ?? "")]
+    const decoded = values.flatMap((v) => {
+      try {
+        return [v, decodeURIComponent(v)]
+      } catch {
+        return [v]
+      }
+    })
+    // Longest first, so a secret that contains another is masked whole.
+    return [...new Set(decoded)].filter((v) => v.length >= 3).sort((a, b) => b.length - a.length)
+  } catch {
+    return []
+  }
+}
+
+/** Where a request of this endpoint goes, as messages show it. */
+export const where = (endpoint: Endpoint, path: string): string => `${endpoint.shownBase}${path}`
 
 // ---------------------------------------------------------------------------------------------
 // Provider settings
@@ -159,7 +217,14 @@ export const connectionOf = (request: ModelProvider.ModelRequest, base: RetryOpt
       )
     }
     const retry = yield* retryOptionsFromSettings(base, request.provider.settings, modelId, request.model)
-    const connection: ConnectionOptions = { ...retry, apiBase, apiKey: request.provider.apiKey, model: request.model, modelId }
+    const connection: ConnectionOptions = {
+      ...retry,
+      apiBase,
+      apiKey: request.provider.apiKey,
+      model: request.model,
+      modelId,
+      allowPrivateAddresses: ModelProvider.mayReachPrivateAddresses(request)
+    }
     return { connection, settings: settingsReader(request.provider.settings, modelId, request.model) }
   })
 
@@ -174,9 +239,7 @@ export const normalizeBaseUrl = (raw: string, modelRef: string): Effect.Effect<s
   }
   return url !== undefined && (url.protocol === "http:" || url.protocol === "https:")
     ? Effect.succeed(trimmed)
-    : Effect.fail(
-        new ModelError({ reason: "NotConfigured", model: modelRef, message: `the provider's api_base is not an http(s) URL: ${JSON.stringify(raw)}` })
-      )
+    : Effect.fail(new ModelError({ reason: "NotConfigured", model: modelRef, message: "the provider's api_base is not an http(s) URL" }))
 }
 
 /** `Some(key)` unless the key is empty. */
@@ -195,44 +258,19 @@ interface AttemptFailure {
   readonly status?: number
 }
 
-const masked = (endpoint: Endpoint, text: string): string =>
-  Option.match(endpoint.apiKey, {
-    onNone: () => text,
-    onSome: (key) => {
-      const value = Redacted.value(key)
-      return value.length === 0 ? text : text.split(value).join("***")
-    }
-  })
-
-const fail = (endpoint: Endpoint, reason: ModelError["reason"], message: string, cause?: unknown): ModelError =>
-  new ModelError({
-    reason,
-    model: endpoint.modelRef,
-    message: masked(endpoint, message),
-    ...(cause === undefined ? {} : { cause })
-  })
-
-/** The server's own error text from an error body: `{error: {message}}`, `{error}`, `{message}`, `{detail}` or the text. */
-const errorText = (body: string): string => {
-  let text = body.trim()
-  try {
-    const json: unknown = JSON.parse(body)
-    if (typeof json === "object" && json !== null) {
-      const record = json as Record<string, unknown>
-      const error = record["error"]
-      const candidates = [
-        typeof error === "object" && error !== null ? (error as Record<string, unknown>)["message"] : error,
-        record["message"],
-        record["detail"]
-      ]
-      const found = candidates.find((c) => typeof c === "string" && c.length > 0)
-      if (typeof found === "string") text = found
-    }
-  } catch {
-    // not JSON: the text itself
-  }
-  return text.length > 300 ? `${text.slice(0, 300)}...` : text
+/** The text with every URL's credentials, query and fragment cut, and the API key and the API base's secrets masked. */
+const masked = (endpoint: Endpoint, text: string): string => {
+  const key = Option.match(endpoint.apiKey, { onNone: () => "", onSome: Redacted.value })
+  let out = text
+    .replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@]*@/gi, "$1")
+    .replace(/([a-z][a-z0-9+.-]*:\/\/[^\s?#]*)[?#]\S*/gi, "$1")
+  for (const secret of [key, ...endpoint.urlSecrets]) if (secret.length > 0) out = out.split(secret).join("***")
+  return out
 }
+
+/** A failure of this endpoint. No cause is kept: a transport's error may quote the URL or the request. */
+const fail = (endpoint: Endpoint, reason: ModelError["reason"], message: string): ModelError =>
+  new ModelError({ reason, model: endpoint.modelRef, message: masked(endpoint, message) })
 
 /** `Retry-After` in seconds or as an HTTP date. */
 const retryAfter = (response: HttpClientResponse.HttpClientResponse): Option.Option<Duration.Duration> => {
@@ -244,16 +282,10 @@ const retryAfter = (response: HttpClientResponse.HttpClientResponse): Option.Opt
   return Number.isNaN(date) ? Option.none() : Option.some(Duration.millis(Math.max(0, date - Date.now())))
 }
 
-const statusFailure = (
-  endpoint: Endpoint,
-  path: string,
-  response: HttpClientResponse.HttpClientResponse,
-  body: string
-): AttemptFailure => {
+/** The failure of a non-2xx answer. Its body is never quoted: what the server said stays with it. */
+const statusFailure = (endpoint: Endpoint, path: string, response: HttpClientResponse.HttpClientResponse): AttemptFailure => {
   const status = response.status
-  const said = errorText(body)
-  const at = `${endpoint.serverName} at ${endpoint.baseUrl}${path}`
-  const detail = said === "" ? "" : `: ${said}`
+  const at = `${endpoint.serverName} at ${where(endpoint, path)}`
   const final = (reason: ModelError["reason"], message: string): AttemptFailure => ({
     error: fail(endpoint, reason, message),
     retryable: false,
@@ -267,13 +299,14 @@ const statusFailure = (
     status
   })
   if (status === 401 || status === 403) {
-    return final("NotConfigured", `${at} rejected the API key (HTTP ${status})${detail}`)
+    return final("NotConfigured", `${at} rejected the API key (HTTP ${status})`)
   }
-  if (status === 404) return final("NotConfigured", `${at}: model ${endpoint.modelRef} not found (HTTP 404)${detail}`)
-  if (status === 400 || status === 413 || status === 422) return final("InvalidInput", `${at} refused the input (HTTP ${status})${detail}`)
-  if (status === 429) return retry("RateLimited", `${at} is rate limiting requests (HTTP 429)${detail}`)
-  if (status === 408 || status >= 500) return retry("Unavailable", `${at} is unavailable (HTTP ${status})${detail}`)
-  return final("BadResponse", `${at} answered HTTP ${status}${detail}`)
+  if (status === 404) return final("NotConfigured", `${at}: model ${endpoint.modelRef} not found (HTTP 404)`)
+  if (status === 400 || status === 413 || status === 422) return final("InvalidInput", `${at} refused the input (HTTP ${status})`)
+  if (status === 429) return retry("RateLimited", `${at} is rate limiting requests (HTTP 429)`)
+  if (status === 408 || status >= 500) return retry("Unavailable", `${at} is unavailable (HTTP ${status})`)
+  if (status >= 300 && status < 400) return final("BadResponse", `${at} answered with a redirect (HTTP ${status}), which is not followed`)
+  return final("BadResponse", `${at} answered HTTP ${status}`)
 }
 
 const transportFailure = (endpoint: Endpoint, path: string, error: HttpClientError.HttpClientError): AttemptFailure => {
@@ -282,8 +315,8 @@ const transportFailure = (endpoint: Endpoint, path: string, error: HttpClientErr
     ? [underlying.message, underlying.cause instanceof Error ? underlying.cause.message : undefined].filter((m) => m !== undefined).join(": ")
     : error.reason
   return {
-    // The cause is the transport's own error, never the request (whose headers hold the key).
-    error: fail(endpoint, "Unavailable", `${endpoint.serverName} at ${endpoint.baseUrl}${path} is unreachable: ${why}`, underlying instanceof Error ? underlying : undefined),
+    // The transport's text is masked with the rest of the message (it may quote the URL).
+    error: fail(endpoint, "Unavailable", `${endpoint.serverName} at ${where(endpoint, path)} is unreachable: ${why}`),
     retryable: true,
     retryAfter: Option.none()
   }
@@ -293,7 +326,7 @@ const timeoutFailure = (endpoint: Endpoint, path: string): AttemptFailure => ({
   error: fail(
     endpoint,
     "Unavailable",
-    `${endpoint.serverName} at ${endpoint.baseUrl}${path} did not answer within ${Duration.format(endpoint.retry.timeout)}`
+    `${endpoint.serverName} at ${where(endpoint, path)} did not answer within ${Duration.format(endpoint.retry.timeout)}`
   ),
   retryable: true,
   retryAfter: Option.none()
@@ -330,16 +363,67 @@ const buildRequest = (endpoint: Endpoint, path: string, body: unknown, accept: s
   })
 }
 
+/** The addresses a name resolves to (all of them, as the system resolver gives them). */
+const resolve = (host: string): Effect.Effect<ReadonlyArray<string>, NodeJS.ErrnoException> =>
+  Effect.async((resume) => {
+    lookup(host, { all: true, verbatim: true }, (error, addresses) => {
+      resume(error === null ? Effect.succeed(addresses.map((a) => a.address)) : Effect.fail(error))
+    })
+  })
+
+/**
+ * For an endpoint that may not reach private addresses: fails unless its host is, or resolves
+ * only to, public addresses. A name that does not resolve is `Unavailable` (retried).
+ */
+const checkDestination = (endpoint: Endpoint, path: string): Effect.Effect<void, AttemptFailure> => {
+  if (endpoint.allowPrivateAddresses) return Effect.void
+  const refused: AttemptFailure = {
+    error: fail(
+      endpoint,
+      "NotConfigured",
+      `${endpoint.serverName} at ${where(endpoint, path)} is at a loopback, private or link-local address, which this deployment does not allow for a tenant's provider`
+    ),
+    retryable: false,
+    retryAfter: Option.none()
+  }
+  const host = new URL(endpoint.baseUrl).hostname
+  const kind = ModelProvider.hostKind(host)
+  if (kind === "private") return Effect.fail(refused)
+  if (kind === "public") return Effect.void
+  return resolve(host).pipe(
+    Effect.mapError((error): AttemptFailure => ({
+      error: fail(endpoint, "Unavailable", `${endpoint.serverName} at ${where(endpoint, path)} is unreachable: its host does not resolve (${error.code ?? "lookup failed"})`),
+      retryable: true,
+      retryAfter: Option.none()
+    })),
+    Effect.flatMap((addresses) =>
+      addresses.length > 0 && addresses.every((a) => ModelProvider.hostKind(a) === "public") ? Effect.void : Effect.fail(refused)
+    )
+  )
+}
+
+/** Runs the request without following redirects when the endpoint may not reach private addresses (a redirect could lead there). */
+const withoutRedirects = <A, E, R>(endpoint: Endpoint, send: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  endpoint.allowPrivateAddresses
+    ? send
+    : Effect.flatMap(Effect.serviceOption(FetchHttpClient.RequestInit), (init) =>
+        Effect.provideService(send, FetchHttpClient.RequestInit, { ...Option.getOrElse(init, () => ({})), redirect: "manual" }))
+
 /** Sends the request once: the response when its status is 2xx, else the mapped failure (body read). */
 const sendOnce = (client: HttpClient.HttpClient, endpoint: Endpoint, path: string, body: unknown, accept: string) =>
-  client.execute(buildRequest(endpoint, path, body, accept)).pipe(
-    Effect.mapError((error) => transportFailure(endpoint, path, error)),
+  checkDestination(endpoint, path).pipe(
+    Effect.zipRight(
+      withoutRedirects(endpoint, client.execute(buildRequest(endpoint, path, body, accept))).pipe(
+        Effect.mapError((error) => transportFailure(endpoint, path, error))
+      )
+    ),
     Effect.flatMap((response) =>
       response.status >= 200 && response.status < 300
         ? Effect.succeed(response)
         : response.text.pipe(
+            // Read to free the connection, and dropped.
             Effect.orElseSucceed(() => ""),
-            Effect.flatMap((text) => Effect.fail(statusFailure(endpoint, path, response, text)))
+            Effect.flatMap(() => Effect.fail(statusFailure(endpoint, path, response)))
           )
     )
   )
@@ -379,7 +463,7 @@ export const postJson = <A, I, B = never>(
     Effect.flatMap((text): Effect.Effect<A | B, ModelError> =>
       text === notFound ? options.onNotFound!() : decodeJson(endpoint, path, text, schema)
     ),
-    Effect.withSpan("ModelHttp.post", { attributes: { url: `${endpoint.baseUrl}${path}`, model: endpoint.modelRef } })
+    Effect.withSpan("ModelHttp.post", { attributes: { url: where(endpoint, path), model: endpoint.modelRef } })
   )
 }
 
@@ -388,19 +472,22 @@ const decodeJson = <A, I>(endpoint: Endpoint, path: string, text: string, schema
   try {
     json = JSON.parse(text)
   } catch {
-    const start = text.length > 80 ? `${text.slice(0, 80)}...` : text
-    return Effect.fail(fail(endpoint, "BadResponse", `${endpoint.serverName} at ${endpoint.baseUrl}${path} answered with malformed JSON: ${JSON.stringify(start)}`))
+    return Effect.fail(fail(endpoint, "BadResponse", `${endpoint.serverName} at ${where(endpoint, path)} answered with malformed JSON (${text.length} characters, not shown)`))
   }
-  return decodeValue(endpoint, `${endpoint.baseUrl}${path}`, json, schema)
+  return decodeValue(endpoint, where(endpoint, path), json, schema)
 }
 
-/** Decodes an answer (or a streamed event) with `schema`; a mismatch is `BadResponse`. */
-export const decodeValue = <A, I>(endpoint: Endpoint, where: string, value: unknown, schema: Schema.Schema<A, I>) =>
+/**
+ * Decodes an answer (or a streamed event) with `schema`; a mismatch is `BadResponse`, naming where
+ * in the answer it is and what was expected, never the value found.
+ */
+export const decodeValue = <A, I>(endpoint: Endpoint, at: string, value: unknown, schema: Schema.Schema<A, I>) =>
   Either.match(Schema.decodeUnknownEither(schema)(value, { onExcessProperty: "ignore" }), {
-    onLeft: (error) =>
-      Effect.fail(
-        fail(endpoint, "BadResponse", `${endpoint.serverName} at ${where} answered in an unexpected shape: ${ParseResult.TreeFormatter.formatErrorSync(error)}`)
-      ),
+    onLeft: (error) => {
+      const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
+      const path = issue === undefined || issue.path.length === 0 ? "the top level" : issue.path.map(String).join(".")
+      return Effect.fail(fail(endpoint, "BadResponse", `${endpoint.serverName} at ${at} answered in an unexpected shape (at ${path})`))
+    },
     onRight: (a) => Effect.succeed(a)
   })
 
@@ -416,7 +503,7 @@ export const postLines = (
   body: unknown,
   accept: string
 ): Stream.Stream<string, ModelError> => {
-  const where = `${endpoint.baseUrl}${path}`
+  const at = where(endpoint, path)
   const respond = sendOnce(client, endpoint, path, body, accept).pipe(
     Effect.timeoutFail({ duration: endpoint.retry.timeout, onTimeout: () => timeoutFailure(endpoint, path) })
   )
@@ -424,10 +511,10 @@ export const postLines = (
     Effect.map(withRetries(endpoint, respond), (response) =>
       response.stream.pipe(
         Stream.mapError((error) =>
-          fail(endpoint, "Unavailable", `${endpoint.serverName} at ${where} cut the stream: ${error.cause instanceof Error ? error.cause.message : error.reason}`)
+          fail(endpoint, "Unavailable", `${endpoint.serverName} at ${at} cut the stream: ${error.cause instanceof Error ? error.cause.message : error.reason}`)
         ),
         Stream.timeoutFail(
-          () => fail(endpoint, "Unavailable", `${endpoint.serverName} at ${where} sent nothing for ${Duration.format(endpoint.retry.timeout)}`),
+          () => fail(endpoint, "Unavailable", `${endpoint.serverName} at ${at} sent nothing for ${Duration.format(endpoint.retry.timeout)}`),
           endpoint.retry.timeout
         ),
         Stream.decodeText(),
@@ -437,11 +524,10 @@ export const postLines = (
 }
 
 /** A parsed JSON value, or `BadResponse`. */
-export const parseJsonLine = (endpoint: Endpoint, where: string, line: string): Effect.Effect<unknown, ModelError> =>
+export const parseJsonLine = (endpoint: Endpoint, at: string, line: string): Effect.Effect<unknown, ModelError> =>
   Effect.try({
     try: (): unknown => JSON.parse(line),
-    catch: () =>
-      fail(endpoint, "BadResponse", `${endpoint.serverName} at ${where} streamed malformed JSON: ${JSON.stringify(line.length > 80 ? `${line.slice(0, 80)}...` : line)}`)
+    catch: () => fail(endpoint, "BadResponse", `${endpoint.serverName} at ${at} streamed malformed JSON (${line.length} characters, not shown)`)
   })
 
 /** The text embedded once to learn the dimension. */

@@ -5,7 +5,7 @@
  * (`max_tokens` is `num_predict`).
  *
  * A stream that ends before `done: true` is `ModelError` reason `BadResponse`; a connection cut
- * mid-way is `Unavailable`; an `{ "error": ... }` line is `Unavailable` with Ollama's message.
+ * mid-way is `Unavailable`; an `{ "error": ... }` line is `Unavailable` (Ollama's message is not quoted).
  */
 import * as HttpClient from "@effect/platform/HttpClient"
 import { ChatModel, type ModelError } from "@ragkit/core"
@@ -48,15 +48,14 @@ const chatStream = (client: HttpClient.HttpClient, endpoint: Http.Endpoint, mode
 (messages: ReadonlyArray<ChatModel.ChatMessage>, settings: ChatModel.ChatSettings): Stream.Stream<ChatModel.ChatDelta, ModelError> =>
   Stream.suspend(() => {
     const path = "/api/chat"
-    const where = `${endpoint.baseUrl}${path}`
+    const where = Http.where(endpoint, path)
     let done = false
     const toDeltas = (line: string): Effect.Effect<ReadonlyArray<ChatModel.ChatDelta>, ModelError> =>
       Http.parseJsonLine(endpoint, where, line).pipe(
         Effect.flatMap((json) => Http.decodeValue(endpoint, where, json, Line)),
         Effect.flatMap((chunk) => {
           if (chunk.error !== undefined && chunk.error !== null) {
-            const said = typeof chunk.error === "string" ? chunk.error : JSON.stringify(chunk.error)
-            return Effect.fail(Http.unavailable(endpoint, `Ollama at ${where} reported an error mid-stream: ${said}`))
+            return Effect.fail(Http.unavailable(endpoint, `Ollama at ${where} reported an error mid-stream`))
           }
           const deltas: Array<ChatModel.ChatDelta> = []
           const text = chunk.message?.content

@@ -7,7 +7,7 @@
  *
  * A stream that ends before `[DONE]` (and before any `finish_reason`) is `ModelError` reason
  * `BadResponse`; a connection cut mid-way is `Unavailable`; an `error` event is `Unavailable`
- * with the server's message. Requests are retried only before the first byte is streamed.
+ * (the server's message is not quoted). Requests are retried only before the first byte is streamed.
  */
 import * as HttpClient from "@effect/platform/HttpClient"
 import { ChatModel, type ModelError } from "@ragkit/core"
@@ -55,20 +55,11 @@ export const requestBody = (
   ...(settings.stop === undefined || settings.stop.length === 0 ? {} : { stop: settings.stop })
 })
 
-const errorMessage = (error: unknown): string => {
-  if (typeof error === "string") return error
-  if (typeof error === "object" && error !== null) {
-    const message = (error as Record<string, unknown>)["message"]
-    if (typeof message === "string") return message
-  }
-  return JSON.stringify(error)
-}
-
 const chatStream = (client: HttpClient.HttpClient, endpoint: Http.Endpoint, model: string, includeUsage: boolean) =>
 (messages: ReadonlyArray<ChatModel.ChatMessage>, settings: ChatModel.ChatSettings): Stream.Stream<ChatModel.ChatDelta, ModelError> =>
   Stream.suspend(() => {
     const path = "/chat/completions"
-    const where = `${endpoint.baseUrl}${path}`
+    const where = Http.where(endpoint, path)
     let done = false
     let finished = false
     const events = Http.sseData(
@@ -79,7 +70,7 @@ const chatStream = (client: HttpClient.HttpClient, endpoint: Http.Endpoint, mode
         Effect.flatMap((json) => Http.decodeValue(endpoint, where, json, Chunk)),
         Effect.flatMap((chunk) => {
           if (chunk.error !== undefined && chunk.error !== null) {
-            return Effect.fail(Http.unavailable(endpoint, `${endpoint.serverName} at ${where} reported an error mid-stream: ${errorMessage(chunk.error)}`))
+            return Effect.fail(Http.unavailable(endpoint, `${endpoint.serverName} at ${where} reported an error mid-stream`))
           }
           const deltas: Array<ChatModel.ChatDelta> = []
           const choice = chunk.choices?.[0]

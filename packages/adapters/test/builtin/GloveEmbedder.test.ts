@@ -16,7 +16,7 @@ const caller = new Caller({ tenantId: anId(), userId: anId() })
 
 /** Models with the Builtin plugin, over an in-memory record store. */
 const ModelsLive = BuiltinModels.layer({ cacheDir }).pipe(
-  Layer.provideMerge(Models.layer),
+  Layer.provideMerge(Models.layer()),
   Layer.provide(RecordStore.layerMemory),
   Layer.provide(NodeContext.layer)
 )

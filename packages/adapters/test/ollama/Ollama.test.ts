@@ -54,12 +54,13 @@ layer(Env, { excludeTestServices: true, timeout: 60_000 })((it) => {
         ])
       }))
 
-    it.effect("a model that is not pulled is NotConfigured, with Ollama's message", () =>
+    it.effect("a model that is not pulled is NotConfigured; Ollama's message is not quoted", () =>
       Effect.gen(function*() {
         const { caller, models } = yield* tenantWithProvider()
         const error = modelError(yield* Effect.exit(models.embedder(caller, "no-such-model@local")))
         expect(error.reason).toBe("NotConfigured")
-        expect(error.message).toContain("try pulling it first")
+        expect(error.message).toContain("model no-such-model@local not found (HTTP 404)")
+        expect(error.message).not.toContain("try pulling it first")
         const { legacy } = yield* Servers
         const old = yield* tenantWithProvider({ name: "old", apiBase: legacy.url })
         const legacyError = modelError(yield* Effect.exit(old.models.embedder(old.caller, "no-such-model@old")))
@@ -84,7 +85,8 @@ layer(Env, { excludeTestServices: true, timeout: 60_000 })((it) => {
         const embedder = yield* models.embedder(caller, "emb-500@local")
         const error = modelError(yield* Effect.exit(embedder.embedDocuments(["x"])))
         expect(error.reason).toBe("Unavailable")
-        expect(error.message).toContain("llama runner process has terminated")
+        expect(error.message).toContain("is unavailable (HTTP 500)")
+        expect(error.message).not.toContain("llama runner process has terminated")
         expect(servers.current.requestsFor("emb-500")).toHaveLength(3)
 
         const closed = yield* closedPortUrl
@@ -142,14 +144,15 @@ layer(Env, { excludeTestServices: true, timeout: 60_000 })((it) => {
         expect(early.message).toContain("done: true")
       }))
 
-    it.effect("an error line mid-stream is Unavailable with Ollama's message; a model not pulled is NotConfigured", () =>
+    it.effect("an error line mid-stream is Unavailable (Ollama's message not quoted); a model not pulled is NotConfigured", () =>
       Effect.gen(function*() {
         const { caller, models, servers } = yield* tenantWithProvider()
         servers.current.script("chat-err", { _tag: "ErrorLine" })
         const model = yield* models.chatModel(caller, "chat-err@local")
         const error = modelError(yield* Effect.exit(model.generate(question)))
         expect(error.reason).toBe("Unavailable")
-        expect(error.message).toContain("out of memory")
+        expect(error.message).toContain("reported an error mid-stream")
+        expect(error.message).not.toContain("out of memory")
         const missing = yield* models.chatModel(caller, "no-such-model@local")
         expect(modelError(yield* Effect.exit(missing.generate(question))).reason).toBe("NotConfigured")
       }))

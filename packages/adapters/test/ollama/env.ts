@@ -2,6 +2,7 @@
 import { decoding, Models, Rag } from "@ragkit/core"
 import { Context, Effect, Layer } from "effect"
 import { OllamaModels } from "../../src/ollama/index.js"
+import { engineOptions } from "../openai/env.js"
 import { newCaller } from "../openai/support.js"
 import * as FakeOllama from "./FakeOllama.js"
 
@@ -17,7 +18,7 @@ const ServersLive = Layer.scoped(
   Effect.all({ current: FakeOllama.make(), legacy: FakeOllama.make({ legacy: true }) })
 )
 
-export const Env = Layer.merge(Rag.layer(Rag.layerMemoryPorts, [Plugin]), ServersLive)
+export const Env = Layer.merge(Rag.layer(Rag.layerMemoryPorts, [Plugin], engineOptions), ServersLive)
 
 export interface ProviderOptions {
   readonly name?: string

@@ -116,7 +116,7 @@ describe("OnnxModels with a models directory that changes", () => {
     Effect.gen(function*() {
       const dir = yield* tempModelsDir
       const context = yield* Layer.build(
-        OnnxModels.layer({ modelsDir: dir }).pipe(Layer.provideMerge(Models.layer), Layer.provide(RecordStore.layerMemory))
+        OnnxModels.layer({ modelsDir: dir }).pipe(Layer.provideMerge(Models.layer()), Layer.provide(RecordStore.layerMemory))
       )
       const models = Context.get(context, Models.Models)
       expect(yield* Effect.flip(models.embedder(caller, "late@ONNX"))).toMatchObject({

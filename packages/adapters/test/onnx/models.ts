@@ -8,6 +8,6 @@ import { modelsDir } from "./fixtures.js"
 export const caller = new Caller({ tenantId: anId(), userId: anId() })
 
 export const ModelsLive = OnnxModels.layer({ modelsDir }).pipe(
-  Layer.provideMerge(Models.layer),
+  Layer.provideMerge(Models.layer()),
   Layer.provide(RecordStore.layerMemory)
 )

@@ -1,7 +1,7 @@
 /** The engine on memory ports with the `openai-compatible` plugin on fetch, and the fake server. */
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import { decoding, Models, Rag } from "@ragkit/core"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Redacted } from "effect"
 import { OpenAiModels } from "../../src/openai/index.js"
 import * as FakeOpenAi from "./FakeOpenAi.js"
 import { newCaller } from "./support.js"
@@ -9,7 +9,10 @@ import { newCaller } from "./support.js"
 /** Short backoffs keep the retry tests quick; everything else is the default. */
 export const Plugin = OpenAiModels.layer({ retryBaseDelay: "5 millis" }).pipe(Layer.provide(FetchHttpClient.layer))
 
-export const Env = Layer.merge(Rag.layer(Rag.layerMemoryPorts, [Plugin]), FakeOpenAi.layer)
+/** The engine's settings for these tests: a secret key, and the fake server on 127.0.0.1 allowed. */
+export const engineOptions = { secretKey: Redacted.make("the adapters tests' secret key, 32+ characters"), allowPrivateProviders: true }
+
+export const Env = Layer.merge(Rag.layer(Rag.layerMemoryPorts, [Plugin], engineOptions), FakeOpenAi.layer)
 
 export interface ProviderOptions {
   readonly name?: string

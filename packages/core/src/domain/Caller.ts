@@ -3,9 +3,11 @@
  * service method takes one; the server derives it from the API token or session.
  */
 import { Schema } from "effect"
-import { TenantId, UserId } from "./Ids.js"
+import { SessionId, TenantId, UserId } from "./Ids.js"
 
 export class Caller extends Schema.Class<Caller>("Caller")({
   tenantId: TenantId,
-  userId: UserId
+  userId: UserId,
+  /** The login session the caller authenticated with (`Users.authenticate`); absent for API keys and local callers. */
+  sessionId: Schema.optional(SessionId)
 }) {}

@@ -59,7 +59,8 @@ export const EntityName = Schema.Literal(
   "Dialog",
   "Conversation",
   "Message",
-  "Task"
+  "Task",
+  "Session"
 )
 export type EntityName = typeof EntityName.Type
 

@@ -33,6 +33,8 @@ export const MessageId = Hex32.pipe(Schema.brand("MessageId"))
 export type MessageId = typeof MessageId.Type
 export const TaskId = Hex32.pipe(Schema.brand("TaskId"))
 export type TaskId = typeof TaskId.Type
+export const SessionId = Hex32.pipe(Schema.brand("SessionId"))
+export type SessionId = typeof SessionId.Type
 
 /** A fresh random 32-hex id (a UUID v4 without dashes, as RAGFlow's `get_uuid`). */
 export const randomHex32 = (): string => globalThis.crypto.randomUUID().replace(/-/g, "")

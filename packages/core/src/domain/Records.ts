@@ -14,6 +14,7 @@ import {
   MessageId,
   ModelId,
   ModelProviderId,
+  SessionId,
   TenantId,
   TenantMemberId,
   UserId
@@ -56,13 +57,27 @@ export class User extends Schema.Class<User>("User")({
   timezone: Schema.String,
   /** `scrypt$N$r$p$salt$hash`, never sent anywhere. */
   password_hash: Schema.String,
-  /** SHA-256 of the current session token, or null when logged out. */
-  access_token_hash: Schema.NullOr(Schema.String),
   last_login_time: Schema.NullOr(Schema.Number),
   login_channel: Schema.String,
   is_superuser: Schema.Boolean,
   is_active: Status,
   status: Status,
+  ...Stamps
+}) {}
+
+/**
+ * A login session of a user: a user may have several at once (one per device). Only the SHA-256
+ * of its token is stored. It ends at `expire_time`, at logout, or when the password changes.
+ */
+export class Session extends Schema.Class<Session>("Session")({
+  id: SessionId,
+  user_id: UserId,
+  /** SHA-256 of the session token, lower-case hex; unique. */
+  token_hash: Schema.String,
+  /** Epoch milliseconds after which the session no longer authenticates. */
+  expire_time: Schema.Number,
+  /** When the session last authenticated a request (updated at most once a minute). */
+  last_used_time: Schema.NullOr(Schema.Number),
   ...Stamps
 }) {}
 
@@ -108,7 +123,11 @@ export class ModelProviderConfig extends Schema.Class<ModelProviderConfig>("Mode
   /** Which plugin serves it: `builtin`, `onnx`, `openai-compatible`, `ollama`, ... */
   kind: Schema.String,
   api_base: Schema.String,
-  /** Kept as given; the server never echoes it back. */
+  /**
+   * The API key encrypted under the deployment's secret key (AES-256-GCM,
+   * `v1:<iv>:<ciphertext>:<tag>` in base64), or empty when the provider has none. Decrypted only to
+   * hand the key to the plugin; never returned by any list or get.
+   */
   api_key: Schema.String,
   settings: JsonObject,
   ...Stamps
@@ -195,6 +214,11 @@ export class Document extends Schema.Class<Document>("Document")({
   process_duration: Schema.Number,
   chunk_num: Schema.Number,
   token_num: Schema.Number,
+  /**
+   * Which run of the document is current: raised each time a run is queued or the run state reset.
+   * A worker's writes apply only to the run it works on (its task carries the number).
+   */
+  run_generation: Schema.optionalWith(Schema.Number, { default: () => 0 }),
   meta_fields: JsonObject,
   /** `"1"` enabled, `"0"` disabled (excluded from retrieval). */
   status: Status,

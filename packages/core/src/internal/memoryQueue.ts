@@ -1,6 +1,6 @@
 import { Clock, Effect, Option } from "effect"
 import { randomHex32, type TaskId } from "../domain/Ids.js"
-import { LeaseLost, Task, type TaskQueueService } from "../ports/TaskQueueService.js"
+import { LeaseLost, Task, type TaskQueueService, type WorkerStatus } from "../ports/TaskQueueService.js"
 
 export const makeMemoryQueue: Effect.Effect<TaskQueueService> = Effect.sync(() => {
   const tasks = new Map<string, Task>()
@@ -10,6 +10,7 @@ export const makeMemoryQueue: Effect.Effect<TaskQueueService> = Effect.sync(() =
   const order = new Map<string, number>()
   /** Task ids by key, for cancels and listings by document. */
   const byKey = new Map<string, Set<string>>()
+  const workers = new Map<string, WorkerStatus>()
 
   /** The task as held by `worker`, or why not. */
   const held = (id: TaskId, worker: string): Effect.Effect<Task, LeaseLost> => {
@@ -69,6 +70,7 @@ export const makeMemoryQueue: Effect.Effect<TaskQueueService> = Effect.sync(() =
       Effect.map(Clock.currentTimeMillis, (now) => {
         const limit = options.limit ?? 1
         const claimed: Array<Task> = []
+        const exhausted: Array<Task> = []
         // `active` keeps enqueue order (a task stays in it from enqueue to its end), which is the
         // claim order: the scan stops at the limit, past the few running tasks at the front.
         for (const id of active) {
@@ -78,7 +80,9 @@ export const makeMemoryQueue: Effect.Effect<TaskQueueService> = Effect.sync(() =
           const expired = t.status === "running" && t.lease_expires_at !== null && t.lease_expires_at < now
           if (t.status !== "queued" && !expired) continue
           if (t.attempts >= t.max_attempts) {
-            put(changed(t, { status: "failed", lease_owner: null, lease_expires_at: null, error: t.error ?? `gave up after ${t.attempts} attempts`, updated_at: now }))
+            exhausted.push(
+              put(changed(t, { status: "failed", lease_owner: null, lease_expires_at: null, error: t.error ?? `gave up after ${t.attempts} attempts`, updated_at: now }))
+            )
             continue
           }
           claimed.push(
@@ -93,7 +97,7 @@ export const makeMemoryQueue: Effect.Effect<TaskQueueService> = Effect.sync(() =
             )
           )
         }
-        return claimed
+        return options.includeExhausted === true ? [...claimed, ...exhausted] : claimed
       }),
     heartbeat: (id, worker, leaseMs) =>
       withHeld(id, worker, (t, now) => {
@@ -126,7 +130,20 @@ export const makeMemoryQueue: Effect.Effect<TaskQueueService> = Effect.sync(() =
         [...(byKey.get(key) ?? [])]
           .map((id) => tasks.get(id)!)
           .sort((a, b) => b.created_at - a.created_at || order.get(b.id)! - order.get(a.id)!)
-      )
+      ),
+    reportWorker: (status) => Effect.sync(() => void workers.set(status.id, status)),
+    listWorkers: Effect.sync(() => [...workers.values()].sort((a, b) => b.heartbeat_at - a.heartbeat_at)),
+    forgetWorkers: (before) =>
+      Effect.sync(() => {
+        let n = 0
+        for (const [id, status] of workers) {
+          if (status.heartbeat_at < before) {
+            workers.delete(id)
+            n++
+          }
+        }
+        return n
+      })
   }
   return shape
 })

@@ -7,6 +7,9 @@
  *   and the `Tokenizer` of the context: simple, and what tests and small hosts use.
  * - `@ragkit/parsers` offers a pool of worker threads (`ParserThreads.layer`), so that one process
  *   parses on every core and a long synchronous parse never starves the worker's lease heartbeat.
+ *   Only there can a parse be stopped midway: a thread past the parse time limit is terminated. On
+ *   the calling thread a parse stuck in synchronous code holds the thread until it ends, so a host
+ *   that ingests files it does not trust parses on threads (the server always does).
  *
  * An implementation must give the same chunks for the same input wherever it runs: `prepare` is a
  * pure function of the input and the parsers' configuration.

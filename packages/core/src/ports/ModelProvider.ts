@@ -7,12 +7,20 @@
  *
  * Plugins add themselves to the `ModelPlugins` registry as layers (`plugin(...)`); the `Models`
  * service resolves `name@provider` through it.
+ *
+ * Where a provider may connect: a tenant's provider may not reach loopback, private or link-local
+ * addresses unless the deployment allows it (`allowPrivateProviders`); the deployment's own
+ * providers may reach anything. A plugin that connects to a server checks the addresses its host
+ * resolves to (`hostKind`) when `mayReachPrivateAddresses(request)` is false, and follows no
+ * redirects then.
  */
 import { Context, Effect, Layer, Option, type Redacted, type Scope } from "effect"
 import type { ModelError } from "../domain/Errors.js"
 import type { ChatModelService } from "./ChatModel.js"
 import type { EmbedderService } from "./Embedder.js"
 import type { RerankerService } from "./Reranker.js"
+
+export { hostKind, type HostKind } from "../internal/addresses.js"
 
 /** How a plugin is told which provider and model to serve. */
 export interface ModelRequest {
@@ -22,10 +30,25 @@ export interface ModelRequest {
     readonly name: string
     readonly kind: string
     readonly apiBase: string
+    /** The key itself (decrypted), to send; never to log or put in an error. */
     readonly apiKey: Redacted.Redacted<string>
     readonly settings: Readonly<Record<string, unknown>>
+    /**
+     * Who declared the provider: a tenant (a provider record it added) or the deployment (a fixed
+     * provider of a plugin, configured by whoever runs the engine).
+     */
+    readonly declaredBy: "tenant" | "deployment"
   }
+  /** The deployment's choice: may tenants' providers reach loopback, private and link-local addresses? */
+  readonly allowPrivateProviders: boolean
 }
+
+/**
+ * May the plugin connect to loopback, private or link-local addresses for this request? Always
+ * for the deployment's own providers; for a tenant's only when the deployment allows it.
+ */
+export const mayReachPrivateAddresses = (request: ModelRequest): boolean =>
+  request.provider.declaredBy === "deployment" || request.allowPrivateProviders
 
 export interface ModelPlugin {
   readonly kind: string

@@ -5,6 +5,13 @@
  *
  * Parsers are found by file extension (then MIME type) in the `ParserRegistry`. Core ships the
  * plain-text parser (`TextParser`); parser packages contribute the others with `contribute`.
+ *
+ * What a parse may read comes from two places, kept apart:
+ * - the document's settings, `ParseInput.options`: its `parser_config`, which a tenant writes
+ *   (checked per chunk method by `ChunkMethods.ParserConfig`: `layout_recognize`, `pages`, ...);
+ * - the deployment's limits, which protect the machine from a file (how far an archive may
+ *   inflate, how many cells, how deep attachments nest): a parser takes them when it is built,
+ *   from the host's layer options, and never reads a limit from `options`.
  */
 import { Context, Effect, Layer, Option } from "effect"
 import type { ChunkPosition } from "../domain/Chunk.js"
@@ -49,7 +56,10 @@ export interface ParseInput {
   readonly fileName: string
   /** The MIME type the uploader declared, if any. */
   readonly mimeType?: string
-  /** Parser options (from the document's `parser_config`). */
+  /**
+   * The document's settings (its `parser_config`), written by a tenant: never a safety limit,
+   * which a parser takes from the deployment when it is built.
+   */
   readonly options?: Readonly<Record<string, unknown>>
 }
 

@@ -1,6 +1,7 @@
 /**
- * RecordStore: transactional records (tenants, users, members, API tokens, model providers and
- * models, knowledge bases, documents, dialogs, conversations with their messages).
+ * RecordStore: transactional records (tenants, users and their login sessions, members, API
+ * tokens, model providers and models, knowledge bases, documents, dialogs, conversations with
+ * their messages).
  *
  * An implementation supplies a `RecordBackend`: per-table primitives over plain JSON rows plus a
  * transaction. `make` derives the typed store from it (schema encoding and decoding, error
@@ -16,6 +17,7 @@ import {
   KnowledgeBase,
   Model,
   ModelProviderConfig,
+  Session,
   Tenant,
   TenantMember,
   User
@@ -49,7 +51,8 @@ export interface Table<A extends { readonly id: string }> {
 /** The tables of the record store and their keys. Store implementations create them from this. */
 export const Tables = {
   tenants: { name: "tenant", unique: [], indexes: [] },
-  users: { name: "user", unique: [["email"], ["access_token_hash"]], indexes: [] },
+  users: { name: "user", unique: [["email"]], indexes: [] },
+  sessions: { name: "session", unique: [["token_hash"]], indexes: [["user_id"]] },
   members: { name: "tenant_member", unique: [["tenant_id", "user_id"]], indexes: [["user_id"]] },
   apiTokens: { name: "api_token", unique: [["token_hash"]], indexes: [["tenant_id"]] },
   modelProviders: { name: "model_provider", unique: [["tenant_id", "name"]], indexes: [] },
@@ -63,6 +66,7 @@ export const Tables = {
 export interface RecordStoreService {
   readonly tenants: Table<Tenant>
   readonly users: Table<User>
+  readonly sessions: Table<Session>
   readonly members: Table<TenantMember>
   readonly apiTokens: Table<ApiToken>
   readonly modelProviders: Table<ModelProviderConfig>
@@ -145,6 +149,7 @@ export const make = (backend: RecordBackend): RecordStoreService => {
   return {
     tenants: t(Tenant, Tables.tenants),
     users: t(User, Tables.users),
+    sessions: t(Session, Tables.sessions),
     members: t(TenantMember, Tables.members),
     apiTokens: t(ApiToken, Tables.apiTokens),
     modelProviders: t(ModelProviderConfig, Tables.modelProviders),

@@ -50,14 +50,48 @@ export interface ClaimOptions {
   /** How many tasks at most. Default 1. */
   readonly limit?: number
   readonly kinds?: ReadonlyArray<string>
+  /**
+   * Also return the tasks this claim gave up on (out of attempts, now `failed`, not counted against
+   * `limit`), so that the caller can end what they were about. Default false.
+   */
+  readonly includeExhausted?: boolean
 }
+
+export const WorkerState = Schema.Literal("idle", "working", "backing-off", "stopped")
+export type WorkerState = typeof WorkerState.Type
+
+/**
+ * What a worker last said about itself: kept by the queue so that every process sharing it can
+ * see every worker (a status check reads `listWorkers`). A worker reports every few seconds; one
+ * whose `heartbeat_at` is much older than that is gone.
+ */
+export class WorkerStatus extends Schema.Class<WorkerStatus>("WorkerStatus")({
+  /** The name the worker claims tasks under. */
+  id: Schema.String,
+  /** `backing-off`: waiting to try again after store errors. */
+  state: WorkerState,
+  /** How many tasks it works on at once, at most. */
+  concurrency: Schema.Number,
+  /** Tasks it works on now. */
+  in_flight: Schema.Number,
+  /** Tasks it ended (done or failed) since it started. */
+  processed: Schema.Number,
+  /** Store errors it met since it started (each retried after a pause). */
+  errors: Schema.Number,
+  /** The latest of those: what failed and why (never a credential). */
+  last_error: Schema.NullOr(Schema.String),
+  last_error_at: Schema.NullOr(Schema.Number),
+  started_at: Schema.Number,
+  /** When it last reported. */
+  heartbeat_at: Schema.Number
+}) {}
 
 export interface TaskQueueService {
   readonly enqueue: (input: EnqueueInput) => Effect.Effect<Task, StoreError>
   /**
    * Takes up to `limit` tasks that are queued or whose lease expired, oldest first, leases them to
-   * `worker` and counts an attempt. A task out of attempts is marked failed instead. Two claimers
-   * never get the same task.
+   * `worker` and counts an attempt. A task out of attempts is marked failed instead (and returned,
+   * `failed`, with `includeExhausted`). Two claimers never get the same task.
    */
   readonly claim: (options: ClaimOptions) => Effect.Effect<ReadonlyArray<Task>, StoreError>
   /** Extends the lease; fails with `LeaseLost` when the task was canceled or taken over. */
@@ -75,4 +109,10 @@ export interface TaskQueueService {
   readonly get: (id: TaskId) => Effect.Effect<Option.Option<Task>, StoreError>
   /** Tasks of a key, newest first. */
   readonly listByKey: (key: string) => Effect.Effect<ReadonlyArray<Task>, StoreError>
+  /** Records a worker's status, replacing what it reported before: one write. */
+  readonly reportWorker: (status: WorkerStatus) => Effect.Effect<void, StoreError>
+  /** Every worker that reported, the most recent report first. */
+  readonly listWorkers: Effect.Effect<ReadonlyArray<WorkerStatus>, StoreError>
+  /** Forgets workers whose last report is older than `before` (epoch ms); returns how many. */
+  readonly forgetWorkers: (before: number) => Effect.Effect<number, StoreError>
 }

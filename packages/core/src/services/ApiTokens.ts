@@ -11,7 +11,7 @@ import { ApiToken } from "../domain/Records.js"
 import { newStamps } from "../domain/Time.js"
 import { RecordStore } from "../ports/RecordStore.js"
 import { ownRecord } from "./internal/access.js"
-import { randomToken, sha256Hex } from "./internal/secrets.js"
+import { lastUseIsStale, randomToken, sha256Hex } from "./internal/secrets.js"
 
 // ---------------------------------------------------------------------------------------------
 // Requests and results
@@ -78,8 +78,6 @@ export interface ApiTokensService {
 export class ApiTokens extends Context.Tag("@ragkit/core/ApiTokens")<ApiTokens, ApiTokensService>() {}
 
 export const SECRET_PREFIX = "ragkit-"
-/** `last_used_time` is written at most this often per key. */
-const LAST_USED_RESOLUTION_MS = 60_000
 const BAD_KEY = "Invalid API key"
 
 /** What lists show of a key: its first 12 characters. */
@@ -136,7 +134,7 @@ export const make = Effect.gen(function* () {
     if (Option.isNone(found)) return yield* Effect.fail(new Unauthenticated({ message: BAD_KEY }))
     let token = found.value
     const now = yield* Clock.currentTimeMillis
-    const stale = (t: ApiToken) => t.last_used_time === null || now - t.last_used_time >= LAST_USED_RESOLUTION_MS
+    const stale = (t: ApiToken) => lastUseIsStale(t.last_used_time, now)
     if (stale(token)) {
       // `last_used_time` only; `update_time` tracks changes to the key, not its use.
       const updated = yield* store.apiTokens.modify(token.id, (current) =>

@@ -8,7 +8,7 @@
  */
 import { Context, Effect, Layer, Option, Schema } from "effect"
 import type { Caller } from "../domain/Caller.js"
-import { ChunkMethodId, mergeParserConfig } from "../domain/ChunkMethods.js"
+import { checkParserConfig, ChunkMethodId, mergeParserConfig } from "../domain/ChunkMethods.js"
 import {
   AlreadyExists,
   type BlobStoreError,
@@ -128,9 +128,12 @@ export type SetStatusRequest = typeof SetStatusRequest.Type
 export const ChangeParserRequest = Schema.Struct({
   doc_id: DocumentId,
   parser_id: ChunkMethodId,
-  /** Merged over the current config (same method) or the method's defaults (another one). */
+  /**
+   * Merged over the current config (same method) or the method's defaults (another one); only the
+   * method's settings, checked against it (`ChunkMethods.ParserConfig`).
+   */
   parser_config: Schema.optional(Fields.JsonObject)
-})
+}).pipe(checkParserConfig)
 export type ChangeParserRequest = typeof ChangeParserRequest.Type
 
 export const DocIdsRequest = Schema.Struct({ doc_ids: Fields.IdList(DocumentId) })
@@ -177,13 +180,16 @@ export interface DocumentsService {
   readonly rename: (caller: Caller, request: RenameRequest) => Effect.Effect<Document, DocError | AlreadyExists>
   /** Enables (`"1"`) or disables (`"0"`) documents for retrieval. */
   readonly setStatus: (caller: Caller, request: SetStatusRequest) => Effect.Effect<DocumentList, NotFound | StoreError>
-  /** Changes the chunk method; a changed method resets the document and drops its chunks. */
-  readonly changeParser: (caller: Caller, request: ChangeParserRequest) => Effect.Effect<Document, DocError | ChunkIndexError>
-  /** Queues parsing (`run: RUNNING`); any earlier task of the document is canceled. */
-  readonly parse: (caller: Caller, request: DocIdsRequest) => Effect.Effect<DocumentList, DocError>
+  /** Changes the chunk method; a changed method resets the document and drops its chunks and images. */
+  readonly changeParser: (caller: Caller, request: ChangeParserRequest) => Effect.Effect<Document, DocError | ChunkIndexError | BlobStoreError>
+  /**
+   * Queues parsing (`run: RUNNING`); any earlier task of the document is canceled, and the chunks
+   * and images of its earlier runs are dropped (with their counts).
+   */
+  readonly parse: (caller: Caller, request: DocIdsRequest) => Effect.Effect<DocumentList, DocError | ChunkIndexError | BlobStoreError>
   /** Stops parsing (`run: CANCEL`). */
   readonly cancel: (caller: Caller, request: DocIdsRequest) => Effect.Effect<DocumentList, DocError>
-  /** Deletes documents with their chunks and bytes; all ids must be visible, else nothing is deleted. */
+  /** Deletes documents with their chunks, bytes and extracted images; all ids must be visible, else nothing is deleted. */
   readonly remove: (caller: Caller, request: DocIdsRequest) => Effect.Effect<number, NotFound | StoreError | ChunkIndexError | BlobStoreError>
 }
 

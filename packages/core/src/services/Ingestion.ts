@@ -3,20 +3,32 @@
  *
  * A worker claims `parse` tasks from the TaskQueue under a lease and, for each document:
  * parse -> chunk (the document's chunk method) -> tokenize (token counts, search tokens), all three
- * by the `DocumentPreparer` (on this thread, or on a pool of threads) -> embed in batches (the knowledge base's embedding model) -> replace the document's
- * chunks in the ChunkIndex -> `DONE` with chunk and token counts on the document and the knowledge
+ * by the `DocumentPreparer` (on this thread, or on a pool of threads) -> embed in batches (the knowledge base's embedding model) -> write the run's
+ * chunks to the ChunkIndex -> `DONE` with chunk and token counts on the document and the knowledge
  * base, or `FAIL` with the reason. `progress` (0..1) and `progress_msg` lines are written after
  * every stage (while embedding, at most every `progressEveryMs`), on the document only, through
- * its run owner (`internal/DocumentRuns`): once a caller canceled, reset or deleted the document,
- * the next write fails and the work stops.
+ * its run owner (`internal/DocumentRuns`): once a caller canceled, re-parsed, reset or deleted the
+ * document, the next write fails and the work stops.
+ *
+ * Each task is for one run (generation) of its document. Chunk ids include the generation, and a
+ * run that ends any other way than `DONE` removes exactly the chunks and images it wrote, so a
+ * canceled run never touches a newer one's. Queuing a run clears the previous runs' chunks (see
+ * `DocumentRuns`), so the counts always match the index.
  *
  * While a document is processed, a heartbeat renews the lease every `heartbeatMs`; when it learns
- * the task was canceled it interrupts the work and removes the document's chunks, so a cancel takes
- * effect within about a heartbeat. A worker that dies leaves its task to be claimed again when the
- * lease runs out; chunk ids are derived from the document and position, and a document's chunks
- * are replaced as a whole, so a retry never duplicates chunks.
+ * the task was canceled it interrupts the work, so a cancel takes effect within about a heartbeat.
+ * A worker that dies leaves its task to be claimed again when the lease runs out; chunk ids are
+ * derived from the run and position, so a retry never duplicates chunks. A task out of attempts
+ * ends its document as `FAIL` ("gave up after N attempts").
+ *
+ * Store errors never stop a worker: a store call that finds the store unavailable is tried again
+ * after a pause (doubling from `backoffMs` up to `backoffMaxMs`), and so is a failed claim. The
+ * worker keeps its status (state, tasks in flight, errors and the last one) and `run` records it in
+ * the queue's worker registry every `statusEveryMs`, where any process can read it
+ * (`TaskQueue.listWorkers`). When `run` starts, it ends as `FAIL` the `RUNNING` documents whose
+ * task is gone (see `reconcile`).
  */
-import { Cause, Clock, Context, Duration, Effect, Exit, Fiber, Layer, Option, Schedule } from "effect"
+import { Cause, Clock, Context, Duration, Effect, Either, Exit, Layer, Option, Random, Schedule } from "effect"
 import { createHash } from "node:crypto"
 import { Caller } from "../domain/Caller.js"
 import { Chunk } from "../domain/Chunk.js"
@@ -27,20 +39,20 @@ import {
   type ParseError,
   type StoreError
 } from "../domain/Errors.js"
-import { type ChunkId, type DocumentId, randomHex32 } from "../domain/Ids.js"
+import { type ChunkId, type KnowledgeBaseId, randomHex32 } from "../domain/Ids.js"
 import type { Document, KnowledgeBase } from "../domain/Records.js"
 import { BlobStore } from "../ports/BlobStore.js"
 import { ChunkIndex } from "../ports/ChunkIndex.js"
 import { DocumentPreparer } from "../ports/DocumentPreparer.js"
 import type { EmbedderService } from "../ports/Embedder.js"
 import { RecordStore } from "../ports/RecordStore.js"
-import { LeaseLost, type Task, TaskQueue } from "../ports/TaskQueue.js"
+import { LeaseLost, type Task, TaskQueue, WorkerStatus } from "../ports/TaskQueue.js"
 import { Tokenizer } from "../text/Tokenizer.js"
 import * as DocumentRuns from "./internal/DocumentRuns.js"
 import { Models } from "./Models.js"
 
 export interface IngestionOptions {
-  /** Names this worker in task leases. Default: a random id. */
+  /** Names this worker in task leases and in the worker registry. Default: a random id. */
   readonly workerId?: string
   /** Documents processed at once. Default 2. */
   readonly concurrency?: number
@@ -58,6 +70,12 @@ export interface IngestionOptions {
   readonly titleWeight?: number
   /** While embedding, a progress line at most this often (and one when done). Default 1000 ms. */
   readonly progressEveryMs?: number
+  /** After a store error, the pause before trying again; doubled at each error in a row. Default 250 ms. */
+  readonly backoffMs?: number
+  /** The longest pause between tries while a store stays unavailable. Default 30 s. */
+  readonly backoffMaxMs?: number
+  /** How often `run` records the worker's status in the queue's worker registry. Default 5 s. */
+  readonly statusEveryMs?: number
 }
 
 export type IngestionError = StoreError | BlobStoreError | ChunkIndexError | ParseError | ModelError
@@ -67,16 +85,28 @@ export interface IngestionService {
   readonly runOnce: Effect.Effect<number, StoreError>
   /** Processes tasks until the queue has none left to claim; returns how many. */
   readonly drain: Effect.Effect<number, StoreError>
-  /** Works forever: `concurrency` loops claiming and processing. Interrupt to stop. */
-  readonly run: Effect.Effect<never, StoreError>
+  /**
+   * Works until interrupted: `concurrency` loops claiming and processing, the status reported to
+   * the worker registry, `reconcile` once at the start. Store errors are retried, never end it.
+   */
+  readonly run: Effect.Effect<never>
+  /**
+   * Ends as `FAIL` (with the reason in `progress_msg`) every `RUNNING` document, unchanged for a
+   * lease, whose task failed, was canceled or is missing: no worker would ever finish it. Such a
+   * document is not queued again, since a file that kills its workers would then kill them at every
+   * start; parsing it again is one call. Returns how many it ended.
+   */
+  readonly reconcile: Effect.Effect<number, StoreError | ChunkIndexError | BlobStoreError>
+  /** What this worker would report about itself now. */
+  readonly status: Effect.Effect<WorkerStatus>
   readonly workerId: string
 }
 
 export class Ingestion extends Context.Tag("@ragkit/core/Ingestion")<Ingestion, IngestionService>() {}
 
-/** A stable chunk id from the document and the chunk's place and text. */
-export const chunkId = (docId: string, index: number, content: string): ChunkId =>
-  createHash("sha256").update(`${docId}\u0000${index}\u0000${content}`).digest("hex").slice(0, 32) as ChunkId
+/** A stable chunk id from the document, its run, and the chunk's place and text. */
+export const chunkId = (docId: string, generation: number, index: number, content: string): ChunkId =>
+  createHash("sha256").update(`${docId}\u0000${generation}\u0000${index}\u0000${content}`).digest("hex").slice(0, 32) as ChunkId
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)}s`
 
@@ -88,6 +118,17 @@ const isTransient = (error: IngestionError): boolean =>
   (error._tag === "ChunkIndexError" && error.reason === "Unavailable") ||
   (error._tag === "ParseError" && error.reason === "Unavailable")
 
+/** A record store or queue that could not be reached: worth trying the same call again. */
+const isStoreUnavailable = (error: unknown): error is StoreError =>
+  typeof error === "object" && error !== null && (error as StoreError)._tag === "StoreError" && (error as StoreError).reason === "Unavailable"
+
+/** An error as the worker's status shows it: what failed, the error's kind and message (no causes, no credentials). */
+const describe = (what: string, error: { readonly _tag?: string; readonly reason?: string; readonly message: string }) =>
+  `${what}: ${[error._tag, error.reason].filter((s) => s !== undefined).join(" ")}: ${error.message}`.slice(0, 1000)
+
+/** Registry entries of workers silent for this long are dropped when a worker starts. */
+const forgetWorkersAfterMs = 24 * 60 * 60 * 1000
+
 const stemOf = (name: string) => {
   const dot = name.lastIndexOf(".")
   return dot > 0 ? name.slice(0, dot) : name
@@ -95,6 +136,12 @@ const stemOf = (name: string) => {
 
 const mix = (title: ReadonlyArray<number>, content: ReadonlyArray<number>, w: number): Array<number> =>
   content.map((x, i) => w * (title[i] ?? 0) + (1 - w) * x)
+
+/** What a run wrote so far: removed again when the run ends any other way than `DONE`. */
+interface Written {
+  readonly chunks: Array<ChunkId>
+  readonly images: Array<string>
+}
 
 export const make = (options: IngestionOptions = {}) =>
   Effect.gen(function* () {
@@ -116,6 +163,70 @@ export const make = (options: IngestionOptions = {}) =>
     const upsertBatchSize = Math.max(1, options.upsertBatchSize ?? 256)
     const titleWeight = options.titleWeight ?? 0.1
     const progressEveryMs = options.progressEveryMs ?? 1000
+    const backoffMs = Math.max(1, options.backoffMs ?? 250)
+    const backoffMaxMs = Math.max(backoffMs, options.backoffMaxMs ?? 30_000)
+    const statusEveryMs = Math.max(100, options.statusEveryMs ?? 5_000)
+
+    // -------------------------------------------------------------------------------------------
+    // The worker's status, and store errors: noted, logged, tried again after a pause.
+
+    const startedAt = yield* Clock.currentTimeMillis
+    const tally = {
+      inFlight: 0,
+      processed: 0,
+      errors: 0,
+      lastError: null as string | null,
+      lastErrorAt: null as number | null,
+      /** Store calls failing now (each waiting to try again). */
+      failing: 0,
+      stopped: false
+    }
+
+    const status = Effect.map(
+      Clock.currentTimeMillis,
+      (now) =>
+        new WorkerStatus({
+          id: workerId,
+          state: tally.stopped ? "stopped" : tally.failing > 0 ? "backing-off" : tally.inFlight > 0 ? "working" : "idle",
+          concurrency,
+          in_flight: tally.inFlight,
+          processed: tally.processed,
+          errors: tally.errors,
+          last_error: tally.lastError,
+          last_error_at: tally.lastErrorAt,
+          started_at: startedAt,
+          heartbeat_at: now
+        })
+    )
+
+    /** The pause before try `n + 1` after `n` errors in a row: doubling, capped, with some jitter so workers spread out. */
+    const pause = (n: number) =>
+      Effect.flatMap(Random.nextRange(0.8, 1.2), (jitter) =>
+        Effect.sleep(Duration.millis(Math.round(Math.min(backoffMaxMs, backoffMs * 2 ** Math.min(n - 1, 30)) * jitter)))
+      )
+
+    /** Notes and logs a store error, then pauses before try `n + 1`. */
+    const backOff = (what: string, error: { readonly _tag?: string; readonly reason?: string; readonly message: string }, n: number) =>
+      Effect.gen(function* () {
+        const now = yield* Clock.currentTimeMillis
+        const text = describe(what, error)
+        tally.errors++
+        tally.lastError = text
+        tally.lastErrorAt = now
+        yield* Effect.logWarning(`ingestion worker ${workerId}: ${text} (${n} in a row); trying again`)
+        tally.failing++
+        yield* Effect.ensuring(pause(n), Effect.sync(() => void tally.failing--))
+      })
+
+    /** Runs a record store or queue call; while the store is unavailable, tries again after a pause. */
+    const persist = <A, E>(what: string, effect: Effect.Effect<A, E>): Effect.Effect<A, E> => {
+      const attempt = (n: number): Effect.Effect<A, E> =>
+        Effect.catchIf(effect, isStoreUnavailable, (error) => Effect.zipRight(backOff(what, error, n + 1), attempt(n + 1))) as Effect.Effect<A, E>
+      return attempt(0)
+    }
+
+    // -------------------------------------------------------------------------------------------
+    // One document.
 
     /** The knowledge base's embedder, checked against what it was indexed with before. */
     const embedderFor = (kb: KnowledgeBase, caller: Caller) =>
@@ -134,7 +245,7 @@ export const make = (options: IngestionOptions = {}) =>
       })
 
     const embedAll = (
-      docId: DocumentId,
+      report: (progress: number, lines: ReadonlyArray<string>) => Effect.Effect<unknown, StoreError | DocumentRuns.RunEnded>,
       embedder: EmbedderService,
       title: string,
       texts: ReadonlyArray<string>
@@ -151,17 +262,19 @@ export const make = (options: IngestionOptions = {}) =>
           const now = yield* Clock.currentTimeMillis
           if (done === texts.length || now - reportedAt >= progressEveryMs) {
             reportedAt = now
-            yield* runs.report(docId, 0.4 + (0.45 * done) / texts.length, [`Embedded ${done}/${texts.length} chunks.`])
+            yield* report(0.4 + (0.45 * done) / texts.length, [`Embedded ${done}/${texts.length} chunks.`])
           }
         }
         return vectors
       })
 
-    const process = (task: Task, doc: Document, kb: KnowledgeBase) =>
+    const process = (task: Task, run: DocumentRuns.RunKey, doc: Document, kb: KnowledgeBase, written: Written) =>
       Effect.gen(function* () {
+        const report = (progress: number, lines: ReadonlyArray<string>) =>
+          persist("reporting progress", runs.report(run, progress, lines))
         const started = yield* Clock.currentTimeMillis
         const caller = new Caller({ tenantId: kb.tenant_id, userId: doc.created_by })
-        yield* runs.report(doc.id, 0.01, [`Task has been received by ${workerId} (attempt ${task.attempts}).`])
+        yield* report(0.01, [`Task has been received by ${workerId} (attempt ${task.attempts}).`])
 
         const bytes = yield* blobs.get(doc.location)
         const prepared = yield* preparer.prepare({
@@ -172,7 +285,7 @@ export const make = (options: IngestionOptions = {}) =>
         })
         const t2 = yield* Clock.currentTimeMillis
         const pages = prepared.pages > 0 ? ` on ${prepared.pages} pages` : ""
-        yield* runs.report(doc.id, 0.35, [
+        yield* report(0.35, [
           `Parsed ${prepared.sections} sections${pages} in ${seconds(prepared.parseMs)}.`,
           `Generated ${prepared.chunks.length} chunks with the ${prepared.method} method in ${seconds(prepared.chunkMs)}.`
         ])
@@ -181,19 +294,24 @@ export const make = (options: IngestionOptions = {}) =>
         const titleTokens = tokenizer.tokenize(title)
         const embedder = yield* embedderFor(kb, caller)
         const drafts = prepared.chunks
-        const vectors = drafts.length === 0 ? [] : yield* embedAll(doc.id, embedder, title, drafts.map((d) => d.content))
+        const vectors = drafts.length === 0 ? [] : yield* embedAll(report, embedder, title, drafts.map((d) => d.content))
 
         const chunks: Array<Chunk> = []
         for (let i = 0; i < drafts.length; i++) {
           const draft = drafts[i]!
+          const id = chunkId(doc.id, run.generation, i, draft.content)
           let img_id: string | undefined
           if (draft.image?.bytes !== undefined) {
-            img_id = `${kb.id}/${doc.id}/images/${i}`
-            yield* blobs.put(img_id, draft.image.bytes, draft.image.mime === undefined ? {} : { contentType: draft.image.mime })
+            img_id = `${DocumentRuns.imagePrefix(kb.id, doc.id)}${id}`
+            written.images.push(img_id)
+            // Whole or not at all: an interrupted write could land after the run removed what it wrote.
+            yield* Effect.uninterruptible(
+              blobs.put(img_id, draft.image.bytes, draft.image.mime === undefined ? {} : { contentType: draft.image.mime })
+            )
           } else if (draft.image?.blobKey !== undefined) img_id = draft.image.blobKey
           chunks.push(
             new Chunk({
-              id: chunkId(doc.id, i, draft.content),
+              id,
               tenant_id: kb.tenant_id,
               kb_id: kb.id,
               doc_id: doc.id,
@@ -217,89 +335,156 @@ export const make = (options: IngestionOptions = {}) =>
           )
         }
 
-        // Replace the document's chunks as a whole.
-        // (A count is a read; a delete is a commit, which a first parse seldom needs.)
-        if ((yield* index.countByDocument(kb.id, doc.id)) > 0) yield* index.deleteByDocument(kb.id, doc.id)
+        // The previous runs' chunks were dropped when this run was queued: only this run's are written.
         for (let start = 0; start < chunks.length; start += upsertBatchSize) {
-          yield* index.upsert(chunks.slice(start, start + upsertBatchSize))
+          const batch = chunks.slice(start, start + upsertBatchSize)
+          for (const c of batch) written.chunks.push(c.id)
+          yield* Effect.uninterruptible(index.upsert(batch))
         }
         const tokens = chunks.reduce((sum, c) => sum + c.token_num, 0)
         const durationMs = (yield* Clock.currentTimeMillis) - started
         // Still this worker's task? One whose lease ran out and was taken over must not end the run.
-        yield* queue.heartbeat(task.id, workerId, leaseMs)
+        yield* persist("renewing a lease", queue.heartbeat(task.id, workerId, leaseMs))
         // The last line and the counts on the document and the knowledge base, in one write.
-        yield* runs.done(doc.id, {
-          line: `Indexed ${chunks.length} chunks (${tokens} tokens); done in ${seconds(durationMs)}.`,
-          chunks: chunks.length,
-          tokens,
-          durationMs,
-          embedder: { model: embedder.modelId, dimensions: embedder.dimensions }
-        })
+        yield* persist(
+          "ending a run",
+          runs.done(run, {
+            line: `Indexed ${chunks.length} chunks (${tokens} tokens); done in ${seconds(durationMs)}.`,
+            chunks: chunks.length,
+            tokens,
+            durationMs,
+            embedder: { model: embedder.modelId, dimensions: embedder.dimensions }
+          })
+        )
       })
 
+    /**
+     * Removes what a run wrote, unless the run ended `DONE` (by this worker, or by another that
+     * took the task over): chunk ids and image keys are the run's own, so no other run loses any.
+     */
+    const removeWritten = (run: DocumentRuns.RunKey, kbId: KnowledgeBaseId, written: Written) =>
+      Effect.gen(function* () {
+        if (written.chunks.length === 0 && written.images.length === 0) return
+        const doc = yield* persist("reading a document", store.documents.get(run.docId))
+        if (Option.isSome(doc) && doc.value.run === "DONE" && doc.value.run_generation === run.generation) return
+        yield* index.deleteChunks(kbId, written.chunks)
+        yield* Effect.forEach(written.images, blobs.delete, { discard: true })
+      }).pipe(
+        Effect.retry({ times: 3, schedule: Schedule.spaced(Duration.millis(backoffMs)) }),
+        Effect.catchAll((error) =>
+          backOff(`removing what a canceled run of ${run.docId} wrote (${written.chunks.length} chunks left in the index)`, error, 1)
+        )
+      )
+
     /** Ends the document as failed (or waiting for a retry) with the reason, then the task. */
-    const failDocument = (task: Task, doc: Document, error: IngestionError, retry: boolean) =>
-      Effect.zipRight(runs.failed(doc.id, error.message, retry), queue.fail(task.id, workerId, error.message, { retry }))
+    const failDocument = (task: Task, run: DocumentRuns.RunKey, error: IngestionError, retry: boolean) =>
+      Effect.zipRight(
+        persist("ending a run", runs.failed(run, error.message, retry)),
+        persist("ending a task", queue.fail(task.id, workerId, error.message, { retry }))
+      )
 
     /** Renews the lease until the task is canceled or taken over, then fails with `LeaseLost`. */
     const heartbeat = (task: Task) =>
-      queue.heartbeat(task.id, workerId, leaseMs).pipe(
-        Effect.repeat(Schedule.spaced(Duration.millis(heartbeatMs))),
-        Effect.delay(Duration.millis(heartbeatMs)),
-        Effect.flatMap(() => Effect.never)
-      )
-
-    const handle = (task: Task) =>
       Effect.gen(function* () {
-        const docId = String(task.payload.doc_id ?? task.key) as DocumentId
-        const doc = yield* store.documents.get(docId)
-        const kb = Option.isSome(doc) ? yield* store.knowledgeBases.get(doc.value.kb_id) : Option.none()
+        while (true) {
+          yield* Effect.sleep(Duration.millis(heartbeatMs))
+          yield* persist("renewing a lease", queue.heartbeat(task.id, workerId, leaseMs))
+        }
+      })
+
+    /** A task this worker's claim gave up on (out of attempts): its run ends `FAIL`, and what its workers wrote goes. */
+    const giveUp = (task: Task) => {
+      const reason = task.error === null || task.error.startsWith("gave up")
+        ? `Gave up after ${task.attempts} attempts: the document's worker stopped each time (it crashed, hung or lost its lease).`
+        : `Gave up after ${task.attempts} attempts; the last error: ${task.error}`
+      return persist("ending a run", runs.abandon(DocumentRuns.runOf(task), reason))
+    }
+
+    const work = (task: Task, run: DocumentRuns.RunKey) =>
+      Effect.gen(function* () {
+        const doc = yield* persist("reading a document", store.documents.get(run.docId))
+        const kb = Option.isSome(doc) ? yield* persist("reading a dataset", store.knowledgeBases.get(doc.value.kb_id)) : Option.none()
         if (Option.isNone(doc) || Option.isNone(kb)) {
           // The document was deleted meanwhile: nothing to do.
           yield* Effect.ignore(queue.complete(task.id, workerId))
           return
         }
-        const work = Effect.raceFirst(process(task, doc.value, kb.value), heartbeat(task))
-        const exit = yield* Effect.exit(work)
+        if (run.generation === 0 && doc.value.run === "RUNNING" && doc.value.run_generation === 0) {
+          // A task queued before runs had generations: queued again as a run of its own.
+          yield* persist("queuing a run", runs.start(doc.value))
+          yield* Effect.ignore(queue.complete(task.id, workerId))
+          return
+        }
+        if (doc.value.run !== "RUNNING" || doc.value.run_generation !== run.generation) {
+          // Canceled, reset or queued again before this task was claimed.
+          yield* Effect.ignore(queue.fail(task.id, workerId, new DocumentRuns.RunEnded({ docId: run.docId, run: doc.value.run_generation !== run.generation ? "superseded" : doc.value.run }).message))
+          return
+        }
+        const written: Written = { chunks: [], images: [] }
+        const exit = yield* Effect.exit(Effect.raceFirst(process(task, run, doc.value, kb.value, written), heartbeat(task)))
         if (Exit.isSuccess(exit)) {
-          yield* Effect.catchTag(queue.complete(task.id, workerId), "LeaseLost", () => Effect.void)
+          yield* persist("ending a task", queue.complete(task.id, workerId)).pipe(Effect.catchTag("LeaseLost", () => Effect.void))
           return
         }
         const failure = Cause.failureOption(exit.cause)
         if (Option.isNone(failure)) return yield* Effect.failCause(exit.cause as Cause.Cause<never>)
         const error = failure.value
         if (error instanceof LeaseLost) {
-          if (error.reason === "Canceled") {
-            // Leave nothing of a canceled document in the index.
-            yield* Effect.ignore(index.deleteByDocument(kb.value.id, docId))
-          }
+          // Canceled: leave nothing of this run. Taken over: the new holder runs the same run.
+          if (error.reason === "Canceled") yield* removeWritten(run, kb.value.id, written)
           return
         }
         if (error._tag === "RunEnded") {
-          // A caller canceled, reset or deleted the document: leave nothing of this run in the
-          // index (unless another worker finished it). The task ends, if it is still ours.
-          if (error.run === "CANCEL" || error.run === "UNSTART" || error.run === "deleted") {
-            yield* Effect.ignore(index.deleteByDocument(kb.value.id, docId))
-          }
+          // DONE: another worker holding the task finished this run. Else a caller ended it: leave
+          // nothing of it in the index. The task ends, if it is still ours.
+          if (error.run !== "DONE") yield* removeWritten(run, kb.value.id, written)
           yield* Effect.ignore(error.run === "DONE" ? queue.complete(task.id, workerId) : queue.fail(task.id, workerId, error.message))
           return
         }
+        yield* removeWritten(run, kb.value.id, written)
         const retry = isTransient(error) && task.attempts < task.max_attempts
-        yield* failDocument(task, doc.value, error, retry).pipe(Effect.catchTag("LeaseLost", () => Effect.void))
+        yield* failDocument(task, run, error, retry).pipe(Effect.catchTag("LeaseLost", () => Effect.void))
+      })
+
+    const handle = (task: Task) => {
+      const run = DocumentRuns.runOf(task)
+      return Effect.gen(function* () {
+        if (task.status === "failed") return yield* giveUp(task)
+        tally.inFlight++
+        yield* Effect.ensuring(
+          work(task, run),
+          Effect.sync(() => {
+            tally.inFlight--
+            tally.processed++
+          })
+        )
       }).pipe(
         Effect.withSpan("Ingestion.document", { attributes: { task: task.id, doc: task.key } }),
+        // What is left (a record that does not decode, a store that fails otherwise): noted, and
+        // the task ended so that it does not come back, while the worker goes on.
+        Effect.catchAll((error) =>
+          Effect.zipRight(
+            backOff(`working on document ${run.docId}`, error, 1),
+            Effect.ignore(queue.fail(task.id, workerId, error.message))
+          )
+        ),
         // A defect in one document must not stop the worker: record it and go on.
         Effect.catchAllDefect((defect) =>
           Effect.gen(function* () {
             yield* Effect.logError(`ingestion of ${task.key} died`, defect)
             const message = `internal error: ${defect instanceof Error ? defect.message : String(defect)}`
             yield* Effect.ignore(queue.fail(task.id, workerId, message))
-            yield* Effect.ignore(runs.failed(task.key as DocumentId, message, false))
+            yield* Effect.ignore(runs.failed(run, message, false))
           })
         )
       )
+    }
 
-    const claim = (limit: number) => queue.claim({ worker: workerId, leaseMs, limit, kinds: [DocumentRuns.ParseTaskKind] })
+    // -------------------------------------------------------------------------------------------
+    // Claiming.
+
+    const claim = (limit: number) =>
+      queue.claim({ worker: workerId, leaseMs, limit, kinds: [DocumentRuns.ParseTaskKind], includeExhausted: true })
 
     const runOnce = Effect.gen(function* () {
       const tasks = yield* claim(concurrency)
@@ -316,20 +501,65 @@ export const make = (options: IngestionOptions = {}) =>
       }
     })
 
+    /** One of `run`'s loops: claims and processes a task at a time; a failed claim is tried again after a pause. */
     const loop = Effect.gen(function* () {
+      let failures = 0
       while (true) {
-        const [task] = yield* claim(1)
-        if (task === undefined) yield* Effect.sleep(Duration.millis(pollMs))
-        else yield* handle(task)
+        const step = yield* Effect.either(
+          Effect.flatMap(claim(1), (tasks) => Effect.as(Effect.forEach(tasks, handle, { discard: true }), tasks.length)).pipe(
+            Effect.catchAllDefect((defect) => Effect.fail({ _tag: "Defect", message: String(defect) }))
+          )
+        )
+        if (Either.isLeft(step)) {
+          yield* backOff("claiming a task", step.left, ++failures)
+          continue
+        }
+        if (failures > 0) yield* Effect.logInfo(`ingestion worker ${workerId}: claiming works again after ${failures} errors`)
+        failures = 0
+        if (step.right === 0) yield* Effect.sleep(Duration.millis(pollMs))
       }
     })
 
-    const run = Effect.gen(function* () {
-      const fibers = yield* Effect.forEach(Array.from({ length: concurrency }), () => Effect.fork(loop))
-      return yield* Fiber.joinAll(fibers).pipe(Effect.flatMap(() => Effect.never))
+    /** Tries `effect` until it succeeds, pausing after each error. */
+    const untilDone = <A, E extends { readonly message: string }>(what: string, effect: Effect.Effect<A, E>) => {
+      const attempt = (n: number): Effect.Effect<A> =>
+        Effect.catchAll(effect, (error) => Effect.zipRight(backOff(what, error, n + 1), attempt(n + 1)))
+      return attempt(0)
+    }
+
+    const reconcile = Effect.flatMap(Clock.currentTimeMillis, (now) => runs.reconcile(now - leaseMs)).pipe(
+      Effect.withSpan("Ingestion.reconcile")
+    )
+
+    /** Records the status in the worker registry every `statusEveryMs`. */
+    const reportStatus = Effect.gen(function* () {
+      const now = yield* Clock.currentTimeMillis
+      yield* Effect.ignore(queue.forgetWorkers(now - forgetWorkersAfterMs))
+      while (true) {
+        yield* Effect.flatMap(status, queue.reportWorker).pipe(
+          Effect.catchAll((error) => backOff("reporting the worker's status", error, 1))
+        )
+        yield* Effect.sleep(Duration.millis(statusEveryMs))
+      }
     })
 
-    return Ingestion.of({ runOnce, drain, run, workerId })
+    const stopped = Effect.gen(function* () {
+      tally.stopped = true
+      yield* Effect.flatMap(status, queue.reportWorker).pipe(Effect.timeout(Duration.seconds(2)), Effect.ignore)
+    })
+
+    const run: Effect.Effect<never> = Effect.gen(function* () {
+      tally.stopped = false
+      const reconcileOnce = untilDone("reconciling documents", reconcile).pipe(
+        Effect.asVoid,
+        Effect.catchAllDefect((defect) => Effect.logError(`ingestion worker ${workerId}: reconciling documents died`, defect))
+      )
+      const loops = Array.from({ length: concurrency }, () => loop)
+      yield* Effect.forEach([reconcileOnce, reportStatus, ...loops], (f) => f, { concurrency: "unbounded", discard: true })
+      return yield* Effect.never
+    }).pipe(Effect.onInterrupt(() => stopped))
+
+    return Ingestion.of({ runOnce, drain, run, reconcile, status, workerId })
   })
 
 /** Requires RecordStore, TaskQueue, BlobStore, ChunkIndex, DocumentPreparer, Tokenizer, Models. */

@@ -7,7 +7,7 @@
  */
 import { Context, Effect, Layer, Option, Schema } from "effect"
 import type { Caller } from "../domain/Caller.js"
-import { ChunkMethodId, mergeParserConfig } from "../domain/ChunkMethods.js"
+import { checkParserConfig, ChunkMethodId, mergeParserConfig, validateParserConfig } from "../domain/ChunkMethods.js"
 import {
   AlreadyExists,
   type BlobStoreError,
@@ -41,7 +41,10 @@ const settings = {
   avatar: Schema.optional(Fields.Text(2_000_000)),
   /** `name@provider`; the tenant's default embedding model when absent on create. */
   embedding_model: Schema.optional(Fields.Name(255)),
-  /** Merged over the chunk method's defaults (create) or the current config (update). */
+  /**
+   * Merged over the chunk method's defaults (create) or the current config (update); only the
+   * method's settings, checked against it (`ChunkMethods.ParserConfig`).
+   */
   parser_config: Schema.optional(Fields.JsonObject),
   pipeline_id: Schema.optional(Schema.NullOr(Fields.Text(64)))
 }
@@ -54,10 +57,10 @@ export const CreateRequest = Schema.Struct({
   parser_id: Schema.optionalWith(ChunkMethodId, { default: () => "naive" as const }),
   similarity_threshold: Schema.optionalWith(Fields.UnitInterval, { default: () => 0.2 }),
   vector_similarity_weight: Schema.optionalWith(Fields.UnitInterval, { default: () => 0.3 })
-})
+}).pipe(checkParserConfig)
 export type CreateRequest = typeof CreateRequest.Type
 
-/** Absent fields keep their value. */
+/** Absent fields keep their value; `parser_config` without `parser_id` is checked against the stored method. */
 export const UpdateRequest = Schema.Struct({
   kb_id: KnowledgeBaseId,
   name: Schema.optional(Fields.Name(128)),
@@ -66,7 +69,7 @@ export const UpdateRequest = Schema.Struct({
   parser_id: Schema.optional(ChunkMethodId),
   similarity_threshold: Schema.optional(Fields.UnitInterval),
   vector_similarity_weight: Schema.optional(Fields.UnitInterval)
-})
+}).pipe(checkParserConfig)
 export type UpdateRequest = typeof UpdateRequest.Type
 
 export const GetRequest = Schema.Struct({ kb_id: KnowledgeBaseId })
@@ -198,6 +201,9 @@ export const make = Effect.gen(function* () {
   const update = Effect.fn("KnowledgeBases.update")(function* (caller: Caller, request: UpdateRequest) {
     const id = request.kb_id
     const current = yield* writable(caller, id)
+    if (request.parser_id === undefined && request.parser_config !== undefined) {
+      yield* validateParserConfig(current.parser_id, request.parser_config)
+    }
     const parser = request.parser_id ?? current.parser_id
     const parserConfig =
       parser !== current.parser_id

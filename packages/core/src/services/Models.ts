@@ -3,10 +3,21 @@
  * to an embedder, chat model or reranker, and keeps a tenant's providers and default models.
  *
  * Providers are plugins (the `ModelProvider` port): fixed provider names served to every tenant,
- * or providers a tenant configured with a plugin's kind (API base, key, settings). A provider's
- * API key is kept to call it with and never handed back: providers are listed without it.
+ * or providers a tenant configured with a plugin's kind (API base, key, settings).
+ *
+ * A provider's API key is kept to call it with and never handed back: providers are listed
+ * without it. It is stored encrypted (AES-256-GCM under the deployment's `secretKey`, bound to its
+ * provider record) and decrypted only to hand it to the plugin; without a secret key, providers
+ * can be added only without a key. A key stored in clear (before keys were encrypted; no release
+ * did) or under another secret key is refused when the provider is used (`ModelError`
+ * `NotConfigured`): the tenant removes the provider and adds it again.
+ *
+ * A tenant's provider may not point at a loopback, private or link-local address unless the
+ * deployment allows it (`allowPrivateProviders`): `addProvider` refuses such a literal host (and
+ * credentials, a query or a fragment in `api_base`), and plugins check the addresses a name
+ * resolves to when they connect (`ModelProvider.mayReachPrivateAddresses`).
  */
-import { Context, Effect, Layer, Option, Redacted, Schema, Struct } from "effect"
+import { Context, Effect, Either, Layer, Option, Redacted, Schema, Struct } from "effect"
 import type { Caller } from "../domain/Caller.js"
 import { AlreadyExists, InvalidInput, ModelError, notFound, type NotFound, StoreError } from "../domain/Errors.js"
 import * as Fields from "../domain/Fields.js"
@@ -15,9 +26,12 @@ import { ModelProviderConfig, Tenant } from "../domain/Records.js"
 import { newStamps, touched } from "../domain/Time.js"
 import type { ChatModelService } from "../ports/ChatModel.js"
 import type { EmbedderService } from "../ports/Embedder.js"
-import { layerPlugins, type ModelRequest, ModelPlugins, parseModelRef } from "../ports/ModelProvider.js"
+import { hostKind, layerPlugins, type ModelRequest, ModelPlugins, parseModelRef } from "../ports/ModelProvider.js"
 import { RecordStore } from "../ports/RecordStore.js"
 import type { RerankerService } from "../ports/Reranker.js"
+import { type OpenFailure, secretBox } from "./internal/encryption.js"
+
+export { SECRET_KEY_MIN } from "./internal/encryption.js"
 
 // ---------------------------------------------------------------------------------------------
 // Requests and results
@@ -34,7 +48,7 @@ export const AddProviderRequest = Schema.Struct({
   kind: Fields.Name(64),
   /** The plugin's default when empty. */
   api_base: Schema.optionalWith(Fields.Trimmed(2048), { default: () => "" }),
-  /** Kept to call the provider with; never shown again. */
+  /** Kept (encrypted) to call the provider with; never shown again. Needs the deployment's secret key. */
   api_key: Schema.optionalWith(Schema.Redacted(Fields.Text(4096)), { default: () => Redacted.make("") }),
   /** Plugin-specific settings (`dimensions`, `timeout_ms`, ...). */
   settings: Schema.optionalWith(Fields.JsonObject, { default: () => ({}) })
@@ -119,12 +133,70 @@ export interface ModelsService {
 
 export class Models extends Context.Tag("@ragkit/core/Models")<Models, ModelsService>() {}
 
+/** The deployment's settings for model providers. */
+export interface ModelsOptions {
+  /**
+   * The deployment's secret key (at least 32 characters): tenants' API keys are encrypted under
+   * it. Without it, providers can be added only without an API key. Keep it: keys stored under
+   * one secret key can't be read under another.
+   */
+  readonly secretKey?: Redacted.Redacted<string> | undefined
+  /** Let tenants' providers reach loopback, private and link-local addresses (false by default). */
+  readonly allowPrivateProviders?: boolean | undefined
+}
+
 const unsupported = (ref: string, message = `Unsupported model: ${ref}`) =>
   new ModelError({ reason: "NotConfigured", model: ref, message })
 
-export const make = Effect.gen(function* () {
+/** What a provider's encrypted key is bound to: its record, so a key copied onto another record does not open. */
+const keyContext = (record: Pick<ModelProviderConfig, "id" | "tenant_id">) => `model_provider:${record.tenant_id}:${record.id}`
+
+const PRIVATE_REFUSED = "can't point at a loopback, private or link-local address (this deployment does not allow it)"
+
+/** Why an `api_base` is refused, if it is: credentials, a query or a fragment, or (unless allowed) a private literal host. */
+const apiBaseProblem = (apiBase: string, allowPrivate: boolean): string | undefined => {
+  if (apiBase === "") return undefined
+  let url: URL
+  try {
+    url = new URL(apiBase)
+  } catch {
+    // Not a URL: the plugin says what it expects when the provider is used.
+    return undefined
+  }
+  if (url.username !== "" || url.password !== "") return "can't contain credentials (user:password@): give the key as api_key"
+  if (url.search !== "" || url.hash !== "") return "can't have a query or a fragment: give the key as api_key"
+  return !allowPrivate && hostKind(url.hostname) === "private" ? PRIVATE_REFUSED : undefined
+}
+
+const unreadableKey = (provider: string, failure: OpenFailure): string => {
+  switch (failure) {
+    case "NotSealed":
+      return `the API key of provider ${provider} is stored unencrypted (added before keys were encrypted at rest): remove the provider and add it again`
+    case "UnknownFormat":
+      return `the API key of provider ${provider} is stored in a format this version does not read: remove the provider and add it again`
+    case "WrongKey":
+      return `the API key of provider ${provider} can't be decrypted with this deployment's secret key (was the secret key changed?): remove the provider and add it again, or restore the secret key`
+  }
+}
+
+export const make = (options: ModelsOptions = {}) => Effect.gen(function* () {
   const store = yield* RecordStore
   const registry = yield* ModelPlugins
+  const allowPrivateProviders = options.allowPrivateProviders ?? false
+  // A secret key that is too short is the deployment's mistake: a defect when the layer is built.
+  const box = options.secretKey === undefined ? undefined : yield* Effect.sync(() => secretBox(options.secretKey!))
+
+  /** The decrypted API key of a tenant's provider. */
+  const apiKeyOf = (ref: string, record: ModelProviderConfig): Effect.Effect<Redacted.Redacted<string>, ModelError> => {
+    if (record.api_key === "") return Effect.succeed(Redacted.make(""))
+    if (box === undefined) {
+      return Effect.fail(unsupported(ref, `the API key of provider ${record.name} can't be decrypted: this deployment has no secret key`))
+    }
+    return Either.match(box.open(record.api_key, keyContext(record)), {
+      onLeft: (failure) => Effect.fail(unsupported(ref, unreadableKey(record.name, failure))),
+      onRight: (key) => Effect.succeed(Redacted.make(key))
+    })
+  }
 
   /** The plugin and provider settings that serve `ref` for this caller. */
   const resolve = (caller: Caller, ref: string) =>
@@ -136,21 +208,25 @@ export const make = Effect.gen(function* () {
       const { model, provider } = parsed.value
       const plugins = yield* registry.all
       const configured = yield* store.modelProviders.findFirst({ tenant_id: caller.tenantId, name: provider })
-      const request = (p: ModelRequest["provider"]): ModelRequest => ({ model, provider: p })
+      const request = (p: ModelRequest["provider"]): ModelRequest => ({ model, provider: p, allowPrivateProviders })
       if (Option.isSome(configured)) {
         const record = configured.value
         const plugin = plugins.find((p) => p.kind === record.kind)
         if (plugin === undefined) {
           return yield* Effect.fail(unsupported(ref, `Provider ${provider} needs the ${record.kind} plugin, which is not installed`))
         }
+        // Also checked when adding; a record from before the rule (or a deployment that stopped allowing it) is refused here.
+        const problem = apiBaseProblem(record.api_base, allowPrivateProviders)
+        if (problem !== undefined) return yield* Effect.fail(unsupported(ref, `the api_base of provider ${provider} ${problem}`))
         return {
           plugin,
           request: request({
             name: record.name,
             kind: record.kind,
             apiBase: record.api_base,
-            apiKey: Redacted.make(record.api_key),
-            settings: record.settings
+            apiKey: yield* apiKeyOf(ref, record),
+            settings: record.settings,
+            declaredBy: "tenant"
           })
         }
       }
@@ -158,7 +234,7 @@ export const make = Effect.gen(function* () {
       if (plugin === undefined) return yield* Effect.fail(unsupported(ref))
       return {
         plugin,
-        request: request({ name: provider, kind: plugin.kind, apiBase: "", apiKey: Redacted.make(""), settings: {} })
+        request: request({ name: provider, kind: plugin.kind, apiBase: "", apiKey: Redacted.make(""), settings: {}, declaredBy: "deployment" })
       }
     })
 
@@ -187,13 +263,22 @@ export const make = Effect.gen(function* () {
         new InvalidInput({ field: "kind", message: `no plugin of kind ${request.kind} is installed (installed: ${kinds.join(", ")})` })
       )
     }
+    const problem = apiBaseProblem(request.api_base, allowPrivateProviders)
+    if (problem !== undefined) return yield* Effect.fail(new InvalidInput({ field: "api_base", message: `api_base ${problem}` }))
+    const apiKey = Redacted.value(request.api_key)
+    if (apiKey !== "" && box === undefined) {
+      return yield* Effect.fail(
+        new InvalidInput({ field: "api_key", message: "this deployment has no secret key to encrypt API keys with, so it can't keep one" })
+      )
+    }
+    const id = randomHex32() as ModelProviderId
     const record = new ModelProviderConfig({
-      id: randomHex32() as ModelProviderId,
+      id,
       tenant_id: caller.tenantId,
       name: request.name,
       kind: request.kind,
       api_base: request.api_base,
-      api_key: Redacted.value(request.api_key),
+      api_key: apiKey === "" ? "" : box!.seal(apiKey, keyContext({ id, tenant_id: caller.tenantId })),
       settings: request.settings,
       ...(yield* newStamps)
     })
@@ -263,6 +348,5 @@ export const make = Effect.gen(function* () {
 })
 
 /** Models and the plugin registry (`ModelProvider.ModelPlugins`) its plugins add themselves to. Requires a RecordStore. */
-export const layer: Layer.Layer<Models | ModelPlugins, never, RecordStore> = Layer.effect(Models, make).pipe(
-  Layer.provideMerge(layerPlugins)
-)
+export const layer = (options: ModelsOptions = {}): Layer.Layer<Models | ModelPlugins, never, RecordStore> =>
+  Layer.effect(Models, make(options)).pipe(Layer.provideMerge(layerPlugins))

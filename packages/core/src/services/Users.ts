@@ -2,19 +2,24 @@
  * Users: sign-up, password login and sessions, profile changes.
  *
  * As in RAGFlow, signing up also creates the user's own tenant (its id is the user's id) with the
- * user as owner, and a user has one session at a time: logging in again replaces the token.
- * Passwords are kept as scrypt hashes, session tokens as their SHA-256; neither leaves the
- * service: users are returned as `PublicUser`.
+ * user as owner. A user may have several sessions at once (one per device, at most
+ * `MAX_SESSIONS`); each ends when it expires (`sessionLifetime`, 7 days by default), at logout
+ * (that session only), or when the password changes (all of the user's sessions, the one making
+ * the change included, as RAGFlow does: every device logs in again with the new password).
+ *
+ * Passwords are kept as scrypt hashes (N = `passwordCost`, 2^17 by default; a hash made at a
+ * smaller cost is replaced at the next successful login), session tokens as their SHA-256; neither
+ * leaves the service: users are returned as `PublicUser`.
  */
-import { Context, Effect, Layer, Option, Schema, Struct } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Option, Schema, Struct } from "effect"
 import { Caller } from "../domain/Caller.js"
-import { AlreadyExists, invalid, type InvalidInput, type NotFound, notFound, type StoreError, Unauthenticated } from "../domain/Errors.js"
+import { AlreadyExists, invalid, type InvalidInput, NotFound, notFound, type StoreError, Unauthenticated } from "../domain/Errors.js"
 import * as Fields from "../domain/Fields.js"
-import { randomHex32, type TenantId, type TenantMemberId, type UserId } from "../domain/Ids.js"
-import { Tenant, TenantMember, User } from "../domain/Records.js"
+import { randomHex32, type SessionId, type TenantId, type TenantMemberId, type UserId } from "../domain/Ids.js"
+import { Session, Tenant, TenantMember, User } from "../domain/Records.js"
 import { newStamps, touched } from "../domain/Time.js"
 import { RecordStore } from "../ports/RecordStore.js"
-import { decoyPasswordHash, hashPassword, randomToken, sha256Hex, verifyPassword } from "./internal/secrets.js"
+import { lastUseIsStale, passwords, randomToken, sha256Hex } from "./internal/secrets.js"
 
 // ---------------------------------------------------------------------------------------------
 // Requests and results
@@ -50,19 +55,21 @@ export const LoginRequest = Schema.Struct({
 })
 export type LoginRequest = typeof LoginRequest.Type
 
-/** A user as others (and the user) see it: no password hash, no session hash. */
-export const PublicUser = Schema.Struct(Struct.omit(User.fields, "password_hash", "access_token_hash"))
+/** A user as others (and the user) see it: no password hash. */
+export const PublicUser = Schema.Struct(Struct.omit(User.fields, "password_hash"))
 export type PublicUser = typeof PublicUser.Type
 
 export const publicUser = (user: User): PublicUser => {
-  const { password_hash: _password, access_token_hash: _session, ...rest } = user
+  const { password_hash: _password, ...rest } = user
   return rest
 }
 
 export const LoginResult = Schema.Struct({
   user: PublicUser,
   /** The session token; only its SHA-256 is stored. */
-  token: Schema.String
+  token: Schema.String,
+  /** When the session ends unless logged out before (epoch milliseconds). */
+  expire_time: Schema.Number
 })
 export type LoginResult = typeof LoginResult.Type
 
@@ -103,15 +110,15 @@ export const Operations = {
 export interface UsersService {
   /** Creates the user, its own tenant and its owner membership, all or nothing. */
   readonly register: (request: RegisterRequest) => Effect.Effect<PublicUser, AlreadyExists | StoreError>
-  /** Checks the password and opens a new session, ending the previous one. */
+  /** Checks the password and opens a new session; the user's other sessions go on. */
   readonly login: (request: LoginRequest) => Effect.Effect<LoginResult, Unauthenticated | StoreError>
-  /** The caller behind a session token. */
+  /** The caller behind a session token, with the session's id (`Caller.sessionId`). */
   readonly authenticate: (request: AuthenticateRequest) => Effect.Effect<Caller, Unauthenticated | StoreError>
-  /** Ends the caller's session. */
+  /** Ends the caller's session (`Caller.sessionId`), and only that one. */
   readonly logout: (caller: Caller, request: SelfRequest) => Effect.Effect<void, NotFound | StoreError>
   /** The caller's own profile. */
   readonly get: (caller: Caller, request: SelfRequest) => Effect.Effect<PublicUser, NotFound | StoreError>
-  /** Changes the caller's own profile. */
+  /** Changes the caller's own profile; a new password ends all of the user's sessions. */
   readonly update: (caller: Caller, request: UpdateRequest) => Effect.Effect<PublicUser, InvalidInput | NotFound | StoreError>
 }
 
@@ -129,6 +136,9 @@ const WRONG_PASSWORD = "current password is wrong"
 
 const isActive = (user: User): boolean => user.is_active === "1" && user.status === "1"
 
+/** Sessions a user may hold at once; a login beyond it ends the oldest. */
+export const MAX_SESSIONS = 100
+
 /** The default models a new user's tenant starts with (`name@provider`, or empty). */
 export interface TenantDefaults {
   readonly llm_id?: string
@@ -136,8 +146,25 @@ export interface TenantDefaults {
   readonly rerank_id?: string
 }
 
-export const make = (defaults: TenantDefaults = {}) => Effect.gen(function* () {
+/** The deployment's account settings. */
+export interface UsersOptions {
+  readonly tenantDefaults?: TenantDefaults
+  /** How long a login session lasts: 7 days by default. */
+  readonly sessionLifetime?: Duration.DurationInput
+  /**
+   * scrypt's N for new password hashes, a power of two: 2^17 by default (OWASP; 128 MiB and about
+   * half a second per hash). Tests that hash many passwords may lower it; a deployment should not.
+   */
+  readonly passwordCost?: number
+}
+
+export const make = (options: UsersOptions = {}) => Effect.gen(function* () {
   const store = yield* RecordStore
+  const defaults = options.tenantDefaults ?? {}
+  const lifetimeMs = Duration.toMillis(Duration.decode(options.sessionLifetime ?? Duration.days(7)))
+  if (!(lifetimeMs > 0)) return yield* Effect.dieMessage("Users: sessionLifetime must be positive")
+  // A bad cost is the deployment's mistake: a defect when the layer is built.
+  const hashing = yield* Effect.sync(() => passwords(options.passwordCost))
 
   /** The caller's user record. */
   const self = (caller: Caller) =>
@@ -148,7 +175,7 @@ export const make = (defaults: TenantDefaults = {}) => Effect.gen(function* () {
   const register = Effect.fn("Users.register")(function* (request: RegisterRequest) {
     const { email, nickname } = request
     // Hash before the transaction: scrypt takes tens of milliseconds and must not hold locks.
-    const password_hash = yield* hashPassword(request.password)
+    const password_hash = yield* hashing.hash(request.password)
     const stamps = yield* newStamps
     const userId = randomHex32() as UserId
     const user = new User({
@@ -160,7 +187,6 @@ export const make = (defaults: TenantDefaults = {}) => Effect.gen(function* () {
       color_schema: "Bright",
       timezone: "UTC+8\tAsia/Shanghai",
       password_hash,
-      access_token_hash: null,
       last_login_time: null,
       login_channel: "password",
       is_superuser: false,
@@ -220,28 +246,77 @@ export const make = (defaults: TenantDefaults = {}) => Effect.gen(function* () {
     if ([...request.password].length > PASSWORD_MAX) return yield* Effect.fail(failed)
     const found = yield* store.users.findFirst({ email: request.email.trim().toLowerCase() })
     // An unknown address costs one scrypt too, so timing does not tell which addresses exist.
-    const matches = yield* verifyPassword(request.password, Option.isSome(found) ? found.value.password_hash : decoyPasswordHash)
+    const stored = Option.isSome(found) ? found.value.password_hash : hashing.decoy
+    const matches = yield* hashing.verify(request.password, stored)
     if (Option.isNone(found) || !matches) return yield* Effect.fail(failed)
     if (!isActive(found.value)) return yield* Effect.fail(new Unauthenticated({ message: DISABLED }))
+    // A hash made at a smaller cost is replaced now that the password is known (hashed outside the transaction).
+    const rehashed = hashing.weakerThanNew(stored) ? Option.some(yield* hashing.hash(request.password)) : Option.none<string>()
     const token = randomToken(32)
-    const now = yield* touched
-    const updated = yield* store.users.modify(found.value.id, (current) =>
-      Effect.succeed(
-        new User({ ...current, access_token_hash: sha256Hex(token), last_login_time: now.update_time, ...now })
-      )
+    const stamps = yield* newStamps
+    const session = new Session({
+      id: randomHex32() as SessionId,
+      user_id: found.value.id,
+      token_hash: sha256Hex(token),
+      expire_time: stamps.create_time + lifetimeMs,
+      last_used_time: null,
+      ...stamps
+    })
+    const updated = yield* store.transaction(
+      Effect.gen(function* () {
+        const user = yield* store.users.modify(found.value.id, (current) =>
+          Effect.succeed(
+            new User({
+              ...current,
+              // Only over the hash that was checked: a password changed meanwhile stays.
+              password_hash: Option.isSome(rehashed) && current.password_hash === stored ? rehashed.value : current.password_hash,
+              last_login_time: stamps.update_time,
+              update_time: stamps.update_time,
+              update_date: stamps.update_date
+            })
+          )
+        )
+        if (Option.isNone(user)) return user
+        yield* store.sessions.insert(session)
+        yield* endStaleSessions(user.value.id, stamps.create_time)
+        return user
+      })
     )
     if (Option.isNone(updated)) return yield* Effect.fail(failed)
-    return { user: publicUser(updated.value), token }
+    return { user: publicUser(updated.value), token, expire_time: session.expire_time }
   })
+
+  /** Ends the user's expired sessions, and the oldest beyond `MAX_SESSIONS`. */
+  const endStaleSessions = (userId: UserId, now: number) =>
+    Effect.gen(function* () {
+      yield* store.sessions.removeWhere({ user_id: userId, expire_time: { lte: now } })
+      const beyond = yield* store.sessions.find({ where: { user_id: userId }, orderBy: "create_time", desc: true, offset: MAX_SESSIONS })
+      yield* store.sessions.remove(beyond.items.map((s) => s.id))
+    })
 
   const authenticate = Effect.fn("Users.authenticate")(function* (request: AuthenticateRequest) {
     const { token } = request
-    if (token.length === 0 || token.length > TOKEN_MAX) return yield* Effect.fail(new Unauthenticated({ message: BAD_SESSION }))
-    const found = yield* store.users.findFirst({ access_token_hash: sha256Hex(token) })
-    if (Option.isNone(found)) return yield* Effect.fail(new Unauthenticated({ message: BAD_SESSION }))
-    if (!isActive(found.value)) return yield* Effect.fail(new Unauthenticated({ message: DISABLED }))
-    const user = found.value
-    return new Caller({ tenantId: user.id as string as TenantId, userId: user.id })
+    const refused = new Unauthenticated({ message: BAD_SESSION })
+    if (token.length === 0 || token.length > TOKEN_MAX) return yield* Effect.fail(refused)
+    const found = yield* store.sessions.findFirst({ token_hash: sha256Hex(token) })
+    if (Option.isNone(found)) return yield* Effect.fail(refused)
+    const session = found.value
+    const now = yield* Clock.currentTimeMillis
+    if (now >= session.expire_time) {
+      yield* store.sessions.remove([session.id])
+      return yield* Effect.fail(refused)
+    }
+    const user = yield* store.users.get(session.user_id)
+    if (Option.isNone(user)) return yield* Effect.fail(refused)
+    if (!isActive(user.value)) return yield* Effect.fail(new Unauthenticated({ message: DISABLED }))
+    if (lastUseIsStale(session.last_used_time, now)) {
+      const used = yield* store.sessions.modify(session.id, (current) =>
+        Effect.succeed(lastUseIsStale(current.last_used_time, now) ? new Session({ ...current, last_used_time: now }) : current)
+      )
+      // Ended meanwhile (a logout or a password change): it no longer authenticates.
+      if (Option.isNone(used)) return yield* Effect.fail(refused)
+    }
+    return new Caller({ tenantId: user.value.id as string as TenantId, userId: user.value.id, sessionId: session.id })
   })
 
   const get = Effect.fn("Users.get")(function* (caller: Caller, _request: SelfRequest) {
@@ -249,11 +324,12 @@ export const make = (defaults: TenantDefaults = {}) => Effect.gen(function* () {
   })
 
   const logout = Effect.fn("Users.logout")(function* (caller: Caller, _request: SelfRequest) {
-    const now = yield* touched
-    const updated = yield* store.users.modify(caller.userId, (current) =>
-      Effect.succeed(current.access_token_hash === null ? current : new User({ ...current, access_token_hash: null, ...now }))
-    )
-    if (Option.isNone(updated)) return yield* Effect.fail(notFound("User", caller.userId))
+    const { sessionId } = caller
+    if (sessionId === undefined) {
+      return yield* Effect.fail(new NotFound({ entity: "Session", id: "", message: "the caller has no login session to end" }))
+    }
+    const ended = yield* store.sessions.removeWhere({ id: sessionId, user_id: caller.userId })
+    if (ended === 0) return yield* Effect.fail(notFound("Session", sessionId))
   })
 
   const update = Effect.fn("Users.update")(function* (caller: Caller, request: UpdateRequest) {
@@ -264,11 +340,11 @@ export const make = (defaults: TenantDefaults = {}) => Effect.gen(function* () {
       const wrong = invalid("password", WRONG_PASSWORD)
       // An over-long current password can't be right: refused without spending a hash on it.
       if ([...password.current].length > PASSWORD_MAX) return yield* Effect.fail(wrong)
-      if (!(yield* verifyPassword(password.current, user.password_hash))) return yield* Effect.fail(wrong)
-      password_hash = yield* hashPassword(password.next)
+      if (!(yield* hashing.verify(password.current, user.password_hash))) return yield* Effect.fail(wrong)
+      password_hash = yield* hashing.hash(password.next)
     }
     const now = yield* touched
-    const updated = yield* store.users.modify(user.id, (latest) =>
+    const modified = store.users.modify(user.id, (latest) =>
       // The password was checked against `user`; if it changed since, that check is void.
       password_hash !== undefined && latest.password_hash !== user.password_hash
         ? Effect.fail(invalid("password", WRONG_PASSWORD))
@@ -285,6 +361,10 @@ export const make = (defaults: TenantDefaults = {}) => Effect.gen(function* () {
             })
           )
     )
+    // A new password ends every session of the user, in the same transaction.
+    const updated = password_hash === undefined
+      ? yield* modified
+      : yield* store.transaction(Effect.tap(modified, () => store.sessions.removeWhere({ user_id: user.id })))
     if (Option.isNone(updated)) return yield* Effect.fail(notFound("User", user.id))
     return publicUser(updated.value)
   })
@@ -293,4 +373,4 @@ export const make = (defaults: TenantDefaults = {}) => Effect.gen(function* () {
 })
 
 /** Requires `RecordStore`. */
-export const layer = (defaults: TenantDefaults = {}) => Layer.effect(Users, make(defaults))
+export const layer = (options: UsersOptions = {}) => Layer.effect(Users, make(options))

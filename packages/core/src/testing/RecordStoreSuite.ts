@@ -10,7 +10,7 @@ import { Effect, Either, Layer, Option } from "effect"
 import type { KnowledgeBaseId, MessageId, TenantId } from "../domain/Ids.js"
 import { Message } from "../domain/Records.js"
 import { RecordStore } from "../ports/RecordStore.js"
-import { aConversation, aDocument, aKnowledgeBase, aTenant, aUser, anId, stamps } from "./Records.js"
+import { aConversation, aDocument, aKnowledgeBase, aSession, aTenant, aUser, anId, stamps } from "./Records.js"
 
 export const RecordStoreSuite = <E>(name: string, storeLayer: Layer.Layer<RecordStore, E>) =>
   describe(`RecordStore conformance: ${name}`, () => {
@@ -78,14 +78,21 @@ export const RecordStoreSuite = <E>(name: string, storeLayer: Layer.Layer<Record
           yield* store.users.remove([users[0]!.id])
         }))
 
-      it.effect("treats null unique keys as distinct", () =>
+      it.effect("keeps sessions: a token hash is unique, a user's sessions are found and ended together", () =>
         Effect.gen(function* () {
           const store = yield* RecordStore
-          const a = aUser({ access_token_hash: null })
-          const b = aUser({ access_token_hash: null })
-          yield* store.users.insert(a)
-          yield* store.users.insert(b)
-          expect((yield* store.users.getMany([a.id, b.id])).length).toBe(2)
+          const user = aUser()
+          const sessions = [aSession({ user_id: user.id, expire_time: 1_000 }), aSession({ user_id: user.id, expire_time: 2_000 }), aSession()]
+          yield* Effect.forEach(sessions, (s) => store.sessions.insert(s))
+          expect(Option.getOrThrow(yield* store.sessions.findFirst({ token_hash: sessions[1]!.token_hash }))).toEqual(sessions[1])
+          const twin = yield* Effect.either(store.sessions.insert(aSession({ token_hash: sessions[0]!.token_hash })))
+          expect(Either.isLeft(twin) && twin.left.reason).toBe("Conflict")
+          expect(yield* store.sessions.count({ user_id: user.id })).toBe(2)
+          expect(yield* store.sessions.removeWhere({ user_id: user.id, expire_time: { lte: 1_500 } })).toBe(1)
+          expect(Option.isSome(yield* store.sessions.get(sessions[1]!.id))).toBe(true)
+          expect(yield* store.sessions.removeWhere({ user_id: user.id })).toBe(1)
+          expect(yield* store.sessions.count({ user_id: user.id })).toBe(0)
+          expect(Option.isSome(yield* store.sessions.get(sessions[2]!.id))).toBe(true)
         }))
 
       it.effect("updates, and reports an update of a missing record", () =>

@@ -4,8 +4,8 @@
 import type { Stamped } from "../domain/Time.js"
 import { formatDate } from "../domain/Time.js"
 import { randomHex32 } from "../domain/Ids.js"
-import type { DocumentId, KnowledgeBaseId, TenantId, UserId } from "../domain/Ids.js"
-import { Conversation, Dialog, Document, KnowledgeBase, Tenant, User } from "../domain/Records.js"
+import type { DocumentId, KnowledgeBaseId, SessionId, TenantId, UserId } from "../domain/Ids.js"
+import { Conversation, Dialog, Document, KnowledgeBase, Session, Tenant, User } from "../domain/Records.js"
 import { notStarted } from "../services/internal/DocumentRuns.js"
 import type { DialogId } from "../domain/Ids.js"
 
@@ -45,12 +45,22 @@ export const aUser = (over: Partial<User> = {}): User =>
     color_schema: "Bright",
     timezone: "UTC+8\tAsia/Shanghai",
     password_hash: "",
-    access_token_hash: null,
     last_login_time: null,
     login_channel: "password",
     is_superuser: false,
     is_active: "1",
     status: "1",
+    ...stamps(),
+    ...over
+  })
+
+export const aSession = (over: Partial<Session> = {}): Session =>
+  new Session({
+    id: anId<SessionId>(),
+    user_id: anId<UserId>(),
+    token_hash: randomHex32() + randomHex32(),
+    expire_time: Date.now() + 7 * 24 * 3600_000,
+    last_used_time: null,
     ...stamps(),
     ...over
   })

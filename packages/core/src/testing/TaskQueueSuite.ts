@@ -10,7 +10,7 @@ import { describe, expect, layer } from "@effect/vitest"
 import { Effect, Either, Layer, Option, TestClock } from "effect"
 import { randomHex32 } from "../domain/Ids.js"
 import type { Task } from "../ports/TaskQueue.js"
-import { TaskQueue } from "../ports/TaskQueue.js"
+import { TaskQueue, WorkerStatus } from "../ports/TaskQueue.js"
 
 const freshKind = () => `kind-${randomHex32().slice(0, 8)}`
 
@@ -106,6 +106,51 @@ export const TaskQueueSuite = <E>(name: string, queueLayer: Layer.Layer<TaskQueu
           const ended = Option.getOrThrow(yield* queue.get(task.id))
           expect(ended.status).toBe("failed")
           expect(ended.error).toMatch(/2 attempts/)
+        }))
+
+      it.effect("a claim can return the tasks it gave up on, beside the ones it leased", () =>
+        Effect.gen(function* () {
+          const queue = yield* TaskQueue
+          const kind = freshKind()
+          const poison = yield* queue.enqueue({ kind, key: "poison", maxAttempts: 1 })
+          yield* TestClock.adjust(1)
+          const fine = yield* queue.enqueue({ kind, key: "fine" })
+          expect((yield* queue.claim({ worker: "w1", leaseMs: 100, kinds: [kind] })).map((t) => t.id)).toEqual([poison.id])
+          yield* TestClock.adjust(200)
+          const claimed = yield* queue.claim({ worker: "w2", leaseMs: 100, kinds: [kind], includeExhausted: true })
+          expect(claimed.map((t) => [t.id, t.status, t.error])).toEqual([
+            [fine.id, "running", null],
+            [poison.id, "failed", "gave up after 1 attempts"]
+          ])
+          expect(Option.getOrThrow(yield* queue.get(poison.id)).status).toBe("failed")
+        }))
+
+      it.effect("keeps each worker's latest status report, the most recent first, until forgotten", () =>
+        Effect.gen(function* () {
+          const queue = yield* TaskQueue
+          const [a, b] = [`w-${randomHex32().slice(0, 8)}`, `w-${randomHex32().slice(0, 8)}`]
+          const report = (id: string, at: number, changes: Partial<WorkerStatus> = {}) =>
+            new WorkerStatus({
+              id,
+              state: "idle",
+              concurrency: 2,
+              in_flight: 0,
+              processed: 0,
+              errors: 0,
+              last_error: null,
+              last_error_at: null,
+              started_at: 1_000,
+              heartbeat_at: at,
+              ...changes
+            })
+          yield* queue.reportWorker(report(a, 2_000))
+          yield* queue.reportWorker(report(b, 3_000))
+          const failing = report(a, 4_000, { state: "backing-off", in_flight: 1, errors: 3, last_error: "claim: StoreError Unavailable", last_error_at: 3_900 })
+          yield* queue.reportWorker(failing)
+          const mine = (yield* queue.listWorkers).filter((w) => w.id === a || w.id === b)
+          expect(mine).toEqual([failing, report(b, 3_000)])
+          expect(yield* queue.forgetWorkers(3_500)).toBeGreaterThanOrEqual(1)
+          expect((yield* queue.listWorkers).filter((w) => w.id === a || w.id === b).map((w) => w.id)).toEqual([a])
         }))
 
       it.effect("records failure reasons and retries", () =>

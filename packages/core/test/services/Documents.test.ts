@@ -195,7 +195,7 @@ describe("Documents", () => {
         expect(running!.run).toBe("RUNNING")
         const tasks = yield* queue.listByKey(doc!.id)
         expect(tasks.map((t) => [t.kind, t.status, t.payload])).toEqual([
-          [Documents.ParseTaskKind, "queued", { doc_id: doc!.id, kb_id: kb.id, tenant_id: me.tenantId }]
+          [Documents.ParseTaskKind, "queued", { doc_id: doc!.id, kb_id: kb.id, tenant_id: me.tenantId, generation: 1 }]
         ])
         // Parsing again replaces the queued task.
         yield* docs.parse(me, { doc_ids: [doc!.id] })
@@ -234,9 +234,9 @@ describe("Documents", () => {
         )
         expect(yield* index.countByDocument(kb.id, doc!.id)).toBe(2)
 
-        const changed = yield* docs.changeParser(me, { doc_id: doc!.id, parser_id: "one", parser_config: { extra: true } })
+        const changed = yield* docs.changeParser(me, { doc_id: doc!.id, parser_id: "one", parser_config: { auto_questions: 2 } })
         expect(changed).toMatchObject({ parser_id: "one", run: "UNSTART", progress: 0, chunk_num: 0, token_num: 0 })
-        expect(changed.parser_config).toMatchObject({ extra: true })
+        expect(changed.parser_config).toMatchObject({ auto_questions: 2 })
         expect(yield* index.countByDocument(kb.id, doc!.id)).toBe(0)
         const after = yield* kbs.get(me, { kb_id: kb.id })
         expect([after.chunk_count, after.token_num]).toEqual([0, 0])

@@ -216,15 +216,16 @@ describe("Ingestion", () => {
         const runs = yield* DocumentRuns.make
         const { docs, kbs, me, kb } = yield* setup()
         const [doc] = yield* docs.upload(me, { kb_id: kb.id, files: [{ name: "a.txt", bytes: text("One.\n\nTwo.") }] })
-        yield* docs.parse(me, { doc_ids: [doc!.id] })
-        yield* runs.report(doc!.id, 0.5, ["Halfway."])
+        const [parsed] = yield* docs.parse(me, { doc_ids: [doc!.id] })
+        const run = { docId: doc!.id, generation: parsed!.run_generation }
+        yield* runs.report(run, 0.5, ["Halfway."])
         yield* docs.cancel(me, { doc_ids: [doc!.id] })
         const result = { line: "Indexed 2 chunks.", chunks: 2, tokens: 4, durationMs: 10, embedder: { model: "hash-32@Test", dimensions: 32 } }
-        const late = yield* Effect.either(runs.done(doc!.id, result))
+        const late = yield* Effect.either(runs.done(run, result))
         expect(Either.isLeft(late) && late.left).toMatchObject({ _tag: "RunEnded", run: "CANCEL" })
-        const lateReport = yield* Effect.either(runs.report(doc!.id, 0.9, ["Embedded 2/2 chunks."]))
+        const lateReport = yield* Effect.either(runs.report(run, 0.9, ["Embedded 2/2 chunks."]))
         expect(Either.isLeft(lateReport) && lateReport.left._tag).toBe("RunEnded")
-        yield* runs.failed(doc!.id, "too late", false)
+        yield* runs.failed(run, "too late", false)
 
         const after = yield* docs.get(me, { doc_id: doc!.id })
         expect([after.run, after.progress, after.chunk_num, after.token_num]).toEqual(["CANCEL", 0.5, 0, 0])

@@ -8,7 +8,8 @@ import * as Tenants from "../../src/services/Tenants.js"
 import * as Users from "../../src/services/Users.js"
 
 const TestLayer = Layer.provideMerge(
-  Layer.mergeAll(Users.layer(), Tenants.layer),
+  // A cheap password hash: these tests sign up many users (Users.test checks the default cost).
+  Layer.mergeAll(Users.layer({ passwordCost: 1024 }), Tenants.layer),
   RecordStore.layerMemory
 )
 

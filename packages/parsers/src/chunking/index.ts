@@ -24,8 +24,9 @@
  * `knowledge_graph` (needs a chat model for entity extraction). They are not in the registry, so
  * `ChunkMethodRegistry.require` fails with `ParseError` reason `Unsupported` for them.
  *
- * Shared rules: parser_config keys a method does not know are ignored (the caller keeps them); a
- * known key with a bad value falls back to its default. A document without text gives no chunks
+ * Shared rules: parser_config keys a method does not know are ignored (requests are checked per
+ * method by core's `ChunkMethods.ParserConfig`; older records may hold others); a known key with a
+ * bad value falls back to its default. A document without text gives no chunks
  * (an empty array, never an error: the parser already reports empty files as `ParseError` `Empty`).
  * Chunks carry the union of their sections' pages (`page_num`) and positions.
  */

@@ -1,11 +1,13 @@
 /**
  * Source code and configuration files: `code` sections cut at blank lines. Small neighbouring
- * blocks are merged up to `codeBlockChars` (default 1,500 characters) and a longer block is cut at
+ * blocks are merged up to the deployment's `codeBlockChars` (`ParserLimits`, default 1,500
+ * characters) and a longer block is cut at
  * line ends, so sections stay a sensible size for chunking. Binary content fails with `Corrupt`.
  */
 import type { Parser } from "@ragkit/core"
 import { Effect } from "effect"
-import { decodeText, empty, normaliseNewlines, numberOption, splitText } from "../internal/text.js"
+import { decodeText, empty, normaliseNewlines, splitText } from "../internal/text.js"
+import * as ParserLimits from "../ParserLimits.js"
 
 const LANGUAGES: Record<string, string> = {
   py: "python",
@@ -39,8 +41,6 @@ const LANGUAGES: Record<string, string> = {
   xml: "xml"
 }
 
-export const DEFAULT_CODE_BLOCK_CHARS = 1_500
-
 /** Blank-line separated blocks, merged while they fit in `max`, long ones cut at line ends. */
 export const codeBlocks = (text: string, max: number): Array<string> => {
   const blocks = normaliseNewlines(text)
@@ -62,8 +62,8 @@ const extensionOf = (fileName: string) => {
   return dot < 0 ? "" : fileName.slice(dot + 1).toLowerCase()
 }
 
-/** Source code and configuration files. */
-export const CodeParser: Parser.Parser = {
+/** Source code and configuration files, in blocks of at most the deployment's `limits.codeBlockChars`. */
+export const makeCodeParser = (limits: ParserLimits.ParserLimits): Parser.Parser => ({
   name: "code",
   extensions: Object.keys(LANGUAGES),
   mimeTypes: [
@@ -104,7 +104,7 @@ export const CodeParser: Parser.Parser = {
   ],
   parse: Effect.fn("CodeParser.parse")(function*(input: Parser.ParseInput) {
     const text = yield* decodeText(input.bytes, input.fileName)
-    const blocks = codeBlocks(text, numberOption(input.options, "codeBlockChars", DEFAULT_CODE_BLOCK_CHARS))
+    const blocks = codeBlocks(text, limits.codeBlockChars)
     if (blocks.length === 0) return yield* empty(input.fileName)
     const language = LANGUAGES[extensionOf(input.fileName)]
     return {
@@ -112,4 +112,7 @@ export const CodeParser: Parser.Parser = {
       metadata: language === undefined ? {} : { language }
     }
   })
-}
+})
+
+/** Source code and configuration files, with the default limits. */
+export const CodeParser: Parser.Parser = makeCodeParser(ParserLimits.defaults)

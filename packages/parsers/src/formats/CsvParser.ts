@@ -2,16 +2,15 @@
  * CSV and TSV: an RFC 4180 reader (quoted fields, doubled quotes, CRLF / LF / CR line ends, line
  * breaks inside quotes). The delimiter is `,` for `.csv` and tab for `.tsv`; a `;` or tab is
  * taken instead when it splits the first lines more consistently. One `table` section per file,
- * header first; the metadata carries the columns. More than `maxCells` cells (default 1,000,000)
- * fail with `TooLarge`.
+ * header first; the metadata carries the columns. More than the deployment's `maxCells` cells
+ * (`ParserLimits`, default 1,000,000) fail with `TooLarge`.
  */
 import type { Parser } from "@ragkit/core"
 import type { ParseError } from "@ragkit/core"
 import { Effect } from "effect"
 import { tableSection } from "./HtmlParser.js"
-import { corrupt, decodeText, empty, numberOption, tooLarge } from "../internal/text.js"
-
-export const DEFAULT_CSV_MAX_CELLS = 1_000_000
+import { corrupt, decodeText, empty, tooLarge } from "../internal/text.js"
+import * as ParserLimits from "../ParserLimits.js"
 
 export interface CsvOptions {
   readonly delimiter: string
@@ -119,8 +118,8 @@ export const sniffDelimiter = (text: string, fileName: string): string => {
   return best
 }
 
-/** CSV and TSV files. */
-export const CsvParser: Parser.Parser = {
+/** CSV and TSV files, at most the deployment's `limits.maxCells` cells. */
+export const makeCsvParser = (limits: ParserLimits.ParserLimits): Parser.Parser => ({
   name: "csv",
   extensions: ["csv", "tsv"],
   mimeTypes: ["text/csv", "text/tab-separated-values", "application/csv"],
@@ -129,7 +128,7 @@ export const CsvParser: Parser.Parser = {
     const delimiter = sniffDelimiter(text, input.fileName)
     const rows = readCsv(text, {
       delimiter,
-      maxCells: numberOption(input.options, "maxCells", DEFAULT_CSV_MAX_CELLS),
+      maxCells: limits.maxCells,
       fileName: input.fileName
     })
     if (!Array.isArray(rows)) return yield* rows
@@ -140,4 +139,7 @@ export const CsvParser: Parser.Parser = {
       metadata: { columns: trimmed[0], rows: trimmed.length, delimiter }
     }
   })
-}
+})
+
+/** CSV and TSV files, with the default limits. */
+export const CsvParser: Parser.Parser = makeCsvParser(ParserLimits.defaults)

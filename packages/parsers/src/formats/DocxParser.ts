@@ -11,6 +11,7 @@ import { htmlToSections } from "./HtmlParser.js"
 import { empty, messageOf } from "../internal/text.js"
 import { lazyModule } from "../internal/lazy.js"
 import { coreProperties, openZip, zipLimits } from "../internal/zip.js"
+import * as ParserLimits from "../ParserLimits.js"
 
 const mammoth = lazyModule("mammoth", async () => {
   const { default: library } = await import("mammoth")
@@ -19,8 +20,8 @@ const mammoth = lazyModule("mammoth", async () => {
   return { library, skipImages }
 })
 
-/** Word documents (`docx`, `docm`). */
-export const DocxParser: Parser.Parser = {
+/** Word documents (`docx`, `docm`); the archive is checked against the deployment's `limits`. */
+export const makeDocxParser = (limits: ParserLimits.ParserLimits): Parser.Parser => ({
   name: "docx",
   extensions: ["docx", "docm"],
   mimeTypes: [
@@ -28,13 +29,13 @@ export const DocxParser: Parser.Parser = {
     "application/vnd.ms-word.document.macroEnabled.12"
   ],
   parse: Effect.fn("DocxParser.parse")(function*(input: Parser.ParseInput) {
-    const archive = yield* openZip(input.bytes, { format: "DOCX", fileName: input.fileName, limits: zipLimits(input.options) })
+    const archive = yield* openZip(input.bytes, { format: "DOCX", fileName: input.fileName, limits: zipLimits(limits) })
     if (!archive.has("word/document.xml") && !archive.has("[Content_Types].xml")) {
       return yield* new ParseError({ reason: "Corrupt", message: `${input.fileName}: not a valid DOCX (no word/document.xml)` })
     }
     // mammoth inflates the parts on its own: check first that none inflates beyond the limits.
     yield* archive.verifyAll
-    const properties = yield* coreProperties(archive)
+    const properties = yield* coreProperties(archive, input.fileName, "DOCX")
     const { library, skipImages } = yield* mammoth
     const result = yield* Effect.tryPromise({
       try: () => library.convertToHtml({ buffer: Buffer.from(input.bytes) }, { convertImage: skipImages, externalFileAccess: false }),
@@ -46,4 +47,7 @@ export const DocxParser: Parser.Parser = {
     const title = properties.title ?? doc.sections.find((section) => section.kind === "title")?.text
     return { sections: doc.sections, metadata: { ...properties, ...(title === undefined ? {} : { title }) } }
   })
-}
+})
+
+/** Word documents, with the default limits. */
+export const DocxParser: Parser.Parser = makeDocxParser(ParserLimits.defaults)

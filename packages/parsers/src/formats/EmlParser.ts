@@ -2,9 +2,10 @@
  * E-mail messages (`eml`): the subject as a `title` section, the headers as the first `text`
  * section ("From: ...\nTo: ...\nSubject: ...\nDate: ..."), as RAGFlow's email method puts them
  * into the first chunk, then the body (the text part, or the HTML part through the HTML parser),
- * then each attachment: parsed with the parser the registry has for it (a nested mail too, up to
- * three levels deep), or listed as "Attachment: name (type, size) — not parsed" when no parser
- * handles it or it cannot be read, so one bad attachment never fails the mail.
+ * then each attachment: parsed with the parser the registry has for it (a nested mail too, down to
+ * the deployment's `emlMaxDepth` of `ParserLimits`, three levels by default), or listed as
+ * "Attachment: name (type, size) — not parsed" when no parser handles it or it cannot be read, so
+ * one bad attachment never fails the mail.
  *
  * `EmlParser` parses attachments with this package's formats and plain text; `contributeEml`
  * adds an e-mail parser to the `ParserRegistry` whose attachments go through that whole registry
@@ -12,18 +13,19 @@
  */
 import { Parser } from "@ragkit/core"
 import { ParseError } from "@ragkit/core"
-import { Effect, Layer } from "effect"
+import { Effect, FiberRef, Layer } from "effect"
 import type { AddressObject, Attachment, EmailAddress, ParsedMail } from "mailparser"
 import { lazyModule } from "../internal/lazy.js"
-import { formats } from "./index.js"
+import * as ParserLimits from "../ParserLimits.js"
+import { makeFormats } from "./index.js"
 import { htmlToSections } from "./HtmlParser.js"
 import { corrupt, empty, messageOf, paragraphs } from "../internal/text.js"
 
-/** Mails inside mails are parsed down to this depth; deeper attachments are only listed. */
-export const MAX_EML_DEPTH = 3
-
-/** The option that carries the nesting depth to the parse of an attached mail. */
-const DEPTH_OPTION = "emlDepth"
+/**
+ * How deep the mail being parsed is (1: not attached to a mail). The parse of an attachment sees
+ * its mail's depth + 1; a document's options never set it.
+ */
+const nesting = FiberRef.unsafeMake(1)
 
 const formatAddress = (address: EmailAddress): Array<string> => {
   if (address.group !== undefined) return address.group.flatMap(formatAddress)
@@ -44,16 +46,22 @@ const addresses = (value: AddressObject | ReadonlyArray<AddressObject> | undefin
 const formatSize = (size: number): string =>
   size < 1024 ? `${size} B` : size < 1024 * 1024 ? `${(size / 1024).toFixed(1)} KB` : `${(size / (1024 * 1024)).toFixed(1)} MB`
 
+/** The attachment's MIME type; mailparser gives no string for a damaged `Content-Type` header. */
+const contentTypeOf = (attachment: Attachment): string =>
+  typeof attachment.contentType === "string" && attachment.contentType.trim() !== ""
+    ? attachment.contentType
+    : "application/octet-stream"
+
 const attachmentName = (attachment: Attachment, index: number): string => {
   if (attachment.filename !== undefined && attachment.filename.trim() !== "") return attachment.filename.trim()
-  return attachment.contentType === "message/rfc822" ? `attachment-${index + 1}.eml` : `attachment-${index + 1}`
+  return contentTypeOf(attachment) === "message/rfc822" ? `attachment-${index + 1}.eml` : `attachment-${index + 1}`
 }
 
 /** A title of its own, so the email chunk method keeps it apart from the attachment before it. */
 const notParsed = (name: string, attachment: Attachment, why?: string): Parser.Section => ({
   kind: "title",
   level: 2,
-  text: `Attachment: ${name} (${attachment.contentType}, ${formatSize(attachment.size ?? attachment.content.length)}) — not parsed${
+  text: `Attachment: ${name} (${contentTypeOf(attachment)}, ${formatSize(attachment.size ?? attachment.content.length)}) — not parsed${
     why === undefined ? "" : `: ${why}`
   }`
 })
@@ -62,9 +70,13 @@ const mailparser = lazyModule("mailparser", () => import("mailparser"))
 
 /**
  * An e-mail parser whose attachments are parsed by the registry `registry()` returns (asked at
- * parse time, so the registry may contain this parser).
+ * parse time, so the registry may contain this parser); attached mails are parsed down to the
+ * deployment's `limits.emlMaxDepth`.
  */
-export const makeEmlParser = (registry: () => Parser.ParserRegistryService): Parser.Parser => ({
+export const makeEmlParser = (
+  registry: () => Parser.ParserRegistryService,
+  limits: ParserLimits.ParserLimits = ParserLimits.defaults
+): Parser.Parser => ({
   name: "eml",
   extensions: ["eml"],
   mimeTypes: ["message/rfc822"],
@@ -101,24 +113,24 @@ export const makeEmlParser = (registry: () => Parser.ParserRegistryService): Par
       sections.push(...htmlToSections(mail.html).sections)
     }
 
-    const depth = typeof input.options?.[DEPTH_OPTION] === "number" ? (input.options[DEPTH_OPTION] as number) : 1
+    const depth = yield* FiberRef.get(nesting)
     const names: Array<string> = []
     for (const [index, attachment] of mail.attachments.entries()) {
       // Pictures referenced from the HTML body (logos, signatures) are part of the body, not attachments.
-      if (attachment.related && attachment.contentType.startsWith("image/")) continue
+      if (attachment.related && contentTypeOf(attachment).startsWith("image/")) continue
       const name = attachmentName(attachment, index)
       names.push(name)
-      if (depth >= MAX_EML_DEPTH) {
-        sections.push(notParsed(name, attachment, `nested deeper than ${MAX_EML_DEPTH} levels`))
+      if (depth >= limits.emlMaxDepth) {
+        sections.push(notParsed(name, attachment, `nested deeper than ${limits.emlMaxDepth} levels`))
         continue
       }
       const parsed = yield* Effect.either(
         registry().parse({
           bytes: new Uint8Array(attachment.content.buffer, attachment.content.byteOffset, attachment.content.byteLength),
           fileName: name,
-          mimeType: attachment.contentType,
-          options: { ...input.options, [DEPTH_OPTION]: depth + 1 }
-        })
+          mimeType: contentTypeOf(attachment),
+          options: input.options
+        }).pipe(Effect.locally(nesting, depth + 1))
       )
       if (parsed._tag === "Left") {
         const error = parsed.left
@@ -145,23 +157,35 @@ export const makeEmlParser = (registry: () => Parser.ParserRegistryService): Par
   })
 })
 
-/** The formats this package parses without a registry, for `EmlParser`'s attachments. */
-const standalone: Parser.ParserRegistryService = Parser.makeRegistry([makeEmlParser(() => standalone), ...formats])
+/**
+ * E-mail messages whose attachments in this package's formats and plain text are parsed too, all
+ * under the deployment's `limits`.
+ */
+export const makeStandaloneEmlParser = (limits: ParserLimits.ParserLimits): Parser.Parser => {
+  const standalone: Parser.ParserRegistryService = Parser.makeRegistry([
+    makeEmlParser(() => standalone, limits),
+    ...makeFormats(limits)
+  ])
+  return standalone.parsers[0]!
+}
 
-/** E-mail messages; attachments in this package's formats and plain text are parsed too. */
-export const EmlParser: Parser.Parser = standalone.parsers[0]!
+/** E-mail messages, with the default limits; attachments in this package's formats and plain text are parsed too. */
+export const EmlParser: Parser.Parser = makeStandaloneEmlParser(ParserLimits.defaults)
 
 /**
  * Adds an e-mail parser to the registry below; attachments are parsed by the resulting registry
- * (every parser below, and this one for attached mails).
+ * (every parser below, and this one for attached mails), mails nested down to `limits.emlMaxDepth`.
  */
-export const contributeEml: Layer.Layer<Parser.ParserRegistry, never, Parser.ParserRegistry> = Layer.effect(
-  Parser.ParserRegistry,
-  Effect.map(Parser.ParserRegistry, (below) => {
-    const registry: Parser.ParserRegistryService = Parser.makeRegistry([
-      makeEmlParser(() => registry),
-      ...below.parsers
-    ])
-    return registry
-  })
-)
+export const contributeEml = (
+  limits: ParserLimits.ParserLimits = ParserLimits.defaults
+): Layer.Layer<Parser.ParserRegistry, never, Parser.ParserRegistry> =>
+  Layer.effect(
+    Parser.ParserRegistry,
+    Effect.map(Parser.ParserRegistry, (below) => {
+      const registry: Parser.ParserRegistryService = Parser.makeRegistry([
+        makeEmlParser(() => registry, limits),
+        ...below.parsers
+      ])
+      return registry
+    })
+  )

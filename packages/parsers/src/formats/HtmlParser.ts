@@ -7,8 +7,8 @@
 import type { Parser } from "@ragkit/core"
 import { HtmlTables, ParseError } from "@ragkit/core"
 import { Effect } from "effect"
-import { Parser as Htmlparser2 } from "htmlparser2"
 import { collapseWhitespace, decodeText, empty, messageOf } from "../internal/text.js"
+import { makeParser } from "../internal/markup.js"
 
 /** Elements whose content is no document text. */
 const DROPPED = new Set([
@@ -57,6 +57,14 @@ const BLOCKS = new Set([
 
 const HEADINGS: Record<string, number> = { h1: 1, h2: 2, h3: 3, h4: 4, h5: 5, h6: 6 }
 
+/**
+ * Nesting that the sections keep: list items deeper than this are indented as this deep, and
+ * tables inside tables deeper than this read as text of the cell around them. Past these, deep
+ * nesting would cost space or time by the square of its depth.
+ */
+const MAX_LIST_INDENT = 8
+const MAX_TABLE_DEPTH = 8
+
 export interface HtmlDocument {
   readonly sections: Array<Parser.Section>
   readonly title?: string
@@ -91,6 +99,8 @@ export const htmlToSections = (html: string): HtmlDocument => {
   let listItems: Array<string> = []
   let listItemDepth: Array<number> = []
   const tables: Array<TableState> = []
+  /** Tables opened inside the deepest table kept: their rows and cells are text of its cell. */
+  let flatTables = 0
   let caption: string | undefined
   let inCaption = false
 
@@ -99,14 +109,14 @@ export const htmlToSections = (html: string): HtmlDocument => {
     if (listDepth > 0) {
       const text = collapseWhitespace(buffer)
       if (text.length > 0) {
-        const depth = Math.max(0, (listItemDepth[listItemDepth.length - 1] ?? 1) - 1)
+        const depth = Math.min(MAX_LIST_INDENT, Math.max(0, (listItemDepth[listItemDepth.length - 1] ?? 1) - 1))
         listItems.push(`${"  ".repeat(depth)}${text}`)
       }
       buffer = ""
       return
     }
     if (preDepth > 0) {
-      const code = buffer.replace(/^\n+|\s+$/g, "")
+      const code = buffer.replace(/^\n+/, "").trimEnd()
       if (code.length > 0) sections.push({ kind: "code", text: code })
       buffer = ""
       return
@@ -148,7 +158,7 @@ export const htmlToSections = (html: string): HtmlDocument => {
     table.row = undefined
   }
 
-  const parser = new Htmlparser2(
+  const parser = makeParser(
     {
       onopentag(name, attributes) {
         if (name === "html" && attributes.lang !== undefined) language = attributes.lang
@@ -168,11 +178,16 @@ export const htmlToSections = (html: string): HtmlDocument => {
         if (name === "table") {
           flushBlock()
           if (table !== undefined && table.cell === undefined) table.cell = ""
-          tables.push({ rows: [], row: undefined, cell: undefined })
+          if (tables.length >= MAX_TABLE_DEPTH) flatTables++
+          else tables.push({ rows: [], row: undefined, cell: undefined })
           return
         }
         if (table !== undefined) {
-          if (name === "tr") closeRow(table)
+          if (flatTables > 0) {
+            if (name === "tr" || name === "td" || name === "th" || name === "br" || name === "p" || name === "div" || name === "li") {
+              append(" ")
+            }
+          } else if (name === "tr") closeRow(table)
           else if (name === "td" || name === "th") {
             closeCell(table)
             table.cell = ""
@@ -225,6 +240,10 @@ export const htmlToSections = (html: string): HtmlDocument => {
         }
         if (dropDepth > 0) return
         const table = tables[tables.length - 1]
+        if (table !== undefined && flatTables > 0) {
+          if (name === "table") flatTables--
+          return
+        }
         if (table !== undefined) {
           if (name === "td" || name === "th") closeCell(table)
           else if (name === "tr") closeRow(table)

@@ -2,15 +2,14 @@
  * JSON and JSON Lines: one `text` section per top-level record (an array element, a JSONL line, or
  * the whole value), rendered as `key: value` lines with dotted paths for nested objects
  * (`address.city: Paris`) and compact JSON for arrays of plain values, as RAGFlow flattens JSON
- * for chunking. A record longer than `jsonSectionChars` (default 2,000 characters) is split at
- * line ends. Invalid JSON fails with `Corrupt` (with the line for JSON Lines).
+ * for chunking. A record longer than the deployment's `jsonSectionChars` (`ParserLimits`, default
+ * 2,000 characters) is split at line ends. Invalid JSON fails with `Corrupt` (with the line for JSON Lines).
  */
 import type { Parser } from "@ragkit/core"
 import { ParseError } from "@ragkit/core"
 import { Effect } from "effect"
-import { corrupt, decodeText, empty, messageOf, normaliseNewlines, numberOption, splitText } from "../internal/text.js"
-
-export const DEFAULT_JSON_SECTION_CHARS = 2_000
+import { corrupt, decodeText, empty, messageOf, normaliseNewlines, splitText } from "../internal/text.js"
+import * as ParserLimits from "../ParserLimits.js"
 
 const isPlain = (value: unknown) => value === null || typeof value !== "object"
 
@@ -54,8 +53,8 @@ const parseLines = (text: string, fileName: string): Array<unknown> | ParseError
   return records
 }
 
-/** JSON (`json`) and JSON Lines (`jsonl`, `ldjson`, `ndjson`). */
-export const JsonParser: Parser.Parser = {
+/** JSON (`json`) and JSON Lines (`jsonl`, `ldjson`, `ndjson`), records split at the deployment's `limits.jsonSectionChars`. */
+export const makeJsonParser = (limits: ParserLimits.ParserLimits): Parser.Parser => ({
   name: "json",
   extensions: ["json", "jsonl", "ldjson", "ndjson"],
   mimeTypes: ["application/json", "application/jsonl", "application/x-ndjson", "application/ld+json", "application/x-jsonlines"],
@@ -82,8 +81,11 @@ export const JsonParser: Parser.Parser = {
       }
       records = Array.isArray(value) ? value : [value]
     }
-    const sections = recordSections(records, numberOption(input.options, "jsonSectionChars", DEFAULT_JSON_SECTION_CHARS))
+    const sections = recordSections(records, limits.jsonSectionChars)
     if (sections.length === 0) return yield* empty(input.fileName, "no records")
     return { sections, metadata: { records: records.length } }
   })
-}
+})
+
+/** JSON and JSON Lines, with the default limits. */
+export const JsonParser: Parser.Parser = makeJsonParser(ParserLimits.defaults)

@@ -10,7 +10,7 @@ import { Effect } from "effect"
 import type { Token, Tokens } from "marked"
 import { Lexer } from "marked"
 import { htmlToSections, tableSection } from "./HtmlParser.js"
-import { decodeText, empty, messageOf, normaliseNewlines } from "../internal/text.js"
+import { decodeText, empty, joinLines, messageOf, normaliseNewlines } from "../internal/text.js"
 
 const FRONT_MATTER = /^---[ \t]*\n([\s\S]*?)\n(?:---|\.\.\.)[ \t]*(?:\n|$)/
 
@@ -24,7 +24,104 @@ const frontMatter = (yaml: string): Record<string, string> => {
   return out
 }
 
-const stripTags = (html: string): string => html.replace(/<[^>]*>/g, "")
+const stripTags = (html: string): string => html.replace(/<[^<>]*>/g, "")
+
+/** List items deeper than this are indented as this deep (the indent would grow by the square of the depth). */
+const MAX_LIST_INDENT = 8
+
+/**
+ * Inline text with more emphasis and strike-through delimiters than this is kept as it is written:
+ * marked pairs them in time that grows by the square of their number.
+ */
+const MAX_INLINE_DELIMITERS = 256
+
+const delimiters = (text: string): number => {
+  let n = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c === 42 || c === 95 || c === 126) n++ // * _ ~
+  }
+  return n
+}
+
+/** Quotes and list items nested in one line deeper than this lose the markers past it. */
+const MAX_LINE_NESTING = 16
+/** Indentation (tabs count 4 columns) past this is cut to it. */
+const MAX_INDENT_COLUMNS = 64
+
+const isBlank = (c: string | undefined) => c === " " || c === "\t"
+
+/** The length of a list marker (`-`, `*`, `+`, `1.`, `1)`) and the blank after it at `i`, or 0. */
+const listMarker = (line: string, i: number): number => {
+  const c = line[i]
+  if ((c === "-" || c === "*" || c === "+") && isBlank(line[i + 1])) return 2
+  let j = i
+  while (j < line.length && j - i < 9 && line.charCodeAt(j) >= 48 && line.charCodeAt(j) <= 57) j++
+  return j > i && (line[j] === "." || line[j] === ")") && isBlank(line[j + 1]) ? j - i + 2 : 0
+}
+
+/**
+ * A line whose block prefix (indentation, quote markers and list markers) nests deeper than the
+ * limits above, with the indentation and markers past them dropped. marked lexes each nested block
+ * again at every level, so its time grows by the square of the depth.
+ */
+const limitLineNesting = (line: string): string => {
+  if (line.length < MAX_LINE_NESTING && line.length < MAX_INDENT_COLUMNS) return line
+  let out = ""
+  let columns = 0
+  let markers = 0
+  let changed = false
+  let i = 0
+  while (i < line.length) {
+    const start = i
+    let kept = ""
+    while (isBlank(line[i])) {
+      const width = line[i] === "\t" ? 4 : 1
+      if (columns + width <= MAX_INDENT_COLUMNS) {
+        columns += width
+        kept += line[i]
+      } else changed = true
+      i++
+    }
+    const marker = line[i] === ">" ? 1 : listMarker(line, i)
+    if (marker === 0) {
+      out += kept
+      break
+    }
+    if (markers < MAX_LINE_NESTING) out += kept + line.slice(i, i + marker)
+    else changed = true
+    markers++
+    i += marker
+    if (i === start) break
+  }
+  return changed ? out + line.slice(i) : line
+}
+
+/** The text with every line's nesting limited (`limitLineNesting`). */
+const limitNesting = (text: string): string => {
+  const lines = text.split("\n")
+  let changed = false
+  for (let i = 0; i < lines.length; i++) {
+    const limited = limitLineNesting(lines[i]!)
+    if (limited !== lines[i]) {
+      lines[i] = limited
+      changed = true
+    }
+  }
+  return changed ? lines.join("\n") : text
+}
+
+/** A marked lexer that leaves inline text with too many delimiters unparsed (see above). */
+const lexer = (): Lexer => {
+  const lexer = new Lexer({ gfm: true })
+  const inlineTokens = lexer.inlineTokens.bind(lexer)
+  lexer.inlineTokens = (src, tokens = []) => {
+    if (delimiters(src) <= MAX_INLINE_DELIMITERS) return inlineTokens(src, tokens)
+    tokens.push({ type: "text", raw: src, text: src })
+    return tokens
+  }
+  return lexer
+}
 
 /** The plain text of inline tokens: emphasis, links and code spans lose their markup. */
 const inlineText = (tokens: ReadonlyArray<Token> | undefined, fallback = ""): string => {
@@ -69,7 +166,7 @@ const listLines = (list: Tokens.List, depth: number): Array<string> => {
       if (token.type === "list") nested.push(...listLines(token as Tokens.List, depth + 1))
       else if (token.type !== "space") own.push(blockText(token))
     }
-    lines.push(`${"  ".repeat(depth)}${marker} ${check}${own.join(" ").replace(/\s*\n\s*/g, " ").trim()}`)
+    lines.push(`${"  ".repeat(Math.min(depth, MAX_LIST_INDENT))}${marker} ${check}${joinLines(own.join(" ")).trim()}`)
     lines.push(...nested)
   })
   return lines
@@ -105,7 +202,7 @@ const toSections = (tokens: ReadonlyArray<Token>, sections: Array<Parser.Section
         break
       }
       case "code": {
-        const code = (token as Tokens.Code).text.replace(/\s+$/, "")
+        const code = (token as Tokens.Code).text.trimEnd()
         if (code.trim() !== "") sections.push({ kind: "code", text: code })
         break
       }
@@ -148,13 +245,16 @@ export const MarkdownParser: Parser.Parser = {
       text = text.slice(front[0].length)
     }
     if (input.fileName.toLowerCase().endsWith(".mdx")) text = stripMdx(text)
-    const tokens = yield* Effect.try({
-      try: () => new Lexer({ gfm: true }).lex(text),
+    // Deep nesting (quotes in quotes, lists in lists) can exhaust the stack, in marked or here.
+    const sections = yield* Effect.try({
+      try: () => {
+        const sections: Array<Parser.Section> = []
+        toSections(lexer().lex(limitNesting(text)), sections)
+        return sections
+      },
       catch: (cause) =>
         new ParseError({ reason: "Corrupt", message: `${input.fileName}: cannot read the Markdown: ${messageOf(cause)}`, cause })
     })
-    const sections: Array<Parser.Section> = []
-    toSections(tokens, sections)
     if (sections.length === 0) return yield* empty(input.fileName)
     if (metadata.title === undefined) {
       const first = sections.find((section) => section.kind === "title" && section.level === 1)

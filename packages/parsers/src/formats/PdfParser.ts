@@ -4,13 +4,15 @@
  * with its page and its box `[page, x0, x1, top, bottom]` in points from the top-left of the page.
  * Pages without a text layer (scans) are rendered and read with OCR.
  *
- * Parser options (the document's `parser_config`):
- * - `pages`: `[[from, to], ...]`, 1-based and inclusive; all pages by default.
- * - `max_pages`: at most this many pages are read (5,000 by default); the rest are skipped.
+ * The document's `parser_config` selects pages: `pages`, `[[from, to], ...]`, 1-based and
+ * inclusive; all pages by default. At most the deployment's `pdfMaxPages` pages are read
+ * (`ParserLimits`, 5,000 by default); the rest are skipped. Decoding is bounded by the deployment's
+ * `pdfMaxStreamBytes` (one stream), `pdfMaxDecodedBytes` (all streams) and `pdfMaxImagePixels` (one
+ * image): a file past them fails `TooLarge`.
  *
  * Metadata: `title`, `author`, `page_count`, `ocr_pages` (pages read with OCR), `pages_read`.
  *
- *   const Parsers = PdfParser.layer.pipe(Layer.provide(Ocr.layer()), Layer.provide(Parser.layer([Parser.TextParser])))
+ *   const Parsers = PdfParser.layer().pipe(Layer.provide(Ocr.layer()), Layer.provide(Parser.layer([Parser.TextParser])))
  */
 import { ParseError, Parser as ParserPort } from "@ragkit/core"
 import type { ChunkPosition } from "@ragkit/core"
@@ -21,11 +23,11 @@ import { blockText, titleLevels, toBlocks, toLines } from "../internal/pdfLayout
 import type { Block, Line, Run } from "../internal/pdfLayout.js"
 import { Ocr } from "../Ocr.js"
 import type { OcrService } from "../Ocr.js"
+import * as ParserLimits from "../ParserLimits.js"
 
 type Parser = ParserPort.Parser
 type Section = ParserPort.Section
 
-export const DEFAULT_MAX_PAGES = 5_000
 /** A page with fewer non-space characters in its text layer than this is taken for a scan. */
 export const MIN_TEXT_CHARS = 16
 /** Scans are rendered at twice 72 dpi, the longer side at most this many pixels. */
@@ -39,16 +41,13 @@ const errorMessage = (cause: unknown): string => (cause instanceof Error ? cause
 
 const invalidOption = (message: string) => new ParseError({ reason: "Unsupported", message: `PDF parser option ${message}` })
 
-/** The pages to read: the `pages` ranges (or all), in order, at most `max_pages`. */
+/** The pages to read: the document's `pages` ranges (or all), in order, at most `maxPages` (the deployment's). */
 export const selectPages = (
   pageCount: number,
-  options: Readonly<Record<string, unknown>> | undefined
+  options: Readonly<Record<string, unknown>> | undefined,
+  maxPages: number
 ): Effect.Effect<ReadonlyArray<number>, ParseError> =>
   Effect.gen(function*() {
-    const maxPages = options?.max_pages ?? DEFAULT_MAX_PAGES
-    if (typeof maxPages !== "number" || !Number.isInteger(maxPages) || maxPages < 1) {
-      return yield* invalidOption(`max_pages must be a positive integer, got ${JSON.stringify(maxPages)}`)
-    }
     const ranges = options?.pages
     const selected = new Set<number>()
     if (ranges === undefined || ranges === null) {
@@ -166,21 +165,33 @@ const infoString = (info: unknown, key: string): string | undefined => {
   return typeof value === "string" && value.trim().length > 0 ? value.trim() : undefined
 }
 
+/** What a document's streams and images may decode to: the deployment's limits. */
+const decodeLimits = (limits: ParserLimits.ParserLimits): Pdfjs.DecodeLimits => ({
+  maxStreamBytes: limits.pdfMaxStreamBytes,
+  maxDecodedBytes: limits.pdfMaxDecodedBytes,
+  maxImagePixels: limits.pdfMaxImagePixels
+})
+
 /** The PDF parser over loaded pdf.js and, for scans, an OCR engine (without one, scans yield no text). */
-const makeWith = (pdfjs: Pdfjs.Pdfjs, assets: ReturnType<typeof Pdfjs.assetPaths>, ocr: OcrService | undefined): Parser => ({
+const makeWith = (
+  pdfjs: Pdfjs.Pdfjs,
+  assets: ReturnType<typeof Pdfjs.assetPaths>,
+  ocr: OcrService | undefined,
+  limits: ParserLimits.ParserLimits
+): Parser => ({
   name: "pdf",
   extensions,
   mimeTypes,
   parse: (input) =>
-    Effect.scoped(Effect.gen(function*() {
+    Pdfjs.guardDecoding(input.fileName, decodeLimits(limits), Effect.scoped(Effect.gen(function*() {
       if (input.bytes.length === 0) {
         return yield* new ParseError({ reason: "Empty", message: `file ${input.fileName} is empty` })
       }
-      const doc = yield* Pdfjs.openDocument(pdfjs, assets, input.bytes)
+      const doc = yield* Pdfjs.openDocument(pdfjs, assets, input.bytes, limits.pdfMaxImagePixels)
       if (doc.numPages === 0) {
         return yield* new ParseError({ reason: "Empty", message: `the PDF ${input.fileName} has no pages` })
       }
-      const pages = yield* selectPages(doc.numPages, input.options)
+      const pages = yield* selectPages(doc.numPages, input.options, limits.pdfMaxPages)
       yield* Effect.annotateCurrentSpan({ pageCount: doc.numPages, pagesRead: pages.length })
 
       const blocks: Array<Block> = []
@@ -226,27 +237,36 @@ const makeWith = (pdfjs: Pdfjs.Pdfjs, assets: ReturnType<typeof Pdfjs.assetPaths
         })
       }
       return { sections, metadata }
-    })).pipe(Effect.withSpan("PdfParser.parse", { attributes: { fileName: input.fileName, size: input.bytes.length } }))
+    })).pipe(
+      // pdf.js's messages do not name the file.
+      Effect.mapError((error) =>
+        error.message.includes(input.fileName)
+          ? error
+          : new ParseError({ reason: error.reason, message: `${input.fileName}: ${error.message}`, cause: error.cause })
+      )
+    )).pipe(Effect.withSpan("PdfParser.parse", { attributes: { fileName: input.fileName, size: input.bytes.length } }))
 })
 
-/** The PDF parser; loads pdf.js. Scanned pages are read with `ocr`. */
-export const make = (ocr: OcrService): Effect.Effect<Parser, ParseError> =>
-  Effect.map(Pdfjs.load, ({ assets, pdfjs }) => makeWith(pdfjs, assets, ocr))
+/** The PDF parser; loads pdf.js. Scanned pages are read with `ocr`; at most `limits.pdfMaxPages` pages. */
+export const make = (ocr: OcrService, limits: ParserLimits.ParserLimits = ParserLimits.defaults): Effect.Effect<Parser, ParseError> =>
+  Effect.map(Pdfjs.load, ({ assets, pdfjs }) => makeWith(pdfjs, assets, ocr, limits))
 
 /** The PDF parser without OCR: scanned pages yield no text. */
-export const makeWithoutOcr: Effect.Effect<Parser, ParseError> = Effect.map(
-  Pdfjs.load,
-  ({ assets, pdfjs }) => makeWith(pdfjs, assets, undefined)
-)
+export const makeWithoutOcr = (limits: ParserLimits.ParserLimits = ParserLimits.defaults): Effect.Effect<Parser, ParseError> =>
+  Effect.map(Pdfjs.load, ({ assets, pdfjs }) => makeWith(pdfjs, assets, undefined, limits))
 
 /** The PDF parser over the `Ocr` below it. */
-export const parser: Effect.Effect<Parser, ParseError, Ocr> = Effect.flatMap(Ocr, make)
+export const parser = (limits: ParserLimits.ParserLimits = ParserLimits.defaults): Effect.Effect<Parser, ParseError, Ocr> =>
+  Effect.flatMap(Ocr, (ocr) => make(ocr, limits))
 
 /** Adds the PDF parser to the `ParserRegistry` below it; scans are read with the `Ocr` below it. */
-export const layer: Layer.Layer<ParserPort.ParserRegistry, ParseError, ParserPort.ParserRegistry | Ocr> = Layer.unwrapEffect(
-  Effect.map(parser, (p) => ParserPort.contribute([p]))
-)
+export const layer = (
+  limits: ParserLimits.ParserLimits = ParserLimits.defaults
+): Layer.Layer<ParserPort.ParserRegistry, ParseError, ParserPort.ParserRegistry | Ocr> =>
+  Layer.unwrapEffect(Effect.map(parser(limits), (p) => ParserPort.contribute([p])))
 
 /** Adds the PDF parser, without OCR, to the `ParserRegistry` below it. */
-export const layerWithoutOcr: Layer.Layer<ParserPort.ParserRegistry, ParseError, ParserPort.ParserRegistry> = Layer
-  .unwrapEffect(Effect.map(makeWithoutOcr, (p) => ParserPort.contribute([p])))
+export const layerWithoutOcr = (
+  limits: ParserLimits.ParserLimits = ParserLimits.defaults
+): Layer.Layer<ParserPort.ParserRegistry, ParseError, ParserPort.ParserRegistry> =>
+  Layer.unwrapEffect(Effect.map(makeWithoutOcr(limits), (p) => ParserPort.contribute([p])))

@@ -8,11 +8,12 @@
 import type { Parser } from "@ragkit/core"
 import { ParseError } from "@ragkit/core"
 import { Effect } from "effect"
-import { Parser as Htmlparser2 } from "htmlparser2"
 import { tableSection } from "./HtmlParser.js"
 import { collapseWhitespace, empty, naturalCompare } from "../internal/text.js"
+import { makeParser } from "../internal/markup.js"
 import type { ZipArchive } from "../internal/zip.js"
-import { coreProperties, decodeXmlEntities, openZip, zipLimits } from "../internal/zip.js"
+import { coreProperties, decodeXmlEntities, openZip, readXml, zipLimits } from "../internal/zip.js"
+import * as ParserLimits from "../ParserLimits.js"
 
 interface Shape {
   placeholder: string | undefined
@@ -36,7 +37,7 @@ export const slideSections = (xml: string, options: { readonly notes?: boolean }
   let paragraph: string | undefined
   let inText = false
 
-  const parser = new Htmlparser2(
+  const parser = makeParser(
     {
       onopentag(name, attributes) {
         switch (name) {
@@ -135,9 +136,10 @@ interface Relationship {
 const relationships = (xml: string | undefined): Array<Relationship> => {
   if (xml === undefined) return []
   const out: Array<Relationship> = []
-  for (const match of xml.matchAll(/<(?:\w+:)?Relationship\b([^>]*)>/g)) {
+  // `[^<>]` and the look-behind keep these linear on hostile XML (no '>', long names).
+  for (const match of xml.matchAll(/<(?:\w+:)?Relationship\b([^<>]*)>/g)) {
     const attributes: Record<string, string> = {}
-    for (const attribute of match[1]!.matchAll(/([\w:]+)\s*=\s*"([^"]*)"/g)) attributes[attribute[1]!] = decodeXmlEntities(attribute[2]!)
+    for (const attribute of match[1]!.matchAll(/(?<![\w:])([\w:]+)\s*=\s*"([^"]*)"/g)) attributes[attribute[1]!] = decodeXmlEntities(attribute[2]!)
     if (attributes.Id !== undefined && attributes.Target !== undefined) {
       out.push({ id: attributes.Id, type: attributes.Type ?? "", target: attributes.Target })
     }
@@ -159,22 +161,23 @@ const resolvePart = (folder: string, target: string): string => {
 const SLIDE = /^ppt\/slides\/slide\d+\.xml$/
 
 /** The slide parts in presentation order. */
-const slideOrder = (archive: ZipArchive): Effect.Effect<Array<string>, ParseError> =>
+const slideOrder = (archive: ZipArchive, fileName: string): Effect.Effect<Array<string>, ParseError> =>
   Effect.gen(function*() {
     const presentation = yield* archive.readText("ppt/presentation.xml")
-    const rels = relationships(yield* archive.readText("ppt/_rels/presentation.xml.rels"))
+    const relsXml = yield* archive.readText("ppt/_rels/presentation.xml.rels")
+    const rels = yield* readXml(fileName, "PPTX", "ppt/_rels/presentation.xml.rels", () => relationships(relsXml))
     const byId = new Map(rels.map((rel) => [rel.id, resolvePart("ppt", rel.target)]))
-    const ordered: Array<string> = []
-    for (const match of (presentation ?? "").matchAll(/<p:sldId\b[^>]*\br:id="([^"]+)"/g)) {
+    const ordered = new Set<string>()
+    for (const match of (presentation ?? "").matchAll(/<p:sldId\b[^<>]*\br:id="([^"]+)"/g)) {
       const part = byId.get(match[1]!)
-      if (part !== undefined && archive.has(part) && !ordered.includes(part)) ordered.push(part)
+      if (part !== undefined && archive.has(part)) ordered.add(part)
     }
-    if (ordered.length > 0) return ordered
+    if (ordered.size > 0) return [...ordered]
     return archive.entries.map((entry) => entry.name).filter((name) => SLIDE.test(name)).sort(naturalCompare)
   })
 
-/** PowerPoint presentations (`pptx`, `pptm`). */
-export const PptxParser: Parser.Parser = {
+/** PowerPoint presentations (`pptx`, `pptm`); the archive is checked against the deployment's `limits`. */
+export const makePptxParser = (limits: ParserLimits.ParserLimits): Parser.Parser => ({
   name: "pptx",
   extensions: ["pptx", "pptm"],
   mimeTypes: [
@@ -182,8 +185,8 @@ export const PptxParser: Parser.Parser = {
     "application/vnd.ms-powerpoint.presentation.macroEnabled.12"
   ],
   parse: Effect.fn("PptxParser.parse")(function*(input: Parser.ParseInput) {
-    const archive = yield* openZip(input.bytes, { format: "PPTX", fileName: input.fileName, limits: zipLimits(input.options) })
-    const slides = yield* slideOrder(archive)
+    const archive = yield* openZip(input.bytes, { format: "PPTX", fileName: input.fileName, limits: zipLimits(limits) })
+    const slides = yield* slideOrder(archive, input.fileName)
     if (slides.length === 0 && !archive.has("ppt/presentation.xml")) {
       return yield* new ParseError({ reason: "Corrupt", message: `${input.fileName}: not a valid PPTX (no slides)` })
     }
@@ -193,23 +196,30 @@ export const PptxParser: Parser.Parser = {
       const page = index + 1
       const xml = yield* archive.readText(part)
       if (xml === undefined) continue
-      const own = slideSections(xml)
+      const own = yield* readXml(input.fileName, "PPTX", part, () => slideSections(xml))
       // The title first, as the slide shows it.
       const ordered = [...own.filter((s) => s.kind === "title"), ...own.filter((s) => s.kind !== "title")]
       if (includeNotes) {
         const folder = part.slice(0, part.lastIndexOf("/"))
-        const rels = relationships(yield* archive.readText(`${folder}/_rels/${part.slice(folder.length + 1)}.rels`))
+        const relsPart = `${folder}/_rels/${part.slice(folder.length + 1)}.rels`
+        const relsXml = yield* archive.readText(relsPart)
+        const rels = yield* readXml(input.fileName, "PPTX", relsPart, () => relationships(relsXml))
         const notes = rels.find((rel) => rel.type.endsWith("/notesSlide"))
-        const notesXml = notes === undefined ? undefined : yield* archive.readText(resolvePart(folder, notes.target))
-        if (notesXml !== undefined) {
-          const text = slideSections(notesXml, { notes: true }).map((section) => section.text).join("\n").trim()
+        const notesPart = notes === undefined ? undefined : resolvePart(folder, notes.target)
+        const notesXml = notesPart === undefined ? undefined : yield* archive.readText(notesPart)
+        if (notesPart !== undefined && notesXml !== undefined) {
+          const notesSections = yield* readXml(input.fileName, "PPTX", notesPart, () => slideSections(notesXml, { notes: true }))
+          const text = notesSections.map((section) => section.text).join("\n").trim()
           if (text !== "") ordered.push({ kind: "text", text })
         }
       }
       sections.push(...ordered.map((section) => ({ ...section, page })))
     }
     if (sections.length === 0) return yield* empty(input.fileName)
-    const properties = yield* coreProperties(archive)
+    const properties = yield* coreProperties(archive, input.fileName, "PPTX")
     return { sections, metadata: { ...properties, slides: slides.length } }
   })
-}
+})
+
+/** PowerPoint presentations, with the default limits. */
+export const PptxParser: Parser.Parser = makePptxParser(ParserLimits.defaults)

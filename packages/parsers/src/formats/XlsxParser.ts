@@ -1,21 +1,20 @@
 /**
  * Excel workbooks (`xlsx`): one `table` section per sheet, after a `title` section with the sheet
  * name. Cells are rendered as text: dates as ISO dates, formulas as their cached result, rich text
- * as plain text. Empty rows and trailing empty columns are dropped; more than `maxCells` cells
- * (default 1,000,000) fail with `TooLarge`. The zip container is checked first (`internal/zip.ts`).
+ * as plain text. Empty rows and trailing empty columns are dropped; more than the deployment's
+ * `maxCells` cells (`ParserLimits`, default 1,000,000) fail with `TooLarge`. The zip container is checked first (`internal/zip.ts`).
  * Legacy `.xls` is not read (exceljs cannot).
  */
 import type { Parser } from "@ragkit/core"
 import { ParseError } from "@ragkit/core"
 import { Effect } from "effect"
 import { tableSection } from "./HtmlParser.js"
-import { empty, messageOf, numberOption, tooLarge } from "../internal/text.js"
+import { empty, messageOf, tooLarge } from "../internal/text.js"
 import { lazyModule } from "../internal/lazy.js"
 import { coreProperties, openZip, zipLimits } from "../internal/zip.js"
+import * as ParserLimits from "../ParserLimits.js"
 
 const exceljs = lazyModule("exceljs", () => import("exceljs"))
-
-export const DEFAULT_XLSX_MAX_CELLS = 1_000_000
 
 const isoDate = (date: Date): string => {
   if (Number.isNaN(date.getTime())) return ""
@@ -44,8 +43,8 @@ export const cellText = (value: unknown): string => {
   return ""
 }
 
-/** Excel workbooks (`xlsx`, `xlsm`). */
-export const XlsxParser: Parser.Parser = {
+/** Excel workbooks (`xlsx`, `xlsm`); the archive and the cells are checked against the deployment's `limits`. */
+export const makeXlsxParser = (limits: ParserLimits.ParserLimits): Parser.Parser => ({
   name: "xlsx",
   extensions: ["xlsx", "xlsm"],
   mimeTypes: [
@@ -53,13 +52,13 @@ export const XlsxParser: Parser.Parser = {
     "application/vnd.ms-excel.sheet.macroEnabled.12"
   ],
   parse: Effect.fn("XlsxParser.parse")(function*(input: Parser.ParseInput) {
-    const archive = yield* openZip(input.bytes, { format: "XLSX", fileName: input.fileName, limits: zipLimits(input.options) })
+    const archive = yield* openZip(input.bytes, { format: "XLSX", fileName: input.fileName, limits: zipLimits(limits) })
     if (!archive.has("xl/workbook.xml")) {
       return yield* new ParseError({ reason: "Corrupt", message: `${input.fileName}: not a valid XLSX (no xl/workbook.xml)` })
     }
     // exceljs inflates every entry on its own: check first that none inflates beyond the limits.
     yield* archive.verifyAll
-    const properties = yield* coreProperties(archive)
+    const properties = yield* coreProperties(archive, input.fileName, "XLSX")
     const { default: ExcelJS } = yield* exceljs
     const workbook = new ExcelJS.Workbook()
     yield* Effect.tryPromise({
@@ -67,7 +66,7 @@ export const XlsxParser: Parser.Parser = {
       catch: (cause) =>
         new ParseError({ reason: "Corrupt", message: `${input.fileName}: cannot read the XLSX: ${messageOf(cause)}`, cause })
     })
-    const maxCells = numberOption(input.options, "maxCells", DEFAULT_XLSX_MAX_CELLS)
+    const maxCells = limits.maxCells
     let cells = 0
     const sections: Array<Parser.Section> = []
     const sheets: Array<string> = []
@@ -100,4 +99,7 @@ export const XlsxParser: Parser.Parser = {
     if (sections.length === 0) return yield* empty(input.fileName, "no cells with content")
     return { sections, metadata: { ...properties, sheets } }
   })
-}
+})
+
+/** Excel workbooks, with the default limits. */
+export const XlsxParser: Parser.Parser = makeXlsxParser(ParserLimits.defaults)

@@ -3,23 +3,28 @@
  * through these when the e-mail parser stands alone.
  */
 import { Parser } from "@ragkit/core"
-import { CodeParser } from "./CodeParser.js"
-import { CsvParser } from "./CsvParser.js"
-import { DocxParser } from "./DocxParser.js"
+import * as ParserLimits from "../ParserLimits.js"
+import { makeCodeParser } from "./CodeParser.js"
+import { makeCsvParser } from "./CsvParser.js"
+import { makeDocxParser } from "./DocxParser.js"
 import { HtmlParser } from "./HtmlParser.js"
-import { JsonParser } from "./JsonParser.js"
+import { makeJsonParser } from "./JsonParser.js"
 import { MarkdownParser } from "./MarkdownParser.js"
-import { PptxParser } from "./PptxParser.js"
-import { XlsxParser } from "./XlsxParser.js"
+import { makePptxParser } from "./PptxParser.js"
+import { makeXlsxParser } from "./XlsxParser.js"
 
-export const formats: ReadonlyArray<Parser.Parser> = [
+/** The formats, under the deployment's limits. */
+export const makeFormats = (limits: ParserLimits.ParserLimits): ReadonlyArray<Parser.Parser> => [
   Parser.TextParser,
   MarkdownParser,
   HtmlParser,
-  JsonParser,
-  CsvParser,
-  XlsxParser,
-  DocxParser,
-  PptxParser,
-  CodeParser
+  makeJsonParser(limits),
+  makeCsvParser(limits),
+  makeXlsxParser(limits),
+  makeDocxParser(limits),
+  makePptxParser(limits),
+  makeCodeParser(limits)
 ]
+
+/** The formats, with the default limits. */
+export const formats: ReadonlyArray<Parser.Parser> = makeFormats(ParserLimits.defaults)

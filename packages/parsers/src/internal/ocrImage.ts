@@ -55,6 +55,32 @@ const webpSize = (b: Uint8Array): { width: number; height: number } | undefined 
   return undefined
 }
 
+const u16 = (b: Uint8Array, i: number, little: boolean) => (little ? u16le(b, i) : u16be(b, i))
+const u32 = (b: Uint8Array, i: number, little: boolean) =>
+  little ? (b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16)) + b[i + 3]! * 0x1000000 : u32be(b, i)
+
+/** The size of a TIFF's first image, from its first directory (tags 256 ImageWidth, 257 ImageLength). */
+const tiffSize = (b: Uint8Array): { width: number; height: number } | undefined => {
+  if (b.length < 8) return undefined
+  const little = b[0] === 0x49
+  const ifd = u32(b, 4, little)
+  if (ifd + 2 > b.length) return undefined
+  const count = u16(b, ifd, little)
+  let width: number | undefined
+  let height: number | undefined
+  for (let k = 0; k < count; k++) {
+    const at = ifd + 2 + k * 12
+    if (at + 12 > b.length) break
+    const tag = u16(b, at, little)
+    if (tag !== 256 && tag !== 257) continue
+    // SHORT (3) or LONG (4), one value, in the entry itself.
+    const value = u16(b, at + 2, little) === 3 ? u16(b, at + 8, little) : u32(b, at + 8, little)
+    if (tag === 256) width = value
+    else height = value
+  }
+  return width === undefined || height === undefined ? undefined : { width, height }
+}
+
 /** The image format and size, or `undefined` when the bytes are no image OCR can read. */
 export const sniffImage = (bytes: Uint8Array): ImageInfo | undefined => {
   if (startsWith(bytes, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) {
@@ -69,6 +95,8 @@ export const sniffImage = (bytes: Uint8Array): ImageInfo | undefined => {
   if (startsWith(bytes, [0x52, 0x49, 0x46, 0x46]) && startsWith(bytes, [0x57, 0x45, 0x42, 0x50], 8)) {
     return { mime: "image/webp", ...webpSize(bytes) }
   }
-  if (startsWith(bytes, [0x49, 0x49, 0x2a, 0x00]) || startsWith(bytes, [0x4d, 0x4d, 0x00, 0x2a])) return { mime: "image/tiff" }
+  if (startsWith(bytes, [0x49, 0x49, 0x2a, 0x00]) || startsWith(bytes, [0x4d, 0x4d, 0x00, 0x2a])) {
+    return { mime: "image/tiff", ...tiffSize(bytes) }
+  }
   return undefined
 }

@@ -36,6 +36,8 @@ export interface Block {
   bottom: number
   /** Character-weighted font size. */
   size: number
+  /** Non-space characters of its lines. */
+  chars: number
   /** From OCR, not the text layer. */
   readonly ocr: boolean
 }
@@ -50,13 +52,19 @@ const nonSpace = (text: string) => text.replace(/\s+/gu, "").length
 export const toLines = (runs: Iterable<Run>): Array<Line> => {
   const lines: Array<Line> = []
   let line: Line | undefined
+  // The line's last character, kept aside: reading it from a string built by appending would
+  // flatten the string each time, in time that grows by the square of the line's length.
+  let last = ""
   let closed = true
   for (const run of runs) {
     const size = run.size > 0 ? run.size : 1
     const text = run.text
     if (text.trim().length === 0) {
       // Spaces the producer emitted: keep one, unless the line ends here.
-      if (line !== undefined && !closed && text.length > 0 && !line.text.endsWith(" ")) line.text += " "
+      if (line !== undefined && !closed && text.length > 0 && last !== " ") {
+        line.text += " "
+        last = " "
+      }
       if (run.endsLine === true) closed = true
       continue
     }
@@ -66,7 +74,6 @@ export const toLines = (runs: Iterable<Run>): Array<Line> => {
       run.x0 - line.x1 <= 1.5 * Math.max(size, line.size)
     if (line !== undefined && continues) {
       const gap = run.x0 - line.x1
-      const last = line.text.at(-1) ?? ""
       if (gap > 0.12 * size && !/\s/u.test(last) && !/^\s/u.test(text) && !(isCjk(last) && isCjk(text[0] ?? ""))) {
         line.text += " "
       }
@@ -74,6 +81,7 @@ export const toLines = (runs: Iterable<Run>): Array<Line> => {
       line.size = (line.size * line.chars + size * chars) / Math.max(1, line.chars + chars)
       line.chars += chars
       line.text += text
+      last = text.at(-1) ?? last
       line.x1 = Math.max(line.x1, run.x1)
       line.top = Math.min(line.top, run.baseline - ASCENT * size)
       line.bottom = Math.max(line.bottom, run.baseline + DESCENT * size)
@@ -89,6 +97,7 @@ export const toLines = (runs: Iterable<Run>): Array<Line> => {
         size,
         chars: nonSpace(text)
       }
+      last = text.at(-1) ?? ""
       lines.push(line)
     }
     closed = run.endsLine === true
@@ -121,10 +130,20 @@ export const toBlocks = (page: number, lines: ReadonlyArray<Line>, ocr: boolean)
       }
     }
     if (target === undefined) {
-      blocks.push({ page, lines: [line], x0: line.x0, x1: line.x1, top: line.top, bottom: line.bottom, size: line.size, ocr })
+      blocks.push({
+        page,
+        lines: [line],
+        x0: line.x0,
+        x1: line.x1,
+        top: line.top,
+        bottom: line.bottom,
+        size: line.size,
+        chars: line.chars,
+        ocr
+      })
     } else {
-      const chars = target.lines.reduce((n, l) => n + l.chars, 0)
-      target.size = (target.size * chars + line.size * line.chars) / Math.max(1, chars + line.chars)
+      target.size = (target.size * target.chars + line.size * line.chars) / Math.max(1, target.chars + line.chars)
+      target.chars += line.chars
       target.lines.push(line)
       target.x0 = Math.min(target.x0, line.x0)
       target.x1 = Math.max(target.x1, line.x1)
@@ -137,19 +156,28 @@ export const toBlocks = (page: number, lines: ReadonlyArray<Line>, ocr: boolean)
 
 /** A block's text: lines joined by a space (none between CJK characters), hyphenated words mended. */
 export const blockText = (block: Block): string => {
-  let text = ""
+  // Pieces joined once at the end, the text's last characters kept aside (see `toLines`).
+  const parts: Array<string> = []
+  let tail = ""
+  const add = (piece: string) => {
+    parts.push(piece)
+    tail = (tail + piece).slice(-3)
+  }
   for (const line of block.lines) {
     const next = line.text.trim()
-    if (text.length === 0) {
-      text = next
+    if (parts.length === 0) {
+      if (next.length > 0) add(next)
       continue
     }
-    const last = text.at(-1) ?? ""
-    if (last === "-" && /\p{L}-$/u.test(text) && /^\p{Ll}/u.test(next)) text = text.slice(0, -1) + next
-    else if (isCjk(last) && isCjk(next[0] ?? "")) text += next
-    else text += ` ${next}`
+    const last = tail.at(-1) ?? ""
+    if (last === "-" && /\p{L}-$/u.test(tail) && /^\p{Ll}/u.test(next)) {
+      parts[parts.length - 1] = parts[parts.length - 1]!.slice(0, -1)
+      tail = tail.slice(0, -1)
+      add(next)
+    } else if (isCjk(last) && isCjk(next[0] ?? "")) add(next)
+    else add(` ${next}`)
   }
-  return text
+  return parts.join("")
 }
 
 /** The body font size: the size most characters are set in (text-layer blocks only). */

@@ -4,7 +4,15 @@
  * page to PNG for OCR.
  *
  * No worker thread: in Node pdf.js runs its worker code in the main thread ("fake worker").
+ *
+ * Decoding is bounded: pdf.js inflates streams (FlateDecode, LZW, ...) into buffers that grow
+ * without a cap, outside the V8 heap where no thread memory limit applies, so a few kilobytes of
+ * PDF could ask for gigabytes. The worker code is loaded with three small patches that report to
+ * a `DecodeGuard` before a decoded stream grows, when a Brotli stream is decoded, and when an image
+ * is over pdf.js's `maxImageSize`: past the guard's limits the decoding stops, and the parser fails
+ * the document with `TooLarge` (`guardDecoding`).
  */
+import { readFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { dirname, join, sep } from "node:path"
 import { ParseError } from "@ragkit/core"
@@ -25,13 +33,137 @@ export const assetPaths = (): { readonly standardFontDataUrl: string; readonly c
   return { standardFontDataUrl: join(root, "standard_fonts") + sep, cMapUrl: join(root, "cmaps") + sep }
 }
 
-/** Loads the pdf.js module (once per process; Node caches it). */
+/** The limits a document's decoding is held to (the deployment's `ParserLimits`). */
+export interface DecodeLimits {
+  /** Bytes one stream may decode to. */
+  readonly maxStreamBytes: number
+  /** Bytes all the document's streams may decode to together. */
+  readonly maxDecodedBytes: number
+  /** Pixels of one image. */
+  readonly maxImagePixels: number
+}
+
+/** What the patched worker code calls; one document at a time (see `guardDecoding`). */
+interface DecodeGuard {
+  /** A decoded stream's buffer grows from `current` to at least `requested` bytes. */
+  readonly grow: (requested: number, current: number) => void
+  /** pdf.js skips an image of `width` x `height` pixels, over `maxImageSize`. */
+  readonly image: (width: number, height: number) => void
+}
+
+const GUARD = "__ragkitPdfDecodeGuard"
+
+const mib = (n: number) => `${Math.round((n / (1024 * 1024)) * 10) / 10} MiB`
+
+/** The document's guard state: the limits, the bytes decoded so far, and the first limit passed. */
+let current: { limits: DecodeLimits; decoded: number; exceeded: string | undefined } | undefined
+
+const guard: DecodeGuard = {
+  grow: (requested, before) => {
+    if (current === undefined) return
+    if (current.exceeded === undefined) {
+      if (requested > current.limits.maxStreamBytes) {
+        current.exceeded = `a stream of the PDF decodes to more than its limit of ${mib(current.limits.maxStreamBytes)}`
+      } else {
+        current.decoded += Math.max(0, requested - before)
+        if (current.decoded > current.limits.maxDecodedBytes) {
+          current.exceeded = `the streams of the PDF decode to more than their limit of ${mib(current.limits.maxDecodedBytes)} in all`
+        }
+      }
+    }
+    if (current.exceeded !== undefined) throw new Error(current.exceeded)
+  },
+  image: (width, height) => {
+    if (current === undefined || current.exceeded !== undefined) return
+    current.exceeded = `an image of the PDF has ${width}x${height} pixels, over the limit of ${current.limits.maxImagePixels} pixels`
+  }
+}
+
+/** The patches: the anchor in pdf.js's worker code, and what goes right after it. */
+const PATCHES: ReadonlyArray<readonly [string, string]> = [
+  [
+    // DecodeStream.ensureBuffer, behind every decoding filter.
+    "  ensureBuffer(requested) {\n    const buffer = this.buffer;\n    if (requested <= buffer.byteLength) {\n      return buffer;\n    }\n",
+    `    globalThis.${GUARD}?.grow(requested, buffer.byteLength);\n`
+  ],
+  [
+    // The DecompressionStream path of FlateDecode and BrotliDecode.
+    "        chunks.push(chunk);\n        totalLength += chunk.byteLength;\n",
+    `        globalThis.${GUARD}?.grow(totalLength, totalLength - chunk.byteLength);\n`
+  ],
+  [
+    // The JavaScript Brotli decoder.
+    "      totalOutput += s.outputUsed;\n",
+    `      globalThis.${GUARD}?.grow(totalOutput, totalOutput - s.outputUsed);\n`
+  ],
+  [
+    "    if (maxImageSize !== -1 && w * h > maxImageSize) {\n",
+    `      globalThis.${GUARD}?.image(w, h);\n`
+  ]
+]
+
+/** pdf.js's worker code with the patches, as a module; fails if an anchor is missing (another pdf.js). */
+const loadPatchedWorker = async (): Promise<unknown> => {
+  const path = createRequire(import.meta.url).resolve("pdfjs-dist/legacy/build/pdf.worker.mjs")
+  let source = readFileSync(path, "utf8")
+  for (const [anchor, addition] of PATCHES) {
+    const at = source.indexOf(anchor)
+    if (at < 0 || source.indexOf(anchor, at + 1) >= 0) {
+      throw new Error(`the pdf.js worker at ${path} is not the version whose decoding ragkit bounds`)
+    }
+    source = source.slice(0, at + anchor.length) + addition + source.slice(at + anchor.length)
+  }
+  return import(`data:text/javascript;base64,${Buffer.from(source).toString("base64")}`)
+}
+
+/**
+ * Loads the pdf.js module and its patched worker code (once per process or thread: the fake
+ * worker takes `globalThis.pdfjsWorker`, which must be set before the first document opens).
+ */
+let patchedWorker: Promise<unknown> | undefined
+
 export const load: Effect.Effect<{ readonly pdfjs: Pdfjs; readonly assets: ReturnType<typeof assetPaths> }, ParseError> =
   Effect.tryPromise({
-    try: async () => ({ pdfjs: await import("pdfjs-dist/legacy/build/pdf.mjs"), assets: assetPaths() }),
+    try: async () => {
+      const global = globalThis as Record<string, unknown>
+      global["pdfjsWorker"] = await (patchedWorker ??= loadPatchedWorker())
+      global[GUARD] = guard
+      return { pdfjs: await import("pdfjs-dist/legacy/build/pdf.mjs"), assets: assetPaths() }
+    },
     catch: (cause) =>
       new ParseError({ reason: "Unknown", message: `pdf.js cannot load: ${errorMessage(cause)}`, cause })
   })
+
+const oneDocument = Effect.unsafeMakeSemaphore(1)
+
+/**
+ * Runs `parse` (one document) with its decoding held to `limits`; past them it fails `TooLarge`
+ * with a message naming the limit, whatever pdf.js made of the stopped decoding. Documents take
+ * turns (the guard's state is the one document's): pdf.js runs on this thread anyway.
+ */
+export const guardDecoding = <A, R>(
+  fileName: string,
+  limits: DecodeLimits,
+  parse: Effect.Effect<A, ParseError, R>
+): Effect.Effect<A, ParseError, R> =>
+  oneDocument.withPermits(1)(
+    Effect.acquireUseRelease(
+      Effect.sync(() => {
+        const state = { limits, decoded: 0, exceeded: undefined as string | undefined }
+        current = state
+        return state
+      }),
+      (state) =>
+        Effect.exit(parse).pipe(
+          Effect.flatMap((exit) =>
+            state.exceeded === undefined
+              ? exit
+              : Effect.fail(new ParseError({ reason: "TooLarge", message: `${fileName}: ${state.exceeded}` }))
+          )
+        ),
+      () => Effect.sync(() => void (current = undefined))
+    )
+  )
 
 /** pdf.js exceptions when opening a document, as `ParseError`s. */
 export const openError = (cause: unknown): ParseError => {
@@ -53,7 +185,8 @@ export const openError = (cause: unknown): ParseError => {
 export const openDocument = (
   pdfjs: Pdfjs,
   assets: ReturnType<typeof assetPaths>,
-  bytes: Uint8Array
+  bytes: Uint8Array,
+  maxImagePixels: number
 ): Effect.Effect<PDFDocumentProxy, ParseError, Scope.Scope> =>
   Effect.gen(function*() {
     const task = yield* Effect.acquireRelease(
@@ -67,6 +200,8 @@ export const openDocument = (
             cMapUrl: assets.cMapUrl,
             cMapPacked: true,
             isEvalSupported: false,
+            // Images past this are not decoded (the decode guard then fails the document).
+            maxImageSize: maxImagePixels,
             useSystemFonts: false,
             disableFontFace: true,
             stopAtErrors: false,

@@ -13,9 +13,15 @@ export const empty = (fileName: string, what = "no text"): ParseError =>
 
 export const tooLarge = (message: string): ParseError => new ParseError({ reason: "TooLarge", message })
 
-/** The message of an unknown thrown value. */
+/** The message of an unknown thrown value (a stack overflow reads as nesting too deep). */
 export const messageOf = (cause: unknown): string =>
-  cause instanceof Error ? cause.message : typeof cause === "string" ? cause : String(cause)
+  cause instanceof RangeError && cause.message.includes("call stack")
+    ? `nesting too deep (${cause.message})`
+    : cause instanceof Error
+    ? cause.message
+    : typeof cause === "string"
+    ? cause
+    : String(cause)
 
 /** Text decoding with binary detection: core's, shared with its plain-text parser. */
 export const decodeText = (bytes: Uint8Array, fileName: string): Effect.Effect<string, ParseError> =>
@@ -36,20 +42,16 @@ export const normaliseWhitespace = (text: string): string =>
 /** All whitespace (newlines too) to single spaces. */
 export const collapseWhitespace = (text: string): string => text.replace(/\s+/gu, " ").trim()
 
+/**
+ * Each run of whitespace that holds a line break becomes one space; other runs stay. In linear
+ * time, where the pattern `\s*\n\s*` is quadratic on a long run of spaces without a line break.
+ */
+export const joinLines = (text: string): string => text.replace(/\s+/g, (run) => (run.includes("\n") ? " " : run))
+
 const collator = new Intl.Collator("en", { numeric: true, sensitivity: "base" })
 
 /** Compares so that `slide2` sorts before `slide10`. */
 export const naturalCompare = (a: string, b: string): number => collator.compare(a, b)
-
-/** A positive number option (from `ParseInput.options`), or the default. */
-export const numberOption = (
-  options: Readonly<Record<string, unknown>> | undefined,
-  key: string,
-  fallback: number
-): number => {
-  const value = options?.[key]
-  return typeof value === "number" && Number.isFinite(value) && value > 0 ? value : fallback
-}
 
 /**
  * Splits text into pieces of at most `max` characters, at line ends when it can (then at spaces,

@@ -11,29 +11,26 @@
 import { ParseError } from "@ragkit/core"
 import { Effect } from "effect"
 import * as zlib from "node:zlib"
-import { corrupt, messageOf, numberOption, tooLarge } from "./text.js"
+import { defaults as defaultParserLimits, type ParserLimits } from "../ParserLimits.js"
+import { corrupt, messageOf, tooLarge } from "./text.js"
 
 export interface ZipLimits {
-  /** Sum of the uncompressed sizes of all entries. Default 200 MB. */
+  /** Sum of the uncompressed sizes of all entries. */
   readonly maxTotalBytes: number
-  /** Uncompressed size of one entry. Default 50 MB. */
+  /** Uncompressed size of one entry. */
   readonly maxEntryBytes: number
-  /** Number of entries. Default 10,000. */
+  /** Number of entries. */
   readonly maxEntries: number
 }
 
-export const defaultZipLimits: ZipLimits = {
-  maxTotalBytes: 200 * 1024 * 1024,
-  maxEntryBytes: 50 * 1024 * 1024,
-  maxEntries: 10_000
-}
-
-/** The limits from parser options `zipMaxTotalBytes`, `zipMaxEntryBytes`, `zipMaxEntries`. */
-export const zipLimits = (options: Readonly<Record<string, unknown>> | undefined): ZipLimits => ({
-  maxTotalBytes: numberOption(options, "zipMaxTotalBytes", defaultZipLimits.maxTotalBytes),
-  maxEntryBytes: numberOption(options, "zipMaxEntryBytes", defaultZipLimits.maxEntryBytes),
-  maxEntries: numberOption(options, "zipMaxEntries", defaultZipLimits.maxEntries)
+/** The archive limits of the deployment's parser limits (never of a document's options). */
+export const zipLimits = (limits: ParserLimits): ZipLimits => ({
+  maxTotalBytes: limits.zipMaxTotalBytes,
+  maxEntryBytes: limits.zipMaxEntryBytes,
+  maxEntries: limits.zipMaxEntries
 })
+
+export const defaultZipLimits: ZipLimits = zipLimits(defaultParserLimits)
 
 export interface ZipEntry {
   readonly name: string
@@ -154,6 +151,7 @@ const readDirectory = (bytes: Uint8Array, options: OpenZipOptions, limits: ZipLi
     while (extra + 4 <= extraEnd) {
       const id = u16(extra)
       const size = u16(extra + 2)
+      if (extra + 4 + size > extraEnd) return bad(`the extra field of entry ${name} overruns its header`)
       if (id === 0x0001) {
         let field = extra + 4
         const next = () => {
@@ -199,7 +197,13 @@ export const openZip = (bytes: Uint8Array, options: OpenZipOptions): Effect.Effe
     if (!startsWith(bytes, [0x50, 0x4b, 0x03, 0x04]) && !startsWith(bytes, [0x50, 0x4b, 0x05, 0x06])) {
       return Effect.fail(corrupt(`${fileName}: not a valid ${format} (not a zip archive)`))
     }
-    const directory = readDirectory(bytes, options, limits)
+    let directory: Directory | ParseError
+    try {
+      directory = readDirectory(bytes, options, limits)
+    } catch (cause) {
+      // A structure the checks above missed: still a damaged file, never a crash.
+      directory = corrupt(`${fileName}: not a valid ${format} (damaged zip structure: ${messageOf(cause)})`, cause)
+    }
     if (directory instanceof ParseError) return Effect.fail(directory)
     const byName = new Map(directory.entries.map((entry) => [entry.name, entry]))
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
@@ -272,17 +276,42 @@ export const openZip = (bytes: Uint8Array, options: OpenZipOptions): Effect.Effe
 
 const XML_ENTITIES: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: "\"", apos: "'" }
 
-/** Decodes the five XML entities and numeric character references. */
+/** Thrown by `decodeXmlEntities` for a character reference beyond Unicode (the XML is malformed). */
+export class InvalidCharacterReference extends Error {
+  constructor(readonly reference: string) {
+    super(`an invalid character reference ${reference.length > 24 ? `${reference.slice(0, 24)}...` : reference}`)
+  }
+}
+
+/**
+ * Decodes the five XML entities and numeric character references; throws
+ * `InvalidCharacterReference` for a reference above U+10FFFF.
+ */
 export const decodeXmlEntities = (text: string): string =>
   text.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|amp|lt|gt|quot|apos);/g, (match, name: string) => {
-    if (name.startsWith("#x")) return String.fromCodePoint(Number.parseInt(name.slice(2), 16))
-    if (name.startsWith("#")) return String.fromCodePoint(Number.parseInt(name.slice(1), 10))
-    return XML_ENTITIES[name] ?? match
+    if (!name.startsWith("#")) return XML_ENTITIES[name] ?? match
+    const code = name.startsWith("#x") ? Number.parseInt(name.slice(2), 16) : Number.parseInt(name.slice(1), 10)
+    if (!(code <= 0x10ffff)) throw new InvalidCharacterReference(match)
+    return String.fromCodePoint(code)
+  })
+
+/**
+ * Reads an XML part with `read`; malformed XML that it throws on (an invalid character reference,
+ * nesting that exhausts the stack) fails with `Corrupt` naming the part.
+ */
+export const readXml = <A>(fileName: string, format: string, part: string, read: () => A): Effect.Effect<A, ParseError> =>
+  Effect.try({
+    try: read,
+    catch: (cause) => corrupt(`${fileName}: ${format} part ${part} has ${messageOf(cause)}`, cause)
   })
 
 /** Title, author and dates from an OOXML package's `docProps/core.xml`, when present. */
-export const coreProperties = (archive: ZipArchive): Effect.Effect<Record<string, string>, ParseError> =>
-  Effect.map(archive.readText("docProps/core.xml"), (xml) => {
+export const coreProperties = (
+  archive: ZipArchive,
+  fileName: string,
+  format: string
+): Effect.Effect<Record<string, string>, ParseError> =>
+  Effect.flatMap(archive.readText("docProps/core.xml"), (xml) => readXml(fileName, format, "docProps/core.xml", () => {
     const out: Record<string, string> = {}
     if (xml === undefined) return out
     const fields: Array<[string, string]> = [
@@ -293,9 +322,9 @@ export const coreProperties = (archive: ZipArchive): Effect.Effect<Record<string
       ["modified", "dcterms:modified"]
     ]
     for (const [key, tag] of fields) {
-      const match = new RegExp(`<${tag}(?:\\s[^>]*)?>([^<]*)</${tag}>`).exec(xml)
+      const match = new RegExp(`<${tag}(?:\\s[^<>]*)?>([^<]*)</${tag}>`).exec(xml)
       const value = match === null ? "" : decodeXmlEntities(match[1]!).trim()
       if (value !== "") out[key] = value
     }
     return out
-  })
+  }))

@@ -6,14 +6,18 @@
  *   const Worker = Rag.layerWorkerWith(ParserThreads.layer({ threads: 2 }), { concurrency: 4 })
  *
  * - Each thread builds its own parsers, chunk methods and tokenizer from a setup module: by default
- *   `./setup.ts` (every parser of this package, OCR when `setupOptions.ocr`), or the host's own
- *   module (`setup: new URL("./parsing.js", import.meta.url)`) exporting `layer`, a Layer of
+ *   `./setup.ts` (every parser of this package, OCR when `setupOptions.ocr`, the deployment's
+ *   parser limits from `setupOptions.limits`), or the host's own module
+ *   (`setup: new URL("./parsing.js", import.meta.url)`) exporting `layer`, a Layer of
  *   `ParserRegistry | ChunkMethodRegistry | Tokenizer`, or a function of `setupOptions` to one.
  *   The host's parsers must be configured the same way, since uploads are checked against them.
  * - Jobs queue for a free thread; a document's chunks are the same as `DocumentPreparer.layerLocal`
  *   gives.
  * - Interrupting a job (a cancel, a lost lease) terminates the thread that runs it and starts a new
  *   one, so a parse stuck in a loop stops at once.
+ * - `parseTimeoutMs` limits the time one document may take on a thread (parse, chunk and tokenize;
+ *   default 10 minutes): past it the thread is terminated and replaced, and the job fails with
+ *   `ParseError` reason `TooLarge` naming the limit. A stuck file never holds a thread for longer.
  * - `maxMemoryMb` caps each thread's heap: a file that needs more fails with `ParseError` reason
  *   `TooLarge` and the thread is replaced; the process lives on. A thread that dies otherwise fails
  *   its job with reason `Unknown`.
@@ -31,11 +35,26 @@ export interface Options {
   readonly threads?: number
   /** The module that builds each thread's parsing layer. Default: this package's `setup` module. */
   readonly setup?: URL | string
-  /** Given to the setup module's `layer` function (the default setup takes `SetupOptions`: `{ ocr }`). */
+  /**
+   * Given to the setup module's `layer` function (structured-cloned to each thread). The default
+   * setup takes `SetupOptions`: `{ ocr, limits }`, the limits the host's parsers have.
+   */
   readonly setupOptions?: unknown
   /** Heap limit of each thread in MiB (`resourceLimits.maxOldGenerationSizeMb`). Default 2048. */
   readonly maxMemoryMb?: number
+  /** Time one document may take on a thread, in milliseconds. Default 600,000 (10 minutes). */
+  readonly parseTimeoutMs?: number
+  /**
+   * Start the threads when the first document comes instead of when the layer is built. A setup
+   * that cannot be built then fails that document and every later one.
+   */
+  readonly startOnDemand?: boolean
 }
+
+export const defaultParseTimeoutMs = 10 * 60 * 1000
+
+const duration = (ms: number): string =>
+  ms % 60_000 === 0 ? `${ms / 60_000} min` : ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`
 
 const bootUrl = new URL("./boot.mjs", import.meta.url)
 const entryUrl = new URL(`./thread${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url)
@@ -60,6 +79,17 @@ interface Slot {
   worker: Worker
   ready: boolean
   job: Job | undefined
+  /** Ends the job when it runs past the time limit. */
+  timer: ReturnType<typeof setTimeout> | undefined
+}
+
+/** The slot's job, which the slot gives up (its timer stopped). */
+const takeJob = (slot: Slot): Job | undefined => {
+  const job = slot.job
+  slot.job = undefined
+  if (slot.timer !== undefined) clearTimeout(slot.timer)
+  slot.timer = undefined
+  return job
 }
 
 const died = (job: Job, error: unknown, maxMemoryMb: number) => {
@@ -88,6 +118,10 @@ export const make = (
   Effect.gen(function*() {
     const size = Math.max(1, Math.floor(options.threads ?? availableParallelism()))
     const maxMemoryMb = options.maxMemoryMb ?? 2048
+    const parseTimeoutMs = options.parseTimeoutMs ?? defaultParseTimeoutMs
+    if (!(parseTimeoutMs > 0)) throw new RangeError(`parseTimeoutMs must be positive, got ${parseTimeoutMs}`)
+    // setTimeout fires at once for delays past 2^31 - 1 ms (24.8 days).
+    const timerMs = Math.min(parseTimeoutMs, 2 ** 31 - 1)
     const data: ThreadData = {
       entry: entryUrl.href,
       setup: options.setup === undefined ? defaultSetupUrl.href : new URL(options.setup).href,
@@ -108,9 +142,30 @@ export const make = (
         const job = queue.shift()
         if (job === undefined) return
         slot.job = job
+        slot.timer = setTimeout(() => overtime(slot, job), timerMs)
         slot.worker.ref()
         slot.worker.postMessage({ job: job.id, input: exactBytes(job.input) } satisfies ToThread)
       }
+    }
+
+    /** Stops the thread that runs a job (a new one takes its place); the job is the caller's to settle. */
+    const replace = (slot: Slot) => {
+      takeJob(slot)
+      const worker = slot.worker
+      spawn(slot)
+      void worker.terminate()
+    }
+
+    /** The job ran past the time limit: it fails, and its thread is replaced. */
+    const overtime = (slot: Slot, job: Job) => {
+      if (slot.job !== job) return
+      replace(slot)
+      job.settle(Effect.fail(
+        new ParseError({
+          reason: "TooLarge",
+          message: `parsing ${job.input.fileName} took longer than the parse time limit of ${duration(parseTimeoutMs)}`
+        })
+      ))
     }
 
     /** A thread could not build its setup: fails the start, or every job from now on. */
@@ -127,10 +182,10 @@ export const make = (
         execArgv: [],
         resourceLimits: { maxOldGenerationSizeMb: maxMemoryMb }
       })
-      const current: Slot = slot ?? { worker, ready: false, job: undefined }
+      const current: Slot = slot ?? { worker, ready: false, job: undefined, timer: undefined }
       current.worker = worker
       current.ready = false
-      current.job = undefined
+      takeJob(current)
       worker.on("message", (message: FromThread) => {
         if ("ready" in message) {
           current.ready = true
@@ -140,9 +195,8 @@ export const make = (
           return dispatch()
         }
         if ("fatal" in message) return fatal(new Error(message.fatal))
-        const job = current.job
-        if (job === undefined || job.id !== message.job) return
-        current.job = undefined
+        if (current.worker !== worker || current.job?.id !== message.job) return
+        const job = takeJob(current)!
         worker.unref()
         if ("done" in message) job.settle(Effect.succeed(message.done))
         else if ("failed" in message) job.settle(Effect.fail(new ParseError(message.failed)))
@@ -150,39 +204,37 @@ export const make = (
         dispatch()
       })
       worker.on("error", (error) => {
-        const job = current.job
-        current.job = undefined
+        if (current.worker !== worker) return
+        const job = takeJob(current)
         if (job !== undefined) died(job, error, maxMemoryMb)
         if (!current.ready) fatal(error)
       })
       worker.on("exit", () => {
         if (closed || current.worker !== worker) return
         // Died (an error, out of memory): its job was failed above; a new thread takes its place.
-        const job = current.job
-        current.job = undefined
+        const job = takeJob(current)
         if (job !== undefined) died(job, new Error("the thread exited"), maxMemoryMb)
         if (current.ready) spawn(current)
       })
       return current
     }
 
+    const start = () => {
+      if (slots.length === 0) for (let i = 0; i < size; i++) slots.push(spawn())
+    }
     yield* Effect.acquireRelease(
       Effect.sync(() => {
-        for (let i = 0; i < size; i++) slots.push(spawn())
+        if (options.startOnDemand !== true) start()
       }),
       () =>
         Effect.promise(() => {
           closed = true
           for (const job of queue.splice(0)) job.settle(Effect.fail(stopped()))
-          for (const slot of slots) {
-            const job = slot.job
-            slot.job = undefined
-            job?.settle(Effect.fail(stopped()))
-          }
+          for (const slot of slots) takeJob(slot)?.settle(Effect.fail(stopped()))
           return Promise.all(slots.map((slot) => slot.worker.terminate()))
         })
     )
-    yield* Deferred.await(started)
+    if (options.startOnDemand !== true) yield* Deferred.await(started)
 
     const prepare = (input: DocumentPreparer.PrepareInput): Effect.Effect<DocumentPreparer.PreparedDocument, ParseError> =>
       Effect.flatten(
@@ -193,17 +245,14 @@ export const make = (
           }
           const job: Job = { id: nextJob++, input, settle: (result) => resume(Effect.succeed(result)) }
           queue.push(job)
+          start()
           dispatch()
           // Interrupted: drop the job, or stop the thread that runs it (a new one takes its place).
           return Effect.sync(() => {
             const queued = queue.indexOf(job)
             if (queued >= 0) return void queue.splice(queued, 1)
             const slot = slots.find((s) => s.job === job)
-            if (slot === undefined) return
-            slot.job = undefined
-            const worker = slot.worker
-            spawn(slot)
-            void worker.terminate()
+            if (slot !== undefined) replace(slot)
           })
         })
       )

@@ -14,7 +14,7 @@ import { XlsxParser } from "../../src/formats/XlsxParser.js"
 import * as C from "@ragkit/fixtures/corpus"
 
 const [xlsx, docx, pptx] = await Promise.all([C.xlsx(), C.docx(), C.pptx()])
-const registry = contributeEml.pipe(Layer.provide(Parser.layer([MarkdownParser, HtmlParser, JsonParser, CsvParser, XlsxParser, DocxParser, PptxParser, CodeParser, Parser.TextParser])))
+const registry = contributeEml().pipe(Layer.provide(Parser.layer([MarkdownParser, HtmlParser, JsonParser, CsvParser, XlsxParser, DocxParser, PptxParser, CodeParser, Parser.TextParser])))
 ParserSuite("formats", registry, [
   { ...C.markdown, expectText: ["The quick brown fox jumps over the lazy dog."], expectKinds: ["title", "table", "list", "code"] },
   { ...C.html, expectText: ["Storage held up during the winter."], expectKinds: ["table"] },

@@ -41,7 +41,7 @@ describe("EmlParser", () => {
       expect((yield* parseError(EmlParser, { fileName: "x.eml", bytes: new Uint8Array(0) })).reason).toBe("Empty")
     }))
 
-  it.effect("nesting is capped: a mail attached three levels deep is only listed", () =>
+  it.effect("nesting is capped: a mail attached three levels deep is only listed, whatever the options say", () =>
     Effect.gen(function*() {
       const wrap = (inner: string, depth: number) =>
         [
@@ -63,14 +63,17 @@ describe("EmlParser", () => {
         ].join("\r\n")
       const deepest = "Subject: Level 4\r\n\r\nBody of level 4.\r\n"
       const mail = wrap(wrap(wrap(deepest, 3), 2), 1)
-      const doc = yield* parse(EmlParser, { fileName: "deep.eml", bytes: Corpus.utf8(mail) })
-      findSection(doc, "text", "Body of level 3.")
-      expect(doc.sections.some((s) => s.text.includes("Body of level 4."))).toBe(false)
-      findSection(doc, "title", "Attachment: level4.eml (message/rfc822")
+      // The depth is the deployment's limit (`ParserLimits.emlMaxDepth`): a document's options never move it.
+      for (const options of [undefined, { emlDepth: -100 }]) {
+        const doc = yield* parse(EmlParser, { fileName: "deep.eml", bytes: Corpus.utf8(mail) }, options)
+        findSection(doc, "text", "Body of level 3.")
+        expect(doc.sections.some((s) => s.text.includes("Body of level 4."))).toBe(false)
+        findSection(doc, "title", "Attachment: level4.eml (message/rfc822")
+      }
     }))
 })
 
-const Registry = contributeEml.pipe(Layer.provide(Parser.layer([Parser.TextParser])))
+const Registry = contributeEml().pipe(Layer.provide(Parser.layer([Parser.TextParser])))
 
 layer(Registry)("contributeEml", (it) => {
   it.effect("attachments go through the registry below; unknown formats are listed", () =>

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { DocxParser } from "../../src/formats/DocxParser.js"
+import { DocxParser, makeDocxParser } from "../../src/formats/DocxParser.js"
 import { PptxParser } from "../../src/formats/PptxParser.js"
-import { XlsxParser } from "../../src/formats/XlsxParser.js"
+import { makeXlsxParser, XlsxParser } from "../../src/formats/XlsxParser.js"
+import * as ParserLimits from "../../src/ParserLimits.js"
 import * as Corpus from "@ragkit/fixtures/corpus"
 import { emptyFile, findSection, parse, parseError, sectionsOf } from "./helpers.js"
 
@@ -27,7 +28,7 @@ describe("XlsxParser", () => {
   it.effect("the cell cap, a non-zip file and an empty file", () =>
     Effect.gen(function*() {
       const file = yield* Effect.promise(Corpus.xlsx)
-      expect((yield* parseError(XlsxParser, file, { maxCells: 4 })).reason).toBe("TooLarge")
+      expect((yield* parseError(makeXlsxParser(ParserLimits.make({ maxCells: 4 })), file)).reason).toBe("TooLarge")
       const notZip = yield* parseError(XlsxParser, { fileName: "x.xlsx", bytes: Corpus.utf8("a,b,c") })
       expect(notZip).toMatchObject({ reason: "Corrupt", message: expect.stringContaining("not a valid XLSX (not a zip archive)") })
       expect((yield* parseError(XlsxParser, emptyFile("e.xlsx"))).reason).toBe("Corrupt")
@@ -83,17 +84,17 @@ describe("DocxParser", () => {
     Effect.gen(function*() {
       const bomb = yield* Effect.promise(() => Corpus.lyingBombDocx(8))
       expect(bomb.bytes.length).toBeLessThan(100_000)
-      const error = yield* parseError(DocxParser, bomb, { zipMaxEntryBytes: 1024 * 1024 })
+      const error = yield* parseError(makeDocxParser(ParserLimits.make({ zipMaxEntryBytes: 1024 * 1024 })), bomb)
       expect(error.reason).toBe("TooLarge")
       expect(error.message).toContain("inflates beyond the limit")
     }))
 
-  it.effect("limits come from the options: entries and total declared size", () =>
+  it.effect("limits come from the deployment: entries and total declared size", () =>
     Effect.gen(function*() {
       const file = yield* Effect.promise(Corpus.docx)
-      expect((yield* parseError(DocxParser, file, { zipMaxEntries: 3 })).reason).toBe("TooLarge")
-      expect((yield* parseError(DocxParser, file, { zipMaxTotalBytes: 1000 })).reason).toBe("TooLarge")
-      expect((yield* parse(DocxParser, file, { zipMaxTotalBytes: 10_000_000 })).sections.length).toBeGreaterThan(0)
+      expect((yield* parseError(makeDocxParser(ParserLimits.make({ zipMaxEntries: 3 })), file)).reason).toBe("TooLarge")
+      expect((yield* parseError(makeDocxParser(ParserLimits.make({ zipMaxTotalBytes: 1000 })), file)).reason).toBe("TooLarge")
+      expect((yield* parse(makeDocxParser(ParserLimits.make({ zipMaxTotalBytes: 10_000_000 })), file)).sections.length).toBeGreaterThan(0)
     }))
 })
 

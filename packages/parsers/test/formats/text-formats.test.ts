@@ -1,10 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { CodeParser } from "../../src/formats/CodeParser.js"
-import { CsvParser } from "../../src/formats/CsvParser.js"
+import { CodeParser, makeCodeParser } from "../../src/formats/CodeParser.js"
+import { CsvParser, makeCsvParser } from "../../src/formats/CsvParser.js"
 import { HtmlParser } from "../../src/formats/HtmlParser.js"
-import { JsonParser } from "../../src/formats/JsonParser.js"
+import { JsonParser, makeJsonParser } from "../../src/formats/JsonParser.js"
 import { MarkdownParser } from "../../src/formats/MarkdownParser.js"
+import * as ParserLimits from "../../src/ParserLimits.js"
 import * as Corpus from "@ragkit/fixtures/corpus"
 import { emptyFile, findSection, parse, parseError, sectionsOf } from "./helpers.js"
 
@@ -88,7 +89,10 @@ describe("JsonParser", () => {
       expect((yield* parseError(JsonParser, { fileName: "none.json", bytes: Corpus.utf8("[]") })).reason).toBe("Empty")
       expect((yield* parseError(JsonParser, emptyFile("e.json"))).reason).toBe("Empty")
       const big = Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`key${i}`, `value number ${i}`]))
-      const doc = yield* parse(JsonParser, { fileName: "big.json", bytes: Corpus.utf8(JSON.stringify(big)) }, { jsonSectionChars: 1000 })
+      const doc = yield* parse(makeJsonParser(ParserLimits.make({ jsonSectionChars: 1000 })), {
+        fileName: "big.json",
+        bytes: Corpus.utf8(JSON.stringify(big))
+      })
       expect(doc.sections.length).toBeGreaterThan(5)
       expect(doc.sections.every((s) => s.text.length <= 1000)).toBe(true)
       expect(doc.sections.map((s) => s.text).join("\n")).toContain("key499: value number 499")
@@ -122,7 +126,7 @@ describe("CsvParser", () => {
 
   it.effect("too many cells is TooLarge; an unterminated quote is Corrupt; binary is Corrupt", () =>
     Effect.gen(function*() {
-      expect((yield* parseError(CsvParser, Corpus.csv, { maxCells: 5 })).reason).toBe("TooLarge")
+      expect((yield* parseError(makeCsvParser(ParserLimits.make({ maxCells: 5 })), Corpus.csv)).reason).toBe("TooLarge")
       const open = yield* parseError(CsvParser, { fileName: "open.csv", bytes: Corpus.utf8("a,b\n1,\"never closed\n2,3\n") })
       expect(open.reason).toBe("Corrupt")
       expect(open.message).toContain("line 2")
@@ -133,7 +137,7 @@ describe("CsvParser", () => {
 describe("CodeParser", () => {
   it.effect("code sections from blank-line blocks, long blocks cut", () =>
     Effect.gen(function*() {
-      const doc = yield* parse(CodeParser, Corpus.code, { codeBlockChars: 80 })
+      const doc = yield* parse(makeCodeParser(ParserLimits.make({ codeBlockChars: 80 })), Corpus.code)
       expect(doc.sections.every((s) => s.kind === "code")).toBe(true)
       expect(doc.sections.length).toBeGreaterThanOrEqual(3)
       findSection(doc, "code", "def handler(event):")

@@ -7,7 +7,7 @@
 import { describe, expect, layer } from "@effect/vitest"
 import {
   BlobStore,
-  Caller,
+  type Caller,
   type Chunk,
   ChunkIndex,
   decoding,
@@ -17,24 +17,21 @@ import {
   type KnowledgeBase,
   KnowledgeBases,
   Rag,
-  RecordStore,
-  TenantMember,
-  Tokenizer,
-  type UserId
+  Tokenizer
 } from "@ragkit/core"
-import { aTenant, anId, stamps, TestModels } from "@ragkit/core/testing"
 import { Context, Effect, Layer } from "effect"
 import * as Parsers from "../../src/index.js"
 import * as ParserThreads from "../../src/threads/ParserThreads.js"
 import { words } from "@ragkit/fixtures/images"
 import { PAGE } from "@ragkit/fixtures/pdfs"
+import { engine as engineOver, newCaller } from "./engine.js"
 import { badFiles, type CorpusFile, type Expectation, goodText, knowledgeBases, type Sample, samples } from "./samples.js"
 
 // ---------------------------------------------------------------------------------------------
 // The engine: memory stores, the parsers' registry as the ParserRegistry port, the worker with the
 // chunk methods and the tokenizer. `Parsing` is one value, so its OCR engine is loaded once.
 
-const Parsing = Parsers.layer.pipe(Layer.provideMerge(Tokenizer.layer))
+const Parsing = Parsers.layer().pipe(Layer.provideMerge(Tokenizer.layer))
 
 // The same acceptance twice: parsing on the worker's own thread, and on a pool of parser threads.
 const workers = [
@@ -45,27 +42,11 @@ const workers = [
   ]
 ] as const
 
-const engine = (worker: (typeof workers)[number][1]) =>
-  worker.pipe(
-    Layer.provideMerge(Rag.layer(Layer.merge(Rag.layerMemoryStores, Parsing), [TestModels.layer])),
-    Layer.provideMerge(Parsing)
-  )
+const engine = (worker: (typeof workers)[number][1]) => engineOver(worker, Parsing)
 
 const upload = (file: CorpusFile) => ({ name: file.fileName, bytes: file.bytes })
 
 const normalise = (text: string) => text.replace(/\s+/gu, " ").trim()
-
-/** A tenant of its own and its owner as the caller. */
-const newCaller = Effect.gen(function*() {
-  const store = yield* RecordStore.RecordStore
-  const tenant = aTenant({ embd_id: "hash-64@Test" })
-  yield* store.tenants.insert(tenant)
-  const userId = tenant.id as string as UserId
-  yield* store.members.insert(
-    new TenantMember({ id: anId(), tenant_id: tenant.id, user_id: userId, invited_by: userId, role: "owner", status: "1", ...stamps() })
-  )
-  return new Caller({ tenantId: tenant.id, userId })
-})
 
 const allChunks = (kb: KnowledgeBase, doc: Document) =>
   Effect.map(

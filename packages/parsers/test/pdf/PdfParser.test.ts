@@ -3,10 +3,11 @@ import { Parser, ParseError } from "@ragkit/core"
 import { Effect, Exit, Layer } from "effect"
 import * as Ocr from "../../src/Ocr.js"
 import * as PdfParser from "../../src/formats/PdfParser.js"
+import * as ParserLimits from "../../src/ParserLimits.js"
 import { textImage, words } from "@ragkit/fixtures/images"
 import { encryptedPdf, PAGE, scannedPdf, sentences, threePagePdf } from "@ragkit/fixtures/pdfs"
 
-const Parsers = PdfParser.layer.pipe(
+const Parsers = PdfParser.layer().pipe(
   Layer.provide(Parser.layer([Parser.TextParser])),
   Layer.provideMerge(Ocr.layer())
 )
@@ -75,12 +76,13 @@ describe("PdfParser", () => {
         expect(doc.metadata).toMatchObject({ title: "River Report", author: "Ada Lovelace", page_count: 3, ocr_pages: [] })
       }))
 
-    it.effect("honours the pages ranges and max_pages", () =>
+    it.effect("honours the document's pages ranges and the deployment's pdfMaxPages, never a limit in the options", () =>
       Effect.gen(function*() {
         const bytes = yield* Effect.promise(threePagePdf)
         const ranged = yield* parse(bytes, { pages: [[2, 3]] })
         expect([...new Set(ranged.sections.map((s) => s.page))]).toEqual([2, 3])
-        const capped = yield* parse(bytes, { max_pages: 1 })
+        const capper = yield* PdfParser.makeWithoutOcr(ParserLimits.make({ pdfMaxPages: 1 }))
+        const capped = yield* capper.parse({ bytes, fileName: "report.pdf", options: { max_pages: 3, pdfMaxPages: 3 } })
         expect([...new Set(capped.sections.map((s) => s.page))]).toEqual([1])
         expect(capped.metadata).toMatchObject({ page_count: 3, pages_read: 1 })
         const bad = failure(yield* Effect.exit(parse(bytes, { pages: "1-2" })))
@@ -104,7 +106,7 @@ describe("PdfParser", () => {
       Effect.gen(function*() {
         const error = failure(yield* Effect.exit(parse(encryptedPdf())))
         expect(error.reason).toBe("Encrypted")
-        expect(error.message).toBe("the PDF is password-protected")
+        expect(error.message).toBe("report.pdf: the PDF is password-protected")
       }))
 
     it.effect("a scanned page (an image, no text layer) is read with OCR", () =>
@@ -132,7 +134,7 @@ describe("PdfParser", () => {
 describe("PdfParser without OCR", () => {
   it.effect("a PDF of scans only has no text: Empty", () =>
     Effect.gen(function*() {
-      const parser = yield* PdfParser.makeWithoutOcr
+      const parser = yield* PdfParser.makeWithoutOcr()
       const bytes = yield* Effect.promise(() => scannedPdf(textImage(["Nothing to read here"])))
       const error = failure(yield* Effect.exit(parser.parse({ bytes, fileName: "scan.pdf" })))
       expect(error.reason).toBe("Empty")

@@ -7,7 +7,7 @@ import { sentences, threePagePdf } from "@ragkit/fixtures/pdfs"
 
 ParserSuite(
   "pdf",
-  PdfParser.layer.pipe(Layer.provide(Parser.layer([Parser.TextParser])), Layer.provide(Ocr.layer())),
+  PdfParser.layer().pipe(Layer.provide(Parser.layer([Parser.TextParser])), Layer.provide(Ocr.layer())),
   [{
     fileName: "report.pdf",
     bytes: await threePagePdf(),

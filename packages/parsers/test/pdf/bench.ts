@@ -22,7 +22,7 @@ const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
 const program = Effect.gen(function*() {
   const pages = 200
   const bytes = yield* Effect.promise(() => longPdf(pages))
-  const parser = yield* PdfParser.makeWithoutOcr
+  const parser = yield* PdfParser.makeWithoutOcr()
   yield* parser.parse({ bytes: yield* Effect.promise(() => longPdf(2)), fileName: "warm-up.pdf" })
   for (let run = 1; run <= 3; run++) {
     const [doc, ms] = yield* timed(parser.parse({ bytes, fileName: "long.pdf" }))
@@ -54,7 +54,7 @@ const program = Effect.gen(function*() {
   for (let i = 0; i < 3; i++) times.push((yield* timed(withOcr.parse({ bytes: scan, fileName: "scan.pdf" })))[1])
   out(`scanned Letter page (render at 144 dpi + OCR): median ${times.sort((a, b) => a - b)[1]!.toFixed(0)} ms over 3 runs`)
   yield* Effect.scoped(Effect.gen(function*() {
-    const doc = yield* Pdfjs.openDocument(pdfjs, assets, scan)
+    const doc = yield* Pdfjs.openDocument(pdfjs, assets, scan, 50_000_000)
     const page = yield* Pdfjs.openPage(doc, 1)
     const [, renderMs] = yield* timed(Pdfjs.renderPage(doc, page, 2))
     out(`  of which rendering: ${renderMs.toFixed(0)} ms`)

@@ -20,7 +20,7 @@ const input = (fileName: string, content: string, parserId = "naive"): DocumentP
   parserConfig: {}
 })
 
-const Local = DocumentPreparer.layerLocal.pipe(Layer.provide(Parsers.layerWithoutOcr), Layer.provide(Tokenizer.layer))
+const Local = DocumentPreparer.layerLocal.pipe(Layer.provide(Parsers.layerWithoutOcr()), Layer.provide(Tokenizer.layer))
 
 describe("ParserThreads", () => {
   layer(ParserThreads.layer({ threads: 2, setup, maxMemoryMb: 64 }), { timeout: 60_000, excludeTestServices: true })((it) => {

@@ -1,22 +1,36 @@
 /**
- * DocumentRuns: the one writer of a document's run state — `run`, `progress`, `progress_msg`,
- * `process_begin_at`, `process_duration`, `chunk_num`, `token_num` — and of the knowledge base
- * counters a run changes (`chunk_count`, `token_num`, `embedder`).
+ * DocumentRuns: the one writer of a document's run state — `run`, `run_generation`, `progress`,
+ * `progress_msg`, `process_begin_at`, `process_duration`, `chunk_num`, `token_num` — and of the
+ * knowledge base counters a run changes (`chunk_count`, `token_num`, `embedder`).
  *
  * `Documents` queues, cancels and resets runs for callers; the ingestion worker reports a run's
  * progress and ends it. Progress lives on the document only (what users read), one write per
- * report, each line stamped with the time of day. The worker's writes apply only while the
- * document is `RUNNING`: once a caller canceled, reset or deleted it, they fail with `RunEnded`
- * and the worker stops, so a finishing worker never overwrites a cancel.
+ * report, each line stamped with the time of day.
+ *
+ * Each run has a generation: queuing a run or resetting the run state raises the document's
+ * `run_generation`, and a parse task carries the generation it was queued for (`RunKey`). The
+ * worker's writes apply only while the document is `RUNNING` in that generation: once a caller
+ * canceled, re-parsed, reset or deleted it, they fail with `RunEnded` and the worker stops, so a
+ * finishing worker never overwrites a cancel or a newer run.
+ *
+ * The index (and the blob store's extracted images) follow the same rule, so that the counts always
+ * match what the index holds:
+ * - queuing a run or resetting one takes the previous runs' counts off the knowledge base and
+ *   clears the document's chunks and images, after raising the generation;
+ * - a worker writes chunks whose ids include its generation, and when its run ends any other way
+ *   than `DONE` it removes exactly the chunks and images it wrote (never another run's);
+ * - a clear that may have hit a newer run (one queued by a concurrent call while it ran) queues
+ *   that run again, so a run whose chunks were cleared never ends `DONE`.
  */
 import { Clock, Data, Effect, Option } from "effect"
-import { notFound, type NotFound, type StoreError } from "../../domain/Errors.js"
+import { type BlobStoreError, type ChunkIndexError, notFound, type NotFound, type StoreError } from "../../domain/Errors.js"
 import type { DocumentId, KnowledgeBaseId } from "../../domain/Ids.js"
 import { Document, KnowledgeBase, type RunStatus } from "../../domain/Records.js"
 import { formatDate } from "../../domain/Time.js"
+import { BlobStore } from "../../ports/BlobStore.js"
 import { ChunkIndex } from "../../ports/ChunkIndex.js"
 import { RecordStore } from "../../ports/RecordStore.js"
-import { TaskQueue } from "../../ports/TaskQueue.js"
+import { type Task, TaskQueue } from "../../ports/TaskQueue.js"
 
 /** The task kind the ingestion worker claims. */
 export const ParseTaskKind = "parse"
@@ -32,8 +46,26 @@ export const notStarted = {
   token_num: 0
 } as const satisfies Partial<Document>
 
-/** The document is no longer `RUNNING` (canceled, reset or deleted): its worker should stop. */
-export class RunEnded extends Data.TaggedError("RunEnded")<{ readonly docId: DocumentId; readonly run: RunStatus | "deleted" }> {
+/** One run of a document: the document and its `run_generation` when the run was queued. */
+export interface RunKey {
+  readonly docId: DocumentId
+  readonly generation: number
+}
+
+/** The run a parse task is for. Tasks queued before runs had generations carry none: 0. */
+export const runOf = (task: Task): RunKey => ({
+  docId: String(task.payload.doc_id ?? task.key) as DocumentId,
+  generation: typeof task.payload.generation === "number" ? task.payload.generation : 0
+})
+
+/** Where the images extracted from a document are kept: beside its bytes (`<kb>/<doc>`), under one prefix. */
+export const imagePrefix = (kbId: KnowledgeBaseId, docId: DocumentId) => `${kbId}/${docId}.images/`
+
+/** The run is over for its worker: the document was canceled, reset, re-parsed (`superseded`) or deleted. */
+export class RunEnded extends Data.TaggedError("RunEnded")<{
+  readonly docId: DocumentId
+  readonly run: RunStatus | "deleted" | "superseded"
+}> {
   override get message() {
     return `the run of document ${this.docId} ended (${this.run})`
   }
@@ -54,11 +86,18 @@ export interface RunResult {
 const appendLines = (message: string, lines: ReadonlyArray<string>) =>
   lines.length === 0 ? message : message === "" ? lines.join("\n") : `${message}\n${lines.join("\n")}`
 
-/** Requires RecordStore, TaskQueue and ChunkIndex; built once by each service that uses it. */
+/** A stored (valid) document with run fields changed: not validated again. */
+const withRun = (doc: Document, changes: Partial<Document>) => new Document({ ...doc, ...changes }, true)
+
+/** Documents looked at per read when reconciling. */
+const reconcilePage = 200
+
+/** Requires RecordStore, TaskQueue, ChunkIndex and BlobStore; built once by each service that uses it. */
 export const make = Effect.gen(function* () {
   const store = yield* RecordStore
   const queue = yield* TaskQueue
   const index = yield* ChunkIndex
+  const blobs = yield* BlobStore
 
   /** Lines as shown: the time of day, then the text. */
   const stamped = (texts: ReadonlyArray<string>) =>
@@ -67,9 +106,6 @@ export const make = Effect.gen(function* () {
       lines: texts.map((text) => `${new Date(now).toISOString().slice(11, 19)} ${text}`),
       stamp: { update_time: now, update_date: formatDate(now) }
     }))
-
-  /** A stored (valid) document with run fields changed: not validated again. */
-  const withRun = (doc: Document, changes: Partial<Document>) => new Document({ ...doc, ...changes }, true)
 
   const found = (id: DocumentId) => (next: Option.Option<Document>) =>
     Option.match(next, { onNone: () => Effect.fail(notFound("Document", id)), onSome: Effect.succeed })
@@ -94,43 +130,106 @@ export const make = Effect.gen(function* () {
       )
     )
 
-  /** A write of the worker: applies while the document is `RUNNING`, else fails with `RunEnded`. */
-  const whileRunning = (id: DocumentId, f: (doc: Document) => Document) =>
+  /** A write of the worker: applies while its run is the document's and `RUNNING`, else fails with `RunEnded`. */
+  const whileRunning = (run: RunKey, f: (doc: Document) => Document) =>
     Effect.flatMap(
-      store.documents.modify(id, (doc) =>
-        doc.run === "RUNNING" ? Effect.succeed(f(doc)) : Effect.fail(new RunEnded({ docId: id, run: doc.run }))
+      store.documents.modify(run.docId, (doc) =>
+        doc.run_generation !== run.generation
+          ? Effect.fail(new RunEnded({ docId: run.docId, run: "superseded" }))
+          : doc.run === "RUNNING"
+            ? Effect.succeed(f(doc))
+            : Effect.fail(new RunEnded({ docId: run.docId, run: doc.run }))
       ),
-      (next) => (Option.isSome(next) ? Effect.succeed(next.value) : Effect.fail(new RunEnded({ docId: id, run: "deleted" })))
+      (next) => (Option.isSome(next) ? Effect.succeed(next.value) : Effect.fail(new RunEnded({ docId: run.docId, run: "deleted" })))
     )
+
+  /**
+   * A new generation of the document's run state, in one transaction: `changes` applied, the
+   * previous runs' counts taken off the document and its knowledge base.
+   */
+  const nextGeneration = (id: DocumentId, changes: (doc: Document) => Document) =>
+    store
+      .transaction(
+        Effect.gen(function* () {
+          let before: Document | undefined
+          const next = yield* store.documents.modify(id, (d) => {
+            before = d
+            return Effect.succeed(changes(withRun(d, { run_generation: d.run_generation + 1, chunk_num: 0, token_num: 0 })))
+          })
+          if (before !== undefined && (before.chunk_num !== 0 || before.token_num !== 0)) {
+            yield* count(before.kb_id, -before.chunk_num, -before.token_num)
+          }
+          return next
+        })
+      )
+      .pipe(Effect.flatMap(found(id)))
+
+  /**
+   * Drops the document's chunks and extracted images. (A count is a read; a delete is a commit,
+   * which a first parse does not need. Chunks a run of an older generation writes after the count
+   * are removed by that run.)
+   */
+  const clear = (doc: Document) =>
+    Effect.gen(function* () {
+      if ((yield* index.countByDocument(doc.kb_id, doc.id)) > 0) yield* index.deleteByDocument(doc.kb_id, doc.id)
+      yield* blobs.deletePrefix(imagePrefix(doc.kb_id, doc.id))
+    })
+
+  /**
+   * After `doc`'s generation cleared the index: a newer run queued meanwhile (by a concurrent call)
+   * may have written chunks before the clear removed them, so it is queued again; otherwise `doc`
+   * as it is now.
+   */
+  const afterClear = (doc: Document): Effect.Effect<Document, NotFound | StoreError | ChunkIndexError | BlobStoreError> =>
+    Effect.flatMap(store.documents.get(doc.id), (latest) => {
+      if (Option.isNone(latest)) return Effect.fail(notFound("Document", doc.id))
+      const now = latest.value
+      return now.run_generation !== doc.run_generation && (now.run === "RUNNING" || now.run === "DONE")
+        ? start(now)
+        : Effect.succeed(now)
+    })
 
   // -------------------------------------------------------------------------------------------
   // For Documents: the caller's side of a run.
 
-  /** Queues a run (`RUNNING`, progress cleared); any earlier task of the document is canceled. */
-  const start = (doc: Document): Effect.Effect<Document, NotFound | StoreError> =>
+  /**
+   * Queues a run (`RUNNING`, a new generation, progress and counts cleared, the previous chunks
+   * and images dropped); any earlier task of the document is canceled.
+   */
+  const start = (doc: Document): Effect.Effect<Document, NotFound | StoreError | ChunkIndexError | BlobStoreError> =>
     Effect.gen(function* () {
       yield* queue.cancelKey(doc.id)
       const now = yield* Clock.currentTimeMillis
-      const running = yield* store.documents
-        .modify(doc.id, (d) =>
-          Effect.succeed(
-            withRun(d, {
-              run: "RUNNING",
-              progress: 0,
-              progress_msg: "",
-              process_begin_at: now,
-              process_duration: 0,
-              update_time: now,
-              update_date: formatDate(now)
-            })
-          )
-        )
-        .pipe(Effect.flatMap(found(doc.id)))
-      yield* queue.enqueue({ kind: ParseTaskKind, key: doc.id, payload: { doc_id: doc.id, kb_id: doc.kb_id, tenant_id: doc.tenant_id } })
-      return running
+      const running = yield* nextGeneration(doc.id, (d) =>
+        withRun(d, {
+          run: "RUNNING",
+          progress: 0,
+          progress_msg: "",
+          process_begin_at: now,
+          process_duration: 0,
+          update_time: now,
+          update_date: formatDate(now)
+        })
+      )
+      yield* clear(running).pipe(Effect.catchAll((error) => unqueued(running, `could not clear the previous chunks: ${error.message}`, error)))
+      const latest = yield* afterClear(running)
+      // Queued again meanwhile (by this call, after a clear that hit a newer run), reset, or canceled.
+      if (latest.run_generation !== running.run_generation || latest.run !== "RUNNING") return latest
+      yield* queue
+        .enqueue({
+          kind: ParseTaskKind,
+          key: doc.id,
+          payload: { doc_id: doc.id, kb_id: doc.kb_id, tenant_id: doc.tenant_id, generation: running.run_generation }
+        })
+        .pipe(Effect.catchAll((error) => unqueued(running, `could not queue the parse task: ${error.message}`, error)))
+      return latest
     })
 
-  /** Stops a run: its task is canceled and a `RUNNING` document becomes `CANCEL`. */
+  /** A run that could not be queued ends `FAIL` with the reason (when the store lets it), and the caller gets the error. */
+  const unqueued = <E>(running: Document, reason: string, error: E) =>
+    Effect.zipRight(failed({ docId: running.id, generation: running.run_generation }, reason, false).pipe(Effect.ignore), Effect.fail(error))
+
+  /** Stops a run: its task is canceled and a `RUNNING` document becomes `CANCEL` (its worker removes what it wrote). */
   const cancel = (doc: Document): Effect.Effect<Document, NotFound | StoreError> =>
     Effect.gen(function* () {
       yield* queue.cancelKey(doc.id)
@@ -143,51 +242,41 @@ export const make = Effect.gen(function* () {
     })
 
   /**
-   * Forgets the document's run: its task is canceled, its run state cleared (`UNSTART`), its
-   * counts taken off the knowledge base and its chunks dropped. `edit` makes the caller's own
-   * changes to the document (not its run state) in the same write.
+   * Forgets the document's run: its task is canceled, its run state cleared (`UNSTART`, a new
+   * generation), its counts taken off the knowledge base and its chunks and images dropped. `edit`
+   * makes the caller's own changes to the document (not its run state) in the same write.
    */
   const reset = (doc: Document, edit: (doc: Document) => Document = (d) => d) =>
     Effect.gen(function* () {
       yield* queue.cancelKey(doc.id)
       const now = yield* Clock.currentTimeMillis
-      const next = yield* store.transaction(
-        Effect.gen(function* () {
-          let before: Document | undefined
-          const next = yield* store.documents.modify(doc.id, (d) => {
-            before = d
-            return Effect.succeed(edit(withRun(d, { ...notStarted, update_time: now, update_date: formatDate(now) })))
-          })
-          if (before !== undefined) yield* count(before.kb_id, -before.chunk_num, -before.token_num)
-          return next
-        })
-      )
-      yield* index.deleteByDocument(doc.kb_id, doc.id)
-      return yield* found(doc.id)(next)
+      const next = yield* nextGeneration(doc.id, (d) => edit(withRun(d, { ...notStarted, update_time: now, update_date: formatDate(now) })))
+      yield* clear(next)
+      return yield* afterClear(next)
     })
 
   /** In the transaction that deletes the document: its counts come off the knowledge base. */
   const uncount = (doc: Document) => count(doc.kb_id, -doc.chunk_num, -doc.token_num)
 
-  /** After the document was deleted: its tasks are canceled and its chunks dropped. */
-  const discard = (doc: Document) => Effect.zipRight(queue.cancelKey(doc.id), index.deleteByDocument(doc.kb_id, doc.id))
+  /** After the document was deleted: its tasks are canceled, its chunks and images dropped. */
+  const discard = (doc: Document) => Effect.zipRight(queue.cancelKey(doc.id), clear(doc))
 
   // -------------------------------------------------------------------------------------------
   // For the ingestion worker: reports and the end of a run.
 
   /** Sets `progress` (0..1) and appends the lines to `progress_msg`. */
-  const report = (id: DocumentId, progress: number, texts: ReadonlyArray<string>) =>
+  const report = (run: RunKey, progress: number, texts: ReadonlyArray<string>) =>
     Effect.flatMap(stamped(texts), ({ lines, stamp }) =>
-      whileRunning(id, (d) => withRun(d, { progress, progress_msg: appendLines(d.progress_msg, lines), ...stamp }))
+      whileRunning(run, (d) => withRun(d, { progress, progress_msg: appendLines(d.progress_msg, lines), ...stamp }))
     )
 
   /** The run finished: `DONE` with its counts, and the knowledge base's counters moved by them, in one transaction. */
-  const done = (id: DocumentId, result: RunResult) =>
+  const done = (run: RunKey, result: RunResult) =>
     Effect.flatMap(stamped([result.line]), ({ lines, stamp }) =>
       store.transaction(
         Effect.gen(function* () {
           let before: Document | undefined
-          yield* whileRunning(id, (d) => {
+          yield* whileRunning(run, (d) => {
             before = d
             return withRun(d, {
               run: "DONE",
@@ -214,9 +303,9 @@ export const make = Effect.gen(function* () {
    * The run failed: `FAIL` with progress -1 and the reason, or still `RUNNING` with a
    * "Will retry" line when the task will be tried again. Nothing changes once the run ended.
    */
-  const failed = (id: DocumentId, reason: string, retry: boolean) =>
+  const failed = (run: RunKey, reason: string, retry: boolean) =>
     Effect.flatMap(stamped([`${retry ? "Will retry: " : "[ERROR] "}${reason}`]), ({ lines, stamp }) =>
-      whileRunning(id, (d) =>
+      whileRunning(run, (d) =>
         withRun(d, {
           run: retry ? "RUNNING" : "FAIL",
           progress: retry ? d.progress : -1,
@@ -226,7 +315,74 @@ export const make = Effect.gen(function* () {
       ).pipe(Effect.catchTag("RunEnded", () => Effect.void), Effect.asVoid)
     )
 
-  return { start, cancel, reset, uncount, discard, report, done, failed }
+  /**
+   * The run will never finish (its task is out of attempts, or gone): `FAIL` with the reason, and
+   * whatever its workers wrote is dropped with the document's chunks and images. Nothing changes
+   * once the run ended.
+   */
+  const abandon = (run: RunKey, reason: string) =>
+    Effect.gen(function* () {
+      const { lines, stamp } = yield* stamped([`[ERROR] ${reason}`])
+      const ended = yield* whileRunning(run, (d) =>
+        withRun(d, { run: "FAIL", progress: -1, progress_msg: appendLines(d.progress_msg, lines), ...stamp })
+      ).pipe(Effect.option)
+      if (Option.isNone(ended)) return false
+      yield* clear(ended.value)
+      yield* afterClear(ended.value).pipe(Effect.catchTag("NotFound", () => Effect.void))
+      return true
+    })
+
+  /** Why no worker will finish the document's current run, or `None` when a task of it is queued or running. */
+  const orphaned = (doc: Document): Effect.Effect<Option.Option<string>, StoreError> =>
+    Effect.map(queue.listByKey(doc.id), (tasks) => {
+      const mine = tasks.filter((t) => t.kind === ParseTaskKind && runOf(t).generation === doc.run_generation)
+      if (mine.some((t) => t.status === "queued" || t.status === "running")) return Option.none()
+      const last = mine[0]
+      return Option.some(
+        last === undefined
+          ? "its parse task is missing"
+          : last.status === "failed"
+            ? `its parse task failed (${last.error ?? "no reason given"})`
+            : `its parse task was ${last.status === "canceled" ? "canceled" : "ended"} without finishing it`
+      )
+    })
+
+  /**
+   * Ends as `FAIL` every `RUNNING` document, last changed before `before` (epoch ms), whose run has
+   * no queued or running task left (it failed, was canceled, or is missing): no worker would ever
+   * finish it. Returns how many it ended.
+   */
+  const reconcile = (before: number) =>
+    Effect.gen(function* () {
+      let offset = 0
+      let ended = 0
+      while (true) {
+        const page = yield* store.documents.find({
+          where: { run: "RUNNING", update_time: { lte: before } },
+          orderBy: "create_time",
+          offset,
+          limit: reconcilePage
+        })
+        let kept = 0
+        for (const doc of page.items) {
+          const reason = yield* orphaned(doc)
+          if (Option.isNone(reason)) {
+            kept++
+            continue
+          }
+          const abandoned = yield* abandon(
+            { docId: doc.id, generation: doc.run_generation },
+            `No worker is parsing this document: ${reason.value}. Parse it again.`
+          )
+          if (abandoned) ended++
+          else kept++
+        }
+        if (page.items.length < reconcilePage) return ended
+        offset += kept
+      }
+    })
+
+  return { start, cancel, reset, uncount, discard, report, done, failed, abandon, reconcile }
 })
 
 export type DocumentRuns = Effect.Effect.Success<typeof make>

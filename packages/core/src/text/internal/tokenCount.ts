@@ -161,6 +161,26 @@ export const splitPieces = (s: string, piece: (start: number, end: number) => vo
 const MAX_CACHED_PIECE = 64
 
 /**
+ * Pieces longer than this (a "word" of thousands of letters, a run of spaces) are counted in
+ * windows of this many code units and the counts added: byte-pair encoding takes time by the
+ * square of a piece's length (a 1 MB word took minutes), and merges across a window's edge are
+ * lost, so such a count may be a few per cent high.
+ */
+export const MAX_EXACT_PIECE = 256
+
+const countLong = (encode: (piece: string) => number, piece: string): number => {
+  let count = 0
+  for (let start = 0; start < piece.length;) {
+    let end = Math.min(piece.length, start + MAX_EXACT_PIECE)
+    // Never split a surrogate pair.
+    if (end < piece.length && (piece.charCodeAt(end) & 0xfc00) === 0xdc00) end--
+    count += encode(piece.slice(start, end))
+    start = end
+  }
+  return count
+}
+
+/**
  * A token counter over `encode` (the encoder's count of one piece), with a cache of at most
  * `capacity` pieces, emptied when full.
  */
@@ -175,7 +195,7 @@ export const cachedTokenCounter = (
       const piece = text.slice(start, end)
       let n = cache.get(piece)
       if (n === undefined) {
-        n = encode(piece)
+        n = piece.length > MAX_EXACT_PIECE ? countLong(encode, piece) : encode(piece)
         if (piece.length <= MAX_CACHED_PIECE) {
           if (cache.size >= capacity) cache.clear()
           cache.set(piece, n)

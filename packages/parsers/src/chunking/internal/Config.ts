@@ -1,6 +1,6 @@
 /**
- * Reading `parser_config` values. Unknown keys are ignored (the caller keeps them); a known key with a
- * value of the wrong type or out of range falls back to the method's default, as RAGFlow does.
+ * Reading `parser_config` values. Unknown keys are ignored; a known key with a value of the wrong
+ * type or out of range falls back to the method's default, as RAGFlow does.
  */
 
 const toNumber = (value: unknown): number => {

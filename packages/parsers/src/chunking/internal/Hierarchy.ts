@@ -7,6 +7,7 @@
  */
 import type { ChunkMethod, Parser, Tokenizer } from "@ragkit/core"
 import { type BulletFamily, bulletFamily, bulletLevel, notTitle } from "./Bullets.js"
+import { joinLines } from "../../internal/text.js"
 import { isEnglish } from "./Language.js"
 import { draft, imageChunk, mergePieces, type MergeOptions, type Piece, tableChunks, tableContent } from "./Merge.js"
 
@@ -40,7 +41,7 @@ const toItems = (sections: ReadonlyArray<Section>): Array<Item> => {
     if (section.kind === "table" || section.kind === "image") {
       items.push({ kind: "media", section })
     } else if (section.kind === "title" || section.kind === "code") {
-      const text = section.kind === "title" ? section.text.replace(/\s*\n\s*/g, " ").trim() : section.text.trim()
+      const text = section.kind === "title" ? joinLines(section.text).trim() : section.text.trim()
       if (text === "") continue
       const title = section.kind === "title"
       items.push(
@@ -59,7 +60,33 @@ const toItems = (sections: ReadonlyArray<Section>): Array<Item> => {
 }
 
 const CONTENTS = /^(?:contents|目录|目次|tableofcontents|致谢|acknowledge(?:ment)?s?)$/i
-const LEADER = /(?:\.{4,}|…{2,}|·{4,}|_{4,}|-{4,})\s*[0-9ivxlc]+\s*$/i
+/** Leader characters and how many of them in a row make a dot leader. */
+const LEADERS: Record<string, number> = { ".": 4, "…": 2, "·": 4, "_": 4, "-": 4 }
+const isSpace = (c: string) => c.trim() === ""
+const isPageNumber = (c: string) => /[0-9ivxlc]/i.test(c)
+
+/**
+ * The line ends in a dot leader and a page number (`Introduction ........ 3`): the pattern
+ * `(?:\.{4,}|…{2,}|·{4,}|_{4,}|-{4,})\s*[0-9ivxlc]+\s*$` read from the end, in time linear in
+ * the line (the regular expression backtracks quadratically on a long run of leader characters).
+ */
+const endsInLeader = (line: string): boolean => {
+  let i = line.length
+  while (i > 0 && isSpace(line[i - 1]!)) i--
+  const numberEnd = i
+  while (i > 0 && isPageNumber(line[i - 1]!)) i--
+  if (i === numberEnd) return false
+  while (i > 0 && isSpace(line[i - 1]!)) i--
+  const leader = line[i - 1]
+  const needed = leader === undefined ? undefined : LEADERS[leader]
+  if (needed === undefined) return false
+  let run = 0
+  while (i > 0 && line[i - 1] === leader && run < needed) {
+    i--
+    run++
+  }
+  return run >= needed
+}
 
 /**
  * Drops a table of contents (RAGFlow's `remove_contents_table`): after a "Contents" line, the lines up
@@ -78,7 +105,7 @@ const removeContents = (items: ReadonlyArray<Item>): Array<Item> => {
   let k = 0
   while (k < lineIdx.length) {
     if (!CONTENTS.test(text(k).replace(/[\s\u3000\u00a0]+/g, ""))) {
-      if (LEADER.test(text(k))) drop(k)
+      if (endsInLeader(text(k))) drop(k)
       k++
       continue
     }

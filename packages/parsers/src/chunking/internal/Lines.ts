@@ -14,7 +14,7 @@ export const textLines = (sections: ReadonlyArray<Section>, keepBlank = false): 
   for (const section of sections) {
     if (section.kind === "table" || section.kind === "image") continue
     for (const raw of section.text.replace(/\r\n?/g, "\n").split("\n")) {
-      const text = raw.replace(/\s+$/, "")
+      const text = raw.trimEnd()
       if (keepBlank || text.trim() !== "") out.push({ text, section })
     }
   }
