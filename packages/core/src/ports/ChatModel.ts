@@ -1,6 +1,10 @@
 /**
  * A chat model turns a conversation into a stream of text deltas, ending with the token usage when
  * the model reports it.
+ *
+ * A grounded answer also passes its `ChatGrounding`: the question and the numbered passages the
+ * system prompt quotes. Language models read the knowledge from the prompt and may ignore it; a model
+ * that answers from the passages themselves (the built-in extractive answerer) uses it instead.
  */
 import { Context, Data, Effect, Option, Stream } from "effect"
 import { ModelError } from "../domain/Errors.js"
@@ -34,6 +38,24 @@ export type ChatDelta = Data.TaggedEnum<{
 }>
 export const ChatDelta = Data.taggedEnum<ChatDelta>()
 
+/** A passage of the knowledge an answer is grounded on; `[ID:n]` in an answer cites passage `id` n. */
+export interface ChatPassage {
+  readonly id: number
+  /** The document's name. */
+  readonly title: string
+  readonly content: string
+}
+
+/** What a grounded answer draws on, besides the messages. */
+export interface ChatGrounding {
+  /** The question being answered (after any refinement). */
+  readonly question: string
+  readonly passages: ReadonlyArray<ChatPassage>
+}
+
+/** A model's context window when its provider does not say: a conservative 8k tokens. */
+export const DefaultContextTokens = 8192
+
 export interface ChatResult {
   readonly text: string
   /** The last usage the model reported, if any. */
@@ -43,14 +65,18 @@ export interface ChatResult {
 /** The service; `ChatModel` is its tag. */
 export interface ChatModelService {
   readonly modelId: string
+  /** Tokens the model reads and writes in one call (its context window): prompts are fitted to it. */
+  readonly contextTokens: number
   readonly stream: (
     messages: ReadonlyArray<ChatMessage>,
-    settings?: ChatSettings
+    settings?: ChatSettings,
+    grounding?: ChatGrounding
   ) => Stream.Stream<ChatDelta, ModelError>
   /** The whole answer at once: the stream collected. */
   readonly generate: (
     messages: ReadonlyArray<ChatMessage>,
-    settings?: ChatSettings
+    settings?: ChatSettings,
+    grounding?: ChatGrounding
   ) => Effect.Effect<ChatResult, ModelError>
 }
 
@@ -58,10 +84,13 @@ export class ChatModel extends Context.Tag("@ragkit/core/ChatModel")<ChatModel, 
 
 export interface ChatModelOptions {
   readonly modelId: string
+  /** The model's context window in tokens; `DefaultContextTokens` when absent. */
+  readonly contextTokens?: number | undefined
   /** Streams the answer; receives at least one message. */
   readonly stream: (
     messages: ReadonlyArray<ChatMessage>,
-    settings: ChatSettings
+    settings: ChatSettings,
+    grounding: ChatGrounding | undefined
   ) => Stream.Stream<ChatDelta, ModelError>
 }
 
@@ -82,15 +111,16 @@ export const collect = <E, R>(stream: Stream.Stream<ChatDelta, E, R>): Effect.Ef
  */
 export const make = (options: ChatModelOptions): ChatModelService => {
   const { modelId } = options
-  const stream = (messages: ReadonlyArray<ChatMessage>, settings?: ChatSettings) =>
+  const contextTokens = options.contextTokens ?? DefaultContextTokens
+  const stream = (messages: ReadonlyArray<ChatMessage>, settings?: ChatSettings, grounding?: ChatGrounding) =>
     (messages.length === 0
       ? Stream.fail(new ModelError({ reason: "InvalidInput", model: modelId, message: "no messages to answer" }))
-      : options.stream(messages, settings ?? {})).pipe(
+      : options.stream(messages, settings ?? {}, grounding)).pipe(
         Stream.withSpan("ChatModel.stream", { attributes: { model: modelId, messages: messages.length } })
       )
-  const generate = (messages: ReadonlyArray<ChatMessage>, settings?: ChatSettings) =>
-    collect(stream(messages, settings)).pipe(
+  const generate = (messages: ReadonlyArray<ChatMessage>, settings?: ChatSettings, grounding?: ChatGrounding) =>
+    collect(stream(messages, settings, grounding)).pipe(
       Effect.withSpan("ChatModel.generate", { attributes: { model: modelId, messages: messages.length } })
     )
-  return ChatModel.of({ modelId, stream, generate })
+  return ChatModel.of({ modelId, contextTokens, stream, generate })
 }

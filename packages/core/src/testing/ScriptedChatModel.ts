@@ -9,11 +9,13 @@
 import { Context, Effect, Layer, Option, Ref, Stream } from "effect"
 import { ModelError } from "../domain/Errors.js"
 import { ChatDelta, ChatModel, make as makeChatModel } from "../ports/ChatModel.js"
-import type { ChatMessage, ChatModelService, ChatSettings } from "../ports/ChatModel.js"
+import type { ChatGrounding, ChatMessage, ChatModelService, ChatSettings } from "../ports/ChatModel.js"
 
 export interface ChatCall {
   readonly messages: ReadonlyArray<ChatMessage>
   readonly settings: ChatSettings
+  /** The grounding the call was given, if any. */
+  readonly grounding: ChatGrounding | undefined
 }
 
 /**
@@ -22,7 +24,7 @@ export interface ChatCall {
  */
 export type Script =
   | ReadonlyArray<string>
-  | ((messages: ReadonlyArray<ChatMessage>, settings: ChatSettings) => string)
+  | ((messages: ReadonlyArray<ChatMessage>, settings: ChatSettings, grounding: ChatGrounding | undefined) => string)
 
 export interface Failure {
   readonly error: ModelError
@@ -40,6 +42,8 @@ export interface ScriptedChatModelOptions {
   readonly usage?: boolean
   /** Fail every call. */
   readonly fail?: Failure
+  /** The context window it declares; `ChatModel.DefaultContextTokens` by default. */
+  readonly contextTokens?: number
 }
 
 /** The handle tests use to inspect and steer the model. */
@@ -77,19 +81,24 @@ export const make = (
     const answered = yield* Ref.make(0)
 
     /** The reply at this script position; a function script answers every call. */
-    const replyAt = (messages: ReadonlyArray<ChatMessage>, settings: ChatSettings, position: number) => {
+    const replyAt = (
+      messages: ReadonlyArray<ChatMessage>,
+      settings: ChatSettings,
+      grounding: ChatGrounding | undefined,
+      position: number
+    ) => {
       const script = options.replies
-      if (typeof script === "function") return Effect.sync(() => Option.some(script(messages, settings)))
+      if (typeof script === "function") return Effect.sync(() => Option.some(script(messages, settings, grounding)))
       return Effect.succeed(Option.fromNullable(script[position]))
     }
 
-    const stream = (messages: ReadonlyArray<ChatMessage>, settings: ChatSettings) =>
+    const stream = (messages: ReadonlyArray<ChatMessage>, settings: ChatSettings, grounding: ChatGrounding | undefined) =>
       Stream.unwrap(Effect.gen(function*() {
-        yield* Ref.update(calls, (all) => [...all, { messages, settings }])
+        yield* Ref.update(calls, (all) => [...all, { messages, settings, grounding }])
         const once = yield* Ref.getAndSet(nextFailure, Option.none())
         const failure = Option.orElse(once, () => Option.fromNullable(options.fail))
         const position = yield* Ref.get(answered)
-        const reply = yield* replyAt(messages, settings, position)
+        const reply = yield* replyAt(messages, settings, grounding, position)
         const textDeltas = (text: string) =>
           deltas(text, options.deltaSize ?? 4).map((piece) => ChatDelta.Text({ text: piece }))
         if (Option.isSome(failure)) {
@@ -122,7 +131,7 @@ export const make = (
       lastCall: Effect.map(Ref.get(calls), (all) => Option.fromNullable(all[all.length - 1])),
       failNext: (error, failOptions) => Ref.set(nextFailure, Option.some({ error, ...failOptions }))
     }
-    return { model: makeChatModel({ modelId, stream }), control }
+    return { model: makeChatModel({ modelId, contextTokens: options.contextTokens, stream }), control }
   })
 
 /** Provides the `ChatModel` and the `ScriptedChatModel` control of one scripted model. */
