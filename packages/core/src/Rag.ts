@@ -14,6 +14,7 @@ import * as RecordStore from "./ports/RecordStore.js"
 import * as TaskQueue from "./ports/TaskQueue.js"
 import * as Tokenizer from "./text/Tokenizer.js"
 import * as ApiTokens from "./services/ApiTokens.js"
+import * as Completions from "./services/Completions.js"
 import * as Conversations from "./services/Conversations.js"
 import * as Dialogs from "./services/Dialogs.js"
 import * as Documents from "./services/Documents.js"
@@ -45,6 +46,7 @@ export type Services =
   | Dialogs.Dialogs
   | Conversations.Conversations
   | Retrieval.Retrieval
+  | Completions.Completions
 
 export interface Options {
   readonly documents?: Documents.DocumentsOptions
@@ -59,6 +61,12 @@ export interface Options {
   readonly secretKey?: Redacted.Redacted<string>
   /** Let tenants' model providers reach loopback, private and link-local addresses (false by default). */
   readonly allowPrivateProviders?: boolean
+  /**
+   * The deployment's own model providers, seen by every tenant ahead of plugins' fixed providers
+   * and tenants' own (e.g. `{ name: "BAAI", kind: "onnx", models: [{ name: "BAAI/bge-large-zh-v1.5",
+   * type: "embedding", path: "/models/bge-large-zh-v1.5" }] }`); see `Models.DeploymentProvider`.
+   */
+  readonly providers?: ReadonlyArray<Models.DeploymentProvider>
 }
 
 /** The services, needing the ports. Model plugins are added with `withPlugins`. */
@@ -72,7 +80,12 @@ export const layerServices = (options: Options = {}): Layer.Layer<Services, neve
     Dialogs.layer,
     Conversations.layer,
     Retrieval.layer
-  ).pipe(Layer.provideMerge(Models.layer({ secretKey: options.secretKey, allowPrivateProviders: options.allowPrivateProviders })))
+  ).pipe(
+    (services) => Layer.provideMerge(Completions.layer, services),
+    Layer.provideMerge(
+      Models.layer({ secretKey: options.secretKey, allowPrivateProviders: options.allowPrivateProviders, providers: options.providers })
+    )
+  )
 
 /**
  * The engine over the given ports, with these model plugin layers registered

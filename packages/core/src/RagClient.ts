@@ -12,7 +12,7 @@
  * before the service runs. A failure rejects with the typed error itself (`err._tag === "NotFound"`,
  * `err instanceof NotFound`), never a wrapper.
  */
-import { Cause, Effect, Exit, Layer, ManagedRuntime, Option, Schema } from "effect"
+import { Cause, Effect, Exit, Layer, ManagedRuntime, Option, Schema, Stream } from "effect"
 import { Caller } from "./domain/Caller.js"
 import type { InvalidInput } from "./domain/Errors.js"
 import { decodeRequest, type Operation } from "./domain/Fields.js"
@@ -20,6 +20,7 @@ import type { TenantId } from "./domain/Ids.js"
 import { RecordStore } from "./ports/RecordStore.js"
 import type { Ports, Services } from "./Rag.js"
 import * as ApiTokens from "./services/ApiTokens.js"
+import * as Completions from "./services/Completions.js"
 import * as Conversations from "./services/Conversations.js"
 import * as Dialogs from "./services/Dialogs.js"
 import * as Documents from "./services/Documents.js"
@@ -77,6 +78,17 @@ export interface RagClient {
   readonly dialogs: Client<Dialogs.DialogsService, typeof Dialogs.Operations>
   readonly conversations: Client<Conversations.ConversationsService, typeof Conversations.Operations>
   readonly retrieval: Client<Retrieval.RetrievalService, typeof Retrieval.Operations>
+  /**
+   * `complete` answers at once; `stream` gives the same answer's events as they come (`for await`),
+   * rejecting with the typed error; leaving the loop early stops the answer, which is stored as
+   * incomplete.
+   */
+  readonly completions: Client<Completions.CompletionsService, typeof Completions.Operations> & {
+    readonly stream: (
+      caller: Caller,
+      request: Schema.Schema.Encoded<typeof Completions.CompleteRequest>
+    ) => AsyncIterable<Completions.CompletionEvent>
+  }
   /**
    * The caller of a single-user host: the local user (by default `local@ragkit.local`) and its
    * tenant, created on first use.
@@ -147,7 +159,8 @@ export const createRagClient = async <E>(layer: Layer.Layer<Services | Ports, E,
         documents: Documents.Documents,
         dialogs: Dialogs.Dialogs,
         conversations: Conversations.Conversations,
-        retrieval: Retrieval.Retrieval
+        retrieval: Retrieval.Retrieval,
+        completions: Completions.Completions
       })
     )
     conforms(services.users, Users.Operations)
@@ -159,6 +172,9 @@ export const createRagClient = async <E>(layer: Layer.Layer<Services | Ports, E,
     conforms(services.dialogs, Dialogs.Operations)
     conforms(services.conversations, Conversations.Operations)
     conforms(services.retrieval, Retrieval.Operations)
+    conforms(services.completions, Completions.Operations)
+    const engineRuntime = await runtime.runtime()
+    const decodeCompletion = decodeRequest(Completions.CompleteRequest)
 
     const localCaller = (options: LocalUserOptions = {}) =>
       run(
@@ -197,6 +213,14 @@ export const createRagClient = async <E>(layer: Layer.Layer<Services | Ports, E,
       dialogs: client(services.dialogs, Dialogs.Operations, run),
       conversations: client(services.conversations, Conversations.Operations, run),
       retrieval: client(services.retrieval, Retrieval.Operations, run),
+      completions: {
+        ...client(services.completions, Completions.Operations, run),
+        stream: (caller, request) =>
+          Stream.toAsyncIterableRuntime(
+            Stream.unwrap(Effect.map(decodeCompletion(request), (decoded) => services.completions.stream(caller, decoded))),
+            engineRuntime
+          )
+      },
       localCaller,
       run,
       dispose: () => runtime.dispose()

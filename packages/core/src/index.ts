@@ -27,11 +27,16 @@ export * as RecordStore from "./ports/RecordStore.js"
 export * as Reranker from "./ports/Reranker.js"
 export * as TaskQueue from "./ports/TaskQueue.js"
 
+export * as Budget from "./chat/Budget.js"
+export * as Citations from "./chat/Citations.js"
+export * as Prompt from "./chat/Prompt.js"
+
 export * as Tokenizer from "./text/Tokenizer.js"
 export * as HtmlTables from "./text/HtmlTables.js"
 export * as StopWords from "./text/StopWords.js"
 
 export * as ApiTokens from "./services/ApiTokens.js"
+export * as Completions from "./services/Completions.js"
 export * as Conversations from "./services/Conversations.js"
 export * as Dialogs from "./services/Dialogs.js"
 export * as Documents from "./services/Documents.js"

@@ -4,7 +4,7 @@
  * process unless `workers` is 0.
  */
 import { NodeContext } from "@effect/platform-node"
-import { BlobStore, Ingestion, Rag, Tokenizer } from "@ragkit/core"
+import { BlobStore, Ingestion, Models, Rag, Tokenizer } from "@ragkit/core"
 import { BuiltinModels, OllamaModels, OnnxModels, OpenAiModels } from "@ragkit/adapters"
 import { TestModels } from "@ragkit/core/doubles"
 import * as Parsers from "@ragkit/parsers"
@@ -13,7 +13,7 @@ import { LanceChunkIndex } from "@ragkit/store-lancedb"
 import * as StorePg from "@ragkit/store-pg"
 import { Duration, Effect, Layer, Option } from "effect"
 import { join } from "node:path"
-import type { ServerConfig } from "./Config.js"
+import { ConfigFileError, type ServerConfig } from "./Config.js"
 import * as SecretKey from "./SecretKey.js"
 
 /** Records, tasks, blobs, chunks, parsers, chunk methods and the tokenizer. */
@@ -36,10 +36,14 @@ export const ports = (config: ServerConfig) => {
 /** The embedding model every new tenant starts with: needs no download. */
 export const DefaultEmbeddingModel = "glove-100d@Builtin"
 
+/** The chat model every new tenant starts with: quotes the sources, needs no language model. */
+export const DefaultChatModel = "extractive@Builtin"
+
 /**
  * Model provider plugins: the built-in GloVe embedder (built once into `<data-dir>/models`), ONNX
- * model folders under `<data-dir>/models/onnx` (`<folder>@ONNX`), OpenAI-compatible and Ollama
- * providers that tenants configure. The deterministic `Test` provider (hash embedders, echo chat
+ * model folders under `<data-dir>/models/onnx` (`<folder>@ONNX`) and the config file's `onnx`
+ * providers' folders, OpenAI-compatible and Ollama providers that the config file declares or
+ * tenants add. The deterministic `Test` provider (hash embedders, echo chat
  * model) only when `testModels` is set, for tests and benchmarks: a real deployment never serves it.
  */
 export const plugins = (config: ServerConfig) => [
@@ -50,19 +54,57 @@ export const plugins = (config: ServerConfig) => [
   ...(config.testModels ? [TestModels.layer] : [])
 ]
 
+/** New tenants' default models: the config file's, else the built-in ones (no reranker). */
+export const tenantDefaults = (config: ServerConfig) => ({
+  embd_id: config.models.defaults.embedding ?? DefaultEmbeddingModel,
+  llm_id: config.models.defaults.chat ?? DefaultChatModel,
+  ...(config.models.defaults.rerank === undefined ? {} : { rerank_id: config.models.defaults.rerank })
+})
+
 /**
- * The services over the ports, with the model provider plugins, the secret key (configured, or
- * `<data-dir>/secret.key`), the rule on tenants' providers and the session lifetime.
+ * Checks, once the engine is up, that the config file's default models exist with their types and
+ * can be used, as `Models.checkModel` tells without loading them or calling a server: a misspelt
+ * default stops the start instead of reaching every new tenant.
+ */
+const checkDefaults = (config: ServerConfig) =>
+  Layer.effectDiscard(
+    Effect.gen(function* () {
+      const models = yield* Models.Models
+      const configured: ReadonlyArray<readonly [keyof typeof config.models.defaults, Models.ModelInfo["model_type"]]> = [
+        ["chat", "chat"],
+        ["embedding", "embedding"],
+        ["rerank", "rerank"]
+      ]
+      for (const [key, type] of configured) {
+        const ref = config.models.defaults[key]
+        if (ref === undefined) continue
+        yield* models.checkModel(undefined, ref, type).pipe(
+          Effect.catchTag("ModelError", (error) =>
+            Effect.fail(new ConfigFileError({ message: `config file ${Option.getOrElse(config.configFile, () => "")}: defaults.${key}: ${error.message}` }))
+          )
+        )
+      }
+    })
+  )
+
+/**
+ * The services over the ports, with the model provider plugins, the deployment's providers and
+ * default models (the config file), the secret key (configured, or `<data-dir>/secret.key`), the
+ * rule on tenants' providers and the session lifetime.
  */
 export const layer = (config: ServerConfig) =>
   Layer.unwrapEffect(
     Effect.map(SecretKey.resolve(config), (secretKey) =>
-      Rag.layer(ports(config), plugins(config), {
-        tenantDefaults: { embd_id: DefaultEmbeddingModel },
-        secretKey,
-        allowPrivateProviders: config.allowPrivateProviders,
-        users: { sessionLifetime: Duration.hours(config.sessionHours) }
-      }))
+      Layer.provideMerge(
+        checkDefaults(config),
+        Rag.layer(ports(config), plugins(config), {
+          tenantDefaults: tenantDefaults(config),
+          providers: config.models.providers,
+          secretKey,
+          allowPrivateProviders: config.allowPrivateProviders,
+          users: { sessionLifetime: Duration.hours(config.sessionHours) }
+        })
+      ))
   )
 
 /**

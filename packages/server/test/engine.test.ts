@@ -36,7 +36,7 @@ describe("the embedded engine", () => {
   const dirs: Array<string> = []
   afterAll(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))))
 
-  it("ingests a PDF and a text file from disk with the default embedding model, and finds them", async () => {
+  it("ingests a PDF and a text file from disk with the default embedding model, finds them, and answers with the default chat model", async () => {
     const dataDir = await mkdtemp(join(tmpdir(), "ragkit-engine-"))
     dirs.push(dataDir)
     const rag = await createRagClient(Engine.layerWithWorkers(defaults({ dataDir, workers: 1, ocr: false, leaseMs: 5_000 })))
@@ -65,6 +65,39 @@ describe("the embedded engine", () => {
       const found = await rag.retrieval.retrieve(me, { question: "Do otters hold hands when sleeping?", kb_ids: [kb.id] })
       expect(found.chunks[0]!.chunk.content).toMatch(/Sea otters hold hands/)
       expect(found.chunks[0]!.chunk.page_num).toEqual([1])
+
+      // With no language model configured, a dialog answers with the default chat model,
+      // extractive@Builtin: it quotes the chunk that answers, cited.
+      const dialog = await rag.dialogs.create(me, { name: "Otters", kb_ids: [kb.id] })
+      expect(dialog.llm_id === "" || dialog.llm_id === Engine.DefaultChatModel).toBe(true)
+      const done = await rag.completions.complete(me, {
+        dialog_id: dialog.id,
+        messages: [{ role: "user", content: "What do otters use to open shellfish?" }]
+      })
+      expect(done.answer).toMatch(/^No language model is configured/)
+      const cited = /Otters use rocks as tools to open shellfish\. \[ID:(\d+)\]/.exec(done.answer)
+      expect(cited).not.toBeNull()
+      expect(done.reference.chunks[Number(cited![1])]!.content).toMatch(/Otters use rocks/)
+
+      // The same answer streamed: deltas, then the stored answer with its reference.
+      const events: Array<{ readonly _tag: string; readonly text?: string }> = []
+      let last: typeof done | undefined
+      for await (const event of rag.completions.stream(me, {
+        dialog_id: dialog.id,
+        messages: [{ role: "user", content: "What do otters use to open shellfish?" }]
+      })) {
+        events.push(event)
+        if (event._tag === "Done") last = { ...event }
+      }
+      expect(events.filter((e) => e._tag === "Delta").length).toBeGreaterThan(3)
+      expect(events.at(-1)!._tag).toBe("Done")
+      expect(events.flatMap((e) => (e._tag === "Delta" ? [e.text] : [])).join("")).toBe(last!.answer)
+      expect(last!.answer).toBe(done.answer)
+      const stored = await rag.conversations.get(me, { conversation_id: last!.conversation_id })
+      const [question, answer] = stored.message.slice(-2)
+      expect([question!.role, question!.content]).toEqual(["user", "What do otters use to open shellfish?"])
+      expect([answer!.role, answer!.content, answer!.id]).toEqual(["assistant", done.answer, last!.message_id])
+      expect(answer!.reference!.chunks.length).toBeGreaterThan(0)
     } finally {
       await rag.dispose()
     }

@@ -1,7 +1,9 @@
 /**
- * @ragkit/adapters/builtin: the `Builtin` model provider, whose embedder `glove-100d@Builtin`
- * (GloVe 100-d word vectors as an ONNX embedding bag) needs no download. A baseline: English only.
+ * @ragkit/adapters/builtin: the `Builtin` model provider, whose models need no download: the
+ * embedder `glove-100d@Builtin` (GloVe 100-d word vectors as an ONNX embedding bag; a baseline,
+ * English only) and the chat model `extractive@Builtin` (answers by quoting the retrieved passages).
  */
 export * as GloveModel from "./GloveModel.js"
 export * as GloveEmbedder from "./GloveEmbedder.js"
 export * as BuiltinModels from "./BuiltinModels.js"
+export * as ExtractiveAnswerer from "./ExtractiveAnswerer.js"

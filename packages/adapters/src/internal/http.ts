@@ -14,10 +14,16 @@
  * | 429                                     | `RateLimited`   | yes     |
  * | other statuses, a body that is not the documented JSON | `BadResponse` | no |
  *
- * A retried request is sent at most `maxAttempts` times. Between attempts it waits the server's
- * `Retry-After` when the server sent one, or else an exponential backoff (`retryBaseDelay`,
- * doubled each time, capped at `maxRetryDelay`); a `Retry-After` longer than `maxRetryDelay`
- * is not waited for: the error is returned at once, so a caller is never parked for minutes.
+ * A retried request is sent at most `maxAttempts` times, by `Effect.retry` with `retrySchedule`:
+ * between attempts it waits the server's `Retry-After` when the server sent one (429, 503, ...),
+ * or else an exponential backoff (`retryBaseDelay`, doubled each time, capped at `maxRetryDelay`);
+ * a `Retry-After` longer than `maxRetryDelay` is not waited for: the error is returned at once, so
+ * a caller is never parked for minutes. A streamed answer is retried only until its headers
+ * arrive: once a byte of it has been streamed, a failure ends the stream (no half-sent answer is
+ * sent again).
+ *
+ * Timeouts, per attempt: `timeout` until the answer's headers (a JSON answer: until its whole
+ * body), covering the connection too; `idleTimeout` between two chunks of a streamed answer.
  *
  * What an error may say: the API key travels only in the `Authorization` header (a `Redacted`
  * until then), and no error message, cause or span holds it, the server's response body (it may
@@ -38,7 +44,7 @@ import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import { ModelError, ModelProvider } from "@ragkit/core"
-import { Duration, Effect, Either, Option, ParseResult, Redacted, Schema, Stream } from "effect"
+import { Duration, Effect, Either, Option, ParseResult, Redacted, Schedule, Schema, Stream } from "effect"
 import { lookup } from "node:dns"
 
 /** Where and how to call one model. */
@@ -61,8 +67,10 @@ export interface Endpoint {
 }
 
 export interface RetryPolicy {
-  /** Per attempt: until the whole JSON answer, or until a stream's headers and then between chunks. */
+  /** Per attempt: connecting and waiting for the answer's headers (a JSON answer: its whole body). */
   readonly timeout: Duration.Duration
+  /** A streamed answer's longest silence between two chunks once it has started. */
+  readonly idleTimeout: Duration.Duration
   /** How many times a request may be sent in all (1 = no retry). */
   readonly maxAttempts: number
   readonly retryBaseDelay: Duration.Duration
@@ -70,8 +78,10 @@ export interface RetryPolicy {
 }
 
 export interface RetryOptions {
-  /** 60 seconds by default. */
+  /** Connecting and waiting for the answer's headers (a JSON answer: its whole body); 60 seconds by default. */
   readonly timeout?: Duration.DurationInput
+  /** The longest silence between two chunks of a streamed answer; `timeout` by default. */
+  readonly idleTimeout?: Duration.DurationInput
   /** 3 by default. */
   readonly maxAttempts?: number
   /** 500 ms by default. */
@@ -82,6 +92,7 @@ export interface RetryOptions {
 
 export const retryPolicy = (options: RetryOptions = {}): RetryPolicy => ({
   timeout: Duration.decode(options.timeout ?? Duration.seconds(60)),
+  idleTimeout: Duration.decode(options.idleTimeout ?? options.timeout ?? Duration.seconds(60)),
   maxAttempts: Math.max(1, Math.floor(options.maxAttempts ?? 3)),
   retryBaseDelay: Duration.decode(options.retryBaseDelay ?? Duration.millis(500)),
   maxRetryDelay: Duration.decode(options.maxRetryDelay ?? Duration.seconds(30))
@@ -103,6 +114,24 @@ export interface ConnectionOptions extends RetryOptions {
    * deployment allows it (`connectionOf` sets it from the `ModelRequest`).
    */
   readonly allowPrivateAddresses?: boolean | undefined
+}
+
+/** What a chat model declares about itself, besides its connection. */
+export interface ChatModelLimits {
+  /** The model's context window in tokens (the service's `contextTokens`); `ChatModel.DefaultContextTokens` when absent. */
+  readonly contextTokens?: number | undefined
+  /** The longest answer to ask for (`max_tokens`) when a call's settings give none; none by default (the server's). */
+  readonly maxOutputTokens?: number | undefined
+}
+
+/** The request field for the answer's length: the call's `max_tokens`, else the model's default, else none. */
+export const maxTokensOf = <A>(
+  settings: { readonly max_tokens?: number | undefined },
+  maxOutputTokens: number | undefined,
+  field: (value: number) => A
+): A | {} => {
+  const value = settings.max_tokens ?? maxOutputTokens
+  return value === undefined ? {} : field(value)
 }
 
 /** The endpoint of a connection, its base URL checked. */
@@ -188,7 +217,7 @@ export const settingsReader = (settings: Readonly<Record<string, unknown>>, mode
   }
 }
 
-/** The retry options with the provider's `timeout_ms` and `max_attempts` settings applied. */
+/** The retry options with the provider's `timeout_ms`, `idle_timeout_ms` and `max_attempts` settings applied. */
 export const retryOptionsFromSettings = (
   base: RetryOptions,
   settings: Readonly<Record<string, unknown>>,
@@ -197,10 +226,11 @@ export const retryOptionsFromSettings = (
 ): Effect.Effect<RetryOptions, ModelError> => {
   const read = settingsReader(settings, modelRef, model)
   return Effect.map(
-    Effect.all([read.positiveInt("timeout_ms"), read.positiveInt("max_attempts")]),
-    ([timeoutMs, maxAttempts]) => ({
+    Effect.all([read.positiveInt("timeout_ms"), read.positiveInt("idle_timeout_ms"), read.positiveInt("max_attempts")]),
+    ([timeoutMs, idleMs, maxAttempts]) => ({
       ...base,
       ...Option.match(timeoutMs, { onNone: () => ({}), onSome: (ms) => ({ timeout: Duration.millis(ms) }) }),
+      ...Option.match(idleMs, { onNone: () => ({}), onSome: (ms) => ({ idleTimeout: Duration.millis(ms) }) }),
       ...Option.match(maxAttempts, { onNone: () => ({}), onSome: (n) => ({ maxAttempts: n }) })
     })
   )
@@ -250,7 +280,7 @@ export const optionalKey = (key: Redacted.Redacted<string>): Option.Option<Redac
 // Failures
 
 /** A failed attempt: the error to report, and whether (and after how long) it may be retried. */
-interface AttemptFailure {
+export interface AttemptFailure {
   readonly error: ModelError
   readonly retryable: boolean
   readonly retryAfter: Option.Option<Duration.Duration>
@@ -332,22 +362,33 @@ const timeoutFailure = (endpoint: Endpoint, path: string): AttemptFailure => ({
   retryAfter: Option.none()
 })
 
-/** Runs `attempt` up to `maxAttempts` times while it fails with a retryable failure. */
-const withRetries = <A>(endpoint: Endpoint, attempt: Effect.Effect<A, AttemptFailure>): Effect.Effect<A, ModelError> => {
-  const { maxAttempts, maxRetryDelay, retryBaseDelay } = endpoint.retry
-  const loop = (n: number): Effect.Effect<A, ModelError> =>
-    Effect.catchAll(attempt, (failure) => {
-      if (!failure.retryable || n >= maxAttempts) return Effect.fail(failure.error)
-      const backoff = Duration.min(Duration.times(retryBaseDelay, 2 ** (n - 1)), maxRetryDelay)
-      const delay = Option.getOrElse(failure.retryAfter, () => backoff)
-      if (Duration.greaterThan(delay, maxRetryDelay)) return Effect.fail(failure.error)
-      return Effect.zipRight(
-        Effect.annotateCurrentSpan({ retry: n, retryDelayMs: Duration.toMillis(delay) }),
-        Effect.zipRight(Effect.sleep(delay), loop(n + 1))
-      )
-    })
-  return loop(1)
-}
+/** A failure worth another attempt: retryable, and any `Retry-After` within `maxRetryDelay`. */
+const mayRetry = (policy: RetryPolicy) => (failure: AttemptFailure): boolean =>
+  failure.retryable &&
+  Option.match(failure.retryAfter, { onNone: () => true, onSome: (wait) => Duration.lessThanOrEqualTo(wait, policy.maxRetryDelay) })
+
+/**
+ * When to send a failed request again (the schedule `Effect.retry` runs on the failures): at most
+ * `maxAttempts - 1` more times, while `mayRetry`, after the server's `Retry-After` when it sent
+ * one, else after the exponential backoff capped at `maxRetryDelay`.
+ */
+export const retrySchedule = (policy: RetryPolicy): Schedule.Schedule<unknown, AttemptFailure> =>
+  Schedule.identity<AttemptFailure>().pipe(
+    Schedule.intersect(Schedule.exponential(policy.retryBaseDelay)),
+    Schedule.intersect(Schedule.recurs(policy.maxAttempts - 1)),
+    Schedule.whileInput(mayRetry(policy)),
+    Schedule.modifyDelay(([[failure]], backoff) =>
+      Option.getOrElse(failure.retryAfter, () => Duration.min(backoff, policy.maxRetryDelay))
+    ),
+    Schedule.tapOutput(([, retries]) => Effect.annotateCurrentSpan({ retries: retries + 1 }))
+  )
+
+/** Runs `attempt`, again on the schedule while it fails with a retryable failure; the last failure's error. */
+const withRetries = <A>(endpoint: Endpoint, attempt: Effect.Effect<A, AttemptFailure>): Effect.Effect<A, ModelError> =>
+  attempt.pipe(
+    Effect.retry(retrySchedule(endpoint.retry)),
+    Effect.mapError((failure) => failure.error)
+  )
 
 // ---------------------------------------------------------------------------------------------
 // Requests
@@ -514,8 +555,8 @@ export const postLines = (
           fail(endpoint, "Unavailable", `${endpoint.serverName} at ${at} cut the stream: ${error.cause instanceof Error ? error.cause.message : error.reason}`)
         ),
         Stream.timeoutFail(
-          () => fail(endpoint, "Unavailable", `${endpoint.serverName} at ${at} sent nothing for ${Duration.format(endpoint.retry.timeout)}`),
-          endpoint.retry.timeout
+          () => fail(endpoint, "Unavailable", `${endpoint.serverName} at ${at} sent nothing for ${Duration.format(endpoint.retry.idleTimeout)}`),
+          endpoint.retry.idleTimeout
         ),
         Stream.decodeText(),
         Stream.splitLines

@@ -2,7 +2,7 @@
  * A `ChatModel` on Ollama's native chat API: `POST {apiBase}/api/chat` with `stream: true`,
  * answered with NDJSON lines: `message.content` pieces, then a line with `done: true` whose
  * `prompt_eval_count` and `eval_count` are the usage. Settings map to Ollama's `options`
- * (`max_tokens` is `num_predict`).
+ * (`max_tokens` is `num_predict`: the call's, or else the model's `maxOutputTokens` when set).
  *
  * A stream that ends before `done: true` is `ModelError` reason `BadResponse`; a connection cut
  * mid-way is `Unavailable`; an `{ "error": ... }` line is `Unavailable` (Ollama's message is not quoted).
@@ -13,7 +13,7 @@ import { Effect, Layer, Schema, Stream } from "effect"
 import * as Http from "../internal/http.js"
 import { defaultApiBase } from "./OllamaEmbedder.js"
 
-export interface OllamaChatModelOptions extends Omit<Http.ConnectionOptions, "apiBase"> {
+export interface OllamaChatModelOptions extends Omit<Http.ConnectionOptions, "apiBase">, Http.ChatModelLimits {
   /** `http://127.0.0.1:11434` by default. */
   readonly apiBase?: string | undefined
 }
@@ -27,11 +27,16 @@ const Line = Schema.Struct({
 })
 
 /** The request body: the conversation, and the settings that are set as Ollama `options`. */
-export const requestBody = (model: string, messages: ReadonlyArray<ChatModel.ChatMessage>, settings: ChatModel.ChatSettings) => {
+export const requestBody = (
+  model: string,
+  messages: ReadonlyArray<ChatModel.ChatMessage>,
+  settings: ChatModel.ChatSettings,
+  maxOutputTokens?: number
+) => {
   const options = {
     ...(settings.temperature === undefined ? {} : { temperature: settings.temperature }),
     ...(settings.top_p === undefined ? {} : { top_p: settings.top_p }),
-    ...(settings.max_tokens === undefined ? {} : { num_predict: settings.max_tokens }),
+    ...Http.maxTokensOf(settings, maxOutputTokens, (num_predict) => ({ num_predict })),
     ...(settings.presence_penalty === undefined ? {} : { presence_penalty: settings.presence_penalty }),
     ...(settings.frequency_penalty === undefined ? {} : { frequency_penalty: settings.frequency_penalty }),
     ...(settings.stop === undefined || settings.stop.length === 0 ? {} : { stop: settings.stop })
@@ -44,7 +49,7 @@ export const requestBody = (model: string, messages: ReadonlyArray<ChatModel.Cha
   }
 }
 
-const chatStream = (client: HttpClient.HttpClient, endpoint: Http.Endpoint, model: string) =>
+const chatStream = (client: HttpClient.HttpClient, endpoint: Http.Endpoint, model: string, maxOutputTokens: number | undefined) =>
 (messages: ReadonlyArray<ChatModel.ChatMessage>, settings: ChatModel.ChatSettings): Stream.Stream<ChatModel.ChatDelta, ModelError> =>
   Stream.suspend(() => {
     const path = "/api/chat"
@@ -71,7 +76,7 @@ const chatStream = (client: HttpClient.HttpClient, endpoint: Http.Endpoint, mode
           return Effect.succeed(deltas)
         })
       )
-    return Http.postLines(client, endpoint, path, requestBody(model, messages, settings), "application/x-ndjson").pipe(
+    return Http.postLines(client, endpoint, path, requestBody(model, messages, settings, maxOutputTokens), "application/x-ndjson").pipe(
       Stream.filter((line) => line.trim() !== ""),
       Stream.mapEffect(toDeltas),
       Stream.takeUntil(() => done),
@@ -87,7 +92,11 @@ const chatStream = (client: HttpClient.HttpClient, endpoint: Http.Endpoint, mode
 export const make = Effect.fn("OllamaChatModel.make")(function*(options: OllamaChatModelOptions) {
   const client = yield* HttpClient.HttpClient
   const endpoint = yield* Http.makeEndpoint({ ...options, apiBase: options.apiBase ?? defaultApiBase }, "Ollama")
-  return ChatModel.make({ modelId: endpoint.modelRef, stream: chatStream(client, endpoint, options.model) })
+  return ChatModel.make({
+    modelId: endpoint.modelRef,
+    contextTokens: options.contextTokens,
+    stream: chatStream(client, endpoint, options.model, options.maxOutputTokens)
+  })
 })
 
 /** The `ChatModel` service on one model of an Ollama server. */

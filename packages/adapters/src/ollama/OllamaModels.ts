@@ -5,7 +5,13 @@
  * Ollama's native API. Ollama has no rerank API: rerank models are not served.
  *
  * Provider settings (all optional): `dimensions` (a number or `{ "<model>": number }`; probed
- * once otherwise), `max_batch_size` (64), `timeout_ms` (60 000), `max_attempts` (3).
+ * once otherwise), `max_batch_size` (64), `timeout_ms` (60 000), `max_attempts` (3), `max_tokens` (the
+ * answer length a chat call asks for when it sets none, as `num_predict`; a number or per model).
+ *
+ * A deployment declares providers of this kind in its configuration instead (`Models.DeploymentProvider`),
+ * and they may be on this machine or the private network (a deployment's provider may reach private
+ * addresses; a tenant's may not unless the deployment allows it); a declared chat model's
+ * `maxTokens` is its context window (`contextTokens`).
  */
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
@@ -51,8 +57,13 @@ export const make = (options: OllamaPluginOptions = {}): Effect.Effect<ModelProv
       })
 
     const chatModel = (request: ModelProvider.ModelRequest) =>
-      Effect.flatMap(Http.connectionOf(request, options, OllamaEmbedder.defaultApiBase), ({ connection }) =>
-        withClient(OllamaChatModel.make(connection)))
+      Effect.gen(function*() {
+        const { connection, settings } = yield* Http.connectionOf(request, options, OllamaEmbedder.defaultApiBase)
+        const maxOutputTokens = yield* settings.perModelPositiveInt("max_tokens")
+        return yield* withClient(
+          OllamaChatModel.make({ ...connection, contextTokens: request.declared?.maxTokens, maxOutputTokens: Option.getOrUndefined(maxOutputTokens) })
+        )
+      })
 
     return { kind, embedder, chatModel }
   })

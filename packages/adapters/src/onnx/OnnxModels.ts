@@ -14,10 +14,23 @@
  * Each folder's session opens on first use and is then kept, shared by every caller, until the
  * layer's scope closes; a folder that failed to load is tried again on the next request. Model
  * names are folder names: `/`, `\` and `..` are refused, so a name cannot leave the directory.
+ *
+ * The deployment's own providers of kind `onnx` name a folder per model instead, anywhere on disk
+ * (`ModelRequest.declared.path`), so a model keeps its Hugging Face name:
+ *
+ *   { "name": "BAAI", "kind": "onnx",
+ *     "models": [{ "name": "BAAI/bge-large-zh-v1.5", "type": "embedding", "path": "/models/bge-large-zh-v1.5",
+ *                  "settings": { "queryPrefix": "为这个句子生成表示以用于检索相关文章：" } }] }
+ *
+ * serves `BAAI/bge-large-zh-v1.5@BAAI`. A model's `settings` are the per-folder settings below
+ * (`ModelSettings`). Only the deployment can name a path: a tenant's provider of this kind is
+ * served from the models directory like `ONNX`.
  */
 import { ModelError, ModelProvider } from "@ragkit/core"
 import type { Embedder, Reranker } from "@ragkit/core"
-import { Config, ConfigError, Deferred, Effect, ExecutionStrategy, Exit, Layer, Option, Scope } from "effect"
+import { Config, ConfigError, Deferred, Effect, Either, ExecutionStrategy, Exit, Layer, Option, ParseResult, Schema, Scope } from "effect"
+import type { Dirent } from "node:fs"
+import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import * as CrossEncoderReranker from "./CrossEncoderReranker.js"
 import * as files from "./internal/files.js"
@@ -53,6 +66,24 @@ export interface OnnxPluginOptions {
   readonly models?: Readonly<Record<string, ModelSettings>>
 }
 
+/** `ModelSettings` as a deployment declares them for one model (`DeclaredModel.settings`), checked. */
+const Pooling = Schema.Literal("cls", "max", "mean", "mean_sqrt_len", "lasttoken")
+const PositiveInt = Schema.Int.pipe(Schema.positive())
+const DeclaredSettings = Schema.Struct({
+  queryPrefix: Schema.optional(Schema.String),
+  documentPrefix: Schema.optional(Schema.String),
+  pooling: Schema.optional(Schema.Union(Pooling, Schema.Array(Pooling))),
+  normalize: Schema.optional(Schema.Boolean),
+  sigmoid: Schema.optional(Schema.Boolean),
+  maxBatchSize: Schema.optional(PositiveInt),
+  maxLength: Schema.optional(PositiveInt),
+  modelFile: Schema.optional(Schema.String)
+})
+const decodeSettingsEither = Schema.decodeUnknownEither(DeclaredSettings, { onExcessProperty: "error" })
+/** The settings, or what is wrong with them. */
+const decodeSettings = (settings: unknown): Either.Either<ModelSettings, string> =>
+  Either.mapLeft(decodeSettingsEither(settings), (error) => `its settings: ${ParseResult.TreeFormatter.formatErrorSync(error)}`)
+
 export type ModelKind = "embedder" | "reranker"
 
 /** What a model folder holds, from its files; none when it is neither kind. */
@@ -74,6 +105,17 @@ type Loaded =
   | { readonly kind: "embedder"; readonly embedder: Embedder.EmbedderService }
   | { readonly kind: "reranker"; readonly reranker: Reranker.RerankerService }
 
+/** Where a requested model lives: its folder, its id, its settings. */
+interface Source {
+  readonly folder: string
+  readonly modelId: string
+  readonly settings: ModelSettings
+  /** What the error says when the folder is not there. */
+  readonly missing: string
+}
+
+const typeOf = (kind: ModelKind): ModelProvider.ModelType => (kind === "embedder" ? "embedding" : "rerank")
+
 /** The plugin; sessions live in the current scope. */
 export const make = (options: OnnxPluginOptions): Effect.Effect<ModelProvider.ModelPlugin, never, Scope.Scope> =>
   Effect.gen(function*() {
@@ -83,39 +125,68 @@ export const make = (options: OnnxPluginOptions): Effect.Effect<ModelProvider.Mo
     let closed = false
     yield* Effect.addFinalizer(() => Effect.sync(() => (closed = true)))
 
-    const refuse = (name: string, reason: "NotConfigured" | "InvalidInput", detail: string) =>
-      new ModelError({ reason, model: `${name}@${providerName}`, message: `Unsupported model: ${name}@${providerName} (${detail})` })
+    const refuse = (modelId: string, reason: "NotConfigured" | "InvalidInput", detail: string) =>
+      new ModelError({ reason, model: modelId, message: `Unsupported model: ${modelId} (${detail})` })
 
-    /** The folder of a model name, when the name stays inside the models directory. */
-    const folderOf = (name: string): Effect.Effect<string, ModelError> => {
-      const folder = path.resolve(modelsDir, name)
-      return name.length === 0 || name.includes("/") || name.includes("\\") || name.includes("\0") || name.includes("..") ||
-          name === "." || path.dirname(folder) !== modelsDir
-        ? Effect.fail(refuse(name, "InvalidInput", "a model name is a folder name: no /, \\ or .."))
-        : Effect.succeed(folder)
+    /** Whether a model name is a folder name that stays inside the models directory. */
+    const isFolderName = (name: string): boolean =>
+      !(name.length === 0 || name.includes("/") || name.includes("\\") || name.includes("\0") || name.includes("..") ||
+        name === "." || path.dirname(path.resolve(modelsDir, name)) !== modelsDir)
+
+    /**
+     * The folder, id and settings of a request: the deployment's declared folder, or else the
+     * folder of that name in the models directory.
+     */
+    const sourceOf = (request: ModelProvider.ModelRequest): Effect.Effect<Source, ModelError> => {
+      const name = request.model
+      const modelId = `${name}@${request.provider.name}`
+      const declaredPath = request.provider.declaredBy === "deployment" ? request.declared?.path : undefined
+      if (declaredPath !== undefined) {
+        const folder = path.resolve(declaredPath)
+        return Either.match(decodeSettings(request.declared?.settings ?? {}), {
+          onLeft: (problem) => Effect.fail(refuse(modelId, "NotConfigured", problem)),
+          onRight: (settings) => Effect.succeed({ folder, modelId, settings, missing: `no model folder ${folder}` })
+        })
+      }
+      return isFolderName(name)
+        ? Effect.succeed({
+          folder: path.resolve(modelsDir, name),
+          modelId,
+          settings: options.models?.[name] ?? {},
+          missing: `no folder ${name} in ${modelsDir}`
+        })
+        : Effect.fail(refuse(modelId, "InvalidInput", "a model name is a folder name: no /, \\ or .."))
     }
 
-    const load = (name: string) =>
+    /** What a folder holds, without loading it: its kind, or why it can't be served. */
+    const inspect = (source: Source): Effect.Effect<{ readonly kind: ModelKind } | { readonly problem: string }> =>
       Effect.gen(function*() {
-        const folder = yield* folderOf(name)
-        if (!(yield* files.isDirectory(folder))) {
-          return yield* Effect.fail(refuse(name, "NotConfigured", `no folder ${name} in ${modelsDir}`))
-        }
-        const modelId = `${name}@${providerName}`
+        if (!(yield* files.isDirectory(source.folder))) return { problem: "its model folder does not exist" }
+        const found = yield* Effect.either(detect(source.folder, source.modelId))
+        if (found._tag === "Left") return { problem: "its model folder can't be read" }
+        return Option.match(found.right, {
+          onNone: () => ({ problem: "its model folder holds neither a sentence-transformers embedder nor a sequence-classification reranker" }),
+          onSome: (kind) => ({ kind })
+        })
+      })
+
+    const load = (source: Source) =>
+      Effect.gen(function*() {
+        const { folder, modelId } = source
+        if (!(yield* files.isDirectory(folder))) return yield* Effect.fail(refuse(modelId, "NotConfigured", source.missing))
         const found = yield* detect(folder, modelId)
         if (Option.isNone(found)) {
           return yield* Effect.fail(
-            refuse(name, "NotConfigured", `${folder} is neither a sentence-transformers embedder nor a sequence-classification reranker`)
+            refuse(modelId, "NotConfigured", `${folder} is neither a sentence-transformers embedder nor a sequence-classification reranker`)
           )
         }
-        const settings = options.models?.[name] ?? {}
         const common = {
           folder,
           modelId,
           ...(options.executionProvider !== undefined ? { executionProvider: options.executionProvider } : {}),
           ...(options.intraOpNumThreads !== undefined ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
           ...(options.maxBatchSize !== undefined ? { maxBatchSize: options.maxBatchSize } : {}),
-          ...settings
+          ...source.settings
         }
         return found.value === "embedder"
           ? { kind: "embedder", embedder: yield* SentenceEmbedder.make(common) } satisfies Loaded
@@ -123,54 +194,93 @@ export const make = (options: OnnxPluginOptions): Effect.Effect<ModelProvider.Mo
       })
 
     /** Loads a folder in a scope of its own inside the plugin's, closed again if loading fails. */
-    const build = (name: string) =>
+    const build = (source: Source) =>
       Effect.gen(function*() {
         const own = yield* Scope.fork(scope, ExecutionStrategy.sequential)
-        const exit = yield* Effect.exit(Scope.extend(load(name), own))
+        const exit = yield* Effect.exit(Scope.extend(load(source), own))
         if (Exit.isFailure(exit)) yield* Scope.close(own, exit)
         return yield* exit
       })
 
-    /** The folder's model: built once, shared, kept; a failure is not kept. */
-    const get = (name: string): Effect.Effect<Loaded, ModelError> =>
+    /** The folder's model: built once per id and folder, shared, kept; a failure is not kept. */
+    const get = (source: Source): Effect.Effect<Loaded, ModelError> =>
       Effect.gen(function*() {
         if (closed) {
           return yield* Effect.fail(
-            new ModelError({ reason: "Unavailable", model: `${name}@${providerName}`, message: "The ONNX model plugin has been shut down" })
+            new ModelError({ reason: "Unavailable", model: source.modelId, message: "The ONNX model plugin has been shut down" })
           )
         }
-        const existing = cache.get(name)
+        const key = `${source.modelId}\u0000${source.folder}`
+        const existing = cache.get(key)
         if (existing !== undefined) return yield* Deferred.await(existing)
         const deferred = yield* Deferred.make<Loaded, ModelError>()
-        const raced = cache.get(name)
+        const raced = cache.get(key)
         if (raced !== undefined) return yield* Deferred.await(raced)
-        cache.set(name, deferred)
+        cache.set(key, deferred)
         // Built in the plugin's scope, so a caller's interruption does not abandon it half-way.
-        yield* build(name).pipe(
+        yield* build(source).pipe(
           Effect.exit,
           Effect.flatMap((exit) => {
-            if (Exit.isFailure(exit)) cache.delete(name)
+            if (Exit.isFailure(exit)) cache.delete(key)
             return Deferred.done(deferred, exit)
           }),
-          Effect.onInterrupt(() => Effect.sync(() => cache.delete(name)).pipe(Effect.zipRight(Deferred.interrupt(deferred)))),
+          Effect.onInterrupt(() => Effect.sync(() => cache.delete(key)).pipe(Effect.zipRight(Deferred.interrupt(deferred)))),
           Effect.forkIn(scope)
         )
         return yield* Deferred.await(deferred)
       })
 
+    const loaded = (request: ModelProvider.ModelRequest) =>
+      Effect.flatMap(sourceOf(request), (source) => Effect.map(get(source), (model) => ({ source, model })))
+
+    /** The folders of the models directory, each with what it holds. */
+    const listFolders = Effect.gen(function*() {
+      const entries = yield* Effect.promise(() => fs.readdir(modelsDir, { withFileTypes: true }).catch((): Array<Dirent> => []))
+      const names = entries.filter((e) => e.isDirectory() && isFolderName(e.name)).map((e) => e.name).sort()
+      return yield* Effect.forEach(names, (name) =>
+        Effect.map(
+          inspect({ folder: path.join(modelsDir, name), modelId: `${name}@${providerName}`, settings: {}, missing: "" }),
+          (found): ModelProvider.ListedModel =>
+            "kind" in found ? { name, type: typeOf(found.kind) } : { name, type: "embedding", unusable: found.problem }
+        ))
+    })
+
     return {
       kind,
       providers: [providerName],
-      embedder: ({ model }) =>
-        Effect.flatMap(get(model), (loaded) =>
-          loaded.kind === "embedder"
-            ? Effect.succeed(loaded.embedder)
-            : Effect.fail(refuse(model, "NotConfigured", "a rerank model, not an embedding model"))),
-      reranker: ({ model }) =>
-        Effect.flatMap(get(model), (loaded) =>
-          loaded.kind === "reranker"
-            ? Effect.succeed(loaded.reranker)
-            : Effect.fail(refuse(model, "NotConfigured", "an embedding model, not a rerank model")))
+      embedder: (request) =>
+        Effect.flatMap(loaded(request), ({ model, source }) =>
+          model.kind === "embedder"
+            ? Effect.succeed(model.embedder)
+            : Effect.fail(refuse(source.modelId, "NotConfigured", "a rerank model, not an embedding model"))),
+      reranker: (request) =>
+        Effect.flatMap(loaded(request), ({ model, source }) =>
+          model.kind === "reranker"
+            ? Effect.succeed(model.reranker)
+            : Effect.fail(refuse(source.modelId, "NotConfigured", "an embedding model, not a rerank model"))),
+      // Listing looks at files only: config.json, modules.json; nothing is loaded.
+      listModels: () => listFolders,
+      describe: (request) =>
+        Effect.gen(function*() {
+          const declared = request.declared
+          const source = yield* Effect.either(sourceOf(request))
+          if (Either.isLeft(source)) {
+            // A name that can't be a folder is no model; a declared model with bad settings is one that can't load.
+            return declared?.path !== undefined && request.provider.declaredBy === "deployment"
+              ? Option.some({
+                name: request.model,
+                type: declared.type,
+                unusable: Either.getLeft(decodeSettings(declared.settings ?? {})).pipe(Option.getOrElse(() => source.left.message))
+              })
+              : Option.none()
+          }
+          const found = yield* inspect(source.right)
+          if ("kind" in found) return Option.some({ name: request.model, type: typeOf(found.kind) })
+          // A folder of the models directory that is not there is no model; a declared one is a model that can't be used.
+          return declared === undefined
+            ? Option.none()
+            : Option.some({ name: request.model, type: declared.type, unusable: found.problem })
+        })
     } satisfies ModelProvider.ModelPlugin
   })
 

@@ -8,13 +8,16 @@
  * A stream that ends before `[DONE]` (and before any `finish_reason`) is `ModelError` reason
  * `BadResponse`; a connection cut mid-way is `Unavailable`; an `error` event is `Unavailable`
  * (the server's message is not quoted). Requests are retried only before the first byte is streamed.
+ *
+ * `max_tokens` is the call's, or else the model's `maxOutputTokens` when set; `contextTokens` is
+ * the context window the service declares (`ChatModel.DefaultContextTokens` when not set).
  */
 import * as HttpClient from "@effect/platform/HttpClient"
 import { ChatModel, type ModelError } from "@ragkit/core"
 import { Effect, Layer, Schema, Stream } from "effect"
 import * as Http from "../internal/http.js"
 
-export interface OpenAiChatModelOptions extends Http.ConnectionOptions {
+export interface OpenAiChatModelOptions extends Http.ConnectionOptions, Http.ChatModelLimits {
   /** Ask for the usage in the last chunk (`stream_options.include_usage`); true by default. */
   readonly includeUsage?: boolean | undefined
 }
@@ -41,7 +44,8 @@ export const requestBody = (
   model: string,
   messages: ReadonlyArray<ChatModel.ChatMessage>,
   settings: ChatModel.ChatSettings,
-  includeUsage: boolean
+  includeUsage: boolean,
+  maxOutputTokens?: number
 ) => ({
   model,
   messages: messages.map(({ content, role }) => ({ role, content })),
@@ -49,13 +53,19 @@ export const requestBody = (
   ...(includeUsage ? { stream_options: { include_usage: true } } : {}),
   ...(settings.temperature === undefined ? {} : { temperature: settings.temperature }),
   ...(settings.top_p === undefined ? {} : { top_p: settings.top_p }),
-  ...(settings.max_tokens === undefined ? {} : { max_tokens: settings.max_tokens }),
+  ...Http.maxTokensOf(settings, maxOutputTokens, (max_tokens) => ({ max_tokens })),
   ...(settings.presence_penalty === undefined ? {} : { presence_penalty: settings.presence_penalty }),
   ...(settings.frequency_penalty === undefined ? {} : { frequency_penalty: settings.frequency_penalty }),
   ...(settings.stop === undefined || settings.stop.length === 0 ? {} : { stop: settings.stop })
 })
 
-const chatStream = (client: HttpClient.HttpClient, endpoint: Http.Endpoint, model: string, includeUsage: boolean) =>
+const chatStream = (
+  client: HttpClient.HttpClient,
+  endpoint: Http.Endpoint,
+  model: string,
+  includeUsage: boolean,
+  maxOutputTokens: number | undefined
+) =>
 (messages: ReadonlyArray<ChatModel.ChatMessage>, settings: ChatModel.ChatSettings): Stream.Stream<ChatModel.ChatDelta, ModelError> =>
   Stream.suspend(() => {
     const path = "/chat/completions"
@@ -63,7 +73,7 @@ const chatStream = (client: HttpClient.HttpClient, endpoint: Http.Endpoint, mode
     let done = false
     let finished = false
     const events = Http.sseData(
-      Http.postLines(client, endpoint, path, requestBody(model, messages, settings, includeUsage), "text/event-stream")
+      Http.postLines(client, endpoint, path, requestBody(model, messages, settings, includeUsage, maxOutputTokens), "text/event-stream")
     )
     const toDeltas = (data: string): Effect.Effect<ReadonlyArray<ChatModel.ChatDelta>, ModelError> =>
       Http.parseJsonLine(endpoint, where, data).pipe(
@@ -107,7 +117,8 @@ export const make = Effect.fn("OpenAiChatModel.make")(function*(options: OpenAiC
   const endpoint = yield* Http.makeEndpoint(options, "OpenAI-compatible API")
   return ChatModel.make({
     modelId: endpoint.modelRef,
-    stream: chatStream(client, endpoint, options.model, options.includeUsage ?? true)
+    contextTokens: options.contextTokens,
+    stream: chatStream(client, endpoint, options.model, options.includeUsage ?? true, options.maxOutputTokens)
   })
 })
 

@@ -14,7 +14,12 @@
  * - `send_dimensions`: also send `dimensions` with each embeddings request (Matryoshka models);
  * - `max_batch_size`: texts per embeddings request and passages per rerank request (64);
  * - `include_usage`: ask chat streams for usage (`stream_options.include_usage`, true);
+ * - `max_tokens`: the answer length a chat call asks for when the call sets none, a number or
+ *   `{ "<model>": number }` (none by default: the server's own);
  * - `timeout_ms`: per-attempt request timeout (60 000); `max_attempts`: sends per request (3).
+ *
+ * A deployment declares providers of this kind in its configuration instead (`Models.DeploymentProvider`);
+ * a declared chat model's `maxTokens` is its context window (`contextTokens`).
  */
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
@@ -71,7 +76,15 @@ export const make = (options: OpenAiPluginOptions = {}): Effect.Effect<ModelProv
       Effect.gen(function*() {
         const { connection, settings } = yield* Http.connectionOf(request, options)
         const includeUsage = yield* settings.boolean("include_usage")
-        return yield* withClient(OpenAiChatModel.make({ ...connection, includeUsage: Option.getOrUndefined(includeUsage) }))
+        const maxOutputTokens = yield* settings.perModelPositiveInt("max_tokens")
+        return yield* withClient(
+          OpenAiChatModel.make({
+            ...connection,
+            includeUsage: Option.getOrUndefined(includeUsage),
+            contextTokens: request.declared?.maxTokens,
+            maxOutputTokens: Option.getOrUndefined(maxOutputTokens)
+          })
+        )
       })
 
     return { kind, embedder, reranker, chatModel }

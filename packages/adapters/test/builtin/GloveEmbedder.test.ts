@@ -1,6 +1,6 @@
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Caller, Embedder, Models, RecordStore } from "@ragkit/core"
+import { Caller, Embedder, Models, RecordStore, Tokenizer } from "@ragkit/core"
 import { anId, EmbedderSuite } from "@ragkit/core/testing"
 import { Effect, Exit, Layer } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
@@ -18,6 +18,7 @@ const caller = new Caller({ tenantId: anId(), userId: anId() })
 const ModelsLive = BuiltinModels.layer({ cacheDir }).pipe(
   Layer.provideMerge(Models.layer()),
   Layer.provide(RecordStore.layerMemory),
+  Layer.provide(Tokenizer.layer),
   Layer.provide(NodeContext.layer)
 )
 

@@ -18,7 +18,7 @@ import { json, type Received, startServer, type TestServer, words } from "../ope
 export const DIMENSIONS = 24
 
 export type Scripted =
-  | { readonly _tag: "Status"; readonly status: number; readonly body?: unknown }
+  | { readonly _tag: "Status"; readonly status: number; readonly body?: unknown; readonly headers?: Record<string, string> }
   | { readonly _tag: "Hang" }
   /** Sends `lines` content lines, then destroys the connection. */
   | { readonly _tag: "CutStream"; readonly lines: number }
@@ -26,6 +26,8 @@ export type Scripted =
   | { readonly _tag: "EndStreamEarly"; readonly lines: number }
   /** Sends a content line, then `{ "error": ... }`. */
   | { readonly _tag: "ErrorLine" }
+  /** Sends one content line, then nothing more (until the server closes). */
+  | { readonly _tag: "StallStream" }
 
 export interface FakeOllamaServer extends TestServer {
   readonly script: (model: string, ...answers: ReadonlyArray<Scripted>) => void
@@ -69,7 +71,7 @@ const handle = (options: { readonly legacy: boolean }, scripts: Map<string, Arra
   if (scripted !== undefined) {
     switch (scripted._tag) {
       case "Status":
-        return json(response, scripted.status, scripted.body ?? { error: `scripted ${scripted.status}` })
+        return json(response, scripted.status, scripted.body ?? { error: `scripted ${scripted.status}` }, scripted.headers)
       case "Hang":
         return
       case "CutStream":
@@ -83,6 +85,9 @@ const handle = (options: { readonly legacy: boolean }, scripts: Map<string, Arra
       case "ErrorLine":
         ndjsonHead(response)
         return writeLines(response, [line(model, "Partial "), `${JSON.stringify({ error: "an error was encountered while running the model: out of memory" })}\n`], () => response.end())
+      case "StallStream":
+        ndjsonHead(response)
+        return void response.write(line(model, "Stalled "))
     }
   }
   if (model === "no-such-model") return json(response, 404, { error: `model "${model}" not found, try pulling it first` })

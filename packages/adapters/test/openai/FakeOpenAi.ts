@@ -7,7 +7,7 @@
  * - `POST /v1/rerank` `{ model, query, documents, top_n }` -> `results: [{ index, relevance_score }]`
  *   best first, scored by token overlap (core's overlap reranker);
  * - `POST /v1/chat/completions` with `stream: true` -> SSE chunks of the answer
- *   `You asked: <last user message>`, a finish chunk, a usage chunk when
+ *   `You asked: <last user message>` (or a scripted `Reply`), a finish chunk, a usage chunk when
  *   `stream_options.include_usage`, then `data: [DONE]`; written in small pieces.
  *
  * Requests are checked (method, path, JSON shape; 400 otherwise). A missing `Authorization` is
@@ -37,6 +37,8 @@ export type Scripted =
   | { readonly _tag: "StallStream" }
   /** Sends an error event in the middle of the stream. */
   | { readonly _tag: "ErrorEvent" }
+  /** A chat completion answering `text`, streamed as any answer is. */
+  | { readonly _tag: "Reply"; readonly text: string }
 
 export interface FakeOpenAiServer extends TestServer {
   /** The API base to configure: `<url>/v1`. */
@@ -126,6 +128,8 @@ const handle = (scripts: Map<string, Array<Scripted>>) => (request: Received, re
         const text = chunk(model, { content: "Partial " }) + `data: ${JSON.stringify({ error: { message: "the engine crashed", type: "server_error" } })}\n\n`
         return writeSlowly(response, text, () => response.end())
       }
+      case "Reply":
+        break
     }
   }
   if (model === "no-such-model") {
@@ -172,7 +176,7 @@ const handle = (scripts: Map<string, Array<Scripted>>) => (request: Received, re
       return badRequest(response, "expected { model, messages: [{ role, content }], stream: true }")
     }
     const typed = messages as Array<{ role: string; content: string }>
-    const answer = answerOf(typed)
+    const answer = scripted?._tag === "Reply" ? scripted.text : answerOf(typed)
     const parts = pieces(answer)
     const includeUsage = isRecord(body["stream_options"]) && body["stream_options"]["include_usage"] === true
     const usage = {

@@ -180,6 +180,16 @@ layer(Env, { excludeTestServices: true, timeout: 60_000 })((it) => {
         expect(server.requestsFor("chat-nousage")[0]!.body).not.toHaveProperty("stream_options")
       }))
 
+    it.effect("the provider's max_tokens (for all models or per model) is asked when a call sets none", () =>
+      Effect.gen(function*() {
+        const { caller, models, server } = yield* tenantWithProvider({ settings: { max_tokens: { "chat-long": 300 } } })
+        yield* (yield* models.chatModel(caller, "chat-long@fake")).generate(question)
+        yield* (yield* models.chatModel(caller, "chat-long@fake")).generate(question, { max_tokens: 20 })
+        yield* (yield* models.chatModel(caller, "chat-other@fake")).generate(question)
+        expect(server.requestsFor("chat-long").map((r) => (r.body as { max_tokens?: number }).max_tokens)).toEqual([300, 20])
+        expect(server.requestsFor("chat-other")[0]!.body).not.toHaveProperty("max_tokens")
+      }))
+
     it.effect("a stream cut mid-way fails with ModelError Unavailable, not a defect", () =>
       Effect.gen(function*() {
         const { caller, models, server } = yield* tenantWithProvider()

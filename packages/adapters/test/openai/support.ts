@@ -17,6 +17,8 @@ export interface Received {
   readonly contentType: string | undefined
   /** The parsed JSON body (`undefined` if the body was not JSON). */
   readonly body: unknown
+  /** When the request arrived (`Date.now()`, once its body was read). */
+  readonly at: number
 }
 
 /** Answers one request; `body` is the parsed JSON. */
@@ -55,7 +57,8 @@ export const startServer = (handler: Handler) =>
             path: request.url ?? "",
             authorization: request.headers.authorization,
             contentType: request.headers["content-type"],
-            body
+            body,
+            at: Date.now()
           }
           received.push(entry)
           handler(entry, response)

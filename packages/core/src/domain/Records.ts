@@ -267,7 +267,12 @@ export class Message extends Schema.Class<Message>("Message")({
   /** For assistant messages: the chunks the answer cites. */
   reference: Schema.NullOr(Reference),
   thumbup: Schema.NullOr(Schema.Boolean),
-  feedback: Schema.NullOr(Schema.String)
+  feedback: Schema.NullOr(Schema.String),
+  /**
+   * For assistant messages: the answer did not complete (the client went away or the model failed
+   * mid-answer, or the model stopped at `max_tokens`); `content` holds what was generated.
+   */
+  incomplete: Schema.optionalWith(Schema.Boolean, { default: () => false })
 }) {}
 
 export class Conversation extends Schema.Class<Conversation>("Conversation")({

@@ -3,6 +3,11 @@
  * compared with. BM25 statistics (number of chunks, document frequency and average length per field,
  * Lucene-style: over the chunks where the field is not empty) are taken over all chunks of the
  * searched knowledge bases, before filters, as Elasticsearch does.
+ *
+ * A text search reads, per knowledge base, the chunks' counted fields, the field statistics and the
+ * postings (which chunks hold a token in a field), built on the first search after a change: only
+ * the chunks holding a query token are scored (the others score 0, so the results are the same as a
+ * scan's), and the statistics of several knowledge bases are added up (integers, so exactly).
  */
 import { Effect, Option } from "effect"
 import { Chunk } from "../domain/Chunk.js"
@@ -21,6 +26,16 @@ import type {
 
 const docKey = (kbId: string, docId: string) => `${kbId}/${docId}`
 
+/** What text searches of one knowledge base read. */
+interface TextIndex {
+  readonly chunks: ReadonlyArray<Chunk>
+  /** Each chunk's counted search fields. */
+  readonly counted: ReadonlyArray<ReadonlyArray<Scoring.FieldCounts>>
+  readonly statistics: ReadonlyArray<Scoring.FieldStatistics>
+  /** Per search field, the positions (in `chunks`) of the chunks holding each token. */
+  readonly postings: ReadonlyArray<ReadonlyMap<string, ReadonlyArray<number>>>
+}
+
 /**
  * The chunks, by knowledge base and id, with the ids of each document's chunks so that document
  * operations need not scan.
@@ -30,6 +45,8 @@ class MemoryChunks {
   private readonly byDocument = new Map<string, Set<ChunkId>>()
   /** Chunks are immutable: their search fields are counted once. */
   private readonly counted = new WeakMap<Chunk, ReadonlyArray<Scoring.FieldCounts>>()
+  /** Per knowledge base, its text index; dropped when any of its chunks changes. */
+  private readonly textIndexes = new Map<KnowledgeBaseId, TextIndex>()
 
   dimension(kbId: KnowledgeBaseId): Option.Option<number> {
     for (const chunk of this.kbs.get(kbId)?.values() ?? []) {
@@ -56,6 +73,7 @@ class MemoryChunks {
       const old = map.get(chunk.id)
       if (old !== undefined) this.unindex(old)
       map.set(chunk.id, chunk)
+      this.textIndexes.delete(chunk.kb_id)
       this.index(chunk)
     }
     return undefined
@@ -81,6 +99,7 @@ class MemoryChunks {
       this.unindex(chunk)
       removed++
     }
+    if (removed > 0) this.textIndexes.delete(kbId)
     if (chunks.size === 0) this.kbs.delete(kbId)
     return removed
   }
@@ -88,6 +107,7 @@ class MemoryChunks {
   removeKnowledgeBase(kbId: KnowledgeBaseId): void {
     for (const chunk of this.kbs.get(kbId)?.values() ?? []) this.unindex(chunk)
     this.kbs.delete(kbId)
+    this.textIndexes.delete(kbId)
   }
 
   update(kbId: KnowledgeBaseId, chunkId: ChunkId, patch: ChunkPatch): boolean {
@@ -96,6 +116,7 @@ class MemoryChunks {
     if (map === undefined || old === undefined) return false
     const changes = Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined))
     map.set(chunkId, new Chunk({ ...old, ...changes })) // same document: the document index stays
+    this.textIndexes.delete(kbId)
     return true
   }
 
@@ -113,21 +134,51 @@ class MemoryChunks {
   }
 
   searchText(search: ResolvedTextSearch): Array<ScoredChunk> {
-    const corpus = this.chunksOf(search.kbIds)
-    const counted = corpus.map((chunk) => this.fieldsOf(chunk))
-    const terms = Scoring.queryTerms(
-      search.tokens,
-      Scoring.fieldStatistics(counted),
-      Scoring.documentFrequencies(counted, search.tokens)
-    )
+    const indexes = [...new Set(search.kbIds)].flatMap((kbId) => Option.toArray(this.textIndexOf(kbId)))
+    const statistics = Scoring.searchFields.map((_, f) => ({
+      documents: indexes.reduce((n, index) => n + index.statistics[f]!.documents, 0),
+      totalLength: indexes.reduce((n, index) => n + index.statistics[f]!.totalLength, 0)
+    }))
+    const terms = Scoring.queryTerms(search.tokens, statistics, (field, token) =>
+      indexes.reduce((n, index) => n + (index.postings[field]!.get(token)?.length ?? 0), 0))
     const scoreOf = Scoring.countedScorer(terms)
     const results: Array<ScoredChunk> = []
-    corpus.forEach((chunk, i) => {
-      if (!Scoring.matchesFilter(chunk, search.filter)) return
-      const score = scoreOf(counted[i]!)
-      if (score > 0) results.push({ chunk, score })
-    })
+    for (const index of indexes) {
+      const seen = new Uint8Array(index.chunks.length)
+      for (const term of terms) {
+        for (const at of index.postings[term.field]!.get(term.token) ?? []) {
+          if (seen[at] === 1) continue
+          seen[at] = 1
+          const chunk = index.chunks[at]!
+          if (!Scoring.matchesFilter(chunk, search.filter)) continue
+          const score = scoreOf(index.counted[at]!)
+          if (score > 0) results.push({ chunk, score })
+        }
+      }
+    }
     return Scoring.best(results, search.limit)
+  }
+
+  private textIndexOf(kbId: KnowledgeBaseId): Option.Option<TextIndex> {
+    const known = this.textIndexes.get(kbId)
+    if (known !== undefined) return Option.some(known)
+    const map = this.kbs.get(kbId)
+    if (map === undefined) return Option.none()
+    const chunks = [...map.values()]
+    const counted = chunks.map((chunk) => this.fieldsOf(chunk))
+    const postings = Scoring.searchFields.map(() => new Map<string, Array<number>>())
+    counted.forEach((fields, at) =>
+      fields.forEach(({ counts }, f) => {
+        for (const token of counts.keys()) {
+          const list = postings[f]!.get(token)
+          if (list === undefined) postings[f]!.set(token, [at])
+          else list.push(at)
+        }
+      })
+    )
+    const index: TextIndex = { chunks, counted, statistics: Scoring.fieldStatistics(counted), postings }
+    this.textIndexes.set(kbId, index)
+    return Option.some(index)
   }
 
   searchVector(search: ResolvedVectorSearch): Array<ScoredChunk> {

@@ -67,6 +67,12 @@ export interface ChatModelService {
   readonly modelId: string
   /** Tokens the model reads and writes in one call (its context window): prompts are fitted to it. */
   readonly contextTokens: number
+  /**
+   * Whether the model writes new text following instructions (a language model). `false` for a
+   * model that only quotes its grounding (the built-in extractive answerer): callers do not ask it
+   * to rewrite a question, propose keywords or follow a task prompt.
+   */
+  readonly generative: boolean
   readonly stream: (
     messages: ReadonlyArray<ChatMessage>,
     settings?: ChatSettings,
@@ -86,6 +92,8 @@ export interface ChatModelOptions {
   readonly modelId: string
   /** The model's context window in tokens; `DefaultContextTokens` when absent. */
   readonly contextTokens?: number | undefined
+  /** `false` for a model that only quotes its grounding; `true` when absent. */
+  readonly generative?: boolean | undefined
   /** Streams the answer; receives at least one message. */
   readonly stream: (
     messages: ReadonlyArray<ChatMessage>,
@@ -122,5 +130,5 @@ export const make = (options: ChatModelOptions): ChatModelService => {
     collect(stream(messages, settings, grounding)).pipe(
       Effect.withSpan("ChatModel.generate", { attributes: { model: modelId, messages: messages.length } })
     )
-  return ChatModel.of({ modelId, contextTokens, stream, generate })
+  return ChatModel.of({ modelId, contextTokens, generative: options.generative ?? true, stream, generate })
 }

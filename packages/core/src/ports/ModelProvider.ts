@@ -1,9 +1,11 @@
 /**
  * ModelProvider: the plugin contract for model providers. A plugin has a `kind` (`builtin`,
  * `onnx`, `openai-compatible`, ...) and turns a `ModelRequest` (a model name and its provider's
- * connection settings) into an embedder, a chat model or a reranker. It serves either fixed
- * provider names that every tenant can use without configuration (`providers: ["Builtin"]`), or
- * the providers that a tenant configured with that kind (API base, key, settings).
+ * connection settings) into an embedder, a chat model or a reranker. It serves fixed provider
+ * names that every tenant can use without configuration (`providers: ["Builtin"]`), the
+ * providers of its kind that the deployment declares in its configuration (with their models:
+ * `ModelRequest.declared`), and the providers that a tenant configured with that kind (API base,
+ * key, settings).
  *
  * Plugins add themselves to the `ModelPlugins` registry as layers (`plugin(...)`); the `Models`
  * service resolves `name@provider` through it.
@@ -22,10 +24,43 @@ import type { RerankerService } from "./Reranker.js"
 
 export { hostKind, type HostKind } from "../internal/addresses.js"
 
+/** What a model serves: answers (`chat`), vectors (`embedding`) or relevance scores (`rerank`). */
+export type ModelType = "chat" | "embedding" | "rerank"
+
+/**
+ * A model as its provider declares it: in the deployment's configuration (a deployment
+ * provider's `models`), or in a tenant's model records.
+ */
+export interface DeclaredModel {
+  readonly name: string
+  readonly type: ModelType
+  /** The model's context window in tokens; chat models get it as their `contextTokens`. */
+  readonly maxTokens?: number | undefined
+  /**
+   * A local model folder (an ONNX export), for plugins that run models in process. Only ever set
+   * for the deployment's own providers: a tenant can't point a plugin at a path.
+   */
+  readonly path?: string | undefined
+  /** Plugin-specific settings of this one model (for `onnx`: `queryPrefix`, `pooling`, ...). */
+  readonly settings?: Readonly<Record<string, unknown>> | undefined
+}
+
+/** A model as listed: what a plugin can tell about it without loading it or calling a server. */
+export interface ListedModel {
+  readonly name: string
+  readonly type: ModelType
+  /** The context window in tokens, when known. */
+  readonly maxTokens?: number | undefined
+  /** Why the model can't be used now (a missing folder, files of another kind), when it can't. */
+  readonly unusable?: string | undefined
+}
+
 /** How a plugin is told which provider and model to serve. */
 export interface ModelRequest {
   /** The model name, the part before the last `@`. */
   readonly model: string
+  /** The model as its provider declared it, when it did (its type, context size, local folder). */
+  readonly declared?: DeclaredModel | undefined
   readonly provider: {
     readonly name: string
     readonly kind: string
@@ -34,8 +69,8 @@ export interface ModelRequest {
     readonly apiKey: Redacted.Redacted<string>
     readonly settings: Readonly<Record<string, unknown>>
     /**
-     * Who declared the provider: a tenant (a provider record it added) or the deployment (a fixed
-     * provider of a plugin, configured by whoever runs the engine).
+     * Who declared the provider: a tenant (a provider record it added) or the deployment (a
+     * provider in the deployment's configuration, or a fixed provider of a plugin).
      */
     readonly declaredBy: "tenant" | "deployment"
   }
@@ -57,6 +92,18 @@ export interface ModelPlugin {
   readonly embedder?: (request: ModelRequest) => Effect.Effect<EmbedderService, ModelError>
   readonly chatModel?: (request: ModelRequest) => Effect.Effect<ChatModelService, ModelError>
   readonly reranker?: (request: ModelRequest) => Effect.Effect<RerankerService, ModelError>
+  /**
+   * The models of one of its fixed `providers`, found without loading a model or calling a server
+   * (`Models.listModels`). A plugin that can't tell lists nothing.
+   */
+  readonly listModels?: (provider: string) => Effect.Effect<ReadonlyArray<ListedModel>>
+  /**
+   * What the plugin can tell about one model without loading it or calling a server: none when it
+   * does not serve it, `unusable` when it would fail (`Models.setDefaults` checks models with it).
+   * Without it, the models of the plugin's fixed providers are looked up in `listModels`, and a
+   * model it can't tell about (a name on a remote server) is taken on trust.
+   */
+  readonly describe?: (request: ModelRequest) => Effect.Effect<Option.Option<ListedModel>>
 }
 
 /** The registry plugins add themselves to. A plugin of a kind already registered replaces it. */

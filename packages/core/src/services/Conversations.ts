@@ -10,7 +10,7 @@ import type { Caller } from "../domain/Caller.js"
 import { invalid, notFound, type InvalidInput, type NotFound, type StoreError } from "../domain/Errors.js"
 import * as Fields from "../domain/Fields.js"
 import { ConversationId, DialogId, MessageId, randomHex32 } from "../domain/Ids.js"
-import { Conversation, Message, MessageRole, Reference } from "../domain/Records.js"
+import { Conversation, type Dialog, Message, MessageRole, Reference } from "../domain/Records.js"
 import { newStamps, touched } from "../domain/Time.js"
 import { RecordStore, type Condition } from "../ports/RecordStore.js"
 import { ownRecord } from "./internal/access.js"
@@ -86,6 +86,52 @@ export const FeedbackRequest = Schema.Struct({
 })
 export type FeedbackRequest = typeof FeedbackRequest.Type
 
+/** A message of a client's history: its id is kept when it sends one. */
+export interface SentMessage {
+  readonly id?: MessageId | undefined
+  readonly role: MessageRole
+  readonly content: string
+}
+
+/** What a completion stores when its answer ends (not an operation: `Completions` calls it). */
+export interface StoreExchangeRequest {
+  readonly conversation_id: ConversationId
+  /** The dialog a conversation that does not exist yet is created for. */
+  readonly dialog_id: DialogId
+  /** The name of a conversation created now. */
+  readonly name: string
+  /** The history the client sent, ending with the question: it replaces the stored messages. */
+  readonly sent: ReadonlyArray<SentMessage>
+  /** The answer, appended. */
+  readonly answer: Message
+}
+
+/**
+ * The stored history replaced by the one a client sent. A sent message with the id of a stored
+ * message of the same role keeps that message's time, reference and feedback (the client sends
+ * contents, the engine keeps what it added); others get a fresh id (when they have none) and `now`.
+ */
+export const replaceHistory = (
+  stored: ReadonlyArray<Message>,
+  sent: ReadonlyArray<SentMessage>,
+  now: number
+): ReadonlyArray<Message> => {
+  const byId = new Map(stored.map((m) => [m.id as string, m]))
+  return sent.map((m) => {
+    const known = m.id === undefined ? undefined : byId.get(m.id)
+    if (known !== undefined && known.role === m.role) return new Message({ ...known, content: m.content })
+    return new Message({
+      id: m.id ?? (randomHex32() as MessageId),
+      role: m.role,
+      content: m.content,
+      created_at: now,
+      reference: null,
+      thumbup: null,
+      feedback: null
+    })
+  })
+}
+
 /** Each method's request and result, for the surfaces that decode what callers send. */
 export const Operations = {
   create: Fields.operation(CreateRequest, Conversation),
@@ -122,6 +168,13 @@ export interface ConversationsService {
     caller: Caller,
     request: FeedbackRequest
   ) => Effect.Effect<Conversation, InvalidInput | NotFound | StoreError>
+  /**
+   * Replaces the conversation's messages with the sent history and the answer (`replaceHistory`),
+   * under the row lock. A conversation that does not exist yet is created for the dialog with this
+   * id and name (opening with the dialog's prologue unless the history starts with an assistant
+   * message). Not an operation: the completion calls it when its answer ends.
+   */
+  readonly storeExchange: (caller: Caller, request: StoreExchangeRequest) => Effect.Effect<Conversation, NotFound | StoreError>
 }
 
 export class Conversations extends Context.Tag("@ragkit/core/Conversations")<Conversations, ConversationsService>() {}
@@ -148,24 +201,27 @@ export const make = Effect.gen(function* () {
 
   const withMessages = (c: Conversation, message: ReadonlyArray<Message>) => new Conversation({ ...c, message })
 
+  /** The dialog's prologue as the first message of a new conversation, when it has one. */
+  const prologueOf = (dialog: Dialog, now: number): ReadonlyArray<Message> => {
+    const prologue = dialog.prompt_config.prologue
+    return typeof prologue === "string" && prologue !== ""
+      ? [
+          new Message({
+            id: randomHex32() as MessageId,
+            role: "assistant",
+            content: prologue,
+            created_at: now,
+            reference: null,
+            thumbup: null,
+            feedback: null
+          })
+        ]
+      : []
+  }
+
   const create = Effect.fn("Conversations.create")(function* (caller: Caller, request: CreateRequest) {
     const dialog = yield* ownDialog(caller, request.dialog_id)
     const stamps = yield* newStamps
-    const prologue = dialog.prompt_config.prologue
-    const message =
-      typeof prologue === "string" && prologue !== ""
-        ? [
-            new Message({
-              id: randomHex32() as MessageId,
-              role: "assistant",
-              content: prologue,
-              created_at: stamps.create_time,
-              reference: null,
-              thumbup: null,
-              feedback: null
-            })
-          ]
-        : []
     return yield* store.conversations.insert(
       new Conversation({
         id: randomHex32() as ConversationId,
@@ -173,7 +229,7 @@ export const make = Effect.gen(function* () {
         tenant_id: caller.tenantId,
         user_id: request.user_id ?? caller.userId,
         name: request.name,
-        message,
+        message: prologueOf(dialog, stamps.create_time),
         ...stamps
       })
     )
@@ -265,7 +321,30 @@ export const make = Effect.gen(function* () {
     })
   })
 
-  return Conversations.of({ create, get, list, rename, remove, appendMessages, deleteMessage, feedback })
+  const storeExchange = Effect.fn("Conversations.storeExchange")(function* (caller: Caller, request: StoreExchangeRequest) {
+    const now = yield* Clock.currentTimeMillis
+    const history = (stored: ReadonlyArray<Message>) => [...replaceHistory(stored, request.sent, now), request.answer]
+    const stored = yield* store.conversations.get(request.conversation_id)
+    if (Option.isSome(stored)) {
+      return yield* modify(caller, request.conversation_id, (c) => Effect.succeed(withMessages(c, history(c.message))))
+    }
+    const dialog = yield* ownDialog(caller, request.dialog_id)
+    const stamps = yield* newStamps
+    const opening = request.sent[0]?.role === "assistant" ? [] : prologueOf(dialog, stamps.create_time)
+    return yield* store.conversations.insert(
+      new Conversation({
+        id: request.conversation_id,
+        dialog_id: dialog.id,
+        tenant_id: caller.tenantId,
+        user_id: caller.userId,
+        name: [...request.name.trim()].slice(0, 255).join("") || DEFAULT_CONVERSATION_NAME,
+        message: [...opening, ...history([])],
+        ...stamps
+      })
+    )
+  })
+
+  return Conversations.of({ create, get, list, rename, remove, appendMessages, deleteMessage, feedback, storeExchange })
 })
 
 export const layer: Layer.Layer<Conversations, never, RecordStore> = Layer.effect(Conversations, make)

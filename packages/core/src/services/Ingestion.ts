@@ -3,7 +3,9 @@
  *
  * A worker claims `parse` tasks from the TaskQueue under a lease and, for each document:
  * parse -> chunk (the document's chunk method) -> tokenize (token counts, search tokens), all three
- * by the `DocumentPreparer` (on this thread, or on a pool of threads) -> embed in batches (the knowledge base's embedding model) -> write the run's
+ * by the `DocumentPreparer` (on this thread, or on a pool of threads) -> keywords and questions per
+ * chunk from the tenant's chat model, when `parser_config` asks (`auto_keywords`, `auto_questions`;
+ * see `internal/ChunkEnrichment`) -> embed in batches (the knowledge base's embedding model) -> write the run's
  * chunks to the ChunkIndex -> `DONE` with chunk and token counts on the document and the knowledge
  * base, or `FAIL` with the reason. `progress` (0..1) and `progress_msg` lines are written after
  * every stage (while embedding, at most every `progressEveryMs`), on the document only, through
@@ -48,6 +50,7 @@ import type { EmbedderService } from "../ports/Embedder.js"
 import { RecordStore } from "../ports/RecordStore.js"
 import { LeaseLost, type Task, TaskQueue, WorkerStatus } from "../ports/TaskQueue.js"
 import { Tokenizer } from "../text/Tokenizer.js"
+import * as ChunkEnrichment from "./internal/ChunkEnrichment.js"
 import * as DocumentRuns from "./internal/DocumentRuns.js"
 import { Models } from "./Models.js"
 
@@ -62,6 +65,11 @@ export interface IngestionOptions {
   readonly heartbeatMs?: number
   /** How long an idle worker waits before asking the queue again. Default 500 ms. */
   readonly pollMs?: number
+  /**
+   * Chat model calls at once per document while generating chunks' keywords and questions
+   * (`auto_keywords`, `auto_questions`). Default 4.
+   */
+  readonly enrichmentConcurrency?: number
   /** Texts per embedding call. Default 32. */
   readonly embedBatchSize?: number
   /** Chunks per index write. Default 256. */
@@ -137,6 +145,10 @@ const stemOf = (name: string) => {
 const mix = (title: ReadonlyArray<number>, content: ReadonlyArray<number>, w: number): Array<number> =>
   content.map((x, i) => w * (title[i] ?? 0) + (1 - w) * x)
 
+/** The chunk method's items, then the generated ones it lacks. */
+const union = (own: ReadonlyArray<string> | undefined, generated: ReadonlyArray<string> | undefined): ReadonlyArray<string> =>
+  generated === undefined || generated.length === 0 ? own ?? [] : [...new Set([...(own ?? []), ...generated])]
+
 /** What a run wrote so far: removed again when the run ends any other way than `DONE`. */
 interface Written {
   readonly chunks: Array<ChunkId>
@@ -159,6 +171,7 @@ export const make = (options: IngestionOptions = {}) =>
     const leaseMs = options.leaseMs ?? 30_000
     const heartbeatMs = options.heartbeatMs ?? 500
     const pollMs = options.pollMs ?? 500
+    const enrichmentConcurrency = Math.max(1, options.enrichmentConcurrency ?? 4)
     const embedBatchSize = Math.max(1, options.embedBatchSize ?? 32)
     const upsertBatchSize = Math.max(1, options.upsertBatchSize ?? 256)
     const titleWeight = options.titleWeight ?? 0.1
@@ -248,7 +261,8 @@ export const make = (options: IngestionOptions = {}) =>
       report: (progress: number, lines: ReadonlyArray<string>) => Effect.Effect<unknown, StoreError | DocumentRuns.RunEnded>,
       embedder: EmbedderService,
       title: string,
-      texts: ReadonlyArray<string>
+      texts: ReadonlyArray<string>,
+      from: number
     ) =>
       Effect.gen(function* () {
         const [titleVector] = yield* embedder.embedDocuments([title])
@@ -262,7 +276,7 @@ export const make = (options: IngestionOptions = {}) =>
           const now = yield* Clock.currentTimeMillis
           if (done === texts.length || now - reportedAt >= progressEveryMs) {
             reportedAt = now
-            yield* report(0.4 + (0.45 * done) / texts.length, [`Embedded ${done}/${texts.length} chunks.`])
+            yield* report(from + ((0.85 - from) * done) / texts.length, [`Embedded ${done}/${texts.length} chunks.`])
           }
         }
         return vectors
@@ -294,7 +308,21 @@ export const make = (options: IngestionOptions = {}) =>
         const titleTokens = tokenizer.tokenize(title)
         const embedder = yield* embedderFor(kb, caller)
         const drafts = prepared.chunks
-        const vectors = drafts.length === 0 ? [] : yield* embedAll(report, embedder, title, drafts.map((d) => d.content))
+        const enrichment = ChunkEnrichment.settingsOf(doc.parser_config)
+        const enrich = ChunkEnrichment.isOn(enrichment) && drafts.length > 0
+        const extras = enrich
+          ? yield* ChunkEnrichment.generate({
+              settings: enrichment,
+              llmId: Option.match(yield* persist("reading a tenant", store.tenants.get(kb.tenant_id)), { onNone: () => "", onSome: (t) => t.llm_id }),
+              models,
+              caller,
+              concurrency: enrichmentConcurrency,
+              countTokens: tokenizer.countTokens,
+              progressEveryMs,
+              report: (done, line) => report(0.35 + 0.25 * done, [line])
+            }, drafts)
+          : []
+        const vectors = drafts.length === 0 ? [] : yield* embedAll(report, embedder, title, drafts.map((d) => d.content), enrich ? 0.6 : 0.4)
 
         const chunks: Array<Chunk> = []
         for (let i = 0; i < drafts.length; i++) {
@@ -320,8 +348,8 @@ export const make = (options: IngestionOptions = {}) =>
               content_ltks: draft.content_ltks,
               content_sm_ltks: draft.content_sm_ltks,
               title_tks: titleTokens,
-              important_keywords: draft.important_keywords ?? [],
-              questions: draft.questions ?? [],
+              important_keywords: union(draft.important_keywords, extras[i]?.important_keywords),
+              questions: union(draft.questions, extras[i]?.questions),
               available: true,
               token_num: draft.token_num,
               page_num: draft.page_num,

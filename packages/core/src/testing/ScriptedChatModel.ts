@@ -44,6 +44,8 @@ export interface ScriptedChatModelOptions {
   readonly fail?: Failure
   /** The context window it declares; `ChatModel.DefaultContextTokens` by default. */
   readonly contextTokens?: number
+  /** Whether it plays a language model (true by default) or a model that only quotes. */
+  readonly generative?: boolean
 }
 
 /** The handle tests use to inspect and steer the model. */
@@ -131,7 +133,7 @@ export const make = (
       lastCall: Effect.map(Ref.get(calls), (all) => Option.fromNullable(all[all.length - 1])),
       failNext: (error, failOptions) => Ref.set(nextFailure, Option.some({ error, ...failOptions }))
     }
-    return { model: makeChatModel({ modelId, contextTokens: options.contextTokens, stream }), control }
+    return { model: makeChatModel({ modelId, contextTokens: options.contextTokens, generative: options.generative, stream }), control }
   })
 
 /** Provides the `ChatModel` and the `ScriptedChatModel` control of one scripted model. */

@@ -6,7 +6,7 @@
  * - `echo@Test`: a chat model that answers with the last user message, streamed;
  * - `overlap@Test`: the token-overlap reranker.
  */
-import { Duration, Effect, Layer } from "effect"
+import { Duration, Effect, Layer, Option } from "effect"
 import * as Embedder from "../ports/Embedder.js"
 import { ModelError } from "../domain/Errors.js"
 import * as ModelProvider from "../ports/ModelProvider.js"
@@ -17,18 +17,37 @@ import * as ScriptedChatModel from "./ScriptedChatModel.js"
 const unknown = (model: string, what: string) =>
   new ModelError({ reason: "NotConfigured", model: `${model}@Test`, message: `Unsupported model: ${model}@Test (not a ${what} of the Test provider)` })
 
+/** The hash embedder a name asks for: its dimensions, and the time per text of a slow one. */
+const hashModel = (model: string): Option.Option<{ readonly dimensions: number; readonly perTextMs: number | undefined }> => {
+  const match = /^(slow)?hash-(\d{1,5})(?:-(\d{1,6}))?$/.exec(model)
+  const dimensions = match === null ? NaN : Number(match[2])
+  return match === null || !(dimensions >= 2 && dimensions <= 4096) || (match[1] === undefined) !== (match[3] === undefined)
+    ? Option.none()
+    : Option.some({ dimensions, perTextMs: match[3] === undefined ? undefined : Number(match[3]) })
+}
+
+/** What `listModels` shows; `describe` also knows every `hash-<n>` and `slowhash-<n>-<ms>`. */
+const listed: ReadonlyArray<ModelProvider.ListedModel> = [
+  { name: "hash-64", type: "embedding" },
+  { name: "echo", type: "chat" },
+  { name: "overlap", type: "rerank" }
+]
+
 export const plugin: ModelProvider.ModelPlugin = {
   kind: "test",
   providers: ["Test"],
+  listModels: () => Effect.succeed(listed),
+  describe: ({ model }) =>
+    Effect.succeed(
+      Option.isSome(hashModel(model)) ? Option.some({ name: model, type: "embedding" as const }) : Option.fromNullable(listed.find((m) => m.name === model))
+    ),
   embedder: ({ model }) => {
-    const match = /^(slow)?hash-(\d{1,5})(?:-(\d{1,6}))?$/.exec(model)
-    const dimensions = match === null ? NaN : Number(match[2])
-    if (match === null || !(dimensions >= 2 && dimensions <= 4096) || (match[1] === undefined) !== (match[3] === undefined)) {
-      return Effect.fail(unknown(model, "hash-<dimensions> embedder"))
-    }
+    const hash = hashModel(model)
+    if (Option.isNone(hash)) return Effect.fail(unknown(model, "hash-<dimensions> embedder"))
+    const { dimensions, perTextMs } = hash.value
     const fast = HashEmbedder.make({ dimensions, modelId: `${model}@Test` })
-    if (match[1] === undefined) return Effect.succeed(fast)
-    const perText = Duration.millis(Number(match[3]))
+    if (perTextMs === undefined) return Effect.succeed(fast)
+    const perText = Duration.millis(perTextMs)
     return Effect.succeed(
       Embedder.make({
         modelId: `${model}@Test`,

@@ -84,6 +84,8 @@ export interface EngineOptions<S, E> {
   /** The record store, task queue, blob store and chunk index (memory by default), and what else they offer (`S`). */
   readonly stores?: Layer.Layer<Stores | S, E>
   readonly ingestion?: Ingestion.IngestionOptions
+  /** More model provider plugins, besides `Test` and `Gated`. */
+  readonly plugins?: ReadonlyArray<Layer.Layer<never, never, ModelProvider.ModelPlugins>>
 }
 
 /** The engine on memory stores (or the given ones) with the worker, `paragraphs` and the `Test` and `Gated` models. */
@@ -93,7 +95,7 @@ export const engine = <S = never, E = never>(options: EngineOptions<S, E> = {}) 
   const ports = Layer.mergeAll(stores, Parser.layer([Parser.TextParser]), Tokenizer.layer)
   return Ingestion.layer({ workerId: "w1", concurrency: 2, heartbeatMs: 100, leaseMs: 5_000, pollMs: 20, backoffMs: 10, backoffMaxMs: 100, statusEveryMs: 100, ...options.ingestion }).pipe(
     Layer.provide(DocumentPreparer.layerLocal),
-    Layer.provideMerge(Rag.layer(ports, [TestModels.layer, Gate.plugin])),
+    Layer.provideMerge(Rag.layer(ports, [TestModels.layer, Gate.plugin, ...(options.plugins ?? [])])),
     Layer.provideMerge(Layer.mergeAll(ChunkMethod.layer([paragraphs]), Tokenizer.layer))
   )
 }
