@@ -22,6 +22,7 @@ import * as Ingestion from "./services/Ingestion.js"
 import * as KnowledgeBases from "./services/KnowledgeBases.js"
 import * as Models from "./services/Models.js"
 import * as Retrieval from "./services/Retrieval.js"
+import * as System from "./services/System.js"
 import * as Tenants from "./services/Tenants.js"
 import * as Users from "./services/Users.js"
 
@@ -47,12 +48,16 @@ export type Services =
   | Conversations.Conversations
   | Retrieval.Retrieval
   | Completions.Completions
+  | System.System
 
 export interface Options {
   readonly documents?: Documents.DocumentsOptions
   /** Default models of every new user's tenant, e.g. `{ embd_id: "glove-100d@Builtin" }`. */
   readonly tenantDefaults?: Users.TenantDefaults
-  /** Login sessions and passwords: `sessionLifetime` (7 days), `passwordCost` (scrypt N, 2^17). */
+  /**
+   * Login sessions and passwords: `sessionLifetime` (7 days), `passwordCost` (scrypt N, 2^17),
+   * `registration` (`open`), `loginLimits` (failed logins per account and per address).
+   */
   readonly users?: Omit<Users.UsersOptions, "tenantDefaults">
   /**
    * The deployment's secret key (at least 32 characters): tenants' model provider API keys are
@@ -67,6 +72,8 @@ export interface Options {
    * type: "embedding", path: "/models/bge-large-zh-v1.5" }] }`); see `Models.DeploymentProvider`.
    */
   readonly providers?: ReadonlyArray<Models.DeploymentProvider>
+  /** The status check: the stores' names it shows, its timeout, when a worker counts as alive. */
+  readonly system?: System.SystemOptions
 }
 
 /** The services, needing the ports. Model plugins are added with `withPlugins`. */
@@ -79,7 +86,8 @@ export const layerServices = (options: Options = {}): Layer.Layer<Services, neve
     Documents.layer(options.documents),
     Dialogs.layer,
     Conversations.layer,
-    Retrieval.layer
+    Retrieval.layer,
+    System.layer(options.system)
   ).pipe(
     (services) => Layer.provideMerge(Completions.layer, services),
     Layer.provideMerge(

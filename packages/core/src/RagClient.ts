@@ -27,6 +27,7 @@ import * as Documents from "./services/Documents.js"
 import * as KnowledgeBases from "./services/KnowledgeBases.js"
 import * as Models from "./services/Models.js"
 import * as Retrieval from "./services/Retrieval.js"
+import * as System from "./services/System.js"
 import * as Tenants from "./services/Tenants.js"
 import * as Users from "./services/Users.js"
 import { randomToken } from "./services/internal/secrets.js"
@@ -78,6 +79,7 @@ export interface RagClient {
   readonly dialogs: Client<Dialogs.DialogsService, typeof Dialogs.Operations>
   readonly conversations: Client<Conversations.ConversationsService, typeof Conversations.Operations>
   readonly retrieval: Client<Retrieval.RetrievalService, typeof Retrieval.Operations>
+  readonly system: Client<System.SystemService, typeof System.Operations>
   /**
    * `complete` answers at once; `stream` gives the same answer's events as they come (`for await`),
    * rejecting with the typed error; leaving the loop early stops the answer, which is stored as
@@ -160,7 +162,8 @@ export const createRagClient = async <E>(layer: Layer.Layer<Services | Ports, E,
         dialogs: Dialogs.Dialogs,
         conversations: Conversations.Conversations,
         retrieval: Retrieval.Retrieval,
-        completions: Completions.Completions
+        completions: Completions.Completions,
+        system: System.System
       })
     )
     conforms(services.users, Users.Operations)
@@ -173,6 +176,7 @@ export const createRagClient = async <E>(layer: Layer.Layer<Services | Ports, E,
     conforms(services.conversations, Conversations.Operations)
     conforms(services.retrieval, Retrieval.Operations)
     conforms(services.completions, Completions.Operations)
+    conforms(services.system, System.Operations)
     const engineRuntime = await runtime.runtime()
     const decodeCompletion = decodeRequest(Completions.CompleteRequest)
 
@@ -190,7 +194,7 @@ export const createRagClient = async <E>(layer: Layer.Layer<Services | Ports, E,
             nickname: options.nickname ?? "local",
             password: randomToken(24)
           })
-          const user = yield* services.users.register(registration)
+          const user = yield* services.users.register(registration, { byHost: true })
           const caller = new Caller({ tenantId: user.id as string as TenantId, userId: user.id })
           if (options.embeddingModel !== undefined || options.chatModel !== undefined) {
             const defaults = yield* decodeRequest(Models.SetDefaultsRequest)({
@@ -213,6 +217,7 @@ export const createRagClient = async <E>(layer: Layer.Layer<Services | Ports, E,
       dialogs: client(services.dialogs, Dialogs.Operations, run),
       conversations: client(services.conversations, Conversations.Operations, run),
       retrieval: client(services.retrieval, Retrieval.Operations, run),
+      system: client(services.system, System.Operations, run),
       completions: {
         ...client(services.completions, Completions.Operations, run),
         stream: (caller, request) =>

@@ -44,6 +44,7 @@ export * as Ingestion from "./services/Ingestion.js"
 export * as KnowledgeBases from "./services/KnowledgeBases.js"
 export * as Models from "./services/Models.js"
 export * as Retrieval from "./services/Retrieval.js"
+export * as System from "./services/System.js"
 export * as Tenants from "./services/Tenants.js"
 export * as Users from "./services/Users.js"
 

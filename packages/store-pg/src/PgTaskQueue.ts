@@ -216,6 +216,16 @@ export const make: Effect.Effect<TaskQueue.TaskQueueService, never, SqlClient.Sq
     return yield* Effect.forEach(rows, toTask)
   })
 
+  const depth = Effect.gen(function* () {
+    // The claim index is partial over exactly these two statuses, so this reads only open tasks.
+    const rows = yield* store("depth")(
+      sql<{ readonly status: string; readonly n: number }>`SELECT status, count(*)::int AS n FROM task
+        WHERE status IN ('queued', 'running') GROUP BY status`
+    )
+    const of = (status: string) => rows.find((row) => row.status === status)?.n ?? 0
+    return { queued: of("queued"), running: of("running") }
+  }).pipe(Effect.withSpan("PgTaskQueue.depth"))
+
   const reportWorker = Effect.fn("PgTaskQueue.reportWorker")(function* (status: TaskQueue.WorkerStatus) {
     const encoded = yield* Effect.mapError(encodeWorker(status), corrupt("task_worker"))
     yield* store("reportWorker")(
@@ -246,6 +256,7 @@ export const make: Effect.Effect<TaskQueue.TaskQueueService, never, SqlClient.Sq
     cancelKey,
     get,
     listByKey,
+    depth,
     reportWorker,
     listWorkers,
     forgetWorkers

@@ -71,6 +71,14 @@ export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", {
   message: Schema.String
 }) {}
 
+/** Something is larger than the deployment accepts (an uploaded file over the size limit). */
+export class TooLarge extends Schema.TaggedError<TooLarge>()("TooLarge", {
+  field: Schema.String,
+  /** The limit, in bytes. */
+  limit: Schema.Number,
+  message: Schema.String
+}) {}
+
 /** A unique name is already taken. */
 export class AlreadyExists extends Schema.TaggedError<AlreadyExists>()("AlreadyExists", {
   entity: EntityName,
@@ -89,7 +97,16 @@ export class Unauthenticated extends Schema.TaggedError<Unauthenticated>()("Unau
   message: Schema.String
 }) {}
 
-export type DomainError = InvalidInput | NotFound | AlreadyExists | Forbidden | Unauthenticated
+/**
+ * Too many failed attempts (logins) in the deployment's window: refused without being checked.
+ * `retryAfterSeconds` is when the next attempt may be made (an HTTP surface's `Retry-After`).
+ */
+export class TooManyAttempts extends Schema.TaggedError<TooManyAttempts>()("TooManyAttempts", {
+  retryAfterSeconds: Schema.Number,
+  message: Schema.String
+}) {}
+
+export type DomainError = InvalidInput | NotFound | AlreadyExists | Forbidden | Unauthenticated | TooLarge | TooManyAttempts
 
 /** Helpers that build the common domain errors with readable messages. */
 export const notFound = (entity: EntityName, id: string): NotFound =>

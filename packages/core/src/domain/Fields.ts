@@ -146,8 +146,14 @@ const fieldOf = (path: ReadonlyArray<PropertyKey>): string =>
   )
 
 /** The first issue of a decoding failure as an `InvalidInput`: the field's path and a sentence. */
-export const invalidInputOf = (error: ParseResult.ParseError): InvalidInput => {
-  const [issue] = ParseResult.ArrayFormatter.formatErrorSync(error)
+export const invalidInputOf = (error: ParseResult.ParseError): InvalidInput =>
+  invalidInputOfIssue(ParseResult.ArrayFormatter.formatErrorSync(error)[0])
+
+/**
+ * One issue of a decoding failure (as `ParseResult.ArrayFormatter` gives them) as an
+ * `InvalidInput`, for hosts that decode with their own schemas (the HTTP surfaces).
+ */
+export const invalidInputOfIssue = (issue: ParseResult.ArrayFormatterIssue | undefined): InvalidInput => {
   const field = issue === undefined || issue.path.length === 0 ? "request" : fieldOf(issue.path)
   const text = issue?.message ?? "is not valid"
   if (field === "request" && issue?._tag === "Type") return new InvalidInput({ field, message: "request must be an object" })

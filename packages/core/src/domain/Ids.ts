@@ -35,6 +35,8 @@ export const TaskId = Hex32.pipe(Schema.brand("TaskId"))
 export type TaskId = typeof TaskId.Type
 export const SessionId = Hex32.pipe(Schema.brand("SessionId"))
 export type SessionId = typeof SessionId.Type
+export const LoginFailureId = Hex32.pipe(Schema.brand("LoginFailureId"))
+export type LoginFailureId = typeof LoginFailureId.Type
 
 /** A fresh random 32-hex id (a UUID v4 without dashes, as RAGFlow's `get_uuid`). */
 export const randomHex32 = (): string => globalThis.crypto.randomUUID().replace(/-/g, "")

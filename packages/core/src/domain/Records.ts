@@ -11,6 +11,7 @@ import {
   DialogId,
   DocumentId,
   KnowledgeBaseId,
+  LoginFailureId,
   MessageId,
   ModelId,
   ModelProviderId,
@@ -79,6 +80,19 @@ export class Session extends Schema.Class<Session>("Session")({
   /** When the session last authenticated a request (updated at most once a minute). */
   last_used_time: Schema.NullOr(Schema.Number),
   ...Stamps
+}) {}
+
+/**
+ * A login attempt that failed (or is being checked), for the failed-login limit of `Users.login`:
+ * one row per attempt and per thing limited, the account and the client's address. `key` is a
+ * SHA-256, so neither the address nor an e-mail that has no account is kept in clear.
+ */
+export class LoginFailure extends Schema.Class<LoginFailure>("LoginFailure")({
+  id: LoginFailureId,
+  /** SHA-256 (hex) of `account\0<e-mail>` or `address\0<address>`. */
+  key: Schema.String,
+  /** When the attempt was made (epoch milliseconds). */
+  create_time: Schema.Number
 }) {}
 
 export const MemberRole = OneOf("owner", "normal", "invite")

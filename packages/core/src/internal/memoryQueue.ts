@@ -131,6 +131,15 @@ export const makeMemoryQueue: Effect.Effect<TaskQueueService> = Effect.sync(() =
           .map((id) => tasks.get(id)!)
           .sort((a, b) => b.created_at - a.created_at || order.get(b.id)! - order.get(a.id)!)
       ),
+    depth: Effect.sync(() => {
+      let queued = 0
+      let running = 0
+      for (const id of active) {
+        if (tasks.get(id)!.status === "queued") queued++
+        else running++
+      }
+      return { queued, running }
+    }),
     reportWorker: (status) => Effect.sync(() => void workers.set(status.id, status)),
     listWorkers: Effect.sync(() => [...workers.values()].sort((a, b) => b.heartbeat_at - a.heartbeat_at)),
     forgetWorkers: (before) =>

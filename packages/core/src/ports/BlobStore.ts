@@ -9,7 +9,7 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import type { PlatformError } from "@effect/platform/Error"
-import { Context, Effect, Layer, Option } from "effect"
+import { Chunk, Context, Effect, Layer, Option, Sink, Stream } from "effect"
 import { BlobStoreError } from "../domain/Errors.js"
 
 export interface PutOptions {
@@ -21,6 +21,15 @@ export interface PutOptions {
 export interface BlobStoreService {
   /** Stores the bytes under the key, replacing what was there. */
   readonly put: (key: string, bytes: Uint8Array, options?: PutOptions) => Effect.Effect<void, BlobStoreError>
+  /**
+   * Stores the bytes of a stream under the key as they come (an upload), replacing what was there
+   * only once the stream has ended: a stream that fails stores nothing. Returns the byte count.
+   */
+  readonly putStream: <E>(
+    key: string,
+    content: Stream.Stream<Uint8Array, E>,
+    options?: PutOptions
+  ) => Effect.Effect<number, BlobStoreError | E>
   /** The bytes under the key (a plain `Uint8Array`, never a subclass); `NotFound` when there are none. */
   readonly get: (key: string) => Effect.Effect<Uint8Array, BlobStoreError>
   /** The bytes under the key, or `None`. */
@@ -71,6 +80,11 @@ const checkPrefix = (prefix: string): Effect.Effect<string, BlobStoreError> => {
 /** What an implementation must supply; keys and prefixes it receives are already validated. */
 export interface BlobStorePrimitives {
   readonly put: (key: string, bytes: Uint8Array, options: PutOptions) => Effect.Effect<void, BlobStoreError>
+  /**
+   * Stores a stream's bytes, leaving the key as it was when the stream fails; returns the byte
+   * count. Defaults to collecting the stream and calling `put` (the whole blob in memory).
+   */
+  readonly putStream?: <E>(key: string, content: Stream.Stream<Uint8Array, E>, options: PutOptions) => Effect.Effect<number, BlobStoreError | E>
   readonly getOption: (key: string) => Effect.Effect<Option.Option<Uint8Array>, BlobStoreError>
   readonly delete: (key: string) => Effect.Effect<void, BlobStoreError>
   readonly list: (prefix: string) => Effect.Effect<ReadonlyArray<string>, BlobStoreError>
@@ -85,6 +99,12 @@ export const make = (primitives: BlobStorePrimitives): BlobStoreService => {
   const getOption = (key: string) =>
     checkKey(key).pipe(Effect.flatMap(primitives.getOption), Effect.withSpan("BlobStore.getOption", { attributes: { key } }))
   const existsPrimitive = primitives.exists ?? ((key: string) => Effect.map(primitives.getOption(key), Option.isSome))
+  const putStreamPrimitive = primitives.putStream ??
+    (<E>(key: string, content: Stream.Stream<Uint8Array, E>, options: PutOptions) =>
+      Effect.flatMap(Stream.runCollect(content), (chunks) => {
+        const bytes = concat(chunks)
+        return Effect.as(primitives.put(key, bytes, options), bytes.length)
+      }))
   const deletePrefixPrimitive = primitives.deletePrefix ??
     ((prefix: string) =>
       Effect.flatMap(primitives.list(prefix), (keys) =>
@@ -94,6 +114,12 @@ export const make = (primitives: BlobStorePrimitives): BlobStoreService => {
       checkKey(key).pipe(
         Effect.flatMap((key) => primitives.put(key, bytes, options ?? {})),
         Effect.withSpan("BlobStore.put", { attributes: { key, size: bytes.length } })
+      ),
+    putStream: (key, content, options) =>
+      checkKey(key).pipe(
+        Effect.flatMap((key) => putStreamPrimitive(key, content, options ?? {})),
+        Effect.tap((size) => Effect.annotateCurrentSpan("size", size)),
+        Effect.withSpan("BlobStore.putStream", { attributes: { key } })
       ),
     get: (key) =>
       getOption(key).pipe(
@@ -124,6 +150,17 @@ export const make = (primitives: BlobStorePrimitives): BlobStoreService => {
         Effect.withSpan("BlobStore.list", { attributes: { prefix } })
       )
   })
+}
+
+/** The chunks of a stream as one array. */
+const concat = (chunks: Chunk.Chunk<Uint8Array>): Uint8Array => {
+  const out = new Uint8Array(Chunk.reduce(chunks, 0, (n, chunk) => n + chunk.length))
+  let offset = 0
+  for (const chunk of chunks) {
+    out.set(chunk, offset)
+    offset += chunk.length
+  }
+  return out
 }
 
 /** A blob store in memory; bytes are copied in and out so callers cannot change stored blobs. */
@@ -258,6 +295,28 @@ export const makeFileSystem = (
             Effect.tapError(() => fs.remove(temp, { force: true }).pipe(Effect.ignore)),
             Effect.mapError(fromPlatformError("put", key))
           )
+        }),
+      putStream: (key, content) =>
+        Effect.gen(function*() {
+          yield* checkNotTemp(key)
+          const target = filePath(key)
+          const temp = tempName()
+          // Written to the temporary file as it comes, renamed into place once the stream ends.
+          let size = 0
+          const counted = content.pipe(
+            // An empty write counts as a failed one.
+            Stream.filter((chunk) => chunk.length > 0),
+            Stream.map((chunk) => {
+              size += chunk.length
+              return chunk
+            })
+          )
+          yield* fs.makeDirectory(path.dirname(target), { recursive: true }).pipe(Effect.mapError(fromPlatformError("put", key)))
+          yield* Stream.run(counted, Sink.mapError(fs.sink(temp), fromPlatformError("put", key))).pipe(
+            Effect.zipRight(fs.rename(temp, target).pipe(Effect.mapError(fromPlatformError("put", key)))),
+            Effect.onError(() => fs.remove(temp, { force: true }).pipe(Effect.ignore))
+          )
+          return size
         }),
       getOption: (key) =>
         checkNotTemp(key).pipe(

@@ -1,7 +1,7 @@
 /**
- * RecordStore: transactional records (tenants, users and their login sessions, members, API
- * tokens, model providers and models, knowledge bases, documents, dialogs, conversations with
- * their messages).
+ * RecordStore: transactional records (tenants, users and their login sessions, failed logins,
+ * members, API tokens, model providers and models, knowledge bases, documents, dialogs,
+ * conversations with their messages).
  *
  * An implementation supplies a `RecordBackend`: per-table primitives over plain JSON rows plus a
  * transaction. `make` derives the typed store from it (schema encoding and decoding, error
@@ -15,6 +15,7 @@ import {
   Dialog,
   Document,
   KnowledgeBase,
+  LoginFailure,
   Model,
   ModelProviderConfig,
   Session,
@@ -53,8 +54,9 @@ export const Tables = {
   tenants: { name: "tenant", unique: [], indexes: [] },
   users: { name: "user", unique: [["email"]], indexes: [] },
   sessions: { name: "session", unique: [["token_hash"]], indexes: [["user_id"]] },
+  loginFailures: { name: "login_failure", unique: [], indexes: [["key"]] },
   members: { name: "tenant_member", unique: [["tenant_id", "user_id"]], indexes: [["user_id"]] },
-  apiTokens: { name: "api_token", unique: [["token_hash"]], indexes: [["tenant_id"]] },
+  apiTokens: { name: "api_token", unique: [["token_hash"], ["beta"]], indexes: [["tenant_id"]] },
   modelProviders: { name: "model_provider", unique: [["tenant_id", "name"]], indexes: [] },
   models: { name: "model", unique: [["tenant_id", "provider", "name"]], indexes: [] },
   knowledgeBases: { name: "knowledge_base", unique: [["tenant_id", "name"]], indexes: [["permission"]] },
@@ -67,6 +69,7 @@ export interface RecordStoreService {
   readonly tenants: Table<Tenant>
   readonly users: Table<User>
   readonly sessions: Table<Session>
+  readonly loginFailures: Table<LoginFailure>
   readonly members: Table<TenantMember>
   readonly apiTokens: Table<ApiToken>
   readonly modelProviders: Table<ModelProviderConfig>
@@ -150,6 +153,7 @@ export const make = (backend: RecordBackend): RecordStoreService => {
     tenants: t(Tenant, Tables.tenants),
     users: t(User, Tables.users),
     sessions: t(Session, Tables.sessions),
+    loginFailures: t(LoginFailure, Tables.loginFailures),
     members: t(TenantMember, Tables.members),
     apiTokens: t(ApiToken, Tables.apiTokens),
     modelProviders: t(ModelProviderConfig, Tables.modelProviders),

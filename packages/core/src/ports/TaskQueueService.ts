@@ -86,6 +86,13 @@ export class WorkerStatus extends Schema.Class<WorkerStatus>("WorkerStatus")({
   heartbeat_at: Schema.Number
 }) {}
 
+/**
+ * How much work the queue holds: tasks waiting to be claimed, and tasks leased to a worker (an
+ * expired lease counts as running until a claim takes the task again).
+ */
+export const QueueDepth = Schema.Struct({ queued: Schema.Number, running: Schema.Number })
+export type QueueDepth = typeof QueueDepth.Type
+
 export interface TaskQueueService {
   readonly enqueue: (input: EnqueueInput) => Effect.Effect<Task, StoreError>
   /**
@@ -109,6 +116,8 @@ export interface TaskQueueService {
   readonly get: (id: TaskId) => Effect.Effect<Option.Option<Task>, StoreError>
   /** Tasks of a key, newest first. */
   readonly listByKey: (key: string) => Effect.Effect<ReadonlyArray<Task>, StoreError>
+  /** How many tasks are queued and running now, over every kind: one cheap read (a status check shows it). */
+  readonly depth: Effect.Effect<QueueDepth, StoreError>
   /** Records a worker's status, replacing what it reported before: one write. */
   readonly reportWorker: (status: WorkerStatus) => Effect.Effect<void, StoreError>
   /** Every worker that reported, the most recent report first. */

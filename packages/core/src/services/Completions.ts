@@ -5,9 +5,9 @@
  * 1. The message list the client sends replaces the conversation's stored history (ids it sends are
  *    kept); its last message is the question. `dialog_id` without `conversation_id` starts a new
  *    conversation, created when the answer is stored.
- * 2. The chat model is the dialog's `llm_id`, or the tenant's default. The prompt's declared
- *    parameters take their values from the request; a required one without a value is
- *    `InvalidInput` naming it, before any model call.
+ * 2. The chat model is the request's `llm_id`, else the dialog's, else the tenant's default. The
+ *    prompt's declared parameters take their values from the request; a required one without a
+ *    value is `InvalidInput` naming it, before any model call.
  * 3. With `refine_multiturn`, the model first rewrites the question from the conversation (when
  *    there was an earlier question); with `keyword`, it names keywords that are appended to the
  *    retrieval query.
@@ -94,6 +94,8 @@ export const CompleteRequest = Schema.Struct({
   messages: History,
   /** Overrides of the dialog's `llm_setting` for this answer (`null` unsets a key). */
   llm_setting: Schema.optional(LlmSetting),
+  /** The chat model (`name@provider`) for this answer instead of the dialog's; it must be usable by the tenant. */
+  llm_id: Schema.optional(Fields.Name(255)),
   /** Retrieve only from these documents of the dialog's knowledge bases. */
   doc_ids: Schema.optional(Fields.IdList(DocumentId)),
   /** Values of the system prompt's declared parameters, by key. */
@@ -332,8 +334,9 @@ export const make = Effect.gen(function* () {
       return { conversation: Option.some(conversation), dialog: yield* validDialog(caller, conversation.dialog_id) }
     })
 
-  const chatModelOf = (caller: Caller, dialog: Dialog) =>
+  const chatModelOf = (caller: Caller, dialog: Dialog, requested: string | undefined) =>
     Effect.gen(function* () {
+      if (requested !== undefined) return yield* models.chatModel(caller, requested)
       const tenant = yield* store.tenants.get(caller.tenantId)
       const ref = dialog.llm_id !== "" ? dialog.llm_id : Option.match(tenant, { onNone: () => "", onSome: (t) => t.llm_id })
       if (ref === "") {
@@ -361,7 +364,7 @@ export const make = Effect.gen(function* () {
       const config = dialog.prompt_config as PromptConfig
       const values = yield* Prompt.parameterValues(config.parameters ?? [], request.parameters)
       const metadata = yield* metadataCondition(dialog.meta_data_filter)
-      const model = yield* chatModelOf(caller, dialog)
+      const model = yield* chatModelOf(caller, dialog, request.llm_id)
 
       // What the model reads of the history: no system messages, no greeting before the first question.
       const sent = request.messages

@@ -3,17 +3,22 @@
  *
  * A new conversation opens with the dialog's prologue as an assistant message (when the dialog has
  * one), as RAGFlow does. Messages are appended under a row lock, so concurrent appends never lose
- * one. A caller reads and changes only its own tenant's conversations; others are not found.
+ * one. A caller reads and changes only its own tenant's conversations (and a dialog-scoped caller,
+ * `Caller.dialogId`, only its dialog's); others are not found.
+ *
+ * A client may name a new conversation (`conversation_id`: RAGFlow's web client makes the id), and
+ * `set` is the seed's `conversations/set`: with `is_new` it creates the conversation, otherwise it
+ * renames an existing one (RAGFlow's `update_by_id`).
  */
 import { Clock, Context, Effect, Layer, Option, Schema } from "effect"
 import type { Caller } from "../domain/Caller.js"
-import { invalid, notFound, type InvalidInput, type NotFound, type StoreError } from "../domain/Errors.js"
+import { AlreadyExists, invalid, notFound, type InvalidInput, type NotFound, type StoreError } from "../domain/Errors.js"
 import * as Fields from "../domain/Fields.js"
 import { ConversationId, DialogId, MessageId, randomHex32 } from "../domain/Ids.js"
 import { Conversation, type Dialog, Message, MessageRole, Reference } from "../domain/Records.js"
 import { newStamps, touched } from "../domain/Time.js"
 import { RecordStore, type Condition } from "../ports/RecordStore.js"
-import { ownRecord } from "./internal/access.js"
+import { inDialogScope, ownRecord } from "./internal/access.js"
 
 export const DEFAULT_CONVERSATION_NAME = "New conversation"
 
@@ -29,11 +34,28 @@ const ConversationName = Schema.transform(Fields.String, Fields.Name(255), {
 
 export const CreateRequest = Schema.Struct({
   dialog_id: DialogId,
+  /** The new conversation's id, when the client makes it (a 32-hex id); `AlreadyExists` when taken. */
+  conversation_id: Schema.optional(ConversationId),
   name: Schema.optionalWith(ConversationName, { default: () => DEFAULT_CONVERSATION_NAME }),
   /** Who the conversation is with (an end user of an embedded chat); default the caller's user. */
   user_id: Schema.optional(Fields.Text(255))
 })
 export type CreateRequest = typeof CreateRequest.Type
+
+/**
+ * The seed's `conversations/set`: `is_new` true creates the conversation (`create`, with the
+ * client's `conversation_id` when given); false renames `conversation_id` (`name` absent keeps
+ * the name), which must be a conversation of `dialog_id`. Absent `is_new` creates when no
+ * `conversation_id` is given and renames otherwise.
+ */
+export const SetRequest = Schema.Struct({
+  dialog_id: DialogId,
+  conversation_id: Schema.optional(ConversationId),
+  is_new: Schema.optional(Fields.Boolean),
+  name: Schema.optional(ConversationName),
+  user_id: Schema.optional(Fields.Text(255))
+})
+export type SetRequest = typeof SetRequest.Type
 
 /** One conversation of the caller's tenant. */
 export const ConversationRequest = Schema.Struct({ conversation_id: ConversationId })
@@ -135,6 +157,7 @@ export const replaceHistory = (
 /** Each method's request and result, for the surfaces that decode what callers send. */
 export const Operations = {
   create: Fields.operation(CreateRequest, Conversation),
+  set: Fields.operation(SetRequest, Conversation),
   get: Fields.operation(ConversationRequest, Conversation),
   list: Fields.operation(ListRequest, ListResult),
   rename: Fields.operation(RenameRequest, Conversation),
@@ -148,7 +171,13 @@ export const Operations = {
 // The service
 
 export interface ConversationsService {
-  readonly create: (caller: Caller, request: CreateRequest) => Effect.Effect<Conversation, NotFound | StoreError>
+  /** A new conversation of the dialog; `AlreadyExists` when the client's `conversation_id` is taken. */
+  readonly create: (caller: Caller, request: CreateRequest) => Effect.Effect<Conversation, AlreadyExists | NotFound | StoreError>
+  /** Creates or renames (see `SetRequest`); `InvalidInput` on `conversation_id` when renaming without one. */
+  readonly set: (
+    caller: Caller,
+    request: SetRequest
+  ) => Effect.Effect<Conversation, AlreadyExists | InvalidInput | NotFound | StoreError>
   readonly get: (caller: Caller, request: ConversationRequest) => Effect.Effect<Conversation, NotFound | StoreError>
   readonly list: (caller: Caller, request: ListRequest) => Effect.Effect<ListResult, NotFound | StoreError>
   readonly rename: (caller: Caller, request: RenameRequest) => Effect.Effect<Conversation, NotFound | StoreError>
@@ -192,7 +221,7 @@ export const make = Effect.gen(function* () {
     Effect.gen(function* () {
       const stamps = yield* touched
       const next = yield* store.conversations.modify(id, (current): Effect.Effect<Conversation, E | NotFound> =>
-        current.tenant_id === caller.tenantId
+        current.tenant_id === caller.tenantId && inDialogScope(caller, "Conversation", current)
           ? Effect.map(f(current), (c) => new Conversation({ ...c, ...stamps }))
           : Effect.fail(notFound("Conversation", id))
       )
@@ -222,16 +251,46 @@ export const make = Effect.gen(function* () {
   const create = Effect.fn("Conversations.create")(function* (caller: Caller, request: CreateRequest) {
     const dialog = yield* ownDialog(caller, request.dialog_id)
     const stamps = yield* newStamps
-    return yield* store.conversations.insert(
-      new Conversation({
-        id: randomHex32() as ConversationId,
-        dialog_id: dialog.id,
-        tenant_id: caller.tenantId,
-        user_id: request.user_id ?? caller.userId,
-        name: request.name,
-        message: prologueOf(dialog, stamps.create_time),
-        ...stamps
+    const id = request.conversation_id ?? (randomHex32() as ConversationId)
+    return yield* store.conversations
+      .insert(
+        new Conversation({
+          id,
+          dialog_id: dialog.id,
+          tenant_id: caller.tenantId,
+          user_id: request.user_id ?? caller.userId,
+          name: request.name,
+          message: prologueOf(dialog, stamps.create_time),
+          ...stamps
+        })
+      )
+      .pipe(
+        Effect.catchIf(
+          (e) => e.reason === "Conflict",
+          () =>
+            Effect.fail(
+              new AlreadyExists({ entity: "Conversation", field: "conversation_id", value: id, message: `conversation ${id} already exists` })
+            )
+        )
+      )
+  })
+
+  const set = Effect.fn("Conversations.set")(function* (caller: Caller, request: SetRequest) {
+    const { conversation_id, dialog_id, name, user_id } = request
+    if (request.is_new ?? conversation_id === undefined) {
+      return yield* create(caller, {
+        dialog_id,
+        name: name ?? DEFAULT_CONVERSATION_NAME,
+        ...(conversation_id === undefined ? {} : { conversation_id }),
+        ...(user_id === undefined ? {} : { user_id })
       })
+    }
+    if (conversation_id === undefined) return yield* Effect.fail(invalid("conversation_id", "conversation_id is required unless is_new is true"))
+    yield* ownDialog(caller, dialog_id)
+    return yield* modify(caller, conversation_id, (c) =>
+      c.dialog_id !== dialog_id
+        ? Effect.fail(notFound("Conversation", conversation_id))
+        : Effect.succeed(name === undefined ? c : new Conversation({ ...c, name }))
     )
   })
 
@@ -344,7 +403,7 @@ export const make = Effect.gen(function* () {
     )
   })
 
-  return Conversations.of({ create, get, list, rename, remove, appendMessages, deleteMessage, feedback, storeExchange })
+  return Conversations.of({ create, set, get, list, rename, remove, appendMessages, deleteMessage, feedback, storeExchange })
 })
 
 export const layer: Layer.Layer<Conversations, never, RecordStore> = Layer.effect(Conversations, make)

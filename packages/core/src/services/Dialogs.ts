@@ -3,17 +3,22 @@
  * bases, its prompt config, the LLM id and settings, and the retrieval settings a completion uses.
  *
  * A caller reads and changes only its own tenant's dialogs; another tenant's dialog is reported as
- * not found. Names need not be unique. Deleting a dialog deletes its conversations.
+ * not found, and so is every dialog but its own for a dialog-scoped caller (`Caller.dialogId`).
+ * Names need not be unique. Deleting a dialog deletes its conversations.
+ *
+ * A dialog whose `llm_id` is empty answers with the tenant's default chat model at the time it
+ * answers; results show that model in `llm_id` (resolved when read, never stored, so the dialog
+ * follows a change of the default). Sending it back in an update stores it.
  */
 import { Context, Effect, Layer, Option, Schema } from "effect"
 import type { Caller } from "../domain/Caller.js"
-import { invalid, notFound, type InvalidInput, type NotFound, type StoreError } from "../domain/Errors.js"
+import { Forbidden, invalid, notFound, type InvalidInput, type NotFound, type StoreError } from "../domain/Errors.js"
 import * as Fields from "../domain/Fields.js"
 import { DialogId, KnowledgeBaseId, randomHex32 } from "../domain/Ids.js"
 import { Dialog, type JsonObject } from "../domain/Records.js"
 import { newStamps, touched } from "../domain/Time.js"
 import { RecordStore, type Condition } from "../ports/RecordStore.js"
-import { canRead, ownRecord, readableKnowledgeBase, teamTenants } from "./internal/access.js"
+import { canRead, inDialogScope, ownRecord, readableKnowledgeBase, teamTenants } from "./internal/access.js"
 
 /** RAGFlow's default system prompt (its REST API's wording, kept to the character). */
 export const DEFAULT_SYSTEM_PROMPT =
@@ -81,7 +86,7 @@ const settings = {
   /** A data URL (a base64 image), as RAGFlow keeps icons. */
   icon: Fields.Text(2_000_000),
   language: Fields.Name(32),
-  /** `name@provider` of the chat model; empty means the tenant's default. */
+  /** `name@provider` of the chat model; empty means the tenant's default (results show which). */
   llm_id: Fields.Trimmed(255),
   /** Chunks fed to the model. */
   top_n: Fields.IntIn(0, 1000),
@@ -152,7 +157,12 @@ export const ListRequest = Schema.Struct({
   keywords: Schema.optional(Fields.Text(255)),
   id: Schema.optional(DialogId),
   /** Exact name. */
-  name: Schema.optional(Fields.Text(255))
+  name: Schema.optional(Fields.Text(255)),
+  /**
+   * Every matching dialog in one page, `page` and `page_size` ignored: the seed's `dialogs/list`
+   * has no paging and lists them all. Default false.
+   */
+  all: Schema.optionalWith(Fields.Boolean, { default: () => false })
 })
 export type ListRequest = typeof ListRequest.Type
 
@@ -184,7 +194,8 @@ export const Operations = {
 export type DialogError = InvalidInput | NotFound | StoreError
 
 export interface DialogsService {
-  readonly create: (caller: Caller, request: CreateRequest) => Effect.Effect<Dialog, DialogError>
+  /** `Forbidden` for a dialog-scoped caller (`Caller.dialogId`): it reaches its one dialog only. */
+  readonly create: (caller: Caller, request: CreateRequest) => Effect.Effect<Dialog, DialogError | Forbidden>
   readonly update: (caller: Caller, request: UpdateRequest) => Effect.Effect<Dialog, DialogError>
   readonly get: (caller: Caller, request: DialogRequest) => Effect.Effect<Dialog, NotFound | StoreError>
   readonly list: (caller: Caller, request: ListRequest) => Effect.Effect<ListResult, StoreError>
@@ -244,6 +255,17 @@ export const make = Effect.gen(function* () {
       return ids
     })
 
+  /** The dialogs as results show them: an empty `llm_id` is the tenant's default chat model. */
+  const shown = <D extends ReadonlyArray<Dialog>>(caller: Caller, dialogs: D) =>
+    Effect.gen(function* () {
+      if (!dialogs.some((d) => d.llm_id === "")) return dialogs
+      const tenant = yield* store.tenants.get(caller.tenantId)
+      const llm_id = Option.match(tenant, { onNone: () => "", onSome: (t) => t.llm_id })
+      if (llm_id === "") return dialogs
+      return dialogs.map((d) => (d.llm_id === "" ? new Dialog({ ...d, llm_id }, true) : d))
+    })
+  const shownOne = (caller: Caller, dialog: Dialog) => Effect.map(shown(caller, [dialog]), (ds) => ds[0]!)
+
   /** A valid dialog of the caller's tenant. */
   const own = (caller: Caller, id: DialogId) =>
     Effect.flatMap(ownRecord(store.dialogs, "Dialog", caller, id), (dialog) =>
@@ -274,6 +296,9 @@ export const make = Effect.gen(function* () {
     })
 
   const create = Effect.fn("Dialogs.create")(function* (caller: Caller, request: CreateRequest) {
+    if (caller.dialogId !== undefined) {
+      return yield* Effect.fail(new Forbidden({ message: "a key made for one dialog can't create dialogs" }))
+    }
     const prompt_config = yield* mergePromptConfig(defaultPromptConfig(), request.prompt_config, true)
     const kb_ids = yield* knowledgeBases(caller, request.kb_ids)
     const dialog = new Dialog({
@@ -298,27 +323,30 @@ export const make = Effect.gen(function* () {
       status: "1",
       ...(yield* newStamps)
     })
-    return yield* store.dialogs.insert(dialog)
+    return yield* shownOne(caller, yield* store.dialogs.insert(dialog))
   })
 
   const update = Effect.fn("Dialogs.update")(function* (caller: Caller, request: UpdateRequest) {
     const id = request.dialog_id
     const stamps = yield* touched
     const next = yield* store.dialogs.modify(id, (current) =>
-      current.tenant_id === caller.tenantId && current.status === "1"
+      current.tenant_id === caller.tenantId && current.status === "1" && inDialogScope(caller, "Dialog", current)
         ? Effect.map(updated(caller, current, request), (fields) => new Dialog({ ...current, ...fields, ...stamps }))
         : Effect.fail(notFound("Dialog", id))
     )
-    return yield* Option.match(next, { onNone: () => Effect.fail(notFound("Dialog", id)), onSome: Effect.succeed })
+    const dialog = yield* Option.match(next, { onNone: () => Effect.fail(notFound("Dialog", id)), onSome: Effect.succeed })
+    return yield* shownOne(caller, dialog)
   })
 
   const get = Effect.fn("Dialogs.get")(function* (caller: Caller, request: DialogRequest) {
-    return yield* own(caller, request.dialog_id)
+    return yield* shownOne(caller, yield* own(caller, request.dialog_id))
   })
 
   const list = Effect.fn("Dialogs.list")(function* (caller: Caller, request: ListRequest) {
     const where: Record<string, Condition> = { tenant_id: caller.tenantId, status: "1" }
-    if (request.id !== undefined) where.id = request.id
+    const ids = [request.id, caller.dialogId].filter((id) => id !== undefined)
+    // Asking for one dialog outside the caller's scope finds nothing.
+    if (ids.length > 0) where.id = ids.every((id) => id === ids[0]) ? ids[0]! : { in: [] }
     if (request.name !== undefined) where.name = request.name
     const keywords = request.keywords?.trim() ?? ""
     const page = yield* store.dialogs.find({
@@ -326,10 +354,9 @@ export const make = Effect.gen(function* () {
       ...(keywords === "" ? {} : { search: { fields: ["name"], text: keywords } }),
       orderBy: request.orderby,
       desc: request.desc,
-      offset: (request.page - 1) * request.page_size,
-      limit: request.page_size
+      ...(request.all ? {} : { offset: (request.page - 1) * request.page_size, limit: request.page_size })
     })
-    return { items: page.items, total: page.total }
+    return { items: yield* shown(caller, page.items), total: page.total }
   })
 
   const remove = Effect.fn("Dialogs.remove")(function* (caller: Caller, request: RemoveRequest) {
@@ -338,7 +365,9 @@ export const make = Effect.gen(function* () {
     return yield* store.transaction(
       Effect.gen(function* () {
         const found = yield* store.dialogs.getMany(ids)
-        const mine = new Set(found.filter((d) => d.tenant_id === caller.tenantId && d.status === "1").map((d) => d.id))
+        const mine = new Set(
+          found.filter((d) => d.tenant_id === caller.tenantId && d.status === "1" && inDialogScope(caller, "Dialog", d)).map((d) => d.id)
+        )
         const missing = ids.find((id) => !mine.has(id))
         if (missing !== undefined) return yield* Effect.fail(notFound("Dialog", missing))
         yield* store.conversations.removeWhere({ dialog_id: { in: [...ids] } })

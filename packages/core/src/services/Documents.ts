@@ -6,7 +6,7 @@
  * A document's run state (`run`, `progress`, ...) and the counts a run adds to its knowledge base
  * are written by the ingestion side's run owner (`internal/DocumentRuns`), never here.
  */
-import { Context, Effect, Layer, Option, Schema } from "effect"
+import { Context, Effect, Layer, Option, Schema, Stream } from "effect"
 import type { Caller } from "../domain/Caller.js"
 import { checkParserConfig, ChunkMethodId, mergeParserConfig } from "../domain/ChunkMethods.js"
 import {
@@ -17,9 +17,11 @@ import {
   invalid,
   type NotFound,
   notFound,
-  StoreError
+  StoreError,
+  TooLarge
 } from "../domain/Errors.js"
 import * as Fields from "../domain/Fields.js"
+import { decodeRequest } from "../domain/Fields.js"
 import { DocumentId, KnowledgeBaseId, randomHex32 } from "../domain/Ids.js"
 import { Document, DocumentType, KnowledgeBase, RunStatus, Status } from "../domain/Records.js"
 import { newStamps, touched } from "../domain/Time.js"
@@ -74,6 +76,22 @@ export const UploadRequest = Schema.Struct({
   files: Fields.List(UploadFile).pipe(Schema.minItems(1, { message: () => "can't be empty" }))
 })
 export type UploadRequest = typeof UploadRequest.Type
+
+const NamedFile = Schema.Struct({ name: FileName })
+
+/** Where streamed files go (`uploadStream`): the files come as a stream beside it. */
+export const UploadStreamRequest = Schema.Struct({ kb_id: KnowledgeBaseId })
+export type UploadStreamRequest = typeof UploadStreamRequest.Type
+
+/**
+ * A file whose bytes arrive as a stream (an HTTP upload), stored as they come. Its name is checked
+ * as `UploadFile`'s (`FileName`) when it arrives.
+ */
+export interface StreamedFile<E> {
+  readonly name: string
+  readonly mime_type?: string | undefined
+  readonly content: Stream.Stream<Uint8Array, E>
+}
 
 /** Documents, in the order of the request. */
 export const DocumentList = Schema.Array(Document)
@@ -161,7 +179,7 @@ export const Operations = {
 // The service
 
 export interface DocumentsOptions {
-  /** Largest accepted file. Default 512 MiB. */
+  /** Largest accepted file, in bytes: a larger one fails `TooLarge`. Default 512 MiB. */
   readonly maxFileBytes?: number
 }
 
@@ -169,7 +187,19 @@ type DocError = InvalidInput | NotFound | StoreError
 
 export interface DocumentsService {
   /** Stores the files; refuses the whole call, storing nothing, when any file is unacceptable. */
-  readonly upload: (caller: Caller, request: UploadRequest) => Effect.Effect<DocumentList, DocError | BlobStoreError>
+  readonly upload: (caller: Caller, request: UploadRequest) => Effect.Effect<DocumentList, DocError | TooLarge | BlobStoreError>
+  /**
+   * Stores files whose bytes arrive as streams, one after the other (the parts of a multipart
+   * upload), each written to the blob store as it comes and never held whole. A file is checked
+   * (name, type) when it arrives and counted against `maxFileBytes` while it streams; when any file
+   * is refused or a stream fails, the files stored so far are removed and no document is made. Not
+   * an operation: its files are a stream, which the Promise client does not take.
+   */
+  readonly uploadStream: <E>(
+    caller: Caller,
+    request: UploadStreamRequest,
+    files: Stream.Stream<StreamedFile<E>, E>
+  ) => Effect.Effect<DocumentList, DocError | TooLarge | BlobStoreError | E>
   /** A document without a file (a link or a placeholder to add chunks to by hand). */
   readonly createVirtual: (caller: Caller, request: CreateVirtualRequest) => Effect.Effect<Document, DocError>
   readonly get: (caller: Caller, request: GetRequest) => Effect.Effect<Document, NotFound | StoreError>
@@ -306,33 +336,77 @@ export const make = (options: DocumentsOptions = {}) =>
         })
       })
 
+    const tooLarge = (i: number, name: string) =>
+      new TooLarge({ field: `files[${i}]`, limit: maxFileBytes, message: `${name} is larger than the limit of ${maxFileBytes} bytes` })
+
+    /** A file the knowledge base can take: a parser reads its type. */
+    const checkType = (i: number, name: string, mimeType: string | undefined) => {
+      if (Option.isSome(parsers.forFile(name, mimeType))) return Effect.void
+      const suffix = suffixOf(name)
+      return Effect.fail(
+        invalid(`files[${i}]`, `This type of file has not been supported yet: ${name}${suffix === "" ? " (no extension)" : ` (.${suffix})`}`)
+      )
+    }
+
+    /** The bytes of file `i`, failing `TooLarge` once they pass the limit. */
+    const limited = <E>(i: number, name: string, content: Stream.Stream<Uint8Array, E>) =>
+      Stream.suspend(() => {
+        let size = 0
+        return Stream.mapEffect(content, (chunk) => {
+          size += chunk.length
+          return size > maxFileBytes ? Effect.fail(tooLarge(i, name)) : Effect.succeed(chunk)
+        })
+      })
+
+    /**
+     * Stores the files' bytes one after the other, then their documents; the blobs of documents
+     * not made (a refused file, a failed stream, a failed insert) are removed.
+     */
+    const store_ = <E>(caller: Caller, kb: KnowledgeBase, files: Stream.Stream<StreamedFile<E>, E>) =>
+      Effect.gen(function* () {
+        const drafts: Array<Document> = []
+        const removeBlobs = (from: number) =>
+          Effect.forEach(drafts.slice(from), (d) => Effect.ignore(blobs.delete(d.location)), { discard: true })
+        yield* Stream.runForEach(Stream.zipWithIndex(files), ([file, i]) =>
+          Effect.gen(function* () {
+            const { name } = yield* decodeRequest(NamedFile)({ name: file.name }).pipe(
+              Effect.mapError((e) => invalid(`files[${i}].name`, e.message.replace(/^name/, `files[${i}].name`)))
+            )
+            yield* checkType(i, name, file.mime_type)
+            const draft = yield* newDocument(caller, kb, name, 0, false)
+            const size = yield* blobs.putStream(
+              draft.location,
+              limited(i, name, file.content),
+              file.mime_type === undefined ? {} : { contentType: file.mime_type }
+            )
+            drafts.push(new Document({ ...draft, size }))
+          })
+        ).pipe(Effect.onError(() => removeBlobs(0)))
+        if (drafts.length === 0) return yield* Effect.fail(invalid("files", "files can't be empty"))
+        const stored: Array<Document> = []
+        for (const draft of drafts) {
+          stored.push(yield* insertWithFreeName(draft).pipe(Effect.onError(() => removeBlobs(stored.length))))
+        }
+        return stored
+      })
+
     const upload = Effect.fn("Documents.upload")(function* (caller: Caller, request: UploadRequest) {
       const kb = yield* readableKnowledgeBase(store, caller, request.kb_id)
       // Check every file before storing any: the size is the deployment's limit, the type needs a parser.
-      yield* Effect.forEach(request.files, (file, i) => {
-        if (file.bytes.length > maxFileBytes) {
-          return Effect.fail(invalid(`files[${i}]`, `${file.name} is larger than the limit of ${maxFileBytes} bytes`))
-        }
-        if (Option.isNone(parsers.forFile(file.name, file.mime_type))) {
-          const suffix = suffixOf(file.name)
-          return Effect.fail(
-            invalid(
-              `files[${i}]`,
-              `This type of file has not been supported yet: ${file.name}${suffix === "" ? " (no extension)" : ` (.${suffix})`}`
-            )
-          )
-        }
-        return Effect.void
-      })
-      const stored: Array<Document> = []
-      for (const file of request.files) {
-        const draft = yield* newDocument(caller, kb, file.name, file.bytes.length, false)
-        yield* blobs.put(draft.location, file.bytes, file.mime_type === undefined ? {} : { contentType: file.mime_type })
-        const doc = yield* insertWithFreeName(draft).pipe(Effect.tapError(() => Effect.ignore(blobs.delete(draft.location))))
-        stored.push(doc)
-      }
-      return stored
+      yield* Effect.forEach(request.files, (file, i): Effect.Effect<void, InvalidInput | TooLarge> =>
+        file.bytes.length > maxFileBytes ? Effect.fail(tooLarge(i, file.name)) : checkType(i, file.name, file.mime_type)
+      )
+      return yield* store_(
+        caller,
+        kb,
+        Stream.fromIterable(request.files.map((file) => ({ name: file.name, mime_type: file.mime_type, content: Stream.succeed(file.bytes) })))
+      )
     })
+
+    const uploadStream = <E>(caller: Caller, request: UploadStreamRequest, files: Stream.Stream<StreamedFile<E>, E>) =>
+      Effect.flatMap(readableKnowledgeBase(store, caller, request.kb_id), (kb) => store_(caller, kb, files)).pipe(
+        Effect.withSpan("Documents.uploadStream", { attributes: { kb_id: request.kb_id } })
+      )
 
     const createVirtual = Effect.fn("Documents.createVirtual")(function* (caller: Caller, request: CreateVirtualRequest) {
       const kb = yield* readableKnowledgeBase(store, caller, request.kb_id)
@@ -450,7 +524,7 @@ export const make = (options: DocumentsOptions = {}) =>
       return docs.length
     })
 
-    return Documents.of({ upload, createVirtual, get, list, download, rename, setStatus, changeParser, parse, cancel, remove })
+    return Documents.of({ upload, uploadStream, createVirtual, get, list, download, rename, setStatus, changeParser, parse, cancel, remove })
   })
 
 /** Requires RecordStore, BlobStore, ChunkIndex, TaskQueue and ParserRegistry. */

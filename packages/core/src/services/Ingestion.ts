@@ -20,8 +20,10 @@
  * While a document is processed, a heartbeat renews the lease every `heartbeatMs`; when it learns
  * the task was canceled it interrupts the work, so a cancel takes effect within about a heartbeat.
  * A worker that dies leaves its task to be claimed again when the lease runs out; chunk ids are
- * derived from the run and position, so a retry never duplicates chunks. A task out of attempts
- * ends its document as `FAIL` ("gave up after N attempts").
+ * derived from the run and position, so a retry never duplicates chunks. A worker that is stopped
+ * (`stop`, then `run` interrupted) claims nothing more, lets its documents finish within the grace
+ * and puts the others back in the queue at once. A task out of attempts ends its document as
+ * `FAIL` ("gave up after N attempts").
  *
  * Store errors never stop a worker: a store call that finds the store unavailable is tried again
  * after a pause (doubling from `backoffMs` up to `backoffMaxMs`), and so is a failed claim. The
@@ -98,6 +100,13 @@ export interface IngestionService {
    * the worker registry, `reconcile` once at the start. Store errors are retried, never end it.
    */
   readonly run: Effect.Effect<never>
+  /**
+   * Stops `run`'s loops claiming tasks and waits, at most `grace`, for the documents in hand to
+   * finish: a host calls it when it stops, then interrupts `run`. A document still in hand then is
+   * put back in the queue at once (its task fails with `retry`, as after any interruption of the
+   * worker), for this or another worker to run again.
+   */
+  readonly stop: (grace: Duration.DurationInput) => Effect.Effect<void>
   /**
    * Ends as `FAIL` (with the reason in `progress_msg`) every `RUNNING` document, unchanged for a
    * lease, whose task failed, was canceled or is missing: no worker would ever finish it. Such a
@@ -192,7 +201,11 @@ export const make = (options: IngestionOptions = {}) =>
       lastErrorAt: null as number | null,
       /** Store calls failing now (each waiting to try again). */
       failing: 0,
-      stopped: false
+      stopped: false,
+      /** `stop` was called: the loops claim nothing more. */
+      stopping: false,
+      /** Loops between a claim and the end of its tasks. */
+      busy: 0
     }
 
     const status = Effect.map(
@@ -480,7 +493,16 @@ export const make = (options: IngestionOptions = {}) =>
         if (task.status === "failed") return yield* giveUp(task)
         tally.inFlight++
         yield* Effect.ensuring(
-          work(task, run),
+          work(task, run).pipe(
+            // The worker is stopping: the task goes back to the queue now rather than when its
+            // lease runs out (the next claim counts an attempt either way).
+            Effect.onInterrupt(() =>
+              queue.fail(task.id, workerId, "the worker stopped before finishing it", { retry: true }).pipe(
+                Effect.timeout(Duration.seconds(2)),
+                Effect.ignore
+              )
+            )
+          ),
           Effect.sync(() => {
             tally.inFlight--
             tally.processed++
@@ -532,10 +554,12 @@ export const make = (options: IngestionOptions = {}) =>
     /** One of `run`'s loops: claims and processes a task at a time; a failed claim is tried again after a pause. */
     const loop = Effect.gen(function* () {
       let failures = 0
-      while (true) {
+      while (!tally.stopping) {
+        tally.busy++
         const step = yield* Effect.either(
           Effect.flatMap(claim(1), (tasks) => Effect.as(Effect.forEach(tasks, handle, { discard: true }), tasks.length)).pipe(
-            Effect.catchAllDefect((defect) => Effect.fail({ _tag: "Defect", message: String(defect) }))
+            Effect.catchAllDefect((defect) => Effect.fail({ _tag: "Defect", message: String(defect) })),
+            Effect.ensuring(Effect.sync(() => tally.busy--))
           )
         )
         if (Either.isLeft(step)) {
@@ -576,8 +600,15 @@ export const make = (options: IngestionOptions = {}) =>
       yield* Effect.flatMap(status, queue.reportWorker).pipe(Effect.timeout(Duration.seconds(2)), Effect.ignore)
     })
 
+    const stop = (grace: Duration.DurationInput) =>
+      Effect.gen(function* () {
+        tally.stopping = true
+        while (tally.busy > 0 || tally.inFlight > 0) yield* Effect.sleep(Duration.millis(20))
+      }).pipe(Effect.timeout(grace), Effect.ignore)
+
     const run: Effect.Effect<never> = Effect.gen(function* () {
       tally.stopped = false
+      tally.stopping = false
       const reconcileOnce = untilDone("reconciling documents", reconcile).pipe(
         Effect.asVoid,
         Effect.catchAllDefect((defect) => Effect.logError(`ingestion worker ${workerId}: reconciling documents died`, defect))
@@ -587,7 +618,7 @@ export const make = (options: IngestionOptions = {}) =>
       return yield* Effect.never
     }).pipe(Effect.onInterrupt(() => stopped))
 
-    return Ingestion.of({ runOnce, drain, run, reconcile, status, workerId })
+    return Ingestion.of({ runOnce, drain, run, stop, reconcile, status, workerId })
   })
 
 /** Requires RecordStore, TaskQueue, BlobStore, ChunkIndex, DocumentPreparer, Tokenizer, Models. */

@@ -3,7 +3,7 @@
  * invites other users, who join once they accept (RAGFlow's `user_tenant` roles: `owner`,
  * `invite`, `normal`). A tenant the caller is not in is reported as not found.
  */
-import { Context, Effect, Layer, Option, Schema } from "effect"
+import { Clock, Context, Effect, Layer, Option, Schema } from "effect"
 import type { Caller } from "../domain/Caller.js"
 import { AlreadyExists, Forbidden, NotFound, notFound, type StoreError } from "../domain/Errors.js"
 import * as Fields from "../domain/Fields.js"
@@ -30,8 +30,12 @@ export type ListForUserResult = typeof ListForUserResult.Type
 export const TenantRequest = Schema.Struct({ tenant_id: TenantId })
 export type TenantRequest = typeof TenantRequest.Type
 
-/** A member of a tenant with their public profile. */
-export const MemberProfile = Schema.Struct({ member: TenantMember, role: MemberRole, user: PublicUser })
+/**
+ * A member of a tenant with their public profile. `delta_seconds`, as RAGFlow's member lists: whole
+ * seconds since the member's user record last changed (`user.update_time`), which a login, a
+ * profile change or a password change sets; so, roughly, how long ago the member was last seen.
+ */
+export const MemberProfile = Schema.Struct({ member: TenantMember, role: MemberRole, user: PublicUser, delta_seconds: Schema.Number })
 export type MemberProfile = typeof MemberProfile.Type
 
 export const MembersResult = Schema.Array(MemberProfile)
@@ -115,9 +119,12 @@ export const make = Effect.gen(function* () {
     const page = yield* store.members.find({ where: { tenant_id: request.tenant_id, status: "1" }, orderBy: "create_time" })
     const users = yield* store.users.getMany(page.items.map((m) => m.user_id))
     const byId = new Map(users.map((u) => [u.id, u] as const))
+    const now = yield* Clock.currentTimeMillis
     return page.items.flatMap((member): Array<MemberProfile> => {
       const user = byId.get(member.user_id)
-      return user === undefined ? [] : [{ member, role: member.role, user: publicUser(user) }]
+      if (user === undefined) return []
+      const delta_seconds = Math.max(0, Math.floor((now - user.update_time) / 1000))
+      return [{ member, role: member.role, user: publicUser(user), delta_seconds }]
     })
   })
 

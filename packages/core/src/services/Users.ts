@@ -10,13 +10,40 @@
  * Passwords are kept as scrypt hashes (N = `passwordCost`, 2^17 by default; a hash made at a
  * smaller cost is replaced at the next successful login), session tokens as their SHA-256; neither
  * leaves the service: users are returned as `PublicUser`.
+ *
+ * Failed logins are limited per account (the e-mail asked for, whether or not it has an account)
+ * and per client address (`LoginContext.address`, given by the host): `loginLimits`, by default 10
+ * failures per account and 50 per address within 15 minutes. Past a limit, a login is refused
+ * before its password is checked, with `TooManyAttempts` (its `retryAfterSeconds` is when the
+ * oldest counted failure leaves the window): the HTTP server answers 429 with `Retry-After`. The
+ * failures are rows of the record store (`loginFailures`, keyed by a SHA-256 of the account or the
+ * address, never either in clear), so every process on one database shares the limit; attempts
+ * made at the same instant may each pass the check, so a burst can go a few over it. A successful
+ * login clears its account's failures (not its address's); a limited attempt is not counted.
+ * Per-account limits let anyone who knows an address hold its owner out for a window: the price of
+ * stopping password guessing, as with any account lockout.
+ *
+ * Sign-up can be closed (`registration: "closed"`): `register` then fails `Forbidden` with
+ * RAGFlow's message ("User registration is disabled!"), except for a host's own sign-ups
+ * (`RegisterContext.byHost`: the server's `user create` command, a local host's user), which no
+ * HTTP request may ask for.
  */
 import { Clock, Context, Duration, Effect, Layer, Option, Schema, Struct } from "effect"
 import { Caller } from "../domain/Caller.js"
-import { AlreadyExists, invalid, type InvalidInput, NotFound, notFound, type StoreError, Unauthenticated } from "../domain/Errors.js"
+import {
+  AlreadyExists,
+  Forbidden,
+  invalid,
+  type InvalidInput,
+  NotFound,
+  notFound,
+  type StoreError,
+  TooManyAttempts,
+  Unauthenticated
+} from "../domain/Errors.js"
 import * as Fields from "../domain/Fields.js"
-import { randomHex32, type SessionId, type TenantId, type TenantMemberId, type UserId } from "../domain/Ids.js"
-import { Session, Tenant, TenantMember, User } from "../domain/Records.js"
+import { type LoginFailureId, randomHex32, type SessionId, type TenantId, type TenantMemberId, type UserId } from "../domain/Ids.js"
+import { LoginFailure, Session, Tenant, TenantMember, User } from "../domain/Records.js"
 import { newStamps, touched } from "../domain/Time.js"
 import { RecordStore } from "../ports/RecordStore.js"
 import { lastUseIsStale, passwords, randomToken, sha256Hex } from "./internal/secrets.js"
@@ -54,6 +81,17 @@ export const LoginRequest = Schema.Struct({
   password: Fields.String
 })
 export type LoginRequest = typeof LoginRequest.Type
+
+/** Who signs a user up: `byHost` for the host itself (an administrator's command), which closed registration allows. */
+export interface RegisterContext {
+  readonly byHost?: boolean
+}
+
+/** What the host knows of a login beyond its request: the client's address, for the per-address limit. */
+export interface LoginContext {
+  /** The client's IP address as the host sees it (behind a proxy: the address the proxy reports). */
+  readonly address?: string | undefined
+}
 
 /** A user as others (and the user) see it: no password hash. */
 export const PublicUser = Schema.Struct(Struct.omit(User.fields, "password_hash"))
@@ -108,10 +146,22 @@ export const Operations = {
 // The service
 
 export interface UsersService {
-  /** Creates the user, its own tenant and its owner membership, all or nothing. */
-  readonly register: (request: RegisterRequest) => Effect.Effect<PublicUser, AlreadyExists | StoreError>
-  /** Checks the password and opens a new session; the user's other sessions go on. */
-  readonly login: (request: LoginRequest) => Effect.Effect<LoginResult, Unauthenticated | StoreError>
+  /**
+   * Creates the user, its own tenant and its owner membership, all or nothing. `Forbidden` when the
+   * deployment closed registration, unless `context.byHost`.
+   */
+  readonly register: (
+    request: RegisterRequest,
+    context?: RegisterContext
+  ) => Effect.Effect<PublicUser, AlreadyExists | Forbidden | StoreError>
+  /**
+   * Checks the password and opens a new session; the user's other sessions go on. `TooManyAttempts`
+   * past the failed-login limits (the account's, and the address's when `context` names one).
+   */
+  readonly login: (
+    request: LoginRequest,
+    context?: LoginContext
+  ) => Effect.Effect<LoginResult, Unauthenticated | TooManyAttempts | StoreError>
   /** The caller behind a session token, with the session's id (`Caller.sessionId`). */
   readonly authenticate: (request: AuthenticateRequest) => Effect.Effect<Caller, Unauthenticated | StoreError>
   /** Ends the caller's session (`Caller.sessionId`), and only that one. */
@@ -146,9 +196,35 @@ export interface TenantDefaults {
   readonly rerank_id?: string
 }
 
+/** At most `attempts` failed logins within `window`. */
+export interface LoginLimit {
+  readonly attempts: number
+  readonly window: Duration.DurationInput
+}
+
+/** The failed-login limits; `false` turns one off. */
+export interface LoginLimits {
+  /** Per account (the e-mail asked for). Default 10 in 15 minutes. */
+  readonly account?: LoginLimit | false
+  /** Per client address (`LoginContext.address`). Default 50 in 15 minutes. */
+  readonly address?: LoginLimit | false
+}
+
+export const DEFAULT_LOGIN_LIMITS = {
+  account: { attempts: 10, window: Duration.minutes(15) },
+  address: { attempts: 50, window: Duration.minutes(15) }
+} as const satisfies LoginLimits
+
+/** RAGFlow's message when sign-up is off. */
+export const REGISTRATION_DISABLED = "User registration is disabled!"
+
 /** The deployment's account settings. */
 export interface UsersOptions {
   readonly tenantDefaults?: TenantDefaults
+  /** `closed`: `register` fails `Forbidden` (users are made by an administrator). Default `open`. */
+  readonly registration?: "open" | "closed"
+  /** Failed logins per account and per address (see the module doc). */
+  readonly loginLimits?: LoginLimits
   /** How long a login session lasts: 7 days by default. */
   readonly sessionLifetime?: Duration.DurationInput
   /**
@@ -165,6 +241,9 @@ export const make = (options: UsersOptions = {}) => Effect.gen(function* () {
   if (!(lifetimeMs > 0)) return yield* Effect.dieMessage("Users: sessionLifetime must be positive")
   // A bad cost is the deployment's mistake: a defect when the layer is built.
   const hashing = yield* Effect.sync(() => passwords(options.passwordCost))
+  const limits = yield* loginLimitsOf(options.loginLimits)
+  /** Failures older than the longest window count for nothing: they are removed as new ones come. */
+  const keepMs = Math.max(0, ...limits.map((l) => l.windowMs))
 
   /** The caller's user record. */
   const self = (caller: Caller) =>
@@ -172,7 +251,8 @@ export const make = (options: UsersOptions = {}) => Effect.gen(function* () {
       Option.match(found, { onNone: () => Effect.fail(notFound("User", caller.userId)), onSome: Effect.succeed })
     )
 
-  const register = Effect.fn("Users.register")(function* (request: RegisterRequest) {
+  const register = Effect.fn("Users.register")(function* (request: RegisterRequest, context?: RegisterContext) {
+    if (options.registration === "closed" && context?.byHost !== true) return yield* Effect.fail(new Forbidden({ message: REGISTRATION_DISABLED }))
     const { email, nickname } = request
     // Hash before the transaction: scrypt takes tens of milliseconds and must not hold locks.
     const password_hash = yield* hashing.hash(request.password)
@@ -241,14 +321,65 @@ export const make = (options: UsersOptions = {}) => Effect.gen(function* () {
     )
   })
 
-  const login = Effect.fn("Users.login")(function* (request: LoginRequest) {
+  /** The limited keys of a login attempt, each with its limit. */
+  const limitedKeys = (email: string, context: LoginContext | undefined) =>
+    limits.flatMap((limit) => {
+      if (limit.of === "account") return [{ ...limit, key: sha256Hex(`account\0${email}`) }]
+      const address = context?.address?.trim().toLowerCase() ?? ""
+      return address === "" ? [] : [{ ...limit, key: sha256Hex(`address\0${address}`) }]
+    })
+
+  /** Fails `TooManyAttempts` when a key holds `attempts` failures within its window. */
+  const checkLimits = (keys: ReturnType<typeof limitedKeys>, now: number) =>
+    Effect.forEach(keys, (limit) =>
+      Effect.gen(function* () {
+        // The `attempts`-th most recent failure within the window: the limit holds until it leaves.
+        const page = yield* store.loginFailures.find({
+          where: { key: limit.key, create_time: { gte: now - limit.windowMs + 1 } },
+          orderBy: "create_time",
+          desc: true,
+          offset: limit.attempts - 1,
+          limit: 1
+        })
+        const [oldest] = page.items
+        if (oldest === undefined) return
+        const retryAfterSeconds = Math.max(1, Math.ceil((oldest.create_time + limit.windowMs - now) / 1000))
+        return yield* Effect.fail(
+          new TooManyAttempts({ retryAfterSeconds, message: `Too many failed logins; try again in ${retryAfterSeconds} seconds` })
+        )
+      }), { discard: true })
+
+  /** Records a failed login against each key, removing failures past every window. */
+  const recordFailure = (keys: ReturnType<typeof limitedKeys>, now: number) =>
+    keys.length === 0
+      ? Effect.void
+      : store.transaction(
+          Effect.gen(function* () {
+            yield* store.loginFailures.removeWhere({ create_time: { lte: now - keepMs } })
+            for (const { key } of keys) {
+              yield* store.loginFailures.insert(new LoginFailure({ id: randomHex32() as LoginFailureId, key, create_time: now }))
+            }
+          })
+        )
+
+  const login = Effect.fn("Users.login")(function* (request: LoginRequest, context?: LoginContext) {
     const failed = new Unauthenticated({ message: LOGIN_FAILED })
-    if ([...request.password].length > PASSWORD_MAX) return yield* Effect.fail(failed)
-    const found = yield* store.users.findFirst({ email: request.email.trim().toLowerCase() })
+    const email = request.email.trim().toLowerCase()
+    const keys = limitedKeys(email, context)
+    const attemptedAt = yield* Clock.currentTimeMillis
+    yield* checkLimits(keys, attemptedAt)
+    if ([...request.password].length > PASSWORD_MAX) {
+      yield* recordFailure(keys, attemptedAt)
+      return yield* Effect.fail(failed)
+    }
+    const found = yield* store.users.findFirst({ email })
     // An unknown address costs one scrypt too, so timing does not tell which addresses exist.
     const stored = Option.isSome(found) ? found.value.password_hash : hashing.decoy
     const matches = yield* hashing.verify(request.password, stored)
-    if (Option.isNone(found) || !matches) return yield* Effect.fail(failed)
+    if (Option.isNone(found) || !matches) {
+      yield* recordFailure(keys, attemptedAt)
+      return yield* Effect.fail(failed)
+    }
     if (!isActive(found.value)) return yield* Effect.fail(new Unauthenticated({ message: DISABLED }))
     // A hash made at a smaller cost is replaced now that the password is known (hashed outside the transaction).
     const rehashed = hashing.weakerThanNew(stored) ? Option.some(yield* hashing.hash(request.password)) : Option.none<string>()
@@ -279,6 +410,9 @@ export const make = (options: UsersOptions = {}) => Effect.gen(function* () {
         if (Option.isNone(user)) return user
         yield* store.sessions.insert(session)
         yield* endStaleSessions(user.value.id, stamps.create_time)
+        // The account's failures are forgiven; its address's are not (it may be guessing others).
+        const accountKey = keys.find((k) => k.of === "account")
+        if (accountKey !== undefined) yield* store.loginFailures.removeWhere({ key: accountKey.key })
         return user
       })
     )
@@ -371,6 +505,22 @@ export const make = (options: UsersOptions = {}) => Effect.gen(function* () {
 
   return Users.of({ register, login, authenticate, logout, get, update })
 })
+
+/** The limits in force, checked when the layer is built (a bad limit is the deployment's mistake). */
+const loginLimitsOf = (given: LoginLimits | undefined) =>
+  Effect.suspend(() => {
+    const out: Array<{ readonly of: "account" | "address"; readonly attempts: number; readonly windowMs: number }> = []
+    for (const of of ["account", "address"] as const) {
+      const limit = given?.[of] ?? DEFAULT_LOGIN_LIMITS[of]
+      if (limit === false) continue
+      const windowMs = Duration.toMillis(Duration.decode(limit.window))
+      if (!Number.isInteger(limit.attempts) || limit.attempts < 1 || !(windowMs > 0) || !Number.isFinite(windowMs)) {
+        return Effect.dieMessage(`Users: loginLimits.${of} needs a whole number of attempts (at least 1) and a finite, positive window`)
+      }
+      out.push({ of, attempts: limit.attempts, windowMs })
+    }
+    return Effect.succeed(out)
+  })
 
 /** Requires `RecordStore`. */
 export const layer = (options: UsersOptions = {}) => Layer.effect(Users, make(options))

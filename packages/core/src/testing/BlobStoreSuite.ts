@@ -6,12 +6,15 @@
  * Each test writes under its own random prefix, so the layer can be shared by the whole file.
  */
 import { describe, expect, layer } from "@effect/vitest"
-import { Effect, Option } from "effect"
+import { Data, Effect, Option, Stream } from "effect"
 import type { Layer } from "effect"
 import { randomHex32 } from "../domain/Ids.js"
 import { BlobStore } from "../ports/BlobStore.js"
 
 const bytesOf = (...values: ReadonlyArray<number>) => Uint8Array.from(values)
+
+/** The failure of a stream that breaks off (a client that goes away mid-upload). */
+class Broken extends Data.TaggedError("Broken")<{}> {}
 
 /** Every byte value, zeros included, twice. */
 const allBytes = () => Uint8Array.from({ length: 512 }, (_, i) => i % 256)
@@ -54,6 +57,35 @@ export const BlobStoreSuite = (name: string, storeLayer: Layer.Layer<BlobStore, 
           yield* store.put(key, bytesOf(1, 2, 3, 4, 5))
           yield* store.put(key, bytesOf(9))
           expect(Array.from(yield* store.get(key))).toEqual([9])
+        }))
+
+      it.effect("putStream stores a stream's bytes as they come and counts them", () =>
+        Effect.gen(function*() {
+          const store = yield* BlobStore
+          const key = `${randomHex32()}/streamed`
+          const parts = [allBytes(), bytesOf(), bytesOf(7, 8, 9)]
+          expect(yield* store.putStream(key, Stream.fromIterable(parts), { contentType: "application/pdf" })).toBe(515)
+          const got = yield* store.get(key)
+          expect(Array.from(got)).toEqual([...allBytes(), 7, 8, 9])
+          expect(Object.getPrototypeOf(got)).toBe(Uint8Array.prototype)
+          // An empty stream is an empty blob.
+          expect(yield* store.putStream(`${key}-empty`, Stream.empty)).toBe(0)
+          expect((yield* store.get(`${key}-empty`)).length).toBe(0)
+        }))
+
+      it.effect("putStream stores nothing when the stream fails, and keeps what the key held", () =>
+        Effect.gen(function*() {
+          const store = yield* BlobStore
+          const prefix = randomHex32()
+          const broken = Stream.concat(Stream.make(bytesOf(1, 2)), Stream.fail(new Broken()))
+          const error = yield* Effect.flip(store.putStream(`${prefix}/new`, broken))
+          expect(error._tag).toBe("Broken")
+          expect(yield* store.exists(`${prefix}/new`)).toBe(false)
+          yield* store.put(`${prefix}/old`, bytesOf(5))
+          expect((yield* Effect.flip(store.putStream(`${prefix}/old`, broken)))._tag).toBe("Broken")
+          expect(Array.from(yield* store.get(`${prefix}/old`))).toEqual([5])
+          expect(yield* store.list(`${prefix}/`)).toEqual([`${prefix}/old`])
+          expect((yield* Effect.flip(store.putStream("../x", Stream.make(bytesOf(1)))))._tag).toBe("BlobStoreError")
         }))
 
       it.effect("a missing key fails with NotFound and getOption gives None", () =>

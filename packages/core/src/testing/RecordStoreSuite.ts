@@ -7,8 +7,8 @@
  */
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect, Either, Layer, Option } from "effect"
-import type { KnowledgeBaseId, MessageId, TenantId } from "../domain/Ids.js"
-import { Message } from "../domain/Records.js"
+import { type KnowledgeBaseId, type MessageId, randomHex32, type TenantId } from "../domain/Ids.js"
+import { ApiToken, LoginFailure, Message } from "../domain/Records.js"
 import { RecordStore } from "../ports/RecordStore.js"
 import { aConversation, aDocument, aKnowledgeBase, aSession, aTenant, aUser, anId, stamps } from "./Records.js"
 
@@ -93,6 +93,41 @@ export const RecordStoreSuite = <E>(name: string, storeLayer: Layer.Layer<Record
           expect(yield* store.sessions.removeWhere({ user_id: user.id })).toBe(1)
           expect(yield* store.sessions.count({ user_id: user.id })).toBe(0)
           expect(Option.isSome(yield* store.sessions.get(sessions[2]!.id))).toBe(true)
+        }))
+
+      it.effect("keeps failed logins by key and time, and an API key's beta unique (nulls apart)", () =>
+        Effect.gen(function* () {
+          const store = yield* RecordStore
+          const key = randomHex32()
+          const failures = [1_000, 2_000, 3_000].map((create_time) => new LoginFailure({ id: anId(), key, create_time }))
+          yield* Effect.forEach(failures, (f) => store.loginFailures.insert(f))
+          yield* store.loginFailures.insert(new LoginFailure({ id: anId(), key: randomHex32(), create_time: 2_000 }))
+          const recent = yield* store.loginFailures.find({ where: { key, create_time: { gte: 1_500 } }, orderBy: "create_time", desc: true })
+          expect(recent.items).toEqual([failures[2], failures[1]])
+          expect((yield* store.loginFailures.find({ where: { key }, orderBy: "create_time", desc: true, offset: 2, limit: 1 })).items).toEqual([failures[0]])
+          expect(yield* store.loginFailures.removeWhere({ key, create_time: { lte: 2_000 } })).toBe(2)
+          expect(yield* store.loginFailures.count({ key })).toBe(1)
+
+          const token = (beta: string | null) =>
+            new ApiToken({
+              id: anId(),
+              tenant_id: anId(),
+              created_by: anId(),
+              token_hash: randomHex32(),
+              token_prefix: "ragkit-x…",
+              dialog_id: null,
+              source: null,
+              beta,
+              last_used_time: null,
+              ...stamps()
+            })
+          const beta = randomHex32()
+          const withBeta = yield* store.apiTokens.insert(token(beta))
+          yield* store.apiTokens.insert(token(null))
+          yield* store.apiTokens.insert(token(null))
+          const twin = yield* Effect.either(store.apiTokens.insert(token(beta)))
+          expect(Either.isLeft(twin) && twin.left.reason).toBe("Conflict")
+          expect(Option.getOrThrow(yield* store.apiTokens.findFirst({ beta }))).toEqual(withBeta)
         }))
 
       it.effect("updates, and reports an update of a missing record", () =>

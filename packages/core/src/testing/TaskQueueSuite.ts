@@ -125,6 +125,30 @@ export const TaskQueueSuite = <E>(name: string, queueLayer: Layer.Layer<TaskQueu
           expect(Option.getOrThrow(yield* queue.get(poison.id)).status).toBe("failed")
         }))
 
+      it.effect("depth counts the queued and the running tasks, and no ended ones", () =>
+        Effect.gen(function* () {
+          const queue = yield* TaskQueue
+          const kind = freshKind()
+          const before = yield* queue.depth
+          const [a, b] = [yield* queue.enqueue({ kind, key: "d-a" }), yield* queue.enqueue({ kind, key: "d-b" })]
+          yield* queue.enqueue({ kind, key: "d-c" })
+          yield* queue.enqueue({ kind, key: "d-d" })
+          yield* queue.claim({ worker: "w", leaseMs: 1_000, kinds: [kind], limit: 2 })
+          const delta = (now: { queued: number; running: number }) => [now.queued - before.queued, now.running - before.running]
+          expect(delta(yield* queue.depth)).toEqual([2, 2])
+          yield* queue.complete(a.id, "w")
+          yield* queue.fail(b.id, "w", "bad file")
+          expect(yield* queue.cancelKey("d-c")).toBe(1)
+          expect(delta(yield* queue.depth)).toEqual([1, 0])
+          // An expired lease still counts as running until a claim takes the task again.
+          const [d] = yield* queue.claim({ worker: "w", leaseMs: 100, kinds: [kind] })
+          yield* TestClock.adjust(200)
+          expect(delta(yield* queue.depth)).toEqual([0, 1])
+          yield* queue.claim({ worker: "w2", leaseMs: 1_000, kinds: [kind] })
+          yield* queue.complete(d!.id, "w2")
+          expect(yield* queue.depth).toEqual(before)
+        }))
+
       it.effect("keeps each worker's latest status report, the most recent first, until forgotten", () =>
         Effect.gen(function* () {
           const queue = yield* TaskQueue

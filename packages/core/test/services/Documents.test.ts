@@ -1,5 +1,5 @@
 import { describe, expect, layer } from "@effect/vitest"
-import { Effect, Either, Option } from "effect"
+import { Effect, Either, Option, Stream } from "effect"
 import type { KnowledgeBaseId } from "../../src/domain/Ids.js"
 import { Document } from "../../src/domain/Records.js"
 import { BlobStore } from "../../src/ports/BlobStore.js"
@@ -107,10 +107,47 @@ describe("Documents", () => {
         const big = yield* Effect.either(
           small.upload(me, { kb_id: kb.id, files: [{ name: "a.txt", bytes: text("1234") }, { name: "b.txt", bytes: text("12345") }] })
         )
-        expect(Either.isLeft(big) && big.left).toMatchObject({ _tag: "InvalidInput", field: "files[1]" })
-        expect(Either.isLeft(big) && big.left.message).toMatch(/b\.txt is larger than the limit of 4 bytes/)
+        const error = Either.isLeft(big) ? big.left : undefined
+        expect([error?._tag, error && "field" in error && error.field, error && "limit" in error && error.limit]).toEqual(["TooLarge", "files[1]", 4])
+        expect(error?.message).toMatch(/b\.txt is larger than the limit of 4 bytes/)
         expect(yield* store.documents.count({ kb_id: kb.id })).toBe(0)
         expect((yield* kbs.get(me, { kb_id: kb.id })).document_count).toBe(0)
+      }))
+
+    it.effect("uploadStream stores streamed files as they come, and nothing when one is refused or breaks", () =>
+      Effect.gen(function* () {
+        const store = yield* RecordStore
+        const blobs = yield* BlobStore
+        const { kbs, me, kb } = yield* setup
+        const docs = yield* Documents.make({ maxFileBytes: 6 })
+        const file = <E>(name: string, content: Stream.Stream<Uint8Array, E>) => ({ name, content })
+        const parts = (...s: ReadonlyArray<string>) => Stream.fromIterable(s.map(text))
+        const stored = yield* docs.uploadStream(me, { kb_id: kb.id }, Stream.make(file("a.txt", parts("12", "34")), file("a.txt", parts("123456"))))
+        expect(stored.map((d) => [d.name, d.size])).toEqual([["a.txt", 4], ["a(1).txt", 6]])
+        expect(new TextDecoder().decode(yield* blobs.get(stored[0]!.location))).toBe("1234")
+        expect((yield* kbs.get(me, { kb_id: kb.id })).document_count).toBe(2)
+
+        const before = yield* blobs.list(`${kb.id}/`)
+        // Over the limit while it streams: TooLarge naming the file; the first file's blob is removed too.
+        const tooBig = yield* Effect.flip(docs.uploadStream(me, { kb_id: kb.id }, Stream.make(file("b.txt", parts("1")), file("c.txt", parts("1234", "567")))))
+        expect([tooBig._tag, "field" in tooBig && tooBig.field]).toEqual(["TooLarge", "files[1]"])
+        // A stream that breaks off: its own error, nothing kept.
+        const broken = Stream.concat(parts("1"), Stream.fail("client went away" as const))
+        expect(yield* Effect.flip(docs.uploadStream(me, { kb_id: kb.id }, Stream.make(file("d.txt", parts("1")), file("e.txt", broken))))).toBe(
+          "client went away"
+        )
+        // A bad name or type is refused when the file arrives; no file at all is refused too.
+        const badName = yield* Effect.flip(docs.uploadStream(me, { kb_id: kb.id }, Stream.make(file("f.txt", parts("1")), file("a/b.txt", parts("1")))))
+        expect(badName).toMatchObject({ _tag: "InvalidInput", field: "files[1].name" })
+        const badType = yield* Effect.flip(docs.uploadStream(me, { kb_id: kb.id }, Stream.make(file("g.exe", parts("1")))))
+        expect(badType).toMatchObject({ _tag: "InvalidInput", field: "files[0]" })
+        expect(yield* Effect.flip(docs.uploadStream(me, { kb_id: kb.id }, Stream.empty))).toMatchObject({ _tag: "InvalidInput", field: "files" })
+        expect(yield* blobs.list(`${kb.id}/`)).toEqual(before)
+        expect(yield* store.documents.count({ kb_id: kb.id })).toBe(2)
+        // Another tenant's knowledge base is not found, before any byte is read.
+        const other = yield* newCaller()
+        const notRead = Stream.fromEffect(Effect.dieMessage("read"))
+        expect((yield* Effect.flip(docs.uploadStream(other, { kb_id: kb.id }, Stream.make(file("h.txt", notRead)))))._tag).toBe("NotFound")
       }))
 
     it.effect("gives a duplicate file name a number, as RAGFlow does", () =>

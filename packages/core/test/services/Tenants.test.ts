@@ -1,5 +1,5 @@
 import { expect, layer } from "@effect/vitest"
-import { Effect, Layer, Option } from "effect"
+import { Effect, Layer, Option, TestClock } from "effect"
 import { Caller } from "../../src/domain/Caller.js"
 import { randomHex32, type TenantId } from "../../src/domain/Ids.js"
 import * as RecordStore from "../../src/ports/RecordStore.js"
@@ -163,5 +163,23 @@ layer(TestLayer)("Tenants", (it) => {
       expect(
         (yield* Effect.flip(tenants.removeMember(owner.caller, { tenant_id: owner.tenantId, user_id: randomHex32() })))._tag
       ).toBe("NotFound")
+    }))
+
+  it.effect("member lists carry delta_seconds: whole seconds since each member's user record changed", () =>
+    Effect.gen(function* () {
+      const tenants = yield* service
+      const users = decoding(yield* Users.Users, Users.Operations)
+      const owner = yield* signUp("Owner")
+      yield* TestClock.adjust("90 seconds")
+      const bob = yield* signUp("Bob")
+      yield* tenants.invite(owner.caller, { tenant_id: owner.tenantId, email: bob.email })
+      yield* tenants.acceptInvite(bob.caller, { tenant_id: owner.tenantId })
+      yield* TestClock.adjust("2500 millis")
+      const before = yield* tenants.members(owner.caller, { tenant_id: owner.tenantId })
+      expect(before.map((m) => [m.user.nickname, m.delta_seconds])).toEqual([["Owner", 92], ["Bob", 2]])
+      // A login updates the user record: Bob was seen just now.
+      yield* users.login({ email: bob.email, password: "password" })
+      const after = yield* tenants.members(owner.caller, { tenant_id: owner.tenantId })
+      expect(after.map((m) => m.delta_seconds)).toEqual([92, 0])
     }))
 })

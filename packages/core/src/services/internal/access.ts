@@ -5,7 +5,7 @@
  */
 import { Effect, Option } from "effect"
 import type { Caller } from "../../domain/Caller.js"
-import { notFound, type NotFound, type StoreError } from "../../domain/Errors.js"
+import { type EntityName, notFound, type NotFound, type StoreError } from "../../domain/Errors.js"
 import type { KnowledgeBaseId, TenantId } from "../../domain/Ids.js"
 import type { KnowledgeBase } from "../../domain/Records.js"
 import type { RecordStoreService } from "../../ports/RecordStore.js"
@@ -46,13 +46,25 @@ export const ownKnowledgeBase = (
       : Effect.fail(notFound("KnowledgeBase", id))
   )
 
-/** A record of the caller's own tenant from any tenant-scoped table. */
+/**
+ * Is the record within the caller's dialog scope (`Caller.dialogId`)? A scoped caller sees its
+ * dialog and the records of that dialog (conversations) only; an unscoped caller sees them all.
+ */
+export const inDialogScope = (caller: Caller, entity: EntityName, record: { readonly id: string }): boolean => {
+  if (caller.dialogId === undefined) return true
+  if (entity === "Dialog") return record.id === caller.dialogId
+  return "dialog_id" in record && record.dialog_id === caller.dialogId
+}
+
+/** A record of the caller's own tenant (and dialog scope) from any tenant-scoped table. */
 export const ownRecord = <A extends { readonly id: string; readonly tenant_id: string }>(
   table: { readonly get: (id: string) => Effect.Effect<Option.Option<A>, StoreError> },
-  entity: Parameters<typeof notFound>[0],
+  entity: EntityName,
   caller: Caller,
   id: string
 ): Effect.Effect<A, NotFound | StoreError> =>
   Effect.flatMap(table.get(id), (row) =>
-    Option.isSome(row) && row.value.tenant_id === caller.tenantId ? Effect.succeed(row.value) : Effect.fail(notFound(entity, id))
+    Option.isSome(row) && row.value.tenant_id === caller.tenantId && inDialogScope(caller, entity, row.value)
+      ? Effect.succeed(row.value)
+      : Effect.fail(notFound(entity, id))
   )
