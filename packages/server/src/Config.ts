@@ -1,99 +1,51 @@
 /**
  * Server configuration: the only place in ragkit that reads the environment.
  *
- * | variable | default | meaning |
- * |---|---|---|
- * | RAGKIT_HOST | 127.0.0.1 | address to listen on (0.0.0.0 to accept other machines) |
- * | RAGKIT_PORT | 9380 | port (RAGFlow's) |
- * | RAGKIT_DATA_DIR | ./data | embedded database, blobs and indexes |
- * | RAGKIT_DATABASE_URL | (none) | a Postgres URL; when set, records and tasks live there instead of PGlite |
- * | RAGKIT_WORKERS | 2 | documents parsed at once by this process (0: no ingestion here) |
- * | RAGKIT_LEASE_MS | 30000 | how long a worker's claim on a document lasts without a heartbeat |
- * | RAGKIT_OCR | true | read scanned PDF pages and images with the bundled OCR models |
- * | RAGKIT_PARSER_THREADS | cores - 1, at least 1 | threads that parse, chunk and tokenize, so that parsing uses the other cores and never blocks requests (0: one thread, started when the first document comes) |
- * | RAGKIT_PARSER_THREAD_MEMORY_MB | 1024 | heap limit of a parser thread; a file that needs more fails `TooLarge` |
- * | RAGKIT_PARSE_TIMEOUT_MS | 600000 | time one document may take to parse, chunk and tokenize (10 minutes); past it its parser thread is stopped and replaced, and the document fails `TooLarge` |
- * | RAGKIT_PARSER_ZIP_MAX_ENTRY_MB | 50 | largest uncompressed part of a DOCX, XLSX or PPTX file; a file with a larger one fails `TooLarge` |
- * | RAGKIT_PARSER_ZIP_MAX_TOTAL_MB | 200 | largest uncompressed DOCX, XLSX or PPTX file, all parts together |
- * | RAGKIT_PARSER_MAX_CELLS | 1000000 | most cells of a CSV file or an XLSX workbook |
- * | RAGKIT_PARSER_PDF_MAX_PAGES | 5000 | PDF pages read; the rest are skipped |
- * | RAGKIT_PARSER_PDF_MAX_STREAM_MB | 128 | most bytes one PDF stream (page content, font, image) may decode to; a file with a larger one fails `TooLarge` |
- * | RAGKIT_PARSER_PDF_MAX_DECODED_MB | 1024 | most bytes all the streams of a PDF may decode to together |
- * | RAGKIT_PARSER_PDF_MAX_IMAGE_PIXELS | 50000000 | largest image in a PDF decoded for OCR; a file with a larger one fails `TooLarge` |
- * | RAGKIT_SECRET_KEY | (generated) | the secret (at least 32 characters) that tenants' model provider API keys are encrypted under (AES-256-GCM); unset, one is generated into `<data-dir>/secret.key` (mode 0600) on first start and reused. Every server and worker of a deployment needs the same one; keys stored under another can't be read |
- * | RAGKIT_ALLOW_PRIVATE_PROVIDERS | false | let tenants' model providers reach loopback, private and link-local addresses (e.g. a tenant's own Ollama on this machine); the deployment's own providers always may |
- * | RAGKIT_SESSION_HOURS | 168 | how long a login session lasts (7 days) |
- * | RAGKIT_TEST_MODELS | false | also serve the deterministic `Test` provider (`hash-64@Test`, `echo@Test`, ...): for tests and benchmarks, never for real use |
- * | RAGKIT_CONFIG | (none) | a JSON config file (`ragkit serve --config <path>` overrides it): the deployment's model providers and default models, see below |
+ * Every setting comes from, in this order of precedence: a command-line flag (`ragkit serve
+ * --port 9400`), an environment variable (`RAGKIT_PORT`), the JSON config file (`--config <path>`
+ * or `RAGKIT_CONFIG`: `{ "port": 9400 }`), the default. `settings` below lists them all (file key,
+ * variable, flag); README.md's configuration section documents each one. A value that can't be
+ * used stops the start with a message naming its key and where it came from.
  *
- * The config file (JSON; `ConfigFile` is its schema, and an unknown key is an error that names it):
+ * The config file (JSON; an unknown key is an error that names it):
  *
  *   {
- *     "providers": [
- *       { "name": "BAAI", "kind": "onnx",
- *         "models": [{ "name": "BAAI/bge-large-zh-v1.5", "type": "embedding", "maxTokens": 512, "path": "/models/bge-large-zh-v1.5" }] },
- *       { "name": "openai", "kind": "openai-compatible", "baseUrl": "https://api.openai.com/v1", "apiKey": "${OPENAI_API_KEY}",
- *         "models": [{ "name": "gpt-4o-mini", "type": "chat", "maxTokens": 128000 }] },
- *       { "name": "local", "kind": "ollama", "baseUrl": "http://127.0.0.1:11434",
- *         "models": [{ "name": "llama3.2", "type": "chat", "maxTokens": 131072 }] }
- *     ],
- *     "defaults": { "chat": "gpt-4o-mini@openai", "embedding": "BAAI/bge-large-zh-v1.5@BAAI" }
+ *     "dataDir": "/var/lib/ragkit",
+ *     "database": { "url": "${DATABASE_URL}" },
+ *     "chunkIndex": { "kind": "pgvector" },
+ *     "blobStore": { "kind": "file", "dir": "/var/lib/ragkit/blobs" },
+ *     "auth": { "registration": "closed", "rsaPrivateKeyFile": "private.pem", "rsaPassphrase": "${RSA_PASSPHRASE}", "sessionHours": 24 },
+ *     "limits": { "uploadMb": 64, "parseTimeoutMs": 300000 },
+ *     "models": {
+ *       "providers": [
+ *         { "name": "openai", "kind": "openai-compatible", "baseUrl": "https://api.openai.com/v1", "apiKey": "${OPENAI_API_KEY}",
+ *           "models": [{ "name": "gpt-4o-mini", "type": "chat", "maxTokens": 128000 }] }
+ *       ],
+ *       "defaults": { "chat": "gpt-4o-mini@openai" }
+ *     }
  *   }
  *
- * - `providers`: the deployment's model providers, which every tenant sees (`Models.DeploymentProvider`):
- *   `name` (models are `<model>@<name>`), `kind` (`openai-compatible`, `ollama`, `onnx`, `builtin`),
- *   `baseUrl`, `apiKey`, `settings` (the plugin's provider settings: `timeout_ms`, `dimensions`, ...)
- *   and `models`: `name`, `type` (`chat`, `embedding`, `rerank`), `maxTokens` (the context window;
- *   chat prompts are fitted to it), `path` (an ONNX model folder, for `onnx` only; relative to the
- *   config file) and `settings` (for `onnx`: `queryPrefix`, `documentPrefix`, `pooling`, ...). A
- *   provider that lists models serves exactly those; one that lists none serves any name its
- *   server knows. The deployment's providers come before plugins' fixed ones (`Builtin`, `ONNX`)
- *   and tenants' own, may reach private addresses (a local Ollama), and their keys are never
- *   stored, listed or logged.
- * - `apiKey` is the key itself or, better, `"${NAME}"`: the environment variable `NAME`, read at
- *   start-up (a start fails when it is unset). Only `apiKey` is read this way; every other value
- *   is taken as written.
- * - `defaults`: the default models of new tenants (`chat`, `embedding`, `rerank`, each
- *   `name@provider`), checked at start-up against the providers (nothing is loaded or called).
- *   Unset: `extractive@Builtin` and `glove-100d@Builtin`, and no reranker.
+ * - Secrets (`database.url`, `secretKey`, `auth.rsaPassphrase`, a provider's `apiKey`) may be
+ *   written as `"${NAME}"`: the environment variable `NAME`, read at start-up (a start fails when
+ *   it is unset).
+ * - Paths in the file (`dataDir`, `blobStore.dir`, `chunkIndex.uri`, `auth.rsaPrivateKeyFile`, a
+ *   model's `path`) are relative to the file; from a flag or a variable, to the working directory.
+ * - `models.providers`: the deployment's model providers, which every tenant sees
+ *   (`Models.DeploymentProvider`): `name` (models are `<model>@<name>`), `kind`
+ *   (`openai-compatible`, `ollama`, `onnx`, `builtin`), `baseUrl`, `apiKey`, `settings` and
+ *   `models` (`name`, `type`, `maxTokens`, `path` for `onnx`, `settings`). A provider that lists
+ *   models serves exactly those; one that lists none serves any name its server knows. They may
+ *   reach private addresses (a local Ollama) and their keys are never stored, listed or logged.
+ * - `models.defaults`: new tenants' default models (`chat`, `embedding`, `rerank`, each
+ *   `name@provider`), checked at start-up. Unset: `extractive@Builtin` and `glove-100d@Builtin`.
  */
 import { FileSystem } from "@effect/platform"
-import { Models } from "@ragkit/core"
+import { Models, type Users } from "@ragkit/core"
 import { ParserLimits } from "@ragkit/parsers"
-import { Config, ConfigError, Data, Effect, Either, Option, ParseResult, Redacted, Schema } from "effect"
+import { Config, ConfigError, Context, Data, Duration, Effect, Either, Layer, Option, ParseResult, Redacted, Schema } from "effect"
+import { createPrivateKey } from "node:crypto"
 import { availableParallelism } from "node:os"
 import * as path from "node:path"
-
-export interface ServerConfig {
-  readonly host: string
-  readonly port: number
-  readonly dataDir: string
-  readonly databaseUrl: Option.Option<Redacted.Redacted>
-  readonly workers: number
-  readonly leaseMs: number
-  readonly ocr: boolean
-  readonly parserThreads: number
-  readonly parserThreadMemoryMb: number
-  /** Time one document may take on a parser thread; past it the thread is replaced and the document fails. */
-  readonly parseTimeoutMs: number
-  /**
-   * The parsers' safety limits (archive sizes, cells, PDF pages, ...): the deployment's, the same
-   * for the server's parsers and its parser threads, never a tenant's `parser_config`.
-   */
-  readonly parserLimits: ParserLimits.ParserLimits
-  /** Tenants' API keys are encrypted under it; none: `<data-dir>/secret.key`, generated on first start. */
-  readonly secretKey: Option.Option<Redacted.Redacted>
-  /** Let tenants' model providers reach loopback, private and link-local addresses. */
-  readonly allowPrivateProviders: boolean
-  /** How long a login session lasts. */
-  readonly sessionHours: number
-  /** Serve the `Test` model provider too (hash embedders, echo chat model): tests and benchmarks only. */
-  readonly testModels: boolean
-  /** The config file (`RAGKIT_CONFIG`, or `--config`), read by `load`. */
-  readonly configFile: Option.Option<string>
-  /** The deployment's model providers and new tenants' default models, from the config file. */
-  readonly models: ModelsConfig
-}
 
 /** New tenants' default models, `name@provider` each. */
 export interface ModelDefaults {
@@ -107,117 +59,129 @@ export interface ModelsConfig {
   readonly defaults: ModelDefaults
 }
 
+export type ChunkIndexSettings = { readonly kind: "lancedb"; readonly uri: string } | { readonly kind: "pgvector" }
+export type BlobStoreSettings = { readonly kind: "file"; readonly dir: string }
+export type LogFormat = "text" | "json"
+export type LogLevel = "trace" | "debug" | "info" | "warning" | "error" | "fatal" | "none"
+
+export interface AuthSettings {
+  /** `closed`: `user/register` refuses new accounts; `ragkit user create` still makes them. */
+  readonly registration: "open" | "closed"
+  readonly rsaPrivateKeyFile: Option.Option<string>
+  /** The PEM text of `rsaPrivateKeyFile`, read (and checked with the passphrase) at start-up. */
+  readonly rsaPrivateKey: Option.Option<Redacted.Redacted<string>>
+  readonly rsaPassphrase: Option.Option<Redacted.Redacted<string>>
+  /** How long a login session lasts. */
+  readonly sessionHours: number
+  /** Failed logins allowed per account and per client address (core's defaults: 10 and 50 in 15 minutes). */
+  readonly loginLimits: Users.LoginLimits
+}
+
+export interface LimitsSettings {
+  /** Largest uploaded file, in MiB: a larger one is refused with 413. */
+  readonly uploadMb: number
+  /** Time one document may take on a parser thread; past it the thread is replaced and the document fails. */
+  readonly parseTimeoutMs: number
+  readonly parserThreadMemoryMb: number
+  /** The parsers' safety limits: the deployment's, never a tenant's `parser_config`. */
+  readonly parser: ParserLimits.ParserLimits
+}
+
+/** The deployment's settings, resolved: what every part of the server reads. */
+export interface ServerSettings {
+  readonly host: string
+  readonly port: number
+  readonly dataDir: string
+  readonly databaseUrl: Option.Option<Redacted.Redacted>
+  readonly chunkIndex: ChunkIndexSettings
+  readonly blobStore: BlobStoreSettings
+  readonly workers: number
+  readonly leaseMs: number
+  readonly ocr: boolean
+  readonly parserThreads: number
+  /** Tenants' API keys are encrypted under it; none: `<data-dir>/secret.key`, generated on first start. */
+  readonly secretKey: Option.Option<Redacted.Redacted>
+  /** Let tenants' model providers reach loopback, private and link-local addresses. */
+  readonly allowPrivateProviders: boolean
+  /** Serve the `Test` model provider too (hash embedders, echo chat model): tests and benchmarks only. */
+  readonly testModels: boolean
+  readonly auth: AuthSettings
+  readonly limits: LimitsSettings
+  /** The deployment's model providers and new tenants' default models. */
+  readonly models: ModelsConfig
+  readonly log: { readonly format: LogFormat; readonly level: LogLevel }
+  /** Traces go to `tracesUrl` (OTLP over HTTP) when set. */
+  readonly telemetry: { readonly tracesUrl: Option.Option<string>; readonly serviceName: string }
+  /** On SIGTERM/SIGINT, how long requests in flight and documents being parsed may take to finish. */
+  readonly shutdownGraceMs: number
+  /** The config file the settings were read from. */
+  readonly configFile: Option.Option<string>
+}
+
+/** The resolved settings, for the HTTP layer and the commands. */
+export class ServerConfig extends Context.Tag("@ragkit/server/ServerConfig")<ServerConfig, ServerSettings>() {
+  static readonly layer = (settings: ServerSettings): Layer.Layer<ServerConfig> => Layer.succeed(ServerConfig, settings)
+}
 
 /** One thread per core but the main thread's, and at least one. */
 export const defaultParserThreads = () => Math.max(1, availableParallelism() - 1)
 
 const MiB = 1024 * 1024
 
-/** A positive integer setting (at most `max` when given), `fallback` when unset. */
-const positive = (name: string, fallback: number, max?: number) =>
-  Config.integer(name).pipe(
-    Config.withDefault(fallback),
-    Config.validate({
-      message: max === undefined ? `${name} must be at least 1` : `${name} must be between 1 and ${max}`,
-      validation: (n) => n >= 1 && n <= (max ?? Number.MAX_SAFE_INTEGER)
-    })
-  )
+type Shallow<A> = { readonly [K in keyof A]?: A[K] }
 
-/** The parser limits the environment sets; the others keep their defaults. */
-const parserLimits: Config.Config<ParserLimits.ParserLimits> = Config.all({
-  zipMaxEntryMb: positive("RAGKIT_PARSER_ZIP_MAX_ENTRY_MB", ParserLimits.defaults.zipMaxEntryBytes / MiB, 1024 * 1024),
-  zipMaxTotalMb: positive("RAGKIT_PARSER_ZIP_MAX_TOTAL_MB", ParserLimits.defaults.zipMaxTotalBytes / MiB, 1024 * 1024),
-  maxCells: positive("RAGKIT_PARSER_MAX_CELLS", ParserLimits.defaults.maxCells),
-  pdfMaxPages: positive("RAGKIT_PARSER_PDF_MAX_PAGES", ParserLimits.defaults.pdfMaxPages),
-  pdfMaxStreamMb: positive("RAGKIT_PARSER_PDF_MAX_STREAM_MB", ParserLimits.defaults.pdfMaxStreamBytes / MiB, 1024 * 1024),
-  pdfMaxDecodedMb: positive("RAGKIT_PARSER_PDF_MAX_DECODED_MB", ParserLimits.defaults.pdfMaxDecodedBytes / MiB, 1024 * 1024),
-  pdfMaxImagePixels: positive("RAGKIT_PARSER_PDF_MAX_IMAGE_PIXELS", ParserLimits.defaults.pdfMaxImagePixels)
-}).pipe(
-  Config.map(({ maxCells, pdfMaxDecodedMb, pdfMaxImagePixels, pdfMaxPages, pdfMaxStreamMb, zipMaxEntryMb, zipMaxTotalMb }) =>
-    ParserLimits.make({
-      zipMaxEntryBytes: zipMaxEntryMb * MiB,
-      zipMaxTotalBytes: zipMaxTotalMb * MiB,
-      maxCells,
-      pdfMaxPages,
-      pdfMaxStreamBytes: pdfMaxStreamMb * MiB,
-      pdfMaxDecodedBytes: pdfMaxDecodedMb * MiB,
-      pdfMaxImagePixels
-    })
-  )
-)
+/** What `defaults` may change: any top-level setting, and single fields of the nested ones. */
+export type Overrides =
+  & Shallow<Omit<ServerSettings, "auth" | "limits" | "models" | "log" | "telemetry">>
+  & {
+    readonly auth?: Shallow<AuthSettings>
+    readonly limits?: Shallow<LimitsSettings>
+    readonly models?: Shallow<ModelsConfig>
+    readonly log?: Shallow<ServerSettings["log"]>
+    readonly telemetry?: Shallow<ServerSettings["telemetry"]>
+  }
 
-export const ServerConfig: Config.Config<ServerConfig> = Config.all({
-  host: Config.string("RAGKIT_HOST").pipe(Config.withDefault("127.0.0.1")),
-  port: Config.port("RAGKIT_PORT").pipe(Config.withDefault(9380)),
-  dataDir: Config.string("RAGKIT_DATA_DIR").pipe(Config.withDefault("./data")),
-  databaseUrl: Config.option(Config.redacted("RAGKIT_DATABASE_URL")),
-  workers: Config.integer("RAGKIT_WORKERS").pipe(
-    Config.withDefault(2),
-    Config.validate({ message: "RAGKIT_WORKERS must be between 0 and 64", validation: (n) => n >= 0 && n <= 64 })
-  ),
-  leaseMs: Config.integer("RAGKIT_LEASE_MS").pipe(
-    Config.withDefault(30_000),
-    Config.validate({ message: "RAGKIT_LEASE_MS must be at least 1000", validation: (n) => n >= 1_000 })
-  ),
-  ocr: Config.boolean("RAGKIT_OCR").pipe(Config.withDefault(true)),
-  parserThreads: Config.integer("RAGKIT_PARSER_THREADS").pipe(
-    Config.withDefault(defaultParserThreads()),
-    Config.validate({ message: "RAGKIT_PARSER_THREADS must be between 0 and 64", validation: (n) => n >= 0 && n <= 64 })
-  ),
-  parserThreadMemoryMb: Config.integer("RAGKIT_PARSER_THREAD_MEMORY_MB").pipe(
-    Config.withDefault(1024),
-    Config.validate({ message: "RAGKIT_PARSER_THREAD_MEMORY_MB must be at least 64", validation: (n) => n >= 64 })
-  ),
-  parseTimeoutMs: Config.integer("RAGKIT_PARSE_TIMEOUT_MS").pipe(
-    Config.withDefault(600_000),
-    Config.validate({
-      message: "RAGKIT_PARSE_TIMEOUT_MS must be between 1000 and 2147483647",
-      validation: (n) => n >= 1_000 && n <= 2_147_483_647
-    })
-  ),
-  parserLimits,
-  secretKey: Config.option(
-    Config.redacted("RAGKIT_SECRET_KEY").pipe(
-      Config.validate({
-        message: `RAGKIT_SECRET_KEY must have at least ${Models.SECRET_KEY_MIN} characters (e.g. openssl rand -base64 32)`,
-        validation: (key) => Redacted.value(key).length >= Models.SECRET_KEY_MIN
-      })
-    )
-  ),
-  allowPrivateProviders: Config.boolean("RAGKIT_ALLOW_PRIVATE_PROVIDERS").pipe(Config.withDefault(false)),
-  sessionHours: Config.integer("RAGKIT_SESSION_HOURS").pipe(
-    Config.withDefault(168),
-    Config.validate({ message: "RAGKIT_SESSION_HOURS must be between 1 and 8760", validation: (n) => n >= 1 && n <= 8760 })
-  ),
-  testModels: Config.boolean("RAGKIT_TEST_MODELS").pipe(Config.withDefault(false)),
-  configFile: Config.option(Config.string("RAGKIT_CONFIG")),
-  models: Config.succeed<ModelsConfig>({ providers: [], defaults: {} })
-})
-
-/** The defaults, for tests and hosts that build the engine without the environment. */
-export const defaults = (overrides: Partial<ServerConfig> = {}): ServerConfig => ({
-  host: "127.0.0.1",
-  port: 9380,
-  dataDir: "./data",
-  databaseUrl: Option.none(),
-  workers: 2,
-  leaseMs: 30_000,
-  ocr: true,
-  parserThreads: defaultParserThreads(),
-  parserThreadMemoryMb: 1024,
-  parseTimeoutMs: 600_000,
-  parserLimits: ParserLimits.defaults,
-  secretKey: Option.none(),
-  allowPrivateProviders: false,
-  sessionHours: 168,
-  testModels: false,
-  configFile: Option.none(),
-  models: { providers: [], defaults: {} },
-  ...overrides
-})
+/**
+ * The defaults, for tests and hosts that build the engine without the environment. The blob
+ * directory and LanceDB index follow `dataDir` unless given.
+ */
+export const defaults = (overrides: Overrides = {}): ServerSettings => {
+  const dataDir = overrides.dataDir ?? "./data"
+  return {
+    host: "127.0.0.1",
+    port: 9380,
+    databaseUrl: Option.none(),
+    workers: 2,
+    leaseMs: 30_000,
+    ocr: true,
+    parserThreads: defaultParserThreads(),
+    secretKey: Option.none(),
+    allowPrivateProviders: false,
+    testModels: false,
+    shutdownGraceMs: 10_000,
+    configFile: Option.none(),
+    ...overrides,
+    dataDir,
+    chunkIndex: overrides.chunkIndex ?? { kind: "lancedb", uri: path.join(dataDir, "lancedb") },
+    blobStore: overrides.blobStore ?? { kind: "file", dir: path.join(dataDir, "blobs") },
+    auth: {
+      registration: "open",
+      rsaPrivateKeyFile: Option.none(),
+      rsaPrivateKey: Option.none(),
+      rsaPassphrase: Option.none(),
+      sessionHours: 168,
+      loginLimits: {},
+      ...overrides.auth
+    },
+    limits: { uploadMb: 128, parseTimeoutMs: 600_000, parserThreadMemoryMb: 1024, parser: ParserLimits.defaults, ...overrides.limits },
+    models: { providers: [], defaults: {}, ...overrides.models },
+    log: { format: "text", level: "info", ...overrides.log },
+    telemetry: { tracesUrl: Option.none(), serviceName: "ragkit", ...overrides.telemetry }
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
-// The config file
+// The config file's schema, which also checks values from the environment and flags
 
 const nonEmpty = (what: string) => Schema.Trim.pipe(Schema.minLength(1, { message: () => `${what} can't be empty` }))
 
@@ -273,43 +237,221 @@ export const ProviderEntry = Schema.Struct({
   })
 )
 
-/**
- * The config file's schema. Issue 13 adds the server's other settings here; an unknown key is an
- * error that names it, so a misspelt key is never silently ignored.
- */
+/** An integer in [min, max]. */
+const int = (min: number, max?: number) => {
+  const what = max === undefined ? `an integer of at least ${min}` : `an integer between ${min} and ${max}`
+  return Schema.Number.annotations(must(what)).pipe(
+    Schema.filter((n) => Number.isInteger(n) && n >= min && n <= (max ?? Number.MAX_SAFE_INTEGER), must(what))
+  )
+}
+
+const Bool = Schema.Boolean.annotations(must("true or false"))
+
+/** A secret: its value never appears in a message. */
+const Secret = (what: string) => Schema.String.annotations(must(what)).pipe(Schema.filter((s) => s.length > 0, must(what)))
+
+const HttpUrl = Schema.String.annotations(must("an http(s) URL")).pipe(
+  Schema.filter((url) => /^https?:\/\/[^/]/.test(url), must("an http(s) URL"))
+)
+
+const MB = int(1, 1024 * 1024)
+
+/** `{ "attempts": 10, "windowMinutes": 15 }`, or `false`: no limit. */
+const LoginLimit = Schema.optional(
+  Schema.Union(
+    Schema.Literal(false),
+    Schema.Struct({ attempts: int(1, 1_000_000), windowMinutes: int(1, 7 * 24 * 60) })
+  ).annotations(must(`{ "attempts": n, "windowMinutes": m } or false`))
+)
+
+/** The config file's schema; the environment's and the flags' values are checked by it too. */
 export const ConfigFile = Schema.Struct({
-  providers: Schema.optional(
-    Schema.Array(ProviderEntry).annotations(must("a list of providers")).pipe(
-      Schema.filter((providers) => {
-        const names = new Set<string>()
-        for (const [i, provider] of providers.entries()) {
-          if (names.has(provider.name)) return { path: [i, "name"], message: `provider ${provider.name} is declared twice` }
-          names.add(provider.name)
-        }
-        return true
-      })
+  host: Schema.optional(nonEmpty("host")),
+  port: Schema.optional(int(0, 65535)),
+  dataDir: Schema.optional(nonEmpty("dataDir")),
+  database: Schema.optional(
+    Schema.Struct({
+      url: Schema.optional(
+        Secret("a postgres:// URL").pipe(Schema.filter((url) => /^(postgres(ql)?:\/\/|\$\{)/.test(url), must("a postgres:// URL (postgres://user:password@host:5432/db)")))
+      )
+    }).annotations(must("an object: { url }"))
+  ),
+  chunkIndex: Schema.optional(
+    Schema.Union(
+      Schema.Struct({ kind: Schema.Literal("lancedb"), uri: Schema.optional(nonEmpty("chunkIndex.uri")) }),
+      Schema.Struct({ kind: Schema.Literal("pgvector") })
+    ).annotations(must(`an object: { "kind": "lancedb", "uri": ... } or { "kind": "pgvector" }`))
+  ),
+  blobStore: Schema.optional(
+    Schema.Struct({ kind: Schema.Literal("file"), dir: Schema.optional(nonEmpty("blobStore.dir")) }).annotations(must(`an object: { "kind": "file", "dir": ... }`))
+  ),
+  workers: Schema.optional(int(0, 64)),
+  leaseMs: Schema.optional(int(1_000)),
+  ocr: Schema.optional(Bool),
+  parserThreads: Schema.optional(int(0, 64)),
+  secretKey: Schema.optional(Secret(`a secret of at least ${Models.SECRET_KEY_MIN} characters (e.g. openssl rand -base64 32)`)),
+  allowPrivateProviders: Schema.optional(Bool),
+  testModels: Schema.optional(Bool),
+  auth: Schema.optional(
+    Schema.Struct({
+      registration: Schema.optional(Schema.Literal("open", "closed")),
+      rsaPrivateKeyFile: Schema.optional(nonEmpty("auth.rsaPrivateKeyFile")),
+      rsaPassphrase: Schema.optional(Secret("a passphrase")),
+      sessionHours: Schema.optional(int(1, 8760)),
+      loginLimits: Schema.optional(Schema.Struct({ account: LoginLimit, address: LoginLimit }).annotations(must("an object: { account, address }")))
+    }).annotations(must("an object: { registration, rsaPrivateKeyFile, rsaPassphrase, sessionHours, loginLimits }"))
+  ),
+  limits: Schema.optional(
+    Schema.Struct({
+      uploadMb: Schema.optional(MB),
+      parseTimeoutMs: Schema.optional(int(1_000, 2_147_483_647)),
+      parserThreadMemoryMb: Schema.optional(int(64, 1024 * 1024)),
+      parser: Schema.optional(
+        Schema.Struct({
+          zipMaxEntryMb: Schema.optional(MB),
+          zipMaxTotalMb: Schema.optional(MB),
+          maxCells: Schema.optional(int(1)),
+          pdfMaxPages: Schema.optional(int(1)),
+          pdfMaxStreamMb: Schema.optional(MB),
+          pdfMaxDecodedMb: Schema.optional(MB),
+          pdfMaxImagePixels: Schema.optional(int(1))
+        }).annotations(must("an object"))
+      )
+    }).annotations(must("an object: { uploadMb, parseTimeoutMs, parserThreadMemoryMb, parser }"))
+  ),
+  models: Schema.optional(
+    Schema.Struct({
+      providers: Schema.optional(
+        Schema.Array(ProviderEntry).annotations(must("a list of providers")).pipe(
+          Schema.filter((providers) => {
+            const names = new Set<string>()
+            for (const [i, provider] of providers.entries()) {
+              if (names.has(provider.name)) return { path: [i, "name"], message: `provider ${provider.name} is declared twice` }
+              names.add(provider.name)
+            }
+            return true
+          })
+        )
+      ),
+      defaults: Schema.optional(
+        Schema.Struct({ chat: Schema.optional(ModelRef), embedding: Schema.optional(ModelRef), rerank: Schema.optional(ModelRef) }).annotations(
+          must("an object: { chat, embedding, rerank }")
+        )
+      )
+    }).annotations(must("an object: { providers, defaults }"))
+  ),
+  log: Schema.optional(
+    Schema.Struct({
+      format: Schema.optional(Schema.Literal("text", "json")),
+      level: Schema.optional(Schema.Literal("trace", "debug", "info", "warning", "error", "fatal", "none"))
+    }).annotations(must("an object: { format, level }"))
+  ),
+  telemetry: Schema.optional(
+    Schema.Struct({ tracesUrl: Schema.optional(HttpUrl), serviceName: Schema.optional(nonEmpty("telemetry.serviceName")) }).annotations(
+      must("an object: { tracesUrl, serviceName }")
     )
   ),
-  defaults: Schema.optional(
-    Schema.Struct({ chat: Schema.optional(ModelRef), embedding: Schema.optional(ModelRef), rerank: Schema.optional(ModelRef) }).annotations(
-      must("an object: { chat, embedding, rerank }")
-    )
-  )
+  shutdownGraceMs: Schema.optional(int(0, 3_600_000))
 }).annotations(must("a JSON object"))
 export type ConfigFile = typeof ConfigFile.Type
 
-/** The config file can't be used: `message` names the file and the key. */
+/** The configuration can't be used: `message` names the key and where its value came from. */
 export class ConfigFileError extends Data.TaggedError("ConfigFileError")<{ readonly message: string; readonly cause?: unknown }> {}
 
-/** `providers[0].models[1].type`, from a decoding issue's path. */
+// ---------------------------------------------------------------------------------------------
+// The environment and the flags
+
+/** A setting the environment (`env`) or a flag (`flag`, in `ragkit serve` and `ragkit worker`) can set. */
+export interface Setting {
+  /** Its key in the config file, `limits.uploadMb`. */
+  readonly key: string
+  readonly env: string
+  readonly flag?: string | undefined
+  readonly type: "string" | "integer" | "boolean"
+}
+
+const setting = (key: string, env: string, type: Setting["type"], flag?: string): Setting => ({ key, env, type, flag })
+
+/** Every setting outside the file: its variable, and its flag when it has one. */
+export const settings: ReadonlyArray<Setting> = [
+  setting("host", "RAGKIT_HOST", "string", "host"),
+  setting("port", "RAGKIT_PORT", "integer", "port"),
+  setting("dataDir", "RAGKIT_DATA_DIR", "string", "data-dir"),
+  setting("database.url", "RAGKIT_DATABASE_URL", "string"),
+  setting("chunkIndex.kind", "RAGKIT_CHUNK_INDEX", "string", "chunk-index"),
+  setting("chunkIndex.uri", "RAGKIT_LANCEDB_URI", "string"),
+  setting("blobStore.dir", "RAGKIT_BLOB_DIR", "string"),
+  setting("workers", "RAGKIT_WORKERS", "integer", "workers"),
+  setting("leaseMs", "RAGKIT_LEASE_MS", "integer"),
+  setting("ocr", "RAGKIT_OCR", "boolean"),
+  setting("parserThreads", "RAGKIT_PARSER_THREADS", "integer", "parser-threads"),
+  setting("secretKey", "RAGKIT_SECRET_KEY", "string"),
+  setting("allowPrivateProviders", "RAGKIT_ALLOW_PRIVATE_PROVIDERS", "boolean"),
+  setting("testModels", "RAGKIT_TEST_MODELS", "boolean"),
+  setting("auth.registration", "RAGKIT_REGISTRATION", "string", "registration"),
+  setting("auth.rsaPrivateKeyFile", "RAGKIT_RSA_PRIVATE_KEY_FILE", "string"),
+  setting("auth.rsaPassphrase", "RAGKIT_RSA_PASSPHRASE", "string"),
+  setting("auth.sessionHours", "RAGKIT_SESSION_HOURS", "integer"),
+  setting("limits.uploadMb", "RAGKIT_UPLOAD_MB", "integer", "upload-mb"),
+  setting("limits.parseTimeoutMs", "RAGKIT_PARSE_TIMEOUT_MS", "integer"),
+  setting("limits.parserThreadMemoryMb", "RAGKIT_PARSER_THREAD_MEMORY_MB", "integer"),
+  setting("limits.parser.zipMaxEntryMb", "RAGKIT_PARSER_ZIP_MAX_ENTRY_MB", "integer"),
+  setting("limits.parser.zipMaxTotalMb", "RAGKIT_PARSER_ZIP_MAX_TOTAL_MB", "integer"),
+  setting("limits.parser.maxCells", "RAGKIT_PARSER_MAX_CELLS", "integer"),
+  setting("limits.parser.pdfMaxPages", "RAGKIT_PARSER_PDF_MAX_PAGES", "integer"),
+  setting("limits.parser.pdfMaxStreamMb", "RAGKIT_PARSER_PDF_MAX_STREAM_MB", "integer"),
+  setting("limits.parser.pdfMaxDecodedMb", "RAGKIT_PARSER_PDF_MAX_DECODED_MB", "integer"),
+  setting("limits.parser.pdfMaxImagePixels", "RAGKIT_PARSER_PDF_MAX_IMAGE_PIXELS", "integer"),
+  setting("log.format", "RAGKIT_LOG_FORMAT", "string", "log-format"),
+  setting("log.level", "RAGKIT_LOG_LEVEL", "string", "log-level"),
+  setting("telemetry.tracesUrl", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "string"),
+  setting("telemetry.serviceName", "OTEL_SERVICE_NAME", "string"),
+  setting("shutdownGraceMs", "RAGKIT_SHUTDOWN_GRACE_MS", "integer")
+]
+
+/** A variable's text as its setting's type; text that isn't one is kept, for the schema to name. */
+const coerce = (type: Setting["type"], text: string): unknown => {
+  const t = text.trim()
+  if (type === "integer") return /^[+-]?\d+$/.test(t) ? Number(t) : text
+  if (type === "boolean") {
+    const lower = t.toLowerCase()
+    if (["true", "yes", "on", "1"].includes(lower)) return true
+    if (["false", "no", "off", "0"].includes(lower)) return false
+    return text
+  }
+  return text
+}
+
+/** Sets `key` (dotted) in a nested object; a different `kind` replaces the object it belongs to. */
+const setIn = (target: Record<string, unknown>, key: string, value: unknown): void => {
+  const parts = key.split(".")
+  let at = target
+  for (const [i, part] of parts.slice(0, -1).entries()) {
+    const next = at[part]
+    const isLast = i === parts.length - 2
+    const replace = typeof next !== "object" || next === null || Array.isArray(next) ||
+      (isLast && parts.at(-1) === "kind" && (next as { kind?: unknown }).kind !== value)
+    if (replace) at[part] = {}
+    at = at[part] as Record<string, unknown>
+  }
+  at[parts.at(-1)!] = value
+}
+
+/** Where a value came from: the flag, the variable, or the file. */
+type Origin = { readonly label: string; readonly file: false } | { readonly file: true }
+
+/** Flag values by setting key (`{ port: 9400, "limits.uploadMb": 64 }`), as `ragkit serve` parsed them. */
+export type Flags = Readonly<Record<string, unknown>>
+
+/** `models.providers[0].models[1].type`, from a decoding issue's path. */
 const keyPath = (segments: ReadonlyArray<PropertyKey>): string =>
   segments.reduce<string>((acc, segment) => (typeof segment === "number" ? `${acc}[${segment}]` : acc === "" ? String(segment) : `${acc}.${String(segment)}`), "")
 
 /**
- * One problem per key, each naming it: the deepest issues only (a bad field, not also "the whole
- * list is wrong"), and a value that matches no member of a union said once (`Expected "a" | "b"`).
+ * One problem per key: the deepest issues only (a bad field, not also "the whole list is
+ * wrong"), and a value that matches no member of a union said once (`Expected "a" | "b"`).
  */
-const describeIssues = (error: ParseResult.ParseError): string => {
+const describeIssues = (error: ParseResult.ParseError): ReadonlyArray<readonly [string, string]> => {
   const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
   const deepest = issues.filter(
     (issue) => !issues.some((other) => other.path.length > issue.path.length && issue.path.every((segment, i) => other.path[i] === segment))
@@ -319,109 +461,207 @@ const describeIssues = (error: ParseResult.ParseError): string => {
     const key = keyPath(issue.path)
     byKey.set(key, [...(byKey.get(key) ?? []), issue._tag === "Unexpected" ? "is not a known key" : issue.message])
   }
-  return [...byKey.entries()]
-    .map(([key, messages]) => {
-      const expected = messages.map((m) => /^Expected (.+), actual (.+)$/s.exec(m))
-      const actual = expected[0]?.[2]
-      // An absent optional key would have been fine: "Expected undefined" says nothing.
-      const useful = messages.filter((m) => !m.startsWith("Expected undefined, actual"))
-      if (useful.length > 0 && useful.length < messages.length) return `${key}: ${[...new Set(useful)].join("; ")}`
-      const message = expected.every((m) => m !== null && m[2] === actual) && messages.length > 1
-        ? `Expected ${expected.map((m) => m![1]).join(" | ")}, actual ${actual}`
-        : [...new Set(messages)].join("; ")
-      return key === "" ? message : `${key}: ${message}`
-    })
-    .join("; ")
+  return [...byKey.entries()].map(([key, all]) => {
+    // An absent optional key would have been fine: "Expected undefined" says nothing.
+    const useful = all.filter((m) => !m.startsWith("Expected undefined, actual"))
+    const messages = [...new Set(useful.length > 0 ? useful : all)]
+    const expected = messages.map((m) => /^Expected (.+), actual (.+)$/s.exec(m))
+    const actual = expected[0]?.[2]
+    const message = expected.every((m) => m !== null && m[2] === actual) && messages.length > 1
+      ? `Expected ${expected.map((m) => m![1]).join(" | ")}, actual ${actual}`
+      : messages.join("; ")
+    return [key, message] as const
+  })
 }
 
-const decodeFile = Schema.decodeUnknownEither(ConfigFile, { onExcessProperty: "error", errors: "all" })
+const decodeInput = Schema.decodeUnknownEither(ConfigFile, { onExcessProperty: "error", errors: "all" })
 
 /** A reference to an environment variable: the whole value is `${NAME}`. */
 const envReference = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/
 
-/**
- * The models part of the config file's text: decoded, `${NAME}` keys read from the environment
- * (the current `ConfigProvider`), relative paths resolved against the file's directory.
- */
-export const parseModels = (text: string, file: string): Effect.Effect<ModelsConfig, ConfigFileError> =>
-  Effect.gen(function* () {
-    const fail = (message: string, cause?: unknown) => Effect.fail(new ConfigFileError({ message: `config file ${file}: ${message}`, cause }))
-    const json = Either.try(() => JSON.parse(text) as unknown)
-    if (Either.isLeft(json)) return yield* fail(`not valid JSON (${json.left instanceof Error ? json.left.message : String(json.left)})`)
-    const decoded = decodeFile(json.right)
-    if (Either.isLeft(decoded)) return yield* fail(describeIssues(decoded.left))
-    const directory = path.dirname(path.resolve(file))
-    const providers = yield* Effect.forEach(decoded.right.providers ?? [], (provider, i) =>
-      Effect.gen(function* () {
-        const reference = provider.apiKey === undefined ? null : envReference.exec(provider.apiKey)
-        const apiKey =
-          provider.apiKey === undefined
-            ? undefined
-            : reference === null
-            ? Redacted.make(provider.apiKey)
-            : yield* Config.redacted(reference[1]!).pipe(
-                Effect.catchAll((error) =>
-                  fail(
-                    `providers[${i}].apiKey: the environment variable ${reference[1]} ${ConfigError.isMissingDataOnly(error) ? "is not set" : "can't be read"}`
-                  )
-                )
-              )
-        return {
-          name: provider.name,
-          kind: provider.kind,
-          baseUrl: provider.baseUrl,
-          apiKey,
-          settings: provider.settings,
-          models: (provider.models ?? []).map((model) => ({
-            ...model,
-            path: model.path === undefined ? undefined : path.resolve(directory, model.path)
-          }))
-        } satisfies Models.DeploymentProvider
-      }))
-    return { providers, defaults: decoded.right.defaults ?? {} }
-  })
-
-/**
- * The server's configuration: the environment, and the config file (`configFile`, else
- * `RAGKIT_CONFIG`) when there is one.
- */
-export const load = (options: { readonly configFile?: string | undefined } = {}) =>
-  Effect.gen(function* () {
-    const config = yield* ServerConfig
-    const file = Option.orElse(Option.fromNullable(options.configFile), () => config.configFile)
-    if (Option.isNone(file)) return config
-    const fs = yield* FileSystem.FileSystem
-    const text = yield* fs.readFileString(file.value).pipe(
-      Effect.mapError((cause) => new ConfigFileError({ message: `config file ${file.value} can't be read (${cause.message})`, cause }))
-    )
-    return { ...config, configFile: file, models: yield* parseModels(text, file.value) } satisfies ServerConfig
-  })
-
-// ---------------------------------------------------------------------------------------------
-// The command line
-
-/** How the command is called. */
-export const usage = "usage: ragkit serve | ragkit worker  [--config <path>]"
-
-/** The command and the config file of the `ragkit` command's arguments, or what is wrong with them. */
-export const parseArgs = (args: ReadonlyArray<string>): { command: string; configFile: string | undefined } | string => {
-  let command: string | undefined
-  let configFile: string | undefined
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!
-    if (arg === "--config") {
-      const value = args[i + 1]
-      if (value === undefined || value.startsWith("--")) return "--config needs a path"
-      configFile = value
-      i++
-    } else if (arg.startsWith("--config=")) {
-      configFile = arg.slice("--config=".length)
-      if (configFile === "") return "--config needs a path"
-    } else if (command === undefined && !arg.startsWith("-")) {
-      command = arg
-    } else {
-      return `unexpected argument ${arg}`
-    }
-  }
-  return { command: command ?? "serve", configFile }
+export interface LoadOptions {
+  /** `--config`: wins over `RAGKIT_CONFIG`. */
+  readonly configFile?: string | undefined
+  /** Flag values by setting key: they win over the environment and the file. */
+  readonly flags?: Flags | undefined
 }
+
+/**
+ * The server's settings: flags over the environment (the current `ConfigProvider`) over the
+ * config file (`configFile`, else `RAGKIT_CONFIG`) over the defaults; every value checked, secrets
+ * written `${NAME}` in the file read from the environment, the RSA key read and checked.
+ */
+export const load = (options: LoadOptions = {}): Effect.Effect<ServerSettings, ConfigFileError, FileSystem.FileSystem> =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const variable = (name: string) =>
+      Config.option(Config.string(name)).pipe(Effect.orElseSucceed(() => Option.none<string>()))
+    const flagged = Option.fromNullable(options.configFile)
+    const file = Option.isSome(flagged) ? flagged : yield* variable("RAGKIT_CONFIG")
+    const fail = (message: string, cause?: unknown) => Effect.fail(new ConfigFileError({ message, cause }))
+
+    // The file, then the environment and the flags over it.
+    let input: Record<string, unknown> = {}
+    if (Option.isSome(file)) {
+      const text = yield* fs.readFileString(file.value).pipe(
+        Effect.mapError((cause) => new ConfigFileError({ message: `config file ${file.value} can't be read (${cause.message})`, cause }))
+      )
+      const json = Either.try(() => JSON.parse(text) as unknown)
+      if (Either.isLeft(json)) {
+        return yield* fail(`config file ${file.value}: not valid JSON (${json.left instanceof Error ? json.left.message : String(json.left)})`)
+      }
+      if (typeof json.right !== "object" || json.right === null || Array.isArray(json.right)) return yield* fail(`config file ${file.value}: must be a JSON object`)
+      input = structuredClone(json.right) as Record<string, unknown>
+    }
+    const origins = new Map<string, Origin>()
+    for (const s of settings) {
+      const value = yield* variable(s.env)
+      if (Option.isSome(value) && value.value !== "") {
+        setIn(input, s.key, coerce(s.type, value.value))
+        origins.set(s.key, { label: s.env, file: false })
+      }
+    }
+    // OTEL_EXPORTER_OTLP_ENDPOINT is the collector's base URL; the traces path follows it.
+    const otlp = yield* variable("OTEL_EXPORTER_OTLP_ENDPOINT")
+    if (Option.isSome(otlp) && otlp.value !== "" && !origins.has("telemetry.tracesUrl")) {
+      setIn(input, "telemetry.tracesUrl", `${otlp.value.replace(/\/+$/, "")}/v1/traces`)
+      origins.set("telemetry.tracesUrl", { label: "OTEL_EXPORTER_OTLP_ENDPOINT", file: false })
+    }
+    for (const [key, value] of Object.entries(options.flags ?? {})) {
+      if (value === undefined) continue
+      const flag = settings.find((s) => s.key === key)?.flag ?? key
+      setIn(input, key, value)
+      origins.set(key, { label: `--${flag}`, file: false })
+    }
+    const originOf = (key: string): Origin => {
+      for (const [k, origin] of origins) if (key === k || key.startsWith(`${k}.`) || k.startsWith(`${key}.`)) return origin
+      return { file: true }
+    }
+    const where = (key: string) => {
+      const origin = originOf(key)
+      return origin.file ? `config file ${Option.getOrElse(file, () => "")}: ${key}` : `${origin.label} (${key})`
+    }
+
+    const decoded = decodeInput(input)
+    if (Either.isLeft(decoded)) {
+      return yield* fail(describeIssues(decoded.left).map(([key, message]) => key === "" ? `config file ${Option.getOrElse(file, () => "")}: ${message}` : `${where(key)}: ${message}`).join("; "))
+    }
+    const given = decoded.right
+    const directory = Option.match(file, { onNone: () => process.cwd(), onSome: (f) => path.dirname(path.resolve(f)) })
+    /** A path: relative to the file when the file gave it. */
+    const pathOf = (key: string, value: string) => originOf(key).file && !/^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? path.resolve(directory, value) : value
+    /** A secret: `${NAME}` in the file is the variable NAME. */
+    const secret = (key: string, value: string | undefined) =>
+      Effect.gen(function* () {
+        if (value === undefined) return Option.none<Redacted.Redacted>()
+        const reference = originOf(key).file ? envReference.exec(value) : null
+        if (reference === null) return Option.some(Redacted.make(value))
+        return Option.some(
+          yield* Config.redacted(reference[1]!).pipe(
+            Effect.catchAll((error) =>
+              fail(`${where(key)}: the environment variable ${reference[1]} ${ConfigError.isMissingDataOnly(error) ? "is not set" : "can't be read"}`)
+            )
+          )
+        )
+      })
+
+    const base = defaults()
+    const dataDir = given.dataDir === undefined ? base.dataDir : pathOf("dataDir", given.dataDir)
+    const databaseUrl = yield* secret("database.url", given.database?.url)
+    const secretKey = yield* secret("secretKey", given.secretKey)
+    if (Option.isSome(secretKey) && Redacted.value(secretKey.value).length < Models.SECRET_KEY_MIN) {
+      return yield* fail(`${where("secretKey")}: must have at least ${Models.SECRET_KEY_MIN} characters (e.g. openssl rand -base64 32)`)
+    }
+
+    const providers = yield* Effect.forEach(given.models?.providers ?? [], (provider, i) =>
+      Effect.map(secret(`models.providers[${i}].apiKey`, provider.apiKey), (apiKey) => ({
+        name: provider.name,
+        kind: provider.kind,
+        baseUrl: provider.baseUrl,
+        apiKey: Option.getOrUndefined(apiKey),
+        settings: provider.settings,
+        models: (provider.models ?? []).map((model) => ({ ...model, path: model.path === undefined ? undefined : path.resolve(directory, model.path) }))
+      }) satisfies Models.DeploymentProvider))
+
+    // The RSA key that passwords arrive encrypted with: read now, so a bad one stops the start.
+    const rsaPassphrase = yield* secret("auth.rsaPassphrase", given.auth?.rsaPassphrase) as Effect.Effect<Option.Option<Redacted.Redacted<string>>, ConfigFileError>
+    const rsaPrivateKeyFile = Option.map(Option.fromNullable(given.auth?.rsaPrivateKeyFile), (f) => pathOf("auth.rsaPrivateKeyFile", f))
+    if (Option.isSome(rsaPassphrase) && Option.isNone(rsaPrivateKeyFile)) return yield* fail(`${where("auth.rsaPassphrase")}: is set but auth.rsaPrivateKeyFile is not`)
+    const rsaPrivateKey = yield* Option.match(rsaPrivateKeyFile, {
+      onNone: () => Effect.succeed(Option.none<Redacted.Redacted<string>>()),
+      onSome: (keyFile) =>
+        Effect.gen(function* () {
+          const pem = yield* fs.readFileString(keyFile).pipe(
+            Effect.mapError((cause) => new ConfigFileError({ message: `${where("auth.rsaPrivateKeyFile")}: ${keyFile} can't be read (${cause.message})`, cause }))
+          )
+          const key = Either.try(() => createPrivateKey({ key: pem, format: "pem", passphrase: Option.getOrUndefined(Option.map(rsaPassphrase, Redacted.value)) }))
+          if (Either.isLeft(key)) {
+            return yield* fail(
+              `${where("auth.rsaPrivateKeyFile")}: ${keyFile} is not a PEM private key that ${Option.isSome(rsaPassphrase) ? "auth.rsaPassphrase" : "no passphrase"} opens`
+            )
+          }
+          if (key.right.asymmetricKeyType !== "rsa") return yield* fail(`${where("auth.rsaPrivateKeyFile")}: ${keyFile} is not an RSA key`)
+          return Option.some(Redacted.make(pem))
+        })
+    })
+
+    const parser = given.limits?.parser ?? {}
+    const chunkIndex: ChunkIndexSettings = given.chunkIndex?.kind === "pgvector"
+      ? { kind: "pgvector" }
+      : { kind: "lancedb", uri: given.chunkIndex?.uri === undefined ? path.join(dataDir, "lancedb") : pathOf("chunkIndex.uri", given.chunkIndex.uri) }
+    const tracesUrl = Option.fromNullable(given.telemetry?.tracesUrl)
+    return defaults({
+      ...(given.host === undefined ? {} : { host: given.host }),
+      ...(given.port === undefined ? {} : { port: given.port }),
+      dataDir,
+      databaseUrl,
+      chunkIndex,
+      blobStore: { kind: "file", dir: given.blobStore?.dir === undefined ? path.join(dataDir, "blobs") : pathOf("blobStore.dir", given.blobStore.dir) },
+      ...(given.workers === undefined ? {} : { workers: given.workers }),
+      ...(given.leaseMs === undefined ? {} : { leaseMs: given.leaseMs }),
+      ...(given.ocr === undefined ? {} : { ocr: given.ocr }),
+      ...(given.parserThreads === undefined ? {} : { parserThreads: given.parserThreads }),
+      secretKey,
+      ...(given.allowPrivateProviders === undefined ? {} : { allowPrivateProviders: given.allowPrivateProviders }),
+      ...(given.testModels === undefined ? {} : { testModels: given.testModels }),
+      auth: {
+        ...(given.auth?.registration === undefined ? {} : { registration: given.auth.registration }),
+        ...(given.auth?.sessionHours === undefined ? {} : { sessionHours: given.auth.sessionHours }),
+        rsaPrivateKeyFile,
+        rsaPrivateKey,
+        rsaPassphrase,
+        loginLimits: loginLimits(given.auth?.loginLimits)
+      },
+      limits: {
+        ...(given.limits?.uploadMb === undefined ? {} : { uploadMb: given.limits.uploadMb }),
+        ...(given.limits?.parseTimeoutMs === undefined ? {} : { parseTimeoutMs: given.limits.parseTimeoutMs }),
+        ...(given.limits?.parserThreadMemoryMb === undefined ? {} : { parserThreadMemoryMb: given.limits.parserThreadMemoryMb }),
+        parser: ParserLimits.make({
+          ...(parser.zipMaxEntryMb === undefined ? {} : { zipMaxEntryBytes: parser.zipMaxEntryMb * MiB }),
+          ...(parser.zipMaxTotalMb === undefined ? {} : { zipMaxTotalBytes: parser.zipMaxTotalMb * MiB }),
+          ...(parser.maxCells === undefined ? {} : { maxCells: parser.maxCells }),
+          ...(parser.pdfMaxPages === undefined ? {} : { pdfMaxPages: parser.pdfMaxPages }),
+          ...(parser.pdfMaxStreamMb === undefined ? {} : { pdfMaxStreamBytes: parser.pdfMaxStreamMb * MiB }),
+          ...(parser.pdfMaxDecodedMb === undefined ? {} : { pdfMaxDecodedBytes: parser.pdfMaxDecodedMb * MiB }),
+          ...(parser.pdfMaxImagePixels === undefined ? {} : { pdfMaxImagePixels: parser.pdfMaxImagePixels })
+        })
+      },
+      models: { providers, defaults: given.models?.defaults ?? {} },
+      log: { ...(given.log?.format === undefined ? {} : { format: given.log.format }), ...(given.log?.level === undefined ? {} : { level: given.log.level }) },
+      telemetry: { tracesUrl, ...(given.telemetry?.serviceName === undefined ? {} : { serviceName: given.telemetry.serviceName }) },
+      ...(given.shutdownGraceMs === undefined ? {} : { shutdownGraceMs: given.shutdownGraceMs }),
+      configFile: file
+    })
+  })
+
+/** The file's login limits as core takes them. */
+const loginLimits = (given: NonNullable<NonNullable<ConfigFile["auth"]>["loginLimits"]> | undefined): Users.LoginLimits => {
+  const one = (limit: false | { readonly attempts: number; readonly windowMinutes: number } | undefined) =>
+    limit === undefined ? {} : { value: limit === false ? false as const : { attempts: limit.attempts, window: Duration.minutes(limit.windowMinutes) } }
+  const account = one(given?.account)
+  const address = one(given?.address)
+  return { ...("value" in account ? { account: account.value } : {}), ...("value" in address ? { address: address.value } : {}) }
+}
+
+/** The settings from the environment alone (no file, no flags). */
+export const fromEnvironment: Effect.Effect<ServerSettings, ConfigFileError, FileSystem.FileSystem> = load()

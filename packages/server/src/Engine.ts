@@ -1,10 +1,12 @@
 /**
  * The engine the server runs: embedded defaults (PGlite, blobs and a LanceDB chunk index under the
- * data directory) or Postgres for records and tasks when a URL is configured; every parser and chunk method; the ingestion worker in this
- * process unless `workers` is 0.
+ * data directory) or Postgres for records and tasks when a URL is configured, the chunk index in
+ * LanceDB or pgvector (on that Postgres, or on PGlite, which bundles it), blobs in a directory;
+ * every parser and chunk method; the ingestion worker in this process unless `workers` is 0. The
+ * layers also provide `ServerConfig`, the settings they were built with.
  */
 import { NodeContext } from "@effect/platform-node"
-import { BlobStore, Ingestion, Models, Rag, Tokenizer } from "@ragkit/core"
+import { ApiTokens, BlobStore, Ingestion, Models, Rag, Tokenizer, Users } from "@ragkit/core"
 import { BuiltinModels, OllamaModels, OnnxModels, OpenAiModels } from "@ragkit/adapters"
 import { TestModels } from "@ragkit/core/doubles"
 import * as Parsers from "@ragkit/parsers"
@@ -13,22 +15,38 @@ import { LanceChunkIndex } from "@ragkit/store-lancedb"
 import * as StorePg from "@ragkit/store-pg"
 import { Duration, Effect, Layer, Option } from "effect"
 import { join } from "node:path"
-import { ConfigFileError, type ServerConfig } from "./Config.js"
+import { ConfigFileError, ServerConfig, type ServerSettings } from "./Config.js"
 import * as SecretKey from "./SecretKey.js"
 
-/** Records, tasks, blobs, chunks, parsers, chunk methods and the tokenizer. */
-export const ports = (config: ServerConfig) => {
-  const records = Option.match(config.databaseUrl, {
-    onNone: () => StorePg.layerEmbedded({ dataDir: join(config.dataDir, "pg") }),
-    onSome: (url) => StorePg.layer({ url })
+const lanceUri = (config: ServerSettings) => config.chunkIndex.kind === "lancedb" ? config.chunkIndex.uri : join(config.dataDir, "lancedb")
+
+/**
+ * Records and tasks (PGlite under the data directory, or the configured Postgres) and the chunk
+ * index (LanceDB, or pgvector on the same database). Building it runs the stores' migrations.
+ */
+export const stores = (config: ServerSettings) => {
+  const pgvector = config.chunkIndex.kind === "pgvector"
+  const embedded = { dataDir: join(config.dataDir, "pg") }
+  return Option.match(config.databaseUrl, {
+    onNone: () =>
+      pgvector
+        ? StorePg.layerEmbeddedWithChunkIndex(embedded)
+        : Layer.merge(StorePg.layerEmbedded(embedded), LanceChunkIndex.layer({ uri: lanceUri(config) })),
+    onSome: (url) =>
+      pgvector
+        ? Layer.provideMerge(StorePg.layerChunkIndex, StorePg.layer({ url }))
+        : Layer.merge(StorePg.layer({ url }), LanceChunkIndex.layer({ uri: lanceUri(config) }))
   })
-  const parsing = (config.ocr ? Parsers.layer : Parsers.layerWithoutOcr)({ limits: config.parserLimits }).pipe(
+}
+
+/** Records, tasks, blobs, chunks, parsers, chunk methods and the tokenizer. */
+export const ports = (config: ServerSettings) => {
+  const parsing = (config.ocr ? Parsers.layer : Parsers.layerWithoutOcr)({ limits: config.limits.parser }).pipe(
     Layer.provideMerge(Tokenizer.layer)
   )
   return Layer.mergeAll(
-    records,
-    BlobStore.layerFileSystem(join(config.dataDir, "blobs")).pipe(Layer.provide(NodeContext.layer)),
-    LanceChunkIndex.layer({ uri: join(config.dataDir, "lancedb") }),
+    stores(config),
+    BlobStore.layerFileSystem(config.blobStore.dir).pipe(Layer.provide(NodeContext.layer)),
     parsing
   )
 }
@@ -46,7 +64,7 @@ export const DefaultChatModel = "extractive@Builtin"
  * tenants add. The deterministic `Test` provider (hash embedders, echo chat
  * model) only when `testModels` is set, for tests and benchmarks: a real deployment never serves it.
  */
-export const plugins = (config: ServerConfig) => [
+export const plugins = (config: ServerSettings) => [
   BuiltinModels.layer({ cacheDir: join(config.dataDir, "models") }).pipe(Layer.provide(NodeContext.layer)),
   OnnxModels.layer({ modelsDir: join(config.dataDir, "models", "onnx") }),
   OpenAiModels.layerFetch(),
@@ -55,7 +73,7 @@ export const plugins = (config: ServerConfig) => [
 ]
 
 /** New tenants' default models: the config file's, else the built-in ones (no reranker). */
-export const tenantDefaults = (config: ServerConfig) => ({
+export const tenantDefaults = (config: ServerSettings) => ({
   embd_id: config.models.defaults.embedding ?? DefaultEmbeddingModel,
   llm_id: config.models.defaults.chat ?? DefaultChatModel,
   ...(config.models.defaults.rerank === undefined ? {} : { rerank_id: config.models.defaults.rerank })
@@ -66,7 +84,7 @@ export const tenantDefaults = (config: ServerConfig) => ({
  * can be used, as `Models.checkModel` tells without loading them or calling a server: a misspelt
  * default stops the start instead of reaching every new tenant.
  */
-const checkDefaults = (config: ServerConfig) =>
+const checkDefaults = (config: ServerSettings) =>
   Layer.effectDiscard(
     Effect.gen(function* () {
       const models = yield* Models.Models
@@ -80,7 +98,7 @@ const checkDefaults = (config: ServerConfig) =>
         if (ref === undefined) continue
         yield* models.checkModel(undefined, ref, type).pipe(
           Effect.catchTag("ModelError", (error) =>
-            Effect.fail(new ConfigFileError({ message: `config file ${Option.getOrElse(config.configFile, () => "")}: defaults.${key}: ${error.message}` }))
+            Effect.fail(new ConfigFileError({ message: `config file ${Option.getOrElse(config.configFile, () => "")}: models.defaults.${key}: ${error.message}` }))
           )
         )
       }
@@ -90,9 +108,9 @@ const checkDefaults = (config: ServerConfig) =>
 /**
  * The services over the ports, with the model provider plugins, the deployment's providers and
  * default models (the config file), the secret key (configured, or `<data-dir>/secret.key`), the
- * rule on tenants' providers and the session lifetime.
+ * rule on tenants' providers, the session lifetime and the largest uploaded file (`limits.uploadMb`).
  */
-export const layer = (config: ServerConfig) =>
+export const layer = (config: ServerSettings) =>
   Layer.unwrapEffect(
     Effect.map(SecretKey.resolve(config), (secretKey) =>
       Layer.provideMerge(
@@ -102,34 +120,75 @@ export const layer = (config: ServerConfig) =>
           providers: config.models.providers,
           secretKey,
           allowPrivateProviders: config.allowPrivateProviders,
-          users: { sessionLifetime: Duration.hours(config.sessionHours) }
+          documents: { maxFileBytes: config.limits.uploadMb * 1024 * 1024 },
+          users: usersOptions(config),
+          system: {
+            database: Option.isSome(config.databaseUrl) ? "postgres" : "pglite",
+            docEngine: config.chunkIndex.kind,
+            storage: config.blobStore.kind
+          }
         })
       ))
-  )
+  ).pipe(Layer.merge(ServerConfig.layer(config)))
+
+/** The users' options the deployment sets (`auth`), with new tenants' default models. */
+const usersOptions = (config: ServerSettings) => ({
+  tenantDefaults: tenantDefaults(config),
+  sessionLifetime: Duration.hours(config.auth.sessionHours),
+  registration: config.auth.registration,
+  loginLimits: config.auth.loginLimits
+})
+
+/**
+ * Accounts and API keys on the record store alone, for the commands that manage them (`ragkit
+ * user create`, `ragkit token create`): no chunk index, parsers or models to open.
+ */
+export const accounts = (config: ServerSettings) => {
+  const records = Option.match(config.databaseUrl, {
+    onNone: () => StorePg.layerEmbedded({ dataDir: join(config.dataDir, "pg") }),
+    onSome: (url) => StorePg.layer({ url })
+  })
+  return Layer.mergeAll(Users.layer(usersOptions(config)), ApiTokens.layer).pipe(Layer.provideMerge(records))
+}
 
 /**
  * Runs `workers` ingestion loops for as long as the layer lives, parsing on `parserThreads`
  * threads (each with the same parsers as the server: OCR and parser limits as configured). Parsing
  * always runs on a thread, where the parse time limit can stop it: with `parserThreads` 0, on one
- * thread started when the first document comes.
+ * thread started when the first document comes. When the layer is released (the server stops),
+ * the loops claim nothing more, documents in hand get `shutdownGraceMs` to finish, and those still
+ * in hand then go back to the queue.
  */
-export const workerLoop = (config: ServerConfig) => {
+export const workerLoop = (config: ServerSettings) => {
   const options = { concurrency: Math.max(1, config.workers), leaseMs: config.leaseMs }
   const worker = Rag.layerWorkerWith(
     ParserThreads.layer({
       threads: Math.max(1, config.parserThreads),
       startOnDemand: config.parserThreads === 0,
-      setupOptions: { ocr: config.ocr, limits: config.parserLimits },
-      maxMemoryMb: config.parserThreadMemoryMb,
-      parseTimeoutMs: config.parseTimeoutMs
+      setupOptions: { ocr: config.ocr, limits: config.limits.parser },
+      maxMemoryMb: config.limits.parserThreadMemoryMb,
+      parseTimeoutMs: config.limits.parseTimeoutMs
     }),
     options
   )
-  return Layer.scopedDiscard(Effect.flatMap(Ingestion.Ingestion, (w) => Effect.forkScoped(w.run))).pipe(Layer.provide(worker))
+  return Layer.scopedDiscard(
+    Effect.gen(function* () {
+      const ingestion = yield* Ingestion.Ingestion
+      yield* Effect.forkScoped(ingestion.run)
+      // Released before the loops are interrupted: claim nothing more, give the documents in hand
+      // `shutdownGraceMs` to finish; the rest go back to the queue.
+      yield* Effect.addFinalizer(() =>
+        Effect.zipRight(
+          Effect.logInfo(`stopping the ingestion worker: documents in hand have ${config.shutdownGraceMs} ms to finish`),
+          ingestion.stop(Duration.millis(config.shutdownGraceMs))
+        )
+      )
+    })
+  ).pipe(Layer.provide(worker))
 }
 
 /** The engine, and the worker loops when `workers` > 0. */
-export const layerWithWorkers = (config: ServerConfig) => {
+export const layerWithWorkers = (config: ServerSettings) => {
   const engine = layer(config)
   return config.workers === 0 ? engine : Layer.provideMerge(workerLoop(config), engine)
 }

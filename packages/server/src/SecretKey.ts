@@ -9,7 +9,7 @@ import { Data, Effect, Option, Redacted } from "effect"
 import { randomBytes } from "node:crypto"
 import { chmod, link, mkdir, readFile, unlink, writeFile } from "node:fs/promises"
 import { join } from "node:path"
-import type { ServerConfig } from "./Config.js"
+import type { ServerSettings } from "./Config.js"
 
 /** The secret key could not be read or made. */
 export class SecretKeyError extends Data.TaggedError("SecretKeyError")<{ readonly message: string; readonly cause?: unknown }> {}
@@ -54,5 +54,5 @@ export const fromDataDir = (dataDir: string): Effect.Effect<Redacted.Redacted, S
   )
 
 /** The configured key (`RAGKIT_SECRET_KEY`), or the data directory's. */
-export const resolve = (config: Pick<ServerConfig, "secretKey" | "dataDir">): Effect.Effect<Redacted.Redacted, SecretKeyError> =>
+export const resolve = (config: Pick<ServerSettings, "secretKey" | "dataDir">): Effect.Effect<Redacted.Redacted, SecretKeyError> =>
   Option.match(config.secretKey, { onSome: Effect.succeed, onNone: () => fromDataDir(config.dataDir) })

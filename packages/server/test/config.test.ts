@@ -5,15 +5,17 @@
  * checked at start-up without calling any server.
  */
 import { NodeContext } from "@effect/platform-node"
-import { decoding, Models, RecordStore, Users } from "@ragkit/core"
+import { ChunkIndex, decoding, type DocumentId, type KnowledgeBaseId, Models, RecordStore, Users } from "@ragkit/core"
+import { freshDatabase } from "@ragkit/store-pg/testing"
 import { ConfigProvider, Effect, Either, Layer, Option, Redacted } from "effect"
+import { generateKeyPairSync } from "node:crypto"
 import { createServer, type Server } from "node:http"
 import { mkdtemp, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { defaults, load, parseArgs, type ServerConfig } from "../src/Config.js"
+import { defaults, load, type ServerSettings } from "../src/Config.js"
 import * as Engine from "../src/Engine.js"
 
 const dirs: Array<string> = []
@@ -33,13 +35,13 @@ const loadWith = async (content: unknown, env: Record<string, string> = {}, viaF
   return { file, result: await Effect.runPromise(Effect.either(loaded)) }
 }
 
-const errorOf = (result: Either.Either<ServerConfig, unknown>): string =>
+const errorOf = (result: Either.Either<ServerSettings, unknown>): string =>
   Either.isLeft(result) ? String((result.left as { message?: string }).message) : "no error"
 
 describe("the config file", () => {
   it("declares the deployment's providers and defaults; keys come from the environment, paths are relative to the file", async () => {
     const { file, result } = await loadWith(
-      {
+      { models: {
         providers: [
           {
             name: "BAAI",
@@ -50,7 +52,7 @@ describe("the config file", () => {
           { name: "literal", kind: "ollama", apiKey: "written-in-the-file" }
         ],
         defaults: { chat: "gpt-4o-mini@openai", embedding: "BAAI/bge-large-zh-v1.5@BAAI" }
-      },
+      } },
       { TEST_OPENAI_KEY: "sk-from-the-environment" }
     )
     if (Either.isLeft(result)) throw result.left
@@ -72,7 +74,7 @@ describe("the config file", () => {
   })
 
   it("is found through RAGKIT_CONFIG too; without one, the built-in defaults stay", async () => {
-    const { result } = await loadWith({ defaults: { rerank: "r@BAAI" } }, {}, false)
+    const { result } = await loadWith({ models: { defaults: { rerank: "r@BAAI" } } }, {}, false)
     expect(Either.isRight(result) && result.right.models.defaults).toEqual({ rerank: "r@BAAI" })
     const none = await Effect.runPromise(load().pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map())), Effect.provide(NodeContext.layer)))
     expect([Option.isNone(none.configFile), none.models]).toEqual([true, { providers: [], defaults: {} }])
@@ -81,19 +83,35 @@ describe("the config file", () => {
 
   it("names the key of every mistake", async () => {
     const cases: ReadonlyArray<readonly [unknown, string]> = [
-      [{ provider: [] }, "provider: is not a known key"],
-      [{ providers: {} }, "providers: must be a list of providers"],
-      [{ providers: [{ name: "x", kind: "openai", models: [] }] }, `providers[0].kind: Expected "openai-compatible" | "ollama" | "onnx" | "builtin", actual "openai"`],
-      [{ providers: [{ name: "x", kind: "onnx", models: [{ name: "m", type: "embedding", maxTokens: 0 }] }] }, "providers[0].models[0].maxTokens: must be a positive integer"],
-      [{ providers: [{ name: "x", kind: "onnx", models: [{ name: "m", type: "embeddings" }] }] }, `providers[0].models[0].type: Expected "chat" | "embedding" | "rerank", actual "embeddings"`],
-      [{ providers: [{ name: "x", kind: "ollama", modles: [] }] }, "providers[0].modles: is not a known key"],
-      [{ providers: [{ name: "x", kind: "ollama", models: [{ name: "m", type: "chat", path: "/m" }] }] }, "providers[0].models[0].path: path is for providers of kind onnx"],
-      [{ providers: [{ name: "x", kind: "ollama", baseUrl: "127.0.0.1:11434" }] }, "providers[0].baseUrl: must be an http(s) URL"],
-      [{ providers: [{ name: "a@b", kind: "ollama" }] }, "providers[0].name: a provider's name can't contain @"],
-      [{ providers: [{ name: "x", kind: "ollama" }, { name: "x", kind: "onnx" }] }, "providers[1].name: provider x is declared twice"],
-      [{ providers: [{ name: "x", kind: "openai-compatible", apiKey: "${NOT_SET_ANYWHERE}" }] }, "providers[0].apiKey: the environment variable NOT_SET_ANYWHERE is not set"],
-      [{ defaults: { chat: "gpt-4o-mini" } }, "defaults.chat: must be name@provider"],
-      [{ defaults: { llm: "x@y" } }, "defaults.llm: is not a known key"],
+      // The old top-level keys moved under models.
+      [{ providers: [] }, "providers: is not a known key"],
+      [{ defaults: {} }, "defaults: is not a known key"],
+      [{ port: 70000 }, "port: must be an integer between 0 and 65535"],
+      [{ chunkIndex: { kind: "faiss" } }, "chunkIndex"],
+      [{ chunkIndex: { kind: "pgvector", uri: "/x" } }, "chunkIndex.uri: is not a known key"],
+      [{ blobStore: { kind: "s3" } }, `blobStore.kind: Expected "file", actual "s3"`],
+      [{ database: { url: "mysql://x" } }, "database.url: must be a postgres:// URL"],
+      [{ auth: { registration: "maybe" } }, `auth.registration: Expected "open" | "closed", actual "maybe"`],
+      [{ auth: { sessionHours: 0 } }, "auth.sessionHours: must be an integer between 1 and 8760"],
+      [{ auth: { rsaPrivateKeyFile: "no-such.pem" } }, "auth.rsaPrivateKeyFile: "],
+      [{ limits: { uploadMb: "big" } }, "limits.uploadMb: must be an integer between 1 and 1048576"],
+      [{ limits: { parseTimeoutMs: 10 } }, "limits.parseTimeoutMs: must be an integer between 1000 and 2147483647"],
+      [{ limits: { uploadMB: 1 } }, "limits.uploadMB: is not a known key"],
+      [{ log: { format: "xml" } }, `log.format: Expected "text" | "json", actual "xml"`],
+      [{ secretKey: "${NOT_SET_ANYWHERE}" }, "secretKey: the environment variable NOT_SET_ANYWHERE is not set"],
+      [{ secretKey: "short" }, "secretKey: must have at least 32 characters"],
+      [{ models: { providers: {} } }, "models.providers: must be a list of providers"],
+      [{ models: { providers: [{ name: "x", kind: "openai", models: [] }] } }, `models.providers[0].kind: Expected "openai-compatible" | "ollama" | "onnx" | "builtin", actual "openai"`],
+      [{ models: { providers: [{ name: "x", kind: "onnx", models: [{ name: "m", type: "embedding", maxTokens: 0 }] }] } }, "models.providers[0].models[0].maxTokens: must be a positive integer"],
+      [{ models: { providers: [{ name: "x", kind: "onnx", models: [{ name: "m", type: "embeddings" }] }] } }, `models.providers[0].models[0].type: Expected "chat" | "embedding" | "rerank", actual "embeddings"`],
+      [{ models: { providers: [{ name: "x", kind: "ollama", modles: [] }] } }, "models.providers[0].modles: is not a known key"],
+      [{ models: { providers: [{ name: "x", kind: "ollama", models: [{ name: "m", type: "chat", path: "/m" }] }] } }, "models.providers[0].models[0].path: path is for providers of kind onnx"],
+      [{ models: { providers: [{ name: "x", kind: "ollama", baseUrl: "127.0.0.1:11434" }] } }, "models.providers[0].baseUrl: must be an http(s) URL"],
+      [{ models: { providers: [{ name: "a@b", kind: "ollama" }] } }, "models.providers[0].name: a provider's name can't contain @"],
+      [{ models: { providers: [{ name: "x", kind: "ollama" }, { name: "x", kind: "onnx" }] } }, "models.providers[1].name: provider x is declared twice"],
+      [{ models: { providers: [{ name: "x", kind: "openai-compatible", apiKey: "${NOT_SET_ANYWHERE}" }] } }, "models.providers[0].apiKey: the environment variable NOT_SET_ANYWHERE is not set"],
+      [{ models: { defaults: { chat: "gpt-4o-mini" } } }, "models.defaults.chat: must be name@provider"],
+      [{ models: { defaults: { llm: "x@y" } } }, "models.defaults.llm: is not a known key"],
       ["{ providers: [] }", "not valid JSON"]
     ]
     for (const [content, message] of cases) {
@@ -117,14 +135,6 @@ describe("the config file", () => {
     )
     expect(loaded.models.providers.map((p) => `${p.name}:${p.kind}`)).toEqual(["BAAI:onnx", "openai:openai-compatible", "local:ollama"])
     expect(loaded.models.defaults.embedding).toBe("BAAI/bge-large-zh-v1.5@BAAI")
-  })
-
-  it("ragkit's arguments: the command and --config", () => {
-    expect(parseArgs([])).toEqual({ command: "serve", configFile: undefined })
-    expect(parseArgs(["worker", "--config", "a.json"])).toEqual({ command: "worker", configFile: "a.json" })
-    expect(parseArgs(["--config=b.json", "serve"])).toEqual({ command: "serve", configFile: "b.json" })
-    expect(parseArgs(["serve", "--config"])).toBe("--config needs a path")
-    expect(parseArgs(["serve", "--conf", "x"])).toBe("unexpected argument --conf")
   })
 })
 
@@ -165,7 +175,7 @@ describe("the engine on a config file", () => {
   })
   afterAll(() => new Promise<void>((resolve) => ollama.server.close(() => resolve())))
 
-  const configWith = (defaultsOf: Record<string, string>): ServerConfig =>
+  const configWith = (defaultsOf: Record<string, string>): ServerSettings =>
     defaults({
       dataDir,
       workers: 0,
@@ -234,8 +244,119 @@ describe("the engine on a config file", () => {
     const exit = await Effect.runPromise(Effect.either(Effect.scoped(Layer.build(Engine.layer(config)))))
     expect(Either.isLeft(exit) && exit.left).toMatchObject({
       _tag: "ConfigFileError",
-      message: "config file ragkit.json: defaults.embedding: BAAI/bge-large-zh-v1.5@BAAI can't be used: its model folder does not exist"
+      message: "config file ragkit.json: models.defaults.embedding: BAAI/bge-large-zh-v1.5@BAAI can't be used: its model folder does not exist"
     })
     expect(ollama.requests.length).toBe(before)
   }, 120_000)
+})
+
+describe("the server's settings", () => {
+  const loadFrom = (file: string | undefined, env: Record<string, string> = {}, flags: Record<string, unknown> = {}) =>
+    Effect.runPromise(
+      Effect.either(
+        load({ configFile: file, flags }).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))), Effect.provide(NodeContext.layer))
+      )
+    )
+  const writeConfig = async (content: unknown) => {
+    const file = join(await tempDir(), "ragkit.json")
+    await writeFile(file, JSON.stringify(content))
+    return file
+  }
+
+  it("take a flag over its variable over the file over the default; the file's paths are relative to it", async () => {
+    const file = await writeConfig({ host: "0.0.0.0", port: 1000, dataDir: "data", limits: { uploadMb: 10, parseTimeoutMs: 5000 }, log: { format: "json" } })
+    const loaded = await loadFrom(file, { RAGKIT_PORT: "2000", RAGKIT_UPLOAD_MB: "20" }, { port: 3000 })
+    if (Either.isLeft(loaded)) throw loaded.left
+    const s = loaded.right
+    const dataDir = join(file, "..", "data")
+    expect([s.host, s.port, s.limits.uploadMb, s.limits.parseTimeoutMs, s.log, s.dataDir]).toEqual([
+      "0.0.0.0",
+      3000,
+      20,
+      5000,
+      { format: "json", level: "info" },
+      dataDir
+    ])
+    expect([s.blobStore, s.chunkIndex]).toEqual([{ kind: "file", dir: join(dataDir, "blobs") }, { kind: "lancedb", uri: join(dataDir, "lancedb") }])
+    // Nothing set: the defaults; a variable's path is taken as written.
+    const none = await loadFrom(undefined, { RAGKIT_DATA_DIR: "./elsewhere", RAGKIT_CHUNK_INDEX: "pgvector" })
+    if (Either.isLeft(none)) throw none.left
+    expect([none.right.limits.uploadMb, none.right.auth.registration, none.right.dataDir, none.right.chunkIndex, none.right.shutdownGraceMs]).toEqual([
+      128,
+      "open",
+      "./elsewhere",
+      { kind: "pgvector" },
+      10_000
+    ])
+    // A variable's kind replaces the file's whole chunkIndex object.
+    const other = await loadFrom(await writeConfig({ chunkIndex: { kind: "lancedb", uri: "s3://bucket/index" } }), { RAGKIT_CHUNK_INDEX: "pgvector" })
+    expect(Either.isRight(other) && other.right.chunkIndex).toEqual({ kind: "pgvector" })
+    const remote = await loadFrom(await writeConfig({ chunkIndex: { kind: "lancedb", uri: "s3://bucket/index" } }))
+    expect(Either.isRight(remote) && remote.right.chunkIndex).toEqual({ kind: "lancedb", uri: "s3://bucket/index" })
+  })
+
+  it("read secrets written ${NAME} from the environment and keep them redacted; OTEL_EXPORTER_OTLP_ENDPOINT sets the traces URL", async () => {
+    const file = await writeConfig({
+      database: { url: "${TEST_DB_URL}" },
+      secretKey: "${TEST_SECRET}",
+      auth: { registration: "closed", sessionHours: 12, loginLimits: { account: { attempts: 5, windowMinutes: 10 }, address: false } }
+    })
+    const dbUrl = "postgres://u:db-password-123@127.0.0.1:5432/x"
+    const loaded = await loadFrom(file, { TEST_DB_URL: dbUrl, TEST_SECRET: "s".repeat(40), OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318/" })
+    if (Either.isLeft(loaded)) throw loaded.left
+    const s = loaded.right
+    expect(Option.map(s.databaseUrl, Redacted.value)).toEqual(Option.some(dbUrl))
+    expect(JSON.stringify(s)).not.toContain("db-password-123")
+    expect([s.auth.registration, s.auth.sessionHours, s.auth.loginLimits.address]).toEqual(["closed", 12, false])
+    expect(s.auth.loginLimits.account).toMatchObject({ attempts: 5 })
+    expect(s.telemetry).toEqual({ tracesUrl: Option.some("http://127.0.0.1:4318/v1/traces"), serviceName: "ragkit" })
+  })
+
+  it("read the RSA private key at start-up, and refuse one the passphrase does not open", async () => {
+    const { privateKey } = generateKeyPairSync("rsa", {
+      modulusLength: 1024,
+      privateKeyEncoding: { type: "pkcs8", format: "pem", cipher: "aes-256-cbc", passphrase: "open sesame" },
+      publicKeyEncoding: { type: "spki", format: "pem" }
+    })
+    const dir = await tempDir()
+    await writeFile(join(dir, "private.pem"), privateKey)
+    const file = join(dir, "ragkit.json")
+    await writeFile(file, JSON.stringify({ auth: { rsaPrivateKeyFile: "private.pem", rsaPassphrase: "${TEST_RSA_PASSPHRASE}" } }))
+    const ok = await loadFrom(file, { TEST_RSA_PASSPHRASE: "open sesame" })
+    if (Either.isLeft(ok)) throw ok.left
+    expect(ok.right.auth.rsaPrivateKeyFile).toEqual(Option.some(join(dir, "private.pem")))
+    expect(Option.map(ok.right.auth.rsaPrivateKey, Redacted.value)).toEqual(Option.some(privateKey))
+    const wrong = await loadFrom(file, { TEST_RSA_PASSPHRASE: "wrong" })
+    expect(errorOf(wrong)).toBe(`config file ${file}: auth.rsaPrivateKeyFile: ${join(dir, "private.pem")} is not a PEM private key that auth.rsaPassphrase opens`)
+    expect(errorOf(wrong)).not.toContain("wrong")
+    const missing = await loadFrom(file, {}, {})
+    expect(errorOf(missing)).toContain("auth.rsaPassphrase: the environment variable TEST_RSA_PASSPHRASE is not set")
+  })
+
+  it("put the chunk index in pgvector on PGlite, which bundles it", async () => {
+    const settings = defaults({ dataDir: await tempDir(), chunkIndex: { kind: "pgvector" } })
+    const count = await Effect.runPromise(
+      Effect.scoped(
+        Effect.flatMap(Layer.build(Engine.stores(settings)), (context) =>
+          Effect.flatMap(Effect.provide(ChunkIndex.ChunkIndex, context), (index) => index.countByDocument("kb" as KnowledgeBaseId, "doc" as DocumentId))
+        )
+      )
+    )
+    expect(count).toBe(0)
+  }, 60_000)
+
+  const pgUrl = process.env["RAGKIT_TEST_PG_URL"]
+  it.skipIf(pgUrl === undefined)("on a Postgres without the vector extension, pgvector stops the start saying so", async () => {
+    const message = await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const db = yield* freshDatabase(pgUrl!)
+          const settings = defaults({ dataDir: yield* Effect.promise(tempDir), databaseUrl: Option.some(Redacted.make(db.url)), chunkIndex: { kind: "pgvector" } })
+          const error = yield* Effect.flip(Effect.scoped(Layer.build(Engine.stores(settings))))
+          return error.message
+        })
+      )
+    )
+    expect(message).toContain("pgvector is not installed in this database")
+  }, 60_000)
 })

@@ -14,7 +14,7 @@ import * as Engine from "../src/Engine.js"
 
 describe("the server's parse time limit", () => {
   it("with parser threads off, a document past the limit fails and the worker goes on", async () => {
-    const config = defaults({ workers: 1, ocr: false, testModels: true, parserThreads: 0, parseTimeoutMs: 1_000 })
+    const config = defaults({ workers: 1, ocr: false, testModels: true, parserThreads: 0, limits: { parseTimeoutMs: 1_000 } })
     const ports = Layer.mergeAll(Rag.layerMemoryStores, Parsers.layerWithoutOcr().pipe(Layer.provideMerge(Tokenizer.layer)))
     const engine = Rag.layer(ports, [TestModels.layer])
     const rag = await createRagClient(Layer.provideMerge(Engine.workerLoop(config), engine))

@@ -9,7 +9,8 @@ import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
-import { ServerConfig } from "../src/Config.js"
+import { NodeContext } from "@effect/platform-node"
+import { fromEnvironment } from "../src/Config.js"
 import * as SecretKey from "../src/SecretKey.js"
 
 const dirs: Array<string> = []
@@ -21,7 +22,7 @@ const tempDir = async () => {
 }
 
 const fromEnv = (env: Record<string, string>) =>
-  Effect.runPromise(Effect.either(Effect.withConfigProvider(ServerConfig, ConfigProvider.fromMap(new Map(Object.entries(env))))))
+  Effect.runPromise(Effect.either(fromEnvironment.pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))), Effect.provide(NodeContext.layer))))
 
 describe("the secret key", () => {
   it("is generated into <data-dir>/secret.key (0600) on first start, and the same key is read after", async () => {
@@ -55,14 +56,14 @@ describe("the secret key", () => {
 describe("the environment", () => {
   it("sets the secret key, the rule on tenants' providers and the session lifetime", async () => {
     const unset = await fromEnv({})
-    expect(unset._tag === "Right" && [Option.isNone(unset.right.secretKey), unset.right.allowPrivateProviders, unset.right.sessionHours]).toEqual([
+    expect(unset._tag === "Right" && [Option.isNone(unset.right.secretKey), unset.right.allowPrivateProviders, unset.right.auth.sessionHours]).toEqual([
       true,
       false,
       168
     ])
     const key = "a-configured-secret-key-of-40-characters"
     const set = await fromEnv({ RAGKIT_SECRET_KEY: key, RAGKIT_ALLOW_PRIVATE_PROVIDERS: "true", RAGKIT_SESSION_HOURS: "12" })
-    expect(set._tag === "Right" && [Option.map(set.right.secretKey, Redacted.value), set.right.allowPrivateProviders, set.right.sessionHours]).toEqual([
+    expect(set._tag === "Right" && [Option.map(set.right.secretKey, Redacted.value), set.right.allowPrivateProviders, set.right.auth.sessionHours]).toEqual([
       Option.some(key),
       true,
       12

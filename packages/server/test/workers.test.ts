@@ -12,13 +12,13 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { defaults, type ServerConfig } from "../src/Config.js"
+import { defaults, type ServerSettings } from "../src/Config.js"
 import * as Engine from "../src/Engine.js"
 
 const adminUrl = process.env["RAGKIT_TEST_PG_URL"]
 const bin = fileURLToPath(new URL("../src/bin.ts", import.meta.url))
 
-const startWorker = (config: ServerConfig, log: Array<string>): ChildProcess => {
+const startWorker = (config: ServerSettings, log: Array<string>): ChildProcess => {
   const child = spawn(process.execPath, ["--import", "tsx", bin, "worker"], {
     env: {
       ...process.env,
@@ -63,7 +63,7 @@ if (adminUrl === undefined) {
     const children: Array<ChildProcess> = []
     const logs: Array<string> = []
     let rag: RagClient
-    let config: ServerConfig
+    let config: ServerSettings
     let dataDir: string
 
     beforeAll(async () => {
