@@ -1,34 +1,20 @@
 /**
- * The HTTP surface. For now the system routes; the seed API, the RAGFlow REST API and the
- * OpenAI-compatible chat come with the server issue.
+ * The HTTP surface: the seed API (`api/SeedApi.ts`) and its OpenAPI document, served on the
+ * `HttpServer` the host provides.
  */
-import { HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
-import { RecordStore } from "@ragkit/core"
-import { Effect } from "effect"
+import { HttpApiBuilder, HttpServer } from "@effect/platform"
+import { Layer } from "effect"
+import * as SeedApi from "./api/SeedApi.js"
+import * as System from "./api/seed/System.js"
 
-export const version = "0.0.0"
+export const version = System.version
 
-const ok = (data: unknown) => HttpServerResponse.unsafeJson({ code: 0, data, message: "success" })
+/** Where the OpenAPI document of the seed API is served (no credentials needed). */
+export const openApiPath = "/api/v1/openapi.json"
 
-export const router = HttpRouter.empty.pipe(
-  HttpRouter.get("/api/v1/system/ping", HttpServerResponse.text("pong")),
-  HttpRouter.get("/api/v1/system/version", Effect.succeed(ok(version))),
-  HttpRouter.get(
-    "/api/v1/system/healthz",
-    Effect.gen(function* () {
-      const store = yield* RecordStore.RecordStore
-      const db = yield* store.tenants.count({}).pipe(
-        Effect.as("ok" as const),
-        Effect.catchAll(() => Effect.succeed("nok" as const))
-      )
-      const body = { db, status: db === "ok" ? "ok" : "nok" }
-      return HttpServerResponse.unsafeJson(body, { status: db === "ok" ? 200 : 500 })
-    })
-  )
-)
-
-export const app = router.pipe(
-  HttpRouter.catchAllCause(() => Effect.succeed(HttpServerResponse.unsafeJson({ code: 100, data: null, message: "internal error" }, { status: 500 }))),
-  HttpServer.serve(),
+/** Serves the API and its OpenAPI document; needs the engine's services and an `HttpServer`. */
+export const app = HttpApiBuilder.serve().pipe(
+  Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: openApiPath })),
+  Layer.provide(SeedApi.layer),
   HttpServer.withLogAddress
 )

@@ -23,7 +23,13 @@ describe("system routes, and the engine behind them", () => {
         const client = yield* HttpClient.HttpClient
         const ping = yield* client.execute(HttpClientRequest.get("/api/v1/system/ping"))
         expect([ping.status, yield* ping.text]).toEqual([200, "pong"])
-        const version = yield* client.execute(HttpClientRequest.get("/api/v1/system/version"))
+        // The version needs credentials, as the seed lists.
+        const anonymous = yield* client.execute(HttpClientRequest.get("/api/v1/system/version"))
+        expect([anonymous.status, yield* anonymous.json]).toEqual([401, { code: 401, data: null, message: expect.stringMatching(/^Unauthorized/) }])
+        const users = decoding(yield* Users.Users, Users.Operations)
+        yield* users.register({ email: "version@example.com", nickname: "v", password: "password" })
+        const { token } = yield* users.login({ email: "version@example.com", password: "password" })
+        const version = yield* client.execute(HttpClientRequest.get("/api/v1/system/version").pipe(HttpClientRequest.bearerToken(token)))
         expect(yield* version.json).toEqual({ code: 0, data: Http.version, message: "success" })
         const health = yield* client.execute(HttpClientRequest.get("/api/v1/system/healthz"))
         expect([health.status, yield* health.json]).toEqual([200, { db: "ok", status: "ok" }])

@@ -1,0 +1,87 @@
+/**
+ * The `ragkit` command as a child process, started as `pnpm start` starts it (`tsx
+ * packages/server/src/bin.ts <command>` from the repository's root), with only the `RAGKIT_*`
+ * variables a test gives: none of the test runner's leak in (`RAGKIT_TEST_PG_URL` and the like).
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { mkdir, mkdtemp, symlink } from "node:fs/promises"
+import { createServer } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+
+export const repoRoot = fileURLToPath(new URL("../../../../", import.meta.url))
+
+export interface RagkitProcess {
+  readonly child: ChildProcess
+  /** Everything it wrote to stdout and stderr so far. */
+  readonly log: () => string
+  /** SIGTERM (or `signal`) to its process group, then waits for it to exit; its exit code. */
+  readonly stop: (signal?: NodeJS.Signals) => Promise<number | null>
+}
+
+/**
+ * A new, empty data directory, except that its `models` folder is shared by the tests of this
+ * machine (`$TMPDIR/ragkit-test-models`): the built-in GloVe model is built there once (half a
+ * minute) instead of at every start. Builds write under unique names and rename, so tests that
+ * start at once may share it.
+ */
+export const freshDataDir = async (prefix: string): Promise<string> => {
+  const dir = await mkdtemp(join(tmpdir(), prefix))
+  const models = join(tmpdir(), "ragkit-test-models")
+  await mkdir(models, { recursive: true })
+  await symlink(models, join(dir, "models"))
+  return dir
+}
+
+/** A port that was free a moment ago, on loopback. */
+export const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const probe = createServer()
+    probe.once("error", reject)
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      probe.close(() => resolve(port))
+    })
+  })
+
+export const startRagkit = (args: ReadonlyArray<string>, env: Record<string, string>): RagkitProcess => {
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("RAGKIT_")))
+  const child = spawn(`${repoRoot}node_modules/.bin/tsx`, ["packages/server/src/bin.ts", ...args], {
+    cwd: repoRoot,
+    env: { ...inherited, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+    // Its own process group: stopping it stops tsx's node child too.
+    detached: true
+  })
+  const chunks: Array<string> = []
+  child.stdout!.on("data", (b: Buffer) => chunks.push(b.toString()))
+  child.stderr!.on("data", (b: Buffer) => chunks.push(b.toString()))
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+  const stop = async (signal: NodeJS.Signals = "SIGTERM") => {
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+      try {
+        process.kill(-child.pid, signal)
+      } catch {
+        // already gone
+      }
+    }
+    return exited
+  }
+  return { child, log: () => chunks.join(""), stop }
+}
+
+/** Waits until `url` answers 200 (the server is up); fails with the log if the process exits first. */
+export const waitUntilServing = async (server: RagkitProcess, url: string, timeoutMs: number): Promise<void> => {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    if (server.child.exitCode !== null || server.child.signalCode !== null) {
+      throw new Error(`ragkit exited (${server.child.exitCode ?? server.child.signalCode}) before serving:\n${server.log()}`)
+    }
+    const up = await fetch(url, { signal: AbortSignal.timeout(2_000) }).then((r) => r.ok, () => false)
+    if (up) return
+    if (Date.now() > deadline) throw new Error(`ragkit did not serve ${url} within ${timeoutMs} ms:\n${server.log()}`)
+    await new Promise((r) => setTimeout(r, 200))
+  }
+}
