@@ -14,6 +14,7 @@ import * as RecordStore from "./ports/RecordStore.js"
 import * as TaskQueue from "./ports/TaskQueue.js"
 import * as Tokenizer from "./text/Tokenizer.js"
 import * as ApiTokens from "./services/ApiTokens.js"
+import * as Chunks from "./services/Chunks.js"
 import * as Completions from "./services/Completions.js"
 import * as Conversations from "./services/Conversations.js"
 import * as Dialogs from "./services/Dialogs.js"
@@ -44,6 +45,7 @@ export type Services =
   | ModelProvider.ModelPlugins
   | KnowledgeBases.KnowledgeBases
   | Documents.Documents
+  | Chunks.Chunks
   | Dialogs.Dialogs
   | Conversations.Conversations
   | Retrieval.Retrieval
@@ -84,6 +86,7 @@ export const layerServices = (options: Options = {}): Layer.Layer<Services, neve
     ApiTokens.layer,
     KnowledgeBases.layer,
     Documents.layer(options.documents),
+    Chunks.layer,
     Dialogs.layer,
     Conversations.layer,
     Retrieval.layer,

@@ -20,6 +20,7 @@ import type { TenantId } from "./domain/Ids.js"
 import { RecordStore } from "./ports/RecordStore.js"
 import type { Ports, Services } from "./Rag.js"
 import * as ApiTokens from "./services/ApiTokens.js"
+import * as Chunks from "./services/Chunks.js"
 import * as Completions from "./services/Completions.js"
 import * as Conversations from "./services/Conversations.js"
 import * as Dialogs from "./services/Dialogs.js"
@@ -76,6 +77,7 @@ export interface RagClient {
   readonly models: Client<Models.ModelsService, typeof Models.Operations>
   readonly knowledgeBases: Client<KnowledgeBases.KnowledgeBasesService, typeof KnowledgeBases.Operations>
   readonly documents: Client<Documents.DocumentsService, typeof Documents.Operations>
+  readonly chunks: Client<Chunks.ChunksService, typeof Chunks.Operations>
   readonly dialogs: Client<Dialogs.DialogsService, typeof Dialogs.Operations>
   readonly conversations: Client<Conversations.ConversationsService, typeof Conversations.Operations>
   readonly retrieval: Client<Retrieval.RetrievalService, typeof Retrieval.Operations>
@@ -159,6 +161,7 @@ export const createRagClient = async <E>(layer: Layer.Layer<Services | Ports, E,
         models: Models.Models,
         knowledgeBases: KnowledgeBases.KnowledgeBases,
         documents: Documents.Documents,
+        chunks: Chunks.Chunks,
         dialogs: Dialogs.Dialogs,
         conversations: Conversations.Conversations,
         retrieval: Retrieval.Retrieval,
@@ -172,6 +175,7 @@ export const createRagClient = async <E>(layer: Layer.Layer<Services | Ports, E,
     conforms(services.models, Models.Operations)
     conforms(services.knowledgeBases, KnowledgeBases.Operations)
     conforms(services.documents, Documents.Operations)
+    conforms(services.chunks, Chunks.Operations)
     conforms(services.dialogs, Dialogs.Operations)
     conforms(services.conversations, Conversations.Operations)
     conforms(services.retrieval, Retrieval.Operations)
@@ -214,6 +218,7 @@ export const createRagClient = async <E>(layer: Layer.Layer<Services | Ports, E,
       models: client(services.models, Models.Operations, run),
       knowledgeBases: client(services.knowledgeBases, KnowledgeBases.Operations, run),
       documents: client(services.documents, Documents.Operations, run),
+      chunks: client(services.chunks, Chunks.Operations, run),
       dialogs: client(services.dialogs, Dialogs.Operations, run),
       conversations: client(services.conversations, Conversations.Operations, run),
       retrieval: client(services.retrieval, Retrieval.Operations, run),

@@ -36,6 +36,7 @@ export * as HtmlTables from "./text/HtmlTables.js"
 export * as StopWords from "./text/StopWords.js"
 
 export * as ApiTokens from "./services/ApiTokens.js"
+export * as Chunks from "./services/Chunks.js"
 export * as Completions from "./services/Completions.js"
 export * as Conversations from "./services/Conversations.js"
 export * as Dialogs from "./services/Dialogs.js"

@@ -61,6 +61,15 @@ export class DocumentPreparer extends Context.Tag("@ragkit/core/DocumentPreparer
   DocumentPreparerService
 >() {}
 
+/** The search tokens and token count of a chunk's text, as every chunk gets them (parsed or added by hand). */
+export const tokenizeContent = (
+  tokenizer: TokenizerService,
+  content: string
+): Pick<PreparedChunk, "content_ltks" | "content_sm_ltks" | "token_num"> => {
+  const content_ltks = tokenizer.tokenize(content)
+  return { content_ltks, content_sm_ltks: tokenizer.fineTokenize(content_ltks), token_num: tokenizer.countTokens(content) }
+}
+
 /** Parses, chunks and tokenizes with these services, on the calling thread. */
 export const makeLocal = (
   parsers: ParserRegistryService,
@@ -75,15 +84,7 @@ export const makeLocal = (
         const parsedAt = performance.now()
         const method = yield* methods.require(input.parserId)
         const drafts = yield* method.chunk(parsed, input.parserConfig, { docName: input.fileName })
-        const chunks = drafts.map((draft): PreparedChunk => {
-          const content_ltks = tokenizer.tokenize(draft.content)
-          return {
-            ...draft,
-            content_ltks,
-            content_sm_ltks: tokenizer.fineTokenize(content_ltks),
-            token_num: tokenizer.countTokens(draft.content)
-          }
-        })
+        const chunks = drafts.map((draft): PreparedChunk => ({ ...draft, ...tokenizeContent(tokenizer, draft.content) }))
         const pages = new Set<number>()
         for (const section of parsed.sections) if (section.page !== undefined) pages.add(section.page)
         return {

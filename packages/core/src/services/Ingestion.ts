@@ -54,7 +54,7 @@ import { LeaseLost, type Task, TaskQueue, WorkerStatus } from "../ports/TaskQueu
 import { Tokenizer } from "../text/Tokenizer.js"
 import * as ChunkEnrichment from "./internal/ChunkEnrichment.js"
 import * as DocumentRuns from "./internal/DocumentRuns.js"
-import { Models } from "./Models.js"
+import { Models, type ModelsService } from "./Models.js"
 
 export interface IngestionOptions {
   /** Names this worker in task leases and in the worker registry. Default: a random id. */
@@ -121,6 +121,25 @@ export interface IngestionService {
 
 export class Ingestion extends Context.Tag("@ragkit/core/Ingestion")<Ingestion, IngestionService>() {}
 
+/** The knowledge base's embedder, checked against what it was indexed with before. */
+export const knowledgeBaseEmbedder = (models: ModelsService, kb: KnowledgeBase, caller: Caller) =>
+  Effect.gen(function* () {
+    const embedder = yield* models.embedder(caller, kb.embedding_model)
+    if (kb.embedder !== null && (kb.embedder.model !== embedder.modelId || kb.embedder.dimensions !== embedder.dimensions)) {
+      return yield* Effect.fail(
+        new ModelError({
+          reason: "InvalidInput",
+          model: kb.embedding_model,
+          message: `the dataset was indexed with ${kb.embedder.model} (${kb.embedder.dimensions} dimensions), not ${embedder.modelId} (${embedder.dimensions}); re-parse every document after changing the model`
+        })
+      )
+    }
+    return embedder
+  })
+
+/** The title's share of a chunk's vector, unless `IngestionOptions.titleWeight` says otherwise. */
+export const DefaultTitleWeight = 0.1
+
 /** A stable chunk id from the document, its run, and the chunk's place and text. */
 export const chunkId = (docId: string, generation: number, index: number, content: string): ChunkId =>
   createHash("sha256").update(`${docId}\u0000${generation}\u0000${index}\u0000${content}`).digest("hex").slice(0, 32) as ChunkId
@@ -146,12 +165,14 @@ const describe = (what: string, error: { readonly _tag?: string; readonly reason
 /** Registry entries of workers silent for this long are dropped when a worker starts. */
 const forgetWorkersAfterMs = 24 * 60 * 60 * 1000
 
-const stemOf = (name: string) => {
+/** A document's title as its chunks carry it: the name without its extension. */
+export const stemOf = (name: string) => {
   const dot = name.lastIndexOf(".")
   return dot > 0 ? name.slice(0, dot) : name
 }
 
-const mix = (title: ReadonlyArray<number>, content: ReadonlyArray<number>, w: number): Array<number> =>
+/** A chunk's vector: the title's and the content's, weighted `w` for the title. */
+export const mix = (title: ReadonlyArray<number>, content: ReadonlyArray<number>, w: number): Array<number> =>
   content.map((x, i) => w * (title[i] ?? 0) + (1 - w) * x)
 
 /** The chunk method's items, then the generated ones it lacks. */
@@ -183,7 +204,7 @@ export const make = (options: IngestionOptions = {}) =>
     const enrichmentConcurrency = Math.max(1, options.enrichmentConcurrency ?? 4)
     const embedBatchSize = Math.max(1, options.embedBatchSize ?? 32)
     const upsertBatchSize = Math.max(1, options.upsertBatchSize ?? 256)
-    const titleWeight = options.titleWeight ?? 0.1
+    const titleWeight = options.titleWeight ?? DefaultTitleWeight
     const progressEveryMs = options.progressEveryMs ?? 1000
     const backoffMs = Math.max(1, options.backoffMs ?? 250)
     const backoffMaxMs = Math.max(backoffMs, options.backoffMaxMs ?? 30_000)
@@ -254,21 +275,7 @@ export const make = (options: IngestionOptions = {}) =>
     // -------------------------------------------------------------------------------------------
     // One document.
 
-    /** The knowledge base's embedder, checked against what it was indexed with before. */
-    const embedderFor = (kb: KnowledgeBase, caller: Caller) =>
-      Effect.gen(function* () {
-        const embedder = yield* models.embedder(caller, kb.embedding_model)
-        if (kb.embedder !== null && (kb.embedder.model !== embedder.modelId || kb.embedder.dimensions !== embedder.dimensions)) {
-          return yield* Effect.fail(
-            new ModelError({
-              reason: "InvalidInput",
-              model: kb.embedding_model,
-              message: `the dataset was indexed with ${kb.embedder.model} (${kb.embedder.dimensions} dimensions), not ${embedder.modelId} (${embedder.dimensions}); re-parse every document after changing the model`
-            })
-          )
-        }
-        return embedder
-      })
+    const embedderFor = (kb: KnowledgeBase, caller: Caller) => knowledgeBaseEmbedder(models, kb, caller)
 
     const embedAll = (
       report: (progress: number, lines: ReadonlyArray<string>) => Effect.Effect<unknown, StoreError | DocumentRuns.RunEnded>,

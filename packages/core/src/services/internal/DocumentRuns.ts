@@ -261,6 +261,33 @@ export const make = Effect.gen(function* () {
   /** After the document was deleted: its tasks are canceled, its chunks and images dropped. */
   const discard = (doc: Document) => Effect.zipRight(queue.cancelKey(doc.id), clear(doc))
 
+  /**
+   * Chunks added or removed by hand (`Chunks`): the document's `chunk_num` / `token_num` and its
+   * knowledge base's counters move by the deltas in one transaction; a knowledge base without an
+   * embedder records the one the added chunks were embedded with.
+   */
+  const adjust = (doc: Document, chunks: number, tokens: number, embedder: RunResult["embedder"] = null) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      store.transaction(
+        Effect.gen(function* () {
+          const next = yield* store.documents
+            .modify(doc.id, (d) =>
+              Effect.succeed(
+                withRun(d, {
+                  chunk_num: Math.max(0, d.chunk_num + chunks),
+                  token_num: Math.max(0, d.token_num + tokens),
+                  update_time: now,
+                  update_date: formatDate(now)
+                })
+              )
+            )
+            .pipe(Effect.flatMap(found(doc.id)))
+          yield* count(doc.kb_id, chunks, tokens, chunks > 0 ? embedder : null)
+          return next
+        })
+      )
+    )
+
   // -------------------------------------------------------------------------------------------
   // For the ingestion worker: reports and the end of a run.
 
@@ -382,7 +409,7 @@ export const make = Effect.gen(function* () {
       }
     })
 
-  return { start, cancel, reset, uncount, discard, report, done, failed, abandon, reconcile }
+  return { start, cancel, reset, uncount, discard, adjust, report, done, failed, abandon, reconcile }
 })
 
 export type DocumentRuns = Effect.Effect.Success<typeof make>
