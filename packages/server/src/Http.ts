@@ -1,8 +1,8 @@
 /**
- * The HTTP surface: the seed API (`api/SeedApi.ts`) and its OpenAPI document, served on the
- * `HttpServer` the host provides.
+ * The HTTP surface: the seed API (`api/SeedApi.ts`), its OpenAPI 3.1 document and a docs page
+ * reading it, served on the `HttpServer` the host provides.
  */
-import { HttpApiBuilder, HttpServer } from "@effect/platform"
+import { HttpApiBuilder, HttpApiScalar, HttpServer } from "@effect/platform"
 import { Layer } from "effect"
 import * as SeedApi from "./api/SeedApi.js"
 import * as System from "./api/seed/System.js"
@@ -12,9 +12,20 @@ export const version = System.version
 /** Where the OpenAPI document of the seed API is served (no credentials needed). */
 export const openApiPath = "/api/v1/openapi.json"
 
-/** Serves the API and its OpenAPI document; needs the engine's services and an `HttpServer`. */
+/** Where the API reference page (Scalar, its script served inline: no CDN) is served. */
+export const docsPath = "/docs"
+
+/**
+ * Every route the server serves, added to `HttpApiBuilder.Router`: the API's endpoints, its OpenAPI
+ * document and the docs page. `app` serves them; a test reads the router they fill.
+ */
+export const routes = Layer.mergeAll(
+  HttpApiBuilder.middlewareOpenApi({ path: openApiPath }),
+  HttpApiScalar.layer({ path: docsPath })
+).pipe(Layer.provideMerge(SeedApi.layer))
+
+/** Serves the API, its OpenAPI document and docs page; needs the engine's services and an `HttpServer`. */
 export const app = HttpApiBuilder.serve().pipe(
-  Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: openApiPath })),
-  Layer.provide(SeedApi.layer),
+  Layer.provide(routes),
   HttpServer.withLogAddress
 )

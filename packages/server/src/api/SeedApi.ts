@@ -7,6 +7,7 @@ import { Layer } from "effect"
 import * as Auth from "./Auth.js"
 import * as Boundary from "./Boundary.js"
 import * as Errors from "./Errors.js"
+import * as OpenApiDocument from "./OpenApiDocument.js"
 import * as Conversations from "./seed/Conversations.js"
 import * as Dialogs from "./seed/Dialogs.js"
 import * as Documents from "./seed/Documents.js"
@@ -26,6 +27,7 @@ export class SeedApi extends HttpApi.make("seed")
   .addError(Errors.BadRequest)
   .addError(Errors.NotFound)
   .addError(Errors.Internal)
+  .annotateContext(OpenApiDocument.annotations({ title: "ragkit", version: System.version, description: "ragkit's HTTP API (RAGFlow's web API under /api/v1)." }))
 {}
 
 /** Every group's handlers, the credentials check and the outermost middleware, over the engine. */
