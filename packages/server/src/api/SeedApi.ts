@@ -12,6 +12,7 @@ import * as Conversations from "./seed/Conversations.js"
 import * as Dialogs from "./seed/Dialogs.js"
 import * as Documents from "./seed/Documents.js"
 import * as Kbs from "./seed/Kbs.js"
+import * as OpenAi from "./seed/OpenAi.js"
 import * as System from "./seed/System.js"
 import * as Tenants from "./seed/Tenants.js"
 import * as User from "./seed/User.js"
@@ -24,6 +25,7 @@ export class SeedApi extends HttpApi.make("seed")
   .add(Tenants.group)
   .add(Dialogs.group)
   .add(Conversations.group)
+  .add(OpenAi.group)
   .addError(Errors.BadRequest)
   .addError(Errors.NotFound)
   .addError(Errors.Internal)
@@ -32,7 +34,7 @@ export class SeedApi extends HttpApi.make("seed")
 
 /** Every group's handlers, the credentials check and the outermost middleware, over the engine. */
 export const layer = HttpApiBuilder.api(SeedApi).pipe(
-  Layer.provide([Kbs.live, Documents.live, System.live, User.live, Tenants.live, Dialogs.live, Conversations.live]),
+  Layer.provide([Kbs.live, Documents.live, System.live, User.live, Tenants.live, Dialogs.live, Conversations.live, OpenAi.live]),
   Layer.provide(Auth.layer),
   Layer.provide(HttpApiBuilder.middleware(SeedApi, Boundary.boundary))
 )

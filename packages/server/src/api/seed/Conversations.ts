@@ -127,9 +127,9 @@ const failureFrame = (cause: Cause.Cause<unknown>) =>
     frame({ answer: `**ERROR**: ${e.message}`, reference: [] }, 500, e.message))
 
 /** Runs an effect as part of the request: its request id in errors and log lines. */
-type InRequest = <X, E>(self: Effect.Effect<X, E>) => Effect.Effect<X, E>
+export type InRequest = <X, E>(self: Effect.Effect<X, E>) => Effect.Effect<X, E>
 
-const inRequest = (requestId: string): InRequest => (self) =>
+export const inRequest = (requestId: string): InRequest => (self) =>
   self.pipe(Effect.locally(requestIdRef, requestId), Effect.annotateLogs("request_id", requestId))
 
 /**
@@ -139,7 +139,7 @@ const inRequest = (requestId: string): InRequest => (self) =>
  * keeps the request's id), and the stream's resources are released when the response ends or the
  * client goes away.
  */
-const started = <A, E>(stream: Stream.Stream<A, E>, around: InRequest): Effect.Effect<Stream.Stream<A, E>, E> =>
+export const started = <A, E>(stream: Stream.Stream<A, E>, around: InRequest): Effect.Effect<Stream.Stream<A, E>, E> =>
   Effect.flatMap(Scope.make(), (scope) =>
     Effect.gen(function* () {
       const pull = yield* Scope.extend(Stream.toPull(stream), scope)
