@@ -6,23 +6,11 @@ import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { expect, it } from "@effect/vitest"
 import { ApiToken, LoginFailure, randomHex32 } from "@ragkit/core"
-import { anId, stamps } from "@ragkit/core/testing"
+import { anApiToken, anId } from "@ragkit/core/testing"
 import { Effect, Either, Option, Schema } from "effect"
 import * as StorePg from "../src/index.js"
 
-const aToken = (beta: string | null) =>
-  new ApiToken({
-    id: anId(),
-    tenant_id: anId(),
-    created_by: anId(),
-    token_hash: randomHex32(),
-    token_prefix: "ragkit-x…",
-    dialog_id: null,
-    source: null,
-    beta,
-    last_used_time: null,
-    ...stamps()
-  })
+const aToken = (beta: string | null) => anApiToken({ beta })
 
 it.live("0006_login_failures adds the login_failure table and a unique index on API keys' beta", () =>
   Effect.gen(function* () {

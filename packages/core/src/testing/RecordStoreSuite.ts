@@ -8,9 +8,9 @@
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect, Either, Layer, Option } from "effect"
 import { type KnowledgeBaseId, type MessageId, randomHex32, type TenantId } from "../domain/Ids.js"
-import { ApiToken, LoginFailure, Message } from "../domain/Records.js"
+import { LoginFailure, Message } from "../domain/Records.js"
 import { RecordStore } from "../ports/RecordStore.js"
-import { aConversation, aDocument, aKnowledgeBase, aSession, aTenant, aUser, anId, stamps } from "./Records.js"
+import { aConversation, aDocument, aKnowledgeBase, anApiToken, aSession, aTenant, aUser, anId, stamps } from "./Records.js"
 
 export const RecordStoreSuite = <E>(name: string, storeLayer: Layer.Layer<RecordStore, E>) =>
   describe(`RecordStore conformance: ${name}`, () => {
@@ -108,19 +108,7 @@ export const RecordStoreSuite = <E>(name: string, storeLayer: Layer.Layer<Record
           expect(yield* store.loginFailures.removeWhere({ key, create_time: { lte: 2_000 } })).toBe(2)
           expect(yield* store.loginFailures.count({ key })).toBe(1)
 
-          const token = (beta: string | null) =>
-            new ApiToken({
-              id: anId(),
-              tenant_id: anId(),
-              created_by: anId(),
-              token_hash: randomHex32(),
-              token_prefix: "ragkit-x…",
-              dialog_id: null,
-              source: null,
-              beta,
-              last_used_time: null,
-              ...stamps()
-            })
+          const token = (beta: string | null) => anApiToken({ beta })
           const beta = randomHex32()
           const withBeta = yield* store.apiTokens.insert(token(beta))
           yield* store.apiTokens.insert(token(null))

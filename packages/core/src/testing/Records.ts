@@ -5,7 +5,7 @@ import type { Stamped } from "../domain/Time.js"
 import { formatDate } from "../domain/Time.js"
 import { randomHex32 } from "../domain/Ids.js"
 import type { DocumentId, KnowledgeBaseId, SessionId, TenantId, UserId } from "../domain/Ids.js"
-import { Conversation, Dialog, Document, KnowledgeBase, Session, Tenant, User } from "../domain/Records.js"
+import { ApiToken, Conversation, Dialog, Document, KnowledgeBase, Session, Tenant, User } from "../domain/Records.js"
 import { notStarted } from "../services/internal/DocumentRuns.js"
 import type { DialogId } from "../domain/Ids.js"
 
@@ -60,6 +60,21 @@ export const aSession = (over: Partial<Session> = {}): Session =>
     user_id: anId<UserId>(),
     token_hash: randomHex32() + randomHex32(),
     expire_time: Date.now() + 7 * 24 * 3600_000,
+    last_used_time: null,
+    ...stamps(),
+    ...over
+  })
+
+export const anApiToken = (over: Partial<ApiToken> = {}): ApiToken =>
+  new ApiToken({
+    id: anId(),
+    tenant_id: anId<TenantId>(),
+    created_by: anId<UserId>(),
+    token_hash: randomHex32(),
+    token_prefix: "ragkit-x…",
+    dialog_id: null,
+    source: null,
+    beta: null,
     last_used_time: null,
     ...stamps(),
     ...over

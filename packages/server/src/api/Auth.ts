@@ -64,20 +64,15 @@ const authenticate = (users: Users.UsersService, apiTokens: ApiTokens.ApiTokensS
   )
 }
 
+/** A middleware's implementation over the engine's users and API keys. */
+const checker = (allowChat: boolean) =>
+  Effect.gen(function* () {
+    const check = authenticate(yield* Users.Users, yield* ApiTokens.ApiTokens, allowChat)
+    return { authorization: check }
+  })
+
 /** Both middlewares, over the engine's users and API keys. */
 export const layer = Layer.mergeAll(
-  Layer.effect(
-    Authentication,
-    Effect.gen(function* () {
-      const check = authenticate(yield* Users.Users, yield* ApiTokens.ApiTokens, false)
-      return { authorization: check }
-    })
-  ),
-  Layer.effect(
-    ChatAuthentication,
-    Effect.gen(function* () {
-      const check = authenticate(yield* Users.Users, yield* ApiTokens.ApiTokens, true)
-      return { authorization: check }
-    })
-  )
+  Layer.effect(Authentication, checker(false)),
+  Layer.effect(ChatAuthentication, checker(true))
 )
