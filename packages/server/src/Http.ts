@@ -1,10 +1,10 @@
 /**
- * The HTTP surface: the seed API (`api/SeedApi.ts`), its OpenAPI 3.1 document and a docs page
+ * The HTTP surface: the API (`api/Api.ts`: the seed's and RAGFlow's REST API), its OpenAPI 3.1 document and a docs page
  * reading it, served on the `HttpServer` the host provides.
  */
 import { HttpApiBuilder, HttpApiScalar, HttpServer } from "@effect/platform"
 import { Layer } from "effect"
-import * as SeedApi from "./api/SeedApi.js"
+import * as Api from "./api/Api.js"
 import * as System from "./api/seed/System.js"
 
 export const version = System.version
@@ -22,7 +22,7 @@ export const docsPath = "/docs"
 export const routes = Layer.mergeAll(
   HttpApiBuilder.middlewareOpenApi({ path: openApiPath }),
   HttpApiScalar.layer({ path: docsPath })
-).pipe(Layer.provideMerge(SeedApi.layer))
+).pipe(Layer.provideMerge(Api.layer))
 
 /** Serves the API, its OpenAPI document and docs page; needs the engine's services and an `HttpServer`. */
 export const app = HttpApiBuilder.serve().pipe(

@@ -23,7 +23,7 @@ export interface Credentials {
 
 export class CurrentCaller extends Context.Tag("@ragkit/server/CurrentCaller")<CurrentCaller, Credentials>() {}
 
-const security = { authorization: HttpApiSecurity.apiKey({ key: "Authorization", in: "header" }) }
+export const security = { authorization: HttpApiSecurity.apiKey({ key: "Authorization", in: "header" }) }
 const failure = Schema.Union(Errors.Unauthorized, Errors.Forbidden, Errors.Internal)
 
 /** Any credentials with full access. */
@@ -43,21 +43,31 @@ export class ChatAuthentication extends HttpApiMiddleware.Tag<ChatAuthentication
 /** The token of an `Authorization` header: without `Bearer `, trimmed. */
 export const tokenOf = (header: string): string => header.trim().replace(/^Bearer\s+/i, "").trim()
 
-const authenticate = (users: Users.UsersService, apiTokens: ApiTokens.ApiTokensService, allowChat: boolean) =>
-(header: Redacted.Redacted<string>): Effect.Effect<Credentials, Errors.ApiError> => {
-  const token = tokenOf(Redacted.value(header))
-  if (token === "") return Effect.fail(Errors.unauthorized("Unauthorized: send Authorization: Bearer <api key or session token>", Codes.unauthorized))
+/**
+ * The credentials behind a presented token (without `Bearer`): an API key, a login session, or a
+ * key's `beta`. Fails with core's `Unauthenticated` when they are none of these.
+ */
+export const credentialsOf = (users: Users.UsersService, apiTokens: ApiTokens.ApiTokensService) => (token: string) => {
   const presented = Redacted.make(token)
   const byKey = Effect.map(apiTokens.authenticate({ secret: token }), (r): Credentials => ({ caller: r.caller, scope: r.scope, token: presented }))
   const bySession = Effect.map(users.authenticate({ token }), (caller): Credentials => ({ caller, scope: undefined, token: presented }))
   // An API key says what it is; anything else is a session token, or else a key's `beta`.
-  const found = token.startsWith(ApiTokens.SECRET_PREFIX)
+  return token.startsWith(ApiTokens.SECRET_PREFIX)
     ? byKey
     : Effect.catchTag(bySession, "Unauthenticated", () => byKey)
-  return found.pipe(
+}
+
+/** Whether credentials reach every route, not only the chat routes. */
+export const hasFullAccess = (credentials: Credentials): boolean => credentials.scope === undefined || credentials.scope.access === "all"
+
+const authenticate = (users: Users.UsersService, apiTokens: ApiTokens.ApiTokensService, allowChat: boolean) =>
+(header: Redacted.Redacted<string>): Effect.Effect<Credentials, Errors.ApiError> => {
+  const token = tokenOf(Redacted.value(header))
+  if (token === "") return Effect.fail(Errors.unauthorized("Unauthorized: send Authorization: Bearer <api key or session token>", Codes.unauthorized))
+  return credentialsOf(users, apiTokens)(token).pipe(
     Effect.catchTag("Unauthenticated", () => Effect.fail(Errors.unauthorized("Authentication error: API key or session token is invalid"))),
     Effect.filterOrFail(
-      (credentials) => allowChat || credentials.scope === undefined || credentials.scope.access === "all",
+      (credentials) => allowChat || hasFullAccess(credentials),
       () => Errors.forbidden("this API key may only chat: use a key made without a dialog")
     ),
     Errors.respond

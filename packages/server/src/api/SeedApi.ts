@@ -1,13 +1,10 @@
 /**
  * The seed API (`../shared/spec`, RAGFlow's web API under `/api/v1`), one `HttpApi` made of a group
- * per module of `seed/`. The same definitions give the OpenAPI document and a typed client.
+ * per module of `seed/`. It is served as part of `Api.ts`.
  */
-import { HttpApi, HttpApiBuilder } from "@effect/platform"
+import { HttpApi } from "@effect/platform"
 import { Layer } from "effect"
 import * as Auth from "./Auth.js"
-import * as Boundary from "./Boundary.js"
-import * as Errors from "./Errors.js"
-import * as OpenApiDocument from "./OpenApiDocument.js"
 import * as Conversations from "./seed/Conversations.js"
 import * as Dialogs from "./seed/Dialogs.js"
 import * as Documents from "./seed/Documents.js"
@@ -26,15 +23,9 @@ export class SeedApi extends HttpApi.make("seed")
   .add(Dialogs.group)
   .add(Conversations.group)
   .add(OpenAi.group)
-  .addError(Errors.BadRequest)
-  .addError(Errors.NotFound)
-  .addError(Errors.Internal)
-  .annotateContext(OpenApiDocument.annotations({ title: "ragkit", version: System.version, description: "ragkit's HTTP API (RAGFlow's web API under /api/v1)." }))
 {}
 
-/** Every group's handlers, the credentials check and the outermost middleware, over the engine. */
-export const layer = HttpApiBuilder.api(SeedApi).pipe(
-  Layer.provide([Kbs.live, Documents.live, System.live, User.live, Tenants.live, Dialogs.live, Conversations.live, OpenAi.live]),
-  Layer.provide(Auth.layer),
-  Layer.provide(HttpApiBuilder.middleware(SeedApi, Boundary.boundary))
+/** Every group's handlers and the credentials checks, over the engine. */
+export const layer = Layer.mergeAll(Kbs.live, Documents.live, System.live, User.live, Tenants.live, Dialogs.live, Conversations.live, OpenAi.live).pipe(
+  Layer.provide(Auth.layer)
 )

@@ -99,7 +99,7 @@ export const group = Group.make("conversations")
   )
   .middleware(ChatAuthentication)
 
-const Api = HttpApi.make("seed").add(group)
+const Api = HttpApi.make("ragkit").add(group)
 
 /** One server-sent event of RAGFlow's: the envelope after `data:`. */
 const frame = (data: unknown, code: number = Codes.success, message = "") => `data:${JSON.stringify({ code, message, data })}\n\n`

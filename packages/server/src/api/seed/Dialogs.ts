@@ -62,7 +62,7 @@ export const group = Group.make("dialogs")
       .middleware(Authentication)
   )
 
-const Api = HttpApi.make("seed").add(group)
+const Api = HttpApi.make("ragkit").add(group)
 
 export const live = HttpApiBuilder.group(Api, "dialogs", (handlers) =>
   Effect.gen(function* () {

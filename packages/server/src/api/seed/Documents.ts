@@ -178,7 +178,7 @@ export const group = Group.make("documents")
   )
   .middleware(Authentication)
 
-const Api = HttpApi.make("seed").add(group)
+const Api = HttpApi.make("ragkit").add(group)
 
 /** `list`'s `run_status` as core names the states: RAGFlow's codes (or core's names) mapped. */
 const runStatusOf = (value: unknown): Effect.Effect<unknown, Errors.BadRequest> => {

@@ -91,7 +91,7 @@ export const group = Group.make("kbs")
   )
   .middleware(Authentication)
 
-const Api = HttpApi.make("seed").add(group)
+const Api = HttpApi.make("ragkit").add(group)
 
 export const live = HttpApiBuilder.group(Api, "kbs", (handlers) =>
   Effect.gen(function* () {

@@ -58,7 +58,7 @@ export const group = Group.make("openai")
   )
   .middleware(ChatAuthentication)
 
-const Api = HttpApi.make("seed").add(group)
+const Api = HttpApi.make("ragkit").add(group)
 
 /** An OpenAI message's text: a string, or the text of its parts. */
 const textOf = (content: unknown): unknown =>

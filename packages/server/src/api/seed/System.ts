@@ -54,7 +54,7 @@ export const group = Group.make("system")
       .middleware(Authentication)
   )
 
-const Api = HttpApi.make("seed").add(group)
+const Api = HttpApi.make("ragkit").add(group)
 
 export const live = HttpApiBuilder.group(Api, "system", (handlers) =>
   Effect.gen(function* () {

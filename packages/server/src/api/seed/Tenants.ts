@@ -73,7 +73,7 @@ export const group = Group.make("tenants")
   .add(HttpApiEndpoint.put("agree", "/api/v1/tenants/agree/:tenant_id").setPath(TenantPath).addSuccess(Ok(Schema.Boolean)))
   .middleware(Authentication)
 
-const Api = HttpApi.make("seed").add(group)
+const Api = HttpApi.make("ragkit").add(group)
 
 export const live = HttpApiBuilder.group(Api, "tenants", (handlers) =>
   Effect.gen(function* () {

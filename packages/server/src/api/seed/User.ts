@@ -84,7 +84,7 @@ export const group = Group.make("user")
       .middleware(Authentication)
   )
 
-const Api = HttpApi.make("seed").add(group)
+const Api = HttpApi.make("ragkit").add(group)
 
 /** The deployment's passwords: RSA-encrypted when `ServerConfig` names a private key, else as sent. */
 const deploymentPasswords = Effect.flatMap(Effect.serviceOption(ServerConfig), (config) =>
