@@ -2,14 +2,15 @@
  * The OpenAPI document at `/api/v1/openapi.json` and the docs page at `/docs`: the document is valid
  * OpenAPI 3.1 (checked by `@seriousme/openapi-schema-validator` against the specification's own
  * schema) and lists exactly the routes the server's router serves, which are exactly the endpoints
- * of the API definition.
+ * of the API definition (the seed's and RAGFlow's REST API, `Api.ts`).
  */
 import { HttpApiBuilder } from "@effect/platform"
 import { Validator } from "@seriousme/openapi-schema-validator"
 import { Chunk, Layer, ManagedRuntime } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as Http from "../src/Http.js"
-import { seedRoutes } from "./support/seedRoutes.js"
+import { Api } from "../src/api/Api.js"
+import { routesOf } from "./support/seedRoutes.js"
 import { memoryEngine, type SeedServer, startSeedServer } from "./support/seedServer.js"
 
 let server: SeedServer
@@ -61,7 +62,7 @@ describe("GET /api/v1/openapi.json", () => {
     const api = routes.filter((r) => !own.includes(r))
     expect(documented(doc)).toEqual(api)
     // and the router serves exactly the endpoints of the API definition
-    expect(api).toEqual(seedRoutes().map((r) => route(r.method, r.path)).sort())
+    expect(api).toEqual(routesOf(Api).map((r) => route(r.method, r.path)).sort())
     expect(api.length).toBeGreaterThan(30)
   })
 

@@ -1,9 +1,10 @@
 /**
- * The routes of the seed API as the tests see them, read from its definition with
+ * The routes of the seed API (and of the REST API) as the tests see them, read from its definition with
  * `HttpApi.reflect`: so a test built on them covers a new route without being told about it.
  */
 import { HttpApi } from "@effect/platform"
 import { SchemaAST as AST } from "effect"
+import { RestApi } from "../../src/api/rest/RestApi.js"
 import { SeedApi } from "../../src/api/SeedApi.js"
 
 export interface SeedRoute {
@@ -60,9 +61,15 @@ const pathParams = (path: string): ReadonlyArray<string> =>
   path.split("/").flatMap((segment) => (segment.startsWith(":") ? [segment.slice(1).replace(/\?$/, "")] : []))
 
 /** Every endpoint of the seed API, with the id fields its path, query and body take. */
-export const seedRoutes = (): ReadonlyArray<SeedRoute> => {
+export const seedRoutes = (): ReadonlyArray<SeedRoute> => routesOf(SeedApi)
+
+/** Every endpoint of RAGFlow's REST API, with the id fields its path, query and body take. */
+export const restRoutes = (): ReadonlyArray<SeedRoute> => routesOf(RestApi)
+
+/** Every endpoint of an API, with the id fields its path, query and body take. */
+export const routesOf = (api: HttpApi.HttpApi.Any): ReadonlyArray<SeedRoute> => {
   const routes: Array<SeedRoute> = []
-  HttpApi.reflect(SeedApi, {
+  HttpApi.reflect(api as never, {
     onGroup: () => {},
     onEndpoint: ({ endpoint, group, middleware, payloads }) => {
       const names = new Set<string>(pathParams(endpoint.path))
