@@ -14,11 +14,11 @@
  * first count, freed when the layer is released) and the jieba dictionary (loaded on the first
  * Chinese text): bind `layer` to one `provide` site.
  */
-import { Jieba } from "@node-rs/jieba"
+import type { Jieba } from "@node-rs/jieba"
 import { Context, Effect, Layer } from "effect"
 import { createRequire } from "node:module"
 import type { Scope } from "effect"
-import { get_encoding, type Tiktoken } from "tiktoken"
+import type { Tiktoken } from "tiktoken"
 import { stemToFixpoint } from "./internal/porter.js"
 import * as Rag from "./internal/ragTokenizer.js"
 import { cachedTokenCounter } from "./internal/tokenCount.js"
@@ -41,9 +41,19 @@ export const stem: (word: string) => string = stemToFixpoint
 /** Full-width ASCII forms and the ideographic space folded to ASCII (RAGFlow's `strQ2B`). */
 export const strQ2B: (text: string) => string = Rag.strQ2B
 
-/** jieba's bundled dictionary (a CommonJS module that reads the file when required). */
-const loadDictionary = (): Buffer =>
-  (createRequire(import.meta.url)("@node-rs/jieba/dict.js") as { readonly dict: Buffer }).dict
+/**
+ * jieba (a native binary) and tiktoken (a WebAssembly module, instantiated when required) are
+ * CommonJS packages required on first use, not imported: importing core loads neither.
+ */
+const require = createRequire(import.meta.url)
+
+/** jieba with its bundled dictionary (a CommonJS module that reads the file when required). */
+const loadJieba = (): Jieba => {
+  const { Jieba } = require("@node-rs/jieba") as typeof import("@node-rs/jieba")
+  return Jieba.withDict((require("@node-rs/jieba/dict.js") as { readonly dict: Buffer }).dict)
+}
+
+const newEncoder = (): Tiktoken => (require("tiktoken") as typeof import("tiktoken")).get_encoding("cl100k_base")
 
 /**
  * Builds the service. The tiktoken `cl100k_base` encoder is made on the first count (and freed
@@ -64,12 +74,12 @@ export const make: Effect.Effect<TokenizerService, never, Scope.Scope> = Effect.
   )
   const encoderNow = (): Tiktoken => {
     if (released) throw new Error("the tokenizer was used after its layer was released")
-    return (encoder ??= get_encoding("cl100k_base"))
+    return (encoder ??= newEncoder())
   }
   // Loaded on the first Chinese text (~50 MB that English-only work never needs). A napi object
   // with no explicit release: dropped with the service.
   let loaded: Jieba | undefined
-  const jieba = () => (loaded ??= Jieba.withDict(loadDictionary()))
+  const jieba = () => (loaded ??= loadJieba())
   const segmenter: Rag.Segmenter = {
     cut: (text) => jieba().cut(text, true),
     // called on single coarse tokens, which repeat: worth a cache

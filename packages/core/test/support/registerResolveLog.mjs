@@ -1,0 +1,3 @@
+import { register } from "node:module"
+
+register("./resolveLog.mjs", import.meta.url)
