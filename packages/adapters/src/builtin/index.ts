@@ -1,6 +1,6 @@
 /**
  * @ragkit/adapters/builtin: the `Builtin` model provider, whose models need no download: the
- * embedder `glove-100d@Builtin` (GloVe 100-d word vectors as an ONNX embedding bag; a baseline,
+ * embedder `glove-100d@Builtin` (a weighted mean of GloVe 100-d word vectors; a baseline,
  * English only) and the chat model `extractive@Builtin` (answers by quoting the retrieved passages).
  */
 export * as GloveModel from "./GloveModel.js"

@@ -1,8 +1,8 @@
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Caller, Embedder, Models, RecordStore, Tokenizer } from "@ragkit/core"
+import { Caller, Embedder, ModelError, Models, RecordStore, Tokenizer } from "@ragkit/core"
 import { anId, EmbedderSuite } from "@ragkit/core/testing"
-import { Effect, Exit, Layer } from "effect"
+import { Deferred, Effect, Exit, Fiber, Layer } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -105,4 +105,39 @@ describe("GloveEmbedder text to words", () => {
     expect(log.weights[0]).toBeCloseTo(1 + Math.log(3), 12)
     expect(uniform.bag("rug rug rug").weights).toEqual([3])
   })
+})
+
+describe("GloveEmbedder loading", () => {
+  const vectors = {
+    words: ["cat", "kitten", "stock"],
+    dimensions: 100,
+    matrix: Float32Array.from({ length: 300 }, (_, i) => ((i * 7) % 11) - 5)
+  }
+
+  it.scoped("loads on the first call, once for concurrent callers (one of them interrupted), and retries a failed load", () =>
+    Effect.gen(function*() {
+      let loads = 0
+      const gate = yield* Deferred.make<void>()
+      const load = Effect.suspend(() => {
+        loads++
+        return loads === 1
+          ? Effect.fail(new ModelError({ reason: "Unavailable", model: GloveEmbedder.MODEL_ID, message: "disk full" }))
+          : Effect.as(Deferred.await(gate), vectors)
+      })
+      const embedder = yield* GloveEmbedder.makeLazy(load)
+      expect(loads).toBe(0)
+      const failure = yield* Effect.flip(embedder.embedQuery("cat"))
+      expect([failure.reason, failure.message]).toEqual(["Unavailable", "disk full"])
+
+      const fibers = yield* Effect.forEach(["cat", "kitten", "stock cat"], (text) => Effect.fork(embedder.embedQuery(text)))
+      for (let i = 0; i < 10; i++) yield* Effect.yieldNow()
+      yield* Fiber.interrupt(fibers[0]!)
+      yield* Deferred.succeed(gate, undefined)
+      const [kitten, mixed] = yield* Fiber.joinAll(fibers.slice(1))
+      const expected = GloveEmbedder.make({ vectors })
+      expect(kitten).toEqual(yield* expected.embedQuery("kitten"))
+      expect(mixed).toEqual(yield* expected.embedQuery("stock cat"))
+      expect(yield* embedder.embedDocuments(["cat"])).toEqual(yield* expected.embedDocuments(["cat"]))
+      expect(loads).toBe(2)
+    }))
 })

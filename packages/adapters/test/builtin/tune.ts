@@ -10,7 +10,7 @@
 import { FileSystem } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { Effect } from "effect"
-import { GloveEmbedder } from "../../src/builtin/index.js"
+import { GloveEmbedder, GloveModel } from "../../src/builtin/index.js"
 import type { GloveWeighting } from "../../src/builtin/GloveEmbedder.js"
 
 const [split = "train", cacheDir = "/tmp/ragkit-glove-tune", datasetDir = "/work/shared/datasets/scifact", only = ""] =
@@ -82,18 +82,19 @@ const program = Effect.gen(function*() {
   const docTexts = corpus.map((d) => `${d["title"] ?? ""} ${d["text"] ?? ""}`)
   const queryIds = [...qrels.keys()].filter((id) => allQueries.has(id))
   out(`SciFact ${split}: ${docIds.length} docs, ${queryIds.length} queries`)
+  const vectors = yield* GloveModel.ensure({ cacheDir })
   out("| weighting | nDCG@10 | Recall@100 | docs/s |")
   out("|---|---|---|---|")
   for (const { name, weighting } of grid) {
-    const result = yield* Effect.scoped(Effect.gen(function*() {
-      const embedder = yield* GloveEmbedder.acquire({ cacheDir, weighting })
+    const result = yield* Effect.gen(function*() {
+      const embedder = GloveEmbedder.make({ vectors, weighting })
       const t0 = performance.now()
       const docVectors = yield* embedder.embedDocuments(docTexts)
       const seconds = (performance.now() - t0) / 1000
       const queries = yield* Effect.forEach(queryIds, (id) =>
         Effect.map(embedder.embedQuery(allQueries.get(id)!), (vector) => ({ id, vector })))
       return { ...evaluate(docIds, docVectors, queries, qrels), rate: docTexts.length / seconds }
-    }))
+    })
     out(`| ${name} | ${result.ndcg.toFixed(4)} | ${result.recall.toFixed(4)} | ${result.rate.toFixed(0)} |`)
   }
 })
