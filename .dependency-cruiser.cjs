@@ -71,6 +71,12 @@ module.exports = {
       { dependencyTypes: ["local"], path: "^(packages|examples)/", pathNot: "^$1/$2/" }
     ),
     forbid(
+      "client-imports-api-definitions-only",
+      "@ragkit/client derives from the server's API definitions (@ragkit/server/api), never the server's entry or files.",
+      { path: "^packages/client/src/" },
+      { path: "^packages/server/", pathNot: "^packages/server/src/ApiDefinition\\.ts$" }
+    ),
+    forbid(
       "bench-imports-packages",
       "Benchmarks import packages by name, never a package's files (its test/ folder least of all).",
       { path: "^bench/" },
