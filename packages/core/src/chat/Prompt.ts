@@ -133,6 +133,36 @@ ${text}`
 ]
 
 /**
+ * Asks for `text` translated into each of `languages`, the translations separated by lines of
+ * `###` (cross-language retrieval, after RAGFlow's `cross_languages` prompt).
+ */
+export const crossLanguagesMessages = (text: string, languages: ReadonlyArray<string>): ReadonlyArray<ChatMessage> => [
+  {
+    role: "system",
+    content: `You translate search queries. Translate the query below into each of the target languages, keeping technical
+terms accurate. Output one translation per language, in the order given, separated by a line containing only ###.
+Output the translations only.
+
+Example:
+Query: Hello World! Let's discuss AI safety.
+Languages: French, German
+Output:
+Bonjour le monde ! Parlons de la sécurité de l'IA.
+###
+Hallo Welt! Lass uns über KI-Sicherheit sprechen.`
+  },
+  { role: "user", content: `Query: ${text}\nLanguages: ${languages.join(", ")}\nOutput:` }
+]
+
+/** The translations of a `crossLanguagesMessages` answer, one a line (empty when there are none). */
+export const translations = (answer: string): string =>
+  cleanHelperAnswer(answer)
+    .split(/^\s*#{3,}\s*$/m)
+    .map((t) => t.trim())
+    .filter((t) => t !== "")
+    .join("\n")
+
+/**
  * What a helper call answered, cleaned: any reasoning before `</think>` dropped, an `Output:` prefix
  * and surrounding quotes removed, trimmed.
  */

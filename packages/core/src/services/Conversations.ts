@@ -65,10 +65,13 @@ export type ConversationRequest = typeof ConversationRequest.Type
 export const ListRequest = Schema.Struct({
   dialog_id: DialogId,
   ...Fields.paging(),
-  ...Fields.ordering("create_time", "update_time"),
+  /** `name` orders by the name as stored (RAGFlow's REST lists offer it). */
+  ...Fields.ordering("create_time", "update_time", "name"),
   id: Schema.optional(ConversationId),
   /** Exact name. */
-  name: Schema.optional(Fields.Text(255))
+  name: Schema.optional(Fields.Text(255)),
+  /** Exact `user_id` (who the conversation is with). */
+  user_id: Schema.optional(Fields.Text(255))
 })
 export type ListRequest = typeof ListRequest.Type
 
@@ -303,6 +306,7 @@ export const make = Effect.gen(function* () {
     const where: Record<string, Condition> = { dialog_id: dialog.id, tenant_id: caller.tenantId }
     if (request.id !== undefined) where.id = request.id
     if (request.name !== undefined) where.name = request.name
+    if (request.user_id !== undefined) where.user_id = request.user_id
     const page = yield* store.conversations.find({
       where,
       orderBy: request.orderby,

@@ -152,7 +152,8 @@ export type DialogRequest = typeof DialogRequest.Type
 
 export const ListRequest = Schema.Struct({
   ...Fields.paging(),
-  ...Fields.ordering("create_time", "update_time"),
+  /** `name` orders by the name as stored (RAGFlow's REST lists offer it). */
+  ...Fields.ordering("create_time", "update_time", "name"),
   /** Case-insensitive substring of the name. */
   keywords: Schema.optional(Fields.Text(255)),
   id: Schema.optional(DialogId),

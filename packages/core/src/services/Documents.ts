@@ -100,7 +100,10 @@ export type DocumentList = typeof DocumentList.Type
 export const CreateVirtualRequest = Schema.Struct({ kb_id: KnowledgeBaseId, name: VirtualName })
 export type CreateVirtualRequest = typeof CreateVirtualRequest.Type
 
-export const GetRequest = Schema.Struct({ doc_id: DocumentId })
+/** `kb_id`, when given, is where the document must be (else it is not found). */
+const inKnowledgeBase = { kb_id: Schema.optional(KnowledgeBaseId) }
+
+export const GetRequest = Schema.Struct({ doc_id: DocumentId, ...inKnowledgeBase })
 export type GetRequest = typeof GetRequest.Type
 
 /** A file extension: lower-cased, without the dot (`.PDF` is `pdf`). */
@@ -117,6 +120,8 @@ export const ListRequest = Schema.Struct({
   /** Case-insensitive substring of the name. */
   keywords: Schema.optional(Fields.Text(255)),
   id: Schema.optional(DocumentId),
+  /** Only these documents (any when absent or empty). */
+  ids: Schema.optional(Fields.IdList(DocumentId)),
   /** Exact name; empty means any. */
   name: Schema.optional(Fields.Text(255)),
   /** Epoch ms, inclusive; 0 or absent means no bound. */
@@ -154,8 +159,29 @@ export const ChangeParserRequest = Schema.Struct({
 }).pipe(checkParserConfig)
 export type ChangeParserRequest = typeof ChangeParserRequest.Type
 
-export const DocIdsRequest = Schema.Struct({ doc_ids: Fields.IdList(DocumentId) })
+export const DocIdsRequest = Schema.Struct({ doc_ids: Fields.IdList(DocumentId), ...inKnowledgeBase })
 export type DocIdsRequest = typeof DocIdsRequest.Type
+
+/** `delete_all` (with `kb_id`, without `doc_ids`) deletes every document of the knowledge base. */
+export const RemoveRequest = Schema.Struct({ ...DocIdsRequest.fields, delete_all: Schema.optional(Schema.Boolean) })
+export type RemoveRequest = typeof RemoveRequest.Type
+
+/**
+ * Several changes to one document at once (RAGFlow's document update); absent fields keep their
+ * value. `parser_config` without `parser_id` is merged over the current config of the current method.
+ */
+export const UpdateRequest = Schema.Struct({
+  doc_id: DocumentId,
+  ...inKnowledgeBase,
+  name: Schema.optional(FileName),
+  parser_id: Schema.optional(ChunkMethodId),
+  parser_config: Schema.optional(Fields.JsonObject),
+  /** `"1"` enabled, `"0"` disabled. */
+  status: Schema.optional(Status),
+  /** Replaces the document's metadata. */
+  meta_fields: Schema.optional(Fields.JsonObject)
+}).pipe(checkParserConfig)
+export type UpdateRequest = typeof UpdateRequest.Type
 
 /** How many documents were deleted. */
 export const RemoveResult = Fields.Count
@@ -170,9 +196,10 @@ export const Operations = {
   rename: Fields.operation(RenameRequest, Document),
   setStatus: Fields.operation(SetStatusRequest, DocumentList),
   changeParser: Fields.operation(ChangeParserRequest, Document),
+  update: Fields.operation(UpdateRequest, Document),
   parse: Fields.operation(DocIdsRequest, DocumentList),
   cancel: Fields.operation(DocIdsRequest, DocumentList),
-  remove: Fields.operation(DocIdsRequest, RemoveResult)
+  remove: Fields.operation(RemoveRequest, RemoveResult)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -213,6 +240,11 @@ export interface DocumentsService {
   /** Changes the chunk method; a changed method resets the document and drops its chunks and images. */
   readonly changeParser: (caller: Caller, request: ChangeParserRequest) => Effect.Effect<Document, DocError | ChunkIndexError | BlobStoreError>
   /**
+   * Renames, changes the chunk method or its config, enables or disables, and replaces the
+   * metadata, in that order; every change is checked before any is made.
+   */
+  readonly update: (caller: Caller, request: UpdateRequest) => Effect.Effect<Document, DocError | AlreadyExists | ChunkIndexError | BlobStoreError>
+  /**
    * Queues parsing (`run: RUNNING`); any earlier task of the document is canceled, and the chunks
    * and images of its earlier runs are dropped (with their counts).
    */
@@ -220,7 +252,7 @@ export interface DocumentsService {
   /** Stops parsing (`run: CANCEL`). */
   readonly cancel: (caller: Caller, request: DocIdsRequest) => Effect.Effect<DocumentList, DocError>
   /** Deletes documents with their chunks, bytes and extracted images; all ids must be visible, else nothing is deleted. */
-  readonly remove: (caller: Caller, request: DocIdsRequest) => Effect.Effect<number, NotFound | StoreError | ChunkIndexError | BlobStoreError>
+  readonly remove: (caller: Caller, request: RemoveRequest) => Effect.Effect<number, InvalidInput | NotFound | StoreError | ChunkIndexError | BlobStoreError>
 }
 
 export class Documents extends Context.Tag("@ragkit/core/Documents")<Documents, DocumentsService>() {}
@@ -264,18 +296,18 @@ export const make = (options: DocumentsOptions = {}) =>
     const maxFileBytes = options.maxFileBytes ?? 512 * 1024 * 1024
 
     /** A document the caller may see, with its knowledge base. */
-    const visible = (caller: Caller, id: DocumentId) =>
+    const visible = (caller: Caller, id: DocumentId, kbId?: KnowledgeBaseId) =>
       Effect.gen(function* () {
         const doc = yield* store.documents.get(id)
-        if (Option.isNone(doc)) return yield* Effect.fail(notFound("Document", id))
+        if (Option.isNone(doc) || (kbId !== undefined && doc.value.kb_id !== kbId)) return yield* Effect.fail(notFound("Document", id))
         const kb = yield* readableKnowledgeBase(store, caller, doc.value.kb_id).pipe(
           Effect.catchTag("NotFound", () => Effect.fail(notFound("Document", id)))
         )
         return { doc: doc.value, kb }
       })
 
-    const visibleDocs = (caller: Caller, ids: ReadonlyArray<DocumentId>) =>
-      Effect.forEach(ids, (id) => Effect.map(visible(caller, id), ({ doc }) => doc))
+    const visibleDocs = (caller: Caller, ids: ReadonlyArray<DocumentId>, kbId?: KnowledgeBaseId) =>
+      Effect.forEach(ids, (id) => Effect.map(visible(caller, id, kbId), ({ doc }) => doc))
 
     /** Adjusts the knowledge base's document count and size, under its row lock. */
     const adjustCounts = (kbId: KnowledgeBaseId, documents: number, size: number) =>
@@ -421,13 +453,14 @@ export const make = (options: DocumentsOptions = {}) =>
     })
 
     const get = Effect.fn("Documents.get")(function* (caller: Caller, request: GetRequest) {
-      return (yield* visible(caller, request.doc_id)).doc
+      return (yield* visible(caller, request.doc_id, request.kb_id)).doc
     })
 
     const list = Effect.fn("Documents.list")(function* (caller: Caller, request: ListRequest) {
       const kb = yield* readableKnowledgeBase(store, caller, request.kb_id)
       const where: Record<string, Condition> = { kb_id: kb.id }
       if (request.id !== undefined) where.id = request.id
+      else if (request.ids !== undefined && request.ids.length > 0) where.id = { in: [...request.ids] }
       if (request.name !== undefined && request.name !== "") where.name = request.name
       if (request.run_status !== undefined && request.run_status.length > 0) where.run = { in: [...request.run_status] }
       if (request.types !== undefined && request.types.length > 0) where.type = { in: [...request.types] }
@@ -447,7 +480,7 @@ export const make = (options: DocumentsOptions = {}) =>
     })
 
     const download = Effect.fn("Documents.download")(function* (caller: Caller, request: DownloadRequest) {
-      const { doc } = yield* visible(caller, request.doc_id)
+      const { doc } = yield* visible(caller, request.doc_id, request.kb_id)
       if (doc.location === "") return yield* Effect.fail(invalid("doc_id", `Document ${doc.name} has no file (it is virtual)`))
       return { document: doc, bytes: yield* blobs.get(doc.location) }
     })
@@ -458,20 +491,37 @@ export const make = (options: DocumentsOptions = {}) =>
         Option.match(next, { onNone: () => Effect.fail(notFound("Document", doc.id)), onSome: Effect.succeed })
       )
 
+    const nameTaken = (name: string) =>
+      <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | AlreadyExists, R> =>
+        Effect.catchIf(self, (e): e is E & StoreError => isConflict(e), () =>
+          Effect.fail(new AlreadyExists({ entity: "Document", field: "name", value: name, message: "Duplicated document name in the same dataset." }))
+        )
+
+    /** The extension of a document's name stays. */
+    const checkRename = (doc: Document, name: string) =>
+      suffixOf(name) === suffixOf(doc.name) ? Effect.void : Effect.fail(invalid("name", "The extension of file can't be changed"))
+
+    const renamed = (doc: Document, name: string) =>
+      Effect.flatMap(touched, (stamp) => modify(doc, (latest) => new Document({ ...latest, name, ...stamp }))).pipe(nameTaken(name))
+
+    /** The chunk method and config a change asks for, or none when nothing changes. */
+    const parserChange = (doc: Document, parser: ChunkMethodId, requested: typeof Fields.JsonObject.Type | undefined) => {
+      const config = parser === doc.parser_id ? { ...doc.parser_config, ...requested } : mergeParserConfig(parser, requested)
+      if (parser === doc.parser_id && JSON.stringify(config) === JSON.stringify(doc.parser_config)) return Effect.succeed(Option.none())
+      if (doc.type === "visual" && parser !== "picture") {
+        return Effect.fail(invalid("parser_id", "Not supported yet! An image can only be parsed with the picture method"))
+      }
+      return Effect.succeed(Option.some({ parser, config }))
+    }
+
+    // A new method makes the chunks stale: the run is forgotten in the same write.
+    const reparsed = (doc: Document, change: { readonly parser: ChunkMethodId; readonly config: typeof Fields.JsonObject.Type }) =>
+      runs.reset(doc, (d) => new Document({ ...d, parser_id: change.parser, parser_config: change.config }))
+
     const rename = Effect.fn("Documents.rename")(function* (caller: Caller, request: RenameRequest) {
       const { doc } = yield* visible(caller, request.doc_id)
-      const name = request.name
-      if (suffixOf(name) !== suffixOf(doc.name)) {
-        return yield* Effect.fail(invalid("name", "The extension of file can't be changed"))
-      }
-      const stamp = yield* touched
-      return yield* modify(doc, (latest) => new Document({ ...latest, name, ...stamp })).pipe(
-        Effect.catchIf(isConflict, () =>
-          Effect.fail(
-            new AlreadyExists({ entity: "Document", field: "name", value: name, message: "Duplicated document name in the same dataset." })
-          )
-        )
-      )
+      yield* checkRename(doc, request.name)
+      return yield* renamed(doc, request.name)
     })
 
     const setStatus = Effect.fn("Documents.setStatus")(function* (caller: Caller, request: SetStatusRequest) {
@@ -482,25 +532,37 @@ export const make = (options: DocumentsOptions = {}) =>
 
     const changeParser = Effect.fn("Documents.changeParser")(function* (caller: Caller, request: ChangeParserRequest) {
       const { doc } = yield* visible(caller, request.doc_id)
-      const parser = request.parser_id
-      const config = parser === doc.parser_id ? { ...doc.parser_config, ...request.parser_config } : mergeParserConfig(parser, request.parser_config)
-      if (parser === doc.parser_id && JSON.stringify(config) === JSON.stringify(doc.parser_config)) return doc
-      if (doc.type === "visual" && parser !== "picture") {
-        return yield* Effect.fail(invalid("parser_id", "Not supported yet! An image can only be parsed with the picture method"))
+      const change = yield* parserChange(doc, request.parser_id, request.parser_config)
+      return Option.isNone(change) ? doc : yield* reparsed(doc, change.value)
+    })
+
+    const update = Effect.fn("Documents.update")(function* (caller: Caller, request: UpdateRequest) {
+      let { doc } = yield* visible(caller, request.doc_id, request.kb_id)
+      const name = request.name !== undefined && request.name !== doc.name ? request.name : undefined
+      if (name !== undefined) yield* checkRename(doc, name)
+      const change = request.parser_id === undefined && request.parser_config === undefined
+        ? Option.none()
+        : yield* parserChange(doc, request.parser_id ?? doc.parser_id, request.parser_config)
+      if (name !== undefined) doc = yield* renamed(doc, name)
+      if (Option.isSome(change)) doc = yield* reparsed(doc, change.value)
+      if (request.status !== undefined || request.meta_fields !== undefined) {
+        const stamp = yield* touched
+        doc = yield* modify(doc, (latest) =>
+          new Document({ ...latest, status: request.status ?? latest.status, meta_fields: request.meta_fields ?? latest.meta_fields, ...stamp })
+        )
       }
-      // A new method makes the chunks stale: the run is forgotten in the same write.
-      return yield* runs.reset(doc, (d) => new Document({ ...d, parser_id: parser, parser_config: config }))
+      return doc
     })
 
     const parse = Effect.fn("Documents.parse")(function* (caller: Caller, request: DocIdsRequest) {
-      const docs = yield* visibleDocs(caller, request.doc_ids)
+      const docs = yield* visibleDocs(caller, request.doc_ids, request.kb_id)
       const virtual = docs.find((doc) => doc.type === "virtual")
       if (virtual !== undefined) return yield* Effect.fail(invalid("doc_ids", `Document ${virtual.name} is virtual and has nothing to parse`))
       return yield* Effect.forEach(docs, runs.start)
     })
 
     const cancel = Effect.fn("Documents.cancel")(function* (caller: Caller, request: DocIdsRequest) {
-      const docs = yield* visibleDocs(caller, request.doc_ids)
+      const docs = yield* visibleDocs(caller, request.doc_ids, request.kb_id)
       const idle = docs.find((doc) => doc.run !== "RUNNING")
       if (idle !== undefined) {
         return yield* Effect.fail(invalid("doc_ids", `Can't stop parsing document ${idle.name}: it is not being parsed (${idle.run})`))
@@ -508,8 +570,15 @@ export const make = (options: DocumentsOptions = {}) =>
       return yield* Effect.forEach(docs, runs.cancel)
     })
 
-    const remove = Effect.fn("Documents.remove")(function* (caller: Caller, request: DocIdsRequest) {
-      const docs = yield* visibleDocs(caller, request.doc_ids)
+    const remove = Effect.fn("Documents.remove")(function* (caller: Caller, request: RemoveRequest) {
+      const docs = yield* Effect.gen(function* () {
+        if (request.delete_all !== true) return yield* visibleDocs(caller, request.doc_ids, request.kb_id)
+        if (request.kb_id === undefined || request.doc_ids.length > 0) {
+          return yield* Effect.fail(invalid("delete_all", "delete_all takes kb_id and no doc_ids"))
+        }
+        const kb = yield* readableKnowledgeBase(store, caller, request.kb_id)
+        return (yield* store.documents.find({ where: { kb_id: kb.id } })).items
+      })
       // Records first, in one transaction: on failure nothing changes.
       yield* store.transaction(
         Effect.forEach(docs, (doc) =>
@@ -524,7 +593,7 @@ export const make = (options: DocumentsOptions = {}) =>
       return docs.length
     })
 
-    return Documents.of({ upload, uploadStream, createVirtual, get, list, download, rename, setStatus, changeParser, parse, cancel, remove })
+    return Documents.of({ upload, uploadStream, createVirtual, get, list, download, rename, setStatus, changeParser, update, parse, cancel, remove })
   })
 
 /** Requires RecordStore, BlobStore, ChunkIndex, TaskQueue and ParserRegistry. */

@@ -82,6 +82,8 @@ export const ListRequest = Schema.Struct({
   keywords: Schema.optional(Fields.Text(255)),
   parser_id: Schema.optional(ChunkMethodId),
   id: Schema.optional(KnowledgeBaseId),
+  /** Only these knowledge bases (any when absent or empty); ids the caller can't read match nothing. */
+  ids: Schema.optional(Fields.IdList(KnowledgeBaseId)),
   /** Exact name. */
   name: Schema.optional(Fields.Text(128)),
   /** Only knowledge bases of these tenants (the caller's and its teams' when absent or empty). */
@@ -92,7 +94,8 @@ export type ListRequest = typeof ListRequest.Type
 export const ListResult = Fields.Page(KnowledgeBase)
 export type ListResult = typeof ListResult.Type
 
-export const RemoveRequest = Schema.Struct({ kb_ids: Fields.IdList(KnowledgeBaseId) })
+/** `delete_all` with no `kb_ids` deletes every knowledge base of the caller's tenant; no ids without it delete none. */
+export const RemoveRequest = Schema.Struct({ kb_ids: Fields.IdList(KnowledgeBaseId), delete_all: Schema.optional(Schema.Boolean) })
 export type RemoveRequest = typeof RemoveRequest.Type
 
 /** How many knowledge bases were deleted. */
@@ -215,7 +218,7 @@ export const make = Effect.gen(function* () {
     if (request.embedding_model !== undefined && request.embedding_model !== current.embedding_model) {
       if (current.chunk_count > 0) {
         return yield* Effect.fail(
-          invalid("embedding_model", "The embedding model can't be changed once the dataset has chunks; delete them first")
+          invalid("embedding_model", "If `chunk_count` is not 0, `embedding_model` is not changeable.")
         )
       }
       embedding = yield* embeddingModel(caller, request.embedding_model)
@@ -256,6 +259,7 @@ export const make = Effect.gen(function* () {
     const where: Record<string, Condition> = { tenant_id: { in: [...owners] } }
     if (request.parser_id !== undefined) where.parser_id = request.parser_id
     if (request.id !== undefined) where.id = request.id
+    else if (request.ids !== undefined && request.ids.length > 0) where.id = { in: [...request.ids] }
     if (request.name !== undefined && request.name !== "") where.name = request.name
     const keywords = request.keywords?.trim() ?? ""
     const page = yield* store.knowledgeBases.find({
@@ -270,7 +274,10 @@ export const make = Effect.gen(function* () {
   })
 
   const remove = Effect.fn("KnowledgeBases.remove")(function* (caller: Caller, request: RemoveRequest) {
-    const kbs = yield* Effect.forEach(request.kb_ids, (id) => writable(caller, id))
+    const ids = request.kb_ids.length === 0 && request.delete_all === true
+      ? (yield* store.knowledgeBases.find({ where: { tenant_id: caller.tenantId } })).items.map((kb) => kb.id)
+      : request.kb_ids
+    const kbs = yield* Effect.forEach(ids, (id) => writable(caller, id))
     const docs = yield* Effect.forEach(kbs, (kb) =>
       Effect.map(store.documents.find({ where: { kb_id: kb.id } }), (page) => page.items)
     )

@@ -17,21 +17,29 @@
  * so it is the default; both lie in [0, 1].
  *
  * Query tokens come from the same tokenizer as the chunks' (stemmed, segmented), minus stop words.
+ *
+ * With `cross_languages`, the question is first replaced by its translations into those languages;
+ * with `keyword`, keywords of the question are appended to it. Both ask the default chat model of
+ * the (first) knowledge base's tenant, which must be set (`ModelError` `NotConfigured` otherwise, as
+ * RAGFlow fails); a model that only quotes (not generative) is not asked, and a model call that fails
+ * leaves the question as it was (RAGFlow's fallback).
  */
 import { Context, Effect, Layer, Option, Schema } from "effect"
+import * as Prompt from "../chat/Prompt.js"
 import { Caller } from "../domain/Caller.js"
 import { Chunk } from "../domain/Chunk.js"
 import {
   type ChunkIndexError,
   invalid,
   type InvalidInput,
-  type ModelError,
+  ModelError,
   type NotFound,
   type StoreError
 } from "../domain/Errors.js"
 import * as Fields from "../domain/Fields.js"
 import { DocumentId, KnowledgeBaseId } from "../domain/Ids.js"
 import type { KnowledgeBase } from "../domain/Records.js"
+import type { ChatMessage, ChatModelService } from "../ports/ChatModel.js"
 import {
   ChunkIndex,
   type ChunkFilter,
@@ -102,7 +110,11 @@ export const RetrievalRequest = Schema.Struct({
       conditions: Fields.List(MetadataCondition)
     })
   ),
-  term_similarity: Schema.optionalWith(Fields.OneOf("bm25", "overlap"), { default: () => "bm25" as const })
+  term_similarity: Schema.optionalWith(Fields.OneOf("bm25", "overlap"), { default: () => "bm25" as const }),
+  /** Append keywords of the question, named by the tenant's default chat model. */
+  keyword: Schema.optional(Fields.Boolean),
+  /** Search with the question translated into these languages (by the tenant's default chat model). */
+  cross_languages: Schema.optional(Fields.List(Fields.Name(64)))
 })
 export type RetrievalRequest = typeof RetrievalRequest.Type
 
@@ -236,11 +248,47 @@ export const make = Effect.gen(function* () {
       return yield* embedder.embedQuery(question)
     })
 
+  /** The default chat model of the knowledge base's tenant (RAGFlow asks the dataset owner's). */
+  const defaultChatModel = (caller: Caller, kb: KnowledgeBase) =>
+    Effect.gen(function* () {
+      const tenant = yield* store.tenants.get(kb.tenant_id)
+      const ref = Option.match(tenant, { onNone: () => "", onSome: (t) => t.llm_id })
+      if (ref === "") {
+        return yield* Effect.fail(new ModelError({ reason: "NotConfigured", model: "", message: "No default chat model is set." }))
+      }
+      return yield* models.chatModel(new Caller({ tenantId: kb.tenant_id, userId: caller.userId }), ref)
+    })
+
+  /** A helper call's cleaned answer, or `fallback` when the model gave none or failed. */
+  const ask = (model: ChatModelService, messages: ReadonlyArray<ChatMessage>, read: (answer: string) => string, fallback: string) =>
+    model.generate(messages, { temperature: 0.2 }).pipe(
+      Effect.map((result) => read(result.text)),
+      Effect.map((text) => (text === "" ? fallback : text)),
+      Effect.catchTag("ModelError", (e) => Effect.as(Effect.logWarning("retrieval: the chat model failed; the question is kept", e.message), fallback))
+    )
+
+  /** The question as searched: translated (`cross_languages`), with keywords appended (`keyword`). */
+  const searchedQuestion = (caller: Caller, kb: KnowledgeBase, request: RetrievalRequest) =>
+    Effect.gen(function* () {
+      const languages = request.cross_languages ?? []
+      if (languages.length === 0 && request.keyword !== true) return request.question
+      const model = yield* defaultChatModel(caller, kb)
+      if (!model.generative) return request.question
+      let question = request.question
+      if (languages.length > 0) question = yield* ask(model, Prompt.crossLanguagesMessages(question, languages), Prompt.translations, question)
+      if (request.keyword === true) {
+        const keywords = yield* ask(model, Prompt.keywordMessages(question), Prompt.cleanHelperAnswer, "")
+        if (keywords !== "") question = `${question}, ${keywords}`
+      }
+      return question
+    })
+
   const retrieve = Effect.fn("Retrieval.retrieve")(function* (caller: Caller, request: RetrievalRequest) {
-    const { question, page, page_size: pageSize, similarity_threshold: threshold, top_k: topK } = request
+    const { page, page_size: pageSize, similarity_threshold: threshold, top_k: topK } = request
     const w = request.vector_similarity_weight
     const kbs = yield* knowledgeBases(caller, request.kb_ids)
     const kbIds = kbs.map((kb) => kb.id)
+    const question = yield* searchedQuestion(caller, kbs[0]!, request)
 
     // Disabled documents take no part; a document filter must name documents of these datasets.
     const disabled = new Set<string>()

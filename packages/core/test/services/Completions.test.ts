@@ -1,5 +1,5 @@
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Chunk, Effect, Either, Layer, Option, Stream } from "effect"
+import { Chunk, Effect, Either, Layer, Stream } from "effect"
 import * as Budget from "../../src/chat/Budget.js"
 import type { Caller } from "../../src/domain/Caller.js"
 import { ModelError } from "../../src/domain/Errors.js"
@@ -7,7 +7,6 @@ import { decodeRequest } from "../../src/domain/Fields.js"
 import type { KnowledgeBaseId } from "../../src/domain/Ids.js"
 import * as ChatModel from "../../src/ports/ChatModel.js"
 import * as ChunkMethod from "../../src/ports/ChunkMethod.js"
-import * as ModelProvider from "../../src/ports/ModelProvider.js"
 import * as Rag from "../../src/Rag.js"
 import { createRagClient, decoding } from "../../src/RagClient.js"
 import * as Completions from "../../src/services/Completions.js"
@@ -16,39 +15,16 @@ import * as Dialogs from "../../src/services/Dialogs.js"
 import { Documents } from "../../src/services/Documents.js"
 import { Ingestion } from "../../src/services/Ingestion.js"
 import * as KnowledgeBases from "../../src/services/KnowledgeBases.js"
-import * as ScriptedChatModel from "../../src/testing/ScriptedChatModel.js"
 import * as TestModels from "../../src/testing/TestModels.js"
 import * as Tokenizer from "../../src/text/Tokenizer.js"
 import { newCaller, text } from "./helpers.js"
 import { paragraphs } from "./ingestionHelpers.js"
-
-/** Chat models of the `Scripted` provider, registered by the tests under fresh names. */
-const chatModels = new Map<string, ChatModel.ChatModelService>()
-const ScriptedProvider = ModelProvider.plugin({
-  kind: "scripted",
-  providers: ["Scripted"],
-  chatModel: ({ model }) =>
-    Option.match(Option.fromNullable(chatModels.get(model)), {
-      onNone: () => Effect.fail(new ModelError({ reason: "NotConfigured", model, message: `no scripted model ${model}` })),
-      onSome: Effect.succeed
-    })
-})
+import { register, scripted, ScriptedProvider } from "./scriptedModels.js"
 
 const Engine = Rag.layerWorker({ heartbeatMs: 100 }).pipe(
   Layer.provideMerge(Rag.layer(Rag.layerMemoryPorts, [TestModels.layer, ScriptedProvider])),
   Layer.provideMerge(Layer.merge(ChunkMethod.layer([paragraphs]), Tokenizer.layer))
 )
-
-let registered = 0
-/** A chat model under a fresh `llm_id`. */
-const register = (model: ChatModel.ChatModelService) => {
-  const name = `model-${++registered}`
-  chatModels.set(name, model)
-  return `${name}@Scripted`
-}
-/** A scripted chat model under a fresh `llm_id`, and its control. */
-const scripted = (options: ScriptedChatModel.ScriptedChatModelOptions) =>
-  Effect.map(ScriptedChatModel.make(options), ({ control, model }) => ({ llm_id: register(model), control }))
 
 const PETS = [
   "Otters hold hands while sleeping so they do not drift apart.",

@@ -260,6 +260,19 @@ describe("Conversations", () => {
         expect((yield* conversations.list(caller, { dialog_id: dialog.id, id: made[2]!.id })).items.map((c) => c.name)).toEqual(["three"])
       }))
 
+    it.effect("list filters by user_id and orders by name", () =>
+      Effect.gen(function* () {
+        const { caller, dialog, conversations } = yield* setup
+        const theirs = yield* conversations.create(caller, { dialog_id: dialog.id, name: "theirs", user_id: "end-user-1" })
+        yield* conversations.create(caller, { dialog_id: dialog.id, name: "others", user_id: "end-user-2" })
+        yield* conversations.create(caller, { dialog_id: dialog.id, name: "mine" })
+        const page = yield* conversations.list(caller, { dialog_id: dialog.id, user_id: "end-user-1" })
+        expect([page.total, page.items.map((c) => c.id)]).toEqual([1, [theirs.id]])
+        expect((yield* conversations.list(caller, { dialog_id: dialog.id, user_id: caller.userId })).items.map((c) => c.name)).toEqual(["mine"])
+        expect((yield* conversations.list(caller, { dialog_id: dialog.id, orderby: "name", desc: false })).items.map((c) => c.name)).toEqual(["mine", "others", "theirs"])
+        expect(yield* Effect.flip(conversations.list(caller, { dialog_id: dialog.id, user_id: 7 as never }))).toMatchObject({ _tag: "InvalidInput", field: "user_id" })
+      }))
+
     it.effect("rename trims, refuses an empty name and cuts long names to 255 characters", () =>
       Effect.gen(function* () {
         const { caller, dialog, conversations } = yield* setup

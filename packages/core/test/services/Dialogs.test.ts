@@ -278,7 +278,11 @@ describe("Dialogs", () => {
         expect((yield* dialogs.list(caller, { id: created[3]!.id })).items.map((d) => d.name)).toEqual(["delta"])
 
         expect(yield* Effect.flip(dialogs.list(caller, { page: 0 }))).toMatchObject({ _tag: "InvalidInput", field: "page" })
-        expect(yield* Effect.flip(dialogs.list(caller, { orderby: "name" as "create_time" }))).toMatchObject({
+        // By name as stored (code points: upper case first).
+        expect((yield* dialogs.list(caller, { orderby: "name", desc: false })).items.map((d) => d.name)).toEqual(
+          ["ALPHABET", "Alpha", "Gamma", "beta", "delta"]
+        )
+        expect(yield* Effect.flip(dialogs.list(caller, { orderby: "size" as "create_time" }))).toMatchObject({
           _tag: "InvalidInput",
           field: "orderby"
         })

@@ -295,6 +295,47 @@ describe("Documents", () => {
         expect((yield* docs.get(me, { doc_id: uploaded[0]!.id })).status).toBe("0")
       }))
 
+    it.effect("updates a document's name, chunk method, status and metadata in one call, in its knowledge base only", () =>
+      Effect.gen(function* () {
+        const { docs, kbs, me, kb } = yield* setup
+        const other = yield* kbs.create(me, { name: "Elsewhere" })
+        const [a, b] = yield* docs.upload(me, { kb_id: kb.id, files: [{ name: "a.txt", bytes: text("a") }, { name: "b.txt", bytes: text("b") }] })
+        const updated = yield* docs.update(me, {
+          doc_id: a!.id,
+          kb_id: kb.id,
+          name: "renamed.txt",
+          parser_id: "one",
+          status: "0",
+          meta_fields: { author: "Ada" }
+        })
+        expect([updated.name, updated.parser_id, updated.status, updated.meta_fields]).toEqual(["renamed.txt", "one", "0", { author: "Ada" }])
+        expect(yield* docs.get(me, { doc_id: a!.id })).toEqual(updated)
+        // A refused change makes none of the others.
+        expect(invalidField(yield* Effect.either(docs.update(me, { doc_id: a!.id, name: "x.pdf", status: "1" })))).toBe("name")
+        expect(leftTag(yield* Effect.either(docs.update(me, { doc_id: a!.id, name: b!.name })))).toBe("AlreadyExists")
+        // In another knowledge base, the document is not found.
+        expect(leftTag(yield* Effect.either(docs.update(me, { doc_id: a!.id, kb_id: other.id, status: "1" })))).toBe("NotFound")
+        expect(leftTag(yield* Effect.either(docs.get(me, { doc_id: a!.id, kb_id: other.id })))).toBe("NotFound")
+        expect(leftTag(yield* Effect.either(docs.parse(me, { doc_ids: [a!.id], kb_id: other.id })))).toBe("NotFound")
+        expect(yield* docs.get(me, { doc_id: a!.id })).toEqual(updated)
+      }))
+
+    it.effect("lists by ids and deletes every document of a knowledge base with delete_all", () =>
+      Effect.gen(function* () {
+        const { docs, kbs, me, kb } = yield* setup
+        const other = yield* kbs.create(me, { name: "Kept" })
+        const [a, , c] = yield* docs.upload(me, { kb_id: kb.id, files: ["a", "b", "c"].map((n) => ({ name: `${n}.txt`, bytes: text(n) })) })
+        const [kept] = yield* docs.upload(me, { kb_id: other.id, files: [{ name: "k.txt", bytes: text("k") }] })
+        const some = yield* docs.list(me, { kb_id: kb.id, ids: [a!.id, c!.id], orderby: "name", desc: false })
+        expect([some.total, some.items.map((d) => d.name)]).toEqual([2, ["a.txt", "c.txt"]])
+        expect(leftTag(yield* Effect.either(docs.remove(me, { doc_ids: [], delete_all: true })))).toBe("InvalidInput")
+        expect(yield* docs.remove(me, { doc_ids: [kept!.id], kb_id: kb.id }).pipe(Effect.either, Effect.map(leftTag))).toBe("NotFound")
+        expect(yield* docs.remove(me, { doc_ids: [], kb_id: kb.id, delete_all: true })).toBe(3)
+        expect((yield* docs.list(me, { kb_id: kb.id })).total).toBe(0)
+        expect((yield* kbs.get(me, { kb_id: kb.id })).document_count).toBe(0)
+        expect((yield* docs.list(me, { kb_id: other.id })).total).toBe(1)
+      }))
+
     it.effect("deletes documents with their chunks, bytes and counts", () =>
       Effect.gen(function* () {
         const blobs = yield* BlobStore

@@ -148,6 +148,21 @@ describe("KnowledgeBases", () => {
         expect(Either.isLeft(bad) && bad.left._tag).toBe("InvalidInput")
       }))
 
+    it.effect("lists by ids and deletes all of the tenant's knowledge bases with delete_all", () =>
+      Effect.gen(function* () {
+        const kbs = decoding(yield* KnowledgeBases.KnowledgeBases, KnowledgeBases.Operations)
+        const me = yield* newCaller()
+        const other = yield* newCaller()
+        const [a, , c] = yield* Effect.forEach(["a", "b", "c"], (name) => kbs.create(me, { name }))
+        const theirs = yield* kbs.create(other, { name: "theirs" })
+        const some = yield* kbs.list(me, { ids: [a!.id, c!.id, theirs.id], orderby: "name", desc: false })
+        expect([some.total, some.items.map((k) => k.name)]).toEqual([2, ["a", "c"]])
+        expect(yield* kbs.remove(me, { kb_ids: [] })).toBe(0)
+        expect(yield* kbs.remove(me, { kb_ids: [], delete_all: true })).toBe(3)
+        expect((yield* kbs.list(me, {})).total).toBe(0)
+        expect((yield* kbs.get(other, { kb_id: theirs.id })).name).toBe("theirs")
+      }))
+
     it.effect("deletes a knowledge base with its documents, chunks and blobs", () =>
       Effect.gen(function* () {
         const kbs = decoding(yield* KnowledgeBases.KnowledgeBases, KnowledgeBases.Operations)

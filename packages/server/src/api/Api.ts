@@ -6,6 +6,7 @@
 import { HttpApi, HttpApiBuilder } from "@effect/platform"
 import { Layer } from "effect"
 import * as Boundary from "./Boundary.js"
+import * as Dify from "./dify/Dify.js"
 import * as OpenApiDocument from "./OpenApiDocument.js"
 import * as RestApi from "./rest/RestApi.js"
 import * as SeedApi from "./SeedApi.js"
@@ -14,6 +15,7 @@ import { version } from "./seed/System.js"
 export class Api extends HttpApi.make("ragkit")
   .addHttpApi(SeedApi.SeedApi)
   .addHttpApi(RestApi.RestApi)
+  .addHttpApi(Dify.DifyApi)
   .annotateContext(OpenApiDocument.annotations({
     title: "ragkit",
     version,
@@ -23,6 +25,6 @@ export class Api extends HttpApi.make("ragkit")
 
 /** Every group's handlers, the credentials checks and the outermost middleware, over the engine. */
 export const layer = HttpApiBuilder.api(Api).pipe(
-  Layer.provide([SeedApi.layer, RestApi.layer]),
+  Layer.provide([SeedApi.layer, RestApi.layer, Dify.live]),
   Layer.provide(HttpApiBuilder.middleware(Boundary.boundary))
 )

@@ -446,32 +446,33 @@ const cases: Record<string, IsolationCase> = {
       return ask(false)
     })
   },
-  "openai.chatCompletions": {
+  // RAGFlow's two paths of the OpenAI-compatible route, one handler.
+  ...Object.fromEntries(["openai.chatCompletions", "openai.openaiChatCompletions"].map((key) => [key, {
     ids: ["chat_id"],
     // The owner's dialog through the OpenAI-compatible path: unknown, the dialog as it was (streamed or not).
     stranger: async () => {
       const dialogId = await ownerDialog()
       await unchanged(() => dialogAsOwner(dialogId), async () => {
-        for (const stream of [false, true]) expectNotFound(await send("openai.chatCompletions", stranger, { params: { chat_id: dialogId }, json: { model: "x", messages: [{ role: "user", content: "planted" }], stream } }))
+        for (const stream of [false, true]) expectNotFound(await send(key, stranger, { params: { chat_id: dialogId }, json: { model: "x", messages: [{ role: "user", content: "planted" }], stream } }))
       })
     },
     member: async () => {
       const dialogId = await ownerDialog()
       await unchanged(() => dialogAsOwner(dialogId), async () => {
-        expectNotFound(await send("openai.chatCompletions", member, { params: { chat_id: dialogId }, json: { model: "x", messages: [{ role: "user", content: "planted" }] } }))
+        expectNotFound(await send(key, member, { params: { chat_id: dialogId }, json: { model: "x", messages: [{ role: "user", content: "planted" }] } }))
       })
     },
     scoped: async () => {
       const dialogId = await ownerDialog()
       await unchanged(() => dialogAsOwner(dialogId), async () => {
-        for (const stream of [false, true]) expectNotFound(await send("openai.chatCompletions", scoped, { params: { chat_id: dialogId }, json: { model: "x", messages: [{ role: "user", content: "planted" }], stream } }))
+        for (const stream of [false, true]) expectNotFound(await send(key, scoped, { params: { chat_id: dialogId }, json: { model: "x", messages: [{ role: "user", content: "planted" }], stream } }))
       })
       // Its own dialog answers.
-      const reply = await send("openai.chatCompletions", scoped, { params: { chat_id: scopedDialog }, json: { model: "x", messages: [{ role: "user", content: "hello" }] } })
+      const reply = await send(key, scoped, { params: { chat_id: scopedDialog }, json: { model: "x", messages: [{ role: "user", content: "hello" }] } })
       expect(reply.status, describeReply(reply)).toBe(200)
       expect(reply.body.object).toBe("chat.completion")
     }
-  },
+  }])),
   "conversations.delete_msg": {
     ids: ["conversation_id", "message_id"],
     ...conversationUse((who, { conversationId, messageId }) => send("conversations.delete_msg", who, { json: { conversation_id: conversationId, message_id: messageId } }))

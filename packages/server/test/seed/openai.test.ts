@@ -41,6 +41,16 @@ describe("OpenAI-compatible chat completions, through the openai npm client", ()
     expect(usage.total_tokens).toBe(usage.prompt_tokens + usage.completion_tokens)
   })
 
+  it("answers at RAGFlow's other path, /api/v1/openai/<chat_id>, as at /chats_openai/<chat_id>", async () => {
+    const alias = (apiKey: string) => new OpenAI({ apiKey, baseURL: `${server.url}/api/v1/openai/${dialogId}`, maxRetries: 0 })
+    const completion = await alias(owner.apiKey).chat.completions.create({ model: "x", messages })
+    expect([completion.object, completion.choices[0]!.message.content]).toEqual(["chat.completion", expect.stringContaining("What is ragkit?")])
+    const chunks: Array<string> = []
+    for await (const chunk of await alias(owner.apiKey).chat.completions.create({ model: "x", messages, stream: true })) chunks.push(chunk.choices[0]!.delta.content ?? "")
+    expect(chunks.join("")).toBe(completion.choices[0]!.message.content)
+    await expect(alias(stranger.apiKey).chat.completions.create({ model: "x", messages })).rejects.toMatchObject({ status: 404 })
+  })
+
   it("streams the same answer as chunks, a last chunk with usage, and stops at [DONE]", async () => {
     const client = clientFor(owner.apiKey)
     const whole = await client.chat.completions.create({ model: "x", messages })

@@ -1,8 +1,7 @@
-import { Duration, Layer, Option, Redacted } from "effect"
-import { constants, generateKeyPairSync, publicEncrypt } from "node:crypto"
+import { Duration } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { defaults, ServerConfig } from "../../src/Config.js"
-import { memoryEngine, type SeedServer, startSeedServer } from "../support/seedServer.js"
+import { type AccountServers, encrypt, startAccountServers } from "../support/accountServers.js"
+import type { SeedServer } from "../support/seedServer.js"
 
 /** Cheap hashes; failed logins limited to 3 per account and 12 per address. */
 const users = {
@@ -12,30 +11,16 @@ const users = {
 
 const USER_FIELDS = ["id", "email", "nickname", "avatar", "access_token", "last_login_time", "login_channel", "is_superuser", "is_active"]
 
-/** The RSA key pair a deployment configures (`auth.rsaPrivateKeyFile`, encrypted with a passphrase). */
-const keys = generateKeyPairSync("rsa", {
-  modulusLength: 2048,
-  publicKeyEncoding: { type: "spki", format: "pem" },
-  privateKeyEncoding: { type: "pkcs8", format: "pem", cipher: "aes-256-cbc", passphrase: "open sesame" }
-})
-
-/** A password as RAGFlow's web client sends it: JSEncrypt (PKCS#1 v1.5) over its base64, base64-encoded. */
-const encrypt = (password: string) =>
-  publicEncrypt({ key: keys.publicKey, padding: constants.RSA_PKCS1_PADDING }, Buffer.from(Buffer.from(password).toString("base64"))).toString("base64")
-
 let server: SeedServer
 let rsa: SeedServer
 let closed: SeedServer
+let servers: AccountServers
 
 beforeAll(async () => {
-  const config = defaults({ auth: { rsaPrivateKey: Option.some(Redacted.make(keys.privateKey)), rsaPassphrase: Option.some(Redacted.make("open sesame")) } })
-  ;[server, rsa, closed] = await Promise.all([
-    startSeedServer(memoryEngine({ users })),
-    startSeedServer(Layer.merge(memoryEngine({ users }), ServerConfig.layer(config))),
-    startSeedServer(memoryEngine({ users: { ...users, registration: "closed" } }))
-  ])
+  servers = await startAccountServers(users)
+  ;({ server, rsa, closed } = servers)
 }, 60_000)
-afterAll(() => Promise.all([server.close(), rsa.close(), closed.close()]))
+afterAll(() => servers.close())
 
 describe("/api/v1/user", () => {
   it("registers and logs in with the session in data and in the Authorization header; info shows the presented token; logout ends the session", async () => {

@@ -4,7 +4,7 @@
  */
 import { HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { ApiTokens, type Caller, type ChunkMethod, decoding, type DialogId, type ModelProvider, Rag, Tokenizer, Users } from "@ragkit/core"
+import { ApiTokens, type Caller, type ChunkMethod, decoding, type DialogId, Ingestion, type ModelProvider, Rag, Tokenizer, Users } from "@ragkit/core"
 import { TestModels } from "@ragkit/core/doubles"
 import * as Parsers from "@ragkit/parsers"
 import { Effect, Layer, ManagedRuntime } from "effect"
@@ -20,6 +20,15 @@ export const memoryEngine = (options: Rag.Options = {}, plugins: ReadonlyArray<L
     Layer.mergeAll(Rag.layerMemoryStores, Tokenizer.layer, Parsers.layerWithoutOcr().pipe(Layer.provide(Tokenizer.layer))),
     [TestModels.layer, ...plugins],
     { tenantDefaults: { embd_id: "hash-64@Test", llm_id: "echo@Test" }, ...options }
+  )
+
+/** The memory engine with an ingestion worker polling quickly, for tests that parse documents. */
+export const memoryEngineWithWorker = (options: Rag.Options = {}): Engine =>
+  Layer.provideMerge(
+    Layer.scopedDiscard(Effect.flatMap(Ingestion.Ingestion, (worker) => Effect.forkScoped(worker.run))).pipe(
+      Layer.provide(Rag.layerWorker({ pollMs: 20, heartbeatMs: 100 }))
+    ),
+    memoryEngine(options)
   )
 
 /** What the server needs of an engine. */

@@ -102,9 +102,9 @@ export const group = Group.make("conversations")
 const Api = HttpApi.make("ragkit").add(group)
 
 /** One server-sent event of RAGFlow's: the envelope after `data:`. */
-const frame = (data: unknown, code: number = Codes.success, message = "") => `data:${JSON.stringify({ code, message, data })}\n\n`
+export const frame = (data: unknown, code: number = Codes.success, message = "") => `data:${JSON.stringify({ code, message, data })}\n\n`
 
-const noReference: Completions.CompletionReference = { chunks: [], doc_aggs: [], total: 0 }
+export const noReference: Completions.CompletionReference = { chunks: [], doc_aggs: [], total: 0 }
 
 const eventFrame = (conversationId: string) => (event: Completions.CompletionEvent): string =>
   event._tag === "Delta"
@@ -122,7 +122,7 @@ const eventFrame = (conversationId: string) => (event: Completions.CompletionEve
     })
 
 /** A failure during the answer, as RAGFlow writes it into the stream. */
-const failureFrame = (cause: Cause.Cause<unknown>) =>
+export const failureFrame = (cause: Cause.Cause<unknown>) =>
   Effect.map(Effect.flip(Errors.respond(Effect.failCause(cause))), (e) =>
     frame({ answer: `**ERROR**: ${e.message}`, reference: [] }, 500, e.message))
 

@@ -33,7 +33,7 @@ import * as Group from "../Group.js"
 
 /** RAGFlow's `TaskStatus` codes by core's run state. */
 export const RunCodes = { UNSTART: "0", RUNNING: "1", CANCEL: "2", DONE: "3", FAIL: "4" } as const
-const runNames = Object.fromEntries(Object.entries(RunCodes).map(([name, code]) => [code, name])) as Record<string, string>
+export const runNames = Object.fromEntries(Object.entries(RunCodes).map(([name, code]) => [code, name])) as Record<string, string>
 
 const { run_generation: _generation, ...documentFields } = Document.fields
 
@@ -73,7 +73,7 @@ const dispositionParam = (header: string, key: string): string | undefined => {
  * refuses, leaving the part without a field or file name: then they are read from its raw
  * `Content-Disposition` header (`filename*=UTF-8''...` preferred, as RFC 6266).
  */
-const namesOf = (part: Multipart.File): { readonly key: string; readonly name: string } => {
+export const namesOf = (part: Multipart.File): { readonly key: string; readonly name: string } => {
   if (part.key !== "") return { key: part.key, name: part.name }
   const headers = (part as { readonly file?: { readonly info?: { readonly headers?: Record<string, unknown> } } }).file?.info?.headers
   const header = headers?.["content-disposition"]
@@ -91,13 +91,13 @@ const namesOf = (part: Multipart.File): { readonly key: string; readonly name: s
 }
 
 /** A field part's largest value (`kb_id`): fields are held in memory, files never. */
-const MaxFieldBytes = 64 * 1024
+export const MaxFieldBytes = 64 * 1024
 
 const UploadForm = HttpApiSchema.MultipartStream(
   Schema.Struct({ kb_id: Schema.String, file: Multipart.FilesSchema })
 )
 
-const isMultipartError = (e: unknown): e is Multipart.MultipartError => e instanceof Multipart.MultipartError
+export const isMultipartError = (e: unknown): e is Multipart.MultipartError => e instanceof Multipart.MultipartError
 
 const limitReasons: Record<string, Multipart.MultipartError["reason"]> = {
   MaxPartSize: "FileTooLarge",
@@ -117,7 +117,7 @@ const reasonOf = (e: Multipart.MultipartError): Multipart.MultipartError["reason
 }
 
 /** The seed error for a failure of the multipart parser. */
-const multipartFailure = (e: Multipart.MultipartError, maxFileBytes: number, file: string): Errors.ApiError | undefined => {
+export const multipartFailure = (e: Multipart.MultipartError, maxFileBytes: number, file: string): Errors.ApiError | undefined => {
   switch (reasonOf(e)) {
     case "FileTooLarge":
       return new Errors.PayloadTooLarge({

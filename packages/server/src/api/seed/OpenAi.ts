@@ -1,5 +1,6 @@
 /**
- * OpenAI-compatible chat: `POST /api/v1/chats_openai/:chat_id/chat/completions` (RAGFlow's path;
+ * OpenAI-compatible chat: `POST /api/v1/chats_openai/:chat_id/chat/completions` and its alias
+ * `POST /api/v1/openai/:chat_id/chat/completions` (RAGFlow's paths;
  * `chat_id` is a dialog id), over `Completions`. Takes dialog-scoped keys (`ChatAuthentication`);
  * core keeps them within their dialog, and another tenant's dialog is unknown (404).
  *
@@ -48,12 +49,21 @@ export const ChatCompletion = Schema.Struct({
 
 const fields = Group.loose("model", "messages", "stream", "reference", "extra_body")
 
+// Other OpenAI parameters (temperature, …) are accepted and ignored.
+const Payload = Schema.Struct(fields, Schema.Record({ key: Schema.String, value: Schema.Unknown }))
+
 export const group = Group.make("openai")
   .add(
     HttpApiEndpoint.post("chatCompletions", "/api/v1/chats_openai/:chat_id/chat/completions")
       .setPath(Schema.Struct({ chat_id: Schema.String }))
-      // Other OpenAI parameters (temperature, …) are accepted and ignored.
-      .setPayload(Schema.Struct(fields, Schema.Record({ key: Schema.String, value: Schema.Unknown })))
+      .setPayload(Payload)
+      .addSuccess(ChatCompletion)
+  )
+  .add(
+    // RAGFlow's current path for the same route.
+    HttpApiEndpoint.post("openaiChatCompletions", "/api/v1/openai/:chat_id/chat/completions")
+      .setPath(Schema.Struct({ chat_id: Schema.String }))
+      .setPayload(Payload)
       .addSuccess(ChatCompletion)
   )
   .middleware(ChatAuthentication)
@@ -95,7 +105,7 @@ export const live = HttpApiBuilder.group(Api, "openai", (handlers) =>
   Effect.gen(function* () {
     const completions = yield* Completions.Completions
 
-    return handlers.handle("chatCompletions", ({ path, payload }) =>
+    const answer = ({ path, payload }: { readonly path: { readonly chat_id: string }; readonly payload: typeof Payload.Type }) =>
       Effect.gen(function* () {
         const caller = yield* Group.caller
         if (payload.stream !== undefined && typeof payload.stream !== "boolean") {
@@ -148,5 +158,7 @@ export const live = HttpApiBuilder.group(Api, "openai", (handlers) =>
           contentType: "text/event-stream; charset=utf-8",
           headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
         })
-      }).pipe(Effect.catchIf(Errors.isApiError, openAiError)))
+      }).pipe(Effect.catchIf(Errors.isApiError, openAiError))
+
+    return handlers.handle("chatCompletions", answer).handle("openaiChatCompletions", answer)
   }))

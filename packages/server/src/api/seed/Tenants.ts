@@ -26,7 +26,7 @@ export const MemberView = Schema.Struct({
   delta_seconds: Schema.Number
 })
 
-const memberView = (m: Tenants.MemberProfile): typeof MemberView.Type => ({
+export const memberView = (m: Tenants.MemberProfile): typeof MemberView.Type => ({
   ...m.member,
   nickname: m.user.nickname,
   email: m.user.email,
@@ -49,6 +49,20 @@ export const TeamView = Schema.Struct({
   update_date: Schema.String,
   /** Whole seconds since the membership last changed (an invitation, its acceptance). */
   delta_seconds: Schema.Number
+})
+
+/** A team of the caller as `TeamView`, `now` in epoch milliseconds. */
+export const teamView = ({ member, role, tenant }: Tenants.ListForUserResult[number], now: number): typeof TeamView.Type => ({
+  tenant_id: tenant.id,
+  name: tenant.name,
+  role,
+  invited_by: member.invited_by,
+  status: member.status,
+  create_time: member.create_time,
+  create_date: member.create_date,
+  update_time: member.update_time,
+  update_date: member.update_date,
+  delta_seconds: Math.max(0, Math.floor((now - member.update_time) / 1000))
 })
 
 /** The profile an invitation answers with, as RAGFlow's. */
@@ -84,20 +98,7 @@ export const live = HttpApiBuilder.group(Api, "tenants", (handlers) =>
           const caller = yield* Group.caller
           const teams = yield* Errors.respond(tenants.listForUser(caller, {}))
           const now = yield* Clock.currentTimeMillis
-          return ok(
-            teams.map(({ member, role, tenant }) => ({
-              tenant_id: tenant.id,
-              name: tenant.name,
-              role,
-              invited_by: member.invited_by,
-              status: member.status,
-              create_time: member.create_time,
-              create_date: member.create_date,
-              update_time: member.update_time,
-              update_date: member.update_date,
-              delta_seconds: Math.max(0, Math.floor((now - member.update_time) / 1000))
-            }))
-          )
+          return ok(teams.map((team) => teamView(team, now)))
         }))
       .handle("members", ({ path }) =>
         Effect.gen(function* () {

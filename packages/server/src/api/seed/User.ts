@@ -29,7 +29,7 @@ import * as Passwords from "../Passwords.js"
 export const UserView = Schema.Struct({ ...Users.PublicUser.fields, access_token: Schema.String })
 
 /** Sets the session token in the `Authorization` header too (RAGFlow's `construct_response`). */
-const withSession = (user: Users.PublicUser, token: string, message: string) =>
+export const withSession = (user: Users.PublicUser, token: string, message: string) =>
   HttpServerResponse.unsafeJson(
     { code: 0, message, data: { ...user, access_token: token } },
     { headers: { authorization: token, "access-control-expose-headers": "Authorization" } }
@@ -42,6 +42,15 @@ const passwordText = (field: string, value: unknown) =>
     : typeof value === "string"
     ? Effect.succeed(value)
     : Effect.fail(Errors.badRequest(`${field} must be a string`))
+
+/** The profile fields a user changes (`setting`, REST's `PATCH /users/me`), as sent. */
+export const profileOf = (payload: { readonly [K in "nickname" | "avatar" | "language" | "timezone" | "color_schema"]?: unknown }) => ({
+  nickname: payload.nickname,
+  avatar: payload.avatar,
+  language: payload.language,
+  timezone: payload.timezone,
+  color_schema: payload.color_schema
+})
 
 /** One message for a new password that can't be read and one that is not valid. */
 const badNewPassword = (field: string) => Errors.badRequest(`${field} can't be read, or is not 8 to 1024 characters`)
@@ -87,7 +96,7 @@ export const group = Group.make("user")
 const Api = HttpApi.make("ragkit").add(group)
 
 /** The deployment's passwords: RSA-encrypted when `ServerConfig` names a private key, else as sent. */
-const deploymentPasswords = Effect.flatMap(Effect.serviceOption(ServerConfig), (config) =>
+export const deploymentPasswords = Effect.flatMap(Effect.serviceOption(ServerConfig), (config) =>
   Option.match(Option.flatMap(config, (c) => Option.map(c.auth.rsaPrivateKey, (pem) => ({ pem, passphrase: c.auth.rsaPassphrase }))), {
     onNone: () => Effect.succeed(Passwords.plain),
     // The config checked the key and its passphrase when it was loaded.
@@ -156,14 +165,7 @@ export const live = HttpApiBuilder.group(Api, "user", (handlers) =>
           }
           const request = yield* Group.decode(
             Users.UpdateRequest,
-            Group.defined({
-              nickname: payload.nickname,
-              avatar: payload.avatar,
-              language: payload.language,
-              timezone: payload.timezone,
-              color_schema: payload.color_schema,
-              password
-            })
+            Group.defined({ ...profileOf(payload), password })
           ).pipe(
             Effect.mapError((e) =>
               e.message.startsWith("password.next")
