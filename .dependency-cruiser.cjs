@@ -53,6 +53,12 @@ module.exports = {
       { path: "^packages/core/", pathNot: coreEntries }
     ),
     forbid(
+      "example-plugin-uses-published-entry-points",
+      "examples/plugin-parser is written as an outside author would: @ragkit/core and @ragkit/core/testing only.",
+      { path: "^examples/plugin-parser/" },
+      { path: "^packages/", pathNot: "^packages/core/(src/(index|testing/index)\\.ts|dist/(index|testing/index)\\.(d\\.ts|js))$" }
+    ),
+    forbid(
       "plugin-src-not-core-testing",
       "A plugin's source does not import @ragkit/core/testing (its tests may).",
       { path: `${plugins}src/` },
@@ -103,10 +109,13 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: "(^|/)node_modules/" },
+    // The sources are checked; dist/ is their build (\`pnpm build\`).
+    exclude: { path: "^packages/[^/]+/dist/" },
     tsPreCompilationDeps: true,
     enhancedResolveOptions: {
       exportsFields: ["exports"],
-      conditionNames: ["import", "require", "node", "default", "types"],
+      // "development" first: the workspace resolves our packages to their sources.
+      conditionNames: ["development", "import", "require", "node", "default", "types"],
       mainFields: ["module", "main", "types", "typings"]
     },
     skipAnalysisNotInRules: true

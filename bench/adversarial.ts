@@ -3,7 +3,7 @@
  * square of its size before issue 11, at 100 KB and 1 MB, and each format's patterns mixed in one
  * file. Linear parsing shows as about ten times the 100 KB time at 1 MB.
  *
- *   npx tsx bench/adversarial.ts [--runs 5] [--sizes 100000,1000000]
+ *   npx tsx --conditions=development bench/adversarial.ts [--runs 5] [--sizes 100000,1000000]
  *
  * Each input is parsed `--runs` times by its parser (`HtmlParser`, `MarkdownParser`, `CsvParser` of
  * `@ragkit/parsers`, bytes -> sections, no chunking) after one untimed warm-up; the table shows the

@@ -3,7 +3,7 @@
  * until the chat model is called (load the conversation's dialog and model, retrieve, build and fit
  * the prompt), with a chat model that answers at once, so that no model time is counted.
  *
- *   npx tsx bench/chat.ts [--chunks 10000] [--questions 200] [--runs 3] [--warmup 20] [--sentences 3]
+ *   npx tsx --conditions=development bench/chat.ts [--chunks 10000] [--questions 200] [--runs 3] [--warmup 20] [--sentences 3]
  *
  * Corpus: BEIR SciFact abstracts (../shared/datasets/scifact), each cut into chunks of `--sentences`
  * sentences (one paragraph each, chunked one per paragraph), abstracts taken in file order until

@@ -2,7 +2,7 @@
  * The HTTP server under load: seed API requests from concurrent clients (autocannon, loopback)
  * while uploads and their parsing run in the background.
  *
- *   npx tsx bench/http.ts [--docs 2000] [--clients 50] [--completions 200] [--lists 2000] [--runs 3]
+ *   npx tsx --conditions=development bench/http.ts [--docs 2000] [--clients 50] [--completions 200] [--lists 2000] [--runs 3]
  *                         [--upload-batch 5] [--log FILE] [--cpu-prof DIR]
  *
  * The server: `ragkit serve` as `pnpm start` runs it (`tsx packages/server/src/bin.ts serve`), a
@@ -35,12 +35,11 @@
  * the same way. The table shows medians over `--runs`; errors are summed. Exits 1 on any error.
  */
 import autocannon from "autocannon"
-import { type ChildProcess, spawn } from "node:child_process"
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
-import { createServer } from "node:net"
 import { cpus, loadavg, tmpdir, totalmem } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { type Call, client, freePort, spawnServer } from "./internal/seedHttp.js"
 
 const args = new Map<string, string>()
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ""), process.argv[i + 1] ?? "")
@@ -71,44 +70,23 @@ if (docCount > abstracts.length) throw new Error(`--docs at most ${abstracts.len
 // ---------------------------------------------------------------------------------------------
 // The server
 
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const probe = createServer()
-    probe.once("error", reject)
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address()
-      probe.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0))
-    })
-  })
-
 const startServer = async () => {
   const dataDir = mkdtempSync(join(tmpdir(), "ragkit-bench-http-"))
   const models = join(tmpdir(), "ragkit-bench-models")
   mkdirSync(models, { recursive: true })
   symlinkSync(models, join(dataDir, "models"))
   const port = await freePort()
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("RAGKIT_")))
-  const output: Array<string> = []
   const command = cpuProfDir === undefined
-    ? [join(repo, "node_modules/.bin/tsx")]
-    : [process.execPath, "--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`, "--import", "tsx"]
-  const child: ChildProcess = spawn(command[0]!, [...command.slice(1), "packages/server/src/bin.ts", "serve"], {
+    ? [join(repo, "node_modules/.bin/tsx"), "--conditions=development"]
+    : [process.execPath, "--conditions=development", "--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`, "--import", "tsx"]
+  const { child, output, url, listeningS } = await spawnServer({
+    command: [...command, "packages/server/src/bin.ts", "serve"],
     cwd: repo,
-    env: { ...env, RAGKIT_DATA_DIR: dataDir, RAGKIT_PORT: String(port) },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true
+    dataDir,
+    port,
+    pollMs: 200
   })
-  child.stdout!.on("data", (b: Buffer) => output.push(b.toString()))
-  child.stderr!.on("data", (b: Buffer) => output.push(b.toString()))
-  const url = `http://127.0.0.1:${port}`
-  const started = performance.now()
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`the server exited:\n${output.join("")}`)
-    if (await fetch(`${url}/api/v1/system/ping`).then((r) => r.ok, () => false)) break
-    if (performance.now() - started > 300_000) throw new Error(`the server did not start:\n${output.join("")}`)
-    await sleep(200)
-  }
-  log(`server up on ${url} in ${((performance.now() - started) / 1000).toFixed(1)} s (data in ${dataDir})`)
+  log(`server up on ${url} in ${listeningS.toFixed(1)} s (data in ${dataDir})`)
   const stop = async () => {
     const exited = new Promise((r) => child.once("exit", r))
     if (child.exitCode === null && child.pid !== undefined) process.kill(-child.pid, "SIGTERM")
@@ -121,28 +99,6 @@ const startServer = async () => {
 
 // ---------------------------------------------------------------------------------------------
 // A client of the seed API
-
-type Call = (path: string, body?: unknown, form?: FormData) => Promise<any>
-
-const client = (base: string, token?: string): Call => async (path, body, form) => {
-  const headers: Record<string, string> = {}
-  if (token !== undefined) headers.authorization = `Bearer ${token}`
-  if (form === undefined) headers["content-type"] = "application/json"
-  const response = await fetch(`${base}/api/v1/${path}`, {
-    method: "POST",
-    headers,
-    body: form ?? JSON.stringify(body ?? {})
-  })
-  const text = await response.text()
-  let envelope: any
-  try {
-    envelope = JSON.parse(text)
-  } catch {
-    envelope = undefined
-  }
-  if (response.status !== 200 || envelope?.code !== 0) throw new Error(`${path}: ${response.status} ${text.slice(0, 500)}`)
-  return envelope.data
-}
 
 const formOf = (kbId: string, files: ReadonlyArray<{ name: string; text: string }>) => {
   const form = new FormData()

@@ -3,14 +3,14 @@
  * as a host builds it (`Rag.layer` + `Rag.layerWorker`), on a generated mixed-format corpus and on
  * the SciFact abstracts. Prints markdown tables; timings are medians of `--runs` runs.
  *
- *   npx tsx bench/ingest.ts [--runs 3] [--store memory|pglite] [--ocr] [--files 210]
+ *   npx tsx --conditions=development bench/ingest.ts [--runs 3] [--store memory|pglite] [--ocr] [--files 210]
  *                           [--only mixed|scifact] [--concurrency 2] [--scifact path/to/corpus.jsonl]
  *                           [--limit N]   (the first N SciFact abstracts only)
  *                           [--threads N] (parse on N parser threads: ParserThreads.layer; concurrency
  *                                          then defaults to 2N)
  *   BENCH_MEM=1 also logs the process's memory before and after the parser threads start and at the
  *   start of each ingestion (rss, heap, external).
- *   npx tsx bench/ingest.ts --processes 1,2 [--pg-url postgres://...] [--runs 3] [--only mixed] [--files 210]
+ *   npx tsx --conditions=development bench/ingest.ts --processes 1,2 [--pg-url postgres://...] [--runs 3] [--only mixed] [--files 210]
  *
  * Scale-out mode (`--processes N[,M...]`; needs a real Postgres: `--pg-url` or RAGKIT_TEST_PG_URL):
  * this process builds the server's engine (`Engine.layer(defaults({ workers: 0, ... }))` of
@@ -59,7 +59,7 @@ import { docxParts, utf8 } from "@ragkit/fixtures/corpus"
 import { longPdf } from "@ragkit/fixtures/pdfs"
 import * as Parsers from "@ragkit/parsers"
 import * as ParserThreads from "@ragkit/parsers/threads"
-import * as StorePg from "@ragkit/store-pg"
+import * as StorePglite from "@ragkit/store-pg/pglite"
 import { Effect, Exit, Layer, Option, Redacted, Scope } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
@@ -531,7 +531,7 @@ const ThreadsLive = Layer.succeed(DocumentPreparer.DocumentPreparer, {
 const engine = (dataDir: string | undefined) => {
   const stores = dataDir === undefined
     ? Rag.layerMemoryStores
-    : Layer.mergeAll(StorePg.layerEmbedded({ dataDir }), BlobStore.layerMemory, ChunkIndex.layerMemory)
+    : Layer.mergeAll(StorePglite.layerEmbedded({ dataDir }), BlobStore.layerMemory, ChunkIndex.layerMemory)
   const ports = Layer.mergeAll(stores, TimedParsers, TimedTokenizer)
   const worker = THREADS > 0
     ? Rag.layerWorkerWith(ThreadsLive, { concurrency: CONCURRENCY })
@@ -739,7 +739,7 @@ const machine = () => {
     out()
     return
   }
-  out(`Settings: ${RUNS} runs (medians shown), store ${STORE === "memory" ? "memory (Rag.layerMemoryStores)" : "PGlite records + task queue (StorePg.layerEmbedded, temp dir), memory blobs and chunk index"}, ${THREADS > 0 ? `Rag.layerWorkerWith(ParserThreads.layer({ threads: ${THREADS} }), { concurrency: ${CONCURRENCY} })` : `Rag.layerWorker({ concurrency: ${CONCURRENCY} })`} + drain, parsers ${OCR ? "with OCR" : "without OCR (Parsers.layerWithoutOcr)"}, chunk method defaults (naive; presentation for pptx, email for eml).`)
+  out(`Settings: ${RUNS} runs (medians shown), store ${STORE === "memory" ? "memory (Rag.layerMemoryStores)" : "PGlite records + task queue (StorePglite.layerEmbedded, temp dir), memory blobs and chunk index"}, ${THREADS > 0 ? `Rag.layerWorkerWith(ParserThreads.layer({ threads: ${THREADS} }), { concurrency: ${CONCURRENCY} })` : `Rag.layerWorker({ concurrency: ${CONCURRENCY} })`} + drain, parsers ${OCR ? "with OCR" : "without OCR (Parsers.layerWithoutOcr)"}, chunk method defaults (naive; presentation for pptx, email for eml).`)
   out()
 }
 
@@ -931,7 +931,7 @@ const procSample = (pid: number): { rss: number; cpuS: number } | undefined => {
 }
 
 const startWorker = (databaseUrl: string, dataDir: string): WorkerProc => {
-  const child = spawn(process.execPath, ["--import", "tsx", SERVER_BIN, "worker"], {
+  const child = spawn(process.execPath, ["--conditions=development", "--import", "tsx", SERVER_BIN, "worker"], {
     // The server package depends on tsx, so `--import tsx` resolves from there.
     cwd: path.dirname(path.dirname(SERVER_BIN)),
     env: {
@@ -1224,7 +1224,7 @@ const mixedCorpusFromDisk = async (count: number): Promise<Array<BenchFile>> => 
   const marker = path.join(dir, ".complete")
   if (!fs.existsSync(marker)) {
     log(`generating the mixed corpus into ${dir} (a child process)`)
-    const args = ["--import", "tsx", fileURLToPath(import.meta.url), "--write-corpus", dir, "--files", String(count), ...(OCR ? ["--ocr"] : [])]
+    const args = ["--conditions=development", "--import", "tsx", fileURLToPath(import.meta.url), "--write-corpus", dir, "--files", String(count), ...(OCR ? ["--ocr"] : [])]
     const child = spawn(process.execPath, args, { stdio: ["ignore", "inherit", "inherit"] })
     const code = await new Promise<number | null>((resolve) => child.on("exit", resolve))
     if (code !== 0 || !fs.existsSync(marker)) throw new Error(`generating the corpus failed (exit code ${code})`)

@@ -3,7 +3,7 @@
  * parse with the naive method, embed, index), then run the queries through `Retrieval` and print
  * nDCG@10 and Recall@100 for keyword only (w = 0), vector only (w = 1) and hybrid (w = 0.3).
  *
- *   npx tsx bench/quality.ts [--split test|train] [--model glove-100d@Builtin] [--index memory|lancedb]
+ *   npx tsx --conditions=development bench/quality.ts [--split test|train] [--model glove-100d@Builtin] [--index memory|lancedb]
  *                            [--term bm25|overlap] [--weights 0,1,0.3] [--limit N (documents, for a quick look)]
  *
  * Tune on `--split train`; report `--split test`. Reads ../shared/datasets/scifact.

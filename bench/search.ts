@@ -2,7 +2,7 @@
  * Retrieval latency of the chunk indexes (LanceDB, pgvector on PGlite) at growing sizes, next to the
  * brute-force floor (bytes of vectors scanned / memory bandwidth measured here).
  *
- *   npx tsx bench/search.ts [--sizes 10000,100000,1000000] [--stores lancedb,pgvector] [--queries 200]
+ *   npx tsx --conditions=development bench/search.ts [--sizes 10000,100000,1000000] [--stores lancedb,pgvector] [--queries 200]
  *                           [--runs 3] [--warmup 20] [--batch 5000] [--max-load-minutes 20] [--seed 42]
  *                           [--pg-url postgres://postgres@127.0.0.1:55441/postgres] [--ef-search 100]
  *                           [--index-build-memory 512MB] [--data DIR] [--ann-threshold 50000]
@@ -36,6 +36,7 @@
 import { Chunk, ChunkIndex, type ChunkId, type DocumentId, type KnowledgeBaseId, type TenantId } from "@ragkit/core"
 import { LanceChunkIndex } from "@ragkit/store-lancedb"
 import * as StorePg from "@ragkit/store-pg"
+import * as StorePglite from "@ragkit/store-pg/pglite"
 import { admin, freshDatabase } from "@ragkit/store-pg/testing"
 import { Context, Effect, Layer } from "effect"
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
@@ -545,7 +546,7 @@ try {
       ? Layer.unwrapScoped(Effect.map(freshDatabase(pgUrl), (db) =>
         StorePg.PgChunkIndex.layer(pgOptions).pipe(Layer.provide(StorePg.layer({ url: db.url, maxConnections: 2 })))))
       : store === "pgvector"
-      ? StorePg.layerEmbeddedWithChunkIndex({ dataDir: join(dataDir, "pg"), chunkIndex: pgOptions })
+      ? StorePglite.layerEmbeddedWithChunkIndex({ dataDir: join(dataDir, "pg"), chunkIndex: pgOptions })
       : Layer.die(`unknown store ${store} (lancedb, pgvector)`)
     await Effect.runPromise(benchStore(store, layer, store === "lancedb" ? join(dataDir, "lancedb") : undefined))
   }

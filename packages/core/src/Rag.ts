@@ -4,7 +4,7 @@
  *   const Engine = Rag.layer(ports, plugins)            // ports: stores, parsers, tokenizer; plugins: model providers
  *   const Memory = Rag.layer(Rag.layerMemoryPorts)      // everything in memory, for tests
  */
-import { Layer, type Redacted } from "effect"
+import { Duration, Effect, Layer, type Redacted } from "effect"
 import * as BlobStore from "./ports/BlobStore.js"
 import * as ChunkIndex from "./ports/ChunkIndex.js"
 import * as DocumentPreparer from "./ports/DocumentPreparer.js"
@@ -18,6 +18,7 @@ import * as Chunks from "./services/Chunks.js"
 import * as Completions from "./services/Completions.js"
 import * as Conversations from "./services/Conversations.js"
 import * as Dialogs from "./services/Dialogs.js"
+import * as DocumentChanges from "./services/DocumentChanges.js"
 import * as Documents from "./services/Documents.js"
 import * as Ingestion from "./services/Ingestion.js"
 import * as KnowledgeBases from "./services/KnowledgeBases.js"
@@ -45,6 +46,7 @@ export type Services =
   | ModelProvider.ModelPlugins
   | KnowledgeBases.KnowledgeBases
   | Documents.Documents
+  | DocumentChanges.DocumentChanges
   | Chunks.Chunks
   | Dialogs.Dialogs
   | Conversations.Conversations
@@ -95,7 +97,9 @@ export const layerServices = (options: Options = {}): Layer.Layer<Services, neve
     (services) => Layer.provideMerge(Completions.layer, services),
     Layer.provideMerge(
       Models.layer({ secretKey: options.secretKey, allowPrivateProviders: options.allowPrivateProviders, providers: options.providers })
-    )
+    ),
+    // One hub for the services and a worker built over them (`layerWorker`): its changes reach `Documents.changes`.
+    Layer.provideMerge(DocumentChanges.layer)
   )
 
 /**
@@ -149,3 +153,24 @@ export const layerWorkerWith = <E, R>(
   preparer: Layer.Layer<DocumentPreparer.DocumentPreparer, E, R>,
   options: Ingestion.IngestionOptions = {}
 ) => Ingestion.layer(options).pipe(Layer.provide(preparer))
+
+/**
+ * Runs the worker's loops (`Ingestion.run`) for as long as the layer lives. When the layer is
+ * released, the loops claim nothing more, documents in hand get `graceMs` to finish, and those
+ * still in hand then go back to the queue. Provide it a worker (`layerWorker`, `layerWorkerWith`).
+ */
+export const layerWorkerRunning = (graceMs = 5_000) =>
+  Layer.scopedDiscard(
+    Effect.gen(function* () {
+      const ingestion = yield* Ingestion.Ingestion
+      yield* Effect.forkScoped(ingestion.run)
+      // Released before the loops are interrupted: claim nothing more, give the documents in hand
+      // `graceMs` to finish; the rest go back to the queue.
+      yield* Effect.addFinalizer(() =>
+        Effect.zipRight(
+          Effect.logInfo(`stopping the ingestion worker: documents in hand have ${graceMs} ms to finish`),
+          ingestion.stop(Duration.millis(graceMs))
+        )
+      )
+    })
+  )

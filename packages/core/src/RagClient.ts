@@ -18,6 +18,7 @@ import type { InvalidInput } from "./domain/Errors.js"
 import { decodeRequest, type Operation } from "./domain/Fields.js"
 import type { TenantId } from "./domain/Ids.js"
 import { RecordStore } from "./ports/RecordStore.js"
+import type { DocumentChange } from "./services/DocumentChanges.js"
 import type { Ports, Services } from "./Rag.js"
 import * as ApiTokens from "./services/ApiTokens.js"
 import * as Chunks from "./services/Chunks.js"
@@ -76,7 +77,16 @@ export interface RagClient {
   readonly apiTokens: Client<ApiTokens.ApiTokensService, typeof ApiTokens.Operations>
   readonly models: Client<Models.ModelsService, typeof Models.Operations>
   readonly knowledgeBases: Client<KnowledgeBases.KnowledgeBasesService, typeof KnowledgeBases.Operations>
-  readonly documents: Client<Documents.DocumentsService, typeof Documents.Operations>
+  /**
+   * `changes` gives the run state changes of the caller's documents as they come (`for await`),
+   * subscribed when the loop starts (see `Documents.changes`); leaving the loop unsubscribes.
+   */
+  readonly documents: Client<Documents.DocumentsService, typeof Documents.Operations> & {
+    readonly changes: (
+      caller: Caller,
+      request: Schema.Schema.Encoded<typeof Documents.ChangesRequest>
+    ) => AsyncIterable<DocumentChange>
+  }
   readonly chunks: Client<Chunks.ChunksService, typeof Chunks.Operations>
   readonly dialogs: Client<Dialogs.DialogsService, typeof Dialogs.Operations>
   readonly conversations: Client<Conversations.ConversationsService, typeof Conversations.Operations>
@@ -183,6 +193,7 @@ export const createRagClient = async <E>(layer: Layer.Layer<Services | Ports, E,
     conforms(services.system, System.Operations)
     const engineRuntime = await runtime.runtime()
     const decodeCompletion = decodeRequest(Completions.CompleteRequest)
+    const decodeChanges = decodeRequest(Documents.ChangesRequest)
 
     const localCaller = (options: LocalUserOptions = {}) =>
       run(
@@ -217,7 +228,14 @@ export const createRagClient = async <E>(layer: Layer.Layer<Services | Ports, E,
       apiTokens: client(services.apiTokens, ApiTokens.Operations, run),
       models: client(services.models, Models.Operations, run),
       knowledgeBases: client(services.knowledgeBases, KnowledgeBases.Operations, run),
-      documents: client(services.documents, Documents.Operations, run),
+      documents: {
+        ...client(services.documents, Documents.Operations, run),
+        changes: (caller, request) =>
+          Stream.toAsyncIterableRuntime(
+            Stream.unwrapScoped(Effect.flatMap(decodeChanges(request), (decoded) => services.documents.changes(caller, decoded))),
+            engineRuntime
+          )
+      },
       chunks: client(services.chunks, Chunks.Operations, run),
       dialogs: client(services.dialogs, Dialogs.Operations, run),
       conversations: client(services.conversations, Conversations.Operations, run),

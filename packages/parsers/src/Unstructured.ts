@@ -228,7 +228,9 @@ export const elementsToSections = (
   return sections
 }
 
-const sdk = lazyModule("unstructured-client", () => import("./internal/unstructuredSdk.js"))
+const sdk = lazyModule("unstructured-client", () => import("./internal/unstructuredSdk.js"), {
+  neededFor: "the Unstructured parser"
+})
 
 const extensionOf = (fileName: string): string => {
   const dot = fileName.lastIndexOf(".")

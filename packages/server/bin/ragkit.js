@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-// Runs the TypeScript entry point through tsx (the published build will point at dist/).
-import { register } from "tsx/esm/api"
-register()
-await import("../src/bin.ts")
+// The `ragkit` command of the published package: the built entry point (`pnpm build`). In the
+// workspace, `pnpm ragkit` runs the sources through tsx instead.
+await import("../dist/bin.js")

@@ -47,7 +47,7 @@ const common = {
 
 const working = {
   workers: optional(Options.integer("workers").pipe(Options.withDescription("documents parsed at once in this process, 0 for none (default: RAGKIT_WORKERS, 2)"))),
-  parserThreads: optional(Options.integer("parser-threads").pipe(Options.withDescription("parser threads (default: RAGKIT_PARSER_THREADS, cores - 1)"))),
+  parserThreads: optional(Options.integer("parser-threads").pipe(Options.withDescription("most parser threads, started as documents come (default: RAGKIT_PARSER_THREADS, cores - 1)"))),
   chunkIndex: optional(Options.choice("chunk-index", ["lancedb", "pgvector"]).pipe(Options.withDescription("where chunks are indexed (default: RAGKIT_CHUNK_INDEX, lancedb)")))
 }
 
@@ -96,7 +96,7 @@ const describe = (config: ServerSettings) =>
     `records in ${Option.isSome(config.databaseUrl) ? "Postgres" : "PGlite"}`,
     `chunks in ${config.chunkIndex.kind}`,
     `${config.workers} worker loop(s)${
-      config.workers === 0 ? "" : config.parserThreads === 0 ? " parsing on one parser thread, started on demand" : ` parsing on ${config.parserThreads} parser thread(s)`
+      config.workers === 0 ? "" : ` parsing on up to ${Math.max(1, config.parserThreads)} parser thread(s), started on demand${config.parserThreadIdleMs > 0 ? `, stopped after ${config.parserThreadIdleMs} ms idle` : ""}`
     }`,
     ...Option.match(config.configFile, { onNone: () => [], onSome: (file) => [`config file ${file} (${config.models.providers.length} model provider(s))`] }),
     ...Option.match(config.telemetry.tracesUrl, { onNone: () => [], onSome: (url) => [`traces to ${url}`] })

@@ -93,12 +93,19 @@ export interface ServerSettings {
   readonly port: number
   readonly dataDir: string
   readonly databaseUrl: Option.Option<Redacted.Redacted>
+  /** The embedded PGlite's `shared_buffers` in MiB (without a database URL): memory it holds while open. */
+  readonly pgliteSharedBuffersMb: number
   readonly chunkIndex: ChunkIndexSettings
   readonly blobStore: BlobStoreSettings
   readonly workers: number
   readonly leaseMs: number
   readonly ocr: boolean
   readonly parserThreads: number
+  /**
+   * A parser thread with no document for this long stops (each idle one holds a few hundred MiB);
+   * the next document starts it again. 0: threads never stop once started.
+   */
+  readonly parserThreadIdleMs: number
   /** Tenants' API keys are encrypted under it; none: `<data-dir>/secret.key`, generated on first start. */
   readonly secretKey: Option.Option<Redacted.Redacted>
   /** Let tenants' model providers reach loopback, private and link-local addresses. */
@@ -151,10 +158,12 @@ export const defaults = (overrides: Overrides = {}): ServerSettings => {
     host: "127.0.0.1",
     port: 9380,
     databaseUrl: Option.none(),
+    pgliteSharedBuffersMb: 16,
     workers: 2,
     leaseMs: 30_000,
     ocr: true,
     parserThreads: defaultParserThreads(),
+    parserThreadIdleMs: 30_000,
     secretKey: Option.none(),
     allowPrivateProviders: false,
     testModels: false,
@@ -273,8 +282,9 @@ export const ConfigFile = Schema.Struct({
     Schema.Struct({
       url: Schema.optional(
         Secret("a postgres:// URL").pipe(Schema.filter((url) => /^(postgres(ql)?:\/\/|\$\{)/.test(url), must("a postgres:// URL (postgres://user:password@host:5432/db)")))
-      )
-    }).annotations(must("an object: { url }"))
+      ),
+      pgliteSharedBuffersMb: Schema.optional(int(1, 65_536))
+    }).annotations(must("an object: { url, pgliteSharedBuffersMb }"))
   ),
   chunkIndex: Schema.optional(
     Schema.Union(
@@ -289,6 +299,7 @@ export const ConfigFile = Schema.Struct({
   leaseMs: Schema.optional(int(1_000)),
   ocr: Schema.optional(Bool),
   parserThreads: Schema.optional(int(0, 64)),
+  parserThreadIdleMs: Schema.optional(int(0, 2_147_483_647)),
   secretKey: Schema.optional(Secret(`a secret of at least ${Models.SECRET_KEY_MIN} characters (e.g. openssl rand -base64 32)`)),
   allowPrivateProviders: Schema.optional(Bool),
   testModels: Schema.optional(Bool),
@@ -378,6 +389,7 @@ export const settings: ReadonlyArray<Setting> = [
   setting("port", "RAGKIT_PORT", "integer", "port"),
   setting("dataDir", "RAGKIT_DATA_DIR", "string", "data-dir"),
   setting("database.url", "RAGKIT_DATABASE_URL", "string"),
+  setting("database.pgliteSharedBuffersMb", "RAGKIT_PGLITE_SHARED_BUFFERS_MB", "integer"),
   setting("chunkIndex.kind", "RAGKIT_CHUNK_INDEX", "string", "chunk-index"),
   setting("chunkIndex.uri", "RAGKIT_LANCEDB_URI", "string"),
   setting("blobStore.dir", "RAGKIT_BLOB_DIR", "string"),
@@ -385,6 +397,7 @@ export const settings: ReadonlyArray<Setting> = [
   setting("leaseMs", "RAGKIT_LEASE_MS", "integer"),
   setting("ocr", "RAGKIT_OCR", "boolean"),
   setting("parserThreads", "RAGKIT_PARSER_THREADS", "integer", "parser-threads"),
+  setting("parserThreadIdleMs", "RAGKIT_PARSER_THREAD_IDLE_MS", "integer"),
   setting("secretKey", "RAGKIT_SECRET_KEY", "string"),
   setting("allowPrivateProviders", "RAGKIT_ALLOW_PRIVATE_PROVIDERS", "boolean"),
   setting("testModels", "RAGKIT_TEST_MODELS", "boolean"),
@@ -615,12 +628,14 @@ export const load = (options: LoadOptions = {}): Effect.Effect<ServerSettings, C
       ...(given.port === undefined ? {} : { port: given.port }),
       dataDir,
       databaseUrl,
+      ...(given.database?.pgliteSharedBuffersMb === undefined ? {} : { pgliteSharedBuffersMb: given.database.pgliteSharedBuffersMb }),
       chunkIndex,
       blobStore: { kind: "file", dir: given.blobStore?.dir === undefined ? path.join(dataDir, "blobs") : pathOf("blobStore.dir", given.blobStore.dir) },
       ...(given.workers === undefined ? {} : { workers: given.workers }),
       ...(given.leaseMs === undefined ? {} : { leaseMs: given.leaseMs }),
       ...(given.ocr === undefined ? {} : { ocr: given.ocr }),
       ...(given.parserThreads === undefined ? {} : { parserThreads: given.parserThreads }),
+      ...(given.parserThreadIdleMs === undefined ? {} : { parserThreadIdleMs: given.parserThreadIdleMs }),
       secretKey,
       ...(given.allowPrivateProviders === undefined ? {} : { allowPrivateProviders: given.allowPrivateProviders }),
       ...(given.testModels === undefined ? {} : { testModels: given.testModels }),

@@ -6,13 +6,14 @@
  * layers also provide `ServerConfig`, the settings they were built with.
  */
 import { NodeContext } from "@effect/platform-node"
-import { ApiTokens, BlobStore, Ingestion, Models, Rag, Tokenizer, Users } from "@ragkit/core"
+import { ApiTokens, BlobStore, Models, Rag, Tokenizer, Users } from "@ragkit/core"
 import { BuiltinModels, OllamaModels, OnnxModels, OpenAiModels } from "@ragkit/adapters"
 import { TestModels } from "@ragkit/core/doubles"
 import * as Parsers from "@ragkit/parsers"
 import * as ParserThreads from "@ragkit/parsers/threads"
 import { LanceChunkIndex } from "@ragkit/store-lancedb"
 import * as StorePg from "@ragkit/store-pg"
+import * as StorePglite from "@ragkit/store-pg/pglite"
 import { Duration, Effect, Layer, Option } from "effect"
 import { join } from "node:path"
 import { ConfigFileError, ServerConfig, type ServerSettings } from "./Config.js"
@@ -26,12 +27,12 @@ const lanceUri = (config: ServerSettings) => config.chunkIndex.kind === "lancedb
  */
 export const stores = (config: ServerSettings) => {
   const pgvector = config.chunkIndex.kind === "pgvector"
-  const embedded = { dataDir: join(config.dataDir, "pg") }
+  const embedded = { dataDir: join(config.dataDir, "pg"), sharedBuffersMb: config.pgliteSharedBuffersMb }
   return Option.match(config.databaseUrl, {
     onNone: () =>
       pgvector
-        ? StorePg.layerEmbeddedWithChunkIndex(embedded)
-        : Layer.merge(StorePg.layerEmbedded(embedded), LanceChunkIndex.layer({ uri: lanceUri(config) })),
+        ? StorePglite.layerEmbeddedWithChunkIndex(embedded)
+        : Layer.merge(StorePglite.layerEmbedded(embedded), LanceChunkIndex.layer({ uri: lanceUri(config) })),
     onSome: (url) =>
       pgvector
         ? Layer.provideMerge(StorePg.layerChunkIndex, StorePg.layer({ url }))
@@ -145,17 +146,18 @@ const usersOptions = (config: ServerSettings) => ({
  */
 export const accounts = (config: ServerSettings) => {
   const records = Option.match(config.databaseUrl, {
-    onNone: () => StorePg.layerEmbedded({ dataDir: join(config.dataDir, "pg") }),
+    onNone: () => StorePglite.layerEmbedded({ dataDir: join(config.dataDir, "pg"), sharedBuffersMb: config.pgliteSharedBuffersMb }),
     onSome: (url) => StorePg.layer({ url })
   })
   return Layer.mergeAll(Users.layer(usersOptions(config)), ApiTokens.layer).pipe(Layer.provideMerge(records))
 }
 
 /**
- * Runs `workers` ingestion loops for as long as the layer lives, parsing on `parserThreads`
- * threads (each with the same parsers as the server: OCR and parser limits as configured). Parsing
- * always runs on a thread, where the parse time limit can stop it: with `parserThreads` 0, on one
- * thread started when the first document comes. When the layer is released (the server stops),
+ * Runs `workers` ingestion loops for as long as the layer lives, parsing on up to `parserThreads`
+ * threads (each with the same parsers as the server: OCR and parser limits as configured; 0: one).
+ * Parsing always runs on a thread, where the parse time limit can stop it. The threads start when
+ * documents come (none at start-up) and stop after `parserThreadIdleMs` without one (unless 0),
+ * since each idle thread holds a few hundred MiB. When the layer is released (the server stops),
  * the loops claim nothing more, documents in hand get `shutdownGraceMs` to finish, and those still
  * in hand then go back to the queue.
  */
@@ -164,27 +166,15 @@ export const workerLoop = (config: ServerSettings) => {
   const worker = Rag.layerWorkerWith(
     ParserThreads.layer({
       threads: Math.max(1, config.parserThreads),
-      startOnDemand: config.parserThreads === 0,
+      startOnDemand: true,
+      ...(config.parserThreadIdleMs > 0 ? { idleTimeoutMs: config.parserThreadIdleMs } : {}),
       setupOptions: { ocr: config.ocr, limits: config.limits.parser },
       maxMemoryMb: config.limits.parserThreadMemoryMb,
       parseTimeoutMs: config.limits.parseTimeoutMs
     }),
     options
   )
-  return Layer.scopedDiscard(
-    Effect.gen(function* () {
-      const ingestion = yield* Ingestion.Ingestion
-      yield* Effect.forkScoped(ingestion.run)
-      // Released before the loops are interrupted: claim nothing more, give the documents in hand
-      // `shutdownGraceMs` to finish; the rest go back to the queue.
-      yield* Effect.addFinalizer(() =>
-        Effect.zipRight(
-          Effect.logInfo(`stopping the ingestion worker: documents in hand have ${config.shutdownGraceMs} ms to finish`),
-          ingestion.stop(Duration.millis(config.shutdownGraceMs))
-        )
-      )
-    })
-  ).pipe(Layer.provide(worker))
+  return Rag.layerWorkerRunning(config.shutdownGraceMs).pipe(Layer.provide(worker))
 }
 
 /** The engine, and the worker loops when `workers` > 0. */

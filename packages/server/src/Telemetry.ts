@@ -6,21 +6,28 @@
  * default `ragkit`). The batch in hand is sent when the process stops. Without a URL nothing is
  * set up and spans cost next to nothing.
  */
-import { NodeSdk } from "@effect/opentelemetry"
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http"
-import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base"
-import { Layer, Option } from "effect"
+import { Effect, Layer, Option } from "effect"
 import type { ServerSettings } from "./Config.js"
 
+/** The OpenTelemetry SDK and exporter are imported only when traces are exported. */
 export const layer = (settings: Pick<ServerSettings, "telemetry">, version: string): Layer.Layer<never> =>
   Option.match(settings.telemetry.tracesUrl, {
     onNone: () => Layer.empty,
     onSome: (url) =>
-      Layer.discard(
-        NodeSdk.layer(() => ({
-          resource: { serviceName: settings.telemetry.serviceName, serviceVersion: version },
-          spanProcessor: new BatchSpanProcessor(new OTLPTraceExporter({ url }), { scheduledDelayMillis: 1_000 }),
-          shutdownTimeout: "5 seconds"
-        }))
+      Layer.unwrapEffect(
+        Effect.promise(async () => {
+          const [{ NodeSdk }, { OTLPTraceExporter }, { BatchSpanProcessor }] = await Promise.all([
+            import("@effect/opentelemetry"),
+            import("@opentelemetry/exporter-trace-otlp-http"),
+            import("@opentelemetry/sdk-trace-base")
+          ])
+          return Layer.discard(
+            NodeSdk.layer(() => ({
+              resource: { serviceName: settings.telemetry.serviceName, serviceVersion: version },
+              spanProcessor: new BatchSpanProcessor(new OTLPTraceExporter({ url }), { scheduledDelayMillis: 1_000 }),
+              shutdownTimeout: "5 seconds"
+            }))
+          )
+        })
       )
   })

@@ -39,6 +39,15 @@ const errorOf = (result: Either.Either<ServerSettings, unknown>): string =>
   Either.isLeft(result) ? String((result.left as { message?: string }).message) : "no error"
 
 describe("the config file", () => {
+  it("sets how long idle parser threads live and the embedded database's buffers, from the file or the environment", async () => {
+    expect([defaults().parserThreadIdleMs, defaults().pgliteSharedBuffersMb]).toEqual([30_000, 16])
+    const fromFile = await loadWith({ parserThreadIdleMs: 0, database: { pgliteSharedBuffersMb: 64 } })
+    if (Either.isLeft(fromFile.result)) throw fromFile.result.left
+    expect([fromFile.result.right.parserThreadIdleMs, fromFile.result.right.pgliteSharedBuffersMb]).toEqual([0, 64])
+    const fromEnv = await loadWith({}, { RAGKIT_PARSER_THREAD_IDLE_MS: "5000", RAGKIT_PGLITE_SHARED_BUFFERS_MB: "0" })
+    expect(errorOf(fromEnv.result)).toMatch(/RAGKIT_PGLITE_SHARED_BUFFERS_MB \(database\.pgliteSharedBuffersMb\): must be an integer between 1 and 65536/)
+  })
+
   it("declares the deployment's providers and defaults; keys come from the environment, paths are relative to the file", async () => {
     const { file, result } = await loadWith(
       { models: {

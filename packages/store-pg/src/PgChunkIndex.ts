@@ -1,8 +1,8 @@
 /**
  * A `ChunkIndex` on Postgres with pgvector: one `chunk` table for all knowledge bases and its
  * statistics tables (see `migrations/0003_chunk_index.ts` and `0004_chunk_index_statistics.ts`), on
- * a server or on PGlite (which bundles pgvector: open it with `extensions`, as
- * `StorePg.layerEmbeddedWithChunkIndex` does).
+ * a server or on PGlite (which bundles pgvector: open it with `PgliteClient.layer({ pgvector: true })`,
+ * as `layerEmbeddedWithChunkIndex` of `@ragkit/store-pg/pglite` does).
  *
  * - Building the layer runs `CREATE EXTENSION IF NOT EXISTS vector` and the chunk index's
  *   migrations; a database without pgvector fails then with `ChunkIndexError` reason `Unsupported`
@@ -50,7 +50,6 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
-import { vector } from "@electric-sql/pglite-pgvector"
 import { Chunk, ChunkIndex, ChunkIndexError, ChunkIndexScoring } from "@ragkit/core"
 import type { ChunkId, DocumentId, KnowledgeBaseId } from "@ragkit/core"
 import { Effect, Layer, Option } from "effect"
@@ -60,9 +59,6 @@ import { toChunkIndexError } from "./internal/chunkIndexErrors.js"
 import * as Rows from "./internal/chunkIndexRows.js"
 import * as Schema from "./internal/chunkIndexSchema.js"
 import * as Stats from "./internal/chunkIndexStats.js"
-
-/** The PGlite extensions the chunk index needs: `PgliteClient.layer({ dataDir, extensions })`. */
-export const extensions = { vector } as const
 
 export interface Options {
   /**

@@ -4,20 +4,31 @@
  *
  * PGlite is single-connection: node-postgres talks to it through a `pg.Pool` of one client, so
  * statements and transactions take turns. One process per data directory.
+ *
+ * `@electric-sql/pglite` (and `@electric-sql/pglite-pgvector` for `pgvector: true`) are optional
+ * peer dependencies, imported when the layer is built; without them the layer fails with an
+ * `SqlError` whose message says `npm install ...`.
  */
 import * as PgClient from "@effect/sql-pg/PgClient"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
-import { type Extensions, PGlite } from "@electric-sql/pglite"
-import { createPgConfig } from "@electric-sql/pglite/node-postgres"
+import type { Extensions } from "@electric-sql/pglite"
+import { OptionalPeer } from "@ragkit/core"
 import { Effect, Layer, type Scope } from "effect"
 import * as Pg from "pg"
 
 export interface Options {
   /** A directory for the database files; in memory when absent or `"memory"`. */
   readonly dataDir?: string | undefined
-  /** PGlite extensions to load, e.g. `PgChunkIndex.extensions` (pgvector). */
+  /** Loads pgvector, which the chunk index needs (`@electric-sql/pglite-pgvector`). */
+  readonly pgvector?: boolean | undefined
+  /** Further PGlite extensions to load. */
   readonly extensions?: Extensions | undefined
+  /**
+   * Postgres's `shared_buffers` in MiB (its default: 128). They are memory of the process for as
+   * long as the database is open: a smaller cache keeps an idle process small.
+   */
+  readonly sharedBuffersMb?: number | undefined
 }
 
 const location = (options: Options): string =>
@@ -25,13 +36,43 @@ const location = (options: Options): string =>
     ? "memory://"
     : options.dataDir
 
+const neededFor = "the embedded Postgres (@ragkit/store-pg/pglite)"
+
+const pglite = OptionalPeer.load(
+  "@electric-sql/pglite",
+  async () => {
+    const [{ PGlite }, { createPgConfig }] = await Promise.all([
+      import("@electric-sql/pglite"),
+      import("@electric-sql/pglite/node-postgres")
+    ])
+    return { PGlite, createPgConfig }
+  },
+  { neededFor }
+)
+
+const pgvector = OptionalPeer.load("@electric-sql/pglite-pgvector", () => import("@electric-sql/pglite-pgvector"), {
+  neededFor: "the embedded chunk index (@ragkit/store-pg/pglite)"
+})
+
+const asSqlError = (error: OptionalPeer.OptionalPeerError) => new SqlError({ cause: error, message: error.message })
+
 /** Opens PGlite (closed with the scope) and a one-client `pg.Pool` on it (ended first). */
 export const acquirePool = (options: Options): Effect.Effect<Pg.Pool, SqlError, Scope.Scope> =>
   Effect.gen(function* () {
     const dataDir = location(options)
+    const { PGlite, createPgConfig } = yield* Effect.mapError(pglite, asSqlError)
+    const extensions: Extensions = options.pgvector === true
+      ? { vector: (yield* Effect.mapError(pgvector, asSqlError)).vector, ...options.extensions }
+      : { ...options.extensions }
     const db = yield* Effect.acquireRelease(
       Effect.tryPromise({
-        try: () => PGlite.create(dataDir, options.extensions === undefined ? {} : { extensions: options.extensions }),
+        try: () =>
+          PGlite.create(dataDir, {
+            extensions,
+            ...(options.sharedBuffersMb === undefined
+              ? {}
+              : { startParams: [...PGlite.defaultStartParams, "-c", `shared_buffers=${Math.max(1, Math.floor(options.sharedBuffersMb))}MB`] })
+          }),
         catch: (cause) => new SqlError({ cause, message: `PGlite: could not open ${dataDir}` })
       }),
       (db) => Effect.ignoreLogged(Effect.tryPromise(() => db.close()))

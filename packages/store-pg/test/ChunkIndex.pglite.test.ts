@@ -15,10 +15,11 @@ import * as path from "node:path"
 import * as Migrator from "@effect/sql/Migrator"
 import * as Rows from "../src/internal/chunkIndexRows.js"
 import * as StorePg from "../src/index.js"
+import * as StorePglite from "../src/Embedded.js"
 import firstSchema from "../src/migrations/0003_chunk_index.js"
 import { chunkIndexChecks } from "./chunkIndexChecks.js"
 
-const Embedded = StorePg.layerEmbeddedWithChunkIndex()
+const Embedded = StorePglite.layerEmbeddedWithChunkIndex()
 
 ChunkIndexSuite("pgvector (PGlite)", Embedded)
 chunkIndexChecks("PGlite", Embedded)
@@ -26,7 +27,7 @@ chunkIndexChecks("PGlite", Embedded)
 describe("pgvector chunk index setup", () => {
   it.effect("fails at layer build with a clear error on a database without pgvector", () =>
     Effect.gen(function*() {
-      const exit = yield* Effect.exit(Layer.build(StorePg.layerChunkIndex.pipe(Layer.provide(StorePg.PgliteClient.layer()))))
+      const exit = yield* Effect.exit(Layer.build(StorePg.layerChunkIndex.pipe(Layer.provide(StorePglite.PgliteClient.layer()))))
       expect(Exit.isFailure(exit)).toBe(true)
       if (Exit.isFailure(exit)) {
         const error = exit.cause._tag === "Fail" ? exit.cause.error : undefined
@@ -43,7 +44,7 @@ describe("pgvector chunk index setup", () => {
       const doc = DocumentId.make(randomHex32())
       const chunk = makeTestChunk(kb, doc, { content: "persistent lighthouse", vector: [0.5, 0.25, 1] })
       // Threshold 0: the first vector builds the HNSW index.
-      const open = () => StorePg.layerEmbeddedWithChunkIndex({ dataDir, chunkIndex: { exactSearchThreshold: 0 } })
+      const open = () => StorePglite.layerEmbeddedWithChunkIndex({ dataDir, chunkIndex: { exactSearchThreshold: 0 } })
       yield* Effect.gen(function*() {
         const index = yield* ChunkIndex.ChunkIndex
         yield* index.upsert([chunk])
@@ -67,7 +68,7 @@ describe("pgvector chunk index setup", () => {
 
   it.effect("a database written by the first schema migrates: searches and statistics as if freshly written", () =>
     Effect.gen(function*() {
-      const client = yield* Layer.build(StorePg.PgliteClient.layer({ extensions: StorePg.PgChunkIndex.extensions }))
+      const client = yield* Layer.build(StorePglite.PgliteClient.layer({ pgvector: true }))
       const sql = Context.get(client, SqlClient.SqlClient)
       const kb = KnowledgeBaseId.make(randomHex32())
       const doc = DocumentId.make(randomHex32())

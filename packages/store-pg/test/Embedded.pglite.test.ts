@@ -12,9 +12,10 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as StorePg from "../src/index.js"
+import * as StorePglite from "../src/Embedded.js"
 
 describe("PGlite store", () => {
-  layer(StorePg.layerEmbedded(), { timeout: 120_000 })((it) => {
+  layer(StorePglite.layerEmbedded(), { timeout: 120_000 })((it) => {
     it.effect("answers every query exactly as the memory store does", () =>
       Effect.gen(function* () {
         const pg = yield* RecordStore.RecordStore
@@ -185,7 +186,7 @@ describe("PGlite store", () => {
   it.live("keeps data and applied migrations when the data directory is opened again", () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "ragkit-pglite-"))
     const open = <A, E>(use: Effect.Effect<A, E, StorePg.Services>) =>
-      Effect.provide(use, StorePg.layerEmbedded({ dataDir }))
+      Effect.provide(use, StorePglite.layerEmbedded({ dataDir }))
     const tenant = aTenant({ name: "persisted" })
     return Effect.gen(function* () {
       const taskId = yield* open(

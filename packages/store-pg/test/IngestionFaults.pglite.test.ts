@@ -26,7 +26,7 @@ import {
 import { TestModels } from "@ragkit/core/doubles"
 import { aTenant, anId, StoreFaults, stamps } from "@ragkit/core/testing"
 import { Duration, Effect, Fiber, Layer, Option } from "effect"
-import * as StorePg from "../src/index.js"
+import * as StorePglite from "../src/Embedded.js"
 
 /** One chunk per paragraph. */
 const paragraphs: ChunkMethod.ChunkMethod = {
@@ -36,7 +36,7 @@ const paragraphs: ChunkMethod.ChunkMethod = {
 }
 
 const ports = Layer.mergeAll(
-  StoreFaults.recordStore.pipe(Layer.provideMerge(StorePg.layerEmbedded())),
+  StoreFaults.recordStore.pipe(Layer.provideMerge(StorePglite.layerEmbedded())),
   BlobStore.layerMemory,
   ChunkIndex.layerMemory,
   Parser.layer([Parser.TextParser]),

@@ -9,6 +9,7 @@ import { ApiToken, LoginFailure, randomHex32 } from "@ragkit/core"
 import { anApiToken, anId } from "@ragkit/core/testing"
 import { Effect, Either, Option, Schema } from "effect"
 import * as StorePg from "../src/index.js"
+import * as StorePglite from "../src/Embedded.js"
 
 const aToken = (beta: string | null) => anApiToken({ beta })
 
@@ -36,4 +37,4 @@ it.live("0006_login_failures adds the login_failure table and a unique index on 
     const failure = new LoginFailure({ id: anId(), key: randomHex32(), create_time: 5 })
     yield* store.loginFailures.insert(failure)
     expect((yield* store.loginFailures.find({ where: { key: failure.key, create_time: { gte: 1 } } })).items).toEqual([failure])
-  }).pipe(Effect.provide(StorePg.PgliteClient.layer())), 120_000)
+  }).pipe(Effect.provide(StorePglite.PgliteClient.layer())), 120_000)

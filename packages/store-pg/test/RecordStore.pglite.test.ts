@@ -1,4 +1,4 @@
 import { RecordStoreSuite } from "@ragkit/core/testing"
-import * as StorePg from "../src/index.js"
+import * as StorePglite from "../src/Embedded.js"
 
-RecordStoreSuite("PGlite", StorePg.layerEmbedded())
+RecordStoreSuite("PGlite", StorePglite.layerEmbedded())

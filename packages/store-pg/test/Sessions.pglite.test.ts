@@ -9,6 +9,7 @@ import { RecordStore } from "@ragkit/core"
 import { aSession, aUser } from "@ragkit/core/testing"
 import { Effect, Either, Option } from "effect"
 import * as StorePg from "../src/index.js"
+import * as StorePglite from "../src/Embedded.js"
 
 it.live("0005_sessions drops the user's session hash and its index, and adds the session table", () =>
   Effect.gen(function* () {
@@ -36,4 +37,4 @@ it.live("0005_sessions drops the user's session hash and its index, and adds the
     expect(Either.isLeft(twin) && twin.left.reason).toBe("Conflict")
     expect(yield* store.sessions.count({ user_id: session.user_id })).toBe(1)
     expect(RecordStore.Tables.sessions.name).toBe("session")
-  }).pipe(Effect.provide(StorePg.PgliteClient.layer())), 120_000)
+  }).pipe(Effect.provide(StorePglite.PgliteClient.layer())), 120_000)

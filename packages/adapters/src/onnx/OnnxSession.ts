@@ -5,14 +5,34 @@
  * `ONNXRUNTIME_NODE_INSTALL=cuda12` and the CUDA libraries on the machine; when it is asked for and
  * cannot load, one warning is logged and the session is created on CPU instead (ONNX Runtime does
  * not fall back by itself: `["cuda", "cpu"]` throws).
+ *
+ * `onnxruntime-node` is an optional peer dependency, imported when the first session opens; when it
+ * is not installed, opening fails with `ModelError` reason `NotConfigured` saying
+ * `npm install onnxruntime-node`.
  */
-import { ModelError } from "@ragkit/core"
+import { ModelError, OptionalPeer } from "@ragkit/core"
 import { Effect } from "effect"
 import type { Scope } from "effect"
 import * as os from "node:os"
-import ort from "onnxruntime-node"
+import type * as ort from "onnxruntime-node"
+import { asModelError } from "../internal/optionalPeer.js"
 
 export type Tensor = ort.Tensor
+
+type Runtime = typeof ort
+
+const runtime = OptionalPeer.load(
+  "onnxruntime-node",
+  // CommonJS: Node gives its exports as named ones (tsx leaves `default` undefined, `__esModule`).
+  async () => {
+    const module = (await import("onnxruntime-node")) as unknown as Runtime & { readonly default?: Runtime }
+    return module.InferenceSession === undefined && module.default !== undefined ? module.default : module
+  },
+  { neededFor: "ONNX models (@ragkit/adapters/onnx)" }
+)
+
+/** onnxruntime-node, imported on first use; `NotConfigured` naming the install command when missing. */
+export const loadRuntime = (modelId: string): Effect.Effect<Runtime, ModelError> => asModelError(runtime, modelId)
 
 export type ExecutionProvider = "cpu" | "cuda"
 
@@ -36,21 +56,19 @@ export interface OnnxSession {
   readonly outputNames: ReadonlyArray<string>
   /** The element type of each tensor input, by name (`"int64"`, `"int32"`, `"float32"`, ...). */
   readonly inputTypes: ReadonlyMap<string, string>
+  /** An int64 tensor of the given shape. */
+  readonly int64Tensor: (data: BigInt64Array, dims: ReadonlyArray<number>) => Tensor
+  /** An int32 tensor of the given shape (for graphs exported with 32-bit ids). */
+  readonly int32Tensor: (data: Int32Array, dims: ReadonlyArray<number>) => Tensor
   /** Runs the graph on these inputs; every output by name. */
   readonly run: (feeds: Readonly<Record<string, Tensor>>) => Effect.Effect<Readonly<Record<string, Tensor>>, ModelError>
 }
 
-/** An int64 tensor of the given shape. */
-export const int64Tensor = (data: BigInt64Array, dims: ReadonlyArray<number>): Tensor => new ort.Tensor("int64", data, dims)
-
-/** An int32 tensor of the given shape (for graphs exported with 32-bit ids). */
-export const int32Tensor = (data: Int32Array, dims: ReadonlyArray<number>): Tensor => new ort.Tensor("int32", data, dims)
-
 const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error)).split("\n")[0]!.trim()
 
-const create = (modelPath: string, modelId: string, options: ort.InferenceSession.SessionOptions) =>
+const create = (runtime: Runtime, modelPath: string, modelId: string, options: ort.InferenceSession.SessionOptions) =>
   Effect.tryPromise({
-    try: () => ort.InferenceSession.create(modelPath, options),
+    try: () => runtime.InferenceSession.create(modelPath, options),
     catch: (cause) =>
       new ModelError({
         reason: "NotConfigured",
@@ -64,6 +82,7 @@ const create = (modelPath: string, modelId: string, options: ort.InferenceSessio
 export const make = (options: OnnxSessionOptions): Effect.Effect<OnnxSession, ModelError, Scope.Scope> =>
   Effect.gen(function*() {
     const modelId = options.modelId ?? options.modelPath
+    const ort = yield* loadRuntime(modelId)
     const requested = options.executionProvider ?? "cpu"
     const intraOpNumThreads = Math.max(1, Math.floor(options.intraOpNumThreads ?? os.availableParallelism()))
     const base: ort.InferenceSession.SessionOptions = {
@@ -74,7 +93,7 @@ export const make = (options: OnnxSessionOptions): Effect.Effect<OnnxSession, Mo
     }
     const open = (provider: ExecutionProvider) =>
       Effect.acquireRelease(
-        create(options.modelPath, modelId, { ...base, executionProviders: [provider] }).pipe(
+        create(ort, options.modelPath, modelId, { ...base, executionProviders: [provider] }).pipe(
           Effect.map((session) => ({ session, provider }))
         ),
         ({ session }) =>
@@ -118,6 +137,8 @@ export const make = (options: OnnxSessionOptions): Effect.Effect<OnnxSession, Mo
       inputNames: session.inputNames,
       outputNames: session.outputNames,
       inputTypes,
+      int64Tensor: (data, dims) => new ort.Tensor("int64", data, dims),
+      int32Tensor: (data, dims) => new ort.Tensor("int32", data, dims),
       run
     } satisfies OnnxSession
   })

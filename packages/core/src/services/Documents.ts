@@ -6,7 +6,7 @@
  * A document's run state (`run`, `progress`, ...) and the counts a run adds to its knowledge base
  * are written by the ingestion side's run owner (`internal/DocumentRuns`), never here.
  */
-import { Context, Effect, Layer, Option, Schema, Stream } from "effect"
+import { Context, Effect, Layer, Option, Queue, Schema, type Scope, Stream } from "effect"
 import type { Caller } from "../domain/Caller.js"
 import { checkParserConfig, ChunkMethodId, mergeParserConfig } from "../domain/ChunkMethods.js"
 import {
@@ -30,6 +30,7 @@ import { ParserRegistry } from "../ports/Parser.js"
 import type { Condition } from "../ports/RecordStore.js"
 import { RecordStore } from "../ports/RecordStore.js"
 import { readableKnowledgeBase } from "./internal/access.js"
+import { type DocumentChange, DocumentChanges } from "./DocumentChanges.js"
 import * as DocumentRuns from "./internal/DocumentRuns.js"
 
 /** The task kind the ingestion worker claims. */
@@ -186,6 +187,16 @@ export type UpdateRequest = typeof UpdateRequest.Type
 /** How many documents were deleted. */
 export const RemoveResult = Fields.Count
 
+/**
+ * Whose changes `changes` gives: a knowledge base's (which the caller may read), or else every
+ * document of the caller's own tenant; only these documents when `doc_ids` is given and not empty.
+ */
+export const ChangesRequest = Schema.Struct({
+  kb_id: Schema.optional(KnowledgeBaseId),
+  doc_ids: Schema.optional(Fields.IdList(DocumentId))
+})
+export type ChangesRequest = typeof ChangesRequest.Type
+
 /** Each method's request and result, for the surfaces that decode what callers send. */
 export const Operations = {
   upload: Fields.operation(UploadRequest, DocumentList),
@@ -253,6 +264,17 @@ export interface DocumentsService {
   readonly cancel: (caller: Caller, request: DocIdsRequest) => Effect.Effect<DocumentList, DocError>
   /** Deletes documents with their chunks, bytes and extracted images; all ids must be visible, else nothing is deleted. */
   readonly remove: (caller: Caller, request: RemoveRequest) => Effect.Effect<number, InvalidInput | NotFound | StoreError | ChunkIndexError | BlobStoreError>
+  /**
+   * The run state changes of the caller's documents (`ChangesRequest`), as the ingestion worker and
+   * callers make them in this process (see `DocumentChanges`): subscribed when the effect succeeds,
+   * so a host subscribes, then queues parsing, and misses nothing; the stream ends with the scope.
+   * Not an operation (its result is a stream), as `Completions.stream`; the Promise client has
+   * `documents.changes` as an async iterable.
+   */
+  readonly changes: (
+    caller: Caller,
+    request: ChangesRequest
+  ) => Effect.Effect<Stream.Stream<DocumentChange>, NotFound | StoreError, Scope.Scope>
 }
 
 export class Documents extends Context.Tag("@ragkit/core/Documents")<Documents, DocumentsService>() {}
@@ -293,6 +315,7 @@ export const make = (options: DocumentsOptions = {}) =>
     const blobs = yield* BlobStore
     const parsers = yield* ParserRegistry
     const runs = yield* DocumentRuns.make
+    const hub = yield* DocumentChanges
     const maxFileBytes = options.maxFileBytes ?? 512 * 1024 * 1024
 
     /** A document the caller may see, with its knowledge base. */
@@ -593,8 +616,23 @@ export const make = (options: DocumentsOptions = {}) =>
       return docs.length
     })
 
-    return Documents.of({ upload, uploadStream, createVirtual, get, list, download, rename, setStatus, changeParser, update, parse, cancel, remove })
+    const changes = (caller: Caller, request: ChangesRequest) =>
+      Effect.gen(function* () {
+        const kbId = request.kb_id
+        if (kbId !== undefined) yield* readableKnowledgeBase(store, caller, kbId)
+        const ids = request.doc_ids === undefined || request.doc_ids.length === 0 ? undefined : new Set<string>(request.doc_ids)
+        const subscription = yield* hub.subscribe
+        return Stream.fromQueue(subscription).pipe(
+          Stream.filter((change) =>
+            (kbId === undefined ? change.tenant_id === caller.tenantId : change.kb_id === kbId) &&
+            (ids === undefined || ids.has(change.doc_id))
+          ),
+          Stream.ensuring(Queue.shutdown(subscription))
+        )
+      }).pipe(Effect.withSpan("Documents.changes"))
+
+    return Documents.of({ upload, uploadStream, createVirtual, get, list, download, rename, setStatus, changeParser, update, parse, cancel, remove, changes })
   })
 
-/** Requires RecordStore, BlobStore, ChunkIndex, TaskQueue and ParserRegistry. */
+/** Requires RecordStore, BlobStore, ChunkIndex, TaskQueue, ParserRegistry and DocumentChanges. */
 export const layer = (options: DocumentsOptions = {}) => Layer.effect(Documents, make(options))

@@ -173,9 +173,8 @@ const decodeLimits = (limits: ParserLimits.ParserLimits): Pdfjs.DecodeLimits => 
 })
 
 /** The PDF parser over loaded pdf.js and, for scans, an OCR engine (without one, scans yield no text). */
+/** The parser; pdf.js (and the canvas it renders scans with) loads on the first PDF. */
 const makeWith = (
-  pdfjs: Pdfjs.Pdfjs,
-  assets: ReturnType<typeof Pdfjs.assetPaths>,
   ocr: OcrService | undefined,
   limits: ParserLimits.ParserLimits
 ): Parser => ({
@@ -187,6 +186,7 @@ const makeWith = (
       if (input.bytes.length === 0) {
         return yield* new ParseError({ reason: "Empty", message: `file ${input.fileName} is empty` })
       }
+      const { assets, pdfjs } = yield* Pdfjs.load
       const doc = yield* Pdfjs.openDocument(pdfjs, assets, input.bytes, limits.pdfMaxImagePixels)
       if (doc.numPages === 0) {
         return yield* new ParseError({ reason: "Empty", message: `the PDF ${input.fileName} has no pages` })
@@ -247,13 +247,16 @@ const makeWith = (
     )).pipe(Effect.withSpan("PdfParser.parse", { attributes: { fileName: input.fileName, size: input.bytes.length } }))
 })
 
-/** The PDF parser; loads pdf.js. Scanned pages are read with `ocr`; at most `limits.pdfMaxPages` pages. */
+/**
+ * The PDF parser; pdf.js loads on the first PDF (a failure to load it fails that document).
+ * Scanned pages are read with `ocr`; at most `limits.pdfMaxPages` pages.
+ */
 export const make = (ocr: OcrService, limits: ParserLimits.ParserLimits = ParserLimits.defaults): Effect.Effect<Parser, ParseError> =>
-  Effect.map(Pdfjs.load, ({ assets, pdfjs }) => makeWith(pdfjs, assets, ocr, limits))
+  Effect.sync(() => makeWith(ocr, limits))
 
 /** The PDF parser without OCR: scanned pages yield no text. */
 export const makeWithoutOcr = (limits: ParserLimits.ParserLimits = ParserLimits.defaults): Effect.Effect<Parser, ParseError> =>
-  Effect.map(Pdfjs.load, ({ assets, pdfjs }) => makeWith(pdfjs, assets, undefined, limits))
+  Effect.sync(() => makeWith(undefined, limits))
 
 /** The PDF parser over the `Ocr` below it. */
 export const parser = (limits: ParserLimits.ParserLimits = ParserLimits.defaults): Effect.Effect<Parser, ParseError, Ocr> =>

@@ -22,6 +22,10 @@
  *   `TooLarge` and the thread is replaced; the process lives on. A thread that dies otherwise fails
  *   its job with reason `Unknown`.
  * - The layer fails with `ParseError` when a thread cannot build its setup (e.g. missing OCR models).
+ * - `startOnDemand`: no thread runs until a document comes; the pool then grows, one thread per
+ *   waiting document, up to `threads`. With `idleTimeoutMs`, a thread that has had no document for
+ *   that long stops (each idle thread holds its own parsers, tokenizer and heap: a few hundred MiB),
+ *   and the next document starts one again (a second or so of start-up).
  */
 import { DocumentPreparer, ParseError } from "@ragkit/core"
 import { Deferred, Effect, Layer } from "effect"
@@ -45,10 +49,15 @@ export interface Options {
   /** Time one document may take on a thread, in milliseconds. Default 600,000 (10 minutes). */
   readonly parseTimeoutMs?: number
   /**
-   * Start the threads when the first document comes instead of when the layer is built. A setup
-   * that cannot be built then fails that document and every later one.
+   * Start no thread when the layer is built: one starts per waiting document, up to `threads`. A
+   * setup that cannot be built then fails that document and every later one.
    */
   readonly startOnDemand?: boolean
+  /**
+   * Stop a thread that has had no document for this long, in milliseconds; the pool starts one
+   * again when documents come. Default: threads never stop.
+   */
+  readonly idleTimeoutMs?: number
 }
 
 export const defaultParseTimeoutMs = 10 * 60 * 1000
@@ -59,6 +68,11 @@ const duration = (ms: number): string =>
 const bootUrl = new URL("./boot.mjs", import.meta.url)
 const entryUrl = new URL(`./thread${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url)
 const defaultSetupUrl = new URL(`./setup${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url)
+/**
+ * From the sources (the workspace), a thread resolves our packages through their `development`
+ * export condition, as the thread that starts it does; from `dist/`, it takes no flag.
+ */
+const threadExecArgv = import.meta.url.endsWith(".ts") ? ["--conditions=development"] : []
 
 /**
  * The input with bytes that own their buffer: posting a view (a Node Buffer from a pool, a slice of
@@ -81,6 +95,8 @@ interface Slot {
   job: Job | undefined
   /** Ends the job when it runs past the time limit. */
   timer: ReturnType<typeof setTimeout> | undefined
+  /** Stops the thread when it has been idle for `idleTimeoutMs`. */
+  idle: ReturnType<typeof setTimeout> | undefined
 }
 
 /** The slot's job, which the slot gives up (its timer stopped). */
@@ -120,6 +136,9 @@ export const make = (
     const maxMemoryMb = options.maxMemoryMb ?? 2048
     const parseTimeoutMs = options.parseTimeoutMs ?? defaultParseTimeoutMs
     if (!(parseTimeoutMs > 0)) throw new RangeError(`parseTimeoutMs must be positive, got ${parseTimeoutMs}`)
+    const idleTimeoutMs = options.idleTimeoutMs
+    if (idleTimeoutMs !== undefined && !(idleTimeoutMs > 0)) throw new RangeError(`idleTimeoutMs must be positive, got ${idleTimeoutMs}`)
+    const onDemand = options.startOnDemand === true
     // setTimeout fires at once for delays past 2^31 - 1 ms (24.8 days).
     const timerMs = Math.min(parseTimeoutMs, 2 ** 31 - 1)
     const data: ThreadData = {
@@ -140,12 +159,30 @@ export const make = (
       for (const slot of slots) {
         if (!slot.ready || slot.job !== undefined) continue
         const job = queue.shift()
-        if (job === undefined) return
+        if (job === undefined) break
+        if (slot.idle !== undefined) clearTimeout(slot.idle)
+        slot.idle = undefined
         slot.job = job
         slot.timer = setTimeout(() => overtime(slot, job), timerMs)
         slot.worker.ref()
         slot.worker.postMessage({ job: job.id, input: exactBytes(job.input) } satisfies ToThread)
       }
+      if (idleTimeoutMs !== undefined) {
+        for (const slot of slots) if (slot.ready && slot.job === undefined && slot.idle === undefined) idleFrom(slot)
+      }
+    }
+
+    /** A free thread stops after `idleTimeoutMs` without a job; the pool starts one again on demand. */
+    const idleFrom = (slot: Slot) => {
+      slot.idle = setTimeout(() => {
+        slot.idle = undefined
+        if (closed || slot.job !== undefined || !slots.includes(slot)) return
+        slots.splice(slots.indexOf(slot), 1)
+        void slot.worker.terminate()
+        // Jobs that wait (all threads were busy) get their threads started again.
+        if (queue.length > 0) grow()
+      }, Math.min(idleTimeoutMs!, 2 ** 31 - 1))
+      slot.idle.unref()
     }
 
     /** Stops the thread that runs a job (a new one takes its place); the job is the caller's to settle. */
@@ -179,13 +216,15 @@ export const make = (
     const spawn = (slot?: Slot): Slot => {
       const worker = new Worker(bootUrl, {
         workerData: data,
-        execArgv: [],
+        execArgv: threadExecArgv,
         resourceLimits: { maxOldGenerationSizeMb: maxMemoryMb }
       })
-      const current: Slot = slot ?? { worker, ready: false, job: undefined, timer: undefined }
+      const current: Slot = slot ?? { worker, ready: false, job: undefined, timer: undefined, idle: undefined }
       current.worker = worker
       current.ready = false
       takeJob(current)
+      if (current.idle !== undefined) clearTimeout(current.idle)
+      current.idle = undefined
       worker.on("message", (message: FromThread) => {
         if ("ready" in message) {
           current.ready = true
@@ -210,7 +249,7 @@ export const make = (
         if (!current.ready) fatal(error)
       })
       worker.on("exit", () => {
-        if (closed || current.worker !== worker) return
+        if (closed || current.worker !== worker || !slots.includes(current)) return
         // Died (an error, out of memory): its job was failed above; a new thread takes its place.
         const job = takeJob(current)
         if (job !== undefined) died(job, new Error("the thread exited"), maxMemoryMb)
@@ -219,22 +258,35 @@ export const make = (
       return current
     }
 
-    const start = () => {
-      if (slots.length === 0) for (let i = 0; i < size; i++) slots.push(spawn())
+    /**
+     * Starts threads: all of them at once (`startOnDemand` unset), or as many as the queued jobs
+     * need beyond the threads that are free or starting, up to `threads`.
+     */
+    const grow = () => {
+      if (closed || broken !== undefined) return
+      if (!onDemand) {
+        while (slots.length < size) slots.push(spawn())
+        return
+      }
+      const free = slots.filter((slot) => slot.job === undefined).length
+      for (let more = queue.length - free; more > 0 && slots.length < size; more--) slots.push(spawn())
     }
     yield* Effect.acquireRelease(
       Effect.sync(() => {
-        if (options.startOnDemand !== true) start()
+        if (!onDemand) grow()
       }),
       () =>
         Effect.promise(() => {
           closed = true
           for (const job of queue.splice(0)) job.settle(Effect.fail(stopped()))
-          for (const slot of slots) takeJob(slot)?.settle(Effect.fail(stopped()))
+          for (const slot of slots) {
+            if (slot.idle !== undefined) clearTimeout(slot.idle)
+            takeJob(slot)?.settle(Effect.fail(stopped()))
+          }
           return Promise.all(slots.map((slot) => slot.worker.terminate()))
         })
     )
-    if (options.startOnDemand !== true) yield* Deferred.await(started)
+    if (!onDemand) yield* Deferred.await(started)
 
     const prepare = (input: DocumentPreparer.PrepareInput): Effect.Effect<DocumentPreparer.PreparedDocument, ParseError> =>
       Effect.flatten(
@@ -245,7 +297,7 @@ export const make = (
           }
           const job: Job = { id: nextJob++, input, settle: (result) => resume(Effect.succeed(result)) }
           queue.push(job)
-          start()
+          grow()
           dispatch()
           // Interrupted: drop the job, or stop the thread that runs it (a new one takes its place).
           return Effect.sync(() => {

@@ -1,6 +1,6 @@
-// Entry of a parser thread. The packages ship TypeScript sources: when the thread's module is a
-// `.ts` file, tsx's loader is registered in this thread first (a thread does not inherit the
-// loaders of the thread that started it).
+// Entry of a parser thread. Run from the sources (the workspace), the thread's module is a `.ts`
+// file: tsx's loader (a development dependency) is registered in this thread first, since a thread
+// does not inherit the loaders of the thread that started it. From dist/ it is plain JavaScript.
 import { workerData } from "node:worker_threads"
 
 if (workerData.entry.endsWith(".ts")) {

@@ -98,6 +98,29 @@ describe("ParserThreads", () => {
     }), 120_000)
 })
 
+describe("ParserThreads on demand", () => {
+  it.effect("starts threads as documents come, up to `threads`, and stops them when idle", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const pool = yield* ParserThreads.make({ threads: 2, setup, startOnDemand: true, idleTimeoutMs: 400 })
+      const ranOn = (p: DocumentPreparer.PreparedDocument) => p.chunks[0]!.content
+      // One document at a time: one thread, kept while it is busy enough.
+      const first = ranOn(yield* pool.prepare(input("a.wait", "10")))
+      expect(ranOn(yield* pool.prepare(input("b.wait", "10")))).toBe(first)
+      // A second document while the thread is busy: the pool starts a second thread for it.
+      const long = yield* Effect.fork(pool.prepare(input("c.wait", "6000")))
+      yield* Effect.sleep(Duration.millis(100))
+      const second = ranOn(yield* pool.prepare(input("d.wait", "10")))
+      expect(ranOn(yield* Fiber.join(long))).toBe(first)
+      expect(second).not.toBe(first)
+      const busy = new Set([first, second])
+      // Idle past the timeout: both stop; the next document runs on a new thread.
+      yield* Effect.sleep(Duration.millis(1_500))
+      const later = ranOn(yield* pool.prepare(input("e.wait", "10")))
+      expect(busy.has(later)).toBe(false)
+      expect(later).toMatch(/^ran on thread \d+$/)
+    })), { timeout: 60_000 })
+})
+
 describe("ParserThreads shutdown", () => {
   it.effect("stopping the pool fails the job it runs and the jobs it queued, and stops the threads", () =>
     Effect.gen(function*() {

@@ -60,3 +60,9 @@ export const mapSqlError =
   (what: string) =>
   <E>(error: E): Exclude<E, SqlError> | StoreError =>
     error instanceof SqlError ? toStoreError(what)(error) : (error as Exclude<E, SqlError>)
+
+/** A failure to connect (or open PGlite) as a `StoreError`, `Unavailable` unless it says otherwise. */
+export const unavailable = (error: SqlError): StoreError => {
+  const mapped = toStoreError("connect")(error)
+  return mapped.reason === "Unknown" ? new StoreError({ ...mapped, reason: "Unavailable" }) : mapped
+}

@@ -52,8 +52,8 @@ export const feeds = (session: OnnxSession.OnnxSession, batch: EncodedBatch): Re
   for (const name of session.inputNames) {
     const values = data[name]!
     out[name] = session.inputTypes.get(name) === "int32"
-      ? OnnxSession.int32Tensor(Int32Array.from(values, Number), dims)
-      : OnnxSession.int64Tensor(values, dims)
+      ? session.int32Tensor(Int32Array.from(values, Number), dims)
+      : session.int64Tensor(values, dims)
   }
   return out
 }

@@ -21,6 +21,9 @@
  *   than `DONE` it removes exactly the chunks and images it wrote (never another run's);
  * - a clear that may have hit a newer run (one queued by a concurrent call while it ran) queues
  *   that run again, so a run whose chunks were cleared never ends `DONE`.
+ *
+ * After each write, the document's new state goes to `DocumentChanges` when the engine has it
+ * (`Rag.layer` does): a worker built over the engine tells the services' subscribers.
  */
 import { Clock, Data, Effect, Option } from "effect"
 import { type BlobStoreError, type ChunkIndexError, notFound, type NotFound, type StoreError } from "../../domain/Errors.js"
@@ -31,6 +34,7 @@ import { BlobStore } from "../../ports/BlobStore.js"
 import { ChunkIndex } from "../../ports/ChunkIndex.js"
 import { RecordStore } from "../../ports/RecordStore.js"
 import { type Task, TaskQueue } from "../../ports/TaskQueue.js"
+import { DocumentChanges } from "../DocumentChanges.js"
 
 /** The task kind the ingestion worker claims. */
 export const ParseTaskKind = "parse"
@@ -92,12 +96,20 @@ const withRun = (doc: Document, changes: Partial<Document>) => new Document({ ..
 /** Documents looked at per read when reconciling. */
 const reconcilePage = 200
 
-/** Requires RecordStore, TaskQueue, ChunkIndex and BlobStore; built once by each service that uses it. */
+/**
+ * Requires RecordStore, TaskQueue, ChunkIndex and BlobStore, and publishes to `DocumentChanges`
+ * when the context has it; built once by each service that uses it.
+ */
 export const make = Effect.gen(function* () {
   const store = yield* RecordStore
   const queue = yield* TaskQueue
   const index = yield* ChunkIndex
   const blobs = yield* BlobStore
+  const changes = yield* Effect.serviceOption(DocumentChanges)
+
+  /** Tells the subscribers of the document's state, and gives it back. */
+  const told = (doc: Document): Effect.Effect<Document> =>
+    Option.isNone(changes) ? Effect.succeed(doc) : Effect.as(changes.value.publish(doc), doc)
 
   /** Lines as shown: the time of day, then the text. */
   const stamped = (texts: ReadonlyArray<string>) =>
@@ -142,6 +154,9 @@ export const make = Effect.gen(function* () {
       ),
       (next) => (Option.isSome(next) ? Effect.succeed(next.value) : Effect.fail(new RunEnded({ docId: run.docId, run: "deleted" })))
     )
+
+  /** `whileRunning`, then the new state told. */
+  const runningWrite = (run: RunKey, f: (doc: Document) => Document) => Effect.flatMap(whileRunning(run, f), told)
 
   /**
    * A new generation of the document's run state, in one transaction: `changes` applied, the
@@ -212,7 +227,7 @@ export const make = Effect.gen(function* () {
         })
       )
       yield* clear(running).pipe(Effect.catchAll((error) => unqueued(running, `could not clear the previous chunks: ${error.message}`, error)))
-      const latest = yield* afterClear(running)
+      const latest = yield* Effect.flatMap(afterClear(running), told)
       // Queued again meanwhile (by this call, after a clear that hit a newer run), reset, or canceled.
       if (latest.run_generation !== running.run_generation || latest.run !== "RUNNING") return latest
       yield* queue
@@ -238,7 +253,7 @@ export const make = Effect.gen(function* () {
         .modify(doc.id, (d) =>
           Effect.succeed(d.run === "RUNNING" ? withRun(d, { run: "CANCEL", progress_msg: appendLines(d.progress_msg, lines), ...stamp }) : d)
         )
-        .pipe(Effect.flatMap(found(doc.id)))
+        .pipe(Effect.flatMap(found(doc.id)), Effect.flatMap(told))
     })
 
   /**
@@ -252,7 +267,7 @@ export const make = Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
       const next = yield* nextGeneration(doc.id, (d) => edit(withRun(d, { ...notStarted, update_time: now, update_date: formatDate(now) })))
       yield* clear(next)
-      return yield* afterClear(next)
+      return yield* Effect.flatMap(afterClear(next), told)
     })
 
   /** In the transaction that deletes the document: its counts come off the knowledge base. */
@@ -285,7 +300,7 @@ export const make = Effect.gen(function* () {
           yield* count(doc.kb_id, chunks, tokens, chunks > 0 ? embedder : null)
           return next
         })
-      )
+      ).pipe(Effect.flatMap(told))
     )
 
   // -------------------------------------------------------------------------------------------
@@ -294,7 +309,7 @@ export const make = Effect.gen(function* () {
   /** Sets `progress` (0..1) and appends the lines to `progress_msg`. */
   const report = (run: RunKey, progress: number, texts: ReadonlyArray<string>) =>
     Effect.flatMap(stamped(texts), ({ lines, stamp }) =>
-      whileRunning(run, (d) => withRun(d, { progress, progress_msg: appendLines(d.progress_msg, lines), ...stamp }))
+      runningWrite(run, (d) => withRun(d, { progress, progress_msg: appendLines(d.progress_msg, lines), ...stamp }))
     )
 
   /** The run finished: `DONE` with its counts, and the knowledge base's counters moved by them, in one transaction. */
@@ -303,7 +318,7 @@ export const make = Effect.gen(function* () {
       store.transaction(
         Effect.gen(function* () {
           let before: Document | undefined
-          yield* whileRunning(run, (d) => {
+          const after = yield* whileRunning(run, (d) => {
             before = d
             return withRun(d, {
               run: "DONE",
@@ -315,15 +330,16 @@ export const make = Effect.gen(function* () {
               ...stamp
             })
           })
-          if (before === undefined) return
+          if (before === undefined) return after
           yield* count(
             before.kb_id,
             result.chunks - before.chunk_num,
             result.tokens - before.token_num,
             result.chunks > 0 ? result.embedder : null
           )
+          return after
         })
-      )
+      ).pipe(Effect.flatMap(told))
     )
 
   /**
@@ -332,7 +348,7 @@ export const make = Effect.gen(function* () {
    */
   const failed = (run: RunKey, reason: string, retry: boolean) =>
     Effect.flatMap(stamped([`${retry ? "Will retry: " : "[ERROR] "}${reason}`]), ({ lines, stamp }) =>
-      whileRunning(run, (d) =>
+      runningWrite(run, (d) =>
         withRun(d, {
           run: retry ? "RUNNING" : "FAIL",
           progress: retry ? d.progress : -1,
@@ -350,7 +366,7 @@ export const make = Effect.gen(function* () {
   const abandon = (run: RunKey, reason: string) =>
     Effect.gen(function* () {
       const { lines, stamp } = yield* stamped([`[ERROR] ${reason}`])
-      const ended = yield* whileRunning(run, (d) =>
+      const ended = yield* runningWrite(run, (d) =>
         withRun(d, { run: "FAIL", progress: -1, progress_msg: appendLines(d.progress_msg, lines), ...stamp })
       ).pipe(Effect.option)
       if (Option.isNone(ended)) return false

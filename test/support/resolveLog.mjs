@@ -1,5 +1,5 @@
 // A module hook (registered with `module.register`) that appends every URL the ESM loader resolves
-// to the file named by RAGKIT_RESOLVE_LOG: what an import pulled in, for `ImportCost.test.ts`.
+// to the file named by RAGKIT_RESOLVE_LOG: what an import pulled in, for the `ImportCost.test.ts` of each package (through `importCost.ts`).
 import { appendFileSync } from "node:fs"
 
 export async function resolve(specifier, context, next) {
