@@ -37,8 +37,8 @@ const published = async (): Promise<Array<{ readonly dir: string; readonly name:
 /** What a script printed on its `RESULT <json>` line (the engine logs to stdout too). */
 const resultOf = (stdout: string): unknown => {
   const line = stdout.split("\n").find((l) => l.startsWith("RESULT "))
-  expect(line, stdout).toBeDefined()
-  return JSON.parse(line!.slice("RESULT ".length))
+  if (line === undefined) throw new Error(`the script printed no RESULT line:\n${stdout}`)
+  return JSON.parse(line.slice("RESULT ".length))
 }
 
 const ingestScript = `

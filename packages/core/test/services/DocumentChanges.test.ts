@@ -1,31 +1,16 @@
 import { describe, expect, layer } from "@effect/vitest"
-import { Chunk, Effect, Either, Layer, Stream } from "effect"
-import * as ChunkMethod from "../../src/ports/ChunkMethod.js"
-import * as Rag from "../../src/Rag.js"
+import { Chunk, Effect, Either, Stream } from "effect"
 import { decoding } from "../../src/RagClient.js"
 import type { DocumentChange } from "../../src/services/DocumentChanges.js"
 import { Documents } from "../../src/services/Documents.js"
 import { Ingestion } from "../../src/services/Ingestion.js"
 import * as KnowledgeBases from "../../src/services/KnowledgeBases.js"
-import * as TestModels from "../../src/testing/TestModels.js"
-import * as Tokenizer from "../../src/text/Tokenizer.js"
-import { newCaller, text } from "./helpers.js"
-
-const paragraphs: ChunkMethod.ChunkMethod = {
-  id: "naive",
-  accepts: ["txt"],
-  chunk: (doc) => Effect.succeed(doc.sections.map((s) => ({ content: s.text, page_num: [], positions: [] })))
-}
-
-const Engine = Rag.layerWorker({ heartbeatMs: 100 }).pipe(
-  Layer.provideMerge(Rag.layer(Rag.layerMemoryPorts, [TestModels.layer])),
-  Layer.provideMerge(Layer.merge(ChunkMethod.layer([paragraphs]), Tokenizer.layer))
-)
+import { EngineWithWorker, newCaller, text } from "./helpers.js"
 
 const ended = (c: DocumentChange) => c.run === "DONE" || c.run === "FAIL" || c.run === "CANCEL"
 
 describe("Documents.changes", () => {
-  layer(Engine)((it) => {
+  layer(EngineWithWorker)((it) => {
     it.scoped("tells a subscriber each run's queuing, progress and end, and keeps to the caller's documents", () =>
       Effect.gen(function* () {
         const docs = yield* Documents

@@ -1,27 +1,11 @@
 import { describe, expect, layer } from "@effect/vitest"
-import { Effect, Either, Layer } from "effect"
-import * as ChunkMethod from "../../src/ports/ChunkMethod.js"
-import * as Rag from "../../src/Rag.js"
+import { Effect, Either } from "effect"
 import { Documents } from "../../src/services/Documents.js"
 import { Ingestion } from "../../src/services/Ingestion.js"
 import * as KnowledgeBases from "../../src/services/KnowledgeBases.js"
 import * as Retrieval from "../../src/services/Retrieval.js"
 import { decoding } from "../../src/RagClient.js"
-import * as TestModels from "../../src/testing/TestModels.js"
-import * as Tokenizer from "../../src/text/Tokenizer.js"
-import { joinTeam, newCaller, text } from "./helpers.js"
-
-/** One chunk per paragraph. */
-const paragraphs: ChunkMethod.ChunkMethod = {
-  id: "naive",
-  accepts: ["txt"],
-  chunk: (doc) => Effect.succeed(doc.sections.map((s) => ({ content: s.text, page_num: [], positions: [] })))
-}
-
-const Engine = Rag.layerWorker({ heartbeatMs: 100 }).pipe(
-  Layer.provideMerge(Rag.layer(Rag.layerMemoryPorts, [TestModels.layer])),
-  Layer.provideMerge(Layer.merge(ChunkMethod.layer([paragraphs]), Tokenizer.layer))
-)
+import { EngineWithWorker, joinTeam, newCaller, text } from "./helpers.js"
 
 const PETS = [
   "Otters hold hands while sleeping so they do not drift apart.",
@@ -58,7 +42,7 @@ const setup = (embedding_model = "hash-64@Test") =>
   })
 
 describe("Retrieval", () => {
-  layer(Engine)((it) => {
+  layer(EngineWithWorker)((it) => {
     it.effect("ranks the matching chunk first, with RAGFlow's similarity arithmetic", () =>
       Effect.gen(function* () {
         const retrieval = yield* retrievalService
