@@ -6,7 +6,9 @@
  *
  * - Building the layer runs `CREATE EXTENSION IF NOT EXISTS vector` and the chunk index's
  *   migrations; a database without pgvector fails then with `ChunkIndexError` reason `Unsupported`
- *   ("pgvector is not installed in this database: CREATE EXTENSION vector failed: ...").
+ *   ("pgvector is not installed in this database: CREATE EXTENSION vector failed: ..."; when the
+ *   server has it but the user may not create it: "pgvector is not created in this database and this
+ *   user may not create it: ...").
  * - Writes: an upsert is one `INSERT ... SELECT FROM unnest(...)` per 1,000 rows (one array
  *   parameter per column), and one statement per statistics table, in one transaction under the
  *   knowledge bases' advisory write locks (so the dimension check, the rows and the statistics agree,
@@ -16,10 +18,13 @@
  *   index per dimension (`(embedding::vector(d)) vector_cosine_ops WHERE dims = d`, `halfvec` for
  *   2000 < d <= 4000, none above). It is built (`CREATE INDEX`, with `maintenance_work_mem` =
  *   `indexBuildMemory`) by the write that takes the vectors of that dimension above
- *   `exactSearchThreshold`, after writing its rows: a bulk load into an empty dimension builds the
- *   graph once, which is several times faster than inserting into it row by row. A search over at
- *   most `exactSearchThreshold` vectors (of the searched knowledge bases, counted in
- *   `chunk_vector_stats`) is exact (ordered by the plain distance, which no index serves); above it
+ *   `exactSearchThreshold`, once its rows are committed, in a transaction of its own under an
+ *   advisory lock (inside the write's transaction, two writes passing the threshold at once would
+ *   deadlock: each `CREATE INDEX` waits for the other's row locks): a bulk load into an empty
+ *   dimension builds the graph once, which is several times faster than inserting into it row by
+ *   row. A write large enough (`indexRebuildRatio`) drops it and builds it again within the write's
+ *   transaction. A search over at most `exactSearchThreshold` vectors (of the searched knowledge
+ *   bases, counted in `chunk_vector_stats`) is exact (ordered by the plain distance, which no index serves); above it
  *   the query orders by the indexed expression, so the planner uses HNSW, with `hnsw.ef_search` =
  *   `efSearch` (by default growing with the vectors searched, `defaultEfSearch`; raised to twice the
  *   fetch size) and `hnsw.iterative_scan = strict_order`, so filtered
@@ -64,7 +69,7 @@ export interface Options {
   /**
    * Vector searches over at most this many vectors are exact (no HNSW); default 1000. The HNSW
    * index of a dimension is built by the write that takes the vectors of that dimension (over all
-   * knowledge bases) above this number, after writing its rows.
+   * knowledge bases) above this number, once its rows are committed.
    */
   readonly exactSearchThreshold?: number | undefined
   /**
@@ -196,23 +201,29 @@ export const make = (
 
     /**
      * Builds the HNSW index of a dimension once its vectors (all knowledge bases) pass the exact
-     * threshold; inside the write's transaction, after its rows are written.
+     * threshold, in a transaction of its own after the write that passed it committed. Never inside
+     * that write's transaction: its `CREATE INDEX` waits for the other writers' row locks on `chunk`,
+     * and two writes passing the threshold at once would each wait for the other (a deadlock). A
+     * rebuild (`dropForRebuild`) runs it inside the write's transaction, which holds the table
+     * exclusively by then. Returns whether the index exists.
      */
     const buildIndex = (dims: number) =>
-      Effect.gen(function*() {
+      transaction(Effect.gen(function*() {
         const statement = Rows.hnswIndexStatement(dims)
         if (statement === undefined) return false
-        const [row] = yield* run<{ readonly n: number }>(
-          "create HNSW index",
-          `SELECT coalesce(sum(n), 0)::float8 AS n FROM chunk_vector_stats WHERE dims = $1`,
-          [dims]
-        )
-        if ((row?.n ?? 0) <= exactSearchThreshold) return false
         yield* run("create HNSW index", `SELECT pg_advisory_xact_lock(${indexLockKey})`)
+        const [row] = yield* run<{ readonly n: number; readonly exists: boolean }>(
+          "create HNSW index",
+          `SELECT coalesce(sum(n), 0)::float8 AS n, to_regclass($2) IS NOT NULL AS exists FROM chunk_vector_stats WHERE dims = $1`,
+          [dims, Rows.hnswIndexName(dims)]
+        )
+        // Another process built it meanwhile.
+        if (row?.exists === true) return true
+        if ((row?.n ?? 0) <= exactSearchThreshold) return false
         yield* run("create HNSW index", `SET LOCAL maintenance_work_mem = '${indexBuildMemory}'`)
         yield* run("create HNSW index", statement)
         return true
-      })
+      }))
 
     const vectorCount = (dims: number) =>
       Effect.map(
@@ -381,7 +392,8 @@ export const make = (
     /**
      * Writes whole chunks (the last of a duplicated id wins), re-checking dimensions under the
      * knowledge bases' write locks, and updates the statistics. Runs inside a transaction; returns
-     * the dimensions whose HNSW index it built and those whose index it dropped.
+     * the dimensions it wrote vectors of, those whose HNSW index it dropped and those it rebuilt
+     * (see `buildIndexes`).
      */
     const write = (chunks: ReadonlyArray<Chunk>) =>
       Effect.gen(function*() {
@@ -463,19 +475,26 @@ export const make = (
         for (const [kbId, ords] of replaced) yield* segmentsLost(kbId, ords)
         for (const kbId of kbIds) yield* maintain(kbId)
         yield* applyDeltas(deltas)
-        const built = new Set<number>()
-        for (const dims of written.keys()) {
-          if ((dropped.has(dims) || !indexed.has(dims)) && (yield* buildIndex(dims))) built.add(dims)
+        const rebuilt = new Set<number>()
+        for (const dims of dropped) {
+          if (yield* buildIndex(dims)) rebuilt.add(dims)
         }
-        return { built, dropped }
+        return { written: new Set(written.keys()), dropped, rebuilt }
       })
 
-    /** Remembers the indexes a committed write dropped and built. */
-    const indexedAfter = <E>(effect: Effect.Effect<{ readonly built: Set<number>; readonly dropped: Set<number> }, E>) =>
-      Effect.map(effect, ({ built, dropped }) => {
-        for (const d of dropped) indexed.delete(d)
-        for (const d of built) indexed.add(d)
-      })
+    /**
+     * After a write committed: remembers the indexes it dropped and rebuilt, and builds those of
+     * the dimensions it wrote that have none.
+     */
+    const buildIndexes = (
+      { dropped, rebuilt, written }: { readonly written: Set<number>; readonly dropped: Set<number>; readonly rebuilt: Set<number> }
+    ) =>
+      Effect.forEach(written, (dims) =>
+        Effect.gen(function*() {
+          if (dropped.has(dims)) indexed.delete(dims)
+          if (rebuilt.has(dims)) indexed.add(dims)
+          if (!indexed.has(dims) && (yield* buildIndex(dims))) indexed.add(dims)
+        }), { discard: true })
 
     /** Deletes rows and takes them out of the statistics, under the knowledge base's write lock. */
     const remove = (what: string, kbId: KnowledgeBaseId, where: string, params: ReadonlyArray<unknown>) =>
@@ -587,9 +606,10 @@ export const make = (
           [kbIds]
         )
         if (size === 0) return []
+        const indexable = size > exactSearchThreshold && Rows.hnswKind(dims) !== undefined
         // Another process may have built the index.
-        if (size > exactSearchThreshold && !indexed.has(dims)) yield* readIndexes
-        const approximate = size > exactSearchThreshold && indexed.has(dims) && Rows.hnswKind(dims) !== undefined
+        if (indexable && !indexed.has(dims)) yield* readIndexes
+        const approximate = indexable && indexed.has(dims)
         const docIds = search.filter.docIds
         const text = Rows.vectorQuery({ dims, approximate, withDocIds: docIds !== undefined })
         const query = Rows.formatVector(search.vector)
@@ -620,7 +640,7 @@ export const make = (
 
     return ChunkIndex.make({
       dimension,
-      upsert: (chunks) => Effect.zipRight(indexedAfter(transaction(write(chunks))), analyseAfter(chunks.length)),
+      upsert: (chunks) => Effect.zipRight(Effect.flatMap(transaction(write(chunks)), buildIndexes), analyseAfter(chunks.length)),
       get: (kbId, chunkId) =>
         Effect.map(getRows("get", `kb_id = $1 AND id = $2`, [kbId, chunkId]), (chunks) => Option.fromNullable(chunks[0])),
       deleteByDocument: (kbId, docId) => remove("deleteByDocument", kbId, `doc_id = $2`, [docId]),
@@ -641,7 +661,7 @@ export const make = (
           if (old === undefined) return false
           const changes = Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined))
           return yield* write([new Chunk({ ...old, ...changes })])
-        })).pipe(Effect.flatMap((changed) => changed === false ? Effect.succeed(false) : Effect.as(indexedAfter(Effect.succeed(changed)), true))),
+        })).pipe(Effect.flatMap((changed) => changed === false ? Effect.succeed(false) : Effect.as(buildIndexes(changed), true))),
       list: (query) =>
         Effect.gen(function*() {
           const needle = query.keywords?.trim().toLowerCase() ?? ""

@@ -71,6 +71,28 @@ export const checkPostings = (kbIds: ReadonlyArray<string>) =>
     }
   })
 
+/** The statistics tables of knowledge bases equal a recount of their rows (the migration's backfill queries). */
+export const checkStatistics = (kbIds: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const backfill = (table: string) => {
+      const statement = Statistics.statements.find((st) => st.startsWith(`INSERT INTO ${table} `))!
+      return `SELECT * FROM (${statement.slice(statement.indexOf("SELECT"))}) r WHERE kb_id = ANY($1)`
+    }
+    const compared = [
+      ["chunk_kb_stats", "*"],
+      ["chunk_token_stats", "kb_id, token, df0, df1, df2, df3"],
+      ["chunk_vector_stats", "*"]
+    ] as const
+    for (const [table, columns] of compared) {
+      const recount = `SELECT ${columns} FROM (${backfill(table)}) r`
+      const stored = `SELECT ${columns} FROM ${table} WHERE kb_id = ANY($1)`
+      const difference = yield* sql.unsafe(`(${recount} EXCEPT ${stored}) UNION ALL (${stored} EXCEPT ${recount})`, [kbIds])
+      expect(difference).toEqual([])
+      expect((yield* sql.unsafe(stored, [kbIds])).length).toBeGreaterThan(0)
+    }
+  })
+
 const words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo"]
 
 export const chunkIndexChecks = (
@@ -160,23 +182,7 @@ export const chunkIndexChecks = (
             const actual = yield* pg.searchText(search)
             expect(actual.map((r) => [r.chunk.id, r.score])).toEqual(expected.map((r) => [r.chunk.id, r.score]))
           }
-          // The migration's backfill queries recount the statistics from the rows.
-          const backfill = (table: string) => {
-            const statement = Statistics.statements.find((st) => st.startsWith(`INSERT INTO ${table} `))!
-            return `SELECT * FROM (${statement.slice(statement.indexOf("SELECT"))}) r WHERE kb_id = ANY($1)`
-          }
-          const compared = [
-            ["chunk_kb_stats", "*"],
-            ["chunk_token_stats", "kb_id, token, df0, df1, df2, df3"],
-            ["chunk_vector_stats", "*"]
-          ] as const
-          for (const [table, columns] of compared) {
-            const recount = `SELECT ${columns} FROM (${backfill(table)}) r`
-            const stored = `SELECT ${columns} FROM ${table} WHERE kb_id = ANY($1)`
-            const difference = yield* sql.unsafe(`(${recount} EXCEPT ${stored}) UNION ALL (${stored} EXCEPT ${recount})`, [[kbA, kbB]])
-            expect(difference).toEqual([])
-            expect((yield* sql.unsafe(stored, [[kbA, kbB]])).length).toBeGreaterThan(0)
-          }
+          yield* checkStatistics([kbA, kbB])
           yield* checkPostings([kbA, kbB])
           yield* both((index) => index.deleteKnowledgeBase(kbB))
           const left = yield* sql<{ readonly n: number }>`SELECT count(*)::int AS n FROM chunk_token_stats WHERE kb_id = ${kbB}`

@@ -4,15 +4,16 @@
  * at a server where the user may create databases, e.g. `postgres://postgres@127.0.0.1:55432/postgres`.
  *
  * The chunk index: when the server has pgvector, its conformance suite and checks; without it, the
- * layer must fail when built with `Unsupported`.
+ * layer must fail when built with `Unsupported`, unless `RAGKIT_TEST_PGVECTOR=1` (`.ci/run` builds
+ * pgvector) says it must be there: then this file fails.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { randomHex32, TaskQueue } from "@ragkit/core"
+import { ChunkIndexError, randomHex32, TaskQueue } from "@ragkit/core"
 import { ChunkIndexSuite, RecordStoreSuite, TaskQueueSuite } from "@ragkit/core/testing"
-import { Context, Effect, Exit, Layer, Option } from "effect"
-import * as Pg from "pg"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import { Context, Effect, Exit, Layer, Option, Redacted } from "effect"
 import * as StorePg from "../src/index.js"
-import { freshDatabase } from "../src/Testing.js"
+import { admin, freshDatabase, hasPgvector } from "../src/Testing.js"
 import { chunkIndexChecks } from "./chunkIndexChecks.js"
 
 const adminUrl = process.env["RAGKIT_TEST_PG_URL"]
@@ -20,21 +21,19 @@ const adminUrl = process.env["RAGKIT_TEST_PG_URL"]
 const onFreshDatabase = (url: string) =>
   Layer.unwrapScoped(Effect.map(freshDatabase(url), (db) => StorePg.layer({ url: db.url, maxConnections: 4 })))
 
-/** Whether the server can `CREATE EXTENSION vector`. */
-const hasPgvector = async (url: string): Promise<boolean> => {
-  const client = new Pg.Client({ connectionString: url })
-  await client.connect()
-  try {
-    const result = await client.query(`SELECT 1 FROM pg_available_extensions WHERE name = 'vector'`)
-    return result.rows.length > 0
-  } finally {
-    await client.end()
-  }
-}
-
 const onFreshDatabaseWithChunkIndex = (url: string) =>
   Layer.unwrapScoped(Effect.map(freshDatabase(url), (db) =>
     StorePg.layerChunkIndex.pipe(Layer.provideMerge(StorePg.layer({ url: db.url, maxConnections: 4 })))))
+
+/** Builds a layer that must fail with `ChunkIndexError` `Unsupported`; its message. */
+const unsupported = <ROut, E>(layer: Layer.Layer<ROut, E>) =>
+  Effect.gen(function* () {
+    const exit = yield* Effect.exit(Layer.build(layer))
+    expect(Exit.isFailure(exit)).toBe(true)
+    const error = Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error : undefined
+    expect(error instanceof ChunkIndexError && error.reason).toBe("Unsupported")
+    return error instanceof ChunkIndexError ? error.message : ""
+  })
 
 if (adminUrl === undefined) {
   describe("real Postgres", () => {
@@ -44,20 +43,39 @@ if (adminUrl === undefined) {
   RecordStoreSuite("Postgres", onFreshDatabase(adminUrl))
   TaskQueueSuite("Postgres", onFreshDatabase(adminUrl))
 
-  if (await hasPgvector(adminUrl)) {
+  if (await Effect.runPromise(hasPgvector(adminUrl))) {
     const WithChunkIndex = onFreshDatabaseWithChunkIndex(adminUrl)
     ChunkIndexSuite("pgvector (Postgres)", WithChunkIndex)
     chunkIndexChecks("Postgres", WithChunkIndex)
+    describe("real Postgres with pgvector", () => {
+      it.effect("a user who may not create the extension is told so when the layer is built", () =>
+        Effect.gen(function* () {
+          const db = yield* freshDatabase(adminUrl)
+          const role = `ragkit_test_${randomHex32().slice(0, 12)}`
+          yield* Effect.acquireRelease(admin(adminUrl, `CREATE ROLE ${role} LOGIN`), () => admin(adminUrl, `DROP ROLE ${role}`))
+          const url = new URL(db.url)
+          url.username = role
+          // It may connect; it may not create the extension (nor the record store's tables: no store layer here).
+          const pool = PgClient.layer({ url: Redacted.make(url.toString()), maxConnections: 1 })
+          const message = yield* unsupported(StorePg.layerChunkIndex.pipe(Layer.provide(pool)))
+          expect(message).toBe(
+            `pgvector is not created in this database and this user may not create it: run CREATE EXTENSION vector ` +
+              `in this database as a superuser once (permission denied to create extension "vector")`
+          )
+        }).pipe(Effect.scoped), { timeout: 60_000 })
+    })
+  } else if (process.env["RAGKIT_TEST_PGVECTOR"] === "1") {
+    describe("real Postgres without pgvector", () => {
+      it("RAGKIT_TEST_PGVECTOR=1: pgvector must be installed on the server", () => {
+        expect.fail(`RAGKIT_TEST_PGVECTOR=1 but ${new URL(adminUrl).host} has no pgvector: run scripts/install-pgvector.sh`)
+      })
+    })
   } else {
     describe("real Postgres without pgvector", () => {
       it.effect("the chunk index fails when its layer is built, with Unsupported", () =>
         Effect.gen(function* () {
-          const exit = yield* Effect.exit(Layer.build(onFreshDatabaseWithChunkIndex(adminUrl)))
-          expect(Exit.isFailure(exit)).toBe(true)
-          const error = Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error : undefined
-          expect(error?._tag).toBe("ChunkIndexError")
-          expect(error?._tag === "ChunkIndexError" && error.reason).toBe("Unsupported")
-          expect(error?.message).toMatch(/^pgvector is not installed in this database: CREATE EXTENSION vector failed: /)
+          const message = yield* unsupported(onFreshDatabaseWithChunkIndex(adminUrl))
+          expect(message).toMatch(/^pgvector is not installed in this database: CREATE EXTENSION vector failed: /)
         }).pipe(Effect.scoped), { timeout: 60_000 })
     })
   }

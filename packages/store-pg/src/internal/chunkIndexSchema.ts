@@ -12,6 +12,7 @@ import chunkIndex from "../migrations/0003_chunk_index.js"
 import statistics from "../migrations/0004_chunk_index_statistics.js"
 import postings from "../migrations/0005_chunk_postings.js"
 import { toChunkIndexError } from "./chunkIndexErrors.js"
+import { sqlState } from "./errors.js"
 
 /**
  * The chunk index's migrations, in their own table: the record store's migrations must keep working
@@ -65,15 +66,13 @@ export const setup: Effect.Effect<string, ChunkIndexError, SqlClient.SqlClient> 
 }).pipe(
   Effect.catchAll((error) => {
     if (error instanceof ExtensionMissing) {
-      return Effect.fail(
-        new ChunkIndexError({
-          reason: "Unsupported",
-          message: `pgvector is not installed in this database: CREATE EXTENSION vector failed: ${
-            pgMessage(error.cause)
-          }`,
-          cause: error.cause
-        })
-      )
+      // insufficient_privilege: the server has pgvector, this database not yet, and pgvector is not
+      // a trusted extension (a superuser creates it once per database).
+      const message = sqlState(error.cause) === "42501"
+        ? `pgvector is not created in this database and this user may not create it: run CREATE EXTENSION vector ` +
+          `in this database as a superuser once (${pgMessage(error.cause)})`
+        : `pgvector is not installed in this database: CREATE EXTENSION vector failed: ${pgMessage(error.cause)}`
+      return Effect.fail(new ChunkIndexError({ reason: "Unsupported", message, cause: error.cause }))
     }
     if (error instanceof SqlError) return Effect.fail(toChunkIndexError("chunk index setup")(error))
     return Effect.fail(
