@@ -11,7 +11,7 @@ const coreTestingNpm = ["vitest", "@effect/vitest"]
 const npmPath = (names) => `(^|/)node_modules/(${names.join("|")})/`
 
 /** The plugins: packages that implement core's ports. */
-const plugins = "^packages/(store-pg|store-lancedb|parsers|adapters)/"
+const plugins = "^packages/(store-pg|store-lancedb|store-s3|parsers|adapters)/"
 /** Core's public entry points (`@ragkit/core`, `@ragkit/core/doubles`, `@ragkit/core/testing`). */
 const coreEntries = "^packages/core/src/(index|doubles|testing/index)\\.ts$"
 
@@ -57,6 +57,18 @@ module.exports = {
       "examples/plugin-parser is written as an outside author would: @ragkit/core and @ragkit/core/testing only.",
       { path: "^examples/plugin-parser/" },
       { path: "^packages/", pathNot: "^packages/core/(src/(index|testing/index)\\.ts|dist/(index|testing/index)\\.(d\\.ts|js))$" }
+    ),
+    forbid(
+      "core-imports-no-plugin",
+      "@ragkit/core never imports another workspace package (a store, the parsers, the adapters, the server).",
+      { path: "^packages/core/" },
+      { path: "^packages/(?!core/)" }
+    ),
+    forbid(
+      "store-s3-on-core-ports-only",
+      "@ragkit/store-s3 implements core's BlobStore port: of our packages it imports @ragkit/core only (its tests may use @ragkit/fixtures).",
+      { path: "^packages/store-s3/src/" },
+      { path: "^packages/(?!(core|store-s3)/)" }
     ),
     forbid(
       "plugin-src-not-core-testing",

@@ -5,7 +5,9 @@ import { defineConfig } from "vitest/config"
  * `src/*.ts`. Vite resolves test imports with it; processes and threads that tests start (the
  * `ragkit` command, parser threads) get it from NODE_OPTIONS.
  */
-const conditions = ["development", "module", "node"]
+// No "module": it is a bundlers' condition that Node never uses, and the AWS SDK's "module" builds
+// (dist-es) are not loadable by Node (extensionless imports).
+const conditions = ["development", "node"]
 const nodeOptions = [process.env["NODE_OPTIONS"], "--conditions=development"].filter(Boolean).join(" ")
 
 export default defineConfig({

@@ -6,11 +6,13 @@
  *                           [--runs 3] [--warmup 20] [--batch 5000] [--max-load-minutes 20] [--seed 42]
  *                           [--pg-url postgres://postgres@127.0.0.1:55441/postgres] [--ef-search 100]
  *                           [--index-build-memory 512MB] [--data DIR] [--ann-threshold 50000]
+ *                           [--nprobes N] [--refine-factor N] [--ann-retrain-growth 2]
  *
  * pgvector runs on PGlite in a temp dir, or with `--pg-url` on that Postgres server (which needs the
  * pgvector extension), in a fresh database that is dropped afterwards. `--ef-search` and
  * `--index-build-memory` set the pgvector chunk index's `efSearch` and `indexBuildMemory`.
- * `--ann-threshold` sets LanceDB's `annThreshold` (default 50,000).
+ * `--ann-threshold` sets LanceDB's `annThreshold` (default 50,000); `--nprobes`, `--refine-factor` and
+ * `--ann-retrain-growth` its `nprobes`, `refineFactor` (default: sized by the table) and `annRetrainGrowth`.
  * `--data DIR` keeps the stores in DIR (not a temp dir) and, on a later run, starts from the chunks
  * they hold (a marker file per store records how many), to measure queries again without a reload;
  * with `--pg-url` too, pgvector's database `ragkit_bench_kept` on that server is kept instead.
@@ -57,6 +59,13 @@ const seed = Number(args.get("seed") ?? 42)
 const pgUrl = args.get("pg-url")
 /** LanceDB's `annThreshold` (vectors above which it builds IVF_PQ). */
 const annThreshold = Number(args.get("ann-threshold") ?? LanceChunkIndex.defaults.annThreshold)
+const optionalNumber = (name: string) => (args.has(name) ? Number(args.get(name)) : undefined)
+const lanceOptions = {
+  annThreshold,
+  nprobes: optionalNumber("nprobes"),
+  refineFactor: optionalNumber("refine-factor"),
+  annRetrainGrowth: optionalNumber("ann-retrain-growth") ?? LanceChunkIndex.defaults.annRetrainGrowth
+}
 /** A folder kept between runs: chunks a store already holds there are not loaded again. */
 const keptData = args.get("data")
 const pgOptions: StorePg.PgChunkIndex.Options = {
@@ -364,13 +373,14 @@ const fmt = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1
  * Waits until every index of the knowledge base's LanceDB table covers all rows (read-only: the
  * store's own maintenance does the work); returns the seconds waited. Gives up after 20 minutes.
  */
-const lanceCatchUp = (uri: string) =>
+const lanceCatchUp = (uri: string, wrote: boolean) =>
   Effect.promise(async () => {
     // @lancedb/lancedb is a dependency of the store package, not of the bench: resolved from there.
     interface LanceTable {
       listIndices(): Promise<Array<{ name: string; columns: Array<string> }>>
       indexStats(name: string): Promise<{ numUnindexedRows: number } | undefined>
       countRows(filter?: string): Promise<number>
+      schema(): Promise<{ fields: Array<{ name: string; metadata: Map<string, string> }> }>
       close(): void
     }
     const lancedb: {
@@ -390,7 +400,12 @@ const lanceCatchUp = (uri: string) =>
         }
         const vectors = await table.countRows("has_vector")
         const ann = (await table.listIndices()).some((i) => i.columns.includes("vector"))
-        if (unindexed === 0 && (ann || vectors < Math.max(256, annThreshold))) break
+        // The vector count the index was trained on (the store records it): a retrain may be due.
+        const vectorField = (await table.schema()).fields.find((f) => f.name === "vector")
+        const trained = Number(vectorField?.metadata.get("ragkit.ann_trained_vectors") ?? annThreshold)
+        // Only a process that wrote runs maintenance: a table opened and only read is measured as it is.
+        const retrainDue = wrote && ann && vectors >= trained * lanceOptions.annRetrainGrowth
+        if (unindexed === 0 && !retrainDue && (ann || vectors < Math.max(256, annThreshold))) break
         await new Promise((resolve) => setTimeout(resolve, 500))
       }
     } finally {
@@ -410,6 +425,7 @@ const benchStore = (store: string, layer: Layer.Layer<ChunkIndex.ChunkIndex, unk
       ? undefined
       : join(dataDir, store === "pgvector" && pgUrl !== undefined ? "pgvector-server.loaded" : `${store}.loaded`)
     let loaded = marker !== undefined && existsSync(marker) ? Number(readFileSync(marker, "utf8")) : 0
+    const keptAtStart = loaded
     if (loaded > 0) log(`${store}: ${loaded} chunks kept from an earlier run (load times below exclude them)`)
     let loadMs = 0
     const batchRates: Array<number> = [] // rows per ms, per batch
@@ -447,7 +463,7 @@ const benchStore = (store: string, layer: Layer.Layer<ChunkIndex.ChunkIndex, unk
           return
         }
       }
-      const catchUpS = uri === undefined ? 0 : yield* lanceCatchUp(uri)
+      const catchUpS = uri === undefined ? 0 : yield* lanceCatchUp(uri, loaded > keptAtStart)
       if (uri !== undefined) log(`  ${store} @ ${size}: indexes caught up after ${catchUpS.toFixed(1)} s`)
       const stepRate = (loaded - stepStart) / (loadMs - stepStartMs)
 
@@ -538,7 +554,7 @@ try {
   const jsSum = measureJsSum()
   for (const store of storeNames) {
     const layer: Layer.Layer<ChunkIndex.ChunkIndex, unknown> = store === "lancedb"
-      ? LanceChunkIndex.layer({ uri: join(dataDir, "lancedb"), keepVersionsFor: 60, annThreshold })
+      ? LanceChunkIndex.layer({ uri: join(dataDir, "lancedb"), keepVersionsFor: 60, ...lanceOptions })
       : store === "pgvector" && pgUrl !== undefined && keptData !== undefined
       ? Layer.unwrapEffect(Effect.map(keptDatabase(pgUrl), (url) =>
         StorePg.PgChunkIndex.layer(pgOptions).pipe(Layer.provide(StorePg.layer({ url, maxConnections: 2 })))))
@@ -575,7 +591,9 @@ try {
       `each in ${(100 * documentFrequency(MID_RANKS[1])).toFixed(2)}-${(100 * documentFrequency(MID_RANKS[0])).toFixed(1)}% ` +
       `of chunks; limit ${K}) per run, after ${warmup} of each; ${runs} runs, medians of the per-run p50/p95. ` +
       `Store settings: defaults (LanceDB ANN IVF_PQ above ${annThreshold} vectors, ` +
-      `nprobes ${LanceChunkIndex.defaults.nprobes}, refine x${LanceChunkIndex.defaults.refineFactor}; ` +
+      `retrained at ${lanceOptions.annRetrainGrowth}x the vectors it was trained on, ` +
+      `nprobes ${lanceOptions.nprobes ?? "max(20, partitions / 10)"}, ` +
+      `refine x${lanceOptions.refineFactor ?? "max(10, 10 * sqrt(rows / 100k))"}; ` +
       `pgvector HNSW above 1000 vectors, ef_search ${pgOptions.efSearch ?? "400 * sqrt(n / 1M) in [100, 1000]"}, on ${pgUrl === undefined ? "PGlite" : "the Postgres server of --pg-url"}).\n`
   )
   print("| chunks | vector bytes | floor ms (bytes / native bandwidth) | JS exact scan ms/query |")

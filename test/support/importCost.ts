@@ -26,7 +26,8 @@ export const heavy = {
   unstructured: /unstructured-client/,
   jieba: /@node-rs[+/]jieba/,
   tiktoken: /tiktoken/,
-  wink: /wink-embeddings/
+  wink: /wink-embeddings/,
+  awsSdk: /@aws-sdk[+/]/
 } as const
 
 /** The modules of `loaded` that match any of `patterns`. */

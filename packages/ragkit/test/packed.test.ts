@@ -76,12 +76,13 @@ console.log("RESULT " + JSON.stringify(prepared.chunks.map((c) => c.content)))
 const hostSource = `
 import { createRag, type EmbeddedRag, type RetrievedChunk } from "ragkit"
 import { Rag } from "ragkit"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
 import * as Core from "@ragkit/core"
 import { makeClient } from "@ragkit/client"
 import * as Server from "@ragkit/server"
 import { BuiltinModels } from "@ragkit/adapters/builtin"
 import { LanceChunkIndex } from "@ragkit/store-lancedb"
+import { S3BlobStore } from "@ragkit/store-s3"
 import * as Parsers from "@ragkit/parsers"
 
 export const main = async (): Promise<string | undefined> => {
@@ -97,7 +98,9 @@ export const main = async (): Promise<string | undefined> => {
 
 // Effect hosts: the preset as a layer.
 export const program: Effect.Effect<number, unknown> = Effect.provide(Effect.succeed(1), Rag.embedded({ dataDir: "./data" }))
-export const touched = [Rag, Core.Rag, makeClient, Server, BuiltinModels, LanceChunkIndex, Parsers] as const
+// Blobs on S3: the plugin's layer provides core's port (nothing is loaded or called until it is built).
+export const blobs: Layer.Layer<Core.BlobStore.BlobStore, Core.BlobStoreError> = S3BlobStore.layer({ bucket: "docs", region: "eu-west-1" })
+export const touched = [Rag, Core.Rag, makeClient, Server, BuiltinModels, LanceChunkIndex, S3BlobStore, Parsers] as const
 `
 
 describe("the published packages, packed and installed with npm outside the workspace", () => {

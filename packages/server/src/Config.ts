@@ -13,7 +13,9 @@
  *     "dataDir": "/var/lib/ragkit",
  *     "database": { "url": "${DATABASE_URL}" },
  *     "chunkIndex": { "kind": "pgvector" },
+ *       (or { "kind": "lancedb", "uri": "s3://bucket/ragkit/lancedb", "storageOptions": { "endpoint": "http://minio:9000", "region": "us-east-1", "allow_http": "true" } })
  *     "blobStore": { "kind": "file", "dir": "/var/lib/ragkit/blobs" },
+ *       (or { "kind": "s3", "bucket": "docs", "prefix": "ragkit/", "region": "eu-west-1", "endpoint": "http://minio:9000", "forcePathStyle": true })
  *     "auth": { "registration": "closed", "rsaPrivateKeyFile": "private.pem", "rsaPassphrase": "${RSA_PASSPHRASE}", "sessionHours": 24 },
  *     "limits": { "uploadMb": 64, "parseTimeoutMs": 300000 },
  *     "models": {
@@ -28,6 +30,12 @@
  * - Secrets (`database.url`, `secretKey`, `auth.rsaPassphrase`, a provider's `apiKey`) may be
  *   written as `"${NAME}"`: the environment variable `NAME`, read at start-up (a start fails when
  *   it is unset).
+ * - `blobStore` of kind `s3` (needs `@ragkit/store-s3` installed): its credentials are never in the
+ *   file: RAGKIT_S3_ACCESS_KEY_ID and RAGKIT_S3_SECRET_ACCESS_KEY, else the AWS SDK's own chain
+ *   (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, an instance or task role).
+ * - `chunkIndex` of kind `lancedb` on an object-store URI: `storageOptions` are LanceDB's (strings);
+ *   credentials are never in the file: RAGKIT_S3_ACCESS_KEY_ID and RAGKIT_S3_SECRET_ACCESS_KEY (the
+ *   blob store's), else LanceDB's own chain (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, ...).
  * - Paths in the file (`dataDir`, `blobStore.dir`, `chunkIndex.uri`, `auth.rsaPrivateKeyFile`, a
  *   model's `path`) are relative to the file; from a flag or a variable, to the working directory.
  * - `models.providers`: the deployment's model providers, which every tenant sees
@@ -59,8 +67,35 @@ export interface ModelsConfig {
   readonly defaults: ModelDefaults
 }
 
-export type ChunkIndexSettings = { readonly kind: "lancedb"; readonly uri: string } | { readonly kind: "pgvector" }
-export type BlobStoreSettings = { readonly kind: "file"; readonly dir: string }
+export type ChunkIndexSettings =
+  | {
+    readonly kind: "lancedb"
+    /** A folder, or an object-store URI (`s3://bucket/path`). */
+    readonly uri: string
+    /** LanceDB's storage options from the file (`endpoint`, `region`, `allow_http`, ...): never credentials. */
+    readonly storageOptions?: Readonly<Record<string, string>> | undefined
+    /** For an object-store `uri`: RAGKIT_S3_ACCESS_KEY_ID and RAGKIT_S3_SECRET_ACCESS_KEY, else LanceDB's own chain (AWS_*). */
+    readonly credentials?: S3Credentials | undefined
+  }
+  | { readonly kind: "pgvector" }
+/** S3 credentials from RAGKIT_S3_ACCESS_KEY_ID and RAGKIT_S3_SECRET_ACCESS_KEY (never from the file). */
+export interface S3Credentials {
+  readonly accessKeyId: string
+  readonly secretAccessKey: Redacted.Redacted<string>
+}
+export type BlobStoreSettings =
+  | { readonly kind: "file"; readonly dir: string }
+  | {
+    /** An S3-compatible bucket (`@ragkit/store-s3`, an optional peer of the server). */
+    readonly kind: "s3"
+    readonly bucket: string
+    readonly prefix?: string | undefined
+    readonly region?: string | undefined
+    readonly endpoint?: string | undefined
+    readonly forcePathStyle?: boolean | undefined
+    /** None: the AWS SDK's own chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, a role). */
+    readonly credentials: Option.Option<S3Credentials>
+  }
 export type LogFormat = "text" | "json"
 export type LogLevel = "trace" | "debug" | "info" | "warning" | "error" | "fatal" | "none"
 
@@ -265,6 +300,20 @@ const HttpUrl = Schema.String.annotations(must("an http(s) URL")).pipe(
 
 const MB = int(1, 1024 * 1024)
 
+/** An S3 bucket's name (no `/`, no spaces: a prefix belongs in `prefix`). */
+const BucketName = Schema.String.annotations(must("a bucket name")).pipe(
+  Schema.filter((name) => /^[A-Za-z0-9][A-Za-z0-9._-]{1,254}$/.test(name), must("a bucket name (letters, digits, '.', '-' and '_'; a key prefix goes in prefix)"))
+)
+
+/** LanceDB's storage options (strings); credentials come from the environment, never from the file. */
+const LanceStorageOptions = Schema.Record({ key: Schema.String, value: Schema.String })
+  .annotations(must(`an object of strings, e.g. { "endpoint": "http://minio:9000", "region": "us-east-1", "allow_http": "true" }`))
+  .pipe(
+    Schema.filter((options) => !Object.keys(options).some((key) => /secret|token|password|access_key|credential/i.test(key)), must(
+      "free of credentials: set RAGKIT_S3_ACCESS_KEY_ID and RAGKIT_S3_SECRET_ACCESS_KEY (or AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) instead"
+    ))
+  )
+
 /** `{ "attempts": 10, "windowMinutes": 15 }`, or `false`: no limit. */
 const LoginLimit = Schema.optional(
   Schema.Union(
@@ -288,12 +337,26 @@ export const ConfigFile = Schema.Struct({
   ),
   chunkIndex: Schema.optional(
     Schema.Union(
-      Schema.Struct({ kind: Schema.Literal("lancedb"), uri: Schema.optional(nonEmpty("chunkIndex.uri")) }),
+      Schema.Struct({
+        kind: Schema.Literal("lancedb"),
+        uri: Schema.optional(nonEmpty("chunkIndex.uri")),
+        storageOptions: Schema.optional(LanceStorageOptions)
+      }),
       Schema.Struct({ kind: Schema.Literal("pgvector") })
     ).annotations(must(`an object: { "kind": "lancedb", "uri": ... } or { "kind": "pgvector" }`))
   ),
   blobStore: Schema.optional(
-    Schema.Struct({ kind: Schema.Literal("file"), dir: Schema.optional(nonEmpty("blobStore.dir")) }).annotations(must(`an object: { "kind": "file", "dir": ... }`))
+    Schema.Union(
+      Schema.Struct({ kind: Schema.Literal("file"), dir: Schema.optional(nonEmpty("blobStore.dir")) }),
+      Schema.Struct({
+        kind: Schema.Literal("s3"),
+        bucket: BucketName,
+        prefix: Schema.optional(Schema.String.annotations(must("a key prefix such as ragkit/"))),
+        region: Schema.optional(nonEmpty("blobStore.region")),
+        endpoint: Schema.optional(HttpUrl),
+        forcePathStyle: Schema.optional(Bool)
+      })
+    ).annotations(must(`an object: { "kind": "file", "dir": ... } or { "kind": "s3", "bucket": ..., "prefix", "region", "endpoint", "forcePathStyle" }`))
   ),
   workers: Schema.optional(int(0, 64)),
   leaseMs: Schema.optional(int(1_000)),
@@ -392,7 +455,13 @@ export const settings: ReadonlyArray<Setting> = [
   setting("database.pgliteSharedBuffersMb", "RAGKIT_PGLITE_SHARED_BUFFERS_MB", "integer"),
   setting("chunkIndex.kind", "RAGKIT_CHUNK_INDEX", "string", "chunk-index"),
   setting("chunkIndex.uri", "RAGKIT_LANCEDB_URI", "string"),
+  setting("blobStore.kind", "RAGKIT_BLOB_STORE", "string"),
   setting("blobStore.dir", "RAGKIT_BLOB_DIR", "string"),
+  setting("blobStore.bucket", "RAGKIT_S3_BUCKET", "string"),
+  setting("blobStore.prefix", "RAGKIT_S3_PREFIX", "string"),
+  setting("blobStore.region", "RAGKIT_S3_REGION", "string"),
+  setting("blobStore.endpoint", "RAGKIT_S3_ENDPOINT", "string"),
+  setting("blobStore.forcePathStyle", "RAGKIT_S3_FORCE_PATH_STYLE", "boolean"),
   setting("workers", "RAGKIT_WORKERS", "integer", "workers"),
   setting("leaseMs", "RAGKIT_LEASE_MS", "integer"),
   setting("ocr", "RAGKIT_OCR", "boolean"),
@@ -552,7 +621,10 @@ export const load = (options: LoadOptions = {}): Effect.Effect<ServerSettings, C
     }
     const where = (key: string) => {
       const origin = originOf(key)
-      return origin.file ? `config file ${Option.getOrElse(file, () => "")}: ${key}` : `${origin.label} (${key})`
+      if (!origin.file) return `${origin.label} (${key})`
+      // Missing with no file to put it in: the variable that sets it.
+      const variableOf = Option.isNone(file) ? settings.find((s) => s.key === key)?.env : undefined
+      return variableOf === undefined ? `config file ${Option.getOrElse(file, () => "")}: ${key}` : `${variableOf} (${key})`
     }
 
     const decoded = decodeInput(input)
@@ -621,7 +693,16 @@ export const load = (options: LoadOptions = {}): Effect.Effect<ServerSettings, C
     const parser = given.limits?.parser ?? {}
     const chunkIndex: ChunkIndexSettings = given.chunkIndex?.kind === "pgvector"
       ? { kind: "pgvector" }
-      : { kind: "lancedb", uri: given.chunkIndex?.uri === undefined ? path.join(dataDir, "lancedb") : pathOf("chunkIndex.uri", given.chunkIndex.uri) }
+      : yield* lanceSettings(
+        given.chunkIndex?.uri === undefined ? path.join(dataDir, "lancedb") : pathOf("chunkIndex.uri", given.chunkIndex.uri),
+        given.chunkIndex?.storageOptions,
+        { variable, fail }
+      )
+    const blobStore = yield* blobStoreOf(given.blobStore, {
+      dir: (dir) => dir === undefined ? path.join(dataDir, "blobs") : pathOf("blobStore.dir", dir),
+      variable,
+      fail
+    })
     const tracesUrl = Option.fromNullable(given.telemetry?.tracesUrl)
     return defaults({
       ...(given.host === undefined ? {} : { host: given.host }),
@@ -630,7 +711,7 @@ export const load = (options: LoadOptions = {}): Effect.Effect<ServerSettings, C
       databaseUrl,
       ...(given.database?.pgliteSharedBuffersMb === undefined ? {} : { pgliteSharedBuffersMb: given.database.pgliteSharedBuffersMb }),
       chunkIndex,
-      blobStore: { kind: "file", dir: given.blobStore?.dir === undefined ? path.join(dataDir, "blobs") : pathOf("blobStore.dir", given.blobStore.dir) },
+      blobStore,
       ...(given.workers === undefined ? {} : { workers: given.workers }),
       ...(given.leaseMs === undefined ? {} : { leaseMs: given.leaseMs }),
       ...(given.ocr === undefined ? {} : { ocr: given.ocr }),
@@ -667,6 +748,66 @@ export const load = (options: LoadOptions = {}): Effect.Effect<ServerSettings, C
       ...(given.shutdownGraceMs === undefined ? {} : { shutdownGraceMs: given.shutdownGraceMs }),
       configFile: file
     })
+  })
+
+/**
+ * The blob store's settings; for S3 the credentials come from RAGKIT_S3_ACCESS_KEY_ID and
+ * RAGKIT_S3_SECRET_ACCESS_KEY (both or neither), never from the file; neither: the SDK's chain.
+ */
+const blobStoreOf = (
+  given: ConfigFile["blobStore"],
+  context: {
+    readonly dir: (dir: string | undefined) => string
+    readonly variable: (name: string) => Effect.Effect<Option.Option<string>>
+    readonly fail: (message: string) => Effect.Effect<never, ConfigFileError>
+  }
+): Effect.Effect<BlobStoreSettings, ConfigFileError> =>
+  Effect.gen(function* () {
+    if (given?.kind !== "s3") return { kind: "file", dir: context.dir(given?.dir) }
+    const credentials = yield* s3Credentials(context)
+    return {
+      kind: "s3",
+      bucket: given.bucket,
+      ...(given.prefix === undefined || given.prefix === "" ? {} : { prefix: given.prefix }),
+      ...(given.region === undefined ? {} : { region: given.region }),
+      ...(given.endpoint === undefined ? {} : { endpoint: given.endpoint }),
+      ...(given.forcePathStyle === undefined ? {} : { forcePathStyle: given.forcePathStyle }),
+      credentials
+    }
+  })
+
+/** S3 credentials from RAGKIT_S3_ACCESS_KEY_ID and RAGKIT_S3_SECRET_ACCESS_KEY: both, or neither (`None`). */
+const s3Credentials = (context: {
+  readonly variable: (name: string) => Effect.Effect<Option.Option<string>>
+  readonly fail: (message: string) => Effect.Effect<never, ConfigFileError>
+}): Effect.Effect<Option.Option<S3Credentials>, ConfigFileError> =>
+  Effect.gen(function* () {
+    const keyId = Option.filter(yield* context.variable("RAGKIT_S3_ACCESS_KEY_ID"), (v) => v !== "")
+    const secret = Option.filter(yield* context.variable("RAGKIT_S3_SECRET_ACCESS_KEY"), (v) => v !== "")
+    if (Option.isSome(keyId) !== Option.isSome(secret)) {
+      return yield* context.fail(
+        `RAGKIT_S3_ACCESS_KEY_ID and RAGKIT_S3_SECRET_ACCESS_KEY: set both or neither (${Option.isSome(keyId) ? "RAGKIT_S3_SECRET_ACCESS_KEY" : "RAGKIT_S3_ACCESS_KEY_ID"} is not set)`
+      )
+    }
+    return Option.isSome(keyId) && Option.isSome(secret)
+      ? Option.some({ accessKeyId: keyId.value, secretAccessKey: Redacted.make(secret.value) })
+      : Option.none()
+  })
+
+/** LanceDB's settings; on an object-store URI, the S3 credentials of the environment. */
+const lanceSettings = (
+  uri: string,
+  storageOptions: Readonly<Record<string, string>> | undefined,
+  context: Parameters<typeof s3Credentials>[0]
+): Effect.Effect<ChunkIndexSettings, ConfigFileError> =>
+  Effect.gen(function* () {
+    const objectStore = /^[a-z][a-z0-9+.-]*:\/\//i.test(uri) && !/^file:/i.test(uri)
+    return {
+      kind: "lancedb",
+      uri,
+      ...(storageOptions === undefined ? {} : { storageOptions }),
+      ...(objectStore ? Option.match(yield* s3Credentials(context), { onNone: () => ({}), onSome: (credentials) => ({ credentials }) }) : {})
+    }
   })
 
 /** The file's login limits as core takes them. */

@@ -10,7 +10,7 @@ import { Effect, Exit, Scope } from "effect"
 import { readFile, rm } from "node:fs/promises"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { freePort, freshDataDir, type RagkitProcess, repoRoot, startRagkit, waitUntilServing } from "./support/ragkitProcess.js"
+import { freePort, freshDataDir, type RagkitProcess, seedCall, repoRoot, startRagkit, waitUntilServing } from "./support/ragkitProcess.js"
 
 const adminUrl = process.env["RAGKIT_TEST_PG_URL"]
 
@@ -22,19 +22,7 @@ describe.skipIf(adminUrl === undefined)("ragkit serve and a separate ragkit work
   let api: string
 
   /** A seed API call with JSON (or a form); the envelope's `data`, after checking `code` 0. */
-  const call = async (path: string, options: { token?: string; json?: unknown; form?: FormData; get?: boolean } = {}) => {
-    const headers: Record<string, string> = {}
-    if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`
-    if (options.json !== undefined) headers["content-type"] = "application/json"
-    const response = await fetch(`${api}${path}`, {
-      method: options.get === true ? "GET" : "POST",
-      headers,
-      body: options.form ?? (options.json === undefined ? null : JSON.stringify(options.json))
-    })
-    const body = (await response.json()) as { code: number; data: any }
-    expect([response.status, body.code], `${path}: ${JSON.stringify(body)}`).toEqual([200, 0])
-    return body.data
-  }
+  const call = (path: string, options?: Parameters<typeof seedCall>[2]) => seedCall(api, path, options)
 
   beforeAll(async () => {
     const db = await Effect.runPromise(Scope.extend(freshDatabase(adminUrl!), scope))

@@ -11,7 +11,7 @@
  * - Text search (`internal/textSearch.ts`): exact BM25, the memory index's scores to the bit (core's
  *   `ChunkIndexScoring`), from LanceDB's full-text indexes without reading the text of the matches.
  * - Vector search (`internal/vectorSearch.ts`): cosine, exact below `annThreshold` vectors, IVF_PQ
- *   above it; scores recomputed in float64.
+ *   above it (retrained as the table grows: `internal/annIndex.ts`); scores recomputed in float64.
  * - Writes (`internal/writes.ts`, `internal/tables.ts`): serialised per table (readers run
  *   concurrently); upserts arriving while a commit is in flight share the next commit.
  * - Maintenance (`internal/maintenance.ts`): optimize and the ANN index build run on a background
@@ -33,8 +33,21 @@ import * as Writes from "./internal/writes.js"
 export interface Options {
   /** A local folder (created if missing) or a URI LanceDB accepts (`s3://bucket/path`, ...). */
   readonly uri: string
-  /** Object-store settings passed to LanceDB (credentials, region, endpoint, ...). */
+  /**
+   * Object-store settings passed to LanceDB (`endpoint`, `region`, `allow_http`, `aws_access_key_id`,
+   * `aws_secret_access_key`, ...); secrets as `Redacted`.
+   */
   readonly storageOptions?: Readonly<Record<string, string | Redacted.Redacted<string>>> | undefined
+  /**
+   * Whether this process's maintenance (optimize, ANN index builds) waits for the table's write
+   * permit, so that it never commits two versions of a table at once. Default: true for object-store
+   * URIs (`s3://`, `gs://`, `az://`, ...), false for a local folder. LanceDB commits a version with
+   * a conditional PUT (`If-None-Match: *`); a store that ignores the condition (s3rver; some older
+   * S3-compatible servers) lets two concurrent commits overwrite each other, which loses writes and
+   * corrupts the table's indexes. Even so, only one process may write a table on such a store
+   * (docs/architecture.md, "The chunk index on object storage").
+   */
+  readonly serialCommits?: boolean | undefined
   /**
    * Seconds between checks for writes by other processes; 0 (the default) checks on every read, so
    * a server sees what workers wrote at once. A few seconds saves round trips on object stores.
@@ -42,9 +55,21 @@ export interface Options {
   readonly readConsistencyInterval?: number | undefined
   /** Vectors in a table above which an ANN index (IVF_PQ) is built; default 50 000, at least 256. */
   readonly annThreshold?: number | undefined
-  /** IVF partitions probed by an ANN search; default 20. */
+  /**
+   * The IVF_PQ index is trained again (partitions and codebooks fitted to the table as it is now)
+   * when the table's vectors reach this multiple of the count it was trained on; default 2, at
+   * least 1.25. The retrain runs on the background maintenance fiber, after an optimize.
+   */
+  readonly annRetrainGrowth?: number | undefined
+  /**
+   * IVF partitions probed by an ANN search; default: a tenth of the index's partitions (√ of the
+   * vectors it was trained on), at least 20.
+   */
   readonly nprobes?: number | undefined
-  /** ANN candidates re-ranked with exact distances, as a multiple of the limit; default 10. */
+  /**
+   * ANN candidates re-ranked with exact distances, as a multiple of the limit; default: 10 up to
+   * 100,000 rows, then 10 × √(rows / 100,000) (32 at 1M).
+   */
   readonly refineFactor?: number | undefined
   /**
    * Rows written or deleted in a table between two `optimize()` runs (compaction, and new rows
@@ -57,6 +82,16 @@ export interface Options {
    * merge on ids, a count by document) open every such fragment: their cost grows with the commits.
    */
   readonly optimizeEveryCommits?: number | undefined
+  /**
+   * During a bulk load (writes less than this many milliseconds apart), an optimize that is due
+   * waits until the writes pause, unless 10 × `optimizeEvery` rows or 10 × `optimizeEveryCommits`
+   * commits piled up: the full-text and scalar index updates then run once for the load, not
+   * every 2,000 rows. Searches meanwhile stay exact (rows not yet indexed are scanned), only
+   * slower, and merges on ids open every fragment written since the last optimize, so writes
+   * slow down as the load goes on: on SciFact it cost a worker twice the CPU per document
+   * (bench/README.md, 2026-12-06, the write path). Default 0: optimize as soon as it is due.
+   */
+  readonly optimizeQuietMs?: number | undefined
   /**
    * Seconds that files of older table versions are kept when a table is optimised; default 3 600
    * (LanceDB's own default is 7 days). Compaction rewrites data files, so a table under steady small
@@ -71,16 +106,19 @@ export interface Options {
 export const defaults = {
   readConsistencyInterval: 0,
   annThreshold: 50_000,
-  nprobes: 20,
-  refineFactor: 10,
+  annRetrainGrowth: 2,
   optimizeEvery: 2_000,
   optimizeEveryCommits: 20,
+  optimizeQuietMs: 0,
   keepVersionsFor: 3_600
 } as const
 
 export { tableName } from "./internal/tables.js"
 
 const atLeast = (minimum: number, value: number) => Math.max(minimum, Math.floor(value))
+
+/** A URI with a scheme other than `file:` (`s3://`, `gs://`, `az://`, `memory://`, ...). */
+const isObjectStore = (uri: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(uri) && !/^file:/i.test(uri)
 
 /**
  * Opens the connection (closed with the scope); fails now, not on first use, when the location
@@ -111,17 +149,23 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
     const connection = yield* connect(options)
     // Released in reverse order: running maintenance is awaited, then the tables and the connection
     // are closed.
-    const tables = yield* Tables.make(connection)
+    const tables = yield* Tables.make(connection, {
+      serialCommits: options.serialCommits ?? isObjectStore(options.uri)
+    })
+    const annThreshold = atLeast(256, options.annThreshold ?? defaults.annThreshold)
     const maintenance = yield* Maintenance.make({
-      annThreshold: atLeast(256, options.annThreshold ?? defaults.annThreshold),
+      annThreshold,
+      retrainGrowth: Math.max(1.25, options.annRetrainGrowth ?? defaults.annRetrainGrowth),
       optimizeEvery: atLeast(1, options.optimizeEvery ?? defaults.optimizeEvery),
       optimizeEveryCommits: atLeast(1, options.optimizeEveryCommits ?? defaults.optimizeEveryCommits),
+      optimizeQuietMs: Math.max(0, options.optimizeQuietMs ?? defaults.optimizeQuietMs),
       keepVersionsMs: Math.max(0, (options.keepVersionsFor ?? defaults.keepVersionsFor) * 1000)
     })
     const writes = Writes.make(tables, maintenance)
     const vectorSearch: VectorSearch.Settings = {
-      nprobes: atLeast(1, options.nprobes ?? defaults.nprobes),
-      refineFactor: atLeast(1, options.refineFactor ?? defaults.refineFactor)
+      nprobes: options.nprobes === undefined ? undefined : atLeast(1, options.nprobes),
+      refineFactor: options.refineFactor === undefined ? undefined : atLeast(1, options.refineFactor),
+      annThreshold
     }
     return ChunkIndex.make({
       dimension: (kbId) =>

@@ -5,7 +5,18 @@ import type { ChunkId, DocumentId } from "@ragkit/core"
 import { makeTestChunk } from "@ragkit/core/testing"
 import { Effect, Option } from "effect"
 import { LanceChunkIndex } from "../src/index.js"
-import { expectSameResults, ids, newDoc, newKb, random, sample, tempDir, withIndex, words } from "./sample.js"
+import { expectSameResults, ids, newDoc, newKb, random, randomPoints, sample, tempDir, withIndex, words } from "./sample.js"
+
+/** The version of a knowledge base's table, read through a connection of its own. */
+const tableVersion = (uri: string, kb: ReturnType<typeof newKb>) =>
+  Effect.promise(async () => {
+    const db = await lancedb.connect(uri)
+    const table = await db.openTable(LanceChunkIndex.tableName(kb))
+    const v = await table.version()
+    table.close()
+    db.close()
+    return v
+  })
 
 describe("LanceChunkIndex", () => {
   it.live("gives the memory index's BM25 scores exactly, through writes, deletes, updates and optimize runs", () =>
@@ -103,15 +114,58 @@ describe("LanceChunkIndex", () => {
       db.close()
     }))
 
+  it.live("trains the ANN index again once the table has doubled; searches stay exact while it does", () =>
+    Effect.gen(function*() {
+      const uri = tempDir()
+      const { chunks, kb, vector } = randomPoints(4321, 700)
+      const queries = Array.from({ length: 5 }, vector)
+      const memory = yield* ChunkIndex.makeMemory
+      const trained = () =>
+        Effect.promise(async () => {
+          const db = await lancedb.connect(uri)
+          const table = await db.openTable(LanceChunkIndex.tableName(kb))
+          const field = (await table.schema()).fields.find((f) => f.name === "vector")
+          const indexes = (await table.listIndices()).filter((i) => i.columns.includes("vector"))
+          table.close()
+          db.close()
+          return { vectors: Number(field?.metadata.get("ragkit.ann_trained_vectors")), indexes: indexes.length }
+        })
+      // Every partition probed and every candidate re-ranked: the ANN path must give the exact answer.
+      const layer = LanceChunkIndex.layer({ uri, annThreshold: 300, optimizeEvery: 50, nprobes: 1000, refineFactor: 100 })
+      const check = (index: ChunkIndex.ChunkIndexService) =>
+        Effect.forEach(queries, (query) =>
+          Effect.gen(function*() {
+            const want = yield* memory.searchVector({ kbIds: [kb], vector: query, limit: 10 })
+            expectSameResults(yield* index.searchVector({ kbIds: [kb], vector: query, limit: 10 }), want)
+          }))
+      yield* withIndex(layer, (index) => index.upsert(chunks.slice(0, 320)))
+      yield* memory.upsert(chunks.slice(0, 320))
+      expect(yield* trained()).toEqual({ vectors: 320, indexes: 1 })
+      yield* withIndex(layer, (index) =>
+        Effect.gen(function*() {
+          // Below twice the trained count: no retrain. Then past it, searching while maintenance runs.
+          yield* index.upsert(chunks.slice(320, 600))
+          yield* memory.upsert(chunks.slice(320, 600))
+          yield* check(index)
+          yield* index.upsert(chunks.slice(600, 660))
+          yield* memory.upsert(chunks.slice(600, 660))
+          yield* check(index)
+        }))
+      expect(yield* trained()).toEqual({ vectors: 660, indexes: 1 })
+      // Another process (a new layer) searches the retrained index and adds rows that it does not cover yet.
+      yield* withIndex(layer, (index) =>
+        Effect.gen(function*() {
+          yield* index.upsert(chunks.slice(660))
+          yield* memory.upsert(chunks.slice(660))
+          yield* check(index)
+        }))
+      expect(yield* trained()).toEqual({ vectors: 660, indexes: 1 })
+    }))
+
   it.live("a reader without writes of its own uses the ANN index another process built after it opened", () =>
     Effect.gen(function*() {
       const uri = tempDir()
-      const rand = random(99)
-      const kb = newKb()
-      const doc = newDoc()
-      const vector = () => Array.from({ length: 16 }, () => Math.fround(rand() * 2 - 1))
-      const chunks = Array.from({ length: 401 }, (_, i) =>
-        makeTestChunk(kb, doc, { content: `point ${i}`, index: i, vector: vector() }))
+      const { chunks, kb, vector } = randomPoints(99, 401)
       const query = vector()
       // A search with a limit above the table size: exact search returns every row, the IVF index
       // probed in one of its ~20 partitions returns only the rows found there.
@@ -212,15 +266,7 @@ describe("LanceChunkIndex", () => {
       const uri = tempDir()
       const kb = newKb()
       const doc = newDoc()
-      const version = () =>
-        Effect.promise(async () => {
-          const db = await lancedb.connect(uri)
-          const table = await db.openTable(LanceChunkIndex.tableName(kb))
-          const v = await table.version()
-          table.close()
-          db.close()
-          return v
-        })
+      const version = () => tableVersion(uri, kb)
       yield* withIndex(LanceChunkIndex.layer({ uri, optimizeEvery: 1_000_000 }), (index) =>
         Effect.gen(function*() {
           yield* index.upsert([makeTestChunk(kb, doc, { content: "first", vector: [1, 0] })])
@@ -242,6 +288,33 @@ describe("LanceChunkIndex", () => {
           )
           expect(results.map((r) => r._tag)).toEqual(["Right", "Left", "Right"])
           expect(yield* index.countByDocument(kb, doc)).toBe(43)
+        }))
+    }))
+
+  it.live("during a bulk load an optimize waits for the writes to pause; text search stays exact meanwhile", () =>
+    Effect.gen(function*() {
+      const uri = tempDir()
+      const kb = newKb()
+      const doc = newDoc()
+      const version = () => tableVersion(uri, kb)
+      yield* withIndex(LanceChunkIndex.layer({ uri, optimizeEveryCommits: 2, optimizeQuietMs: 3_000 }), (index) =>
+        Effect.gen(function*() {
+          // Eight commits, an optimize due from the second on.
+          for (let i = 0; i < 8; i++) {
+            yield* index.upsert([makeTestChunk(kb, doc, { content: `otter note ${i}`, index: i, vector: [1, i] })])
+          }
+          const loaded = yield* version()
+          expect((yield* index.searchText({ kbIds: [kb], tokens: "otter", limit: 20 })).length).toBe(8)
+          yield* Effect.sleep("500 millis")
+          expect(yield* version()).toBe(loaded)
+          // Once the writes paused, the optimize runs (new table versions), and the search still finds all.
+          let later = loaded
+          for (let waited = 0; later === loaded && waited < 20_000; waited += 200) {
+            yield* Effect.sleep("200 millis")
+            later = yield* version()
+          }
+          expect(later).toBeGreaterThan(loaded)
+          expect((yield* index.searchText({ kbIds: [kb], tokens: "otter", limit: 20 })).length).toBe(8)
         }))
     }))
 

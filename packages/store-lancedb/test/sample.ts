@@ -67,6 +67,16 @@ export const sample = (seed: number) => {
   return { kbs, docs, chunks, queries }
 }
 
+/** `count` chunks of one document with seeded random 16-d vectors ("point i"), and a generator of more vectors. */
+export const randomPoints = (seed: number, count: number) => {
+  const rand = random(seed)
+  const kb = newKb()
+  const doc = newDoc()
+  const vector = () => Array.from({ length: 16 }, () => Math.fround(rand() * 2 - 1))
+  const chunks = Array.from({ length: count }, (_, i) => makeTestChunk(kb, doc, { content: `point ${i}`, index: i, vector: vector() }))
+  return { kb, doc, chunks, vector }
+}
+
 /** The same chunks in the same order with the same scores, to the bit. */
 export const expectSameResults = (
   actual: ReadonlyArray<ChunkIndex.ScoredChunk>,

@@ -1,20 +1,23 @@
 /**
  * Table maintenance, on a background fiber per table and never in a write: after `optimizeEvery`
  * written rows or `optimizeEveryCommits` commits the table is optimised (compaction, new rows merged
- * into the indexes), one run at a time (a run covers every write made during the previous one), and
- * the IVF_PQ index is built once the table passes `annThreshold` vectors. A failed run is logged and
+ * into the indexes; during a bulk load, once the writes pause: `bulkPause`), one run at a time (a
+ * run covers every write made during the previous one), and
+ * the IVF_PQ index is built once the table passes `annThreshold` vectors and, checked after each
+ * optimize, trained again as the table grows (`annIndex.ts`). A failed run is logged and
  * tried again after a later write; closing the scope waits for running ones.
  */
-import * as lancedb from "@lancedb/lancedb"
 import { Effect, Fiber } from "effect"
 import type { Scope } from "effect"
+import * as AnnIndex from "./annIndex.js"
 import { lance } from "./lance.js"
-import { type TableState, vectorDimension } from "./tables.js"
+import type { TableState } from "./tables.js"
 
-export interface Settings {
-  readonly annThreshold: number
+export interface Settings extends AnnIndex.Settings {
   readonly optimizeEvery: number
   readonly optimizeEveryCommits: number
+  /** A due optimize waits for writes to pause this long (a bulk load), up to 10 × the thresholds. */
+  readonly optimizeQuietMs: number
   /** How long `optimize()` keeps the files of older table versions, in milliseconds. */
   readonly keepVersionsMs: number
 }
@@ -34,6 +37,7 @@ export const make = (settings: Settings): Effect.Effect<Maintenance, never, Scop
 
     const noteWrite = (state: TableState, changed: number, added: boolean) =>
       Effect.suspend(() => {
+        lastWriteAt.set(state, Date.now())
         state.written += changed
         if (changed > 0) state.commits++
         if (added) state.annCheck = true
@@ -49,10 +53,32 @@ export const make = (settings: Settings): Effect.Effect<Maintenance, never, Scop
     return { noteWrite }
   })
 
+/** When each table was last written (for the bulk-load pause). */
+const lastWriteAt = new WeakMap<TableState, number>()
+
+/** Thresholds times this: an optimize waits no longer for a bulk load to pause. */
+const bulkFactor = 10
+
+/**
+ * Waits while a bulk load goes on (the last write less than `optimizeQuietMs` ago), until
+ * `bulkFactor` times the thresholds piled up.
+ */
+const bulkPause = (settings: Settings, state: TableState) =>
+  Effect.gen(function*() {
+    while (
+      settings.optimizeQuietMs > 0 && state.table.isOpen() &&
+      state.written < settings.optimizeEvery * bulkFactor && state.commits < settings.optimizeEveryCommits * bulkFactor
+    ) {
+      const quietFor = Date.now() - (lastWriteAt.get(state) ?? 0)
+      if (quietFor >= settings.optimizeQuietMs) return
+      yield* Effect.sleep(settings.optimizeQuietMs - quietFor)
+    }
+  })
+
 const optimizeDue = (settings: Settings, state: TableState) =>
   state.written >= settings.optimizeEvery || state.commits >= settings.optimizeEveryCommits
 
-const annDue = (state: TableState) => state.annCheck && !state.ann
+const annDue = (state: TableState) => (state.annCheck && !state.ann) || state.annRetrainCheck
 
 const isDue = (settings: Settings, state: TableState) => optimizeDue(settings, state) || annDue(state)
 
@@ -65,19 +91,23 @@ const maintain = (settings: Settings, state: TableState): Effect.Effect<void> =>
   Effect.gen(function*() {
     while (state.table.isOpen() && isDue(settings, state)) {
       if (optimizeDue(settings, state)) {
+        yield* bulkPause(settings, state)
+        if (!state.table.isOpen()) return
         const taken = state.written
         const commits = state.commits
         state.written = 0
         state.commits = 0
-        if (yield* failed(optimize(settings, state), `optimize of ${state.table.name}`)) {
+        if (yield* failed(state.maintenanceCommit(optimize(settings, state)), `optimize of ${state.table.name}`)) {
           state.written += taken
           state.commits += commits
           return
         }
+        state.annRetrainCheck = state.ann
       }
       if (annDue(state)) {
         state.annCheck = false
-        if (yield* failed(buildAnnIfDue(settings, state), `vector index of ${state.table.name}`)) {
+        state.annRetrainCheck = false
+        if (yield* failed(state.maintenanceCommit(AnnIndex.buildIfDue(settings, state)), `vector index of ${state.table.name}`)) {
           state.annCheck = true
           return
         }
@@ -96,28 +126,3 @@ const failed = <E extends { readonly message: string }>(step: Effect.Effect<unkn
 
 const optimize = (settings: Settings, state: TableState) =>
   lance("optimize", () => state.table.optimize({ cleanupOlderThan: new Date(Date.now() - settings.keepVersionsMs) }))
-
-/** IVF_PQ sub-vectors of 8 dimensions (or the fewest larger ones that divide the dimension). */
-const subVectors = (dimension: number): number => {
-  for (let width = 8; width <= dimension; width++) if (dimension % width === 0) return dimension / width
-  return 1
-}
-
-/** Builds the IVF_PQ index (about √n partitions) once the table holds `annThreshold` vectors. */
-const buildAnnIfDue = (settings: Settings, state: TableState) =>
-  Effect.gen(function*() {
-    if ((yield* lance("count rows", () => state.table.countRows())) < settings.annThreshold) return
-    const vectors = yield* lance("count vectors", () => state.table.countRows("has_vector"))
-    if (vectors < settings.annThreshold) return
-    const dimension = yield* vectorDimension(state)
-    if (dimension === undefined) return
-    yield* lance("create vector index", () =>
-      state.table.createIndex("vector", {
-        config: lancedb.Index.ivfPq({
-          distanceType: "cosine",
-          numPartitions: Math.max(1, Math.round(Math.sqrt(vectors))),
-          numSubVectors: subVectors(dimension)
-        })
-      }))
-    state.ann = true
-  })

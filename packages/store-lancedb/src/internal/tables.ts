@@ -16,6 +16,11 @@ import * as Rows from "./rows.js"
 /** A table, with what this process knows of it. */
 export interface TableState {
   readonly table: lancedb.Table
+  /**
+   * Runs a maintenance commit (optimize, index build): under the table's write permit when commits
+   * are serialised (`serialCommits`), as is otherwise.
+   */
+  readonly maintenanceCommit: <A, E>(effect: Effect.Effect<A, E>) => Effect.Effect<A, E>
   /** Indexes checked (and created when missing) by this process. */
   indexed: boolean
   /** Whether the vector column has an ANN index. */
@@ -35,6 +40,13 @@ export interface TableState {
   commits: number
   /** Rows were added since the table was last checked against `annThreshold`. */
   annCheck: boolean
+  /**
+   * An optimize ran since the ANN index was last checked for retraining (the table may have grown
+   * past `retrainGrowth` times the vectors it was trained on: `annIndex.ts`).
+   */
+  annRetrainCheck: boolean
+  /** The table's row count at a table version, for sizing ANN searches. */
+  rows: { readonly version: number; readonly value: number } | undefined
   /** A maintenance fiber is running for this table. */
   maintaining: boolean
 }
@@ -58,7 +70,16 @@ export const tableName = (kbId: KnowledgeBaseId): string =>
   /^[A-Za-z0-9_-]+$/.test(kbId) ? `kb_${kbId}` : `kb_x${Buffer.from(kbId, "utf8").toString("hex")}`
 
 /** The tables of a connection; they are closed with the scope. */
-export const make = (connection: lancedb.Connection): Effect.Effect<Tables, never, Scope.Scope> =>
+export const make = (
+  connection: lancedb.Connection,
+  options: {
+    /**
+     * Maintenance commits wait for the table's write permit, so that this process never commits two
+     * versions of a table at once (object stores that ignore conditional PUTs: `LanceChunkIndex.Options`).
+     */
+    readonly serialCommits: boolean
+  } = { serialCommits: false }
+): Effect.Effect<Tables, never, Scope.Scope> =>
   Effect.gen(function*() {
     const states = new Map<KnowledgeBaseId, TableState>()
     const semaphores = new Map<KnowledgeBaseId, Effect.Semaphore>()
@@ -75,7 +96,10 @@ export const make = (connection: lancedb.Connection): Effect.Effect<Tables, neve
         if (existing.table !== table) table.close()
         return existing
       }
-      const state = newState(table)
+      const state = newState(
+        table,
+        options.serialCommits ? (effect) => withWrite(kbId, effect) : (effect) => effect
+      )
       states.set(kbId, state)
       return state
     }
@@ -124,8 +148,9 @@ export const make = (connection: lancedb.Connection): Effect.Effect<Tables, neve
     return { open, create, drop, withWrite }
   })
 
-const newState = (table: lancedb.Table): TableState => ({
+const newState = (table: lancedb.Table, maintenanceCommit: TableState["maintenanceCommit"]): TableState => ({
   table,
+  maintenanceCommit,
   indexed: false,
   ann: false,
   annSeen: undefined,
@@ -134,6 +159,8 @@ const newState = (table: lancedb.Table): TableState => ({
   written: 0,
   commits: 0,
   annCheck: true,
+  annRetrainCheck: false,
+  rows: undefined,
   maintaining: false
 })
 
