@@ -11,6 +11,7 @@
  *   BENCH_MEM=1 also logs the process's memory before and after the parser threads start and at the
  *   start of each ingestion (rss, heap, external).
  *   npx tsx --conditions=development bench/ingest.ts --processes 1,2 [--pg-url postgres://...] [--runs 3] [--only mixed] [--files 210]
+ *                           [--workers N] [--worker-node-args "--cpu-prof --cpu-prof-dir=DIR"]
  *
  * Scale-out mode (`--processes N[,M...]`; needs a real Postgres: `--pg-url` or RAGKIT_TEST_PG_URL):
  * this process builds the server's engine (`Engine.layer(defaults({ workers: 0, ... }))` of
@@ -104,6 +105,8 @@ const PROCESSES = option("processes", "").split(",").map(Number).filter((n) => N
 const PG_URL = option("pg-url", process.env["RAGKIT_TEST_PG_URL"] ?? "")
 /** Scale-out mode: documents in flight per worker process (its RAGKIT_WORKERS). */
 const WORKERS_PER_PROCESS = Math.max(1, Number(option("workers", "1")))
+/** Scale-out mode: more Node options for each worker process, e.g. `--worker-node-args "--cpu-prof --cpu-prof-dir=/tmp/prof"`. */
+const WORKER_NODE_ARGS = option("worker-node-args", "").split(" ").filter((a) => a !== "")
 
 const out = (line = "") => process.stdout.write(`${line}\n`)
 const log = (line: string) => process.stderr.write(`${line}\n`)
@@ -931,7 +934,7 @@ const procSample = (pid: number): { rss: number; cpuS: number } | undefined => {
 }
 
 const startWorker = (databaseUrl: string, dataDir: string): WorkerProc => {
-  const child = spawn(process.execPath, ["--conditions=development", "--import", "tsx", SERVER_BIN, "worker"], {
+  const child = spawn(process.execPath, [...WORKER_NODE_ARGS, "--conditions=development", "--import", "tsx", SERVER_BIN, "worker"], {
     // The server package depends on tsx, so `--import tsx` resolves from there.
     cwd: path.dirname(path.dirname(SERVER_BIN)),
     env: {

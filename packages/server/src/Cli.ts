@@ -95,6 +95,7 @@ const describe = (config: ServerSettings) =>
     `data in ${config.dataDir}`,
     `records in ${Option.isSome(config.databaseUrl) ? "Postgres" : "PGlite"}`,
     `chunks in ${config.chunkIndex.kind}`,
+    ...(config.blobStore.kind === "s3" ? [`blobs in s3://${config.blobStore.bucket}/${config.blobStore.prefix ?? ""}`] : []),
     `${config.workers} worker loop(s)${
       config.workers === 0 ? "" : ` parsing on up to ${Math.max(1, config.parserThreads)} parser thread(s), started on demand${config.parserThreadIdleMs > 0 ? `, stopped after ${config.parserThreadIdleMs} ms idle` : ""}`
     }`,

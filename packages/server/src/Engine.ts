@@ -5,8 +5,8 @@
  * every parser and chunk method; the ingestion worker in this process unless `workers` is 0. The
  * layers also provide `ServerConfig`, the settings they were built with.
  */
-import { NodeContext } from "@effect/platform-node"
-import { ApiTokens, BlobStore, Models, Rag, Tokenizer, Users } from "@ragkit/core"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import { ApiTokens, BlobStore, BlobStoreError, Models, OptionalPeer, Rag, Tokenizer, Users } from "@ragkit/core"
 import { BuiltinModels, OllamaModels, OnnxModels, OpenAiModels } from "@ragkit/adapters"
 import { TestModels } from "@ragkit/core/doubles"
 import * as Parsers from "@ragkit/parsers"
@@ -19,7 +19,19 @@ import { join } from "node:path"
 import { ConfigFileError, ServerConfig, type ServerSettings } from "./Config.js"
 import * as SecretKey from "./SecretKey.js"
 
-const lanceUri = (config: ServerSettings) => config.chunkIndex.kind === "lancedb" ? config.chunkIndex.uri : join(config.dataDir, "lancedb")
+/** LanceDB's options: its URI, storage options, and S3 credentials from the environment (redacted). */
+const lanceOptions = (config: ServerSettings): LanceChunkIndex.Options => {
+  const settings = config.chunkIndex
+  if (settings.kind !== "lancedb") return { uri: join(config.dataDir, "lancedb") }
+  const credentials = settings.credentials
+  const storageOptions = {
+    ...settings.storageOptions,
+    ...(credentials === undefined
+      ? {}
+      : { aws_access_key_id: credentials.accessKeyId, aws_secret_access_key: credentials.secretAccessKey })
+  }
+  return { uri: settings.uri, ...(Object.keys(storageOptions).length === 0 ? {} : { storageOptions }) }
+}
 
 /**
  * Records and tasks (PGlite under the data directory, or the configured Postgres) and the chunk
@@ -32,11 +44,11 @@ export const stores = (config: ServerSettings) => {
     onNone: () =>
       pgvector
         ? StorePglite.layerEmbeddedWithChunkIndex(embedded)
-        : Layer.merge(StorePglite.layerEmbedded(embedded), LanceChunkIndex.layer({ uri: lanceUri(config) })),
+        : Layer.merge(StorePglite.layerEmbedded(embedded), LanceChunkIndex.layer(lanceOptions(config))),
     onSome: (url) =>
       pgvector
         ? Layer.provideMerge(StorePg.layerChunkIndex, StorePg.layer({ url }))
-        : Layer.merge(StorePg.layer({ url }), LanceChunkIndex.layer({ uri: lanceUri(config) }))
+        : Layer.merge(StorePg.layer({ url }), LanceChunkIndex.layer(lanceOptions(config)))
   })
 }
 
@@ -47,8 +59,32 @@ export const ports = (config: ServerSettings) => {
   )
   return Layer.mergeAll(
     stores(config),
-    BlobStore.layerFileSystem(config.blobStore.dir).pipe(Layer.provide(NodeContext.layer)),
+    blobStore(config),
     parsing
+  )
+}
+
+/** `@ragkit/store-s3` (and the AWS SDK), an optional peer: imported only for blobs on S3. */
+const storeS3 = OptionalPeer.load("@ragkit/store-s3", () => import("@ragkit/store-s3"), { neededFor: `blobStore kind "s3"` })
+
+/** The blob store: a directory, or an S3-compatible bucket (its layer checks the bucket at start-up). */
+export const blobStore = (config: ServerSettings): Layer.Layer<BlobStore.BlobStore, BlobStoreError> => {
+  const settings = config.blobStore
+  if (settings.kind === "file") return BlobStore.layerFileSystem(settings.dir).pipe(Layer.provide(NodeContext.layer))
+  return Layer.unwrapEffect(
+    storeS3.pipe(
+      Effect.mapError((error) => new BlobStoreError({ reason: "Unknown", message: error.message })),
+      Effect.map(({ S3BlobStore }) =>
+        S3BlobStore.layer({
+          bucket: settings.bucket,
+          prefix: settings.prefix,
+          region: settings.region,
+          endpoint: settings.endpoint,
+          forcePathStyle: settings.forcePathStyle,
+          credentials: Option.getOrUndefined(settings.credentials)
+        })
+      )
+    )
   )
 }
 

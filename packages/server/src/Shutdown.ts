@@ -9,7 +9,7 @@
  * `shutdownGraceMs`, then cuts what is left (long SSE streams). Only then are the request handler
  * removed, the workers stopped (see `Engine.workerLoop`) and the stores closed, in that order.
  */
-import { NodeHttpServer } from "@effect/platform-node"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Data, Effect, Layer } from "effect"
 import { createServer, type Server } from "node:http"
 import type { ServerSettings } from "./Config.js"

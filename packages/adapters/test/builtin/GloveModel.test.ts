@@ -104,6 +104,13 @@ describe("GloveModel", () => {
       const bag = { ids: [0, 5_000, 5_000, 300_000], weights: [0.5, 2, 1, 0.25] }
       expect(maxDifference(GloveEmbedder.embedBag(vectors, bag), reference(vectors, bag))).toBeLessThanOrEqual(1e-6)
       expect(Array.from(GloveEmbedder.embedBag(vectors, { ids: [], weights: [] })).every((x) => x === 0)).toBe(true)
+
+      // opened with the first 1 000 rows in memory, the rest read from the file: the same vectors
+      const opened = yield* GloveModel.open({ cacheDir, residentRows: 1_000 })
+      expect([opened.built, opened.matrix.length]).toEqual([false, 1_000 * 100])
+      expect(Array.from(opened.rowAt(300_000))).toEqual(Array.from(vectors.matrix.subarray(300_000 * 100, 300_001 * 100)))
+      expect(yield* GloveEmbedder.make({ vectors: opened }).embedDocuments(texts)).toEqual(actual)
+      expect(GloveEmbedder.embedBag(opened, bag)).toEqual(GloveEmbedder.embedBag(vectors, bag))
     }).pipe(Effect.provide(NodeContext.layer)), 120_000)
 
   it.scoped("builds the cache on the first embedding, reuses it, and rebuilds a partial, corrupt or outdated one", () =>

@@ -7,10 +7,17 @@
  * chunk from the tenant's chat model, when `parser_config` asks (`auto_keywords`, `auto_questions`;
  * see `internal/ChunkEnrichment`) -> embed in batches (the knowledge base's embedding model) -> write the run's
  * chunks to the ChunkIndex -> `DONE` with chunk and token counts on the document and the knowledge
- * base, or `FAIL` with the reason. `progress` (0..1) and `progress_msg` lines are written after
+ * base, or `FAIL` with the reason. `progress` (0..1) and `progress_msg` lines are reported after
  * every stage (while embedding, at most every `progressEveryMs`), on the document only, through
  * its run owner (`internal/DocumentRuns`): once a caller canceled, re-parsed, reset or deleted the
- * document, the next write fails and the work stops.
+ * document, the next write fails and the work stops. The first line is written when the task is
+ * taken; the next ones are written by the heartbeat (or with the run's end, for a document done
+ * within a heartbeat), then each at once.
+ *
+ * Bookkeeping is shared across documents: `run`'s and `drain`'s loops claim several tasks at
+ * once while documents are quick (`claimBatch`), go on to the next document while the last ones
+ * write their chunks (`pipeline`: the index groups their upserts into one commit), and the runs
+ * that end meanwhile end `DONE` in one transaction (`DocumentRuns.doneMany`).
  *
  * Each task is for one run (generation) of its document. Chunk ids include the generation, and a
  * run that ends any other way than `DONE` removes exactly the chunks and images it wrote, so a
@@ -32,7 +39,7 @@
  * (`TaskQueue.listWorkers`). When `run` starts, it ends as `FAIL` the `RUNNING` documents whose
  * task is gone (see `reconcile`).
  */
-import { Cause, Clock, Context, Duration, Effect, Either, Exit, Layer, Option, Random, Schedule } from "effect"
+import { Cause, Clock, Context, Deferred, Duration, Effect, Either, Exit, Layer, Option, Random, Schedule, Scope } from "effect"
 import { createHash } from "node:crypto"
 import { Caller } from "../domain/Caller.js"
 import { Chunk } from "../domain/Chunk.js"
@@ -76,6 +83,19 @@ export interface IngestionOptions {
   readonly embedBatchSize?: number
   /** Chunks per index write. Default 256. */
   readonly upsertBatchSize?: number
+  /**
+   * Documents a `run` loop may leave writing their chunks and ending (index commit, `DONE`) while it
+   * takes the next one, over all loops. Their index writes then share commits (the index groups
+   * upserts that arrive while a commit is in flight), and parsing never waits for a commit.
+   * Default 16; 0: each loop waits for its document to end.
+   */
+  readonly pipeline?: number
+  /**
+   * With `pipeline`, tasks a loop claims at once while its documents are quick (each taken in well
+   * under a second); their leases are renewed until they start, and a stopping worker puts the
+   * ones it did not start back at once. Default 8.
+   */
+  readonly claimBatch?: number
   /** Weight of the title's vector mixed into each chunk's vector (RAGFlow's 0.1). */
   readonly titleWeight?: number
   /** While embedding, a progress line at most this often (and one when done). Default 1000 ms. */
@@ -179,6 +199,14 @@ export const mix = (title: ReadonlyArray<number>, content: ReadonlyArray<number>
 const union = (own: ReadonlyArray<string> | undefined, generated: ReadonlyArray<string> | undefined): ReadonlyArray<string> =>
   generated === undefined || generated.length === 0 ? own ?? [] : [...new Set([...(own ?? []), ...generated])]
 
+/** Tasks a loop claimed and has not started yet, and whether its last document was quick. */
+interface Held {
+  readonly tasks: Array<Task>
+  quick: boolean
+  /** A fiber renews their leases (one per loop). */
+  renewing: boolean
+}
+
 /** What a run wrote so far: removed again when the run ends any other way than `DONE`. */
 interface Written {
   readonly chunks: Array<ChunkId>
@@ -200,10 +228,16 @@ export const make = (options: IngestionOptions = {}) =>
     const concurrency = Math.max(1, options.concurrency ?? 2)
     const leaseMs = options.leaseMs ?? 30_000
     const heartbeatMs = options.heartbeatMs ?? 500
+    /** Lease renewals of tasks claimed but not started, and of runs writing their chunks: a few per lease. */
+    const slowHeartbeatMs = Math.max(heartbeatMs, Math.floor(leaseMs / 4))
     const pollMs = options.pollMs ?? 500
     const enrichmentConcurrency = Math.max(1, options.enrichmentConcurrency ?? 4)
     const embedBatchSize = Math.max(1, options.embedBatchSize ?? 32)
     const upsertBatchSize = Math.max(1, options.upsertBatchSize ?? 256)
+    const pipeline = Math.max(0, options.pipeline ?? 16)
+    const claimBatch = Math.max(1, options.claimBatch ?? 8)
+    /** A document taken in less than this (parsed, chunked, embedded) lets its loop claim `claimBatch` tasks at once. */
+    const quickMs = Math.min(1_000, leaseMs / (4 * claimBatch))
     const titleWeight = options.titleWeight ?? DefaultTitleWeight
     const progressEveryMs = options.progressEveryMs ?? 1000
     const backoffMs = Math.max(1, options.backoffMs ?? 250)
@@ -302,13 +336,23 @@ export const make = (options: IngestionOptions = {}) =>
         return vectors
       })
 
-    const process = (task: Task, run: DocumentRuns.RunKey, doc: Document, kb: KnowledgeBase, written: Written) =>
+    const process = (
+      task: Task,
+      run: DocumentRuns.RunKey,
+      doc: Document,
+      kb: KnowledgeBase,
+      written: Written,
+      pending: DocumentRuns.PendingProgress,
+      release: Effect.Effect<void>
+    ) =>
       Effect.gen(function* () {
+        // Within the first heartbeat, reports are noted and written by it or with the run's end (a
+        // quick document costs two document writes: taken, ended); after it, each is written at once.
         const report = (progress: number, lines: ReadonlyArray<string>) =>
-          persist("reporting progress", runs.report(run, progress, lines))
+          Effect.zipRight(runs.note(pending, progress, lines), pending.live ? persist("reporting progress", runs.flush(run, pending)) : Effect.void)
         const started = yield* Clock.currentTimeMillis
         const caller = new Caller({ tenantId: kb.tenant_id, userId: doc.created_by })
-        yield* report(0.01, [`Task has been received by ${workerId} (attempt ${task.attempts}).`])
+        yield* persist("reporting progress", runs.report(run, 0.01, [`Task has been received by ${workerId} (attempt ${task.attempts}).`]))
 
         const bytes = yield* blobs.get(doc.location)
         const prepared = yield* preparer.prepare({
@@ -330,6 +374,8 @@ export const make = (options: IngestionOptions = {}) =>
         const drafts = prepared.chunks
         const enrichment = ChunkEnrichment.settingsOf(doc.parser_config)
         const enrich = ChunkEnrichment.isOn(enrichment) && drafts.length > 0
+        // Model calls per chunk: a slow run, whose every report is worth a write.
+        if (enrich) pending.live = true
         const extras = enrich
           ? yield* ChunkEnrichment.generate({
               settings: enrichment,
@@ -383,6 +429,9 @@ export const make = (options: IngestionOptions = {}) =>
           )
         }
 
+        // What is left is writing: the loop may take its next document meanwhile.
+        pending.writing = true
+        yield* release
         // The previous runs' chunks were dropped when this run was queued: only this run's are written.
         for (let start = 0; start < chunks.length; start += upsertBatchSize) {
           const batch = chunks.slice(start, start + upsertBatchSize)
@@ -393,18 +442,63 @@ export const make = (options: IngestionOptions = {}) =>
         const durationMs = (yield* Clock.currentTimeMillis) - started
         // Still this worker's task? One whose lease ran out and was taken over must not end the run.
         yield* persist("renewing a lease", queue.heartbeat(task.id, workerId, leaseMs))
-        // The last line and the counts on the document and the knowledge base, in one write.
+        // The last line and the counts on the document and the knowledge base, in one write
+        // (shared with the other documents ending meanwhile).
         yield* persist(
           "ending a run",
-          runs.done(run, {
+          endRun(run, {
             line: `Indexed ${chunks.length} chunks (${tokens} tokens); done in ${seconds(durationMs)}.`,
             chunks: chunks.length,
             tokens,
             durationMs,
             embedder: { model: embedder.modelId, dimensions: embedder.dimensions }
-          })
+          }, pending)
         )
       })
+
+    /** Runs waiting to end `DONE` in the next `doneMany`. */
+    const ending: Array<{ readonly end: DocumentRuns.FinishedRun; readonly result: Deferred.Deferred<void, StoreError | DocumentRuns.RunEnded> }> = []
+    const endPermit = Effect.unsafeMakeSemaphore(1)
+
+    /**
+     * Group commit of the runs' ends: the run joins the next `doneMany` (every run that ended while
+     * the one before was written goes in one transaction), with its noted progress (its lock held, so
+     * that no flush writes the same lines).
+     */
+    const endRun = (run: DocumentRuns.RunKey, result: DocumentRuns.RunResult, pending: DocumentRuns.PendingProgress) =>
+      pending.lock.withPermits(1)(
+        Effect.gen(function* () {
+          const noted = pending.lines.slice()
+          const entry = { end: { run, result, noted }, result: yield* Deferred.make<void, StoreError | DocumentRuns.RunEnded>() }
+          ending.push(entry)
+          yield* endPermit.withPermits(1)(
+            Effect.uninterruptible(
+              Effect.suspend(() => {
+                const batch = ending.splice(0)
+                if (batch.length === 0) return Effect.void
+                return Effect.flatMap(Effect.exit(runs.doneMany(batch.map((e) => e.end))), (exit) =>
+                  Effect.forEach(batch, (e, i) =>
+                    Deferred.done(
+                      e.result,
+                      Exit.isFailure(exit) ? exit : Either.match(exit.value[i]!, { onLeft: Exit.fail, onRight: () => Exit.void })
+                    ), { discard: true })
+                )
+              })
+            )
+          ).pipe(
+            // Interrupted while waiting: withdrawn, unless a batch took it.
+            Effect.onInterrupt(() =>
+              Effect.sync(() => {
+                const at = ending.indexOf(entry)
+                if (at >= 0) ending.splice(at, 1)
+              })
+            )
+          )
+          yield* Deferred.await(entry.result)
+          pending.lines.splice(0, noted.length)
+          pending.progress = undefined
+        })
+      )
 
     /**
      * Removes what a run wrote, unless the run ended `DONE` (by this worker, or by another that
@@ -425,18 +519,32 @@ export const make = (options: IngestionOptions = {}) =>
       )
 
     /** Ends the document as failed (or waiting for a retry) with the reason, then the task. */
-    const failDocument = (task: Task, run: DocumentRuns.RunKey, error: IngestionError, retry: boolean) =>
+    const failDocument = (
+      task: Task,
+      run: DocumentRuns.RunKey,
+      error: IngestionError,
+      retry: boolean,
+      pending: DocumentRuns.PendingProgress
+    ) =>
       Effect.zipRight(
-        persist("ending a run", runs.failed(run, error.message, retry)),
+        persist("ending a run", runs.failed(run, error.message, retry, pending)),
         persist("ending a task", queue.fail(task.id, workerId, error.message, { retry }))
       )
 
-    /** Renews the lease until the task is canceled or taken over, then fails with `LeaseLost`. */
-    const heartbeat = (task: Task) =>
+    /**
+     * Renews the lease, and writes the progress noted since the last time, until the task is
+     * canceled or taken over (fails with `LeaseLost`) or the run ended (`RunEnded`).
+     */
+    const heartbeat = (task: Task, run: DocumentRuns.RunKey, pending: DocumentRuns.PendingProgress) =>
       Effect.gen(function* () {
         while (true) {
-          yield* Effect.sleep(Duration.millis(heartbeatMs))
+          // Writing its chunks, a run has nothing more to report and little left to cancel: its
+          // lease is renewed less often (its end fails anyway once a caller ended the run).
+          yield* Effect.sleep(Duration.millis(pending.writing ? slowHeartbeatMs : heartbeatMs))
           yield* persist("renewing a lease", queue.heartbeat(task.id, workerId, leaseMs))
+          if (pending.writing) continue
+          yield* persist("reporting progress", runs.flush(run, pending))
+          pending.live = true
         }
       })
 
@@ -448,7 +556,7 @@ export const make = (options: IngestionOptions = {}) =>
       return persist("ending a run", runs.abandon(DocumentRuns.runOf(task), reason))
     }
 
-    const work = (task: Task, run: DocumentRuns.RunKey) =>
+    const work = (task: Task, run: DocumentRuns.RunKey, release: Effect.Effect<void>) =>
       Effect.gen(function* () {
         const doc = yield* persist("reading a document", store.documents.get(run.docId))
         const kb = Option.isSome(doc) ? yield* persist("reading a dataset", store.knowledgeBases.get(doc.value.kb_id)) : Option.none()
@@ -469,7 +577,10 @@ export const make = (options: IngestionOptions = {}) =>
           return
         }
         const written: Written = { chunks: [], images: [] }
-        const exit = yield* Effect.exit(Effect.raceFirst(process(task, run, doc.value, kb.value, written), heartbeat(task)))
+        const pending = DocumentRuns.pendingProgress()
+        const exit = yield* Effect.exit(
+          Effect.raceFirst(process(task, run, doc.value, kb.value, written, pending, release), heartbeat(task, run, pending))
+        )
         if (Exit.isSuccess(exit)) {
           yield* persist("ending a task", queue.complete(task.id, workerId)).pipe(Effect.catchTag("LeaseLost", () => Effect.void))
           return
@@ -491,16 +602,17 @@ export const make = (options: IngestionOptions = {}) =>
         }
         yield* removeWritten(run, kb.value.id, written)
         const retry = isTransient(error) && task.attempts < task.max_attempts
-        yield* failDocument(task, run, error, retry).pipe(Effect.catchTag("LeaseLost", () => Effect.void))
+        yield* failDocument(task, run, error, retry, pending).pipe(Effect.catchTag("LeaseLost", () => Effect.void))
       })
 
-    const handle = (task: Task) => {
+    /** Works on a task; `release` runs when only its index writes and its end are left (or it ended). */
+    const handle = (task: Task, release: Effect.Effect<void> = Effect.void) => {
       const run = DocumentRuns.runOf(task)
       return Effect.gen(function* () {
         if (task.status === "failed") return yield* giveUp(task)
         tally.inFlight++
         yield* Effect.ensuring(
-          work(task, run).pipe(
+          work(task, run, release).pipe(
             // The worker is stopping: the task goes back to the queue now rather than when its
             // lease runs out (the next claim counts an attempt either way).
             Effect.onInterrupt(() =>
@@ -545,26 +657,101 @@ export const make = (options: IngestionOptions = {}) =>
 
     const runOnce = Effect.gen(function* () {
       const tasks = yield* claim(concurrency)
-      yield* Effect.forEach(tasks, handle, { concurrency, discard: true })
+      yield* Effect.forEach(tasks, (task) => handle(task), { concurrency, discard: true })
       return tasks.length
     })
 
-    const drain = Effect.gen(function* () {
-      let total = 0
-      while (true) {
-        const n = yield* runOnce
-        if (n === 0) return total
-        total += n
-      }
-    })
+    /**
+     * `concurrency` loops claiming until the queue has nothing left, as `run`'s (documents left
+     * writing, with `pipeline`), then waits for every document taken to end.
+     */
+    const drain = Effect.scoped(
+      Effect.gen(function* () {
+        const scope = yield* Effect.scope
+        let total = 0
+        const loop = Effect.gen(function* () {
+          const held: Held = { tasks: [], quick: false, renewing: false }
+          yield* Effect.addFinalizer(() => putBack(held))
+          while (true) {
+            const n = yield* stepOf(scope, held)
+            if (n === 0) return
+            total += n
+          }
+        }).pipe(Effect.scoped)
+        yield* Effect.forEach(Array.from({ length: concurrency }, () => loop), (f) => f, { concurrency: "unbounded", discard: true })
+        // Every permit free: no document is left writing.
+        yield* writing.withPermits(Math.max(1, pipeline))(Effect.void)
+        return total
+      })
+    )
 
-    /** One of `run`'s loops: claims and processes a task at a time; a failed claim is tried again after a pause. */
-    const loop = Effect.gen(function* () {
+    /** Permits for the documents `run`'s loops left writing (`pipeline`). */
+    const writing = Effect.unsafeMakeSemaphore(Math.max(1, pipeline))
+
+    /**
+     * Works on a task in a fiber of `scope`, holding a permit of `writing` (taken by the caller)
+     * until it ends; returns once only its index writes and its end are left.
+     */
+    const handOff = (scope: Scope.Scope) => (task: Task) =>
+      Effect.gen(function* () {
+        const released = yield* Deferred.make<void>()
+        const release = Effect.asVoid(Deferred.succeed(released, undefined))
+        yield* Effect.forkIn(Effect.ensuring(handle(task, release), Effect.zipRight(release, writing.release(1))), scope)
+        yield* Deferred.await(released)
+      })
+
+    /** Claims a task and works on it: until it ends, or with `pipeline`, until only its writes are left. */
+    const stepOf = (scope: Scope.Scope, held: Held) =>
+      pipeline === 0
+        ? Effect.flatMap(claim(1), (tasks) => Effect.as(Effect.forEach(tasks, (task) => handle(task), { discard: true }), tasks.length))
+        : Effect.flatMap(writing.take(1), () =>
+            Effect.gen(function* () {
+              // Stopped while waiting for a permit: take nothing more.
+              if (tally.stopping) return yield* Effect.as(writing.release(1), 0)
+              if (held.tasks.length === 0) {
+                // Quick documents: several tasks per claim (their leases renewed until they start).
+                const tasks = yield* Effect.onError(claim(held.quick ? claimBatch : 1), () => writing.release(1))
+                held.tasks.push(...tasks)
+                if (held.tasks.length > 1 && !held.renewing) {
+                  held.renewing = true
+                  yield* Effect.forkIn(renewHeld(held), scope)
+                }
+              }
+              const task = held.tasks.shift()
+              if (task === undefined) return yield* Effect.as(writing.release(1), 0)
+              const started = yield* Clock.currentTimeMillis
+              yield* handOff(scope)(task)
+              held.quick = (yield* Clock.currentTimeMillis) - started < quickMs
+              return 1
+            })
+          )
+
+    /** Renews the leases of the tasks a loop claimed but has not started, while there are any. */
+    const renewHeld = (held: Held) =>
+      Effect.gen(function* () {
+        while (held.tasks.length > 0) {
+          yield* Effect.sleep(Duration.millis(slowHeartbeatMs))
+          yield* Effect.forEach(held.tasks.slice(), (task) => Effect.ignore(queue.heartbeat(task.id, workerId, leaseMs)), { discard: true })
+        }
+      }).pipe(Effect.ensuring(Effect.sync(() => void (held.renewing = false))))
+
+    /** Tasks a loop claimed but has not started: back to the queue at once (as after an interruption). */
+    const putBack = (held: Held) =>
+      Effect.forEach(held.tasks.splice(0), (task) =>
+        queue.fail(task.id, workerId, "the worker stopped before starting it", { retry: true }).pipe(Effect.timeout(Duration.seconds(2)), Effect.ignore), { discard: true })
+
+    /**
+     * One of `run`'s loops: claims and processes a task at a time (the documents it leaves writing
+     * run on in `scope`); a failed claim is tried again after a pause.
+     */
+    const loop = (scope: Scope.Scope) => Effect.gen(function* () {
       let failures = 0
+      const held: Held = { tasks: [], quick: false, renewing: false }
+      yield* Effect.addFinalizer(() => putBack(held))
       while (!tally.stopping) {
         tally.busy++
         const step = yield* Effect.either(
-          Effect.flatMap(claim(1), (tasks) => Effect.as(Effect.forEach(tasks, handle, { discard: true }), tasks.length)).pipe(
+          stepOf(scope, held).pipe(
             Effect.catchAllDefect((defect) => Effect.fail({ _tag: "Defect", message: String(defect) })),
             Effect.ensuring(Effect.sync(() => tally.busy--))
           )
@@ -577,7 +764,7 @@ export const make = (options: IngestionOptions = {}) =>
         failures = 0
         if (step.right === 0) yield* Effect.sleep(Duration.millis(pollMs))
       }
-    })
+    }).pipe(Effect.scoped)
 
     /** Tries `effect` until it succeeds, pausing after each error. */
     const untilDone = <A, E extends { readonly message: string }>(what: string, effect: Effect.Effect<A, E>) => {
@@ -620,10 +807,12 @@ export const make = (options: IngestionOptions = {}) =>
         Effect.asVoid,
         Effect.catchAllDefect((defect) => Effect.logError(`ingestion worker ${workerId}: reconciling documents died`, defect))
       )
-      const loops = Array.from({ length: concurrency }, () => loop)
+      // The documents the loops leave writing live as long as `run` (a loop that stops does not end them).
+      const scope = yield* Effect.scope
+      const loops = Array.from({ length: concurrency }, () => loop(scope))
       yield* Effect.forEach([reconcileOnce, reportStatus, ...loops], (f) => f, { concurrency: "unbounded", discard: true })
       return yield* Effect.never
-    }).pipe(Effect.onInterrupt(() => stopped))
+    }).pipe(Effect.scoped, Effect.onInterrupt(() => stopped))
 
     return Ingestion.of({ runOnce, drain, run, stop, reconcile, status, workerId })
   })

@@ -93,6 +93,27 @@ export const TaskQueueSuite = <E>(name: string, queueLayer: Layer.Layer<TaskQueu
           expect(Option.getOrThrow(yield* queue.get(task.id)).status).toBe("done")
         }))
 
+      it.effect("a batch claim leases each task on its own: the ones renewed stay, a dead holder's others are taken again", () =>
+        Effect.gen(function* () {
+          const queue = yield* TaskQueue
+          const kind = freshKind()
+          const tasks = yield* Effect.forEach([1, 2, 3, 4], (i) => queue.enqueue({ kind, key: `doc-${i}` }))
+          const batch = yield* queue.claim({ worker: "w1", leaseMs: 1_000, kinds: [kind], limit: 3 })
+          expect(batch.map((t) => t.id)).toEqual(tasks.slice(0, 3).map((t) => t.id))
+          // w1 renews the first (it works on it) and then dies.
+          yield* TestClock.adjust(800)
+          yield* queue.heartbeat(batch[0]!.id, "w1", 1_000)
+          yield* TestClock.adjust(400)
+          const retaken = yield* queue.claim({ worker: "w2", leaseMs: 1_000, kinds: [kind], limit: 10 })
+          expect(retaken.map((t) => [t.id, t.attempts]).sort()).toEqual(
+            [[tasks[1]!.id, 2], [tasks[2]!.id, 2], [tasks[3]!.id, 1]].sort()
+          )
+          const lost = yield* Effect.either(queue.complete(batch[1]!.id, "w1"))
+          expect(Either.isLeft(lost) && lost.left._tag === "LeaseLost" && lost.left.reason).toBe("Expired")
+          yield* queue.complete(batch[0]!.id, "w1")
+          expect(Option.getOrThrow(yield* queue.get(batch[0]!.id)).status).toBe("done")
+        }))
+
       it.effect("gives up on a task that keeps losing its worker", () =>
         Effect.gen(function* () {
           const queue = yield* TaskQueue

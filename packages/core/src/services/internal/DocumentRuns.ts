@@ -4,8 +4,9 @@
  * knowledge base counters a run changes (`chunk_count`, `token_num`, `embedder`).
  *
  * `Documents` queues, cancels and resets runs for callers; the ingestion worker reports a run's
- * progress and ends it. Progress lives on the document only (what users read), one write per
- * report, each line stamped with the time of day.
+ * progress and ends it. Progress lives on the document only (what users read), each line stamped
+ * with the time of day: one write per `report`, or noted (`note`) and written by the next `flush`
+ * or with the run's end, and the ends of several runs in one transaction (`doneMany`).
  *
  * Each run has a generation: queuing a run or resetting the run state raises the document's
  * `run_generation`, and a parse task carries the generation it was queued for (`RunKey`). The
@@ -25,7 +26,7 @@
  * After each write, the document's new state goes to `DocumentChanges` when the engine has it
  * (`Rag.layer` does): a worker built over the engine tells the services' subscribers.
  */
-import { Clock, Data, Effect, Option } from "effect"
+import { Clock, Data, Effect, Either, Option } from "effect"
 import { type BlobStoreError, type ChunkIndexError, notFound, type NotFound, type StoreError } from "../../domain/Errors.js"
 import type { DocumentId, KnowledgeBaseId } from "../../domain/Ids.js"
 import { Document, KnowledgeBase, type RunStatus } from "../../domain/Records.js"
@@ -73,6 +74,36 @@ export class RunEnded extends Data.TaggedError("RunEnded")<{
   override get message() {
     return `the run of document ${this.docId} ended (${this.run})`
   }
+}
+
+/**
+ * Progress a worker noted but has not written yet (`note`): written by the next `flush`, or with
+ * the run's end (`done`, `failed`), so that a quick document costs one write, not one per stage.
+ * Its writes take `lock`, so that a flush and the end never interleave.
+ */
+export interface PendingProgress {
+  progress: number | undefined
+  readonly lines: Array<string>
+  readonly lock: Effect.Semaphore
+  /** Set by the worker once the run outlasted a heartbeat: from then on each report is written at once. */
+  live: boolean
+  /** Set by the worker when only the index writes and the end are left: nothing more to flush before the end. */
+  writing: boolean
+}
+
+export const pendingProgress = (): PendingProgress => ({
+  progress: undefined,
+  lines: [],
+  lock: Effect.unsafeMakeSemaphore(1),
+  live: false,
+  writing: false
+})
+
+/** A run to end `DONE` (`doneMany`), with the progress lines noted before its last one. */
+export interface FinishedRun {
+  readonly run: RunKey
+  readonly result: RunResult
+  readonly noted: ReadonlyArray<string>
 }
 
 /** What a finished run produced. */
@@ -312,51 +343,118 @@ export const make = Effect.gen(function* () {
       runningWrite(run, (d) => withRun(d, { progress, progress_msg: appendLines(d.progress_msg, lines), ...stamp }))
     )
 
-  /** The run finished: `DONE` with its counts, and the knowledge base's counters moved by them, in one transaction. */
-  const done = (run: RunKey, result: RunResult) =>
-    Effect.flatMap(stamped([result.line]), ({ lines, stamp }) =>
+  /** Notes progress (stamped now) to be written by the next `flush` or the run's end: no store call. */
+  const note = (pending: PendingProgress, progress: number, texts: ReadonlyArray<string>) =>
+    Effect.map(stamped(texts), ({ lines }) => {
+      pending.progress = progress
+      pending.lines.push(...lines)
+    })
+
+  /**
+   * Runs a write that includes the pending lines (and progress) under the pending lock; they are
+   * taken off only when it succeeds, so a write tried again carries them again.
+   */
+  const withPending = <A, E>(
+    pending: PendingProgress | undefined,
+    write: (lines: ReadonlyArray<string>, progress: number | undefined) => Effect.Effect<A, E>
+  ): Effect.Effect<A, E> =>
+    pending === undefined
+      ? write([], undefined)
+      : pending.lock.withPermits(1)(
+          Effect.suspend(() => {
+            const lines = pending.lines.slice()
+            const progress = pending.progress
+            return Effect.tap(write(lines, progress), () =>
+              Effect.sync(() => {
+                pending.lines.splice(0, lines.length)
+                if (pending.progress === progress) pending.progress = undefined
+              })
+            )
+          })
+        )
+
+  /** Writes the noted progress, if any (one write, as `report`). */
+  const flush = (run: RunKey, pending: PendingProgress) =>
+    withPending(pending, (lines, progress) =>
+      lines.length === 0 && progress === undefined
+        ? Effect.void
+        : Effect.asVoid(
+            Effect.flatMap(stamped([]), ({ stamp }) =>
+              runningWrite(run, (d) =>
+                withRun(d, { progress: progress ?? d.progress, progress_msg: appendLines(d.progress_msg, lines), ...stamp })
+              )
+            )
+          )
+    )
+
+  /**
+   * The run finished: `DONE` with its counts, and the knowledge base's counters moved by them, in
+   * one transaction; the noted progress lines (`pending`) come before the last line.
+   */
+  const done = (run: RunKey, result: RunResult, pending?: PendingProgress) =>
+    withPending(pending, (noted) =>
+      Effect.flatMap(doneMany([{ run, result, noted }]), ([outcome]) => Either.match(outcome!, { onLeft: Effect.fail, onRight: Effect.succeed }))
+    )
+
+  /**
+   * Several finished runs in one transaction: each `DONE` as `done` makes it (or `RunEnded`, in its
+   * place in the result, when its run is over), and each knowledge base's counters moved once by
+   * the sum of its runs' counts.
+   */
+  const doneMany = (ends: ReadonlyArray<FinishedRun>): Effect.Effect<Array<Either.Either<Document, RunEnded>>, StoreError> =>
+    Effect.flatMap(stamped([]), ({ now, stamp }) =>
       store.transaction(
         Effect.gen(function* () {
-          let before: Document | undefined
-          const after = yield* whileRunning(run, (d) => {
-            before = d
-            return withRun(d, {
-              run: "DONE",
-              progress: 1,
-              progress_msg: appendLines(d.progress_msg, lines),
-              chunk_num: result.chunks,
-              token_num: result.tokens,
-              process_duration: result.durationMs / 1000,
-              ...stamp
-            })
-          })
-          if (before === undefined) return after
-          yield* count(
-            before.kb_id,
-            result.chunks - before.chunk_num,
-            result.tokens - before.token_num,
-            result.chunks > 0 ? result.embedder : null
-          )
-          return after
+          const outcomes: Array<Either.Either<Document, RunEnded>> = []
+          const moved = new Map<KnowledgeBaseId, { chunks: number; tokens: number; embedder: RunResult["embedder"] }>()
+          for (const { run, result, noted } of ends) {
+            const line = `${new Date(now).toISOString().slice(11, 19)} ${result.line}`
+            let before: Document | undefined
+            const after: Either.Either<Document, RunEnded> = yield* whileRunning(run, (d) => {
+                before = d
+                return withRun(d, {
+                  run: "DONE",
+                  progress: 1,
+                  progress_msg: appendLines(d.progress_msg, [...noted, line]),
+                  chunk_num: result.chunks,
+                  token_num: result.tokens,
+                  process_duration: result.durationMs / 1000,
+                  ...stamp
+                })
+              }).pipe(Effect.map(Either.right), Effect.catchTag("RunEnded", (ended) => Effect.succeed(Either.left(ended))))
+            outcomes.push(after)
+            if (Either.isLeft(after) || before === undefined) continue
+            const sum = moved.get(before.kb_id) ?? { chunks: 0, tokens: 0, embedder: null }
+            sum.chunks += result.chunks - before.chunk_num
+            sum.tokens += result.tokens - before.token_num
+            if (result.chunks > 0) sum.embedder ??= result.embedder
+            moved.set(before.kb_id, sum)
+          }
+          for (const [kbId, sum] of moved) yield* count(kbId, sum.chunks, sum.tokens, sum.embedder)
+          return outcomes
         })
-      ).pipe(Effect.flatMap(told))
+      ).pipe(
+        Effect.tap((outcomes) => Effect.forEach(outcomes, (o) => (Either.isRight(o) ? told(o.right) : Effect.void), { discard: true }))
+      )
     )
 
   /**
    * The run failed: `FAIL` with progress -1 and the reason, or still `RUNNING` with a
    * "Will retry" line when the task will be tried again. Nothing changes once the run ended.
    */
-  const failed = (run: RunKey, reason: string, retry: boolean) =>
-    Effect.flatMap(stamped([`${retry ? "Will retry: " : "[ERROR] "}${reason}`]), ({ lines, stamp }) =>
-      runningWrite(run, (d) =>
-        withRun(d, {
-          run: retry ? "RUNNING" : "FAIL",
-          progress: retry ? d.progress : -1,
-          progress_msg: appendLines(d.progress_msg, lines),
-          ...stamp
-        })
-      ).pipe(Effect.catchTag("RunEnded", () => Effect.void), Effect.asVoid)
-    )
+  const failed = (run: RunKey, reason: string, retry: boolean, pending?: PendingProgress) =>
+    withPending(pending, (noted, progress) =>
+      Effect.flatMap(stamped([`${retry ? "Will retry: " : "[ERROR] "}${reason}`]), ({ lines, stamp }) =>
+        runningWrite(run, (d) =>
+          withRun(d, {
+            run: retry ? "RUNNING" : "FAIL",
+            progress: retry ? progress ?? d.progress : -1,
+            progress_msg: appendLines(d.progress_msg, [...noted, ...lines]),
+            ...stamp
+          })
+        )
+      )
+    ).pipe(Effect.catchTag("RunEnded", () => Effect.void), Effect.asVoid)
 
   /**
    * The run will never finish (its task is out of attempts, or gone): `FAIL` with the reason, and
@@ -425,7 +523,7 @@ export const make = Effect.gen(function* () {
       }
     })
 
-  return { start, cancel, reset, uncount, discard, adjust, report, done, failed, abandon, reconcile }
+  return { start, cancel, reset, uncount, discard, adjust, report, note, flush, done, doneMany, failed, abandon, reconcile }
 })
 
 export type DocumentRuns = Effect.Effect.Success<typeof make>
