@@ -1,17 +1,7 @@
 /** What the benchmarks that start the real server share: a free port, and a client of the seed API. */
 import { type ChildProcess, spawn } from "node:child_process"
-import { createServer } from "node:net"
 
-/** A port nobody listens on now (the server is started on it next). */
-export const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const probe = createServer()
-    probe.once("error", reject)
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address()
-      probe.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0))
-    })
-  })
+export { freePort } from "@ragkit/fixtures/net"
 
 /** A seed API call: `POST /api/v1/<path>` with a JSON body or a form; the envelope's `data`, or throws. */
 export type Call = (path: string, body?: unknown, form?: FormData) => Promise<any>

@@ -8,7 +8,6 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { mkdir, mkdtemp, symlink } from "node:fs/promises"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -38,17 +37,7 @@ export const freshDataDir = async (prefix: string): Promise<string> => {
   return dir
 }
 
-/** A port that was free a moment ago, on loopback. */
-export const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const probe = createServer()
-    probe.once("error", reject)
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      probe.close(() => resolve(port))
-    })
-  })
+export { freePort } from "@ragkit/fixtures/net"
 
 /** The root package.json's `start` script (`node ... scripts/start.mjs serve`) as a command line, without `serve`. */
 const pnpmStart = (): Array<string> => {

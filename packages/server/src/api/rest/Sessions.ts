@@ -100,6 +100,8 @@ const ChatPath = Schema.Struct({ chat_id: Schema.String })
 const SessionPath = Schema.Struct({ chat_id: Schema.String, session_id: Schema.String })
 const MessagePath = Schema.Struct({ chat_id: Schema.String, session_id: Schema.String, message_id: Schema.String })
 const Session = Rest.Reply(Rest.Ok(SessionView))
+/** PATCH and PUT of a session take the same fields. */
+const SessionUpdate = Schema.Struct(Group.loose("name", "messages", "message", "reference"))
 const Answer = Rest.Reply(Rest.Ok(AnswerView))
 
 export const group = Rest.group("restSessions")
@@ -123,13 +125,13 @@ export const group = Rest.group("restSessions")
   .add(
     HttpApiEndpoint.patch("patchSession", "/api/v1/chats/:chat_id/sessions/:session_id")
       .setPath(SessionPath)
-      .setPayload(Schema.Struct(Group.loose("name", "messages", "message", "reference")))
+      .setPayload(SessionUpdate)
       .addSuccess(Session)
   )
   .add(
     HttpApiEndpoint.put("updateSession", "/api/v1/chats/:chat_id/sessions/:session_id")
       .setPath(SessionPath)
-      .setPayload(Schema.Struct(Group.loose("name", "messages", "message", "reference")))
+      .setPayload(SessionUpdate)
       .addSuccess(Session)
   )
   .add(
