@@ -131,6 +131,9 @@ const reconcilePage = 200
  * Requires RecordStore, TaskQueue, ChunkIndex and BlobStore, and publishes to `DocumentChanges`
  * when the context has it; built once by each service that uses it.
  */
+/** A progress line as the document shows it: the time of day (UTC, `HH:MM:SS`), then the text. */
+const stampLine = (now: number, text: string): string => `${new Date(now).toISOString().slice(11, 19)} ${text}`
+
 export const make = Effect.gen(function* () {
   const store = yield* RecordStore
   const queue = yield* TaskQueue
@@ -146,7 +149,7 @@ export const make = Effect.gen(function* () {
   const stamped = (texts: ReadonlyArray<string>) =>
     Effect.map(Clock.currentTimeMillis, (now) => ({
       now,
-      lines: texts.map((text) => `${new Date(now).toISOString().slice(11, 19)} ${text}`),
+      lines: texts.map((text) => stampLine(now, text)),
       stamp: { update_time: now, update_date: formatDate(now) }
     }))
 
@@ -408,7 +411,7 @@ export const make = Effect.gen(function* () {
           const outcomes: Array<Either.Either<Document, RunEnded>> = []
           const moved = new Map<KnowledgeBaseId, { chunks: number; tokens: number; embedder: RunResult["embedder"] }>()
           for (const { run, result, noted } of ends) {
-            const line = `${new Date(now).toISOString().slice(11, 19)} ${result.line}`
+            const line = stampLine(now, result.line)
             let before: Document | undefined
             const after: Either.Either<Document, RunEnded> = yield* whileRunning(run, (d) => {
                 before = d
