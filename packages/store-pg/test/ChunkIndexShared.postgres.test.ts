@@ -17,9 +17,10 @@ import { describe, expect, it } from "@effect/vitest"
 import { Chunk, ChunkIndex, DocumentId, KnowledgeBaseId, randomHex32 } from "@ragkit/core"
 import { makeTestChunk } from "@ragkit/core/testing"
 import { Context, Effect, Layer, Redacted } from "effect"
+import * as Pg from "pg"
 import * as Rows from "../src/internal/chunkIndexRows.js"
 import * as StorePg from "../src/index.js"
-import { freshDatabase, hasPgvector } from "../src/Testing.js"
+import { admin, freshDatabase, hasPgvector } from "../src/Testing.js"
 import { checkPostings, checkStatistics, random } from "./chunkIndexChecks.js"
 
 const adminUrl = process.env["RAGKIT_TEST_PG_URL"]
@@ -244,4 +245,27 @@ describe.skipIf(!runnable)("pgvector chunk index shared by two processes (Postgr
       ], { concurrency: 2 })
       expect(seen.size).toBeGreaterThan(1)
     }).pipe(Effect.scoped), 120_000)
+
+  it.live("a database whose pgvector is older than 0.8.0 is refused when the layer is built, naming the fix", () =>
+    Effect.gen(function*() {
+      const db = yield* freshDatabase(adminUrl!)
+      yield* admin(db.url, "CREATE EXTENSION vector")
+      // What a database created under pgvector 0.7 and never updated reads as (the test user is a superuser).
+      yield* admin(db.url, "UPDATE pg_extension SET extversion = '0.7.4' WHERE extname = 'vector'")
+      const error = yield* Effect.flip(Layer.build(processLayer(db.url, {})))
+      expect(error).toMatchObject({ _tag: "ChunkIndexError", reason: "Unsupported" })
+      expect(error.message).toContain("pgvector 0.7.4 in this database is older than 0.8.0")
+      expect(error.message).toContain("ALTER EXTENSION vector UPDATE")
+      // Nothing was created: the refusal comes before the chunk index's tables.
+      const tables = yield* Effect.promise(async () => {
+        const client = new Pg.Client({ connectionString: db.url })
+        await client.connect()
+        try {
+          return (await client.query("SELECT to_regclass('chunk') AS chunk")).rows[0]
+        } finally {
+          await client.end()
+        }
+      })
+      expect(tables).toEqual({ chunk: null })
+    }).pipe(Effect.scoped), 60_000)
 })

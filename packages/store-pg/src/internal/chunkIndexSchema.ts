@@ -43,6 +43,41 @@ const pgMessage = (error: SqlError): string => {
     : error.message
 }
 
+/**
+ * The oldest pgvector the chunk index works with: filtered approximate searches set
+ * `hnsw.iterative_scan` (0.8.0), and dimensions above 2,000 are indexed as `halfvec` (0.7.0).
+ */
+export const minimumPgvector = "0.8.0"
+
+const versionParts = (version: string): ReadonlyArray<number> | undefined => {
+  const match = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(version)
+  return match === null ? undefined : [Number(match[1]), Number(match[2]), Number(match[3] ?? 0)]
+}
+
+/**
+ * Why pgvector `version` (the database's `extversion`) cannot serve the chunk index, or `undefined`
+ * when it can (or when the version does not read as numbers: then it is not second-guessed).
+ */
+export const pgvectorTooOld = (version: string): string | undefined => {
+  const have = versionParts(version)
+  const need = versionParts(minimumPgvector)!
+  if (have === undefined) return undefined
+  for (let i = 0; i < need.length; i++) {
+    if (have[i]! > need[i]!) return undefined
+    if (have[i]! < need[i]!) {
+      return `pgvector ${version} in this database is older than ${minimumPgvector}, which the chunk index needs ` +
+        `(filtered searches set hnsw.iterative_scan): install pgvector ${minimumPgvector} or later on the server, ` +
+        `then run ALTER EXTENSION vector UPDATE in this database`
+    }
+  }
+  return undefined
+}
+
+class ExtensionTooOld {
+  readonly _tag = "ExtensionTooOld"
+  constructor(readonly message: string) {}
+}
+
 /** Creates the extension and the tables if needed; returns pgvector's version. */
 export const setup: Effect.Effect<string, ChunkIndexError, SqlClient.SqlClient> = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
@@ -52,19 +87,25 @@ export const setup: Effect.Effect<string, ChunkIndexError, SqlClient.SqlClient> 
       yield* sql`CREATE EXTENSION IF NOT EXISTS vector`.pipe(
         Effect.mapError((error) => new ExtensionMissing(error))
       )
+      const rows = yield* sql<{ readonly extversion: string }>`
+        SELECT extversion FROM pg_extension WHERE extname = 'vector'`
+      const version = rows[0]?.extversion ?? "unknown"
+      const tooOld = pgvectorTooOld(version)
+      if (tooOld !== undefined) return yield* Effect.fail(new ExtensionTooOld(tooOld))
       yield* sql`CREATE TABLE IF NOT EXISTS ${sql(table)} (
         migration_id integer PRIMARY KEY,
         created_at timestamp with time zone NOT NULL DEFAULT now(),
         name text NOT NULL
       )`
       yield* migrator({ loader: Migrator.fromRecord(migrations), table })
-      const rows = yield* sql<{ readonly extversion: string }>`
-        SELECT extversion FROM pg_extension WHERE extname = 'vector'`
-      return rows[0]?.extversion ?? "unknown"
+      return version
     })
   )
 }).pipe(
   Effect.catchAll((error) => {
+    if (error instanceof ExtensionTooOld) {
+      return Effect.fail(new ChunkIndexError({ reason: "Unsupported", message: error.message }))
+    }
     if (error instanceof ExtensionMissing) {
       // insufficient_privilege: the server has pgvector, this database not yet, and pgvector is not
       // a trusted extension (a superuser creates it once per database).
