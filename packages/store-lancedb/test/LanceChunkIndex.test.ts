@@ -291,6 +291,57 @@ describe("LanceChunkIndex", () => {
         }))
     }))
 
+  it.live("keeps one row per id when a run's writes are repeated or its document is parsed again (new ids are appended, known ones merged)", () =>
+    Effect.gen(function*() {
+      const uri = tempDir()
+      const kb = newKb()
+      const [doc, other] = [newDoc(), newDoc()]
+      const run = (docId: DocumentId, n: number, text: string) =>
+        Array.from({ length: n }, (_, i) => makeTestChunk(kb, docId, { content: `${text} ${i}`, index: i, vector: [1, i] }))
+      /** Every id in the table with its row count, read through a connection of its own. */
+      const idCounts = Effect.promise(async () => {
+        const db = await lancedb.connect(uri)
+        const table = await db.openTable(LanceChunkIndex.tableName(kb))
+        const rows = (await table.query().select(["id"]).toArray()) as Array<{ id: string }>
+        table.close()
+        db.close()
+        const counts = new Map<string, number>()
+        for (const row of rows) counts.set(row.id, (counts.get(row.id) ?? 0) + 1)
+        return counts
+      })
+      // Optimize after every few commits, so that ids are looked up both in indexed and in new fragments.
+      yield* withIndex(LanceChunkIndex.layer({ uri, optimizeEvery: 25, optimizeEveryCommits: 3 }), (index) =>
+        Effect.gen(function*() {
+          yield* index.upsert(run(other, 3, "other"))
+          const first = run(doc, 60, "first")
+          for (let i = 0; i < first.length; i += 20) yield* index.upsert(first.slice(i, i + 20))
+          // The run's writes again (a retried write, a run taken over by another worker), one batch
+          // changed and one overlapping the next: every id once, the last write's content.
+          const retried = first.map((c) => c.index < 20 ? makeTestChunk(kb, doc, { ...c, content: `retried ${c.index}` }) : c)
+          yield* index.upsert(retried.slice(0, 30))
+          yield* index.upsert(retried.slice(10, 60))
+          // Two upserts of the same ids in one group commit.
+          yield* Effect.forEach([retried.slice(40), retried.slice(40)], (batch) => index.upsert(batch), { concurrency: "unbounded", discard: true })
+          expect(yield* index.countByDocument(kb, doc)).toBe(60)
+          let counts = yield* idCounts
+          expect([...counts.values()].every((n) => n === 1)).toBe(true)
+          expect(counts.size).toBe(63)
+          expect(Option.getOrThrow(yield* index.get(kb, first[5]!.id)).content).toBe("retried 5")
+          expect(Option.getOrThrow(yield* index.get(kb, first[45]!.id)).content).toBe("first 45")
+          // Parsed again: the old chunks are dropped, the new run's are appended.
+          yield* index.deleteByDocument(kb, doc)
+          const second = run(doc, 40, "second")
+          for (let i = 0; i < second.length; i += 20) yield* index.upsert(second.slice(i, i + 20))
+          yield* index.upsert(second.slice(0, 20))
+          expect(yield* index.countByDocument(kb, doc)).toBe(40)
+          counts = yield* idCounts
+          expect(counts.size).toBe(43)
+          expect([...counts.values()].every((n) => n === 1)).toBe(true)
+          expect(first.some((c) => counts.has(c.id))).toBe(false)
+          expect(ids(yield* index.searchText({ kbIds: [kb], tokens: "second", limit: 100 }))).toHaveLength(40)
+        }))
+    }))
+
   it.live("during a bulk load an optimize waits for the writes to pause; text search stays exact meanwhile", () =>
     Effect.gen(function*() {
       const uri = tempDir()

@@ -46,7 +46,7 @@ describe("LanceChunkIndex on S3", () => {
           expect(yield* reader.countByDocument(kb, doc)).toBe(0)
           // The writer (its own layer and connection, as another process) passes the ANN threshold;
           // closing its layer waits for its maintenance (optimize, index build).
-          yield* withIndex(LanceChunkIndex.layer({ ...options, annThreshold: 256, optimizeEvery: 100 }), (writer) =>
+          yield* withIndex(LanceChunkIndex.layer({ ...options, annThreshold: 256, optimizeEvery: 100, optimizeQuietMs: 0 }), (writer) =>
             Effect.forEach([0, 100, 200], (from) => writer.upsert(chunks.slice(from, from + 100))))
           expect(yield* reader.countByDocument(kb, doc)).toBe(300)
           const found = yield* reader.searchVector({ kbIds: [kb], vector: [1, 42 / 300, Math.sin(42)], limit: 1 })
@@ -75,7 +75,7 @@ describe("LanceChunkIndex on S3", () => {
       // Without serialCommits an optimize committing the same version as an upsert lost that upsert's
       // rows, or broke the table's btree index ("RowAddrTreeMap::from_sorted_iter called with
       // non-sorted input").
-      yield* withIndex(LanceChunkIndex.layer({ ...options, optimizeEveryCommits: 2 }), (index) =>
+      yield* withIndex(LanceChunkIndex.layer({ ...options, optimizeEveryCommits: 2, optimizeQuietMs: 0 }), (index) =>
         Effect.gen(function*() {
           for (let round = 0; round < 12; round++) {
             yield* index.upsert(Array.from({ length: 5 }, (_, i) =>

@@ -5,16 +5,22 @@
  * LanceDB commit for all of them; each caller returns when its rows are committed, and a failed
  * commit fails every upsert in it (upserts whose vector dimensions disagree are committed
  * separately). Every committed write is counted for maintenance.
+ *
+ * A commit whose ids the table does not hold yet (a document run's chunks) appends its rows; one
+ * that names a stored id merges on ids (`mergeInsert`, which joins the rows with every fragment not
+ * yet compacted). The lookup and the commit run under the write permit, so within this process a
+ * repeated write replaces its rows; two processes writing the same new ids at the same moment (a
+ * run whose lease ran out, taken over while its first worker still writes) are not serialised by it.
  */
 import { Chunk, ChunkIndexError } from "@ragkit/core"
 import type { ChunkId, ChunkIndex, KnowledgeBaseId } from "@ragkit/core"
 import { Deferred, Effect, Option } from "effect"
-import { lance, messageOf } from "./lance.js"
+import { lance, messageOf, rowsOf } from "./lance.js"
 import type { Maintenance } from "./maintenance.js"
 import { getRow } from "./reads.js"
 import * as Rows from "./rows.js"
 import * as Sql from "./sql.js"
-import { ensureDimension, ensureIndexes, type Tables } from "./tables.js"
+import { ensureDimension, ensureIndexes, type Tables, type TableState } from "./tables.js"
 
 /** The index's writes, as `ChunkIndex.make` takes them. */
 export type Writes = Pick<
@@ -28,6 +34,16 @@ interface PendingUpsert {
   readonly dimension: number | undefined
   readonly done: Deferred.Deferred<void, ChunkIndexError>
 }
+
+/** Whether the table holds any of `ids` (looked up 500 at a time, through the id index where it covers the rows). */
+const holdsAny = (state: TableState, ids: ReadonlyArray<string>): Effect.Effect<boolean, ChunkIndexError> =>
+  Effect.gen(function*() {
+    for (let start = 0; start < ids.length; start += 500) {
+      const query = state.table.query().where(Sql.inList("id", ids.slice(start, start + 500))).select(["id"]).limit(1)
+      if ((yield* rowsOf(query, "look up chunk ids")).length > 0) return true
+    }
+    return false
+  })
 
 const dimensionOf = (chunks: ReadonlyArray<Chunk>) => chunks.find((c) => c.vector !== undefined)?.vector?.length
 
@@ -58,7 +74,8 @@ export const make = (tables: Tables, maintenance: Maintenance): Writes => {
   /** Upserts chunks of one knowledge base (the last of a duplicated id wins); the caller holds its write permit. */
   const upsertLocked = (kbId: KnowledgeBaseId, chunks: ReadonlyArray<Chunk>) =>
     Effect.gen(function*() {
-      const rows = [...new Map(chunks.map((chunk) => [chunk.id, chunk] as const)).values()].map(Rows.toRow)
+      const unique = [...new Map(chunks.map((chunk) => [chunk.id, chunk] as const)).values()]
+      const rows = unique.map(Rows.toRow)
       const dimension = dimensionOf(chunks)
       const existing = yield* tables.open(kbId)
       if (Option.isNone(existing)) {
@@ -68,8 +85,12 @@ export const make = (tables: Tables, maintenance: Maintenance): Writes => {
       const state = existing.value
       yield* ensureIndexes(state)
       if (dimension !== undefined) yield* ensureDimension(kbId, state, dimension)
+      // New ids are appended; a retried or repeated upsert still replaces its rows (module doc).
+      const fresh = !(yield* holdsAny(state, unique.map((chunk) => chunk.id)))
       const result = yield* lance("upsert", () =>
-        state.table.mergeInsert("id").whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(rows))
+        fresh
+          ? state.table.add(rows)
+          : state.table.mergeInsert("id").whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(rows))
       // The version this commit made holds vectors of this dimension: the next upsert's check is free.
       if (dimension !== undefined) state.dimension = { version: result.version, value: Option.some(dimension) }
       yield* maintenance.noteWrite(state, rows.length, true)
