@@ -144,6 +144,18 @@ export const makeBackend: Effect.Effect<RecordStore.RecordBackend, never, SqlCli
               )
             )
 
+      /** `uniqueTaken` for the rows of a relation `alias (id, data)`. */
+      const uniqueTakenBy = (alias: string): Fragment =>
+        spec.unique.length === 0
+          ? never
+          : sql.or(
+              spec.unique.map((key) =>
+                sql`EXISTS (SELECT 1 FROM ${t} o WHERE o.id <> ${sql.literal(`${alias}.id`)} AND ${sql.and(
+                  key.map((f) => sql.literal(`(o.data->>'${f}') = (${alias}.data->>'${f}')`))
+                )})`
+              )
+            )
+
       const keyTaken = (row: Row) =>
         new StoreError({
           reason: "Conflict",
@@ -185,6 +197,21 @@ export const makeBackend: Effect.Effect<RecordStore.RecordBackend, never, SqlCli
               Option.fromNullable(dataOf(rows)[0])
             )
           ),
+        getManyForUpdate: (ids) =>
+          run<ReadonlyArray<Row>>("getManyForUpdate")(
+            ids.length === 0
+              ? Effect.succeed([])
+              : Effect.map(
+                  sql<{ readonly data: unknown }>`SELECT data FROM ${t} WHERE id IN ${sql.in(ids)} ORDER BY id FOR UPDATE`,
+                  (rows) => {
+                    const byId = new Map(dataOf(rows).map((r) => [r.id, r] as const))
+                    return ids.flatMap((id) => {
+                      const row = byId.get(id)
+                      return row === undefined ? [] : [row]
+                    })
+                  }
+                )
+          ),
         // ON CONFLICT DO NOTHING covers the primary key and every unique index, and does not abort
         // the surrounding transaction, so a caller may catch the Conflict and go on (as in memory).
         insert: (row) =>
@@ -211,6 +238,35 @@ export const makeBackend: Effect.Effect<RecordStore.RecordBackend, never, SqlCli
                           : Effect.fail(keyTaken(row))
                       )
             )
+          ),
+        // One statement for every row: the new data as one JSON array, unique keys checked per row
+        // as `update` does.
+        updateMany: (rows) =>
+          run<void>("updateMany")(
+            rows.length === 0
+              ? Effect.void
+              : Effect.flatMap(
+                  sql<{ readonly id: string }>`UPDATE ${t} SET data = v.data
+                    FROM (SELECT value->>'id' AS id, value AS data FROM jsonb_array_elements(${JSON.stringify(rows)}::jsonb)) v
+                    WHERE ${t}.id = v.id AND NOT (${uniqueTakenBy("v")}) RETURNING ${t}.id`,
+                  (updated) => {
+                    if (updated.length === rows.length) return Effect.void
+                    const written = new Set(updated.map((r) => r.id))
+                    const missing = rows.filter((r) => !written.has(r.id))
+                    return Effect.flatMap(
+                      sql<{ readonly id: string }>`SELECT id FROM ${t} WHERE id IN ${sql.in(missing.map((r) => r.id))}`,
+                      (found) => {
+                        const present = new Set(found.map((r) => r.id))
+                        const gone = missing.find((r) => !present.has(r.id))
+                        return Effect.fail(
+                          gone !== undefined
+                            ? new StoreError({ reason: "NotFound", message: `${spec.name}: id ${gone.id} not found` })
+                            : keyTaken(missing[0]!)
+                        )
+                      }
+                    )
+                  }
+                )
           ),
         remove: (ids) =>
           run<number>("remove")(

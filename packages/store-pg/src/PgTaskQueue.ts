@@ -62,10 +62,12 @@ export const make: Effect.Effect<TaskQueue.TaskQueueService, never, SqlClient.Sq
 
   /** Why `worker` does not hold task `id` (after an update that required it found nothing). */
   const lost = (id: TaskId, worker: string): Effect.Effect<never, TaskQueue.LeaseLost | SqlError> =>
-    Effect.flatMap(
+    Effect.flatMap(whyLost(id, worker), Effect.fail)
+
+  const whyLost = (id: TaskId, worker: string): Effect.Effect<TaskQueue.LeaseLost, SqlError> =>
+    Effect.map(
       sql<{ readonly status: string }>`SELECT status FROM task WHERE id = ${id}`,
       ([row]) =>
-        Effect.fail(
           row === undefined
             ? new TaskQueue.LeaseLost({ task_id: id, reason: "NotFound", message: `task ${id} not found` })
             : row.status === "canceled"
@@ -75,7 +77,6 @@ export const make: Effect.Effect<TaskQueue.TaskQueueService, never, SqlClient.Sq
                   reason: "Expired",
                   message: `task ${id} is no longer leased to ${worker}`
                 })
-        )
     )
 
   /**
@@ -173,6 +174,25 @@ export const make: Effect.Effect<TaskQueue.TaskQueueService, never, SqlClient.Sq
     )
   })
 
+  const completeMany = Effect.fn("PgTaskQueue.completeMany")(function* (ids: ReadonlyArray<TaskId>, worker: string) {
+    const unique = [...new Set(ids)]
+    if (unique.length === 0) return []
+    const now = yield* Clock.currentTimeMillis
+    const mine = sql`id IN ${sql.in(unique)} AND status = 'running' AND lease_owner = ${worker}`
+    return yield* store("completeMany")(
+      Effect.gen(function* () {
+        // All or none: the update applies only when every task is held (their rows locked meanwhile).
+        const done = yield* sql<{ readonly id: string }>`WITH held AS (SELECT id FROM task WHERE ${mine} FOR UPDATE)
+          UPDATE task SET status = 'done', lease_owner = NULL, lease_expires_at = NULL, updated_at = ${now}
+          WHERE id IN (SELECT id FROM held) AND (SELECT count(*) FROM held) = ${unique.length}
+          RETURNING id`
+        if (done.length === unique.length) return []
+        const held = new Set((yield* sql<{ readonly id: string }>`SELECT id FROM task WHERE ${mine}`).map((row) => row.id))
+        return yield* Effect.forEach(unique.filter((id) => !held.has(id)), (id) => whyLost(id, worker))
+      })
+    )
+  })
+
   const fail = Effect.fn("PgTaskQueue.fail")(function* (
     id: TaskId,
     worker: string,
@@ -252,6 +272,7 @@ export const make: Effect.Effect<TaskQueue.TaskQueueService, never, SqlClient.Sq
     claim,
     heartbeat,
     complete,
+    completeMany,
     fail,
     cancelKey,
     get,

@@ -107,6 +107,14 @@ export const makeMemoryQueue: Effect.Effect<TaskQueueService> = Effect.sync(() =
       withHeld(id, worker, (t, now) => {
         put(changed(t, { status: "done", lease_owner: null, lease_expires_at: null, updated_at: now }))
       }),
+    completeMany: (ids, worker) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.map(Effect.partition([...new Set(ids)], (id) => held(id, worker)), ([lost, holding]) => {
+          if (lost.length > 0) return lost
+          for (const t of holding) put(changed(t, { status: "done", lease_owner: null, lease_expires_at: null, updated_at: now }))
+          return []
+        })
+      ),
     fail: (id, worker, error, options) =>
       withHeld(id, worker, (t, now) => {
         const again = options?.retry === true && t.attempts < t.max_attempts

@@ -161,6 +161,11 @@ export const makeMemoryBackend: Effect.Effect<RecordBackend> = Effect.gen(functi
           return row === undefined ? [] : [row]
         })),
       getForUpdate: (id) => Effect.sync(() => Option.fromNullable(rows().get(id))),
+      getManyForUpdate: (ids) =>
+        Effect.sync(() => ids.flatMap((id) => {
+          const row = rows().get(id)
+          return row === undefined ? [] : [row]
+        })),
       insert: (row) =>
         write((record) => {
           if (rows().has(row.id)) {
@@ -178,6 +183,17 @@ export const makeMemoryBackend: Effect.Effect<RecordBackend> = Effect.gen(functi
           t.checkUnique(row)
           record(t, row.id)
           t.put(row)
+        }),
+      updateMany: (many) =>
+        write((record) => {
+          for (const row of many) {
+            if (!rows().has(row.id)) {
+              throw new StoreError({ reason: "NotFound", message: `${spec.name}: id ${row.id} not found` })
+            }
+            t.checkUnique(row)
+            record(t, row.id)
+            t.put(row)
+          }
         }),
       remove: (ids) =>
         write((record) =>

@@ -54,6 +54,13 @@ export interface RawTable {
   readonly update: (row: Row) => Effect.Effect<void, StoreError>
   /** Reads the row locked against concurrent writers until the surrounding transaction ends. */
   readonly getForUpdate: (id: string) => Effect.Effect<Option.Option<Row>, StoreError>
+  /** `getForUpdate` for several rows in one call: those found, in the order of `ids`. */
+  readonly getManyForUpdate: (ids: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<Row>, StoreError>
+  /**
+   * `update` for several rows (distinct ids) in one call, inside a transaction; fails as `update`
+   * does (`NotFound`, `Conflict`) when one cannot be written.
+   */
+  readonly updateMany: (rows: ReadonlyArray<Row>) => Effect.Effect<void, StoreError>
   readonly remove: (ids: ReadonlyArray<string>) => Effect.Effect<number, StoreError>
   readonly removeWhere: (where: Readonly<Record<string, Condition>>) => Effect.Effect<number, StoreError>
   readonly find: (query: Query) => Effect.Effect<Page<Row>, StoreError>

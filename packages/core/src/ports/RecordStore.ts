@@ -42,6 +42,16 @@ export interface Table<A extends { readonly id: string }> {
     id: string,
     f: (current: A) => Effect.Effect<A, E, R>
   ) => Effect.Effect<Option.Option<A>, E | StoreError, R>
+  /**
+   * `modify` for several rows in one transaction (joins the caller's), with one read and one write
+   * for all of them: `f` gets the rows found, read under row locks (in the order of `ids`, each
+   * once, missing ones left out), and returns the records to write (those it leaves out stay as
+   * they are). Returns what it wrote.
+   */
+  readonly modifyMany: <E, R>(
+    ids: ReadonlyArray<string>,
+    f: (current: ReadonlyArray<A>) => Effect.Effect<ReadonlyArray<A>, E, R>
+  ) => Effect.Effect<ReadonlyArray<A>, E | StoreError, R>
   readonly remove: (ids: ReadonlyArray<string>) => Effect.Effect<number, StoreError>
   readonly removeWhere: (where: Readonly<Record<string, Condition>>) => Effect.Effect<number, StoreError>
   readonly find: (query: Query) => Effect.Effect<Page<A>, StoreError>
@@ -129,6 +139,17 @@ const typedTable = <A extends { readonly id: string }, I>(
           const next = yield* f(current.value)
           yield* Effect.flatMap(encode(next), raw.update)
           return Option.some(next)
+        })
+      ),
+    modifyMany: (ids, f) =>
+      transaction(
+        Effect.gen(function* () {
+          const current = ids.length === 0 ? [] : yield* Effect.flatMap(raw.getManyForUpdate([...new Set(ids)]), decodeAll)
+          const next = yield* f(current)
+          // One row per id: the last record given for it.
+          const last = [...new Map(next.map((record) => [record.id, record] as const)).values()]
+          if (last.length > 0) yield* Effect.flatMap(Effect.forEach(last, encode), raw.updateMany)
+          return last
         })
       ),
     remove: (ids) => (ids.length === 0 ? Effect.succeed(0) : raw.remove(ids)),

@@ -104,6 +104,13 @@ export interface TaskQueueService {
   /** Extends the lease; fails with `LeaseLost` when the task was canceled or taken over. */
   readonly heartbeat: (id: TaskId, worker: string, leaseMs: number) => Effect.Effect<void, StoreError | LeaseLost>
   readonly complete: (id: TaskId, worker: string) => Effect.Effect<void, StoreError | LeaseLost>
+  /**
+   * `complete` for several tasks in one write, all or none: when `worker` holds every one, ends them
+   * all and returns no error; otherwise changes nothing and returns, for each task it does not hold
+   * (canceled, taken over, gone), why. Joins the caller's transaction where the store has them, so
+   * that a batch of runs and their tasks end together.
+   */
+  readonly completeMany: (ids: ReadonlyArray<TaskId>, worker: string) => Effect.Effect<ReadonlyArray<LeaseLost>, StoreError>
   /** Ends the task as failed with the reason; with `retry`, puts it back in the queue while attempts remain. */
   readonly fail: (
     id: TaskId,

@@ -347,13 +347,16 @@ export const make = (options: DocumentsOptions = {}) =>
         )
       )
 
-    /** Inserts the document under its name, or `name(1).ext`, ... when that is taken in the knowledge base. */
+    /**
+     * Inserts the document under its name, or `name(1).ext`, ... when that is taken in the knowledge
+     * base. (A taken name fails the insert alone, not the caller's transaction.)
+     */
     const insertWithFreeName = (doc: Document) =>
       Effect.gen(function* () {
         for (let n = 0; n < 1000; n++) {
           const candidate = new Document({ ...doc, name: numbered(doc.name, n) })
-          const inserted = yield* store
-            .transaction(Effect.zipLeft(store.documents.insert(candidate), adjustCounts(doc.kb_id, 1, doc.size)))
+          const inserted = yield* store.documents
+            .insert(candidate)
             .pipe(
               Effect.map(Option.some),
               Effect.catchIf(isConflict, () => Effect.succeed(Option.none<Document>()))
@@ -438,11 +441,17 @@ export const make = (options: DocumentsOptions = {}) =>
           })
         ).pipe(Effect.onError(() => removeBlobs(0)))
         if (drafts.length === 0) return yield* Effect.fail(invalid("files", "files can't be empty"))
-        const stored: Array<Document> = []
-        for (const draft of drafts) {
-          stored.push(yield* insertWithFreeName(draft).pipe(Effect.onError(() => removeBlobs(stored.length))))
-        }
-        return stored
+        // One transaction for the files of a call: all of them or none, the counters moved once.
+        return yield* store
+          .transaction(
+            Effect.gen(function* () {
+              const stored: Array<Document> = []
+              for (const draft of drafts) stored.push(yield* insertWithFreeName(draft))
+              yield* adjustCounts(kb.id, stored.length, stored.reduce((n, d) => n + d.size, 0))
+              return stored
+            })
+          )
+          .pipe(Effect.onError(() => removeBlobs(0)))
       })
 
     const upload = Effect.fn("Documents.upload")(function* (caller: Caller, request: UploadRequest) {

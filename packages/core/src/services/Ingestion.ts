@@ -10,14 +10,16 @@
  * base, or `FAIL` with the reason. `progress` (0..1) and `progress_msg` lines are reported after
  * every stage (while embedding, at most every `progressEveryMs`), on the document only, through
  * its run owner (`internal/DocumentRuns`): once a caller canceled, re-parsed, reset or deleted the
- * document, the next write fails and the work stops. The first line is written when the task is
- * taken; the next ones are written by the heartbeat (or with the run's end, for a document done
- * within a heartbeat), then each at once.
+ * document, the next write fails and the work stops. The lines are written by the first heartbeat
+ * (or with the run's end, for a document done within a heartbeat), then each at once: a quick
+ * document's run costs no write between its queuing and its end.
  *
  * Bookkeeping is shared across documents: `run`'s and `drain`'s loops claim several tasks at
- * once while documents are quick (`claimBatch`), go on to the next document while the last ones
- * write their chunks (`pipeline`: the index groups their upserts into one commit), and the runs
- * that end meanwhile end `DONE` in one transaction (`DocumentRuns.doneMany`).
+ * once while documents are quick (`claimBatch`) and read their documents and knowledge bases
+ * together, go on to the next document while the last ones write their chunks (`pipeline`: the
+ * index groups their upserts into one commit), and the runs that end meanwhile end `DONE` in one
+ * transaction with their tasks (`DocumentRuns.doneMany`: one read and one write of the documents,
+ * one of their knowledge bases, one `TaskQueue.completeMany`).
  *
  * Each task is for one run (generation) of its document. Chunk ids include the generation, and a
  * run that ends any other way than `DONE` removes exactly the chunks and images it wrote, so a
@@ -202,9 +204,17 @@ const union = (own: ReadonlyArray<string> | undefined, generated: ReadonlyArray<
 /** Tasks a loop claimed and has not started yet, and whether its last document was quick. */
 interface Held {
   readonly tasks: Array<Task>
+  /** Their documents and knowledge bases, read together when they were claimed. */
+  readonly known: Map<string, Known>
   quick: boolean
   /** A fiber renews their leases (one per loop). */
   renewing: boolean
+}
+
+/** A task's document and its knowledge base as read before it started (`None`: gone). */
+interface Known {
+  readonly doc: Option.Option<Document>
+  readonly kb: Option.Option<KnowledgeBase>
 }
 
 /** What a run wrote so far: removed again when the run ends any other way than `DONE`. */
@@ -352,7 +362,8 @@ export const make = (options: IngestionOptions = {}) =>
           Effect.zipRight(runs.note(pending, progress, lines), pending.live ? persist("reporting progress", runs.flush(run, pending)) : Effect.void)
         const started = yield* Clock.currentTimeMillis
         const caller = new Caller({ tenantId: kb.tenant_id, userId: doc.created_by })
-        yield* persist("reporting progress", runs.report(run, 0.01, [`Task has been received by ${workerId} (attempt ${task.attempts}).`]))
+        // Written by the first heartbeat, or with the run's end.
+        yield* report(0.01, [`Task has been received by ${workerId} (attempt ${task.attempts}).`])
 
         const bytes = yield* blobs.get(doc.location)
         const prepared = yield* preparer.prepare({
@@ -440,13 +451,13 @@ export const make = (options: IngestionOptions = {}) =>
         }
         const tokens = chunks.reduce((sum, c) => sum + c.token_num, 0)
         const durationMs = (yield* Clock.currentTimeMillis) - started
-        // Still this worker's task? One whose lease ran out and was taken over must not end the run.
-        yield* persist("renewing a lease", queue.heartbeat(task.id, workerId, leaseMs))
-        // The last line and the counts on the document and the knowledge base, in one write
-        // (shared with the other documents ending meanwhile).
+        // The last line and the counts on the document and the knowledge base, and the task's end,
+        // in one transaction shared with the other documents ending meanwhile. A task no longer
+        // this worker's (its lease ran out and another took it, or it was canceled) fails it with
+        // `LeaseLost` and ends nothing.
         yield* persist(
           "ending a run",
-          endRun(run, {
+          endRun(task, run, {
             line: `Indexed ${chunks.length} chunks (${tokens} tokens); done in ${seconds(durationMs)}.`,
             chunks: chunks.length,
             tokens,
@@ -457,7 +468,10 @@ export const make = (options: IngestionOptions = {}) =>
       })
 
     /** Runs waiting to end `DONE` in the next `doneMany`. */
-    const ending: Array<{ readonly end: DocumentRuns.FinishedRun; readonly result: Deferred.Deferred<void, StoreError | DocumentRuns.RunEnded> }> = []
+    const ending: Array<{
+      readonly end: DocumentRuns.FinishedRun
+      readonly result: Deferred.Deferred<void, StoreError | DocumentRuns.RunEnded | LeaseLost>
+    }> = []
     const endPermit = Effect.unsafeMakeSemaphore(1)
 
     /**
@@ -465,18 +479,21 @@ export const make = (options: IngestionOptions = {}) =>
      * the one before was written goes in one transaction), with its noted progress (its lock held, so
      * that no flush writes the same lines).
      */
-    const endRun = (run: DocumentRuns.RunKey, result: DocumentRuns.RunResult, pending: DocumentRuns.PendingProgress) =>
+    const endRun = (task: Task, run: DocumentRuns.RunKey, result: DocumentRuns.RunResult, pending: DocumentRuns.PendingProgress) =>
       pending.lock.withPermits(1)(
         Effect.gen(function* () {
           const noted = pending.lines.slice()
-          const entry = { end: { run, result, noted }, result: yield* Deferred.make<void, StoreError | DocumentRuns.RunEnded>() }
+          const entry = {
+            end: { run, result, noted, task: task.id },
+            result: yield* Deferred.make<void, StoreError | DocumentRuns.RunEnded | LeaseLost>()
+          }
           ending.push(entry)
           yield* endPermit.withPermits(1)(
             Effect.uninterruptible(
               Effect.suspend(() => {
                 const batch = ending.splice(0)
                 if (batch.length === 0) return Effect.void
-                return Effect.flatMap(Effect.exit(runs.doneMany(batch.map((e) => e.end))), (exit) =>
+                return Effect.flatMap(Effect.exit(runs.doneMany(batch.map((e) => e.end), workerId)), (exit) =>
                   Effect.forEach(batch, (e, i) =>
                     Deferred.done(
                       e.result,
@@ -541,9 +558,11 @@ export const make = (options: IngestionOptions = {}) =>
           // Writing its chunks, a run has nothing more to report and little left to cancel: its
           // lease is renewed less often (its end fails anyway once a caller ended the run).
           yield* Effect.sleep(Duration.millis(pending.writing ? slowHeartbeatMs : heartbeatMs))
-          yield* persist("renewing a lease", queue.heartbeat(task.id, workerId, leaseMs))
+          // Each write whole: the heartbeat is interrupted when its document ends, and an
+          // interrupted query is canceled on its connection, which by then may run another's.
+          yield* persist("renewing a lease", Effect.uninterruptible(queue.heartbeat(task.id, workerId, leaseMs)))
           if (pending.writing) continue
-          yield* persist("reporting progress", runs.flush(run, pending))
+          yield* persist("reporting progress", Effect.uninterruptible(runs.flush(run, pending)))
           pending.live = true
         }
       })
@@ -556,10 +575,12 @@ export const make = (options: IngestionOptions = {}) =>
       return persist("ending a run", runs.abandon(DocumentRuns.runOf(task), reason))
     }
 
-    const work = (task: Task, run: DocumentRuns.RunKey, release: Effect.Effect<void>) =>
+    const work = (task: Task, run: DocumentRuns.RunKey, release: Effect.Effect<void>, known: Known | undefined) =>
       Effect.gen(function* () {
-        const doc = yield* persist("reading a document", store.documents.get(run.docId))
-        const kb = Option.isSome(doc) ? yield* persist("reading a dataset", store.knowledgeBases.get(doc.value.kb_id)) : Option.none()
+        // Read with the others of its claim, or now. (A document changed since is caught by the run's writes.)
+        const doc = known?.doc ?? (yield* persist("reading a document", store.documents.get(run.docId)))
+        const kb = known?.kb ??
+          (Option.isSome(doc) ? yield* persist("reading a dataset", store.knowledgeBases.get(doc.value.kb_id)) : Option.none())
         if (Option.isNone(doc) || Option.isNone(kb)) {
           // The document was deleted meanwhile: nothing to do.
           yield* Effect.ignore(queue.complete(task.id, workerId))
@@ -581,10 +602,8 @@ export const make = (options: IngestionOptions = {}) =>
         const exit = yield* Effect.exit(
           Effect.raceFirst(process(task, run, doc.value, kb.value, written, pending, release), heartbeat(task, run, pending))
         )
-        if (Exit.isSuccess(exit)) {
-          yield* persist("ending a task", queue.complete(task.id, workerId)).pipe(Effect.catchTag("LeaseLost", () => Effect.void))
-          return
-        }
+        // Done: the run ended `DONE` together with its task.
+        if (Exit.isSuccess(exit)) return
         const failure = Cause.failureOption(exit.cause)
         if (Option.isNone(failure)) return yield* Effect.failCause(exit.cause as Cause.Cause<never>)
         const error = failure.value
@@ -606,13 +625,13 @@ export const make = (options: IngestionOptions = {}) =>
       })
 
     /** Works on a task; `release` runs when only its index writes and its end are left (or it ended). */
-    const handle = (task: Task, release: Effect.Effect<void> = Effect.void) => {
+    const handle = (task: Task, release: Effect.Effect<void> = Effect.void, known?: Known) => {
       const run = DocumentRuns.runOf(task)
       return Effect.gen(function* () {
         if (task.status === "failed") return yield* giveUp(task)
         tally.inFlight++
         yield* Effect.ensuring(
-          work(task, run, release).pipe(
+          work(task, run, release, known).pipe(
             // The worker is stopping: the task goes back to the queue now rather than when its
             // lease runs out (the next claim counts an attempt either way).
             Effect.onInterrupt(() =>
@@ -670,7 +689,7 @@ export const make = (options: IngestionOptions = {}) =>
         const scope = yield* Effect.scope
         let total = 0
         const loop = Effect.gen(function* () {
-          const held: Held = { tasks: [], quick: false, renewing: false }
+          const held: Held = { tasks: [], known: new Map(), quick: false, renewing: false }
           yield* Effect.addFinalizer(() => putBack(held))
           while (true) {
             const n = yield* stepOf(scope, held)
@@ -692,11 +711,11 @@ export const make = (options: IngestionOptions = {}) =>
      * Works on a task in a fiber of `scope`, holding a permit of `writing` (taken by the caller)
      * until it ends; returns once only its index writes and its end are left.
      */
-    const handOff = (scope: Scope.Scope) => (task: Task) =>
+    const handOff = (scope: Scope.Scope) => (task: Task, known: Known | undefined) =>
       Effect.gen(function* () {
         const released = yield* Deferred.make<void>()
         const release = Effect.asVoid(Deferred.succeed(released, undefined))
-        yield* Effect.forkIn(Effect.ensuring(handle(task, release), Effect.zipRight(release, writing.release(1))), scope)
+        yield* Effect.forkIn(Effect.ensuring(handle(task, release, known), Effect.zipRight(release, writing.release(1))), scope)
         yield* Deferred.await(released)
       })
 
@@ -712,6 +731,7 @@ export const make = (options: IngestionOptions = {}) =>
                 // Quick documents: several tasks per claim (their leases renewed until they start).
                 const tasks = yield* Effect.onError(claim(held.quick ? claimBatch : 1), () => writing.release(1))
                 held.tasks.push(...tasks)
+                if (tasks.length > 1) for (const [id, known] of yield* readAhead(tasks)) held.known.set(id, known)
                 if (held.tasks.length > 1 && !held.renewing) {
                   held.renewing = true
                   yield* Effect.forkIn(renewHeld(held), scope)
@@ -719,12 +739,30 @@ export const make = (options: IngestionOptions = {}) =>
               }
               const task = held.tasks.shift()
               if (task === undefined) return yield* Effect.as(writing.release(1), 0)
+              const known = held.known.get(task.id)
+              held.known.delete(task.id)
               const started = yield* Clock.currentTimeMillis
-              yield* handOff(scope)(task)
+              yield* handOff(scope)(task, known)
               held.quick = (yield* Clock.currentTimeMillis) - started < quickMs
               return 1
             })
           )
+
+    /**
+     * The documents of a claim's tasks and their knowledge bases, in two reads (instead of two per
+     * task); nothing when a read fails (each task then reads its own).
+     */
+    const readAhead = (tasks: ReadonlyArray<Task>) =>
+      Effect.gen(function* () {
+        const runs = tasks.filter((task) => task.status !== "failed").map((task) => [task.id, DocumentRuns.runOf(task)] as const)
+        const docs = new Map((yield* store.documents.getMany(runs.map(([, run]) => run.docId))).map((d) => [d.id, d] as const))
+        const kbIds = [...new Set([...docs.values()].map((d) => d.kb_id))]
+        const kbs = new Map((yield* store.knowledgeBases.getMany(kbIds)).map((kb) => [kb.id, kb] as const))
+        return runs.map(([id, run]): [string, Known] => {
+          const doc = Option.fromNullable(docs.get(run.docId))
+          return [id, { doc, kb: Option.flatMap(doc, (d) => Option.fromNullable(kbs.get(d.kb_id))) }]
+        })
+      }).pipe(Effect.orElseSucceed((): ReadonlyArray<[string, Known]> => []))
 
     /** Renews the leases of the tasks a loop claimed but has not started, while there are any. */
     const renewHeld = (held: Held) =>
@@ -746,7 +784,7 @@ export const make = (options: IngestionOptions = {}) =>
      */
     const loop = (scope: Scope.Scope) => Effect.gen(function* () {
       let failures = 0
-      const held: Held = { tasks: [], quick: false, renewing: false }
+      const held: Held = { tasks: [], known: new Map(), quick: false, renewing: false }
       yield* Effect.addFinalizer(() => putBack(held))
       while (!tally.stopping) {
         tally.busy++

@@ -276,6 +276,50 @@ export const RecordStoreSuite = <E>(name: string, storeLayer: Layer.Layer<Record
           expect(Option.isNone(yield* store.knowledgeBases.get(inner.id))).toBe(true)
         }))
 
+      it.effect("modifyMany reads and writes several rows at once, atomically", () =>
+        Effect.gen(function* () {
+          const store = yield* RecordStore
+          const tenant = anId<TenantId>()
+          const kbs = [1, 2, 3].map((i) => aKnowledgeBase({ tenant_id: tenant, name: `kb-${i}`, chunk_count: i }))
+          yield* Effect.forEach(kbs, (kb) => store.knowledgeBases.insert(kb))
+          const bump = (current: ReadonlyArray<(typeof kbs)[number]>) =>
+            Effect.succeed(current.map((kb) => aKnowledgeBase({ ...kb, chunk_count: kb.chunk_count + 10 })))
+
+          // Found rows in the order asked, each once, a missing id left out; only what `f` returns is written.
+          let seen: Array<string> = []
+          const written = yield* store.knowledgeBases.modifyMany([kbs[2]!.id, anId(), kbs[0]!.id, kbs[2]!.id], (current) => {
+            seen = current.map((kb) => kb.id)
+            return bump(current.slice(0, 1))
+          })
+          expect(seen).toEqual([kbs[2]!.id, kbs[0]!.id])
+          expect(written.map((kb) => [kb.id, kb.chunk_count])).toEqual([[kbs[2]!.id, 13]])
+          const counts = () => Effect.map(store.knowledgeBases.getMany(kbs.map((kb) => kb.id)), (all) => all.map((kb) => kb.chunk_count))
+          expect(yield* counts()).toEqual([1, 2, 13])
+          expect(yield* store.knowledgeBases.modifyMany([], bump)).toEqual([])
+
+          // A taken unique key, a row gone, or a failing `f`: nothing written.
+          const clash = yield* Effect.either(
+            store.knowledgeBases.modifyMany(kbs.map((kb) => kb.id), (current) =>
+              Effect.succeed(current.map((kb, i) => aKnowledgeBase({ ...kb, chunk_count: 0, name: i === 2 ? "kb-1" : kb.name })))
+            )
+          )
+          expect(Either.isLeft(clash) && clash.left).toMatchObject({ _tag: "StoreError", reason: "Conflict" })
+          const gone = yield* Effect.either(
+            store.knowledgeBases.modifyMany([kbs[0]!.id], (current) =>
+              Effect.succeed([aKnowledgeBase({ ...current[0]!, chunk_count: 0 }), aKnowledgeBase({ tenant_id: tenant })])
+            )
+          )
+          expect(Either.isLeft(gone) && gone.left).toMatchObject({ _tag: "StoreError", reason: "NotFound" })
+          expect(yield* Effect.either(store.knowledgeBases.modifyMany([kbs[0]!.id], () => Effect.fail("no" as const)))).toEqual(Either.left("no"))
+          expect(yield* counts()).toEqual([1, 2, 13])
+
+          // Concurrent callers over the same rows do not lose updates.
+          yield* Effect.forEach(Array.from({ length: 10 }, (_, i) => i), () => store.knowledgeBases.modifyMany(kbs.map((kb) => kb.id), bump), {
+            concurrency: 5
+          })
+          expect(yield* counts()).toEqual([101, 102, 113])
+        }))
+
       it.effect("modify is atomic under concurrency", () =>
         Effect.gen(function* () {
           const store = yield* RecordStore

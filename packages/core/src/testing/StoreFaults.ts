@@ -50,6 +50,7 @@ const wrapTable = <A extends { readonly id: string }>(name: string, table: Table
   insert: (record) => guard(`${name}.insert`, table.insert(record)),
   update: (record) => guard(`${name}.update`, table.update(record)),
   modify: (id, f) => guard(`${name}.modify`, table.modify(id, f)),
+  modifyMany: (ids, f) => guard(`${name}.modifyMany`, table.modifyMany(ids, f)),
   remove: (ids) => guard(`${name}.remove`, table.remove(ids)),
   removeWhere: (where) => guard(`${name}.removeWhere`, table.removeWhere(where)),
   find: (query) => guard(`${name}.find`, table.find(query)),

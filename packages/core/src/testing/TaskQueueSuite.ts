@@ -114,6 +114,38 @@ export const TaskQueueSuite = <E>(name: string, queueLayer: Layer.Layer<TaskQueu
           expect(Option.getOrThrow(yield* queue.get(batch[0]!.id)).status).toBe("done")
         }))
 
+      it.effect("completeMany ends every task the worker holds in one call, or none and says why", () =>
+        Effect.gen(function* () {
+          const queue = yield* TaskQueue
+          const kind = freshKind()
+          const tasks = yield* Effect.forEach([1, 2, 3, 4, 5], (i) => queue.enqueue({ kind, key: `many-${i}` }))
+          const mine = yield* queue.claim({ worker: "w1", leaseMs: 1_000, kinds: [kind], limit: 4 })
+          expect(mine.length).toBe(4)
+          // One canceled, one taken over after its lease ran out, two still held; one never claimed.
+          yield* queue.cancelKey("many-1")
+          yield* TestClock.adjust(800)
+          yield* queue.heartbeat(mine[2]!.id, "w1", 1_000)
+          yield* queue.heartbeat(mine[3]!.id, "w1", 1_000)
+          yield* TestClock.adjust(400)
+          const [taken] = yield* queue.claim({ worker: "w2", leaseMs: 1_000, kinds: [kind] })
+          expect(taken?.id).toBe(tasks[1]!.id)
+          const status = () => Effect.forEach(tasks, (t) => Effect.map(queue.get(t.id), (o) => Option.getOrThrow(o).status))
+
+          const lost = yield* queue.completeMany(tasks.map((t) => t.id), "w1")
+          expect(lost.map((l) => [l.task_id, l.reason])).toEqual([
+            [tasks[0]!.id, "Canceled"],
+            [tasks[1]!.id, "Expired"],
+            [tasks[4]!.id, "Expired"]
+          ])
+          expect(yield* status()).toEqual(["canceled", "running", "running", "running", "queued"])
+
+          expect(yield* queue.completeMany([tasks[2]!.id, tasks[3]!.id, tasks[2]!.id], "w1")).toEqual([])
+          expect(yield* status()).toEqual(["canceled", "running", "done", "done", "queued"])
+          // Done once: a second call finds them no longer held.
+          expect((yield* queue.completeMany([tasks[2]!.id], "w1")).map((l) => l.reason)).toEqual(["Expired"])
+          expect(yield* queue.completeMany([], "w1")).toEqual([])
+        }))
+
       it.effect("gives up on a task that keeps losing its worker", () =>
         Effect.gen(function* () {
           const queue = yield* TaskQueue

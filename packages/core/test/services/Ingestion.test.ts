@@ -271,4 +271,44 @@ describe("Ingestion", () => {
         yield* Fiber.interrupt(running)
       }))
   })
+
+  layer(Engine)((it) => {
+    it.effect("runs that end together end with their tasks: one whose task was taken over is left to its new holder", () =>
+      Effect.gen(function* () {
+        const runs = yield* DocumentRuns.make
+        const queue = yield* TaskQueue
+        const { docs, kbs, me, kb } = yield* setup()
+        const uploaded = yield* docs.upload(me, {
+          kb_id: kb.id,
+          files: ["a", "b", "c"].map((n) => ({ name: `${n}.txt`, bytes: text(`${n}.`) }))
+        })
+        const parsed = yield* docs.parse(me, { doc_ids: uploaded.map((d) => d.id) })
+        const tasks = yield* queue.claim({ worker: "w1", leaseMs: 1_000, kinds: ["parse"], limit: 3 })
+        expect(tasks.map((t) => t.key)).toEqual(parsed.map((d) => d.id))
+        // w1 keeps the first and the last; the middle one's lease runs out and w2 takes it.
+        yield* TestClock.adjust(Duration.millis(800))
+        yield* queue.heartbeat(tasks[0]!.id, "w1", 1_000)
+        yield* queue.heartbeat(tasks[2]!.id, "w1", 1_000)
+        yield* TestClock.adjust(Duration.millis(400))
+        expect((yield* queue.claim({ worker: "w2", leaseMs: 1_000, kinds: ["parse"] })).map((t) => t.id)).toEqual([tasks[1]!.id])
+
+        const result = (chunks: number) => ({ line: `Indexed ${chunks} chunks.`, chunks, tokens: 2 * chunks, durationMs: 5, embedder: { model: "hash-32@Test", dimensions: 32 } })
+        const outcomes = yield* runs.doneMany(
+          parsed.map((d, i) => ({ run: { docId: d.id, generation: d.run_generation }, result: result(i + 1), noted: [], task: tasks[i]!.id })),
+          "w1"
+        )
+        expect(outcomes.map((o) => (Either.isRight(o) ? o.right.run : o.left._tag))).toEqual(["DONE", "LeaseLost", "DONE"])
+        const after = yield* Effect.forEach(parsed, (d) => docs.get(me, { doc_id: d.id }))
+        expect(after.map((d) => [d.run, d.chunk_num])).toEqual([["DONE", 1], ["RUNNING", 0], ["DONE", 3]])
+        const status = yield* Effect.forEach(tasks, (t) => Effect.map(queue.get(t.id), (o) => Option.getOrThrow(o).status))
+        expect(status).toEqual(["done", "running", "done"])
+        // The counters moved once, by the runs that ended.
+        expect((yield* kbs.get(me, { kb_id: kb.id })).chunk_count).toBe(4)
+
+        // The new holder ends its run (alone, as any batch of one).
+        const [last] = yield* runs.doneMany([{ run: { docId: parsed[1]!.id, generation: parsed[1]!.run_generation }, result: result(2), noted: [], task: tasks[1]!.id }], "w2")
+        expect(Either.isRight(last!) && last.right.chunk_num).toBe(2)
+        expect((yield* kbs.get(me, { kb_id: kb.id })).chunk_count).toBe(6)
+      }))
+  })
 })

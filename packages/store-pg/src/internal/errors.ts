@@ -10,6 +10,7 @@ const retryable = new Set([
   "40001", // serialization_failure
   "40P01", // deadlock_detected
   "53300", // too_many_connections
+  "57014", // query_canceled: a statement timeout, or a cancel meant for another statement of a pooled connection
   "57P01", // admin_shutdown
   "57P02", // crash_shutdown
   "57P03", // cannot_connect_now

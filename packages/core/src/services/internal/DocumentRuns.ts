@@ -28,13 +28,13 @@
  */
 import { Clock, Data, Effect, Either, Option } from "effect"
 import { type BlobStoreError, type ChunkIndexError, notFound, type NotFound, type StoreError } from "../../domain/Errors.js"
-import type { DocumentId, KnowledgeBaseId } from "../../domain/Ids.js"
+import type { DocumentId, KnowledgeBaseId, TaskId } from "../../domain/Ids.js"
 import { Document, KnowledgeBase, type RunStatus } from "../../domain/Records.js"
 import { formatDate } from "../../domain/Time.js"
 import { BlobStore } from "../../ports/BlobStore.js"
 import { ChunkIndex } from "../../ports/ChunkIndex.js"
 import { RecordStore } from "../../ports/RecordStore.js"
-import { type Task, TaskQueue } from "../../ports/TaskQueue.js"
+import { type LeaseLost, type Task, TaskQueue } from "../../ports/TaskQueue.js"
 import { DocumentChanges } from "../DocumentChanges.js"
 
 /** The task kind the ingestion worker claims. */
@@ -104,7 +104,12 @@ export interface FinishedRun {
   readonly run: RunKey
   readonly result: RunResult
   readonly noted: ReadonlyArray<string>
+  /** The run's task: completed in the same transaction, and the run ends only while the worker holds it. */
+  readonly task?: TaskId
 }
+
+/** Some tasks of a `doneMany` batch were no longer held: the transaction is undone and tried without them. */
+class NotHeld extends Data.TaggedError("NotHeld")<{ readonly lost: ReadonlyArray<LeaseLost> }> {}
 
 /** What a finished run produced. */
 export interface RunResult {
@@ -194,9 +199,10 @@ export const make = Effect.gen(function* () {
 
   /**
    * A new generation of the document's run state, in one transaction: `changes` applied, the
-   * previous runs' counts taken off the document and its knowledge base.
+   * previous runs' counts taken off the document and its knowledge base. `fresh` is set when the
+   * document was never run and holds no chunks: nothing of it can be in the index.
    */
-  const nextGeneration = (id: DocumentId, changes: (doc: Document) => Document) =>
+  const nextGeneration = (id: DocumentId, changes: (doc: Document) => Document, fresh?: { value: boolean }) =>
     store
       .transaction(
         Effect.gen(function* () {
@@ -208,6 +214,7 @@ export const make = Effect.gen(function* () {
           if (before !== undefined && (before.chunk_num !== 0 || before.token_num !== 0)) {
             yield* count(before.kb_id, -before.chunk_num, -before.token_num)
           }
+          if (fresh !== undefined) fresh.value = before !== undefined && isFresh(before)
           return next
         })
       )
@@ -238,6 +245,12 @@ export const make = Effect.gen(function* () {
         : Effect.succeed(now)
     })
 
+  /**
+   * Never run (generation 0, not started) and without chunks (none added by hand): no run wrote
+   * chunks or images of it, so a first run has nothing to clear.
+   */
+  const isFresh = (doc: Document) => doc.run_generation === 0 && doc.run === "UNSTART" && doc.chunk_num === 0
+
   // -------------------------------------------------------------------------------------------
   // For Documents: the caller's side of a run.
 
@@ -247,7 +260,10 @@ export const make = Effect.gen(function* () {
    */
   const start = (doc: Document): Effect.Effect<Document, NotFound | StoreError | ChunkIndexError | BlobStoreError> =>
     Effect.gen(function* () {
-      yield* queue.cancelKey(doc.id)
+      // A document never run has no task to cancel, and nothing in the index (one index read and
+      // one blob listing less per document queued).
+      const fresh = { value: false }
+      if (!isFresh(doc)) yield* queue.cancelKey(doc.id)
       const now = yield* Clock.currentTimeMillis
       const running = yield* nextGeneration(doc.id, (d) =>
         withRun(d, {
@@ -258,10 +274,12 @@ export const make = Effect.gen(function* () {
           process_duration: 0,
           update_time: now,
           update_date: formatDate(now)
-        })
+        }), fresh
       )
-      yield* clear(running).pipe(Effect.catchAll((error) => unqueued(running, `could not clear the previous chunks: ${error.message}`, error)))
-      const latest = yield* Effect.flatMap(afterClear(running), told)
+      if (!fresh.value) {
+        yield* clear(running).pipe(Effect.catchAll((error) => unqueued(running, `could not clear the previous chunks: ${error.message}`, error)))
+      }
+      const latest = yield* Effect.flatMap(fresh.value ? Effect.succeed(running) : afterClear(running), told)
       // Queued again meanwhile (by this call, after a clear that hit a newer run), reset, or canceled.
       if (latest.run_generation !== running.run_generation || latest.run !== "RUNNING") return latest
       yield* queue
@@ -401,43 +419,112 @@ export const make = Effect.gen(function* () {
 
   /**
    * Several finished runs in one transaction: each `DONE` as `done` makes it (or `RunEnded`, in its
-   * place in the result, when its run is over), and each knowledge base's counters moved once by
-   * the sum of its runs' counts.
+   * place in the result, when its run is over), each knowledge base's counters moved once by the
+   * sum of its runs' counts, with one read and one write for all the documents (and one for their
+   * knowledge bases). Runs given with their `task` end only together with it: the tasks are
+   * completed in the same transaction (`TaskQueue.completeMany`, as `worker`), and a run whose task
+   * the worker no longer holds (canceled, taken over) gets the `LeaseLost` in its place instead,
+   * the others being written without it.
    */
-  const doneMany = (ends: ReadonlyArray<FinishedRun>): Effect.Effect<Array<Either.Either<Document, RunEnded>>, StoreError> =>
+  const doneMany = (
+    ends: ReadonlyArray<FinishedRun>,
+    worker = ""
+  ): Effect.Effect<Array<Either.Either<Document, RunEnded | LeaseLost>>, StoreError> =>
+    Effect.gen(function* () {
+      const outcomes: Array<Either.Either<Document, RunEnded | LeaseLost> | undefined> = ends.map(() => undefined)
+      while (true) {
+        const open = ends.flatMap((end, i) => (outcomes[i] === undefined ? [i] : []))
+        if (open.length === 0) break
+        const attempt = yield* Effect.either(endTogether(open.map((i) => ends[i]!), worker))
+        if (Either.isRight(attempt)) {
+          open.forEach((i, k) => (outcomes[i] = attempt.right[k]))
+          break
+        }
+        if (attempt.left._tag !== "NotHeld") return yield* Effect.fail(attempt.left)
+        const lost = new Map(attempt.left.lost.map((l) => [l.task_id, l] as const))
+        for (const i of open) {
+          const task = ends[i]!.task
+          const why = task === undefined ? undefined : lost.get(task)
+          if (why !== undefined) outcomes[i] = Either.left(why)
+        }
+      }
+      const result = outcomes as Array<Either.Either<Document, RunEnded | LeaseLost>>
+      yield* Effect.forEach(result, (o) => (Either.isRight(o) ? told(o.right) : Effect.void), { discard: true })
+      return result
+    })
+
+  /** One try of `doneMany`: fails with `NotHeld` (nothing written) when a task is no longer the worker's. */
+  const endTogether = (ends: ReadonlyArray<FinishedRun>, worker: string) =>
     Effect.flatMap(stamped([]), ({ now, stamp }) =>
       store.transaction(
         Effect.gen(function* () {
           const outcomes: Array<Either.Either<Document, RunEnded>> = []
           const moved = new Map<KnowledgeBaseId, { chunks: number; tokens: number; embedder: RunResult["embedder"] }>()
-          for (const { run, result, noted } of ends) {
-            const line = stampLine(now, result.line)
-            let before: Document | undefined
-            const after: Either.Either<Document, RunEnded> = yield* whileRunning(run, (d) => {
-                before = d
-                return withRun(d, {
+          const tasks: Array<TaskId> = []
+          yield* store.documents.modifyMany(
+            ends.map((end) => end.run.docId),
+            (current) => {
+              const latest = new Map(current.map((doc) => [doc.id, doc] as const))
+              const changed = new Map<DocumentId, Document>()
+              for (const { run, result, noted, task } of ends) {
+                const d = latest.get(run.docId)
+                const ended =
+                  d === undefined
+                    ? new RunEnded({ docId: run.docId, run: "deleted" })
+                    : d.run_generation !== run.generation
+                      ? new RunEnded({ docId: run.docId, run: "superseded" })
+                      : d.run !== "RUNNING"
+                        ? new RunEnded({ docId: run.docId, run: d.run })
+                        : undefined
+                if (ended !== undefined || d === undefined) {
+                  outcomes.push(Either.left(ended!))
+                  continue
+                }
+                const next = withRun(d, {
                   run: "DONE",
                   progress: 1,
-                  progress_msg: appendLines(d.progress_msg, [...noted, line]),
+                  progress_msg: appendLines(d.progress_msg, [...noted, stampLine(now, result.line)]),
                   chunk_num: result.chunks,
                   token_num: result.tokens,
                   process_duration: result.durationMs / 1000,
                   ...stamp
                 })
-              }).pipe(Effect.map(Either.right), Effect.catchTag("RunEnded", (ended) => Effect.succeed(Either.left(ended))))
-            outcomes.push(after)
-            if (Either.isLeft(after) || before === undefined) continue
-            const sum = moved.get(before.kb_id) ?? { chunks: 0, tokens: 0, embedder: null }
-            sum.chunks += result.chunks - before.chunk_num
-            sum.tokens += result.tokens - before.token_num
-            if (result.chunks > 0) sum.embedder ??= result.embedder
-            moved.set(before.kb_id, sum)
+                latest.set(d.id, next)
+                changed.set(d.id, next)
+                outcomes.push(Either.right(next))
+                if (task !== undefined) tasks.push(task)
+                const sum = moved.get(d.kb_id) ?? { chunks: 0, tokens: 0, embedder: null }
+                sum.chunks += result.chunks - d.chunk_num
+                sum.tokens += result.tokens - d.token_num
+                if (result.chunks > 0) sum.embedder ??= result.embedder
+                moved.set(d.kb_id, sum)
+              }
+              return Effect.succeed([...changed.values()])
+            }
+          )
+          if (moved.size > 0) {
+            yield* store.knowledgeBases.modifyMany([...moved.keys()], (kbs) =>
+              Effect.succeed(kbs.map((kb) => {
+                const sum = moved.get(kb.id)!
+                return new KnowledgeBase(
+                  {
+                    ...kb,
+                    chunk_count: Math.max(0, kb.chunk_count + sum.chunks),
+                    token_num: Math.max(0, kb.token_num + sum.tokens),
+                    embedder: kb.embedder ?? sum.embedder,
+                    update_time: now,
+                    update_date: formatDate(now)
+                  },
+                  true
+                )
+              }))
+            )
           }
-          for (const [kbId, sum] of moved) yield* count(kbId, sum.chunks, sum.tokens, sum.embedder)
+          // Last, so that a task no longer held undoes the whole transaction (the store's and the queue's).
+          const lost = yield* queue.completeMany(tasks, worker)
+          if (lost.length > 0) return yield* Effect.fail(new NotHeld({ lost }))
           return outcomes
         })
-      ).pipe(
-        Effect.tap((outcomes) => Effect.forEach(outcomes, (o) => (Either.isRight(o) ? told(o.right) : Effect.void), { discard: true }))
       )
     )
 
