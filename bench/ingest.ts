@@ -11,12 +11,14 @@
  *   BENCH_MEM=1 also logs the process's memory before and after the parser threads start and at the
  *   start of each ingestion (rss, heap, external).
  *   npx tsx --conditions=development bench/ingest.ts --processes 1,2 [--pg-url postgres://...] [--runs 3] [--only mixed] [--files 210]
- *                           [--workers N] [--worker-node-args "--cpu-prof --cpu-prof-dir=DIR"]
+ *                           [--workers N] [--worker-node-args "--cpu-prof --cpu-prof-dir=DIR"] [--blobs file|s3]
  *
  * Scale-out mode (`--processes N[,M...]`; needs a real Postgres: `--pg-url` or RAGKIT_TEST_PG_URL):
  * this process builds the server's engine (`Engine.layer(defaults({ workers: 0, ... }))` of
  * @ragkit/server) on a fresh database (`freshDatabase`, dropped at the end) and a temp data dir
- * (file blobs, LanceDB index, the GloVe model cache it builds once; deleted at the end), uploads
+ * (file blobs, LanceDB index, the GloVe model cache it builds once; deleted at the end; with `--blobs s3`
+ * the blobs go to a bucket of an s3rver the bench starts, `@ragkit/fixtures/s3`, for this process and
+ * the workers alike, and the bench fails if a blobs/ folder appears in the data dir), uploads
  * the corpus into a knowledge base embedding with `hash-8@Test` and queues it; then it spawns N
  * `ragkit worker` processes (RAGKIT_WORKERS=1 each, or `--workers N`) and polls `Documents.list` every 200 ms until
  * every document is DONE or FAIL. Reported: wall time from the spawn (start-up included) and from
@@ -58,6 +60,7 @@ import {
 import { HashEmbedder, TestModels } from "@ragkit/core/doubles"
 import { docxParts, utf8 } from "@ragkit/fixtures/corpus"
 import { longPdf } from "@ragkit/fixtures/pdfs"
+import { type S3Server, startS3Server } from "@ragkit/fixtures/s3"
 import * as Parsers from "@ragkit/parsers"
 import * as ParserThreads from "@ragkit/parsers/threads"
 import * as StorePglite from "@ragkit/store-pg/pglite"
@@ -107,6 +110,12 @@ const PG_URL = option("pg-url", process.env["RAGKIT_TEST_PG_URL"] ?? "")
 const WORKERS_PER_PROCESS = Math.max(1, Number(option("workers", "1")))
 /** Scale-out mode: more Node options for each worker process, e.g. `--worker-node-args "--cpu-prof --cpu-prof-dir=/tmp/prof"`. */
 const WORKER_NODE_ARGS = option("worker-node-args", "").split(" ").filter((a) => a !== "")
+/**
+ * Scale-out mode: where the engine and the workers keep blobs. `file`: the shared temp data dir;
+ * `s3`: a bucket on an S3-compatible server this bench starts (s3rver, `@ragkit/fixtures/s3`, a child process).
+ */
+const BLOBS = option("blobs", "file")
+if (BLOBS !== "file" && BLOBS !== "s3") throw new Error(`--blobs is file or s3, not ${BLOBS}`)
 
 const out = (line = "") => process.stdout.write(`${line}\n`)
 const log = (line: string) => process.stderr.write(`${line}\n`)
@@ -738,7 +747,7 @@ const machine = () => {
   const cpus = os.cpus()
   out(`Machine: ${cpus[0]?.model.trim() ?? "unknown CPU"}, ${cpus.length} cores (os.cpus), ${f1(os.totalmem() / 2 ** 30)} GiB memory, Node ${process.version}, ${os.platform()} ${os.arch()}. Load average at start: ${os.loadavg().map(f2).join(", ")}.`)
   if (PROCESSES.length > 0) {
-    out(`Settings: ${RUNS} runs (medians shown), scale-out: ${PROCESSES.join(" and ")} \`ragkit worker\` process(es) (RAGKIT_WORKERS=${WORKERS_PER_PROCESS} each, RAGKIT_PARSER_THREADS default: cores - 1) on one Postgres (fresh database) and a shared temp data dir (file blobs, LanceDB chunk index), parsers ${OCR ? "with OCR" : "without OCR"}, embedding model ${SCALE_MODEL}, chunk method defaults (naive; presentation for pptx, email for eml).`)
+    out(`Settings: ${RUNS} runs (medians shown), scale-out: ${PROCESSES.join(" and ")} \`ragkit worker\` process(es) (RAGKIT_WORKERS=${WORKERS_PER_PROCESS} each, RAGKIT_PARSER_THREADS default: cores - 1) on one Postgres (fresh database) and a shared temp data dir (${BLOBS === "s3" ? "LanceDB chunk index; blobs on S3: a bucket of s3rver 3.7.1, started by the bench as a child process on this machine" : "file blobs, LanceDB chunk index"}), parsers ${OCR ? "with OCR" : "without OCR"}, embedding model ${SCALE_MODEL}, chunk method defaults (naive; presentation for pptx, email for eml).`)
     out()
     return
   }
@@ -884,6 +893,22 @@ const SAMPLE_MS = 100
 const SERVER_BIN = path.resolve(here, "../packages/server/src/bin.ts")
 /** Clock ticks per second of /proc/<pid>/stat (USER_HZ: 100 on Linux x86). */
 const CLK_TCK = 100
+/** With `--blobs s3`: the S3 server of the running dataset, which the engine and the spawned workers use. */
+let s3: S3Server | undefined
+
+/** The server's S3 blob settings (RAGKIT_S3_* for the workers; credentials only from the environment). */
+const s3Env = (server: S3Server): Record<string, string> => ({
+  RAGKIT_BLOB_STORE: "s3",
+  RAGKIT_S3_BUCKET: server.bucket,
+  RAGKIT_S3_ENDPOINT: server.endpoint,
+  RAGKIT_S3_REGION: server.region,
+  RAGKIT_S3_FORCE_PATH_STYLE: "true",
+  RAGKIT_S3_ACCESS_KEY_ID: server.accessKeyId,
+  RAGKIT_S3_SECRET_ACCESS_KEY: server.secretAccessKey
+})
+
+/** Files and folders under `dir` (none if it does not exist). */
+const entriesUnder = (dir: string): number => fs.existsSync(dir) ? fs.readdirSync(dir, { recursive: true }).length : 0
 
 interface WorkerProc {
   readonly child: ChildProcess
@@ -944,7 +969,8 @@ const startWorker = (databaseUrl: string, dataDir: string): WorkerProc => {
       RAGKIT_WORKERS: String(WORKERS_PER_PROCESS),
       RAGKIT_OCR: String(OCR),
       // The workers embed with the `Test` provider (SCALE_MODEL).
-      RAGKIT_TEST_MODELS: "true"
+      RAGKIT_TEST_MODELS: "true",
+      ...(s3 === undefined ? {} : s3Env(s3))
     },
     stdio: ["ignore", "pipe", "pipe"]
   })
@@ -1102,9 +1128,19 @@ const scaleOut = async (label: string, files: ReadonlyArray<BenchFile>) => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "ragkit-bench-scale-"))
   const runs = new Map<number, Array<ScaleRun>>(PROCESSES.map((n) => [n, []]))
   let buildS = 0
+  let blobsAt = "file blobs in the shared data dir"
   try {
     const db = await Effect.runPromise(Scope.extend(freshDatabase(PG_URL), scope))
-    const config = defaults({ dataDir, databaseUrl: Option.some(Redacted.make(db.url)), workers: 0, ocr: OCR, testModels: true })
+    if (BLOBS === "s3") s3 = await startS3Server({ bucket: "ragkit-bench" })
+    const blobStore = s3 === undefined ? undefined : {
+      kind: "s3" as const,
+      bucket: s3.bucket,
+      endpoint: s3.endpoint,
+      region: s3.region,
+      forcePathStyle: true,
+      credentials: Option.some({ accessKeyId: s3.accessKeyId, secretAccessKey: Redacted.make(s3.secretAccessKey) })
+    }
+    const config = defaults({ dataDir, databaseUrl: Option.some(Redacted.make(db.url)), workers: 0, ocr: OCR, testModels: true, ...(blobStore ? { blobStore } : {}) })
     log(`${label}: building the engine (database ${db.name}, data dir ${dataDir}; builds the GloVe model cache)`)
     const start = performance.now()
     const rag = await createRagClient(ServerEngine.layer(config))
@@ -1118,7 +1154,17 @@ const scaleOut = async (label: string, files: ReadonlyArray<BenchFile>) => {
     } finally {
       await rag.dispose()
     }
+    if (s3 !== undefined) {
+      // The runs' files are deleted with their knowledge bases, but a file blob store leaves its folders
+      // (blobs/ and one per key prefix): with S3 blobs there is no blobs/ in the data dir at all.
+      const local = entriesUnder(path.join(dataDir, "blobs"))
+      blobsAt = `S3 (${s3.endpoint}, bucket ${s3.bucket}; ${entriesUnder(s3.dir)} entries left in the server's folder); ` +
+        `the local data dir has ${fs.existsSync(path.join(dataDir, "blobs")) ? `a blobs/ folder with ${local} entries` : "no blobs/ folder"}`
+      if (fs.existsSync(path.join(dataDir, "blobs"))) throw new Error(`--blobs s3, but ${path.join(dataDir, "blobs")} exists (${local} entries)`)
+    }
   } finally {
+    await s3?.close()
+    s3 = undefined
     await Effect.runPromise(Scope.close(scope, Exit.void))
     fs.rmSync(dataDir, { recursive: true, force: true })
   }
@@ -1142,7 +1188,7 @@ const scaleOut = async (label: string, files: ReadonlyArray<BenchFile>) => {
   out(
     `${files.length} files, ${f1(bytes / MB)} MB of bytes, ${f1(textBytes / MB)} MB of extracted text (UTF-8, sequential pre-pass in this process), ` +
       `${median(all.map((r) => r.chunks))} chunks, ${median(all.map((r) => r.tokens))} tokens. MB = 10^6 bytes. ` +
-      `Engine build in this process (Postgres migrations, GloVe model cache): ${f1(buildS)} s.`
+      `Engine build in this process (Postgres migrations, GloVe model cache): ${f1(buildS)} s. Blob store: ${blobsAt}.`
   )
   out()
   if (failed > 0) {

@@ -6,7 +6,7 @@
  *                           [--runs 3] [--warmup 20] [--batch 5000] [--max-load-minutes 20] [--seed 42]
  *                           [--pg-url postgres://postgres@127.0.0.1:55441/postgres] [--ef-search 100]
  *                           [--index-build-memory 512MB] [--data DIR] [--ann-threshold 50000]
- *                           [--nprobes N] [--refine-factor N] [--ann-retrain-growth 2]
+ *                           [--nprobes N] [--refine-factor N] [--ann-retrain-growth 2] [--load-only]
  *
  * pgvector runs on PGlite in a temp dir, or with `--pg-url` on that Postgres server (which needs the
  * pgvector extension), in a fresh database that is dropped afterwards. `--ef-search` and
@@ -16,6 +16,9 @@
  * `--data DIR` keeps the stores in DIR (not a temp dir) and, on a later run, starts from the chunks
  * they hold (a marker file per store records how many), to measure queries again without a reload;
  * with `--pg-url` too, pgvector's database `ragkit_bench_kept` on that server is kept instead.
+ * `--load-only` (with `--data`) loads each store up to the largest size and waits for its indexes,
+ * then stops without querying: a long load can run outside the bench lock, and the queries later
+ * under it, on the kept stores.
  * Data (synthetic, deterministic from `--seed`): one knowledge base, documents of 10 chunks; each
  * document picks one of 1,000 Gaussian centroids and its chunks' 384-d vectors are the centroid plus
  * Gaussian noise of the same norm, normalised; ~150 content tokens per chunk drawn from a Zipf
@@ -47,7 +50,11 @@ import { cpus, loadavg, tmpdir, totalmem } from "node:os"
 import { join } from "node:path"
 
 const args = new Map<string, string>()
-for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ""), process.argv[i + 1] ?? "")
+for (let i = 2; i < process.argv.length; i++) {
+  // `--name value`, or `--name` alone (a flag: followed by another option or nothing).
+  const value = process.argv[i + 1]
+  args.set(process.argv[i]!.replace(/^--/, ""), value === undefined || value.startsWith("--") ? "" : (i++, value))
+}
 const sizes = (args.get("sizes") ?? "10000,100000,1000000").split(",").map(Number).sort((a, b) => a - b)
 const storeNames = (args.get("stores") ?? "lancedb,pgvector").split(",")
 const queryCount = Number(args.get("queries") ?? 200)
@@ -68,6 +75,9 @@ const lanceOptions = {
 }
 /** A folder kept between runs: chunks a store already holds there are not loaded again. */
 const keptData = args.get("data")
+/** Load (and wait for the indexes), measure nothing: for `--data`, to query the kept stores later. */
+const loadOnly = args.has("load-only")
+if (loadOnly && keptData === undefined) throw new Error("--load-only needs --data DIR (the stores it loads are kept there)")
 const pgOptions: StorePg.PgChunkIndex.Options = {
   efSearch: args.has("ef-search") ? Number(args.get("ef-search")) : undefined,
   indexBuildMemory: args.get("index-build-memory")
@@ -466,6 +476,10 @@ const benchStore = (store: string, layer: Layer.Layer<ChunkIndex.ChunkIndex, unk
       const catchUpS = uri === undefined ? 0 : yield* lanceCatchUp(uri, loaded > keptAtStart)
       if (uri !== undefined) log(`  ${store} @ ${size}: indexes caught up after ${catchUpS.toFixed(1)} s`)
       const stepRate = (loaded - stepStart) / (loadMs - stepStartMs)
+      if (loadOnly) {
+        log(`  ${store} @ ${size}: loaded in ${(loadMs / 1000).toFixed(1)} s (cumulative), --load-only: no queries`)
+        continue
+      }
 
       const vectorSearch = (q: Float32Array) => index.searchVector({ kbIds: [kbId], vector: Array.from(q), limit: K })
       const textSearch = (q: string) => index.searchText({ kbIds: [kbId], tokens: q, limit: K })
