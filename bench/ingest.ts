@@ -12,6 +12,7 @@
  *   start of each ingestion (rss, heap, external).
  *   npx tsx --conditions=development bench/ingest.ts --processes 1,2 [--pg-url postgres://...] [--runs 3] [--only mixed] [--files 210]
  *                           [--workers N] [--worker-node-args "--cpu-prof --cpu-prof-dir=DIR"] [--blobs file|s3]
+ *                           [--worker-from built|sources]
  *
  * Scale-out mode (`--processes N[,M...]`; needs a real Postgres: `--pg-url` or RAGKIT_TEST_PG_URL):
  * this process builds the server's engine (`Engine.layer(defaults({ workers: 0, ... }))` of
@@ -65,7 +66,7 @@ import * as Parsers from "@ragkit/parsers"
 import * as ParserThreads from "@ragkit/parsers/threads"
 import * as StorePglite from "@ragkit/store-pg/pglite"
 import { Effect, Exit, Layer, Option, Redacted, Scope } from "effect"
-import { type ChildProcess, spawn } from "node:child_process"
+import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -747,7 +748,7 @@ const machine = () => {
   const cpus = os.cpus()
   out(`Machine: ${cpus[0]?.model.trim() ?? "unknown CPU"}, ${cpus.length} cores (os.cpus), ${f1(os.totalmem() / 2 ** 30)} GiB memory, Node ${process.version}, ${os.platform()} ${os.arch()}. Load average at start: ${os.loadavg().map(f2).join(", ")}.`)
   if (PROCESSES.length > 0) {
-    out(`Settings: ${RUNS} runs (medians shown), scale-out: ${PROCESSES.join(" and ")} \`ragkit worker\` process(es) (RAGKIT_WORKERS=${WORKERS_PER_PROCESS} each, RAGKIT_PARSER_THREADS default: cores - 1) on one Postgres (fresh database) and a shared temp data dir (${BLOBS === "s3" ? "LanceDB chunk index; blobs on S3: a bucket of s3rver 3.7.1, started by the bench as a child process on this machine" : "file blobs, LanceDB chunk index"}), parsers ${OCR ? "with OCR" : "without OCR"}, embedding model ${SCALE_MODEL}, chunk method defaults (naive; presentation for pptx, email for eml).`)
+    out(`Settings: ${RUNS} runs (medians shown), scale-out: ${PROCESSES.join(" and ")} \`ragkit worker\` process(es) (${WORKER_FROM === "built" ? "the built packages/server/dist/bin.js" : "from the sources, under tsx"}; RAGKIT_WORKERS=${WORKERS_PER_PROCESS} each, RAGKIT_PARSER_THREADS default: cores - 1) on one Postgres (fresh database) and a shared temp data dir (${BLOBS === "s3" ? "LanceDB chunk index; blobs on S3: a bucket of s3rver 3.7.1, started by the bench as a child process on this machine" : "file blobs, LanceDB chunk index"}), parsers ${OCR ? "with OCR" : "without OCR"}, embedding model ${SCALE_MODEL}, chunk method defaults (naive; presentation for pptx, email for eml).`)
     out()
     return
   }
@@ -891,6 +892,23 @@ const SCALE_MODEL = "hash-8@Test"
 const POLL_MS = 200
 const SAMPLE_MS = 100
 const SERVER_BIN = path.resolve(here, "../packages/server/src/bin.ts")
+/**
+ * `built` (default): the workers run `node packages/server/dist/bin.js worker`, as an installed
+ * `ragkit worker` runs (stale packages are built first, untimed, by `scripts/start.mjs --version`);
+ * `sources`: `node --import tsx packages/server/src/bin.ts worker` (tsx's loader costs a worker
+ * ~100 MiB more).
+ */
+const WORKER_FROM = option("worker-from", "built")
+if (WORKER_FROM !== "built" && WORKER_FROM !== "sources") throw new Error(`--worker-from: built or sources, not ${WORKER_FROM}`)
+const SERVER_DIST_BIN = path.resolve(here, "../packages/server/dist/bin.js")
+let builtChecked = false
+/** Builds the packages whose dist/ is older than their sources (once per bench run). */
+const buildIfStale = () => {
+  if (builtChecked || WORKER_FROM !== "built") return
+  const built = spawnSync(process.execPath, [path.resolve(here, "../scripts/start.mjs"), "--version"], { stdio: ["ignore", "ignore", "inherit"] })
+  if (built.status !== 0) throw new Error("scripts/start.mjs --version (the build of stale packages) failed")
+  builtChecked = true
+}
 /** Clock ticks per second of /proc/<pid>/stat (USER_HZ: 100 on Linux x86). */
 const CLK_TCK = 100
 /** With `--blobs s3`: the S3 server of the running dataset, which the engine and the spawned workers use. */
@@ -959,7 +977,11 @@ const procSample = (pid: number): { rss: number; cpuS: number } | undefined => {
 }
 
 const startWorker = (databaseUrl: string, dataDir: string): WorkerProc => {
-  const child = spawn(process.execPath, [...WORKER_NODE_ARGS, "--conditions=development", "--import", "tsx", SERVER_BIN, "worker"], {
+  buildIfStale()
+  const command = WORKER_FROM === "built"
+    ? [...WORKER_NODE_ARGS, SERVER_DIST_BIN, "worker"]
+    : [...WORKER_NODE_ARGS, "--conditions=development", "--import", "tsx", SERVER_BIN, "worker"]
+  const child = spawn(process.execPath, command, {
     // The server package depends on tsx, so `--import tsx` resolves from there.
     cwd: path.dirname(path.dirname(SERVER_BIN)),
     env: {
