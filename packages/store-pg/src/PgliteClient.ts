@@ -72,6 +72,10 @@ const pgvector = OptionalPeer.load("@electric-sql/pglite-pgvector", () => import
 
 const asSqlError = (error: OptionalPeer.OptionalPeerError) => new SqlError({ cause: error, message: error.message })
 
+/** Postgres settings beyond PGlite's default start parameters (in this thread or in PGlite's own). */
+const extraStartParams = (options: Options): ReadonlyArray<string> =>
+  options.sharedBuffersMb === undefined ? [] : ["-c", `shared_buffers=${Math.max(1, Math.floor(options.sharedBuffersMb))}MB`]
+
 /** The failure of the thread to open the database, as the in-thread open reports it. */
 const threadOpenError = (options: Options, dataDir: string) => (cause: unknown): SqlError => {
   const error = Object.assign(new Error(cause instanceof Error ? cause.message : String(cause)), {
@@ -90,7 +94,7 @@ const acquireThreadPool = (options: Options, dataDir: string): Effect.Effect<Pg.
   Effect.gen(function* () {
     const thread = yield* Effect.acquireRelease(
       Effect.tryPromise({
-        try: () => startThread({ dataDir, pgvector: options.pgvector === true, sharedBuffersMb: options.sharedBuffersMb }),
+        try: () => startThread({ dataDir, pgvector: options.pgvector === true, startParams: extraStartParams(options) }),
         catch: threadOpenError(options, dataDir)
       }),
       (thread) => Effect.ignoreLogged(Effect.tryPromise(() => thread.close()))
@@ -114,6 +118,7 @@ export const acquirePool = (options: Options): Effect.Effect<Pg.Pool, SqlError, 
       return yield* acquireThreadPool(options, dataDir)
     }
     const { PGlite, createPgConfig } = yield* Effect.mapError(pglite, asSqlError)
+    const extra = extraStartParams(options)
     const extensions: Extensions = options.pgvector === true
       ? { vector: (yield* Effect.mapError(pgvector, asSqlError)).vector, ...options.extensions }
       : { ...options.extensions }
@@ -122,9 +127,7 @@ export const acquirePool = (options: Options): Effect.Effect<Pg.Pool, SqlError, 
         try: () =>
           PGlite.create(dataDir, {
             extensions,
-            ...(options.sharedBuffersMb === undefined
-              ? {}
-              : { startParams: [...PGlite.defaultStartParams, "-c", `shared_buffers=${Math.max(1, Math.floor(options.sharedBuffersMb))}MB`] })
+            ...(extra.length === 0 ? {} : { startParams: [...PGlite.defaultStartParams, ...extra] })
           }),
         catch: (cause) => new SqlError({ cause, message: `PGlite: could not open ${dataDir}` })
       }),

@@ -16,7 +16,8 @@ import { Worker } from "node:worker_threads"
 export interface ThreadOptions {
   readonly dataDir: string
   readonly pgvector: boolean
-  readonly sharedBuffersMb: number | undefined
+  /** Added to PGlite's default start parameters. */
+  readonly startParams: ReadonlyArray<string>
 }
 
 /** The thread could not open the database; `code` is Node's (e.g. `ERR_MODULE_NOT_FOUND`). */

@@ -9,7 +9,7 @@
 // Plain JavaScript, so that it loads as is from the sources and from dist/.
 import { parentPort, workerData } from "node:worker_threads"
 
-/** @type {{ dataDir: string, pgvector: boolean, sharedBuffersMb: number | undefined }} */
+/** @type {{ dataDir: string, pgvector: boolean, startParams: ReadonlyArray<string> }} */
 const options = workerData
 const port = /** @type {import("node:worker_threads").MessagePort} */ (parentPort)
 
@@ -18,11 +18,7 @@ const open = async () => {
   const extensions = options.pgvector ? { vector: (await import("@electric-sql/pglite-pgvector")).vector } : {}
   return PGlite.create(options.dataDir, {
     extensions,
-    ...(options.sharedBuffersMb === undefined
-      ? {}
-      : {
-        startParams: [...PGlite.defaultStartParams, "-c", `shared_buffers=${Math.max(1, Math.floor(options.sharedBuffersMb))}MB`]
-      })
+    ...(options.startParams.length === 0 ? {} : { startParams: [...PGlite.defaultStartParams, ...options.startParams] })
   })
 }
 
