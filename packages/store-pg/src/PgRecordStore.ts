@@ -132,19 +132,7 @@ export const makeBackend: Effect.Effect<RecordStore.RecordBackend, never, SqlCli
       const dataOf = (rows: ReadonlyArray<{ readonly data: unknown }>): ReadonlyArray<Row> =>
         rows.map((r) => r.data as Row)
 
-      /** True when another row holds one of the unique keys of `row` (null keys never do). */
-      const uniqueTaken = (row: Row): Fragment =>
-        spec.unique.length === 0
-          ? never
-          : sql.or(
-              spec.unique.map((key) =>
-                sql`EXISTS (SELECT 1 FROM ${t} o WHERE o.id <> ${row.id} AND ${sql.and(
-                  key.map((f) => sql`${sql.literal(`(o.data->>'${f}')`)} = (${JSON.stringify(row)}::jsonb->>${sql.literal(`'${f}'`)})`)
-                )})`
-              )
-            )
-
-      /** `uniqueTaken` for the rows of a relation `alias (id, data)`. */
+      /** True when another row holds one of the unique keys of the row `alias (id, data)` (null keys never do). */
       const uniqueTakenBy = (alias: string): Fragment =>
         spec.unique.length === 0
           ? never
@@ -172,6 +160,53 @@ export const makeBackend: Effect.Effect<RecordStore.RecordBackend, never, SqlCli
           )
         )
 
+      /** The rows of `ids` found, in the order of `ids`; with `lock`, locked (in id order) until the transaction ends. */
+      const selectMany = (ids: ReadonlyArray<string>, lock: boolean): Effect.Effect<ReadonlyArray<Row>, SqlError> =>
+        ids.length === 0
+          ? Effect.succeed([])
+          : Effect.map(
+              lock
+                ? sql<{ readonly data: unknown }>`SELECT data FROM ${t} WHERE id IN ${sql.in(ids)} ORDER BY id FOR UPDATE`
+                : sql<{ readonly data: unknown }>`SELECT data FROM ${t} WHERE id IN ${sql.in(ids)}`,
+              (rows) => {
+                const byId = new Map(dataOf(rows).map((r) => [r.id, r] as const))
+                return ids.flatMap((id) => {
+                  const row = byId.get(id)
+                  return row === undefined ? [] : [row]
+                })
+              }
+            )
+
+      /**
+       * Writes `rows` (distinct ids) in one statement, the new data as one JSON array, each row's
+       * unique keys checked against the other rows; a row not written fails the call: `NotFound`, or
+       * `Conflict` for a taken key. A concurrent writer racing past the check still meets the unique
+       * index (23505, also a Conflict).
+       */
+      const updateRows = (rows: ReadonlyArray<Row>): Effect.Effect<void, SqlError | StoreError> =>
+        Effect.flatMap(
+          sql<{ readonly id: string }>`UPDATE ${t} SET data = v.data
+            FROM (SELECT value->>'id' AS id, value AS data FROM jsonb_array_elements(${JSON.stringify(rows)}::jsonb)) v
+            WHERE ${t}.id = v.id AND NOT (${uniqueTakenBy("v")}) RETURNING ${t}.id`,
+          (updated) => {
+            if (updated.length === rows.length) return Effect.void
+            const written = new Set(updated.map((r) => r.id))
+            const missing = rows.filter((r) => !written.has(r.id))
+            return Effect.flatMap(
+              sql<{ readonly id: string }>`SELECT id FROM ${t} WHERE id IN ${sql.in(missing.map((r) => r.id))}`,
+              (found) => {
+                const present = new Set(found.map((r) => r.id))
+                const gone = missing.find((r) => !present.has(r.id))
+                return Effect.fail(
+                  gone !== undefined
+                    ? new StoreError({ reason: "NotFound", message: `${spec.name}: id ${gone.id} not found` })
+                    : keyTaken(missing[0]!)
+                )
+              }
+            )
+          }
+        )
+
       return {
         get: (id) =>
           run<Option.Option<Row>>("get")(
@@ -179,39 +214,14 @@ export const makeBackend: Effect.Effect<RecordStore.RecordBackend, never, SqlCli
               Option.fromNullable(dataOf(rows)[0])
             )
           ),
-        getMany: (ids) =>
-          run<ReadonlyArray<Row>>("getMany")(
-            ids.length === 0
-              ? Effect.succeed([])
-              : Effect.map(sql<{ readonly data: unknown }>`SELECT data FROM ${t} WHERE id IN ${sql.in(ids)}`, (rows) => {
-                  const byId = new Map(dataOf(rows).map((r) => [r.id, r] as const))
-                  return ids.flatMap((id) => {
-                    const row = byId.get(id)
-                    return row === undefined ? [] : [row]
-                  })
-                })
-          ),
+        getMany: (ids) => run<ReadonlyArray<Row>>("getMany")(selectMany(ids, false)),
         getForUpdate: (id) =>
           run<Option.Option<Row>>("getForUpdate")(
             Effect.map(sql<{ readonly data: unknown }>`SELECT data FROM ${t} WHERE id = ${id} FOR UPDATE`, (rows) =>
               Option.fromNullable(dataOf(rows)[0])
             )
           ),
-        getManyForUpdate: (ids) =>
-          run<ReadonlyArray<Row>>("getManyForUpdate")(
-            ids.length === 0
-              ? Effect.succeed([])
-              : Effect.map(
-                  sql<{ readonly data: unknown }>`SELECT data FROM ${t} WHERE id IN ${sql.in(ids)} ORDER BY id FOR UPDATE`,
-                  (rows) => {
-                    const byId = new Map(dataOf(rows).map((r) => [r.id, r] as const))
-                    return ids.flatMap((id) => {
-                      const row = byId.get(id)
-                      return row === undefined ? [] : [row]
-                    })
-                  }
-                )
-          ),
+        getManyForUpdate: (ids) => run<ReadonlyArray<Row>>("getManyForUpdate")(selectMany(ids, true)),
         // ON CONFLICT DO NOTHING covers the primary key and every unique index, and does not abort
         // the surrounding transaction, so a caller may catch the Conflict and go on (as in memory).
         insert: (row) =>
@@ -222,52 +232,9 @@ export const makeBackend: Effect.Effect<RecordStore.RecordBackend, never, SqlCli
               (inserted) => (inserted.length === 1 ? Effect.void : insertConflict(row))
             )
           ),
-        // The unique keys are checked in the statement for the same reason; a concurrent writer
-        // racing past the check still meets the unique index (23505, also a Conflict).
-        update: (row) =>
-          run<void>("update")(
-            Effect.flatMap(
-                sql<{ readonly id: string }>`UPDATE ${t} SET data = ${JSON.stringify(row)}::jsonb
-                  WHERE id = ${row.id} AND NOT (${uniqueTaken(row)}) RETURNING id`,
-                (updated) =>
-                  updated.length === 1
-                    ? Effect.void
-                    : Effect.flatMap(sql`SELECT 1 FROM ${t} WHERE id = ${row.id}`, (found) =>
-                        found.length === 0
-                          ? Effect.fail(new StoreError({ reason: "NotFound", message: `${spec.name}: id ${row.id} not found` }))
-                          : Effect.fail(keyTaken(row))
-                      )
-            )
-          ),
-        // One statement for every row: the new data as one JSON array, unique keys checked per row
-        // as `update` does.
-        updateMany: (rows) =>
-          run<void>("updateMany")(
-            rows.length === 0
-              ? Effect.void
-              : Effect.flatMap(
-                  sql<{ readonly id: string }>`UPDATE ${t} SET data = v.data
-                    FROM (SELECT value->>'id' AS id, value AS data FROM jsonb_array_elements(${JSON.stringify(rows)}::jsonb)) v
-                    WHERE ${t}.id = v.id AND NOT (${uniqueTakenBy("v")}) RETURNING ${t}.id`,
-                  (updated) => {
-                    if (updated.length === rows.length) return Effect.void
-                    const written = new Set(updated.map((r) => r.id))
-                    const missing = rows.filter((r) => !written.has(r.id))
-                    return Effect.flatMap(
-                      sql<{ readonly id: string }>`SELECT id FROM ${t} WHERE id IN ${sql.in(missing.map((r) => r.id))}`,
-                      (found) => {
-                        const present = new Set(found.map((r) => r.id))
-                        const gone = missing.find((r) => !present.has(r.id))
-                        return Effect.fail(
-                          gone !== undefined
-                            ? new StoreError({ reason: "NotFound", message: `${spec.name}: id ${gone.id} not found` })
-                            : keyTaken(missing[0]!)
-                        )
-                      }
-                    )
-                  }
-                )
-          ),
+        // The unique keys are checked in the statement for the same reason (`updateRows`).
+        update: (row) => run<void>("update")(updateRows([row])),
+        updateMany: (rows) => run<void>("updateMany")(rows.length === 0 ? Effect.void : updateRows(rows)),
         remove: (ids) =>
           run<number>("remove")(
             ids.length === 0

@@ -153,19 +153,29 @@ export const makeMemoryBackend: Effect.Effect<RecordBackend> = Effect.gen(functi
     const select = (query: Query): Array<Row> =>
       [...rows().values()].filter((r) => matches(r, query.where) && searchMatches(r, query.search))
 
+    /** The rows of `ids` found, in the order of `ids`. */
+    const found = (ids: ReadonlyArray<string>): Array<Row> =>
+      ids.flatMap((id) => {
+        const row = rows().get(id)
+        return row === undefined ? [] : [row]
+      })
+
+    /** `update` of one row inside a `write`. */
+    const replace = (record: (table: MemoryTable, id: string) => void, row: Row) => {
+      if (!rows().has(row.id)) {
+        throw new StoreError({ reason: "NotFound", message: `${spec.name}: id ${row.id} not found` })
+      }
+      t.checkUnique(row)
+      record(t, row.id)
+      t.put(row)
+    }
+
     return {
       get: (id) => Effect.sync(() => Option.fromNullable(rows().get(id))),
-      getMany: (ids) =>
-        Effect.sync(() => ids.flatMap((id) => {
-          const row = rows().get(id)
-          return row === undefined ? [] : [row]
-        })),
+      getMany: (ids) => Effect.sync(() => found(ids)),
       getForUpdate: (id) => Effect.sync(() => Option.fromNullable(rows().get(id))),
-      getManyForUpdate: (ids) =>
-        Effect.sync(() => ids.flatMap((id) => {
-          const row = rows().get(id)
-          return row === undefined ? [] : [row]
-        })),
+      // One writer at a time: nothing to lock.
+      getManyForUpdate: (ids) => Effect.sync(() => found(ids)),
       insert: (row) =>
         write((record) => {
           if (rows().has(row.id)) {
@@ -175,25 +185,10 @@ export const makeMemoryBackend: Effect.Effect<RecordBackend> = Effect.gen(functi
           record(t, row.id)
           t.put(row)
         }),
-      update: (row) =>
-        write((record) => {
-          if (!rows().has(row.id)) {
-            throw new StoreError({ reason: "NotFound", message: `${spec.name}: id ${row.id} not found` })
-          }
-          t.checkUnique(row)
-          record(t, row.id)
-          t.put(row)
-        }),
+      update: (row) => write((record) => replace(record, row)),
       updateMany: (many) =>
         write((record) => {
-          for (const row of many) {
-            if (!rows().has(row.id)) {
-              throw new StoreError({ reason: "NotFound", message: `${spec.name}: id ${row.id} not found` })
-            }
-            t.checkUnique(row)
-            record(t, row.id)
-            t.put(row)
-          }
+          for (const row of many) replace(record, row)
         }),
       remove: (ids) =>
         write((record) =>
