@@ -31,12 +31,12 @@
  * are in it) and, as "tree", the sum over it and its ancestors up to the spawned one (the tsx
  * launcher, a second node process). Medians of `--runs` runs; MiB = 2^20 bytes.
  */
-import { spawn, spawnSync } from "node:child_process"
+import { spawn } from "node:child_process"
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { cpus, loadavg, tmpdir, totalmem } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { type Call, client, freePort, spawnServer } from "./internal/seedHttp.js"
+import { buildStalePackages, type Call, client, freePort, spawnServer } from "./internal/seedHttp.js"
 
 const args = new Map<string, string>()
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ""), process.argv[i + 1] ?? "")
@@ -108,13 +108,11 @@ const startCommand = startScript.split(/\s+/).map((word, i) => (i === 0 && word 
 
 /**
  * `scripts/start.mjs` builds the packages first when a source is newer than its `dist/` (another
- * edit in the tree): that build is done before the spawn (`--version`), so that it is not timed.
+ * edit in the tree): that build is done before the spawn, so that it is not timed.
  */
 const buildIfStale = () => {
   const script = startCommand.findIndex((word) => word.endsWith("scripts/start.mjs"))
-  if (script < 0) return
-  const built = spawnSync(startCommand[0]!, [...startCommand.slice(1, script + 1), "--version"], { cwd: repo, stdio: ["ignore", "ignore", "inherit"] })
-  if (built.status !== 0) throw new Error(`${startCommand.slice(0, script + 1).join(" ")} --version failed`)
+  if (script >= 0) buildStalePackages(startCommand.slice(1, script))
 }
 
 const start = async (dataDir: string) => {

@@ -66,7 +66,7 @@ import * as Parsers from "@ragkit/parsers"
 import * as ParserThreads from "@ragkit/parsers/threads"
 import * as StorePglite from "@ragkit/store-pg/pglite"
 import { Effect, Exit, Layer, Option, Redacted, Scope } from "effect"
-import { type ChildProcess, spawn, spawnSync } from "node:child_process"
+import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -75,6 +75,7 @@ import * as v8 from "node:v8"
 import * as vm from "node:vm"
 import * as zlib from "node:zlib"
 import { newBenchCaller } from "./internal/caller.js"
+import { buildStalePackages } from "./internal/seedHttp.js"
 
 // ---------------------------------------------------------------------------------------------
 // Options.
@@ -905,8 +906,7 @@ let builtChecked = false
 /** Builds the packages whose dist/ is older than their sources (once per bench run). */
 const buildIfStale = () => {
   if (builtChecked || WORKER_FROM !== "built") return
-  const built = spawnSync(process.execPath, [path.resolve(here, "../scripts/start.mjs"), "--version"], { stdio: ["ignore", "ignore", "inherit"] })
-  if (built.status !== 0) throw new Error("scripts/start.mjs --version (the build of stale packages) failed")
+  buildStalePackages()
   builtChecked = true
 }
 /** Clock ticks per second of /proc/<pid>/stat (USER_HZ: 100 on Linux x86). */

@@ -1,5 +1,6 @@
 /** What the benchmarks that start the real server share: a free port, and a client of the seed API. */
-import { type ChildProcess, spawn } from "node:child_process"
+import { type ChildProcess, spawn, spawnSync } from "node:child_process"
+import { fileURLToPath } from "node:url"
 
 export { freePort } from "@ragkit/fixtures/net"
 
@@ -57,4 +58,15 @@ export const spawnServer = async (options: {
     await new Promise((r) => setTimeout(r, options.pollMs))
   }
   return { child, output, url, listeningS: (performance.now() - spawned) / 1000 }
+}
+
+/**
+ * Builds the packages whose `dist/` is older than their sources, as `pnpm start` would on its
+ * start (`scripts/start.mjs --version`), so that a timed spawn of the built server or worker does
+ * not include the build. `nodeArgs`: node flags to run it with (e.g. the start script's).
+ */
+export const buildStalePackages = (nodeArgs: ReadonlyArray<string> = []): void => {
+  const script = fileURLToPath(new URL("../../scripts/start.mjs", import.meta.url))
+  const built = spawnSync(process.execPath, [...nodeArgs, script, "--version"], { stdio: ["ignore", "ignore", "inherit"] })
+  if (built.status !== 0) throw new Error("scripts/start.mjs --version (the build of stale packages) failed")
 }
