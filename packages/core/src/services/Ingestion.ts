@@ -83,21 +83,39 @@ export interface IngestionOptions {
   readonly enrichmentConcurrency?: number
   /** Texts per embedding call. Default 32. */
   readonly embedBatchSize?: number
-  /** Chunks per index write. Default 256. */
+  /**
+   * Chunks per index write. A document with at most this many chunks writes them with its end: the
+   * chunks of every such document ending together go in one index write, before their one
+   * transaction of ends. Default 256.
+   */
   readonly upsertBatchSize?: number
   /**
-   * Documents a `run` loop may leave writing their chunks and ending (index commit, `DONE`) while it
-   * takes the next one, over all loops. Their index writes then share commits (the index groups
-   * upserts that arrive while a commit is in flight), and parsing never waits for a commit.
-   * Default 16; 0: each loop waits for its document to end.
+   * Documents a `run` loop may leave writing their chunks and ending (index write, `DONE`) while it
+   * takes the next one, over all loops, and so the most documents sharing one index write and one
+   * transaction of ends. Parsing never waits for a commit. Default 64; 0: each loop waits for its
+   * document to end.
    */
   readonly pipeline?: number
   /**
    * With `pipeline`, tasks a loop claims at once while its documents are quick (each taken in well
    * under a second); their leases are renewed until they start, and a stopping worker puts the
-   * ones it did not start back at once. Default 8.
+   * ones it did not start back at once. Default 32.
    */
   readonly claimBatch?: number
+  /**
+   * With `pipeline`, the documents of a claim at most this size (bytes) are taken at once (their
+   * blob reads, parses and embeddings overlap) rather than one after the other: for many small
+   * documents the wait of each, not the work, sets the pace. Default 64 KiB.
+   */
+  readonly smallDocumentBytes?: number
+  /**
+   * How long the end of a document waits for others in hand to share its index write and its
+   * transaction (unless `upsertBatchSize` × 4 chunks or half the `pipeline` are waiting, or every
+   * document in hand is): each commit costs the
+   * index tens of milliseconds whatever its size, so many small documents must not commit one by
+   * one. Default 50 ms; 0: none (ends still group while a commit is in flight).
+   */
+  readonly endLingerMs?: number
   /** Weight of the title's vector mixed into each chunk's vector (RAGFlow's 0.1). */
   readonly titleWeight?: number
   /** While embedding, a progress line at most this often (and one when done). Default 1000 ms. */
@@ -244,8 +262,10 @@ export const make = (options: IngestionOptions = {}) =>
     const enrichmentConcurrency = Math.max(1, options.enrichmentConcurrency ?? 4)
     const embedBatchSize = Math.max(1, options.embedBatchSize ?? 32)
     const upsertBatchSize = Math.max(1, options.upsertBatchSize ?? 256)
-    const pipeline = Math.max(0, options.pipeline ?? 16)
-    const claimBatch = Math.max(1, options.claimBatch ?? 8)
+    const pipeline = Math.max(0, options.pipeline ?? 64)
+    const claimBatch = Math.max(1, options.claimBatch ?? 32)
+    const smallDocumentBytes = Math.max(0, options.smallDocumentBytes ?? 64 * 1024)
+    const endLingerMs = Math.max(0, options.endLingerMs ?? 50)
     /** A document taken in less than this (parsed, chunked, embedded) lets its loop claim `claimBatch` tasks at once. */
     const quickMs = Math.min(1_000, leaseMs / (4 * claimBatch))
     const titleWeight = options.titleWeight ?? DefaultTitleWeight
@@ -443,11 +463,13 @@ export const make = (options: IngestionOptions = {}) =>
         // What is left is writing: the loop may take its next document meanwhile.
         pending.writing = true
         yield* release
-        // The previous runs' chunks were dropped when this run was queued: only this run's are written.
+        // The previous runs' chunks were dropped when this run was queued: only this run's are
+        // written. A few go with the run's end (one index write for the runs ending together).
+        const withEnd = chunks.length <= upsertBatchSize
         for (let start = 0; start < chunks.length; start += upsertBatchSize) {
           const batch = chunks.slice(start, start + upsertBatchSize)
           for (const c of batch) written.chunks.push(c.id)
-          yield* Effect.uninterruptible(index.upsert(batch))
+          if (!withEnd) yield* Effect.uninterruptible(index.upsert(batch))
         }
         const tokens = chunks.reduce((sum, c) => sum + c.token_num, 0)
         const durationMs = (yield* Clock.currentTimeMillis) - started
@@ -463,51 +485,126 @@ export const make = (options: IngestionOptions = {}) =>
             tokens,
             durationMs,
             embedder: { model: embedder.modelId, dimensions: embedder.dimensions }
-          }, pending)
+          }, pending, withEnd ? chunks : [])
         )
       })
 
-    /** Runs waiting to end `DONE` in the next `doneMany`. */
-    const ending: Array<{
+    type EndError = StoreError | ChunkIndexError | DocumentRuns.RunEnded | LeaseLost
+    /** A run waiting to end `DONE` in the next batch of ends, with the chunks it writes then. */
+    interface Ending {
       readonly end: DocumentRuns.FinishedRun
-      readonly result: Deferred.Deferred<void, StoreError | DocumentRuns.RunEnded | LeaseLost>
-    }> = []
+      readonly chunks: ReadonlyArray<Chunk>
+      readonly at: number
+      readonly result: Deferred.Deferred<void, EndError>
+    }
+    /** Runs waiting to end in the next batch. */
+    const ending: Array<Ending> = []
+    /** Chunks of the runs in `ending`. */
+    let endingChunks = 0
+    /** Completed when the runs waiting make a full batch (no need to wait `endLingerMs` more). */
+    let batchFull: Deferred.Deferred<void> | undefined
     const endPermit = Effect.unsafeMakeSemaphore(1)
+    const endBatchChunks = upsertBatchSize * 4
+    const endBatchRuns = Math.max(1, Math.floor(pipeline / 2))
+    /** Full: enough chunks or runs, or no other document in hand that could still join. */
+    const isBatchFull = () =>
+      endingChunks >= endBatchChunks || ending.length >= endBatchRuns || ending.length >= tally.inFlight
+    /** Ends the linger of the batch forming once it is full. */
+    const checkBatch = Effect.suspend(() =>
+      batchFull !== undefined && isBatchFull() ? Deferred.succeed(batchFull, undefined) : Effect.void
+    )
+
+    /** Waits (the end permit held) until the runs waiting make a full batch, or the first has waited `endLingerMs`. */
+    const lingerForBatch = Effect.gen(function* () {
+      const first = ending[0]
+      if (endLingerMs === 0 || first === undefined || isBatchFull()) return
+      const left = first.at + endLingerMs - (yield* Clock.currentTimeMillis)
+      if (left <= 0) return
+      const full = batchFull = yield* Deferred.make<void>()
+      yield* Effect.raceFirst(Deferred.await(full), Effect.sleep(Duration.millis(left))).pipe(
+        Effect.ensuring(Effect.sync(() => void (batchFull = undefined)))
+      )
+    })
 
     /**
-     * Group commit of the runs' ends: the run joins the next `doneMany` (every run that ended while
-     * the one before was written goes in one transaction), with its noted progress (its lock held, so
-     * that no flush writes the same lines).
+     * Writes a batch of ends: the chunks of each knowledge base in one index write, then the runs
+     * whose chunks were written end `DONE` in one `doneMany`; a run whose write failed fails with it.
      */
-    const endRun = (task: Task, run: DocumentRuns.RunKey, result: DocumentRuns.RunResult, pending: DocumentRuns.PendingProgress) =>
+    const endBatch = (batch: ReadonlyArray<Ending>) =>
+      Effect.gen(function* () {
+        const byKb = new Map<KnowledgeBaseId, Array<Chunk>>()
+        for (const e of batch) {
+          for (const chunk of e.chunks) {
+            const list = byKb.get(chunk.kb_id)
+            if (list === undefined) byKb.set(chunk.kb_id, [chunk])
+            else list.push(chunk)
+          }
+        }
+        const failed = new Map<KnowledgeBaseId, Exit.Exit<void, ChunkIndexError>>()
+        yield* Effect.forEach(byKb, ([kbId, chunks]) =>
+          Effect.flatMap(Effect.exit(index.upsert(chunks)), (exit) =>
+            Effect.sync(() => void (Exit.isFailure(exit) && failed.set(kbId, exit)))), { concurrency: "unbounded", discard: true })
+        const failure = (e: Ending) => {
+          const kbId = e.chunks[0]?.kb_id
+          return kbId === undefined ? undefined : failed.get(kbId)
+        }
+        yield* Effect.forEach(batch, (e) => {
+          const exit = failure(e)
+          return exit === undefined ? Effect.void : Deferred.done(e.result, exit)
+        }, { discard: true })
+        const written = batch.filter((e) => failure(e) === undefined)
+        if (written.length === 0) return
+        const exit = yield* Effect.exit(runs.doneMany(written.map((e) => e.end), workerId))
+        yield* Effect.forEach(written, (e, i) =>
+          Deferred.done(
+            e.result,
+            Exit.isFailure(exit) ? exit : Either.match(exit.value[i]!, { onLeft: Exit.fail, onRight: () => Exit.void })
+          ), { discard: true })
+      })
+
+    /**
+     * Group commit of the runs' ends: the run joins the next batch (every run that ended while the
+     * one before was written, or within `endLingerMs` of the first: one index write, one
+     * transaction), with its noted progress (its lock held, so that no flush writes the same lines).
+     */
+    const endRun = (
+      task: Task,
+      run: DocumentRuns.RunKey,
+      result: DocumentRuns.RunResult,
+      pending: DocumentRuns.PendingProgress,
+      chunks: ReadonlyArray<Chunk>
+    ) =>
       pending.lock.withPermits(1)(
         Effect.gen(function* () {
           const noted = pending.lines.slice()
-          const entry = {
+          const entry: Ending = {
             end: { run, result, noted, task: task.id },
-            result: yield* Deferred.make<void, StoreError | DocumentRuns.RunEnded | LeaseLost>()
+            chunks,
+            at: yield* Clock.currentTimeMillis,
+            result: yield* Deferred.make<void, EndError>()
           }
           ending.push(entry)
+          endingChunks += chunks.length
+          yield* checkBatch
           yield* endPermit.withPermits(1)(
-            Effect.uninterruptible(
-              Effect.suspend(() => {
-                const batch = ending.splice(0)
-                if (batch.length === 0) return Effect.void
-                return Effect.flatMap(Effect.exit(runs.doneMany(batch.map((e) => e.end), workerId)), (exit) =>
-                  Effect.forEach(batch, (e, i) =>
-                    Deferred.done(
-                      e.result,
-                      Exit.isFailure(exit) ? exit : Either.match(exit.value[i]!, { onLeft: Exit.fail, onRight: () => Exit.void })
-                    ), { discard: true })
-                )
-              })
+            Effect.zipRight(
+              lingerForBatch,
+              Effect.uninterruptible(
+                Effect.suspend(() => {
+                  const batch = ending.splice(0)
+                  endingChunks = 0
+                  return batch.length === 0 ? Effect.void : endBatch(batch)
+                })
+              )
             )
           ).pipe(
             // Interrupted while waiting: withdrawn, unless a batch took it.
             Effect.onInterrupt(() =>
               Effect.sync(() => {
                 const at = ending.indexOf(entry)
-                if (at >= 0) ending.splice(at, 1)
+                if (at < 0) return
+                ending.splice(at, 1)
+                endingChunks -= chunks.length
               })
             )
           )
@@ -641,10 +738,13 @@ export const make = (options: IngestionOptions = {}) =>
               )
             )
           ),
-          Effect.sync(() => {
-            tally.inFlight--
-            tally.processed++
-          })
+          Effect.zipRight(
+            Effect.sync(() => {
+              tally.inFlight--
+              tally.processed++
+            }),
+            checkBatch
+          )
         )
       }).pipe(
         Effect.withSpan("Ingestion.document", { attributes: { task: task.id, doc: task.key } }),
@@ -706,6 +806,24 @@ export const make = (options: IngestionOptions = {}) =>
 
     /** Permits for the documents `run`'s loops left writing (`pipeline`). */
     const writing = Effect.unsafeMakeSemaphore(Math.max(1, pipeline))
+    /** Permits of `writing` not taken (the semaphore does not tell). */
+    let writingFree = Math.max(1, pipeline)
+    const takeWriting = (n: number) => Effect.tap(writing.take(n), () => void (writingFree -= n))
+    const releaseWriting = (n: number) => Effect.zipRight(Effect.sync(() => void (writingFree += n)), writing.release(n))
+
+    /**
+     * The small documents at the head of a loop's claim (known, at most `smallDocumentBytes`), as
+     * many as there are free permits for besides the one the loop holds: taken at once.
+     */
+    const smallAtHead = (held: Held) => {
+      let n = 0
+      while (n < held.tasks.length && n <= writingFree) {
+        const doc = held.known.get(held.tasks[n]!.id)?.doc
+        if (doc === undefined || Option.isNone(doc) || doc.value.size > smallDocumentBytes) break
+        n++
+      }
+      return n
+    }
 
     /**
      * Works on a task in a fiber of `scope`, holding a permit of `writing` (taken by the caller)
@@ -715,7 +833,7 @@ export const make = (options: IngestionOptions = {}) =>
       Effect.gen(function* () {
         const released = yield* Deferred.make<void>()
         const release = Effect.asVoid(Deferred.succeed(released, undefined))
-        yield* Effect.forkIn(Effect.ensuring(handle(task, release, known), Effect.zipRight(release, writing.release(1))), scope)
+        yield* Effect.forkIn(Effect.ensuring(handle(task, release, known), Effect.zipRight(release, releaseWriting(1))), scope)
         yield* Deferred.await(released)
       })
 
@@ -723,13 +841,13 @@ export const make = (options: IngestionOptions = {}) =>
     const stepOf = (scope: Scope.Scope, held: Held) =>
       pipeline === 0
         ? Effect.flatMap(claim(1), (tasks) => Effect.as(Effect.forEach(tasks, (task) => handle(task), { discard: true }), tasks.length))
-        : Effect.flatMap(writing.take(1), () =>
+        : Effect.flatMap(takeWriting(1), () =>
             Effect.gen(function* () {
               // Stopped while waiting for a permit: take nothing more.
-              if (tally.stopping) return yield* Effect.as(writing.release(1), 0)
+              if (tally.stopping) return yield* Effect.as(releaseWriting(1), 0)
               if (held.tasks.length === 0) {
                 // Quick documents: several tasks per claim (their leases renewed until they start).
-                const tasks = yield* Effect.onError(claim(held.quick ? claimBatch : 1), () => writing.release(1))
+                const tasks = yield* Effect.onError(claim(held.quick ? claimBatch : 1), () => releaseWriting(1))
                 held.tasks.push(...tasks)
                 if (tasks.length > 1) for (const [id, known] of yield* readAhead(tasks)) held.known.set(id, known)
                 if (held.tasks.length > 1 && !held.renewing) {
@@ -737,14 +855,19 @@ export const make = (options: IngestionOptions = {}) =>
                   yield* Effect.forkIn(renewHeld(held), scope)
                 }
               }
-              const task = held.tasks.shift()
-              if (task === undefined) return yield* Effect.as(writing.release(1), 0)
-              const known = held.known.get(task.id)
-              held.known.delete(task.id)
+              if (held.tasks.length === 0) return yield* Effect.as(releaseWriting(1), 0)
+              // Small documents go together (a permit each), others one at a time.
+              const n = Math.max(1, smallAtHead(held))
+              if (n > 1) yield* takeWriting(n - 1)
+              const tasks = held.tasks.splice(0, n)
               const started = yield* Clock.currentTimeMillis
-              yield* handOff(scope)(task, known)
+              yield* Effect.forEach(tasks, (task) => {
+                const known = held.known.get(task.id)
+                held.known.delete(task.id)
+                return handOff(scope)(task, known)
+              }, { concurrency: "unbounded", discard: true })
               held.quick = (yield* Clock.currentTimeMillis) - started < quickMs
-              return 1
+              return n
             })
           )
 
