@@ -15,34 +15,68 @@ export interface HashEmbedderOptions {
   readonly modelId?: string
 }
 
-/** FNV-1a, 32 bits, over the UTF-16 code units. */
-const fnv1a = (text: string): number => {
-  let hash = 0x811c9dc5
-  for (let i = 0; i < text.length; i++) {
-    hash ^= text.charCodeAt(i)
-    hash = Math.imul(hash, 0x01000193)
-  }
-  return hash >>> 0
+const FNV_OFFSET = 0x811c9dc5
+const FNV_PRIME = 0x01000193
+
+/** FNV-1a, 32 bits, over the UTF-16 code units of `text`, continuing from `hash`. */
+const fnv1a = (text: string, hash = FNV_OFFSET): number => {
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), FNV_PRIME)
+  return hash
 }
 
 const WORD_WEIGHT = 1
 const TRIGRAM_WEIGHT = 0.5
+const WORD_PREFIX = fnv1a("w:")
+const TRIGRAM_PREFIX = fnv1a("t:")
+const HASH = "#".charCodeAt(0)
+const WORDS = /[\p{L}\p{M}\p{N}]+/gu
 
-/** The hashed vector of one text (all zeros for a text with no word). */
+/**
+ * The hashed vector of one text (all zeros for a text with no word): each lower-cased word hashed
+ * as `w:<word>`, and each trigram of code points of `#<word>#` as `t:<trigram>`. Hashes are computed
+ * over the code units without building those strings.
+ */
 export const embed = (text: string, dimensions: number): Vector => {
   const vector = new Array<number>(dimensions).fill(0)
-  const add = (feature: string, weight: number) => {
-    const hash = fnv1a(feature)
-    const sign = (hash & 0x80000000) === 0 ? 1 : -1
-    vector[hash % dimensions]! += sign * weight
+  const add = (hash: number, weight: number) => {
+    const unsigned = hash >>> 0
+    vector[unsigned % dimensions]! += (unsigned & 0x80000000) === 0 ? weight : -weight
   }
-  const words = text.toLowerCase().split(/[^\p{L}\p{M}\p{N}]+/u).filter((w) => w.length > 0)
-  for (const word of words) {
-    add(`w:${word}`, WORD_WEIGHT)
-    const padded = Array.from(`#${word}#`)
-    for (let i = 0; i + 3 <= padded.length; i++) add(`t:${padded.slice(i, i + 3).join("")}`, TRIGRAM_WEIGHT)
+  // The padded word's code points, each as its UTF-16 code units (one, or a surrogate pair).
+  const units: Array<number> = []
+  const starts: Array<number> = []
+  for (const match of text.toLowerCase().matchAll(WORDS)) {
+    const word = match[0]
+    add(fnv1a(word, WORD_PREFIX), WORD_WEIGHT)
+    units.length = 0
+    starts.length = 0
+    starts.push(0)
+    units.push(HASH)
+    for (let i = 0; i < word.length; i++) {
+      const unit = word.charCodeAt(i)
+      starts.push(units.length)
+      units.push(unit)
+      // A surrogate pair is one code point.
+      if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < word.length) {
+        const next = word.charCodeAt(i + 1)
+        if (next >= 0xdc00 && next <= 0xdfff) {
+          units.push(next)
+          i++
+        }
+      }
+    }
+    starts.push(units.length)
+    units.push(HASH)
+    starts.push(units.length)
+    for (let c = 0; c + 3 < starts.length; c++) {
+      let hash = TRIGRAM_PREFIX
+      for (let u = starts[c]!; u < starts[c + 3]!; u++) hash = Math.imul(hash ^ units[u]!, FNV_PRIME)
+      add(hash, TRIGRAM_WEIGHT)
+    }
   }
-  const norm = Math.sqrt(vector.reduce((sum, x) => sum + x * x, 0))
+  let sum = 0
+  for (const x of vector) sum += x * x
+  const norm = Math.sqrt(sum)
   return norm === 0 ? vector : vector.map((x) => x / norm)
 }
 
