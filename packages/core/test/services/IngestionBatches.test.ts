@@ -4,7 +4,7 @@
  * milliseconds whatever its size). The index here is the memory index, observed (not replaced) to
  * count its writes.
  */
-import { describe, expect, it, layer } from "@effect/vitest"
+import { describe, expect, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import * as ChunkIndex from "../../src/ports/ChunkIndex.js"
 import * as Rag from "../../src/Rag.js"
