@@ -517,10 +517,16 @@ export const make = (options: IngestionOptions = {}) =>
     /** Waits (the end permit held) until the runs waiting make a full batch, or the first has waited `endLingerMs`. */
     const lingerForBatch = Effect.gen(function* () {
       const first = ending[0]
-      if (endLingerMs === 0 || first === undefined || isBatchFull()) return
+      if (endLingerMs === 0 || first === undefined) return
       const left = first.at + endLingerMs - (yield* Clock.currentTimeMillis)
-      if (left <= 0) return
-      const full = batchFull = yield* Deferred.make<void>()
+      const full = yield* Deferred.make<void>()
+      // Checked once the signal is in place (other fibers may have run since): every change after
+      // this sees it.
+      batchFull = full
+      if (left <= 0 || isBatchFull()) {
+        batchFull = undefined
+        return
+      }
       yield* Effect.raceFirst(Deferred.await(full), Effect.sleep(Duration.millis(left))).pipe(
         Effect.ensuring(Effect.sync(() => void (batchFull = undefined)))
       )
@@ -587,16 +593,18 @@ export const make = (options: IngestionOptions = {}) =>
           endingChunks += chunks.length
           yield* checkBatch
           yield* endPermit.withPermits(1)(
-            Effect.zipRight(
-              lingerForBatch,
-              Effect.uninterruptible(
-                Effect.suspend(() => {
-                  const batch = ending.splice(0)
-                  endingChunks = 0
-                  return batch.length === 0 ? Effect.void : endBatch(batch)
-                })
-              )
-            )
+            // Written by an earlier holder: nothing to wait for (the batch forming is the next holder's).
+            Effect.flatMap(Deferred.isDone(entry.result), (written) =>
+              written ? Effect.void : Effect.zipRight(
+                lingerForBatch,
+                Effect.uninterruptible(
+                  Effect.suspend(() => {
+                    const batch = ending.splice(0)
+                    endingChunks = 0
+                    return batch.length === 0 ? Effect.void : endBatch(batch)
+                  })
+                )
+              ))
           ).pipe(
             // Interrupted while waiting: withdrawn, unless a batch took it.
             Effect.onInterrupt(() =>
