@@ -592,8 +592,8 @@ export const make = (options: IngestionOptions = {}) =>
           ending.push(entry)
           endingChunks += chunks.length
           yield* checkBatch
-          yield* endPermit.withPermits(1)(
-            // Written by an earlier holder: nothing to wait for (the batch forming is the next holder's).
+          const holdAndWrite = endPermit.withPermits(1)(
+            // Written by an earlier holder meanwhile: nothing left to do (the batch forming is the next holder's).
             Effect.flatMap(Deferred.isDone(entry.result), (written) =>
               written ? Effect.void : Effect.zipRight(
                 lingerForBatch,
@@ -616,6 +616,9 @@ export const make = (options: IngestionOptions = {}) =>
               })
             )
           )
+          // A run written by another holder stops waiting for the permit at once: waiting, it would
+          // count as a document in hand that may still join the batch a holder lingers for.
+          yield* Effect.raceFirst(Effect.exit(Deferred.await(entry.result)), holdAndWrite)
           yield* Deferred.await(entry.result)
           pending.lines.splice(0, noted.length)
           pending.progress = undefined
