@@ -499,8 +499,6 @@ export const make = (options: IngestionOptions = {}) =>
     }
     /** Runs waiting to end in the next batch. */
     const ending: Array<Ending> = []
-    /** Chunks of the runs in `ending`. */
-    let endingChunks = 0
     /** Completed when the runs waiting make a full batch (no need to wait `endLingerMs` more). */
     let batchFull: Deferred.Deferred<void> | undefined
     const endPermit = Effect.unsafeMakeSemaphore(1)
@@ -508,7 +506,8 @@ export const make = (options: IngestionOptions = {}) =>
     const endBatchRuns = Math.max(1, Math.floor(pipeline / 2))
     /** Full: enough chunks or runs, or no other document in hand that could still join. */
     const isBatchFull = () =>
-      endingChunks >= endBatchChunks || ending.length >= endBatchRuns || ending.length >= tally.inFlight
+      ending.length >= endBatchRuns || ending.length >= tally.inFlight ||
+      ending.reduce((n, e) => n + e.chunks.length, 0) >= endBatchChunks
     /** Ends the linger of the batch forming once it is full. */
     const checkBatch = Effect.suspend(() =>
       batchFull !== undefined && isBatchFull() ? Deferred.succeed(batchFull, undefined) : Effect.void
@@ -590,7 +589,6 @@ export const make = (options: IngestionOptions = {}) =>
             result: yield* Deferred.make<void, EndError>()
           }
           ending.push(entry)
-          endingChunks += chunks.length
           yield* checkBatch
           const holdAndWrite = endPermit.withPermits(1)(
             // Written by an earlier holder meanwhile: nothing left to do (the batch forming is the next holder's).
@@ -600,7 +598,6 @@ export const make = (options: IngestionOptions = {}) =>
                 Effect.uninterruptible(
                   Effect.suspend(() => {
                     const batch = ending.splice(0)
-                    endingChunks = 0
                     return batch.length === 0 ? Effect.void : endBatch(batch)
                   })
                 )
@@ -610,9 +607,7 @@ export const make = (options: IngestionOptions = {}) =>
             Effect.onInterrupt(() =>
               Effect.sync(() => {
                 const at = ending.indexOf(entry)
-                if (at < 0) return
-                ending.splice(at, 1)
-                endingChunks -= chunks.length
+                if (at >= 0) ending.splice(at, 1)
               })
             )
           )
