@@ -11,7 +11,7 @@
  * Prints, per setting, the median over `--runs` of the CPU milliseconds per document and the wall
  * time. This is why the worker writes many small documents' chunks in one upsert (`endLingerMs`).
  */
-import { Chunk, ChunkId, ChunkIndex, DocumentId, KnowledgeBaseId, randomHex32, TenantId } from "@ragkit/core"
+import { ChunkIndex } from "@ragkit/core"
 import { LanceChunkIndex } from "@ragkit/store-lancedb"
 import { Effect } from "effect"
 import { spawnSync } from "node:child_process"
@@ -19,6 +19,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { cpus, loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { syntheticChunks } from "./internal/syntheticChunks.js"
 
 const args = new Map<string, string>()
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ""), process.argv[i + 1] ?? "")
@@ -28,28 +29,20 @@ const runs = Number(args.get("runs") ?? 1)
 const perList = (args.get("per") ?? "1,4,16,64,256").split(",").map(Number)
 
 const child = async (per: number) => {
-  let seed = 7
-  const rand = () => ((seed = (seed * 16807) % 2147483647) - 1) / 2147483646
-  const vocabulary = Array.from({ length: 6000 }, (_, i) => `w${i.toString(36)}`)
-  const phrase = (n: number) => Array.from({ length: n }, () => vocabulary[Math.floor(rand() ** 2 * vocabulary.length)]).join(" ")
+  const synthetic = syntheticChunks()
   const dir = mkdtempSync(join(tmpdir(), "ragkit-lance-commits-"))
-  const tenant = TenantId.make(randomHex32())
-  const kb = KnowledgeBaseId.make(randomHex32())
   const upserts = Array.from({ length: Math.ceil(docs / per) }, (_, u) => u)
   const cpu = process.cpuUsage()
   const started = performance.now()
   const load = Effect.gen(function*() {
     const index = yield* ChunkIndex.ChunkIndex
     yield* Effect.forEach(upserts, (u) =>
-      index.upsert(Array.from({ length: Math.min(per, docs - u * per) }, (_, i) => {
-        const content = phrase(200 + Math.floor(rand() * 60))
-        return new Chunk({
-          id: ChunkId.make(randomHex32()), tenant_id: tenant, kb_id: kb, doc_id: DocumentId.make(randomHex32()),
-          docnm_kwd: `doc${u}-${i}.txt`, content, content_ltks: content, content_sm_ltks: content, title_tks: `doc ${u}`,
-          important_keywords: [], questions: [], available: true, token_num: 300, page_num: [], positions: [], index: 0,
-          metadata: {}, create_time: 1_700_000_000_000, vector: Array.from({ length: 8 }, () => rand() - 0.5)
+      index.upsert(Array.from({ length: Math.min(per, docs - u * per) }, (_, i) =>
+        synthetic.chunk({
+          doc: synthetic.newDoc(), name: `doc${u}-${i}.txt`, title: `doc ${u}`, index: 0, words: 200 + Math.floor(synthetic.rand() * 60),
+          dimensions: 8, tokens: 300, pages: []
         })
-      })), { concurrency, discard: true })
+      )), { concurrency, discard: true })
   })
   // Closing the layer waits for the maintenance the load left due.
   await Effect.runPromise(load.pipe(Effect.provide(LanceChunkIndex.layer({ uri: dir }))))

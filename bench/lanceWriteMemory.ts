@@ -10,7 +10,7 @@
  * mappings of 1 MiB or more (glibc's malloc arenas, LanceDB's allocations) from /proc/self/smaps,
  * and the load's wall time; medians of `--runs`. MiB = 2^20 bytes. Linux only (/proc).
  */
-import { Chunk, ChunkId, ChunkIndex, DocumentId, KnowledgeBaseId, randomHex32, TenantId } from "@ragkit/core"
+import { ChunkIndex } from "@ragkit/core"
 import { Effect } from "effect"
 import { spawnSync } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
@@ -18,6 +18,7 @@ import { cpus, loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { LanceChunkIndex } from "@ragkit/store-lancedb"
+import { syntheticChunks } from "./internal/syntheticChunks.js"
 
 const args = new Map<string, string>()
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ""), process.argv[i + 1] ?? "")
@@ -55,29 +56,21 @@ const smapsRss = () => {
 }
 
 const child = async (setting: string) => {
-  let seed = 7
-  const rand = () => ((seed = (seed * 16807) % 2147483647) - 1) / 2147483646
-  const vocabulary = Array.from({ length: 6000 }, (_, i) => `w${i.toString(36)}`)
-  const phrase = (n: number) => Array.from({ length: n }, () => vocabulary[Math.floor(rand() ** 2 * vocabulary.length)]).join(" ")
+  const synthetic = syntheticChunks()
   const dir = mkdtempSync(join(tmpdir(), "ragkit-lance-write-memory-"))
-  const tenant = TenantId.make(randomHex32())
-  const kb = KnowledgeBaseId.make(randomHex32())
+  const kb = synthetic.kb
   const started = performance.now()
   const load = Effect.gen(function*() {
     const index = yield* ChunkIndex.ChunkIndex
     yield* Effect.forEach(Array.from({ length: docs }, (_, d) => d), (d) =>
       Effect.gen(function*() {
-        const doc = DocumentId.make(randomHex32())
+        const doc = synthetic.newDoc()
         yield* index.countByDocument(kb, doc)
-        const chunks = Array.from({ length: perDoc }, (_, i) => {
-          const content = phrase(80 + Math.floor(rand() * 60))
-          return new Chunk({
-            id: ChunkId.make(randomHex32()), tenant_id: tenant, kb_id: kb, doc_id: doc, docnm_kwd: `doc${d}.pdf`,
-            content, content_ltks: content, content_sm_ltks: content, title_tks: `doc ${d}`, important_keywords: [],
-            questions: [], available: true, token_num: 110, page_num: [1], positions: [], index: i, metadata: {},
-            create_time: 1_700_000_000_000, vector: Array.from({ length: 100 }, () => rand() - 0.5)
-          })
-        })
+        const chunks = Array.from({ length: perDoc }, (_, i) =>
+          synthetic.chunk({
+            doc, name: `doc${d}.pdf`, title: `doc ${d}`, index: i, words: 80 + Math.floor(synthetic.rand() * 60),
+            dimensions: 100, tokens: 110, pages: [1]
+          }))
         for (let s = 0; s < chunks.length; s += 256) yield* index.upsert(chunks.slice(s, s + 256))
       }), { concurrency: 2, discard: true })
   })
