@@ -2,6 +2,7 @@ import { describe, expect, it, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { get_encoding } from "tiktoken"
 import { porterStem } from "../src/text/internal/porter.js"
+import * as Rag from "../src/text/internal/ragTokenizer.js"
 import { cachedTokenCounter } from "../src/text/internal/tokenCount.js"
 import * as Tokenizer from "../src/text/Tokenizer.js"
 
@@ -195,6 +196,33 @@ layer(Tokenizer.layer)("Tokenizer", (it) => {
         if (token !== "a") expect(chunk).toContain(token)
       }
     }))
+})
+
+describe("fineTokenize", () => {
+  it("reads tokens in place exactly as splitting them on white space does", () => {
+    // A segmenter with the contract's shape: search-mode words are the 2-character windows.
+    const segmenter: Rag.Segmenter = {
+      cut: (text) => [text],
+      cutForSearch: (text) => Array.from({ length: text.length - 1 }, (_, i) => text.slice(i, i + 2))
+    }
+    const stem = Rag.cachedStemmer(porterStem, 1_000)
+    const alphabet = ["a", "b", "s", "ing", "1", "2", "中", "华", "人", " ", " ", " ", "  ", "\t", "\n", "\u00a0", "\u3000", "_"]
+    let seed = 11
+    const rand = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0
+      return seed % n
+    }
+    let same = 0
+    for (let round = 0; round < 5_000; round++) {
+      const text = Array.from({ length: rand(12) }, () => alphabet[rand(alphabet.length)]).join("")
+      const fine = Rag.fineTokenize(segmenter, stem, text)
+      expect(fine).toBe(Rag.fineTokenizeBySplit(segmenter, stem, text))
+      if (fine === text) same++
+    }
+    // Both paths ran: inputs left as they are, and inputs split or re-spaced.
+    expect(same).toBeGreaterThan(200)
+    expect(same).toBeLessThan(4_800)
+  })
 })
 
 describe("Tokenizer.layer", () => {

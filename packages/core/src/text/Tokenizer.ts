@@ -85,7 +85,7 @@ export const make: Effect.Effect<TokenizerService, never, Scope.Scope> = Effect.
     // called on single coarse tokens, which repeat: worth a cache
     cutForSearch: Rag.memoize((token) => jieba().cutForSearch(token, false), 50_000)
   }
-  const cachedStem = Rag.memoize(stemToFixpoint, 100_000)
+  const cachedStem = Rag.cachedStemmer(stemToFixpoint, 100_000)
   // exact: the sum of the encoder's counts of the pre-tokenizer's pieces, cached per piece
   const countTokens = cachedTokenCounter(
     (piece) => encoderNow().encode_ordinary(piece).length,

@@ -20,6 +20,7 @@
  * split it in `fineTokenize`. RAGFlow's WordNet lemmatizer is skipped. The stemmer is Porter run to
  * its fixed point (see `porter.ts`), so `tokenize(tokenize(x)) === tokenize(x)`.
  */
+import * as SubstringCache from "./substringCache.js"
 
 /** The Chinese word segmenter: jieba in the service, anything with the same contract in tests. */
 export interface Segmenter {
@@ -30,6 +31,25 @@ export interface Segmenter {
 }
 
 export type Stemmer = (word: string) => string
+
+/** A stemmer given a word as a range of a text: the stem of `text.slice(start, end)`. */
+export type RangeStemmer = (text: string, start: number, end: number) => string
+
+/**
+ * `stem` with a cache of at most `capacity` words (emptied when full); a cached word is found
+ * without being cut out of the text.
+ */
+export const cachedStemmer = (stem: Stemmer, capacity = 100_000): RangeStemmer => {
+  const cache = SubstringCache.make<string>(capacity)
+  return (text, start, end) => {
+    let stemmed = cache.get(text, start, end)
+    if (stemmed === undefined) {
+      stemmed = stem(text.slice(start, end))
+      cache.set(text, start, end, stemmed)
+    }
+    return stemmed
+  }
+}
 
 // Character classes, after folding and lower-casing.
 const SEP = 0
@@ -84,7 +104,7 @@ export const strQ2B = (text: string): string =>
 const isHan = (c: number): boolean => c >= 0x4e00 && c <= 0x9fa5
 
 /** The coarse search tokens of `text`, space separated. */
-export const tokenize = (segmenter: Segmenter, stem: Stemmer, text: string): string => {
+export const tokenize = (segmenter: Segmenter, stem: RangeStemmer, text: string): string => {
   if (text.length === 0) return ""
   const s = strQ2B(text).toLowerCase()
   const n = s.length
@@ -140,8 +160,7 @@ export const tokenize = (segmenter: Segmenter, stem: Stemmer, text: string): str
       if (kd !== LOWER) lower = false
       i += w
     }
-    const word = s.slice(start, i)
-    out.push(lower ? stem(word) : word)
+    out.push(lower ? stem(s, start, i) : s.slice(start, i))
   }
   return out.join(" ")
 }
@@ -178,7 +197,7 @@ const splitChinese = (segmenter: Segmenter, token: string, out: Array<string>): 
 }
 
 /** `abc123` -> `abc 123`, `unity3d` -> `unity 3 d`; letter runs stemmed as `tokenize` would. */
-const splitAlphanumeric = (stem: Stemmer, token: string, out: Array<string>): boolean => {
+const splitAlphanumeric = (stem: RangeStemmer, token: string, out: Array<string>): boolean => {
   let letters = false
   let digits = false
   for (let i = 0; i < token.length; i++) {
@@ -193,13 +212,48 @@ const splitAlphanumeric = (stem: Stemmer, token: string, out: Array<string>): bo
   for (let i = 1; i <= token.length; i++) {
     const isDigit = i < token.length && token.charCodeAt(i) <= 57
     if (i === token.length || isDigit !== digit) {
-      const part = token.slice(start, i)
-      out.push(digit ? part : stem(part))
+      out.push(digit ? token.slice(start, i) : stem(token, start, i))
       start = i
       digit = isDigit
     }
   }
   return true
+}
+
+/** One coarse token's fine-grained tokens, onto `out`. */
+const fineToken = (segmenter: Segmenter, stem: RangeStemmer, token: string, out: Array<string>): void => {
+  if (token.length >= 3 && allHan(token)) splitChinese(segmenter, token, out)
+  else if (!splitAlphanumeric(stem, token, out)) out.push(token)
+}
+
+/** Whether `fineToken` may split the token at `start..end`: Chinese of 3+ characters, or letters with digits. */
+const maySplit = (tokens: string, start: number, end: number): boolean => {
+  if (end - start >= 3 && isHan(tokens.charCodeAt(start))) {
+    let han = true
+    for (let i = start + 1; i < end && han; i++) han = isHan(tokens.charCodeAt(i))
+    if (han) return true
+  }
+  let letters = false
+  let digits = false
+  for (let i = start; i < end; i++) {
+    const c = tokens.charCodeAt(i)
+    if (c >= 97 && c <= 122) letters = true
+    else if (c >= 48 && c <= 57) digits = true
+    else return false
+  }
+  return letters && digits
+}
+
+/** The characters JavaScript's `\s` matches. */
+const isJsSpace = (c: number): boolean =>
+  c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) ||
+  c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff
+
+/** `fineTokenize` by splitting on every run of white space. */
+export const fineTokenizeBySplit = (segmenter: Segmenter, stem: RangeStemmer, tokens: string): string => {
+  const out: Array<string> = []
+  for (const token of tokens.split(/\s+/)) if (token.length > 0) fineToken(segmenter, stem, token, out)
+  return out.join(" ")
 }
 
 /**
@@ -208,15 +262,30 @@ const splitAlphanumeric = (stem: Stemmer, token: string, out: Array<string>): bo
  * at the boundaries, everything else is kept. Unlike RAGFlow, the rule is per token (RAGFlow skips
  * the split when under 20% of the tokens are Chinese), so a term splits the same way in a query and
  * in a chunk.
+ *
+ * Tokens as `tokenize` gives them (one space apart) are read in place: up to the first token that
+ * may split, the result is the input itself.
  */
-export const fineTokenize = (segmenter: Segmenter, stem: Stemmer, tokens: string): string => {
-  const out: Array<string> = []
-  for (const token of tokens.split(/\s+/)) {
-    if (token.length === 0) continue
-    if (token.length >= 3 && allHan(token)) splitChinese(segmenter, token, out)
-    else if (!splitAlphanumeric(stem, token, out)) out.push(token)
+export const fineTokenize = (segmenter: Segmenter, stem: RangeStemmer, tokens: string): string => {
+  const n = tokens.length
+  /** Set at the first token that may split: the tokens so far, then every token's fine tokens. */
+  let out: Array<string> | undefined
+  let start = 0
+  for (let i = 0; i <= n; i++) {
+    if (i < n) {
+      const c = tokens.charCodeAt(i)
+      if (c !== 0x20) {
+        if (isJsSpace(c)) return fineTokenizeBySplit(segmenter, stem, tokens)
+        continue
+      }
+    }
+    // An empty token: the input is empty, or has a leading, trailing or doubled space.
+    if (i === start) return fineTokenizeBySplit(segmenter, stem, tokens)
+    if (out === undefined && maySplit(tokens, start, i)) out = start === 0 ? [] : [tokens.slice(0, start - 1)]
+    if (out !== undefined) fineToken(segmenter, stem, tokens.slice(start, i), out)
+    start = i + 1
   }
-  return out.join(" ")
+  return out === undefined ? tokens : out.join(" ")
 }
 
 /** `f` memoised in a Map of at most `capacity` entries, emptied when full. */

@@ -13,6 +13,7 @@
  * White_Space (which differs from JavaScript's `\s` at U+0085 and U+FEFF) and `(?i:'s)` also
  * matches `'ſ` (Unicode case folding).
  */
+import * as SubstringCache from "./substringCache.js"
 
 const LETTER = 1
 const NUMBER = 2
@@ -182,25 +183,24 @@ const countLong = (encode: (piece: string) => number, piece: string): number => 
 
 /**
  * A token counter over `encode` (the encoder's count of one piece), with a cache of at most
- * `capacity` pieces, emptied when full.
+ * `capacity` pieces, emptied when full. A cached piece is found without being cut out of the text.
  */
 export const cachedTokenCounter = (
   encode: (piece: string) => number,
   capacity = 100_000
 ): (text: string) => number => {
-  const cache = new Map<string, number>()
+  const cache = SubstringCache.make<number>(capacity)
   return (text) => {
     let count = 0
     splitPieces(text, (start, end) => {
-      const piece = text.slice(start, end)
-      let n = cache.get(piece)
-      if (n === undefined) {
-        n = piece.length > MAX_EXACT_PIECE ? countLong(encode, piece) : encode(piece)
-        if (piece.length <= MAX_CACHED_PIECE) {
-          if (cache.size >= capacity) cache.clear()
-          cache.set(piece, n)
-        }
+      const cached = end - start <= MAX_CACHED_PIECE ? cache.get(text, start, end) : undefined
+      if (cached !== undefined) {
+        count += cached
+        return
       }
+      const piece = text.slice(start, end)
+      const n = piece.length > MAX_EXACT_PIECE ? countLong(encode, piece) : encode(piece)
+      if (piece.length <= MAX_CACHED_PIECE) cache.set(text, start, end, n)
       count += n
     })
     return count
