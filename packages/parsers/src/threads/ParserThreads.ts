@@ -12,7 +12,8 @@
  *   `ParserRegistry | ChunkMethodRegistry | Tokenizer`, or a function of `setupOptions` to one.
  *   The host's parsers must be configured the same way, since uploads are checked against them.
  * - Jobs queue for a free thread; a document's chunks are the same as `DocumentPreparer.layerLocal`
- *   gives.
+ *   gives. A busy thread is also sent the next job, which it starts as soon as it posts the
+ *   current one's result: it never waits for this thread to read a result and send more work.
  * - Interrupting a job (a cancel, a lost lease) terminates the thread that runs it and starts a new
  *   one, so a parse stuck in a loop stops at once.
  * - `parseTimeoutMs` limits the time one document may take on a thread (parse, chunk and tokenize;
@@ -87,25 +88,27 @@ interface Job {
   readonly id: number
   readonly input: DocumentPreparer.PrepareInput
   readonly settle: (result: Effect.Effect<DocumentPreparer.PreparedDocument, ParseError>) => void
+  /** Interrupted after it was sent to a thread: its answer is dropped. */
+  abandoned: boolean
 }
+
+/** Jobs a thread holds at once: the one it runs and the next, sent ahead. */
+const jobsPerThread = 2
 
 interface Slot {
   worker: Worker
   ready: boolean
-  job: Job | undefined
-  /** Ends the job when it runs past the time limit. */
+  /** The jobs sent to the thread, in order: the first runs, the others wait in the thread. */
+  jobs: Array<Job>
+  /** Ends the running job when it runs past the time limit. */
   timer: ReturnType<typeof setTimeout> | undefined
   /** Stops the thread when it has been idle for `idleTimeoutMs`. */
   idle: ReturnType<typeof setTimeout> | undefined
 }
 
-/** The slot's job, which the slot gives up (its timer stopped). */
-const takeJob = (slot: Slot): Job | undefined => {
-  const job = slot.job
-  slot.job = undefined
+const stopTimer = (slot: Slot) => {
   if (slot.timer !== undefined) clearTimeout(slot.timer)
   slot.timer = undefined
-  return job
 }
 
 const died = (job: Job, error: unknown, maxMemoryMb: number) => {
@@ -155,28 +158,57 @@ export const make = (
     const started = yield* Deferred.make<void, ParseError>()
     const stopped = () => new ParseError({ reason: "Unavailable", message: "the parser threads were stopped" })
 
+    /** The job that runs on the slot's thread from now on: its time limit starts. */
+    const running = (slot: Slot) => {
+      stopTimer(slot)
+      const job = slot.jobs[0]
+      if (job !== undefined) slot.timer = setTimeout(() => overtime(slot, job), timerMs)
+    }
+
+    const send = (slot: Slot, job: Job) => {
+      if (slot.idle !== undefined) clearTimeout(slot.idle)
+      slot.idle = undefined
+      slot.jobs.push(job)
+      if (slot.jobs.length === 1) running(slot)
+      slot.worker.ref()
+      slot.worker.postMessage({ job: job.id, input: exactBytes(job.input) } satisfies ToThread)
+    }
+
+    /**
+     * Queued jobs to threads: one to each free thread; then, when every thread the pool may have is
+     * up and busy (none is free, starting or left to start), one ahead to each.
+     */
     const dispatch = () => {
-      for (const slot of slots) {
-        if (!slot.ready || slot.job !== undefined) continue
-        const job = queue.shift()
-        if (job === undefined) break
-        if (slot.idle !== undefined) clearTimeout(slot.idle)
-        slot.idle = undefined
-        slot.job = job
-        slot.timer = setTimeout(() => overtime(slot, job), timerMs)
-        slot.worker.ref()
-        slot.worker.postMessage({ job: job.id, input: exactBytes(job.input) } satisfies ToThread)
+      for (let depth = 1; depth <= jobsPerThread && queue.length > 0; depth++) {
+        if (depth > 1 && (slots.length < size || slots.some((slot) => !slot.ready || slot.jobs.length === 0))) break
+        for (const slot of slots) {
+          if (!slot.ready || slot.jobs.length >= depth) continue
+          const job = queue.shift()
+          if (job === undefined) break
+          send(slot, job)
+        }
       }
       if (idleTimeoutMs !== undefined) {
-        for (const slot of slots) if (slot.ready && slot.job === undefined && slot.idle === undefined) idleFrom(slot)
+        for (const slot of slots) if (slot.ready && slot.jobs.length === 0 && slot.idle === undefined) idleFrom(slot)
       }
+    }
+
+    /**
+     * The slot's thread is gone or going: its running job, which the caller settles, and the jobs
+     * it had not started back at the head of the queue (those interrupted meanwhile dropped).
+     */
+    const evict = (slot: Slot): Job | undefined => {
+      stopTimer(slot)
+      const [job, ...waiting] = slot.jobs.splice(0)
+      queue.unshift(...waiting.filter((w) => !w.abandoned))
+      return job
     }
 
     /** A free thread stops after `idleTimeoutMs` without a job; the pool starts one again on demand. */
     const idleFrom = (slot: Slot) => {
       slot.idle = setTimeout(() => {
         slot.idle = undefined
-        if (closed || slot.job !== undefined || !slots.includes(slot)) return
+        if (closed || slot.jobs.length > 0 || !slots.includes(slot)) return
         slots.splice(slots.indexOf(slot), 1)
         void slot.worker.terminate()
         // Jobs that wait (all threads were busy) get their threads started again.
@@ -185,9 +217,12 @@ export const make = (
       slot.idle.unref()
     }
 
-    /** Stops the thread that runs a job (a new one takes its place); the job is the caller's to settle. */
+    /**
+     * Stops the thread that runs a job (a new one takes its place); the job is the caller's to
+     * settle, the ones sent after it go back to the queue.
+     */
     const replace = (slot: Slot) => {
-      takeJob(slot)
+      evict(slot)
       const worker = slot.worker
       spawn(slot)
       void worker.terminate()
@@ -195,9 +230,9 @@ export const make = (
 
     /** The job ran past the time limit: it fails, and its thread is replaced. */
     const overtime = (slot: Slot, job: Job) => {
-      if (slot.job !== job) return
+      if (slot.jobs[0] !== job) return
       replace(slot)
-      job.settle(Effect.fail(
+      if (!job.abandoned) job.settle(Effect.fail(
         new ParseError({
           reason: "TooLarge",
           message: `parsing ${job.input.fileName} took longer than the parse time limit of ${duration(parseTimeoutMs)}`
@@ -219,10 +254,10 @@ export const make = (
         execArgv: threadExecArgv,
         resourceLimits: { maxOldGenerationSizeMb: maxMemoryMb }
       })
-      const current: Slot = slot ?? { worker, ready: false, job: undefined, timer: undefined, idle: undefined }
+      const current: Slot = slot ?? { worker, ready: false, jobs: [], timer: undefined, idle: undefined }
       current.worker = worker
       current.ready = false
-      takeJob(current)
+      evict(current)
       if (current.idle !== undefined) clearTimeout(current.idle)
       current.idle = undefined
       worker.on("message", (message: FromThread) => {
@@ -234,25 +269,33 @@ export const make = (
           return dispatch()
         }
         if ("fatal" in message) return fatal(new Error(message.fatal))
-        if (current.worker !== worker || current.job?.id !== message.job) return
-        const job = takeJob(current)!
-        worker.unref()
-        if ("done" in message) job.settle(Effect.succeed(message.done))
+        // The thread answers its jobs in the order it was sent them, but a job canceled before it
+        // started at once.
+        const at = current.worker === worker ? current.jobs.findIndex((j) => j.id === message.job) : -1
+        if (at < 0) return
+        const job = current.jobs.splice(at, 1)[0]!
+        if (at === 0) running(current)
+        if (current.jobs.length === 0) worker.unref()
+        if (job.abandoned) {
+          // Interrupted after it was sent: its answer (or "dropped") goes nowhere.
+        } else if ("done" in message) job.settle(Effect.succeed(message.done))
         else if ("failed" in message) job.settle(Effect.fail(new ParseError(message.failed)))
-        else died(job, new Error(message.died), maxMemoryMb)
+        else if ("died" in message) died(job, new Error(message.died), maxMemoryMb)
         dispatch()
       })
       worker.on("error", (error) => {
         if (current.worker !== worker) return
-        const job = takeJob(current)
-        if (job !== undefined) died(job, error, maxMemoryMb)
+        // Its answers so far were read first (Node delivers them before the error): the job that
+        // runs now is the one that died.
+        const job = evict(current)
+        if (job !== undefined && !job.abandoned) died(job, error, maxMemoryMb)
         if (!current.ready) fatal(error)
       })
       worker.on("exit", () => {
         if (closed || current.worker !== worker || !slots.includes(current)) return
         // Died (an error, out of memory): its job was failed above; a new thread takes its place.
-        const job = takeJob(current)
-        if (job !== undefined) died(job, new Error("the thread exited"), maxMemoryMb)
+        const job = evict(current)
+        if (job !== undefined && !job.abandoned) died(job, new Error("the thread exited"), maxMemoryMb)
         if (current.ready) spawn(current)
       })
       return current
@@ -268,7 +311,7 @@ export const make = (
         while (slots.length < size) slots.push(spawn())
         return
       }
-      const free = slots.filter((slot) => slot.job === undefined).length
+      const free = slots.filter((slot) => slot.jobs.length === 0).length
       for (let more = queue.length - free; more > 0 && slots.length < size; more--) slots.push(spawn())
     }
     yield* Effect.acquireRelease(
@@ -281,7 +324,8 @@ export const make = (
           for (const job of queue.splice(0)) job.settle(Effect.fail(stopped()))
           for (const slot of slots) {
             if (slot.idle !== undefined) clearTimeout(slot.idle)
-            takeJob(slot)?.settle(Effect.fail(stopped()))
+            stopTimer(slot)
+            for (const job of slot.jobs.splice(0)) if (!job.abandoned) job.settle(Effect.fail(stopped()))
           }
           return Promise.all(slots.map((slot) => slot.worker.terminate()))
         })
@@ -295,16 +339,20 @@ export const make = (
             resume(Effect.succeed(Effect.fail(broken ?? stopped())))
             return
           }
-          const job: Job = { id: nextJob++, input, settle: (result) => resume(Effect.succeed(result)) }
+          const job: Job = { id: nextJob++, input, settle: (result) => resume(Effect.succeed(result)), abandoned: false }
           queue.push(job)
           grow()
           dispatch()
-          // Interrupted: drop the job, or stop the thread that runs it (a new one takes its place).
+          // Interrupted: drop the job; stop the thread that runs it (a new one takes its place); or
+          // tell the thread that holds it not to start it.
           return Effect.sync(() => {
             const queued = queue.indexOf(job)
             if (queued >= 0) return void queue.splice(queued, 1)
-            const slot = slots.find((s) => s.job === job)
-            if (slot !== undefined) replace(slot)
+            const slot = slots.find((s) => s.jobs.includes(job))
+            if (slot === undefined) return
+            job.abandoned = true
+            if (slot.jobs[0] === job) replace(slot)
+            else slot.worker.postMessage({ cancel: job.id } satisfies ToThread)
           })
         })
       )

@@ -11,7 +11,13 @@ export interface ThreadData {
   readonly options: unknown
 }
 
-export type ToThread = { readonly job: number; readonly input: DocumentPreparer.PrepareInput }
+/**
+ * A job, or the cancel of a job sent earlier: not started yet, the thread answers it `dropped`;
+ * started, it runs to its end. The thread answers every job once, in the order it was sent them.
+ */
+export type ToThread =
+  | { readonly job: number; readonly input: DocumentPreparer.PrepareInput }
+  | { readonly cancel: number }
 
 export type FromThread =
   | { readonly ready: true }
@@ -19,3 +25,4 @@ export type FromThread =
   | { readonly job: number; readonly done: DocumentPreparer.PreparedDocument }
   | { readonly job: number; readonly failed: { readonly reason: ParseError["reason"]; readonly message: string } }
   | { readonly job: number; readonly died: string }
+  | { readonly job: number; readonly dropped: true }

@@ -1,6 +1,6 @@
 /**
  * The main of a parser thread: builds the setup module's layer, then answers `prepare` jobs with
- * `DocumentPreparer.makeLocal` over it, one at a time.
+ * `DocumentPreparer.makeLocal` over it, one at a time, in the order sent (see `protocol.ts`).
  */
 import { ChunkMethod, DocumentPreparer, Parser, ParseError, Tokenizer } from "@ragkit/core"
 import { Cause, Effect, Exit, Layer, ManagedRuntime, Option } from "effect"
@@ -32,15 +32,39 @@ const start = async () => {
       )
     })
   )
-  port.on("message", (message: ToThread) => {
+  // One job at a time, in the order sent; the next may already wait here. A job starts on a later
+  // turn of the event loop, after the messages that came meanwhile were read: a cancel of it among them.
+  const waiting: Array<Extract<ToThread, { job: number }>> = []
+  let busy = false
+  const startNext = () => {
+    busy = true
+    setImmediate(next)
+  }
+  const next = (): void => {
+    const message = waiting.shift()
+    if (message === undefined) {
+      busy = false
+      return
+    }
     void runtime.runPromiseExit(chunker.prepare(message.input)).then((exit) => {
-      if (Exit.isSuccess(exit)) return send({ job: message.job, done: exit.value })
-      const failure = Cause.failureOption(exit.cause)
-      if (Option.isSome(failure) && failure.value instanceof ParseError) {
-        return send({ job: message.job, failed: { reason: failure.value.reason, message: failure.value.message } })
+      if (Exit.isSuccess(exit)) send({ job: message.job, done: exit.value })
+      else {
+        const failure = Cause.failureOption(exit.cause)
+        if (Option.isSome(failure) && failure.value instanceof ParseError) {
+          send({ job: message.job, failed: { reason: failure.value.reason, message: failure.value.message } })
+        } else send({ job: message.job, died: describe(exit.cause) })
       }
-      send({ job: message.job, died: describe(exit.cause) })
+      startNext()
     })
+  }
+  port.on("message", (message: ToThread) => {
+    if ("cancel" in message) {
+      const at = waiting.findIndex((w) => w.job === message.cancel)
+      if (at >= 0) send({ job: waiting.splice(at, 1)[0]!.job, dropped: true })
+      return
+    }
+    waiting.push(message)
+    if (!busy) startNext()
   })
   send({ ready: true })
 }

@@ -7,6 +7,9 @@
 import { describe, expect, it, layer } from "@effect/vitest"
 import { DocumentPreparer, Tokenizer } from "@ragkit/core"
 import { Duration, Effect, Exit, Fiber, Layer, Scope } from "effect"
+import { existsSync, mkdtempSync, readFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import * as Parsers from "../../src/index.js"
 import * as ParserThreads from "../../src/threads/ParserThreads.js"
 import { knowledgeBases, samples } from "../ingestion/samples.js"
@@ -119,6 +122,73 @@ describe("ParserThreads on demand", () => {
       expect(busy.has(later)).toBe(false)
       expect(later).toMatch(/^ran on thread \d+$/)
     })), { timeout: 60_000 })
+})
+
+describe("ParserThreads sending the next job ahead", () => {
+  const oneThread = ParserThreads.layer({ threads: 1, setup, maxMemoryMb: 64 })
+  const marker = () => join(mkdtempSync(join(tmpdir(), "ragkit-threads-")), "ran")
+
+  layer(oneThread, { timeout: 60_000, excludeTestServices: true })((it) => {
+    it.effect("a job sent ahead runs on the busy thread once its job ends", () =>
+      Effect.gen(function*() {
+        const pool = yield* DocumentPreparer.DocumentPreparer
+        const path = marker()
+        const [waited, marked] = yield* Effect.all([pool.prepare(input("a.wait", "300")), pool.prepare(input("b.mark", path))], {
+          concurrency: 2
+        })
+        const thread = waited.chunks[0]!.content.replace("ran on ", "")
+        expect(marked.chunks[0]!.content).toBe(`marked on ${thread}`)
+        expect(readFileSync(path, "utf8")).toBe(`ran on ${thread}\n`)
+      }))
+
+    it.effect("a job interrupted while it waits in a busy thread never runs; the thread's own job ends well", () =>
+      Effect.gen(function*() {
+        const pool = yield* DocumentPreparer.DocumentPreparer
+        const path = marker()
+        const running = yield* Effect.fork(pool.prepare(input("a.wait", "600")))
+        yield* Effect.sleep(Duration.millis(100))
+        const waiting = yield* Effect.fork(pool.prepare(input("b.mark", path)))
+        yield* Effect.sleep(Duration.millis(100))
+        yield* Fiber.interrupt(waiting)
+        const ran = (yield* Fiber.join(running)).chunks[0]!.content
+        // The same thread (not replaced) takes the next job.
+        expect((yield* pool.prepare(input("c.wait", "10"))).chunks[0]!.content).toBe(ran)
+        expect(existsSync(path)).toBe(false)
+      }))
+
+    it.effect("when the running job is interrupted, the job sent after it runs on the new thread", () =>
+      Effect.gen(function*() {
+        const pool = yield* DocumentPreparer.DocumentPreparer
+        const endless = yield* Effect.fork(pool.prepare(input("endless.spin", "x")))
+        yield* Effect.sleep(Duration.millis(300))
+        const next = yield* Effect.fork(pool.prepare(input("next.txt", "Otters eat fish.")))
+        yield* Effect.sleep(Duration.millis(100))
+        yield* Fiber.interrupt(endless)
+        expect((yield* Fiber.join(next)).chunks.map((c) => c.content)).toEqual(["Otters eat fish."])
+      }))
+
+    it.effect("when the running job runs out of memory, it fails TooLarge and the job sent after it still runs", () =>
+      Effect.gen(function*() {
+        const pool = yield* DocumentPreparer.DocumentPreparer
+        const [big, fine] = yield* Effect.all([
+          Effect.flip(pool.prepare(input("big.hog", "x"))),
+          pool.prepare(input("fine.txt", "Otters eat fish."))
+        ], { concurrency: 2 })
+        expect([big.reason, big.message]).toEqual(["TooLarge", expect.stringMatching(/big\.hog needs more than/)])
+        expect(fine.chunks.map((c) => c.content)).toEqual(["Otters eat fish."])
+      }))
+  })
+
+  it.effect("a job that runs past the time limit fails, and the job sent after it runs on the new thread", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const pool = yield* ParserThreads.make({ threads: 1, setup, parseTimeoutMs: 500 })
+      const [slow, next] = yield* Effect.all([
+        Effect.flip(pool.prepare(input("endless.spin", "x"))),
+        pool.prepare(input("next.txt", "Otters eat fish."))
+      ], { concurrency: 2 })
+      expect([slow.reason, slow.message]).toEqual(["TooLarge", "parsing endless.spin took longer than the parse time limit of 500 ms"])
+      expect(next.chunks.map((c) => c.content)).toEqual(["Otters eat fish."])
+    })), { timeout: 30_000 })
 })
 
 describe("ParserThreads shutdown", () => {

@@ -4,11 +4,13 @@
  * - `*.wait`: sleeps the thread for the number of milliseconds in the file, then says which thread
  *   it ran on;
  * - `*.spin`: a synchronous loop that never ends;
- * - `*.hog`: allocates memory until the thread's heap limit is hit.
+ * - `*.hog`: allocates memory until the thread's heap limit is hit;
+ * - `*.mark`: appends a line to the file whose path is the file's content (so a test sees it ran).
  * With `{ broken: true }` the setup fails to build.
  */
 import { Parser, ParseError, Tokenizer } from "@ragkit/core"
 import { Effect, Layer } from "effect"
+import { appendFileSync } from "node:fs"
 import { threadId } from "node:worker_threads"
 import * as Chunking from "../../src/chunking/index.js"
 
@@ -47,9 +49,20 @@ const hogging: Parser.Parser = {
     })
 }
 
+const marking: Parser.Parser = {
+  name: "mark",
+  extensions: ["mark"],
+  mimeTypes: [],
+  parse: (input) =>
+    Effect.sync(() => {
+      appendFileSync(new TextDecoder().decode(input.bytes), `ran on thread ${threadId}\n`)
+      return { sections: [{ kind: "text" as const, text: `marked on thread ${threadId}` }] }
+    })
+}
+
 export const layer = (options: { readonly broken?: boolean } = {}) =>
   options.broken === true
     ? Layer.fail(new ParseError({ reason: "Unavailable", message: "the models of this setup are missing" }))
-    : Layer.mergeAll(Parser.layer([Parser.TextParser, waiting, spinning, hogging]), Chunking.layer).pipe(
+    : Layer.mergeAll(Parser.layer([Parser.TextParser, waiting, spinning, hogging, marking]), Chunking.layer).pipe(
       Layer.provideMerge(Tokenizer.layer)
     )
