@@ -86,6 +86,31 @@ export const ChunkIndexSuite = (name: string, indexLayer: Layer.Layer<ChunkIndex
           expect(Option.isNone(yield* index.get(newKb(), chunk.id))).toBe(true)
         }))
 
+      it.effect("a batch keeps every field of each chunk: with and without vectors or images, any Unicode", () =>
+        Effect.gen(function*() {
+          const index = yield* ChunkIndex
+          const kb = newKb()
+          const doc = newDoc()
+          const texts = ["plain ascii", "", "naïve café", "中文的内容 and more", "emoji 😀 here", "tab\tand\nnewline"]
+          // 11 chunks: the validity of a column spans two bytes of its bitmap.
+          const chunks = Array.from({ length: 11 }, (_, i) =>
+            makeTestChunk(kb, doc, {
+              content: texts[i % texts.length]!,
+              content_sm_ltks: texts[(i + 1) % texts.length]!,
+              title_tks: texts[(i + 2) % texts.length]!,
+              index: i,
+              token_num: i * 1.5,
+              available: i % 3 !== 0,
+              metadata: { i, note: texts[(i + 3) % texts.length]! },
+              ...(i % 4 === 1 ? { img_id: `kb/img-${i}-é` } : {}),
+              ...(i % 2 === 0 ? { vector: [i, -0.5, 0.25, 1] } : {})
+            }))
+          yield* index.upsert(chunks)
+          for (const chunk of chunks) {
+            expect(plain(Option.getOrThrow(yield* index.get(kb, chunk.id))), `chunk ${chunk.index}`).toEqual(plain(chunk))
+          }
+        }))
+
       it.effect("upsert replaces a chunk with the same id", () =>
         Effect.gen(function*() {
           const index = yield* ChunkIndex

@@ -5,6 +5,7 @@
  * concurrently.
  */
 import * as lancedb from "@lancedb/lancedb"
+import type * as ArrowTypes from "apache-arrow"
 import { ChunkIndexError } from "@ragkit/core"
 import type { KnowledgeBaseId } from "@ragkit/core"
 import { Effect, Option } from "effect"
@@ -57,7 +58,7 @@ export interface Tables {
   /** Creates the knowledge base's table with its first rows, then its indexes (which hold the rows from the start). */
   readonly create: (
     kbId: KnowledgeBaseId,
-    rows: ReadonlyArray<Rows.Row>,
+    rows: ArrowTypes.Table,
     dimension: number | undefined
   ) => Effect.Effect<TableState, ChunkIndexError>
   readonly drop: (kbId: KnowledgeBaseId) => Effect.Effect<void, ChunkIndexError>
@@ -121,11 +122,11 @@ export const make = (
         )
       })
 
-    const create = (kbId: KnowledgeBaseId, rows: ReadonlyArray<Rows.Row>, dimension: number | undefined) =>
+    const create = (kbId: KnowledgeBaseId, rows: ArrowTypes.Table, dimension: number | undefined) =>
       Effect.gen(function*() {
-        const schema = Rows.tableSchema(dimension ?? 1)
+        const schema = Rows.tableSchema(dimension ?? Rows.placeholderDimension)
         const table = yield* lance(`create table of ${kbId}`, () =>
-          connection.createTable(tableName(kbId), [...rows], { mode: "create", schema }))
+          connection.createTable(tableName(kbId), rows, { mode: "create", schema }))
         const state = remember(kbId, table)
         yield* ensureIndexes(state)
         return state

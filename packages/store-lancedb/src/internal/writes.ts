@@ -20,7 +20,7 @@ import type { Maintenance } from "./maintenance.js"
 import { getRow } from "./reads.js"
 import * as Rows from "./rows.js"
 import * as Sql from "./sql.js"
-import { ensureDimension, ensureIndexes, type Tables, type TableState } from "./tables.js"
+import { ensureDimension, ensureIndexes, type Tables, type TableState, vectorDimension } from "./tables.js"
 
 /** The index's writes, as `ChunkIndex.make` takes them. */
 export type Writes = Pick<
@@ -75,16 +75,17 @@ export const make = (tables: Tables, maintenance: Maintenance): Writes => {
   const upsertLocked = (kbId: KnowledgeBaseId, chunks: ReadonlyArray<Chunk>) =>
     Effect.gen(function*() {
       const unique = [...new Map(chunks.map((chunk) => [chunk.id, chunk] as const)).values()]
-      const rows = unique.map(Rows.toRow)
       const dimension = dimensionOf(chunks)
       const existing = yield* tables.open(kbId)
       if (Option.isNone(existing)) {
-        const created = yield* tables.create(kbId, rows, dimension)
+        const created = yield* tables.create(kbId, Rows.toTable(unique, dimension ?? Rows.placeholderDimension), dimension)
         return yield* maintenance.noteWrite(created, 0, true)
       }
       const state = existing.value
       yield* ensureIndexes(state)
       if (dimension !== undefined) yield* ensureDimension(kbId, state, dimension)
+      // Chunks without vectors take the table's vector type, whatever its dimension.
+      const rows = Rows.toTable(unique, dimension ?? (yield* vectorDimension(state)) ?? Rows.placeholderDimension)
       // New ids are appended; a retried or repeated upsert still replaces its rows (module doc).
       const fresh = !(yield* holdsAny(state, unique.map((chunk) => chunk.id)))
       const result = yield* lance("upsert", () =>
@@ -93,7 +94,7 @@ export const make = (tables: Tables, maintenance: Maintenance): Writes => {
           : state.table.mergeInsert("id").whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(rows))
       // The version this commit made holds vectors of this dimension: the next upsert's check is free.
       if (dimension !== undefined) state.dimension = { version: result.version, value: Option.some(dimension) }
-      yield* maintenance.noteWrite(state, rows.length, true)
+      yield* maintenance.noteWrite(state, unique.length, true)
     })
 
   /** Commits every pending upsert of a knowledge base, run by run; the caller holds its write permit. */
