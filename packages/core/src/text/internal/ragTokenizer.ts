@@ -226,24 +226,6 @@ const fineToken = (segmenter: Segmenter, stem: RangeStemmer, token: string, out:
   else if (!splitAlphanumeric(stem, token, out)) out.push(token)
 }
 
-/** Whether `fineToken` may split the token at `start..end`: Chinese of 3+ characters, or letters with digits. */
-const maySplit = (tokens: string, start: number, end: number): boolean => {
-  if (end - start >= 3 && isHan(tokens.charCodeAt(start))) {
-    let han = true
-    for (let i = start + 1; i < end && han; i++) han = isHan(tokens.charCodeAt(i))
-    if (han) return true
-  }
-  let letters = false
-  let digits = false
-  for (let i = start; i < end; i++) {
-    const c = tokens.charCodeAt(i)
-    if (c >= 97 && c <= 122) letters = true
-    else if (c >= 48 && c <= 57) digits = true
-    else return false
-  }
-  return letters && digits
-}
-
 /** The characters JavaScript's `\s` matches. */
 const isJsSpace = (c: number): boolean =>
   c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) ||
@@ -271,19 +253,29 @@ export const fineTokenize = (segmenter: Segmenter, stem: RangeStemmer, tokens: s
   /** Set at the first token that may split: the tokens so far, then every token's fine tokens. */
   let out: Array<string> | undefined
   let start = 0
+  // What the token read so far holds: a fineToken split needs Chinese only, or letters and digits only.
+  let letters = false
+  let digits = false
+  let han = 0
+  let other = false
   for (let i = 0; i <= n; i++) {
-    if (i < n) {
-      const c = tokens.charCodeAt(i)
-      if (c !== 0x20) {
-        if (isJsSpace(c)) return fineTokenizeBySplit(segmenter, stem, tokens)
-        continue
-      }
+    const c = i < n ? tokens.charCodeAt(i) : 0x20
+    if (c !== 0x20) {
+      if (c >= 97 && c <= 122) letters = true
+      else if (c >= 48 && c <= 57) digits = true
+      else if (isHan(c)) han++
+      else if (isJsSpace(c)) return fineTokenizeBySplit(segmenter, stem, tokens)
+      else other = true
+      continue
     }
     // An empty token: the input is empty, or has a leading, trailing or doubled space.
     if (i === start) return fineTokenizeBySplit(segmenter, stem, tokens)
-    if (out === undefined && maySplit(tokens, start, i)) out = start === 0 ? [] : [tokens.slice(0, start - 1)]
+    const maySplit = (han >= 3 && han === i - start) || (letters && digits && !other && han === 0)
+    if (out === undefined && maySplit) out = start === 0 ? [] : [tokens.slice(0, start - 1)]
     if (out !== undefined) fineToken(segmenter, stem, tokens.slice(start, i), out)
     start = i + 1
+    letters = digits = other = false
+    han = 0
   }
   return out === undefined ? tokens : out.join(" ")
 }
