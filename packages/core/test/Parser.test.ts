@@ -89,6 +89,35 @@ describe("ParserRegistry", () => {
     ))
 })
 
+describe("ParserRegistry and U+0000", () => {
+  const nul: Parser.Parser = {
+    name: "nul",
+    extensions: ["nul"],
+    mimeTypes: [],
+    parse: () =>
+      Effect.succeed({
+        sections: [
+          { text: "clean text", kind: "text" },
+          { text: "fi\u0000ne", kind: "title", level: 1, page: 2 },
+          { text: "a | b", kind: "table", table: { rows: [["a\u0000", "b"]], html: "<table><tr><td>a\u0000</td><td>b</td></tr></table>" } }
+        ],
+        metadata: { title: "T\u0000itle", authors: ["x\u0000y"], pages: 3 }
+      })
+  }
+
+  it.effect("drops the NUL character from every parser's text, tables and metadata", () =>
+    Effect.gen(function*() {
+      const registry = yield* Parser.ParserRegistry
+      const doc = yield* registry.parse({ bytes: utf8("x"), fileName: "doc.nul" })
+      expect(doc.sections).toEqual([
+        { text: "clean text", kind: "text" },
+        { text: "fine", kind: "title", level: 1, page: 2 },
+        { text: "a | b", kind: "table", table: { rows: [["a", "b"]], html: "<table><tr><td>a</td><td>b</td></tr></table>" } }
+      ])
+      expect(doc.metadata).toEqual({ title: "Title", authors: ["xy"], pages: 3 })
+    }).pipe(Effect.provide(Parser.layer([nul]))))
+})
+
 describe("ChunkMethodRegistry", () => {
   const method = (id: string, tag: string): ChunkMethod.ChunkMethod => ({
     id,

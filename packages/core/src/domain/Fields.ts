@@ -24,7 +24,10 @@ const characters = (s: string) => {
   return n
 }
 
-/** At most `max` characters; shown in JSON Schema as `maxLength` (which counts the same for most text). */
+/**
+ * At most `max` characters; shown in JSON Schema as `maxLength` (which counts the same for most
+ * text). No U+0000 either: it is never text, and Postgres (`text`, `jsonb`) cannot store it.
+ */
 const atMost =
   (max: number) =>
   <S extends Schema.Schema<string, any, never>>(self: S) =>
@@ -32,6 +35,9 @@ const atMost =
       Schema.filter((s: string) => characters(s) <= max, {
         message: message(`is longer than ${max} characters`),
         jsonSchema: { maxLength: max }
+      }),
+      Schema.filter((s: string) => !s.includes("\u0000"), {
+        message: message("must not contain the NUL character (U+0000)")
       })
     )
 

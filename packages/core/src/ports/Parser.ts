@@ -153,10 +153,51 @@ export const makeRegistry = (parsers: ReadonlyArray<Parser>): ParserRegistryServ
     if (input.bytes.length === 0) {
       return yield* new ParseError({ reason: "Empty", message: `file ${input.fileName} is empty` })
     }
-    return yield* parser.value.parse(input)
+    return withoutNul(yield* parser.value.parse(input))
   })
 
   return ParserRegistry.of({ parsers, forFile, parse })
+}
+
+/** U+0000 dropped from a string: it is never text, and Postgres (`text`, `jsonb`) cannot store it. */
+const dropNul = (s: string): string => (s.includes("\u0000") ? s.replaceAll("\u0000", "") : s)
+
+/** Every string of a JSON-like value with U+0000 dropped. */
+const dropNulDeep = (value: unknown): unknown => {
+  if (typeof value === "string") return dropNul(value)
+  if (Array.isArray(value)) return value.map(dropNulDeep)
+  if (typeof value === "object" && value !== null && !(value instanceof Uint8Array)) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [dropNul(k), dropNulDeep(v)]))
+  }
+  return value
+}
+
+/**
+ * A parsed document without U+0000 in its text, tables or metadata (a PDF font without a Unicode
+ * mapping, a binary field of a spreadsheet): every parser's output goes through it.
+ */
+const withoutNul = (parsed: ParsedDocument): ParsedDocument => {
+  const sections = parsed.sections.map((section): Section => {
+    const table = section.table
+    const tableHasNul = table !== undefined &&
+      (table.html?.includes("\u0000") === true || table.rows.some((row) => row.some((cell) => cell.includes("\u0000"))))
+    if (!section.text.includes("\u0000") && !tableHasNul) return section
+    return {
+      ...section,
+      text: dropNul(section.text),
+      ...(table === undefined ? {} : {
+        table: {
+          rows: table.rows.map((row) => row.map(dropNul)),
+          ...(table.html === undefined ? {} : { html: dropNul(table.html) })
+        }
+      })
+    }
+  })
+  return {
+    ...parsed,
+    sections,
+    ...(parsed.metadata === undefined ? {} : { metadata: dropNulDeep(parsed.metadata) as Record<string, unknown> })
+  }
 }
 
 /** A registry of exactly these parsers. */

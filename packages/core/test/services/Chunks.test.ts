@@ -206,6 +206,9 @@ describe("Chunks", () => {
           ["content", chunks.add(me, { doc_id: doc.id, content: "   " })],
           ["content", chunks.add(me, { doc_id: doc.id } as never)],
           ["content", chunks.add(me, { doc_id: doc.id, content: 42 } as never)],
+          // Postgres can store no U+0000: refused for every store alike.
+          ["content", chunks.add(me, { doc_id: doc.id, content: "nul\u0000here" })],
+          ["questions[0]", chunks.add(me, { doc_id: doc.id, content: "x", questions: ["why\u0000"] })],
           ["doc_id", chunks.add(me, { doc_id: "nope", content: "x" } as never)],
           ["important_keywords", chunks.add(me, { doc_id: doc.id, content: "x", important_keywords: "otter" } as never)],
           ["questions[0]", chunks.add(me, { doc_id: doc.id, content: "x", questions: [1] } as never)],
@@ -219,6 +222,8 @@ describe("Chunks", () => {
           const result = yield* Effect.either(attempt)
           expect(Either.isLeft(result) && result.left, field).toMatchObject({ _tag: "InvalidInput", field })
         }
+        const nul = yield* Effect.flip(chunks.add(me, { doc_id: doc.id, content: "nul\u0000here" }))
+        expect(nul.message).toContain("must not contain the NUL character (U+0000)")
         expect((yield* chunks.list(me, { doc_id: doc.id })).total).toBe(1)
       }))
   })
