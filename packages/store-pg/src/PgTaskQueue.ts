@@ -100,6 +100,38 @@ export const make: Effect.Effect<TaskQueue.TaskQueueService, never, SqlClient.Sq
     return yield* toTask(rows[0]!)
   })
 
+  /** One statement per 1,000 tasks, all in one transaction; `seq` follows the order given. */
+  const enqueueMany = Effect.fn("PgTaskQueue.enqueueMany")(function* (inputs: ReadonlyArray<TaskQueue.EnqueueInput>) {
+    if (inputs.length === 0) return []
+    const now = yield* Clock.currentTimeMillis
+    const ids = inputs.map(() => randomHex32())
+    const insert = (from: number) => {
+      const part = inputs.slice(from, from + 1_000)
+      return sql.unsafe<TaskRow>(
+        `INSERT INTO task (id, kind, key, payload, status, attempts, max_attempts, lease_owner,
+            lease_expires_at, error, created_at, updated_at)
+          SELECT t.id, t.kind, t.key, t.payload::jsonb, 'queued', 0, t.max_attempts, NULL, NULL, NULL, $6, $6
+          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[]) WITH ORDINALITY
+            AS t(id, kind, key, payload, max_attempts, n)
+          ORDER BY t.n
+          RETURNING ${columns}`,
+        [
+          ids.slice(from, from + 1_000),
+          part.map((input) => input.kind),
+          part.map((input) => input.key),
+          part.map((input) => JSON.stringify(input.payload ?? {})),
+          part.map((input) => input.maxAttempts ?? 3),
+          now
+        ]
+      )
+    }
+    const rows = yield* store("enqueue")(
+      sql.withTransaction(Effect.forEach(Array.from({ length: Math.ceil(inputs.length / 1_000) }, (_, i) => i * 1_000), insert))
+    )
+    const byId = new Map(rows.flat().map((row) => [row.id, row] as const))
+    return yield* Effect.forEach(ids, (id) => toTask(byId.get(id)!))
+  })
+
   const claim = Effect.fn("PgTaskQueue.claim")(function* (options: TaskQueue.ClaimOptions) {
     const limit = options.limit ?? 1
     if (!(limit > 0) || (options.kinds !== undefined && options.kinds.length === 0)) return []
@@ -269,6 +301,7 @@ export const make: Effect.Effect<TaskQueue.TaskQueueService, never, SqlClient.Sq
 
   const shape: TaskQueue.TaskQueueService = {
     enqueue,
+    enqueueMany,
     claim,
     heartbeat,
     complete,

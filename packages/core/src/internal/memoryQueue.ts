@@ -1,6 +1,6 @@
 import { Clock, Effect, Option } from "effect"
 import { randomHex32, type TaskId } from "../domain/Ids.js"
-import { LeaseLost, Task, type TaskQueueService, type WorkerStatus } from "../ports/TaskQueueService.js"
+import { type EnqueueInput, LeaseLost, Task, type TaskQueueService, type WorkerStatus } from "../ports/TaskQueueService.js"
 
 export const makeMemoryQueue: Effect.Effect<TaskQueueService> = Effect.sync(() => {
   const tasks = new Map<string, Task>()
@@ -43,29 +43,31 @@ export const makeMemoryQueue: Effect.Effect<TaskQueueService> = Effect.sync(() =
   const withHeld = <A>(id: TaskId, worker: string, f: (task: Task, now: number) => A) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.map(held(id, worker), (task) => f(task, now)))
 
+  const newTask = (input: EnqueueInput, now: number) => {
+    const task = new Task({
+      id: randomHex32() as TaskId,
+      kind: input.kind,
+      key: input.key,
+      payload: input.payload ?? {},
+      status: "queued",
+      attempts: 0,
+      max_attempts: input.maxAttempts ?? 3,
+      lease_owner: null,
+      lease_expires_at: null,
+      error: null,
+      created_at: now,
+      updated_at: now
+    })
+    order.set(task.id, sequence++)
+    const ids = byKey.get(task.key) ?? new Set<string>()
+    ids.add(task.id)
+    byKey.set(task.key, ids)
+    return put(task)
+  }
+
   const shape: TaskQueueService = {
-    enqueue: (input) =>
-      Effect.map(Clock.currentTimeMillis, (now) => {
-        const task = new Task({
-          id: randomHex32() as TaskId,
-          kind: input.kind,
-          key: input.key,
-          payload: input.payload ?? {},
-          status: "queued",
-          attempts: 0,
-          max_attempts: input.maxAttempts ?? 3,
-          lease_owner: null,
-          lease_expires_at: null,
-          error: null,
-          created_at: now,
-          updated_at: now
-        })
-        order.set(task.id, sequence++)
-        const ids = byKey.get(task.key) ?? new Set<string>()
-        ids.add(task.id)
-        byKey.set(task.key, ids)
-        return put(task)
-      }),
+    enqueue: (input) => Effect.map(Clock.currentTimeMillis, (now) => newTask(input, now)),
+    enqueueMany: (inputs) => Effect.map(Clock.currentTimeMillis, (now) => inputs.map((input) => newTask(input, now))),
     claim: (options) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
         const limit = options.limit ?? 1

@@ -96,6 +96,11 @@ export type QueueDepth = typeof QueueDepth.Type
 export interface TaskQueueService {
   readonly enqueue: (input: EnqueueInput) => Effect.Effect<Task, StoreError>
   /**
+   * Queues several tasks at once (all or none, in one write where the store has transactions),
+   * claimed in the order given; returns them in that order.
+   */
+  readonly enqueueMany: (inputs: ReadonlyArray<EnqueueInput>) => Effect.Effect<ReadonlyArray<Task>, StoreError>
+  /**
    * Takes up to `limit` tasks that are queued or whose lease expired, oldest first, leases them to
    * `worker` and counts an attempt. A task out of attempts is marked failed instead (and returned,
    * `failed`, with `includeExhausted`). Two claimers never get the same task.

@@ -590,7 +590,7 @@ export const make = (options: DocumentsOptions = {}) =>
       const docs = yield* visibleDocs(caller, request.doc_ids, request.kb_id)
       const virtual = docs.find((doc) => doc.type === "virtual")
       if (virtual !== undefined) return yield* Effect.fail(invalid("doc_ids", `Document ${virtual.name} is virtual and has nothing to parse`))
-      return yield* Effect.forEach(docs, runs.start)
+      return yield* runs.startMany(docs)
     })
 
     const cancel = Effect.fn("Documents.cancel")(function* (caller: Caller, request: DocIdsRequest) {

@@ -38,6 +38,23 @@ export const TaskQueueSuite = <E>(name: string, queueLayer: Layer.Layer<TaskQueu
           expect(yield* queue.claim({ worker: "w1", leaseMs: 1_000, kinds: [kind] })).toEqual([])
         }))
 
+      it.effect("enqueueMany queues tasks in the order given; they are claimed in that order", () =>
+        Effect.gen(function* () {
+          const queue = yield* TaskQueue
+          const kind = freshKind()
+          expect(yield* queue.enqueueMany([])).toEqual([])
+          // More than one statement's worth in the SQL stores (1,000 rows each).
+          const inputs = Array.from({ length: 1_203 }, (_, i) => ({ kind, key: `doc-${i}`, payload: { n: i }, maxAttempts: 1 + (i % 3) }))
+          const tasks = yield* queue.enqueueMany(inputs)
+          expect(tasks.map((t) => [t.key, t.payload, t.max_attempts, t.status])).toEqual(
+            inputs.map((input) => [input.key, input.payload, input.maxAttempts, "queued"])
+          )
+          expect(new Set(tasks.map((t) => t.id)).size).toBe(inputs.length)
+          const claimed = yield* queue.claim({ worker: "w1", leaseMs: 1_000, kinds: [kind], limit: 2_000 })
+          expect(claimed.map((t) => t.id)).toEqual(tasks.map((t) => t.id))
+          expect((yield* queue.listByKey("doc-7")).filter((t) => t.kind === kind).map((t) => t.id)).toEqual([tasks[7]!.id])
+        }))
+
       it.effect("two claimers take N tasks and each task runs exactly once", () =>
         Effect.gen(function* () {
           const queue = yield* TaskQueue

@@ -253,6 +253,30 @@ describe("Documents", () => {
         expect(invalidField(yield* Effect.either(docs.parse(me, { doc_ids: ["nope"] })))).toBe("doc_ids[0]")
       }))
 
+    it.effect("parses many documents in one call: each gets one queued task of its new generation, in the order asked", () =>
+      Effect.gen(function* () {
+        const queue = yield* TaskQueue
+        const { docs, me, kb } = yield* setup
+        const uploaded = yield* docs.upload(me, {
+          kb_id: kb.id,
+          files: Array.from({ length: 5 }, (_, i) => ({ name: `many-${i}.txt`, bytes: text(`text ${i}`) }))
+        })
+        // One of them parsed before: queued again (its old task canceled); the others never were.
+        yield* docs.parse(me, { doc_ids: [uploaded[2]!.id] })
+        const order = [uploaded[3]!, uploaded[2]!, uploaded[0]!, uploaded[4]!, uploaded[1]!].map((d) => d.id)
+        const running = yield* docs.parse(me, { doc_ids: order })
+        expect(running.map((d) => [d.id, d.run, d.run_generation])).toEqual(
+          order.map((id) => [id, "RUNNING", id === uploaded[2]!.id ? 2 : 1])
+        )
+        for (const doc of running) {
+          const tasks = yield* queue.listByKey(doc.id)
+          expect(tasks.map((t) => [t.status, t.payload])).toEqual([
+            ["queued", { doc_id: doc.id, kb_id: kb.id, tenant_id: me.tenantId, generation: doc.run_generation }],
+            ...(doc.run_generation === 2 ? [["canceled", expect.anything()]] : [])
+          ])
+        }
+      }))
+
     it.effect("changing the chunk method resets the document and drops its chunks", () =>
       Effect.gen(function* () {
         const store = yield* RecordStore

@@ -28,6 +28,13 @@ const FailingClaims = Layer.mergeAll(
   ChunkIndex.layerMemory
 )
 
+const FailingEnqueues = Layer.mergeAll(
+  RecordStore.layerMemory,
+  StoreFaults.taskQueue(["enqueueMany"]).pipe(Layer.provide(TaskQueue.layerMemory)),
+  BlobStore.layerMemory,
+  ChunkIndex.layerMemory
+)
+
 /** Uploads and queues `n` documents of a few paragraphs. */
 const queueDocuments = (n: number) =>
   Effect.gen(function* () {
@@ -96,6 +103,35 @@ describe("Ingestion: store faults", () => {
         const status = yield* worker.status
         expect(status.errors).toBe(6)
         expect(status.last_error).toBe("claiming a task: StoreError Unavailable: TaskQueue.claim: the store is unavailable (injected fault)")
+        yield* Fiber.interrupt(running)
+      }))
+  })
+
+  layer(engine({ stores: FailingEnqueues }), { excludeTestServices: true })((it) => {
+    it.effect("documents queued together whose tasks cannot be written end FAIL with the reason; queued again, they end DONE", () =>
+      Effect.gen(function* () {
+        const worker = yield* Ingestion
+        const faults = yield* StoreFaults.TaskQueueFaults
+        const queue = yield* TaskQueue.TaskQueue
+        const { docs, me, kb } = yield* setup()
+        const uploaded = yield* docs.upload(me, {
+          kb_id: kb.id,
+          files: Array.from({ length: 3 }, (_, i) => ({ name: `doc-${i}.txt`, bytes: text(`First ${i}.\n\nSecond ${i}.`) }))
+        })
+        const ids = uploaded.map((d) => d.id)
+        yield* faults.failNext(1)
+        const error = yield* Effect.flip(docs.parse(me, { doc_ids: ids }))
+        expect(error._tag).toBe("StoreError")
+        for (const id of ids) {
+          const doc = yield* runOf(id)
+          expect([doc!.run, doc!.progress_msg]).toEqual(["FAIL", expect.stringMatching(/could not queue the parse task: .*injected fault/)])
+          expect(yield* queue.listByKey(id)).toEqual([])
+        }
+        // Queued again (no longer never run: one by one), they are parsed.
+        yield* docs.parse(me, { doc_ids: ids })
+        const running = yield* Effect.fork(worker.run)
+        const done = yield* allDone(ids)
+        expect(done.map((d) => [d!.chunk_num, d!.run_generation])).toEqual([[2, 2], [2, 2], [2, 2]])
         yield* Fiber.interrupt(running)
       }))
   })

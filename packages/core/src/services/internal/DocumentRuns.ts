@@ -292,6 +292,61 @@ export const make = Effect.gen(function* () {
       return latest
     })
 
+  /**
+   * `start` for many documents, in the order given. Those never run (nothing to cancel or clear)
+   * start together: one transaction for their records and one write of their tasks, instead of a
+   * transaction and a task write each; the others go through `start` one by one.
+   */
+  const startMany = (
+    docs: ReadonlyArray<Document>
+  ): Effect.Effect<ReadonlyArray<Document>, NotFound | StoreError | ChunkIndexError | BlobStoreError> =>
+    Effect.gen(function* () {
+      const unrun = (d: Document) => isFresh(d) && d.token_num === 0
+      const candidates = docs.filter(unrun)
+      if (candidates.length < 2) return yield* Effect.forEach(docs, start)
+      const now = yield* Clock.currentTimeMillis
+      // Read under row locks: a document started or changed meanwhile is left to `start`.
+      const running = yield* store.transaction(
+        store.documents.modifyMany(candidates.map((d) => d.id), (current) =>
+          Effect.succeed(
+            current.filter(unrun).map((d) =>
+              withRun(d, {
+                run_generation: d.run_generation + 1,
+                chunk_num: 0,
+                token_num: 0,
+                run: "RUNNING",
+                progress: 0,
+                progress_msg: "",
+                process_begin_at: now,
+                process_duration: 0,
+                update_time: now,
+                update_date: formatDate(now)
+              })
+            )
+          ))
+      )
+      if (running.length > 0) {
+        yield* queue
+          .enqueueMany(running.map((d) => ({
+            kind: ParseTaskKind,
+            key: d.id,
+            payload: { doc_id: d.id, kb_id: d.kb_id, tenant_id: d.tenant_id, generation: d.run_generation }
+          })))
+          .pipe(Effect.catchAll((error) =>
+            Effect.zipRight(
+              Effect.forEach(running, (d) => failed({ docId: d.id, generation: d.run_generation }, `could not queue the parse task: ${error.message}`, false).pipe(Effect.ignore), { discard: true }),
+              Effect.fail(error)
+            )
+          ))
+      }
+      const started = new Map<string, Document>()
+      for (const d of running) started.set(d.id, yield* told(d))
+      return yield* Effect.forEach(docs, (doc) => {
+        const done = started.get(doc.id)
+        return done === undefined ? start(doc) : Effect.succeed(done)
+      })
+    })
+
   /** A run that could not be queued ends `FAIL` with the reason (when the store lets it), and the caller gets the error. */
   const unqueued = <E>(running: Document, reason: string, error: E) =>
     Effect.zipRight(failed({ docId: running.id, generation: running.run_generation }, reason, false).pipe(Effect.ignore), Effect.fail(error))
@@ -613,7 +668,7 @@ export const make = Effect.gen(function* () {
       }
     })
 
-  return { start, cancel, reset, uncount, discard, adjust, report, note, flush, done, doneMany, failed, abandon, reconcile }
+  return { start, startMany, cancel, reset, uncount, discard, adjust, report, note, flush, done, doneMany, failed, abandon, reconcile }
 })
 
 export type DocumentRuns = Effect.Effect.Success<typeof make>
