@@ -317,6 +317,8 @@ export const make = (options: DocumentsOptions = {}) =>
     const runs = yield* DocumentRuns.make
     const hub = yield* DocumentChanges
     const maxFileBytes = options.maxFileBytes ?? 512 * 1024 * 1024
+    /** Files of one `upload` call (bytes in hand) written to the blob store at once. */
+    const uploadConcurrency = 8
 
     /** A document the caller may see, with its knowledge base. */
     const visible = (caller: Caller, id: DocumentId, kbId?: KnowledgeBaseId) =>
@@ -417,29 +419,31 @@ export const make = (options: DocumentsOptions = {}) =>
       })
 
     /**
-     * Stores the files' bytes one after the other, then their documents; the blobs of documents
-     * not made (a refused file, a failed stream, a failed insert) are removed.
+     * Stores the files' bytes (`concurrency` at a time: 1 for files that stream in, since each must
+     * be read whole before the next), then their documents, in the order given; on any failure (a
+     * refused file, a failed stream, a failed insert) every blob written or begun is removed.
      */
-    const store_ = <E>(caller: Caller, kb: KnowledgeBase, files: Stream.Stream<StreamedFile<E>, E>) =>
+    const store_ = <E>(caller: Caller, kb: KnowledgeBase, files: Stream.Stream<StreamedFile<E>, E>, concurrency = 1) =>
       Effect.gen(function* () {
-        const drafts: Array<Document> = []
-        const removeBlobs = (from: number) =>
-          Effect.forEach(drafts.slice(from), (d) => Effect.ignore(blobs.delete(d.location)), { discard: true })
-        yield* Stream.runForEach(Stream.zipWithIndex(files), ([file, i]) =>
+        const begun: Array<string> = []
+        const removeBlobs = Effect.suspend(() =>
+          Effect.forEach(begun, (location) => Effect.ignore(blobs.delete(location)), { discard: true, concurrency: 8 }))
+        const drafts = yield* Stream.runCollect(Stream.mapEffect(Stream.zipWithIndex(files), ([file, i]) =>
           Effect.gen(function* () {
             const { name } = yield* decodeRequest(NamedFile)({ name: file.name }).pipe(
               Effect.mapError((e) => invalid(`files[${i}].name`, e.message.replace(/^name/, `files[${i}].name`)))
             )
             yield* checkType(i, name, file.mime_type)
             const draft = yield* newDocument(caller, kb, name, 0, false)
+            begun.push(draft.location)
             const size = yield* blobs.putStream(
               draft.location,
               limited(i, name, file.content),
               file.mime_type === undefined ? {} : { contentType: file.mime_type }
             )
-            drafts.push(new Document({ ...draft, size }))
-          })
-        ).pipe(Effect.onError(() => removeBlobs(0)))
+            return new Document({ ...draft, size })
+          }), { concurrency })
+        ).pipe(Effect.map((stored) => Array.from(stored)), Effect.onError(() => removeBlobs))
         if (drafts.length === 0) return yield* Effect.fail(invalid("files", "files can't be empty"))
         // One transaction for the files of a call: all of them or none, the counters moved once.
         return yield* store
@@ -451,7 +455,7 @@ export const make = (options: DocumentsOptions = {}) =>
               return stored
             })
           )
-          .pipe(Effect.onError(() => removeBlobs(0)))
+          .pipe(Effect.onError(() => removeBlobs))
       })
 
     const upload = Effect.fn("Documents.upload")(function* (caller: Caller, request: UploadRequest) {
@@ -463,7 +467,8 @@ export const make = (options: DocumentsOptions = {}) =>
       return yield* store_(
         caller,
         kb,
-        Stream.fromIterable(request.files.map((file) => ({ name: file.name, mime_type: file.mime_type, content: Stream.succeed(file.bytes) })))
+        Stream.fromIterable(request.files.map((file) => ({ name: file.name, mime_type: file.mime_type, content: Stream.succeed(file.bytes) }))),
+        uploadConcurrency
       )
     })
 

@@ -2,6 +2,7 @@ import { describe, expect, layer } from "@effect/vitest"
 import { Effect, Either, Option, Stream } from "effect"
 import type { KnowledgeBaseId } from "../../src/domain/Ids.js"
 import { Document } from "../../src/domain/Records.js"
+import { BlobStoreError } from "../../src/domain/Errors.js"
 import { BlobStore } from "../../src/ports/BlobStore.js"
 import { ChunkIndex } from "../../src/ports/ChunkIndex.js"
 import { RecordStore } from "../../src/ports/RecordStore.js"
@@ -148,6 +149,33 @@ describe("Documents", () => {
         const other = yield* newCaller()
         const notRead = Stream.fromEffect(Effect.dieMessage("read"))
         expect((yield* Effect.flip(docs.uploadStream(other, { kb_id: kb.id }, Stream.make(file("h.txt", notRead)))))._tag).toBe("NotFound")
+      }))
+
+    it.effect("upload writes several files' bytes at once, keeps their order, and leaves nothing when one write fails", () =>
+      Effect.gen(function* () {
+        const store = yield* RecordStore
+        const blobs = yield* BlobStore
+        const { me, kb } = yield* setup
+        // The real blob store, but its 13th write (and only that one) fails.
+        let writes = 0
+        const failing = BlobStore.of({
+          ...blobs,
+          putStream: (key, content, options) =>
+            ++writes === 13
+              ? Effect.fail(new BlobStoreError({ reason: "Unavailable", message: "injected" }))
+              : blobs.putStream(key, content, options)
+        })
+        const docs = yield* Documents.make().pipe(Effect.provideService(BlobStore, failing))
+        const files = Array.from({ length: 20 }, (_, i) => ({ name: "same.txt", bytes: text(`file ${i}`) }))
+        const before = yield* blobs.list(`${kb.id}/`)
+        const error = yield* Effect.flip(docs.upload(me, { kb_id: kb.id, files }))
+        expect(error).toMatchObject({ _tag: "BlobStoreError", message: "injected" })
+        expect(yield* blobs.list(`${kb.id}/`)).toEqual(before)
+        expect(yield* store.documents.count({ kb_id: kb.id })).toBe(0)
+
+        const stored = yield* docs.upload(me, { kb_id: kb.id, files })
+        expect(stored.map((d) => d.name)).toEqual(["same.txt", ...Array.from({ length: 19 }, (_, i) => `same(${i + 1}).txt`)])
+        for (const [i, doc] of stored.entries()) expect(new TextDecoder().decode(yield* blobs.get(doc.location))).toBe(`file ${i}`)
       }))
 
     it.effect("gives a duplicate file name a number, as RAGFlow does", () =>
