@@ -331,8 +331,32 @@ export const make = (options: DocumentsOptions = {}) =>
         return { doc: doc.value, kb }
       })
 
+    /**
+     * The documents, in the order of `ids`, all of them visible to the caller, or `NotFound` for the
+     * first that is not: one read of the documents and one check per knowledge base.
+     */
     const visibleDocs = (caller: Caller, ids: ReadonlyArray<DocumentId>, kbId?: KnowledgeBaseId) =>
-      Effect.forEach(ids, (id) => Effect.map(visible(caller, id, kbId), ({ doc }) => doc))
+      Effect.gen(function* () {
+        if (ids.length < 2) return yield* Effect.forEach(ids, (id) => Effect.map(visible(caller, id, kbId), ({ doc }) => doc))
+        const found = new Map((yield* store.documents.getMany([...new Set(ids)])).map((doc) => [doc.id, doc] as const))
+        const readable = new Map<string, boolean>()
+        const docs: Array<Document> = []
+        for (const id of ids) {
+          const doc = found.get(id)
+          if (doc === undefined || (kbId !== undefined && doc.kb_id !== kbId)) return yield* Effect.fail(notFound("Document", id))
+          let canRead = readable.get(doc.kb_id)
+          if (canRead === undefined) {
+            canRead = yield* readableKnowledgeBase(store, caller, doc.kb_id).pipe(
+              Effect.as(true),
+              Effect.catchTag("NotFound", () => Effect.succeed(false))
+            )
+            readable.set(doc.kb_id, canRead)
+          }
+          if (!canRead) return yield* Effect.fail(notFound("Document", id))
+          docs.push(doc)
+        }
+        return docs
+      })
 
     /** Adjusts the knowledge base's document count and size, under its row lock. */
     const adjustCounts = (kbId: KnowledgeBaseId, documents: number, size: number) =>

@@ -441,6 +441,16 @@ describe("Documents", () => {
         expect(shared!.created_by).toBe(member.userId)
         expect((yield* docs.list(me, { kb_id: team.id })).items.map((d) => d.name)).toEqual(["shared.txt"])
         expect((yield* docs.get(me, { doc_id: doc!.id })).name).toBe("secret.txt")
+
+        // Several documents in one call: all visible, or NotFound for the first that is not, and nothing done.
+        const queue = yield* TaskQueue
+        const [own] = yield* docs.upload(stranger, { kb_id: (yield* kbs.create(stranger, { name: "Mine" })).id, files: [{ name: "o.txt", bytes: text("o") }] })
+        const mixed = yield* Effect.flip(docs.parse(stranger, { doc_ids: [own!.id, doc!.id, shared!.id] }))
+        expect(mixed).toMatchObject({ _tag: "NotFound", message: expect.stringContaining(doc!.id) })
+        expect(yield* queue.listByKey(own!.id)).toEqual([])
+        expect(leftTag(yield* Effect.either(docs.parse(member, { doc_ids: [shared!.id, doc!.id] })))).toBe("NotFound")
+        expect((yield* docs.parse(member, { doc_ids: [shared!.id, shared!.id] })).map((d) => d.id)).toEqual([shared!.id])
+        expect((yield* docs.parse(me, { doc_ids: [shared!.id, doc!.id] })).map((d) => d.run)).toEqual(["RUNNING", "RUNNING"])
       }))
   })
 })
