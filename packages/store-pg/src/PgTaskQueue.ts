@@ -88,19 +88,7 @@ export const make: Effect.Effect<TaskQueue.TaskQueueService, never, SqlClient.Sq
 
   const held = (id: TaskId, worker: string) => sql`id = ${id} AND status = 'running' AND lease_owner = ${worker}`
 
-  const enqueue = Effect.fn("PgTaskQueue.enqueue")(function* (input: TaskQueue.EnqueueInput) {
-    const now = yield* Clock.currentTimeMillis
-    const rows = yield* store("enqueue")(
-      sql<TaskRow>`INSERT INTO task (id, kind, key, payload, status, attempts, max_attempts, lease_owner,
-          lease_expires_at, error, created_at, updated_at)
-        VALUES (${randomHex32()}, ${input.kind}, ${input.key}, ${JSON.stringify(input.payload ?? {})}::jsonb,
-          'queued', 0, ${input.maxAttempts ?? 3}, NULL, NULL, NULL, ${now}, ${now})
-        RETURNING ${cols}`
-    )
-    return yield* toTask(rows[0]!)
-  })
-
-  /** One statement per 1,000 tasks, all in one transaction; `seq` follows the order given. */
+  /** One statement per 1,000 tasks, all in one transaction; `seq` follows the order given. `enqueue` is one of them. */
   const enqueueMany = Effect.fn("PgTaskQueue.enqueueMany")(function* (inputs: ReadonlyArray<TaskQueue.EnqueueInput>) {
     if (inputs.length === 0) return []
     const now = yield* Clock.currentTimeMillis
@@ -125,12 +113,13 @@ export const make: Effect.Effect<TaskQueue.TaskQueueService, never, SqlClient.Sq
         ]
       )
     }
-    const rows = yield* store("enqueue")(
-      sql.withTransaction(Effect.forEach(Array.from({ length: Math.ceil(inputs.length / 1_000) }, (_, i) => i * 1_000), insert))
-    )
+    const statements = Effect.forEach(Array.from({ length: Math.ceil(inputs.length / 1_000) }, (_, i) => i * 1_000), insert)
+    const rows = yield* store("enqueue")(inputs.length > 1_000 ? sql.withTransaction(statements) : statements)
     const byId = new Map(rows.flat().map((row) => [row.id, row] as const))
     return yield* Effect.forEach(ids, (id) => toTask(byId.get(id)!))
   })
+
+  const enqueue = (input: TaskQueue.EnqueueInput) => Effect.map(enqueueMany([input]), (tasks) => tasks[0]!)
 
   const claim = Effect.fn("PgTaskQueue.claim")(function* (options: TaskQueue.ClaimOptions) {
     const limit = options.limit ?? 1

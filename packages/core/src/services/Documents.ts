@@ -337,7 +337,6 @@ export const make = (options: DocumentsOptions = {}) =>
      */
     const visibleDocs = (caller: Caller, ids: ReadonlyArray<DocumentId>, kbId?: KnowledgeBaseId) =>
       Effect.gen(function* () {
-        if (ids.length < 2) return yield* Effect.forEach(ids, (id) => Effect.map(visible(caller, id, kbId), ({ doc }) => doc))
         const found = new Map((yield* store.documents.getMany([...new Set(ids)])).map((doc) => [doc.id, doc] as const))
         const readable = new Map<string, boolean>()
         const docs: Array<Document> = []

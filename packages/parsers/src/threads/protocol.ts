@@ -12,8 +12,9 @@ export interface ThreadData {
 }
 
 /**
- * A job, or the cancel of a job sent earlier: not started yet, the thread answers it `dropped`;
- * started, it runs to its end. The thread answers every job once, in the order it was sent them.
+ * A job, or the cancel of a job sent earlier. The thread answers every job once, in the order it
+ * was sent them, except a job canceled before it started: that one is answered `dropped` at once
+ * (a job already started runs to its end).
  */
 export type ToThread =
   | { readonly job: number; readonly input: DocumentPreparer.PrepareInput }

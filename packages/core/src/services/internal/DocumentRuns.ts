@@ -129,6 +129,27 @@ const appendLines = (message: string, lines: ReadonlyArray<string>) =>
 /** A stored (valid) document with run fields changed: not validated again. */
 const withRun = (doc: Document, changes: Partial<Document>) => new Document({ ...doc, ...changes }, true)
 
+/** The document's next generation: its counts cleared (what `changes` does comes on top). */
+const nextRun = (doc: Document) => withRun(doc, { run_generation: doc.run_generation + 1, chunk_num: 0, token_num: 0 })
+
+/** A run queued at `now`: `RUNNING`, progress cleared. */
+const queuedAt = (now: number): Partial<Document> => ({
+  run: "RUNNING",
+  progress: 0,
+  progress_msg: "",
+  process_begin_at: now,
+  process_duration: 0,
+  update_time: now,
+  update_date: formatDate(now)
+})
+
+/** The parse task of a document's run (`running` holds its generation). */
+const parseTask = (running: Document) => ({
+  kind: ParseTaskKind,
+  key: running.id,
+  payload: { doc_id: running.id, kb_id: running.kb_id, tenant_id: running.tenant_id, generation: running.run_generation }
+})
+
 /** Documents looked at per read when reconciling. */
 const reconcilePage = 200
 
@@ -209,7 +230,7 @@ export const make = Effect.gen(function* () {
           let before: Document | undefined
           const next = yield* store.documents.modify(id, (d) => {
             before = d
-            return Effect.succeed(changes(withRun(d, { run_generation: d.run_generation + 1, chunk_num: 0, token_num: 0 })))
+            return Effect.succeed(changes(nextRun(d)))
           })
           if (before !== undefined && (before.chunk_num !== 0 || before.token_num !== 0)) {
             yield* count(before.kb_id, -before.chunk_num, -before.token_num)
@@ -265,30 +286,16 @@ export const make = Effect.gen(function* () {
       const fresh = { value: false }
       if (!isFresh(doc)) yield* queue.cancelKey(doc.id)
       const now = yield* Clock.currentTimeMillis
-      const running = yield* nextGeneration(doc.id, (d) =>
-        withRun(d, {
-          run: "RUNNING",
-          progress: 0,
-          progress_msg: "",
-          process_begin_at: now,
-          process_duration: 0,
-          update_time: now,
-          update_date: formatDate(now)
-        }), fresh
-      )
+      const running = yield* nextGeneration(doc.id, (d) => withRun(d, queuedAt(now)), fresh)
       if (!fresh.value) {
-        yield* clear(running).pipe(Effect.catchAll((error) => unqueued(running, `could not clear the previous chunks: ${error.message}`, error)))
+        yield* clear(running).pipe(Effect.catchAll((error) => unqueued([running], `could not clear the previous chunks: ${error.message}`, error)))
       }
       const latest = yield* Effect.flatMap(fresh.value ? Effect.succeed(running) : afterClear(running), told)
       // Queued again meanwhile (by this call, after a clear that hit a newer run), reset, or canceled.
       if (latest.run_generation !== running.run_generation || latest.run !== "RUNNING") return latest
       yield* queue
-        .enqueue({
-          kind: ParseTaskKind,
-          key: doc.id,
-          payload: { doc_id: doc.id, kb_id: doc.kb_id, tenant_id: doc.tenant_id, generation: running.run_generation }
-        })
-        .pipe(Effect.catchAll((error) => unqueued(running, `could not queue the parse task: ${error.message}`, error)))
+        .enqueue(parseTask(running))
+        .pipe(Effect.catchAll((error) => unqueued([running], `could not queue the parse task: ${error.message}`, error)))
       return latest
     })
 
@@ -309,35 +316,13 @@ export const make = Effect.gen(function* () {
       const running = yield* store.transaction(
         store.documents.modifyMany(candidates.map((d) => d.id), (current) =>
           Effect.succeed(
-            current.filter(unrun).map((d) =>
-              withRun(d, {
-                run_generation: d.run_generation + 1,
-                chunk_num: 0,
-                token_num: 0,
-                run: "RUNNING",
-                progress: 0,
-                progress_msg: "",
-                process_begin_at: now,
-                process_duration: 0,
-                update_time: now,
-                update_date: formatDate(now)
-              })
-            )
+            current.filter(unrun).map((d) => withRun(nextRun(d), queuedAt(now)))
           ))
       )
       if (running.length > 0) {
         yield* queue
-          .enqueueMany(running.map((d) => ({
-            kind: ParseTaskKind,
-            key: d.id,
-            payload: { doc_id: d.id, kb_id: d.kb_id, tenant_id: d.tenant_id, generation: d.run_generation }
-          })))
-          .pipe(Effect.catchAll((error) =>
-            Effect.zipRight(
-              Effect.forEach(running, (d) => failed({ docId: d.id, generation: d.run_generation }, `could not queue the parse task: ${error.message}`, false).pipe(Effect.ignore), { discard: true }),
-              Effect.fail(error)
-            )
-          ))
+          .enqueueMany(running.map(parseTask))
+          .pipe(Effect.catchAll((error) => unqueued(running, `could not queue the parse task: ${error.message}`, error)))
       }
       const started = new Map<string, Document>()
       for (const d of running) started.set(d.id, yield* told(d))
@@ -347,9 +332,12 @@ export const make = Effect.gen(function* () {
       })
     })
 
-  /** A run that could not be queued ends `FAIL` with the reason (when the store lets it), and the caller gets the error. */
-  const unqueued = <E>(running: Document, reason: string, error: E) =>
-    Effect.zipRight(failed({ docId: running.id, generation: running.run_generation }, reason, false).pipe(Effect.ignore), Effect.fail(error))
+  /** Runs that could not be queued end `FAIL` with the reason (when the store lets them), and the caller gets the error. */
+  const unqueued = <E>(running: ReadonlyArray<Document>, reason: string, error: E) =>
+    Effect.zipRight(
+      Effect.forEach(running, (d) => failed({ docId: d.id, generation: d.run_generation }, reason, false).pipe(Effect.ignore), { discard: true }),
+      Effect.fail(error)
+    )
 
   /** Stops a run: its task is canceled and a `RUNNING` document becomes `CANCEL` (its worker removes what it wrote). */
   const cancel = (doc: Document): Effect.Effect<Document, NotFound | StoreError> =>

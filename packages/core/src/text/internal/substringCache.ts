@@ -16,7 +16,7 @@ export interface SubstringCache<A> {
 }
 
 /** FNV-1a over the UTF-16 code units of `text` from `start` to `end`, as a 32-bit integer. */
-export const hashRange = (text: string, start: number, end: number): number => {
+const hashRange = (text: string, start: number, end: number): number => {
   let h = 0x811c9dc5
   for (let i = start; i < end; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193)
   return h | 0
