@@ -116,19 +116,67 @@ const loadPatchedWorker = async (): Promise<unknown> => {
   return import(`data:text/javascript;base64,${Buffer.from(source).toString("base64")}`)
 }
 
+/** The objects whose built-in functions the legacy build's core-js may replace. */
+const intrinsics = (): ReadonlyArray<object> => {
+  const typedArray = Object.getPrototypeOf(Uint8Array) as object
+  return [
+    Array, Array.prototype, ArrayBuffer, ArrayBuffer.prototype, Date.prototype, Function.prototype, JSON, Map,
+    Map.prototype, Math, Number, Number.prototype, Object, Object.prototype, Promise, Promise.prototype, Reflect,
+    RegExp.prototype, Set, Set.prototype, String, String.prototype, Symbol, typedArray,
+    (typedArray as { prototype: object }).prototype, Uint8Array, Uint8Array.prototype, WeakMap.prototype
+  ]
+}
+
+/**
+ * Runs `load` and then puts back every built-in function it replaced; what it added stays.
+ *
+ * The legacy build of pdf.js bundles core-js, which on Node 20 (V8 11) replaces built-ins that
+ * miss recent edge cases with JavaScript versions, for the whole thread: `Array.prototype.push`
+ * (the error on a non-writable length), `JSON.stringify` and `JSON.parse` (`JSON.rawJSON`, source
+ * text access), `Function.prototype.toString`. After pdf.js loaded, every `push` in the thread
+ * took twice as long and every `JSON.stringify` twelve times as long (measured on Node 20.20), in
+ * the tokenizer, the chunkers and the server alike. pdf.js needs none of those edge cases; it does
+ * need what core-js adds (`Promise.withResolvers`, iterator helpers, ...), which Node 20 lacks.
+ */
+export const keepingBuiltins = async <A>(load: () => Promise<A>): Promise<A> => {
+  const saved: Array<readonly [object, PropertyKey, PropertyDescriptor]> = []
+  for (const owner of intrinsics()) {
+    for (const key of Reflect.ownKeys(owner)) {
+      const descriptor = Object.getOwnPropertyDescriptor(owner, key)
+      if (descriptor !== undefined && typeof descriptor.value === "function") saved.push([owner, key, descriptor])
+    }
+  }
+  try {
+    return await load()
+  } finally {
+    for (const [owner, key, descriptor] of saved) {
+      const now = Object.getOwnPropertyDescriptor(owner, key)
+      if (now?.value !== descriptor.value && now?.configurable !== false) Object.defineProperty(owner, key, descriptor)
+    }
+  }
+}
+
 /**
  * Loads the pdf.js module and its patched worker code (once per process or thread: the fake
- * worker takes `globalThis.pdfjsWorker`, which must be set before the first document opens).
+ * worker takes `globalThis.pdfjsWorker`, which must be set before the first document opens), with
+ * the built-ins it replaced put back (`keepingBuiltins`).
  */
-let patchedWorker: Promise<unknown> | undefined
+let loaded: Promise<{ readonly worker: unknown; readonly pdfjs: Pdfjs }> | undefined
+
+const loadModules = () =>
+  keepingBuiltins(async () => {
+    const worker = await loadPatchedWorker()
+    return { worker, pdfjs: await import("pdfjs-dist/legacy/build/pdf.mjs") }
+  })
 
 export const load: Effect.Effect<{ readonly pdfjs: Pdfjs; readonly assets: ReturnType<typeof assetPaths> }, ParseError> =
   Effect.tryPromise({
     try: async () => {
+      const modules = await (loaded ??= loadModules())
       const global = globalThis as Record<string, unknown>
-      global["pdfjsWorker"] = await (patchedWorker ??= loadPatchedWorker())
+      global["pdfjsWorker"] = modules.worker
       global[GUARD] = guard
-      return { pdfjs: await import("pdfjs-dist/legacy/build/pdf.mjs"), assets: assetPaths() }
+      return { pdfjs: modules.pdfjs, assets: assetPaths() }
     },
     catch: (cause) =>
       new ParseError({ reason: "Unknown", message: `pdf.js cannot load: ${errorMessage(cause)}`, cause })
