@@ -232,6 +232,20 @@ export const makeBackend: Effect.Effect<RecordStore.RecordBackend, never, SqlCli
               (inserted) => (inserted.length === 1 ? Effect.void : insertConflict(row))
             )
           ),
+        // One statement, the rows as one JSON array in their order; a row conflicting with one
+        // inserted before it in the same statement is skipped too.
+        insertNew: (rows) =>
+          run<ReadonlyArray<string>>("insertNew")(
+            rows.length === 0
+              ? Effect.succeed([])
+              : Effect.map(
+                sql<{ readonly id: string }>`INSERT INTO ${t} (id, data)
+                  SELECT value->>'id', value FROM jsonb_array_elements(${JSON.stringify(rows)}::jsonb) WITH ORDINALITY AS v(value, n)
+                  ORDER BY n
+                  ON CONFLICT DO NOTHING RETURNING id`,
+                (inserted) => inserted.map((r) => r.id)
+              )
+          ),
         // The unique keys are checked in the statement for the same reason (`updateRows`).
         update: (row) => run<void>("update")(updateRows([row])),
         updateMany: (rows) => run<void>("updateMany")(rows.length === 0 ? Effect.void : updateRows(rows)),

@@ -57,6 +57,14 @@ class MemoryTable {
     return values.some((v) => v === null || v === undefined) ? undefined : JSON.stringify(values)
   }
   /** Throws a Conflict when another row holds one of the row's unique keys. */
+  /** Whether a unique key of the row is held by another row. */
+  keyTaken(row: Row): boolean {
+    return this.spec.unique.some((key, i) => {
+      const k = this.keyOf(key, row)
+      const holder = k === undefined ? undefined : this.indexes[i]!.get(k)
+      return holder !== undefined && holder !== row.id
+    })
+  }
   checkUnique(row: Row) {
     this.spec.unique.forEach((key, i) => {
       const k = this.keyOf(key, row)
@@ -185,6 +193,15 @@ export const makeMemoryBackend: Effect.Effect<RecordBackend> = Effect.gen(functi
           record(t, row.id)
           t.put(row)
         }),
+      insertNew: (many) =>
+        write((record) =>
+          many.flatMap((row) => {
+            if (rows().has(row.id) || t.keyTaken(row)) return []
+            record(t, row.id)
+            t.put(row)
+            return [row.id]
+          })
+        ),
       update: (row) => write((record) => replace(record, row)),
       updateMany: (many) =>
         write((record) => {

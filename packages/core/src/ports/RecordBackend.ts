@@ -50,6 +50,12 @@ export interface RawTable {
   readonly getMany: (ids: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<Row>, StoreError>
   /** Fails with `Conflict` when the id or a unique key is taken. */
   readonly insert: (row: Row) => Effect.Effect<void, StoreError>
+  /**
+   * Inserts, in one call and in order, each row whose id and unique keys are free (of the table and
+   * of the rows of the call inserted before it); returns the ids inserted. A row whose key is taken
+   * is skipped, not an error.
+   */
+  readonly insertNew: (rows: ReadonlyArray<Row>) => Effect.Effect<ReadonlyArray<string>, StoreError>
   /** Replaces the row; `NotFound` when it is gone, `Conflict` on a unique key. */
   readonly update: (row: Row) => Effect.Effect<void, StoreError>
   /** Reads the row locked against concurrent writers until the surrounding transaction ends. */

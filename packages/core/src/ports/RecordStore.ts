@@ -33,6 +33,12 @@ export interface Table<A extends { readonly id: string }> {
   readonly get: (id: string) => Effect.Effect<Option.Option<A>, StoreError>
   readonly getMany: (ids: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<A>, StoreError>
   readonly insert: (record: A) => Effect.Effect<A, StoreError>
+  /**
+   * Inserts, in one write and in the order given, each record whose id and unique keys are free
+   * (of the table, and of the records given before it); returns those inserted. The others are
+   * left out, not an error: the caller may try them again under other keys.
+   */
+  readonly insertNew: (records: ReadonlyArray<A>) => Effect.Effect<ReadonlyArray<A>, StoreError>
   readonly update: (record: A) => Effect.Effect<A, StoreError>
   /**
    * Read-modify-write under a row lock, inside a transaction (joins the caller's). Returns the new
@@ -130,6 +136,13 @@ const typedTable = <A extends { readonly id: string }, I>(
     get: (id) => Effect.flatMap(raw.get(id), decodeOption),
     getMany: (ids) => (ids.length === 0 ? Effect.succeed([]) : Effect.flatMap(raw.getMany(ids), decodeAll)),
     insert: (record) => Effect.as(Effect.flatMap(encode(record), raw.insert), record),
+    insertNew: (records) =>
+      records.length === 0
+        ? Effect.succeed([])
+        : Effect.map(Effect.flatMap(Effect.forEach(records, encode), raw.insertNew), (ids) => {
+          const inserted = new Set(ids)
+          return records.filter((record) => inserted.has(record.id))
+        }),
     update: (record) => Effect.as(Effect.flatMap(encode(record), raw.update), record),
     modify: (id, f) =>
       transaction(

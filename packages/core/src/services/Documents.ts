@@ -94,6 +94,13 @@ export interface StreamedFile<E> {
   readonly content: Stream.Stream<Uint8Array, E>
 }
 
+/** A file of an `upload` call: its bytes in hand. */
+interface FileInHand {
+  readonly name: string
+  readonly mime_type?: string | undefined
+  readonly bytes: Uint8Array
+}
+
 /** Documents, in the order of the request. */
 export const DocumentList = Schema.Array(Document)
 export type DocumentList = typeof DocumentList.Type
@@ -374,11 +381,12 @@ export const make = (options: DocumentsOptions = {}) =>
 
     /**
      * Inserts the document under its name, or `name(1).ext`, ... when that is taken in the knowledge
-     * base. (A taken name fails the insert alone, not the caller's transaction.)
+     * base, trying from `name(from)` (0: the name itself). (A taken name fails the insert alone, not
+     * the caller's transaction.)
      */
-    const insertWithFreeName = (doc: Document) =>
+    const insertWithFreeName = (doc: Document, from = 0) =>
       Effect.gen(function* () {
-        for (let n = 0; n < 1000; n++) {
+        for (let n = from; n < 1000; n++) {
           const candidate = new Document({ ...doc, name: numbered(doc.name, n) })
           const inserted = yield* store.documents
             .insert(candidate)
@@ -443,10 +451,16 @@ export const make = (options: DocumentsOptions = {}) =>
 
     /**
      * Stores the files' bytes (`concurrency` at a time: 1 for files that stream in, since each must
-     * be read whole before the next), then their documents, in the order given; on any failure (a
-     * refused file, a failed stream, a failed insert) every blob written or begun is removed.
+     * be read whole before the next; a file whose `bytes` are in hand is written in one put), then
+     * their documents, in the order given; on any failure (a refused file, a failed stream, a failed
+     * insert) every blob written or begun is removed.
      */
-    const store_ = <E>(caller: Caller, kb: KnowledgeBase, files: Stream.Stream<StreamedFile<E>, E>, concurrency = 1) =>
+    const store_ = <E>(
+      caller: Caller,
+      kb: KnowledgeBase,
+      files: Stream.Stream<StreamedFile<E> | FileInHand, E>,
+      concurrency = 1
+    ) =>
       Effect.gen(function* () {
         const begun: Array<string> = []
         const removeBlobs = Effect.suspend(() =>
@@ -459,11 +473,10 @@ export const make = (options: DocumentsOptions = {}) =>
             yield* checkType(i, name, file.mime_type)
             const draft = yield* newDocument(caller, kb, name, 0, false)
             begun.push(draft.location)
-            const size = yield* blobs.putStream(
-              draft.location,
-              limited(i, name, file.content),
-              file.mime_type === undefined ? {} : { contentType: file.mime_type }
-            )
+            const options = file.mime_type === undefined ? {} : { contentType: file.mime_type }
+            const size = "bytes" in file
+              ? yield* Effect.as(blobs.put(draft.location, file.bytes, options), file.bytes.length)
+              : yield* blobs.putStream(draft.location, limited(i, name, file.content), options)
             return new Document({ ...draft, size })
           }), { concurrency })
         ).pipe(Effect.map((stored) => Array.from(stored)), Effect.onError(() => removeBlobs))
@@ -472,8 +485,10 @@ export const make = (options: DocumentsOptions = {}) =>
         return yield* store
           .transaction(
             Effect.gen(function* () {
+              // Every file whose name is free in one write; then the others, in order, numbered.
+              const inserted = new Set((yield* store.documents.insertNew(drafts)).map((doc) => doc.id))
               const stored: Array<Document> = []
-              for (const draft of drafts) stored.push(yield* insertWithFreeName(draft))
+              for (const draft of drafts) stored.push(inserted.has(draft.id) ? draft : yield* insertWithFreeName(draft, 1))
               yield* adjustCounts(kb.id, stored.length, stored.reduce((n, d) => n + d.size, 0))
               return stored
             })
@@ -490,7 +505,7 @@ export const make = (options: DocumentsOptions = {}) =>
       return yield* store_(
         caller,
         kb,
-        Stream.fromIterable(request.files.map((file) => ({ name: file.name, mime_type: file.mime_type, content: Stream.succeed(file.bytes) }))),
+        Stream.fromIterable(request.files.map((file): FileInHand => ({ name: file.name, mime_type: file.mime_type, bytes: file.bytes }))),
         uploadConcurrency
       )
     })

@@ -78,6 +78,34 @@ export const RecordStoreSuite = <E>(name: string, storeLayer: Layer.Layer<Record
           yield* store.users.remove([users[0]!.id])
         }))
 
+      it.effect("insertNew inserts, in order, the records whose id and unique keys are free, and skips the others", () =>
+        Effect.gen(function* () {
+          const store = yield* RecordStore
+          const kb = anId<KnowledgeBaseId>()
+          const taken = aDocument({ kb_id: kb, name: "taken.txt", create_time: 1 })
+          yield* store.documents.insert(taken)
+          const batch = [
+            aDocument({ kb_id: kb, name: "a.txt", create_time: 2 }),
+            aDocument({ kb_id: kb, name: "taken.txt", create_time: 3 }),
+            aDocument({ kb_id: kb, name: "a.txt", create_time: 4 }),
+            aDocument({ id: taken.id, kb_id: kb, name: "other.txt", create_time: 5 }),
+            aDocument({ kb_id: kb, name: "b.txt", create_time: 6 }),
+            // The same name in another knowledge base is free.
+            aDocument({ name: "a.txt", create_time: 7 })
+          ]
+          const inserted = yield* store.documents.insertNew(batch)
+          expect(inserted).toEqual([batch[0], batch[4], batch[5]])
+          const inKb = yield* store.documents.find({ where: { kb_id: kb }, orderBy: "create_time" })
+          expect(inKb.items).toEqual([taken, batch[0], batch[4]])
+          expect(Option.getOrThrow(yield* store.documents.get(batch[5]!.id))).toEqual(batch[5])
+          expect(yield* store.documents.insertNew([])).toEqual([])
+          // Inside a transaction that fails, nothing stays.
+          const late = aDocument({ kb_id: kb, name: "c.txt" })
+          const failed = yield* Effect.either(store.transaction(Effect.zipRight(store.documents.insertNew([late]), Effect.fail("no" as const))))
+          expect(failed).toEqual(Either.left("no"))
+          expect(Option.isNone(yield* store.documents.get(late.id))).toBe(true)
+        }))
+
       it.effect("keeps sessions: a token hash is unique, a user's sessions are found and ended together", () =>
         Effect.gen(function* () {
           const store = yield* RecordStore

@@ -48,6 +48,7 @@ const wrapTable = <A extends { readonly id: string }>(name: string, table: Table
   get: (id) => guard(`${name}.get`, table.get(id)),
   getMany: (ids) => guard(`${name}.getMany`, table.getMany(ids)),
   insert: (record) => guard(`${name}.insert`, table.insert(record)),
+  insertNew: (records) => guard(`${name}.insertNew`, table.insertNew(records)),
   update: (record) => guard(`${name}.update`, table.update(record)),
   modify: (id, f) => guard(`${name}.modify`, table.modify(id, f)),
   modifyMany: (ids, f) => guard(`${name}.modifyMany`, table.modifyMany(ids, f)),

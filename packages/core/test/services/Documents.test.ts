@@ -158,12 +158,11 @@ describe("Documents", () => {
         const { me, kb } = yield* setup
         // The real blob store, but its 13th write (and only that one) fails.
         let writes = 0
+        const injected = new BlobStoreError({ reason: "Unavailable", message: "injected" })
         const failing = BlobStore.of({
           ...blobs,
-          putStream: (key, content, options) =>
-            ++writes === 13
-              ? Effect.fail(new BlobStoreError({ reason: "Unavailable", message: "injected" }))
-              : blobs.putStream(key, content, options)
+          put: (key, bytes, options) => (++writes === 13 ? Effect.fail(injected) : blobs.put(key, bytes, options)),
+          putStream: (key, content, options) => (++writes === 13 ? Effect.fail(injected) : blobs.putStream(key, content, options))
         })
         const docs = yield* Documents.make().pipe(Effect.provideService(BlobStore, failing))
         const files = Array.from({ length: 20 }, (_, i) => ({ name: "same.txt", bytes: text(`file ${i}`) }))
@@ -176,6 +175,32 @@ describe("Documents", () => {
         const stored = yield* docs.upload(me, { kb_id: kb.id, files })
         expect(stored.map((d) => d.name)).toEqual(["same.txt", ...Array.from({ length: 19 }, (_, i) => `same(${i + 1}).txt`)])
         for (const [i, doc] of stored.entries()) expect(new TextDecoder().decode(yield* blobs.get(doc.location))).toBe(`file ${i}`)
+      }))
+
+    it.effect("upload inserts the records of the files whose names are free in one write, and numbers the others after", () =>
+      Effect.gen(function* () {
+        const store = yield* RecordStore
+        const blobs = yield* BlobStore
+        const { docs: plain, me, kb } = yield* setup
+        yield* plain.upload(me, { kb_id: kb.id, files: [{ name: "dup.txt", bytes: text("before") }] })
+        const calls = { insert: 0, insertNew: 0 }
+        const counting = RecordStore.of({
+          ...store,
+          documents: {
+            ...store.documents,
+            insert: (doc) => Effect.suspend(() => (calls.insert++, store.documents.insert(doc))),
+            insertNew: (many) => Effect.suspend(() => (calls.insertNew++, store.documents.insertNew(many)))
+          }
+        })
+        const docs = yield* Documents.make().pipe(Effect.provideService(RecordStore, counting))
+        const names = [...Array.from({ length: 30 }, (_, i) => `free-${i}.txt`), "dup.txt", "dup.txt"]
+        const stored = yield* docs.upload(me, { kb_id: kb.id, files: names.map((name, i) => ({ name, bytes: text(`file ${i}`) })) })
+        expect(stored.map((d) => d.name)).toEqual([...names.slice(0, 30), "dup(1).txt", "dup(2).txt"])
+        // The second "dup.txt" finds dup(1).txt taken by the first: three single inserts in all.
+        expect(calls).toEqual({ insertNew: 1, insert: 3 })
+        for (const [i, doc] of stored.entries()) expect(new TextDecoder().decode(yield* blobs.get(doc.location))).toBe(`file ${i}`)
+        expect(yield* store.documents.count({ kb_id: kb.id })).toBe(33)
+        expect(Option.getOrThrow(yield* store.knowledgeBases.get(kb.id)).document_count).toBe(33)
       }))
 
     it.effect("gives a duplicate file name a number, as RAGFlow does", () =>
