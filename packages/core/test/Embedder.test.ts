@@ -35,6 +35,27 @@ describe("HashEmbedder", () => {
       expect(cosine(query!, misspelt!)).toBeGreaterThan(cosine(far!, misspelt!))
     }))
 
+  it("reads a text in pieces, ASCII ones on their own path, to the vector of the whole text read the general way", () => {
+    // A seeded generator (mulberry32): the same 3,000 texts every run.
+    let seed = 20261206
+    const random = () => {
+      seed = (seed + 0x6d2b79f5) | 0
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+    }
+    const ascii = "aAbBzZ09 _-.,;:!?'\"#\t\n\r()[]{}@^`~\u0000\u007f"
+    // Final sigma (lower-cased by its context), a mark, a letter that lower-cases to two, surrogate pairs, NBSP.
+    const other = ["Σ", "ς", "é", "\u0301", "İ", "日本", "😀", "\u00a0", "Ⅻ"]
+    const alphabet = [...ascii, ...ascii, ...other]
+    const texts = Array.from({ length: 3_000 }, () =>
+      Array.from({ length: Math.floor(random() * 60) }, () => alphabet[Math.floor(random() * alphabet.length)]).join(""))
+    texts.push("", "A", "ab", "Hello, World! 2026 ABCdef_ghi", "x".repeat(5_000), "ΑΣ.Β ΑΣ. Σ", "naïve café\tOK ΟΔΟΣ")
+    for (const text of texts) {
+      for (const dimensions of [8, 64]) expect(HashEmbedder.embed(text, dimensions)).toEqual(HashEmbedder.embedUnicode(text, dimensions))
+    }
+  })
+
   it("embeds a text without words as the zero vector", () => {
     expect(HashEmbedder.embed("  ...  ", 8)).toEqual([0, 0, 0, 0, 0, 0, 0, 0])
   })

@@ -31,23 +31,97 @@ const TRIGRAM_PREFIX = fnv1a("t:")
 const HASH = "#".charCodeAt(0)
 const WORDS = /[\p{L}\p{M}\p{N}]+/gu
 
+/** Adds `weight` to the signed bucket of `hash`. */
+const addTo = (vector: Array<number>, hash: number, weight: number) => {
+  const unsigned = hash >>> 0
+  vector[unsigned % vector.length]! += (unsigned & 0x80000000) === 0 ? weight : -weight
+}
+
+const normalised = (vector: Array<number>): Vector => {
+  let sum = 0
+  for (const x of vector) sum += x * x
+  const norm = Math.sqrt(sum)
+  return norm === 0 ? vector : vector.map((x) => x / norm)
+}
+
+/** ASCII white space: never in a word, and lower-casing never looks across it (final sigma). */
+const isAsciiSpace = (unit: number) => unit === 0x20 || (unit >= 0x09 && unit <= 0x0d)
+
 /**
  * The hashed vector of one text (all zeros for a text with no word): each lower-cased word hashed
  * as `w:<word>`, and each trigram of code points of `#<word>#` as `t:<trigram>`. Hashes are computed
  * over the code units without building those strings.
+ *
+ * The text is read in pieces between ASCII white space; a piece of ASCII characters only is read
+ * once, in place (`addAscii`), the others as a whole text is (`addUnicode`). Same vector as
+ * `embedUnicode`, which reads the whole text the general way.
  */
 export const embed = (text: string, dimensions: number): Vector => {
   const vector = new Array<number>(dimensions).fill(0)
-  const add = (hash: number, weight: number) => {
-    const unsigned = hash >>> 0
-    vector[unsigned % dimensions]! += (unsigned & 0x80000000) === 0 ? weight : -weight
+  let start = 0
+  let ascii = true
+  for (let i = 0; i <= text.length; i++) {
+    const unit = i < text.length ? text.charCodeAt(i) : 0x20
+    if (isAsciiSpace(unit)) {
+      if (i > start) {
+        if (ascii) addAscii(vector, text, start, i)
+        else addUnicode(vector, text.slice(start, i))
+      }
+      start = i + 1
+      ascii = true
+    } else if (unit > 0x7f) ascii = false
   }
+  return normalised(vector)
+}
+
+/** The lower-cased code of an ASCII letter or digit (a word character), or -1. */
+const asciiWordUnit = (unit: number): number =>
+  unit >= 0x61 && unit <= 0x7a || unit >= 0x30 && unit <= 0x39 ? unit : unit >= 0x41 && unit <= 0x5a ? unit | 0x20 : -1
+
+/** `#<word>#` of `addAscii`, lower-cased: reused. */
+const asciiUnits: Array<number> = [HASH]
+
+/** Adds the words of `text[start, end)`, ASCII characters only: words are runs of letters and digits. */
+const addAscii = (vector: Array<number>, text: string, start: number, end: number) => {
+  const units = asciiUnits
+  let i = start
+  while (i < end) {
+    let unit = asciiWordUnit(text.charCodeAt(i))
+    if (unit < 0) {
+      i++
+      continue
+    }
+    let length = 1
+    let hash = WORD_PREFIX
+    while (unit >= 0) {
+      hash = Math.imul(hash ^ unit, FNV_PRIME)
+      units[length++] = unit
+      unit = ++i < end ? asciiWordUnit(text.charCodeAt(i)) : -1
+    }
+    units[length++] = HASH
+    addTo(vector, hash, WORD_WEIGHT)
+    for (let c = 0; c + 3 <= length; c++) {
+      const trigram = Math.imul(Math.imul(Math.imul(TRIGRAM_PREFIX ^ units[c]!, FNV_PRIME) ^ units[c + 1]!, FNV_PRIME) ^ units[c + 2]!, FNV_PRIME)
+      addTo(vector, trigram, TRIGRAM_WEIGHT)
+    }
+  }
+}
+
+/** `embed` of any text, read as a whole: the reference of `embed`'s pieces. */
+export const embedUnicode = (text: string, dimensions: number): Vector => {
+  const vector = new Array<number>(dimensions).fill(0)
+  addUnicode(vector, text)
+  return normalised(vector)
+}
+
+/** Adds the words of `text`: lower-cased, runs of letters, marks and numbers. */
+const addUnicode = (vector: Array<number>, text: string) => {
   // The padded word's code points, each as its UTF-16 code units (one, or a surrogate pair).
   const units: Array<number> = []
   const starts: Array<number> = []
   for (const match of text.toLowerCase().matchAll(WORDS)) {
     const word = match[0]
-    add(fnv1a(word, WORD_PREFIX), WORD_WEIGHT)
+    addTo(vector, fnv1a(word, WORD_PREFIX), WORD_WEIGHT)
     units.length = 0
     starts.length = 0
     starts.push(0)
@@ -71,13 +145,9 @@ export const embed = (text: string, dimensions: number): Vector => {
     for (let c = 0; c + 3 < starts.length; c++) {
       let hash = TRIGRAM_PREFIX
       for (let u = starts[c]!; u < starts[c + 3]!; u++) hash = Math.imul(hash ^ units[u]!, FNV_PRIME)
-      add(hash, TRIGRAM_WEIGHT)
+      addTo(vector, hash, TRIGRAM_WEIGHT)
     }
   }
-  let sum = 0
-  for (const x of vector) sum += x * x
-  const norm = Math.sqrt(sum)
-  return norm === 0 ? vector : vector.map((x) => x / norm)
 }
 
 export const make = (options: HashEmbedderOptions = {}): EmbedderService => {
