@@ -172,7 +172,11 @@ const loadModules = () =>
 export const load: Effect.Effect<{ readonly pdfjs: Pdfjs; readonly assets: ReturnType<typeof assetPaths> }, ParseError> =
   Effect.tryPromise({
     try: async () => {
-      const modules = await (loaded ??= loadModules())
+      // A failed load is not kept: the next PDF tries again.
+      const modules = await (loaded ??= loadModules().catch((cause: unknown) => {
+        loaded = undefined
+        throw cause
+      }))
       const global = globalThis as Record<string, unknown>
       global["pdfjsWorker"] = modules.worker
       global[GUARD] = guard
