@@ -56,26 +56,23 @@ class MemoryTable {
     const values = key.map((f) => row[f])
     return values.some((v) => v === null || v === undefined) ? undefined : JSON.stringify(values)
   }
-  /** Throws a Conflict when another row holds one of the row's unique keys. */
-  /** Whether a unique key of the row is held by another row. */
-  keyTaken(row: Row): boolean {
-    return this.spec.unique.some((key, i) => {
+  /** The first of the row's unique keys that another row holds, or undefined. */
+  takenKey(row: Row): ReadonlyArray<string> | undefined {
+    return this.spec.unique.find((key, i) => {
       const k = this.keyOf(key, row)
       const holder = k === undefined ? undefined : this.indexes[i]!.get(k)
       return holder !== undefined && holder !== row.id
     })
   }
+  /** Throws a Conflict when another row holds one of the row's unique keys. */
   checkUnique(row: Row) {
-    this.spec.unique.forEach((key, i) => {
-      const k = this.keyOf(key, row)
-      const holder = k === undefined ? undefined : this.indexes[i]!.get(k)
-      if (holder !== undefined && holder !== row.id) {
-        throw new StoreError({
-          reason: "Conflict",
-          message: `${this.spec.name}: (${key.join(", ")}) = (${key.map((f) => String(row[f])).join(", ")}) already exists`
-        })
-      }
-    })
+    const key = this.takenKey(row)
+    if (key !== undefined) {
+      throw new StoreError({
+        reason: "Conflict",
+        message: `${this.spec.name}: (${key.join(", ")}) = (${key.map((f) => String(row[f])).join(", ")}) already exists`
+      })
+    }
   }
   put(row: Row) {
     this.drop(row.id)
@@ -196,7 +193,7 @@ export const makeMemoryBackend: Effect.Effect<RecordBackend> = Effect.gen(functi
       insertNew: (many) =>
         write((record) =>
           many.flatMap((row) => {
-            if (rows().has(row.id) || t.keyTaken(row)) return []
+            if (rows().has(row.id) || t.takenKey(row) !== undefined) return []
             record(t, row.id)
             t.put(row)
             return [row.id]

@@ -138,7 +138,7 @@ const intrinsics = (): ReadonlyArray<object> => {
  * the tokenizer, the chunkers and the server alike. pdf.js needs none of those edge cases; it does
  * need what core-js adds (`Promise.withResolvers`, iterator helpers, ...), which Node 20 lacks.
  */
-export const keepingBuiltins = async <A>(load: () => Promise<A>): Promise<A> => {
+const keepingBuiltins = async <A>(load: () => Promise<A>): Promise<A> => {
   const saved: Array<readonly [object, PropertyKey, PropertyDescriptor]> = []
   for (const owner of intrinsics()) {
     for (const key of Reflect.ownKeys(owner)) {
