@@ -12,12 +12,12 @@
  *   start of each ingestion (rss, heap, external).
  *   npx tsx --conditions=development bench/ingest.ts --processes 1,2 [--pg-url postgres://...] [--runs 3] [--only mixed] [--files 210]
  *                           [--workers N] [--worker-node-args "--cpu-prof --cpu-prof-dir=DIR"] [--blobs file|s3]
- *                           [--worker-from built|sources]
+ *                           [--index lancedb|pgvector] [--worker-from built|sources]
  *
  * Scale-out mode (`--processes N[,M...]`; needs a real Postgres: `--pg-url` or RAGKIT_TEST_PG_URL):
  * this process builds the server's engine (`Engine.layer(defaults({ workers: 0, ... }))` of
  * @ragkit/server) on a fresh database (`freshDatabase`, dropped at the end) and a temp data dir
- * (file blobs, LanceDB index, the GloVe model cache it builds once; deleted at the end; with `--blobs s3`
+ * (file blobs, the LanceDB index unless `--index pgvector`, the GloVe model cache it builds once; deleted at the end; with `--blobs s3`
  * the blobs go to a bucket of an s3rver the bench starts, `@ragkit/fixtures/s3`, for this process and
  * the workers alike, and the bench fails if a blobs/ folder appears in the data dir), uploads
  * the corpus into a knowledge base embedding with `hash-8@Test` and queues it; then it spawns N
@@ -120,6 +120,12 @@ const WORKER_NODE_ARGS = option("worker-node-args", "").split(" ").filter((a) =>
  */
 const BLOBS = option("blobs", "file")
 if (BLOBS !== "file" && BLOBS !== "s3") throw new Error(`--blobs is file or s3, not ${BLOBS}`)
+/**
+ * Scale-out mode: the chunk index of the engine and the workers. `lancedb`: a folder in the shared
+ * temp data dir; `pgvector`: tables in the bench's fresh database (the server needs the pgvector extension).
+ */
+const INDEX = option("index", "lancedb")
+if (INDEX !== "lancedb" && INDEX !== "pgvector") throw new Error(`--index is lancedb or pgvector, not ${INDEX}`)
 
 const out = (line = "") => process.stdout.write(`${line}\n`)
 const log = (line: string) => process.stderr.write(`${line}\n`)
@@ -751,7 +757,7 @@ const machine = () => {
   const cpus = os.cpus()
   out(`Machine: ${cpus[0]?.model.trim() ?? "unknown CPU"}, ${cpus.length} cores (os.cpus), ${f1(os.totalmem() / 2 ** 30)} GiB memory, Node ${process.version}, ${os.platform()} ${os.arch()}. Load average at start: ${os.loadavg().map(f2).join(", ")}.`)
   if (PROCESSES.length > 0) {
-    out(`Settings: ${RUNS} runs (medians shown), scale-out: ${PROCESSES.join(" and ")} \`ragkit worker\` process(es) (${WORKER_FROM === "built" ? "the built packages/server/dist/bin.js" : "from the sources, under tsx"}; RAGKIT_WORKERS=${WORKERS_PER_PROCESS} each, RAGKIT_PARSER_THREADS default: cores - 1) on one Postgres (fresh database) and a shared temp data dir (${BLOBS === "s3" ? "LanceDB chunk index; blobs on S3: a bucket of s3rver 3.7.1, started by the bench as a child process on this machine" : "file blobs, LanceDB chunk index"}), parsers ${OCR ? "with OCR" : "without OCR"}, embedding model ${SCALE_MODEL}, chunk method defaults (naive; presentation for pptx, email for eml).`)
+    out(`Settings: ${RUNS} runs (medians shown), scale-out: ${PROCESSES.join(" and ")} \`ragkit worker\` process(es) (${WORKER_FROM === "built" ? "the built packages/server/dist/bin.js" : "from the sources, under tsx"}; RAGKIT_WORKERS=${WORKERS_PER_PROCESS} each, RAGKIT_PARSER_THREADS default: cores - 1) on one Postgres (fresh database) and a shared temp data dir (${INDEX === "pgvector" ? "chunk index: pgvector in the same Postgres database" : "chunk index: LanceDB in the data dir"}; ${BLOBS === "s3" ? "blobs on S3: a bucket of s3rver 3.7.1, started by the bench as a child process on this machine" : "file blobs in the data dir"}), parsers ${OCR ? "with OCR" : "without OCR"}, embedding model ${SCALE_MODEL}, chunk method defaults (naive; presentation for pptx, email for eml).`)
     out()
     return
   }
@@ -994,7 +1000,8 @@ const startWorker = (databaseUrl: string, dataDir: string): WorkerProc => {
       RAGKIT_OCR: String(OCR),
       // The workers embed with the `Test` provider (SCALE_MODEL).
       RAGKIT_TEST_MODELS: "true",
-      ...(s3 === undefined ? {} : s3Env(s3))
+      ...(s3 === undefined ? {} : s3Env(s3)),
+      ...(INDEX === "pgvector" ? { RAGKIT_CHUNK_INDEX: "pgvector" } : {})
     },
     stdio: ["ignore", "pipe", "pipe"]
   })
@@ -1172,7 +1179,7 @@ const scaleOut = async (label: string, files: ReadonlyArray<BenchFile>) => {
       forcePathStyle: true,
       credentials: Option.some({ accessKeyId: s3.accessKeyId, secretAccessKey: Redacted.make(s3.secretAccessKey) })
     }
-    const config = defaults({ dataDir, databaseUrl: Option.some(Redacted.make(db.url)), workers: 0, ocr: OCR, testModels: true, ...(blobStore ? { blobStore } : {}) })
+    const config = defaults({ dataDir, databaseUrl: Option.some(Redacted.make(db.url)), workers: 0, ocr: OCR, testModels: true, ...(blobStore ? { blobStore } : {}), ...(INDEX === "pgvector" ? { chunkIndex: { kind: "pgvector" as const } } : {}) })
     log(`${label}: building the engine (database ${db.name}, data dir ${dataDir}; builds the GloVe model cache)`)
     const start = performance.now()
     const rag = await createRagClient(ServerEngine.layer(config))

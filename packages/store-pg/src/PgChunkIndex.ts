@@ -13,7 +13,10 @@
  *   parameter per column), and one statement per statistics table, in one transaction under the
  *   knowledge bases' advisory write locks (so the dimension check, the rows and the statistics agree,
  *   as the memory index's synchronous check does). Deletes take the same lock and subtract what
- *   they remove (`DELETE ... RETURNING`).
+ *   they remove (`DELETE ... RETURNING`). Upserts made while a commit of this process runs wait and
+ *   share the next one (group commit): one transaction per knowledge base and vector dimension
+ *   instead of one per call, so concurrent document runs make fewer, larger writes (fewer postings
+ *   rows, statistics rows and segment merges per chunk).
  * - Vectors: an untyped `vector` column and its dimension in `dims`; one partial HNSW expression
  *   index per dimension (`(embedding::vector(d)) vector_cosine_ops WHERE dims = d`, `halfvec` for
  *   2000 < d <= 4000, none above). It is built (`CREATE INDEX`, with `maintenance_work_mem` =
@@ -57,7 +60,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Chunk, ChunkIndex, ChunkIndexError, ChunkIndexScoring } from "@ragkit/core"
 import type { ChunkId, DocumentId, KnowledgeBaseId } from "@ragkit/core"
-import { Effect, Layer, Option } from "effect"
+import { Deferred, Effect, Layer, Option } from "effect"
 import * as Bm25 from "./internal/chunkIndexBm25.js"
 import * as Postings from "./internal/chunkIndexPostings.js"
 import { toChunkIndexError } from "./internal/chunkIndexErrors.js"
@@ -115,6 +118,15 @@ const rewritePage = 2000
 const indexLockKey = 7_238_411_590_004
 
 const mismatch = (message: string) => new ChunkIndexError({ reason: "Mismatch", message })
+
+/** An upsert of one knowledge base's chunks waiting for a commit. */
+interface QueuedUpsert {
+  readonly kbId: string
+  readonly chunks: ReadonlyArray<Chunk>
+  /** The dimension of its vectors (undefined without vectors). */
+  readonly dimension: number | undefined
+  readonly done: Deferred.Deferred<void, ChunkIndexError>
+}
 
 const pairKey = (kbId: string, id: string) => `${kbId}\u0000${id}`
 
@@ -638,9 +650,77 @@ export const make = (
         }
       })
 
+    /** One commit: the rows and statistics in a transaction, then the HNSW indexes it makes due. */
+    const commit = (chunks: ReadonlyArray<Chunk>) =>
+      Effect.zipRight(Effect.flatMap(transaction(write(chunks)), buildIndexes), analyseAfter(chunks.length))
+
+    /** Upserts waiting for the next commit, in arrival order (one knowledge base each). */
+    const queued: Array<QueuedUpsert> = []
+    const commitPermit = Effect.unsafeMakeSemaphore(1)
+
+    /**
+     * Commits every upsert queued by now. A knowledge base's upserts are cut, in arrival order, into
+     * runs whose vectors agree on a dimension; a run is one transaction, and a failed one fails the
+     * upserts in it, and only those. Runs of a knowledge base commit in order, knowledge bases side
+     * by side.
+     */
+    const commitQueued = Effect.suspend(() => {
+      const runs = new Map<string, Array<{ dimension: number | undefined; entries: Array<QueuedUpsert> }>>()
+      for (const entry of queued.splice(0)) {
+        const kbRuns = runs.get(entry.kbId) ?? []
+        runs.set(entry.kbId, kbRuns)
+        const last = kbRuns.at(-1)
+        if (last === undefined || (entry.dimension !== undefined && last.dimension !== undefined && entry.dimension !== last.dimension)) {
+          kbRuns.push({ dimension: entry.dimension, entries: [entry] })
+        } else {
+          last.entries.push(entry)
+          last.dimension ??= entry.dimension
+        }
+      }
+      return Effect.forEach(runs.values(), (kbRuns) =>
+        Effect.forEach(kbRuns, ({ entries }) =>
+          Effect.flatMap(
+            Effect.exit(commit(entries.flatMap((entry) => entry.chunks))),
+            (exit) => Effect.forEach(entries, (entry) => Deferred.done(entry.done, exit), { discard: true })
+          ), { discard: true }), { concurrency: 4, discard: true })
+    })
+
+    /**
+     * Group commit: queues the chunks, then takes the process's commit permit; whoever holds it
+     * commits every upsert queued by then (its own, unless an earlier holder already did). Upserts
+     * arriving during a commit share the next one: fewer, larger writes, which cost less per row in
+     * postings, statistics and segment merges than many small ones.
+     */
+    const upsertQueued = (kbId: string, chunks: ReadonlyArray<Chunk>) =>
+      Effect.gen(function*() {
+        const done = yield* Deferred.make<void, ChunkIndexError>()
+        const entry: QueuedUpsert = { kbId, chunks, dimension: chunks.find((c) => c.vector !== undefined)?.vector?.length, done }
+        queued.push(entry)
+        yield* commitPermit.withPermits(1)(Effect.uninterruptible(commitQueued)).pipe(
+          // Interrupted while waiting for the permit: withdraw the chunks unless a commit took them.
+          Effect.onInterrupt(() =>
+            Effect.sync(() => {
+              const at = queued.indexOf(entry)
+              if (at >= 0) queued.splice(at, 1)
+            })
+          )
+        )
+        yield* Deferred.await(done)
+      })
+
+    const upsert = (chunks: ReadonlyArray<Chunk>) => {
+      const byKb = new Map<string, Array<Chunk>>()
+      for (const chunk of chunks) {
+        const list = byKb.get(chunk.kb_id)
+        if (list === undefined) byKb.set(chunk.kb_id, [chunk])
+        else list.push(chunk)
+      }
+      return Effect.forEach(byKb, ([kbId, list]) => upsertQueued(kbId, list), { concurrency: "unbounded", discard: true })
+    }
+
     return ChunkIndex.make({
       dimension,
-      upsert: (chunks) => Effect.zipRight(Effect.flatMap(transaction(write(chunks)), buildIndexes), analyseAfter(chunks.length)),
+      upsert,
       get: (kbId, chunkId) =>
         Effect.map(getRows("get", `kb_id = $1 AND id = $2`, [kbId, chunkId]), (chunks) => Option.fromNullable(chunks[0])),
       deleteByDocument: (kbId, docId) => remove("deleteByDocument", kbId, `doc_id = $2`, [docId]),

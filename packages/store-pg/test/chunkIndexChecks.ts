@@ -250,6 +250,45 @@ export const chunkIndexChecks = (
           yield* same
         }))
 
+      it.effect("upserts made at once share commits; one whose vectors disagree with the knowledge base fails alone", () =>
+        Effect.gen(function*() {
+          const index = yield* ChunkIndex.ChunkIndex
+          const sql = yield* SqlClient.SqlClient
+          const next = random(11)
+          const kb = KnowledgeBaseId.make(randomHex32())
+          const doc = DocumentId.make(randomHex32())
+          const chunk = (i: number, dims: number) =>
+            makeTestChunk(kb, doc, {
+              content: `${words[i % words.length]} ${words[(i * 7) % words.length]} row ${i}`,
+              vector: Array.from({ length: dims }, () => Math.fround(next() - 0.5))
+            })
+          yield* index.upsert([chunk(0, 8)])
+          /** Segment ids given out so far: each commit writes a segment per knowledge base (merges take more). */
+          const segmentIds = Effect.map(
+            sql<{ readonly n: number }>`SELECT last_value::float8 AS n FROM chunk_segment_id_seq`,
+            (rows) => rows[0]!.n
+          )
+          const before = yield* segmentIds
+          // 30 upserts of 4 rows at once, and a 31st (the 16th to start) with 16-dimensional vectors.
+          const upserts = Array.from({ length: 31 }, (_, u) =>
+            Array.from({ length: 4 }, (_, i) => chunk(1 + u * 4 + i, u === 15 ? 16 : 8)))
+          const exits = yield* Effect.forEach(upserts, (chunks) => Effect.exit(index.upsert(chunks)), { concurrency: "unbounded" })
+          exits.forEach((exit, u) => {
+            if (u !== 15) return expect(exit._tag).toBe("Success")
+            expect(exit._tag).toBe("Failure")
+            expect(String(exit)).toContain("Mismatch")
+          })
+          expect(yield* index.countByDocument(kb, doc)).toBe(1 + 30 * 4)
+          const missing = upserts[15]!.map((c) => c.id)
+          expect((yield* Effect.forEach(missing, (id) => index.get(kb, id))).every((o) => o._tag === "None")).toBe(true)
+          // One commit per upsert would take 31 segment ids (and more for merges); grouped, a few.
+          expect((yield* segmentIds) - before).toBeLessThanOrEqual(8)
+          yield* checkPostings([kb])
+          yield* checkStatistics([kb])
+          const query = upserts[3]![2]!
+          expect((yield* index.searchVector({ kbIds: [kb], vector: query.vector!, limit: 1 }))[0]!.chunk.id).toBe(query.id)
+        }))
+
       it.effect("the HNSW index of a dimension is built by the write that passes the exact threshold, rebuilt by large writes", () =>
         Effect.gen(function*() {
           const index = yield* ChunkIndex.ChunkIndex
