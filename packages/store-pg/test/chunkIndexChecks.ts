@@ -12,6 +12,7 @@ import { Effect, type Layer } from "effect"
 import * as Postings from "../src/internal/chunkIndexPostings.js"
 import * as Rows from "../src/internal/chunkIndexRows.js"
 import * as Statistics from "../src/migrations/0004_chunk_index_statistics.js"
+import * as PlannerStatistics from "../src/migrations/0010_chunk_planner_statistics.js"
 
 /** A seeded generator, so failures reproduce. */
 export const random = (seed: number) => () => {
@@ -248,6 +249,23 @@ export const chunkIndexChecks = (
           expect(ord).toBeGreaterThanOrEqual(end)
           yield* checkPostings([kb])
           yield* same
+        }))
+
+      it.effect("ANALYZE keeps statistics of the columns queries filter on, and skips the text, token and vector columns", () =>
+        Effect.gen(function*() {
+          const index = yield* ChunkIndex.ChunkIndex
+          const sql = yield* SqlClient.SqlClient
+          const kb = KnowledgeBaseId.make(randomHex32())
+          const doc = DocumentId.make(randomHex32())
+          yield* index.upsert(Array.from({ length: 40 }, (_, i) =>
+            makeTestChunk(kb, doc, { content: `${words[i % words.length]} row ${i}`, vector: [i, 1, 2, 3] })))
+          yield* sql`ANALYZE chunk`
+          const columns = (yield* sql<{ readonly attname: string }>`
+            SELECT attname FROM pg_stats WHERE schemaname = current_schema() AND tablename = 'chunk'`).map((r) => r.attname)
+          expect(columns).toContain("kb_id")
+          expect(columns).toContain("doc_id")
+          expect(columns).toContain("dims")
+          for (const column of PlannerStatistics.unplannedColumns) expect(columns).not.toContain(column)
         }))
 
       it.effect("upserts made at once share commits; one whose vectors disagree with the knowledge base fails alone", () =>

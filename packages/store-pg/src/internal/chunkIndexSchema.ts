@@ -11,6 +11,7 @@ import { Effect } from "effect"
 import chunkIndex from "../migrations/0003_chunk_index.js"
 import statistics from "../migrations/0004_chunk_index_statistics.js"
 import postings from "../migrations/0005_chunk_postings.js"
+import plannerStatistics from "../migrations/0010_chunk_planner_statistics.js"
 import { toChunkIndexError } from "./chunkIndexErrors.js"
 import { sqlState } from "./errors.js"
 
@@ -21,7 +22,8 @@ import { sqlState } from "./errors.js"
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
   "0001_chunk_index": chunkIndex,
   "0002_chunk_index_statistics": statistics,
-  "0003_chunk_postings": postings
+  "0003_chunk_postings": postings,
+  "0004_chunk_planner_statistics": plannerStatistics
 }
 
 export const table = "ragkit_chunk_index_migrations"
