@@ -14,8 +14,8 @@
  *   knowledge bases' advisory write locks (so the dimension check, the rows and the statistics agree,
  *   as the memory index's synchronous check does). Deletes take the same lock and subtract what
  *   they remove (`DELETE ... RETURNING`). Upserts made while a commit of this process runs wait and
- *   share the next one (group commit): one transaction per knowledge base and vector dimension
- *   instead of one per call, so concurrent document runs make fewer, larger writes (fewer postings
+ *   share the next one (group commit, per knowledge base): one transaction per knowledge base and
+ *   vector dimension instead of one per call, so concurrent document runs make fewer, larger writes (fewer postings
  *   rows, statistics rows and segment merges per chunk).
  * - Vectors: an untyped `vector` column and its dimension in `dims`; one partial HNSW expression
  *   index per dimension (`(embedding::vector(d)) vector_cosine_ops WHERE dims = d`, `halfvec` for
@@ -110,6 +110,11 @@ const maxOrd = 2_147_483_647
 
 /** The most rows in a segment written by an upsert (a larger write writes several). */
 const segmentRows = 10_000
+/**
+ * The most chunks one group commit takes (more if one upsert alone is larger): a commit holds the
+ * term counts of every row it writes until their segment is written, so this bounds its memory.
+ */
+const groupCommitChunks = 2_000
 
 /** Posting lists per page when a segment is rewritten. */
 const rewritePage = 2000
@@ -121,7 +126,6 @@ const mismatch = (message: string) => new ChunkIndexError({ reason: "Mismatch", 
 
 /** An upsert of one knowledge base's chunks waiting for a commit. */
 interface QueuedUpsert {
-  readonly kbId: string
   readonly chunks: ReadonlyArray<Chunk>
   /** The dimension of its vectors (undefined without vectors). */
   readonly dimension: number | undefined
@@ -654,54 +658,77 @@ export const make = (
     const commit = (chunks: ReadonlyArray<Chunk>) =>
       Effect.zipRight(Effect.flatMap(transaction(write(chunks)), buildIndexes), analyseAfter(chunks.length))
 
-    /** Upserts waiting for the next commit, in arrival order (one knowledge base each). */
-    const queued: Array<QueuedUpsert> = []
-    const commitPermit = Effect.unsafeMakeSemaphore(1)
+    /** Per knowledge base, the upserts waiting for its next commit, in arrival order. */
+    const queued = new Map<string, Array<QueuedUpsert>>()
+    /** Per knowledge base with upserts queued or committing, this process's commit permit. */
+    const permits = new Map<string, { readonly semaphore: Effect.Semaphore; users: number }>()
+    const withCommitPermit = <A, E>(kbId: string, effect: Effect.Effect<A, E>) =>
+      Effect.acquireUseRelease(
+        Effect.sync(() => {
+          let permit = permits.get(kbId)
+          if (permit === undefined) permits.set(kbId, permit = { semaphore: Effect.unsafeMakeSemaphore(1), users: 0 })
+          permit.users++
+          return permit
+        }),
+        (permit) => permit.semaphore.withPermits(1)(effect),
+        (permit) => Effect.sync(() => void (--permit.users === 0 && permits.delete(kbId)))
+      )
 
     /**
-     * Commits every upsert queued by now. A knowledge base's upserts are cut, in arrival order, into
-     * runs whose vectors agree on a dimension; a run is one transaction, and a failed one fails the
-     * upserts in it, and only those. Runs of a knowledge base commit in order, knowledge bases side
-     * by side.
+     * Commits every upsert of a knowledge base queued by now, cut in arrival order into runs whose
+     * vectors agree on a dimension: a run is one transaction, and a failed one fails the upserts in
+     * it, and only those.
      */
-    const commitQueued = Effect.suspend(() => {
-      const runs = new Map<string, Array<{ dimension: number | undefined; entries: Array<QueuedUpsert> }>>()
-      for (const entry of queued.splice(0)) {
-        const kbRuns = runs.get(entry.kbId) ?? []
-        runs.set(entry.kbId, kbRuns)
-        const last = kbRuns.at(-1)
-        if (last === undefined || (entry.dimension !== undefined && last.dimension !== undefined && entry.dimension !== last.dimension)) {
-          kbRuns.push({ dimension: entry.dimension, entries: [entry] })
-        } else {
-          last.entries.push(entry)
-          last.dimension ??= entry.dimension
+    const commitQueued = (kbId: string) =>
+      Effect.suspend(() => {
+        const runs: Array<{ dimension: number | undefined; entries: Array<QueuedUpsert> }> = []
+        const queue = queued.get(kbId) ?? []
+        // At most `groupCommitChunks` chunks (at least one upsert): what is left is committed by its
+        // callers, who wait for the permit.
+        let taken = 0
+        let chunks = 0
+        while (taken < queue.length && (taken === 0 || chunks + queue[taken]!.chunks.length <= groupCommitChunks)) {
+          chunks += queue[taken++]!.chunks.length
         }
-      }
-      return Effect.forEach(runs.values(), (kbRuns) =>
-        Effect.forEach(kbRuns, ({ entries }) =>
+        for (const entry of queue.splice(0, taken)) {
+          const last = runs.at(-1)
+          if (last === undefined || (entry.dimension !== undefined && last.dimension !== undefined && entry.dimension !== last.dimension)) {
+            runs.push({ dimension: entry.dimension, entries: [entry] })
+          } else {
+            last.entries.push(entry)
+            last.dimension ??= entry.dimension
+          }
+        }
+        if (queue.length === 0) queued.delete(kbId)
+        return Effect.forEach(runs, ({ entries }) =>
           Effect.flatMap(
             Effect.exit(commit(entries.flatMap((entry) => entry.chunks))),
             (exit) => Effect.forEach(entries, (entry) => Deferred.done(entry.done, exit), { discard: true })
-          ), { discard: true }), { concurrency: 4, discard: true })
-    })
+          ), { discard: true })
+      })
 
     /**
-     * Group commit: queues the chunks, then takes the process's commit permit; whoever holds it
-     * commits every upsert queued by then (its own, unless an earlier holder already did). Upserts
-     * arriving during a commit share the next one: fewer, larger writes, which cost less per row in
-     * postings, statistics and segment merges than many small ones.
+     * Group commit, per knowledge base: queues the chunks, then takes the knowledge base's commit
+     * permit in this process; whoever holds it commits every upsert queued by then (its own, unless
+     * an earlier holder already did), up to `groupCommitChunks`. Upserts arriving during a commit share the next one: fewer,
+     * larger writes, which cost less per row in postings, statistics and segment merges than many
+     * small ones. Other knowledge bases' writes do not wait for it.
      */
     const upsertQueued = (kbId: string, chunks: ReadonlyArray<Chunk>) =>
       Effect.gen(function*() {
         const done = yield* Deferred.make<void, ChunkIndexError>()
-        const entry: QueuedUpsert = { kbId, chunks, dimension: chunks.find((c) => c.vector !== undefined)?.vector?.length, done }
-        queued.push(entry)
-        yield* commitPermit.withPermits(1)(Effect.uninterruptible(commitQueued)).pipe(
+        const entry: QueuedUpsert = { chunks, dimension: chunks.find((c) => c.vector !== undefined)?.vector?.length, done }
+        let queue = queued.get(kbId)
+        if (queue === undefined) queued.set(kbId, queue = [])
+        queue.push(entry)
+        yield* withCommitPermit(kbId, Effect.uninterruptible(commitQueued(kbId))).pipe(
           // Interrupted while waiting for the permit: withdraw the chunks unless a commit took them.
           Effect.onInterrupt(() =>
             Effect.sync(() => {
-              const at = queued.indexOf(entry)
-              if (at >= 0) queued.splice(at, 1)
+              const waiting = queued.get(kbId)
+              const at = waiting?.indexOf(entry) ?? -1
+              if (at >= 0) waiting!.splice(at, 1)
+              if (waiting?.length === 0) queued.delete(kbId)
             })
           )
         )
