@@ -97,6 +97,14 @@ export interface IngestionOptions {
    */
   readonly pipeline?: number
   /**
+   * With `pipeline`, the chunk text (UTF-16 code units of each chunk's content and its two token
+   * fields) that the documents left writing may hold together; a loop whose document would pass it
+   * waits, before taking its next one, until enough of it is written. This, not the number of
+   * documents, bounds a worker's memory when the index writes slower than the parsers read (pgvector
+   * on a busy Postgres): a document larger than it still writes, alone. Default 16,000,000.
+   */
+  readonly pipelineChars?: number
+  /**
    * With `pipeline`, tasks a loop claims at once while its documents are quick (each taken in well
    * under a second); their leases are renewed until they start, and a stopping worker puts the
    * ones it did not start back at once. Default 32.
@@ -186,6 +194,9 @@ export const chunkId = (docId: string, generation: number, index: number, conten
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)}s`
 
+/** What a chunk holds of text, in UTF-16 code units: its content and the two token fields made of it. */
+const chunkTextLength = (chunk: Chunk) => chunk.content.length + chunk.content_ltks.length + chunk.content_sm_ltks.length
+
 /** Failures worth trying again on another attempt: the service was away, not the file bad. */
 const isTransient = (error: IngestionError): boolean =>
   (error._tag === "ModelError" && (error.reason === "Unavailable" || error.reason === "RateLimited")) ||
@@ -263,6 +274,10 @@ export const make = (options: IngestionOptions = {}) =>
     const embedBatchSize = Math.max(1, options.embedBatchSize ?? 32)
     const upsertBatchSize = Math.max(1, options.upsertBatchSize ?? 256)
     const pipeline = Math.max(0, options.pipeline ?? 64)
+    /** `pipelineChars`, counted in permits of 1,024 characters. */
+    const pipelineKiloChars = Math.max(1, Math.ceil((options.pipelineChars ?? 16_000_000) / 1024))
+    /** The chunk text the documents left writing hold (`pipelineChars`). */
+    const writingText = Effect.unsafeMakeSemaphore(pipelineKiloChars)
     const claimBatch = Math.max(1, options.claimBatch ?? 32)
     const smallDocumentBytes = Math.max(0, options.smallDocumentBytes ?? 64 * 1024)
     const endLingerMs = Math.max(0, options.endLingerMs ?? 50)
@@ -460,32 +475,38 @@ export const make = (options: IngestionOptions = {}) =>
           )
         }
 
-        // What is left is writing: the loop may take its next document meanwhile.
-        pending.writing = true
-        yield* release
-        // The previous runs' chunks were dropped when this run was queued: only this run's are
-        // written. A few go with the run's end (one index write for the runs ending together).
-        const withEnd = chunks.length <= upsertBatchSize
-        for (let start = 0; start < chunks.length; start += upsertBatchSize) {
-          const batch = chunks.slice(start, start + upsertBatchSize)
-          for (const c of batch) written.chunks.push(c.id)
-          if (!withEnd) yield* Effect.uninterruptible(index.upsert(batch))
-        }
-        const tokens = chunks.reduce((sum, c) => sum + c.token_num, 0)
-        const durationMs = (yield* Clock.currentTimeMillis) - started
-        // The last line and the counts on the document and the knowledge base, and the task's end,
-        // in one transaction shared with the other documents ending meanwhile. A task no longer
-        // this worker's (its lease ran out and another took it, or it was canceled) fails it with
-        // `LeaseLost` and ends nothing.
-        yield* persist(
-          "ending a run",
-          endRun(task, run, {
-            line: `Indexed ${chunks.length} chunks (${tokens} tokens); done in ${seconds(durationMs)}.`,
-            chunks: chunks.length,
-            tokens,
-            durationMs,
-            embedder: { model: embedder.modelId, dimensions: embedder.dimensions }
-          }, pending, withEnd ? chunks : [])
+        // What is left is writing: the loop may take its next document meanwhile, once the chunk
+        // text left writing leaves room for this document's (`pipelineChars`).
+        const kiloChars = Math.min(pipelineKiloChars, Math.ceil(chunks.reduce((n, c) => n + chunkTextLength(c), 0) / 1024))
+        yield* writingText.withPermits(kiloChars)(
+          Effect.gen(function* () {
+            pending.writing = true
+            yield* release
+            // The previous runs' chunks were dropped when this run was queued: only this run's are
+            // written. A few go with the run's end (one index write for the runs ending together).
+            const withEnd = chunks.length <= upsertBatchSize
+            for (let start = 0; start < chunks.length; start += upsertBatchSize) {
+              const batch = chunks.slice(start, start + upsertBatchSize)
+              for (const c of batch) written.chunks.push(c.id)
+              if (!withEnd) yield* Effect.uninterruptible(index.upsert(batch))
+            }
+            const tokens = chunks.reduce((sum, c) => sum + c.token_num, 0)
+            const durationMs = (yield* Clock.currentTimeMillis) - started
+            // The last line and the counts on the document and the knowledge base, and the task's end,
+            // in one transaction shared with the other documents ending meanwhile. A task no longer
+            // this worker's (its lease ran out and another took it, or it was canceled) fails it with
+            // `LeaseLost` and ends nothing.
+            yield* persist(
+              "ending a run",
+              endRun(task, run, {
+                line: `Indexed ${chunks.length} chunks (${tokens} tokens); done in ${seconds(durationMs)}.`,
+                chunks: chunks.length,
+                tokens,
+                durationMs,
+                embedder: { model: embedder.modelId, dimensions: embedder.dimensions }
+              }, pending, withEnd ? chunks : [])
+            )
+          })
         )
       })
 

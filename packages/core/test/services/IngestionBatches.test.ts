@@ -5,11 +5,14 @@
  * count its writes.
  */
 import { describe, expect, layer } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Duration, Effect, Fiber, Layer } from "effect"
 import * as ChunkIndex from "../../src/ports/ChunkIndex.js"
 import * as Rag from "../../src/Rag.js"
 import { Ingestion } from "../../src/services/Ingestion.js"
-import { engine, expectCountsMatchIndex, setup, text } from "./ingestionHelpers.js"
+import * as Embedder from "../../src/ports/Embedder.js"
+import * as ModelProvider from "../../src/ports/ModelProvider.js"
+import * as HashEmbedder from "../../src/testing/HashEmbedder.js"
+import { engine, expectCountsMatchIndex, setup, text, waitFor } from "./ingestionHelpers.js"
 
 /** Chunks per index write, in the order written. */
 const writes: Array<number> = []
@@ -51,5 +54,68 @@ describe("Ingestion: many small documents", () => {
         // Every document has its "received" and "done" lines, written with its end.
         for (const d of stored) expect(d.progress_msg).toMatch(/Task has been received[\s\S]*Indexed \d+ chunks/)
       }))
+  })
+})
+
+/** Index writes wait until this opens: an index slower than the parsers (pgvector on a busy Postgres). */
+const indexOpen = Effect.unsafeMakeLatch(false)
+const slowStores = Layer.effect(
+  ChunkIndex.ChunkIndex,
+  Effect.map(ChunkIndex.ChunkIndex, (index): ChunkIndex.ChunkIndexService => ({
+    ...index,
+    upsert: (chunks) => Effect.zipRight(indexOpen.await, index.upsert(chunks))
+  }))
+).pipe(Layer.provideMerge(Rag.layerMemoryStores))
+
+/** The documents whose chunk `hash-32@Counted` embedded (its text starts `w<i>x0`). */
+const embedded = new Set<string>()
+const counted = (() => {
+  const inner = HashEmbedder.make({ dimensions: 32, modelId: "hash-32@Counted" })
+  return ModelProvider.plugin({
+    kind: "counted",
+    providers: ["Counted"],
+    embedder: () =>
+      Effect.succeed(Embedder.make({
+        modelId: "hash-32@Counted",
+        dimensions: 32,
+        maxBatchSize: 64,
+        embedBatch: (texts) =>
+          Effect.zipRight(
+            Effect.sync(() => texts.forEach((t) => /^w(\d+)x0 /.test(t) && embedded.add(t.slice(0, t.indexOf("x"))))),
+            inner.embedDocuments(texts)
+          )
+      }))
+  })
+})()
+
+describe("Ingestion: the chunk text left writing", () => {
+  // One document at a time (no small documents taken together), ~9,000 characters of chunk text
+  // each (content and its two token fields): 20,000 hold two, and a third waits.
+  const ingestion = { concurrency: 1, pipelineChars: 20_000, smallDocumentBytes: 0, endLingerMs: 0 }
+  layer(engine({ stores: slowStores, ingestion, plugins: [counted] }), { excludeTestServices: true })((it) => {
+    it.effect("is bounded by pipelineChars: while the index does not write, the worker stops taking documents", () =>
+      Effect.gen(function* () {
+        const worker = yield* Ingestion
+        const { docs, me, kb } = yield* setup("hash-32@Counted")
+        const uploaded = yield* docs.upload(me, {
+          kb_id: kb.id,
+          files: Array.from({ length: 10 }, (_, i) => ({
+            name: `doc-${i}.txt`,
+            bytes: text(Array.from({ length: 400 }, (_, j) => `w${i}x${j}`).join(" "))
+          }))
+        })
+        const ids = uploaded.map((d) => d.id)
+        yield* docs.parse(me, { doc_ids: ids })
+        const draining = yield* Effect.fork(worker.drain)
+        yield* waitFor("two documents left writing", Effect.sync(() => embedded.size), (n) => n >= 2)
+        // Time enough for the pipeline (64 documents) to take all ten, were it not for their text.
+        yield* Effect.sleep(Duration.millis(500))
+        expect(embedded.size).toBeLessThanOrEqual(3)
+        yield* indexOpen.open
+        expect(yield* Fiber.join(draining)).toBe(10)
+        expect(embedded.size).toBe(10)
+        const stored = yield* expectCountsMatchIndex(kb.id, ids)
+        expect(stored.every((d) => d.run === "DONE" && d.chunk_num === 1)).toBe(true)
+      }).pipe(Effect.ensuring(indexOpen.open)))
   })
 })
