@@ -683,8 +683,7 @@ export const make = (
       Effect.suspend(() => {
         const runs: Array<{ dimension: number | undefined; entries: Array<QueuedUpsert> }> = []
         const queue = queued.get(kbId) ?? []
-        // At most `groupCommitChunks` chunks (at least one upsert): what is left is committed by its
-        // callers, who wait for the permit.
+        // At most `groupCommitChunks` chunks (at least one upsert).
         let taken = 0
         let chunks = 0
         while (taken < queue.length && (taken === 0 || chunks + queue[taken]!.chunks.length <= groupCommitChunks)) {
@@ -709,10 +708,11 @@ export const make = (
 
     /**
      * Group commit, per knowledge base: queues the chunks, then takes the knowledge base's commit
-     * permit in this process; whoever holds it commits every upsert queued by then (its own, unless
-     * an earlier holder already did), up to `groupCommitChunks`. Upserts arriving during a commit share the next one: fewer,
-     * larger writes, which cost less per row in postings, statistics and segment merges than many
-     * small ones. Other knowledge bases' writes do not wait for it.
+     * permit in this process; whoever holds it commits the upserts queued by then, from the head, in
+     * commits of at most `groupCommitChunks` chunks, until its own is committed (by it or by an
+     * earlier holder). Upserts arriving during a commit share the next one: fewer, larger writes,
+     * which cost less per row in postings, statistics and segment merges than many small ones.
+     * Other knowledge bases' writes do not wait for it.
      */
     const upsertQueued = (kbId: string, chunks: ReadonlyArray<Chunk>) =>
       Effect.gen(function*() {
@@ -721,7 +721,11 @@ export const make = (
         let queue = queued.get(kbId)
         if (queue === undefined) queued.set(kbId, queue = [])
         queue.push(entry)
-        yield* withCommitPermit(kbId, Effect.uninterruptible(commitQueued(kbId))).pipe(
+        // Holding the permit, commits from the head of the queue until its own upsert is committed
+        // (by this holder or an earlier one).
+        const ownQueued = () => queued.get(kbId)?.includes(entry) ?? false
+        const commitOwn = Effect.whileLoop({ while: ownQueued, body: () => commitQueued(kbId), step: () => {} })
+        yield* withCommitPermit(kbId, Effect.uninterruptible(commitOwn)).pipe(
           // Interrupted while waiting for the permit: withdraw the chunks unless a commit took them.
           Effect.onInterrupt(() =>
             Effect.sync(() => {

@@ -307,6 +307,21 @@ export const chunkIndexChecks = (
           expect((yield* index.searchVector({ kbIds: [kb], vector: query.vector!, limit: 1 }))[0]!.chunk.id).toBe(query.id)
         }))
 
+      it.effect("upserts larger together than one commit takes are committed in several, each whole", () =>
+        Effect.gen(function*() {
+          const index = yield* ChunkIndex.ChunkIndex
+          const kb = KnowledgeBaseId.make(randomHex32())
+          const doc = DocumentId.make(randomHex32())
+          // Three upserts of 1,100 rows at once: no two fit in one commit (2,000 rows).
+          const upserts = Array.from({ length: 3 }, (_, u) =>
+            Array.from({ length: 1_100 }, (_, i) =>
+              makeTestChunk(kb, doc, { content: `${words[(u + i) % words.length]} row ${u}-${i}`, vector: [u, i, 1, 2] })))
+          yield* Effect.forEach(upserts, (chunks) => index.upsert(chunks), { concurrency: "unbounded", discard: true })
+          expect(yield* index.countByDocument(kb, doc)).toBe(3_300)
+          yield* checkPostings([kb])
+          yield* checkStatistics([kb])
+        }))
+
       it.effect("the HNSW index of a dimension is built by the write that passes the exact threshold, rebuilt by large writes", () =>
         Effect.gen(function*() {
           const index = yield* ChunkIndex.ChunkIndex
