@@ -95,3 +95,16 @@ describe("ChunkIndex memory scoring", () => {
     ).toEqual([{ token: "y", weight: 0.5 }])
   })
 })
+
+describe("group-commit helpers for index implementations", () => {
+  it("byKnowledgeBase keeps each knowledge base's chunks in order; dimensionRuns cuts where dimensions disagree", () => {
+    const [a, b] = [KnowledgeBaseId.make(randomHex32()), KnowledgeBaseId.make(randomHex32())]
+    const doc = DocumentId.make(randomHex32())
+    const chunks = [makeTestChunk(a, doc, { content: "1" }), makeTestChunk(b, doc, { content: "2" }), makeTestChunk(a, doc, { content: "3" })]
+    expect([...ChunkIndex.byKnowledgeBase(chunks)].map(([kb, list]) => [kb, list.map((c) => c.content)])).toEqual([[a, ["1", "3"]], [b, ["2"]]])
+    expect(ChunkIndex.dimensionOf([makeTestChunk(a, doc, { content: "x" }), makeTestChunk(a, doc, { content: "y", vector: [1, 2, 3] })])).toBe(3)
+    expect(ChunkIndex.dimensionOf([makeTestChunk(a, doc, { content: "x" })])).toBeUndefined()
+    const runs = ChunkIndex.dimensionRuns([undefined, 8, undefined, 8, 16, 8, undefined].map((dimension, i) => ({ dimension, i })))
+    expect(runs.map((run) => run.map((e) => e.i))).toEqual([[0, 1, 2, 3], [4], [5, 6]])
+  })
+})

@@ -681,7 +681,6 @@ export const make = (
      */
     const commitQueued = (kbId: string) =>
       Effect.suspend(() => {
-        const runs: Array<{ dimension: number | undefined; entries: Array<QueuedUpsert> }> = []
         const queue = queued.get(kbId) ?? []
         // At most `groupCommitChunks` chunks (at least one upsert).
         let taken = 0
@@ -689,17 +688,9 @@ export const make = (
         while (taken < queue.length && (taken === 0 || chunks + queue[taken]!.chunks.length <= groupCommitChunks)) {
           chunks += queue[taken++]!.chunks.length
         }
-        for (const entry of queue.splice(0, taken)) {
-          const last = runs.at(-1)
-          if (last === undefined || (entry.dimension !== undefined && last.dimension !== undefined && entry.dimension !== last.dimension)) {
-            runs.push({ dimension: entry.dimension, entries: [entry] })
-          } else {
-            last.entries.push(entry)
-            last.dimension ??= entry.dimension
-          }
-        }
+        const runs = ChunkIndex.dimensionRuns(queue.splice(0, taken))
         if (queue.length === 0) queued.delete(kbId)
-        return Effect.forEach(runs, ({ entries }) =>
+        return Effect.forEach(runs, (entries) =>
           Effect.flatMap(
             Effect.exit(commit(entries.flatMap((entry) => entry.chunks))),
             (exit) => Effect.forEach(entries, (entry) => Deferred.done(entry.done, exit), { discard: true })
@@ -717,7 +708,7 @@ export const make = (
     const upsertQueued = (kbId: string, chunks: ReadonlyArray<Chunk>) =>
       Effect.gen(function*() {
         const done = yield* Deferred.make<void, ChunkIndexError>()
-        const entry: QueuedUpsert = { chunks, dimension: chunks.find((c) => c.vector !== undefined)?.vector?.length, done }
+        const entry: QueuedUpsert = { chunks, dimension: ChunkIndex.dimensionOf(chunks), done }
         let queue = queued.get(kbId)
         if (queue === undefined) queued.set(kbId, queue = [])
         queue.push(entry)
@@ -739,15 +730,11 @@ export const make = (
         yield* Deferred.await(done)
       })
 
-    const upsert = (chunks: ReadonlyArray<Chunk>) => {
-      const byKb = new Map<string, Array<Chunk>>()
-      for (const chunk of chunks) {
-        const list = byKb.get(chunk.kb_id)
-        if (list === undefined) byKb.set(chunk.kb_id, [chunk])
-        else list.push(chunk)
-      }
-      return Effect.forEach(byKb, ([kbId, list]) => upsertQueued(kbId, list), { concurrency: "unbounded", discard: true })
-    }
+    const upsert = (chunks: ReadonlyArray<Chunk>) =>
+      Effect.forEach(ChunkIndex.byKnowledgeBase(chunks), ([kbId, list]) => upsertQueued(kbId, list), {
+        concurrency: "unbounded",
+        discard: true
+      })
 
     return ChunkIndex.make({
       dimension,

@@ -167,6 +167,45 @@ export const make = (primitives: ChunkIndexPrimitives): ChunkIndexService => {
   })
 }
 
+/** Chunks by knowledge base, in order: an index commits each knowledge base's on its own. */
+export const byKnowledgeBase = (chunks: ReadonlyArray<Chunk>): Map<KnowledgeBaseId, Array<Chunk>> => {
+  const byKb = new Map<KnowledgeBaseId, Array<Chunk>>()
+  for (const chunk of chunks) {
+    const list = byKb.get(chunk.kb_id)
+    if (list === undefined) byKb.set(chunk.kb_id, [chunk])
+    else list.push(chunk)
+  }
+  return byKb
+}
+
+/** The dimension of the first vector among the chunks (undefined without vectors). */
+export const dimensionOf = (chunks: ReadonlyArray<Chunk>): number | undefined =>
+  chunks.find((c) => c.vector !== undefined)?.vector?.length
+
+/**
+ * Upserts queued for a group commit, in runs to commit together, in arrival order: a run ends where
+ * an upsert's vector dimension disagrees with the run's (upserts without vectors join any run), so
+ * that an upsert with the wrong dimension fails alone.
+ */
+export const dimensionRuns = <A extends { readonly dimension: number | undefined }>(
+  queued: ReadonlyArray<A>
+): Array<Array<A>> => {
+  const runs: Array<Array<A>> = []
+  let runDimension: number | undefined
+  for (const entry of queued) {
+    const last = runs.at(-1)
+    const disagrees = entry.dimension !== undefined && runDimension !== undefined && entry.dimension !== runDimension
+    if (last === undefined || disagrees) {
+      runs.push([entry])
+      runDimension = entry.dimension
+    } else {
+      last.push(entry)
+      runDimension ??= entry.dimension
+    }
+  }
+  return runs
+}
+
 /** An exact in-memory index (brute force): the reference the other implementations are compared with. */
 export const makeMemory: Effect.Effect<ChunkIndexService> = Effect.map(makeMemoryPrimitives, make)
 

@@ -55,7 +55,7 @@ import {
 import { type ChunkId, type KnowledgeBaseId, randomHex32 } from "../domain/Ids.js"
 import type { Document, KnowledgeBase } from "../domain/Records.js"
 import { BlobStore } from "../ports/BlobStore.js"
-import { ChunkIndex } from "../ports/ChunkIndex.js"
+import { byKnowledgeBase, ChunkIndex } from "../ports/ChunkIndex.js"
 import { DocumentPreparer } from "../ports/DocumentPreparer.js"
 import type { EmbedderService } from "../ports/Embedder.js"
 import { RecordStore } from "../ports/RecordStore.js"
@@ -558,14 +558,7 @@ export const make = (options: IngestionOptions = {}) =>
      */
     const endBatch = (batch: ReadonlyArray<Ending>) =>
       Effect.gen(function* () {
-        const byKb = new Map<KnowledgeBaseId, Array<Chunk>>()
-        for (const e of batch) {
-          for (const chunk of e.chunks) {
-            const list = byKb.get(chunk.kb_id)
-            if (list === undefined) byKb.set(chunk.kb_id, [chunk])
-            else list.push(chunk)
-          }
-        }
+        const byKb = byKnowledgeBase(batch.flatMap((e) => e.chunks))
         const failed = new Map<KnowledgeBaseId, Exit.Exit<void, ChunkIndexError>>()
         yield* Effect.forEach(byKb, ([kbId, chunks]) =>
           Effect.flatMap(Effect.exit(index.upsert(chunks)), (exit) =>

@@ -12,8 +12,8 @@
  * repeated write replaces its rows; two processes writing the same new ids at the same moment (a
  * run whose lease ran out, taken over while its first worker still writes) are not serialised by it.
  */
-import { Chunk, ChunkIndexError } from "@ragkit/core"
-import type { ChunkId, ChunkIndex, KnowledgeBaseId } from "@ragkit/core"
+import { Chunk, ChunkIndex, ChunkIndexError } from "@ragkit/core"
+import type { ChunkId, KnowledgeBaseId } from "@ragkit/core"
 import { Deferred, Effect, Option } from "effect"
 import { lance, messageOf, rowsOf } from "./lance.js"
 import type { Maintenance } from "./maintenance.js"
@@ -45,29 +45,6 @@ const holdsAny = (state: TableState, ids: ReadonlyArray<string>): Effect.Effect<
     return false
   })
 
-const dimensionOf = (chunks: ReadonlyArray<Chunk>) => chunks.find((c) => c.vector !== undefined)?.vector?.length
-
-/**
- * Pending upserts in runs to commit together, in arrival order: a run ends where an upsert's vector
- * dimension disagrees with the run's.
- */
-const runsOf = (batch: ReadonlyArray<PendingUpsert>): Array<Array<PendingUpsert>> => {
-  const runs: Array<Array<PendingUpsert>> = []
-  let runDimension: number | undefined
-  for (const entry of batch) {
-    const last = runs.at(-1)
-    const disagrees = entry.dimension !== undefined && runDimension !== undefined && entry.dimension !== runDimension
-    if (last === undefined || disagrees) {
-      runs.push([entry])
-      runDimension = entry.dimension
-    } else {
-      last.push(entry)
-      runDimension ??= entry.dimension
-    }
-  }
-  return runs
-}
-
 export const make = (tables: Tables, maintenance: Maintenance): Writes => {
   const pending = new Map<KnowledgeBaseId, Array<PendingUpsert>>()
 
@@ -75,7 +52,7 @@ export const make = (tables: Tables, maintenance: Maintenance): Writes => {
   const upsertLocked = (kbId: KnowledgeBaseId, chunks: ReadonlyArray<Chunk>) =>
     Effect.gen(function*() {
       const unique = [...new Map(chunks.map((chunk) => [chunk.id, chunk] as const)).values()]
-      const dimension = dimensionOf(chunks)
+      const dimension = ChunkIndex.dimensionOf(chunks)
       const existing = yield* tables.open(kbId)
       if (Option.isNone(existing)) {
         const created = yield* tables.create(kbId, Rows.toTable(unique, dimension ?? Rows.placeholderDimension), dimension)
@@ -100,7 +77,7 @@ export const make = (tables: Tables, maintenance: Maintenance): Writes => {
   /** Commits every pending upsert of a knowledge base, run by run; the caller holds its write permit. */
   const commitPending = (kbId: KnowledgeBaseId) =>
     Effect.suspend(() =>
-      Effect.forEach(runsOf(pending.get(kbId)?.splice(0) ?? []), (run) =>
+      Effect.forEach(ChunkIndex.dimensionRuns(pending.get(kbId)?.splice(0) ?? []), (run) =>
         Effect.flatMap(
           Effect.exit(upsertLocked(kbId, run.flatMap((entry) => entry.chunks))),
           (exit) => Effect.forEach(run, (entry) => Deferred.done(entry.done, exit), { discard: true })
@@ -115,7 +92,7 @@ export const make = (tables: Tables, maintenance: Maintenance): Writes => {
   const upsertGrouped = (kbId: KnowledgeBaseId, chunks: ReadonlyArray<Chunk>) =>
     Effect.gen(function*() {
       const done = yield* Deferred.make<void, ChunkIndexError>()
-      const entry: PendingUpsert = { chunks, dimension: dimensionOf(chunks), done }
+      const entry: PendingUpsert = { chunks, dimension: ChunkIndex.dimensionOf(chunks), done }
       let queue = pending.get(kbId)
       if (queue === undefined) pending.set(kbId, queue = [])
       queue.push(entry)
@@ -132,15 +109,8 @@ export const make = (tables: Tables, maintenance: Maintenance): Writes => {
       yield* Deferred.await(entry.done)
     })
 
-  const upsert = (chunks: ReadonlyArray<Chunk>) => {
-    const byKb = new Map<KnowledgeBaseId, Array<Chunk>>()
-    for (const chunk of chunks) {
-      const list = byKb.get(chunk.kb_id)
-      if (list === undefined) byKb.set(chunk.kb_id, [chunk])
-      else list.push(chunk)
-    }
-    return Effect.forEach(byKb, ([kbId, list]) => upsertGrouped(kbId, list), { concurrency: 4, discard: true })
-  }
+  const upsert = (chunks: ReadonlyArray<Chunk>) =>
+    Effect.forEach(ChunkIndex.byKnowledgeBase(chunks), ([kbId, list]) => upsertGrouped(kbId, list), { concurrency: 4, discard: true })
 
   const update = (kbId: KnowledgeBaseId, chunkId: ChunkId, patch: ChunkIndex.ChunkPatch) =>
     tables.withWrite(
