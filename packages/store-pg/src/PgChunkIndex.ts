@@ -10,13 +10,21 @@
  *   server has it but the user may not create it: "pgvector is not created in this database and this
  *   user may not create it: ...").
  * - Writes: an upsert is one `INSERT ... SELECT FROM unnest(...)` per 1,000 rows (one array
- *   parameter per column), and one statement per statistics table, in one transaction under the
- *   knowledge bases' advisory write locks (so the dimension check, the rows and the statistics agree,
- *   as the memory index's synchronous check does). Deletes take the same lock and subtract what
- *   they remove (`DELETE ... RETURNING`). Upserts made while a commit of this process runs wait and
- *   share the next one (group commit, per knowledge base): one transaction per knowledge base and
- *   vector dimension instead of one per call, so concurrent document runs make fewer, larger writes (fewer postings
- *   rows, statistics rows and segment merges per chunk).
+ *   parameter per column), the vector counts and the knowledge base's ordinals, in one transaction
+ *   under the knowledge bases' advisory write locks (so the dimension check, the rows and the
+ *   counts agree, as the memory index's synchronous check does). Deletes take the same lock and
+ *   subtract what they remove (`DELETE ... RETURNING`). Upserts made while a commit of this process
+ *   runs wait and share the next one (group commit, per knowledge base): one transaction per
+ *   knowledge base and vector dimension instead of one per call.
+ * - The text-search tail (`migrations/0011_chunk_text_tail.ts`): the rows an upsert writes join
+ *   their knowledge base's tail and go into the postings and the BM25 statistics later, in pages of
+ *   `tailPage` rows, each page a segment (`indexTail`): at once after the commit that brings the tail
+ *   to `tailRows`, else once this process has not written to the knowledge base for
+ *   `tailIdleMillis` (a fiber per knowledge base in the layer's scope), when the layer is closed, and
+ *   when a layer is built over tails a stopped process left. During a bulk load that is a few large
+ *   segments instead of one per commit (fewer postings and statistics rows, few merges) and no text
+ *   index work in the commits. A text search counts and scores the tail from its rows' term keys
+ *   (`internal/chunkIndexTail.ts`): the same results as if it were indexed.
  * - Vectors: an untyped `vector` column and its dimension in `dims`; one partial HNSW expression
  *   index per dimension (`(embedding::vector(d)) vector_cosine_ops WHERE dims = d`, `halfvec` for
  *   2000 < d <= 4000, none above). It is built (`CREATE INDEX`, with `maintenance_work_mem` =
@@ -40,15 +48,15 @@
  *   the same terms and sums as every index) over postings of our own
  *   (`migrations/0005_chunk_postings.ts`, `internal/chunkIndexPostings.ts`): the statistics come from
  *   the side tables (`internal/chunkIndexBm25.ts`), the postings of the query's tokens (packed rows of
- *   ordinal, term frequency and field length, a few rows per token) are read in one query, and
- *   every candidate is scored here, to the bit. The best are fetched by
+ *   ordinal, term frequency and field length, a few rows per token) are read in one query, those
+ *   of the tail from its rows, and every candidate is scored here, to the bit. The best are fetched by
  *   ordinal, in rounds until the page is full: an ordinal whose row was replaced or deleted finds
  *   nothing, unavailable rows and metadata conditions are filtered then; a document filter is
  *   applied before scoring (the documents' ordinals are read first). A search is one read-only
- *   REPEATABLE READ transaction, so the statistics, postings and rows it reads agree. Each write
- *   adds a segment of postings per knowledge base and 10,000 rows; small segments are merged (in
- *   SQL, by concatenation) and segments whose rows are mostly gone are rewritten, in the write's
- *   transaction, so a knowledge base keeps a few segments per size class.
+ *   REPEATABLE READ transaction, so the statistics, postings, tail and rows it reads agree.
+ *   Indexing a tail adds segments; small segments are merged (in SQL, by concatenation) and
+ *   segments whose rows are mostly gone are rewritten (by the write or delete that leaves them so),
+ *   so a knowledge base keeps a few segments per size class.
  *   pg_textsearch is not used: its BM25 indexes one column with a Postgres text-search configuration
  *   (its own tokenizer), with no field weights, no query token weights and statistics of its own
  *   segments, so it cannot give the memory index's scores.
@@ -60,13 +68,14 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Chunk, ChunkIndex, ChunkIndexError, ChunkIndexScoring } from "@ragkit/core"
 import type { ChunkId, DocumentId, KnowledgeBaseId } from "@ragkit/core"
-import { Deferred, Effect, Layer, Option } from "effect"
+import { Deferred, Effect, Layer, Option, type Scope } from "effect"
 import * as Bm25 from "./internal/chunkIndexBm25.js"
 import * as Postings from "./internal/chunkIndexPostings.js"
 import { toChunkIndexError } from "./internal/chunkIndexErrors.js"
 import * as Rows from "./internal/chunkIndexRows.js"
 import * as Schema from "./internal/chunkIndexSchema.js"
 import * as Stats from "./internal/chunkIndexStats.js"
+import * as Tail from "./internal/chunkIndexTail.js"
 
 export interface Options {
   /**
@@ -91,6 +100,19 @@ export interface Options {
    * the chunk index wait meanwhile. Default 0.25; `Infinity` never rebuilds.
    */
   readonly indexRebuildRatio?: number | undefined
+  /**
+   * The text-search tail: rows an upsert writes go into the postings and the BM25 statistics later,
+   * in batches, not in the upsert's transaction (a text search scores the tail from its rows
+   * meanwhile, with the same results, reading every tail row's term keys: ~60 ms more per search for
+   * 1,000 rows of 200 tokens). A knowledge base's tail is indexed as soon as it holds this many rows;
+   * default 1,000. 0 indexes every upsert's rows right after it commits.
+   */
+  readonly tailRows?: number | undefined
+  /**
+   * ... and once no upsert of this process has written to the knowledge base for this many
+   * milliseconds; default 1,000.
+   */
+  readonly tailIdleMillis?: number | undefined
 }
 
 /**
@@ -108,13 +130,14 @@ const writeLockClass = 72_384_115
 /** The ordinals of a knowledge base's rows are int4s, given out once each. */
 const maxOrd = 2_147_483_647
 
-/** The most rows in a segment written by an upsert (a larger write writes several). */
-const segmentRows = 10_000
 /**
  * The most chunks one group commit takes (more if one upsert alone is larger): a commit holds the
  * term counts of every row it writes until their segment is written, so this bounds its memory.
  */
 const groupCommitChunks = 2_000
+
+/** The most rows of a tail read at once: each page becomes a segment. */
+const tailPage = 1_000
 
 /** Posting lists per page when a segment is rewritten. */
 const rewritePage = 2000
@@ -137,12 +160,15 @@ const pairKey = (kbId: string, id: string) => `${kbId}\u0000${id}`
 /** Builds the index on the context's `SqlClient`; the tables must exist (see `layer`). */
 export const make = (
   options: Options = {}
-): Effect.Effect<ChunkIndex.ChunkIndexService, ChunkIndexError, SqlClient.SqlClient> =>
+): Effect.Effect<ChunkIndex.ChunkIndexService, ChunkIndexError, SqlClient.SqlClient | Scope.Scope> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const scope = yield* Effect.scope
     const exactSearchThreshold = options.exactSearchThreshold ?? 1000
     const indexBuildMemory = options.indexBuildMemory ?? "512MB"
     const indexRebuildRatio = options.indexRebuildRatio ?? 0.25
+    const tailRows = options.tailRows ?? 1_000
+    const tailIdleMillis = options.tailIdleMillis ?? 1_000
     if (!/^\d+\s*(kB|MB|GB)$/.test(indexBuildMemory)) {
       return yield* new ChunkIndexError({ reason: "Unknown", message: `indexBuildMemory: not a size: ${indexBuildMemory}` })
     }
@@ -272,17 +298,11 @@ export const make = (
         (rows): Postings.Segment => ({ id: rows[0]!.id, ...segment })
       )
 
-    /** Writes a new segment of a knowledge base: rows with consecutive ordinals, in order. */
-    const writeSegment = (kbId: string, rows: ReadonlyArray<{ readonly ord: number; readonly fields: Stats.Fields }>) =>
+    /** Writes a new segment of a knowledge base: the ordinals `[first, end)`, `size` rows, their posting lists. */
+    const writeSegment = (kbId: string, first: number, end: number, size: number, postings: ReadonlyArray<Postings.PostingList>) =>
       Effect.gen(function*() {
-        const first = rows[0]!.ord
-        const segment = yield* insertSegment(kbId, {
-          first_ord: first,
-          end_ord: first + rows.length,
-          size: rows.length,
-          live: rows.length
-        })
-        for (const lists of Postings.batches(Postings.build(rows))) {
+        const segment = yield* insertSegment(kbId, { first_ord: first, end_ord: end, size, live: size })
+        for (const lists of Postings.batches(postings)) {
           yield* run("upsert", Postings.insertStatement, Postings.insertParams(kbId, segment.id, lists))
         }
       })
@@ -405,11 +425,55 @@ export const make = (
         }
       })
 
+    /** The ordinals of knowledge bases: given out so far, and the end of the indexed ones (see `chunk_ords`). */
+    const ordsOf = (kbIds: ReadonlyArray<string>) =>
+      Effect.map(
+        run<{ readonly kb_id: string; readonly next_ord: number; readonly indexed_ord: number }>(
+          "ordinals",
+          `SELECT kb_id, next_ord, indexed_ord FROM chunk_ords WHERE kb_id = ANY($1::text[])`,
+          [kbIds]
+        ),
+        (rows) => {
+          const ords = new Map<string, { readonly next: number; readonly indexed: number }>(
+            kbIds.map((kb) => [kb, { next: 0, indexed: 0 }])
+          )
+          for (const row of rows) ords.set(row.kb_id, { next: row.next_ord, indexed: row.indexed_ord })
+          return ords
+        }
+      )
+
+    /**
+     * Rows that left `chunk` (deleted or replaced): those below their knowledge base's `indexed_ord`
+     * leave the BM25 statistics and their segments (which are kept in shape); the tail's were never
+     * counted. Every one leaves the vector counts. The statistics' changes go to `deltas`.
+     */
+    const rowsGone = (
+      rows: ReadonlyArray<Stats.RemovedRow>,
+      indexedOrd: ReadonlyMap<string, { readonly indexed: number }>,
+      deltas: Stats.Deltas
+    ) =>
+      Effect.gen(function*() {
+        const lost = new Map<string, Array<number>>()
+        for (const row of rows) {
+          deltas.addVector(row.kb_id, row.dims, -1)
+          if (row.ord >= (indexedOrd.get(row.kb_id)?.indexed ?? 0)) continue
+          deltas.addText(row.kb_id, Stats.removedFields(row), -1)
+          let ords = lost.get(row.kb_id)
+          if (ords === undefined) lost.set(row.kb_id, ords = [])
+          ords.push(row.ord)
+        }
+        for (const [kbId, ords] of lost) {
+          yield* segmentsLost(kbId, ords)
+          yield* maintain(kbId)
+        }
+      })
+
     /**
      * Writes whole chunks (the last of a duplicated id wins), re-checking dimensions under the
-     * knowledge bases' write locks, and updates the statistics. Runs inside a transaction; returns
-     * the dimensions it wrote vectors of, those whose HNSW index it dropped and those it rebuilt
-     * (see `buildIndexes`).
+     * knowledge bases' write locks, and updates the vector counts; the rows join their knowledge
+     * base's text-search tail (`indexTail` puts them in the postings and BM25 statistics). Runs
+     * inside a transaction; returns the dimensions it wrote vectors of, those whose HNSW index it
+     * dropped and those it rebuilt (see `buildIndexes`), and the tails' sizes.
      */
     const write = (chunks: ReadonlyArray<Chunk>) =>
       Effect.gen(function*() {
@@ -433,69 +497,83 @@ export const make = (
         for (const [dims, writing] of written) {
           if (yield* dropForRebuild(dims, writing)) dropped.add(dims)
         }
+        const ords = yield* ordsOf(kbIds)
         const deltas = new Stats.Deltas()
-        /** Per knowledge base: the next ordinal to give out, and the ordinals of the rows replaced. */
-        const nextOrd = new Map<string, number>(kbIds.map((kb) => [kb, 0]))
-        for (const { kb_id, next } of yield* run<{ readonly kb_id: string; readonly next: number }>(
-          "upsert",
-          `SELECT kb_id, max(end_ord) AS next FROM chunk_segments WHERE kb_id = ANY($1::text[]) GROUP BY kb_id`,
-          [kbIds]
-        )) nextOrd.set(kb_id, next)
-        const replaced = new Map<string, Array<number>>()
-        /** Per knowledge base, the rows written and not yet in a segment. */
-        const pending = new Map<string, Array<{ readonly ord: number; readonly fields: Stats.Fields }>>()
-        const flush = (kbId: string) =>
-          Effect.suspend(() => {
-            const rows = pending.get(kbId) ?? []
-            pending.delete(kbId)
-            return rows.length === 0 ? Effect.void : writeSegment(kbId, rows)
-          })
+        const old: Array<Stats.RemovedRow> = []
         for (let i = 0; i < unique.length; i += Rows.upsertBatch) {
           const batch = unique.slice(i, i + Rows.upsertBatch)
           // The rows this batch replaces leave the statistics; their vectors' dimension is the
           // knowledge base's, checked above.
-          const old = yield* run<Stats.RemovedRow>(
+          old.push(...yield* run<Stats.RemovedRow>(
             "upsert",
             `SELECT ${Stats.removedColumns} FROM chunk WHERE (kb_id, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
             [batch.map((c) => c.kb_id), batch.map((c) => c.id)]
-          )
-          for (const row of old) {
-            deltas.add(row.kb_id, Stats.removedFields(row), row.dims, -1)
-            let ords = replaced.get(row.kb_id)
-            if (ords === undefined) replaced.set(row.kb_id, ords = [])
-            ords.push(row.ord)
-          }
-          // Rows get their knowledge base's next ordinals; a segment is written per knowledge base
-          // and `segmentRows` rows (the postings of a segment are built in memory).
+          ))
+          // Rows get their knowledge base's next ordinals.
           const cells: Array<ReadonlyArray<Rows.Param>> = []
           for (const chunk of batch) {
-            const fields = Rows.fieldsOf(chunk)
-            deltas.add(chunk.kb_id, fields, chunk.vector?.length ?? null, 1)
-            const ord = nextOrd.get(chunk.kb_id)!
-            if (ord >= maxOrd) {
+            deltas.addVector(chunk.kb_id, chunk.vector?.length ?? null, 1)
+            const kbOrds = ords.get(chunk.kb_id)!
+            if (kbOrds.next >= maxOrd) {
               return yield* new ChunkIndexError({
                 reason: "Unknown",
                 message: `upsert: knowledge base ${chunk.kb_id} has used up its ${maxOrd} row ordinals; copy it into a new one`
               })
             }
-            nextOrd.set(chunk.kb_id, ord + 1)
-            let rows = pending.get(chunk.kb_id)
-            if (rows === undefined) pending.set(chunk.kb_id, rows = [])
-            rows.push({ ord, fields })
-            if (rows.length === segmentRows) yield* flush(chunk.kb_id)
-            cells.push(Rows.encode(chunk, fields, ord))
+            cells.push(Rows.encode(chunk, Rows.fieldsOf(chunk), kbOrds.next))
+            ords.set(chunk.kb_id, { ...kbOrds, next: kbOrds.next + 1 })
           }
           yield* run("upsert", Rows.upsertStatement, Rows.upsertParams(cells))
         }
-        for (const kbId of pending.keys()) yield* flush(kbId)
-        for (const [kbId, ords] of replaced) yield* segmentsLost(kbId, ords)
-        for (const kbId of kbIds) yield* maintain(kbId)
+        yield* run(
+          "ordinals",
+          `INSERT INTO chunk_ords (kb_id, next_ord, indexed_ord) SELECT * FROM unnest($1::text[], $2::int[], $3::int[]) ` +
+            `ON CONFLICT (kb_id) DO UPDATE SET next_ord = EXCLUDED.next_ord`,
+          [kbIds, kbIds.map((kb) => ords.get(kb)!.next), kbIds.map((kb) => ords.get(kb)!.indexed)]
+        )
+        yield* rowsGone(old, ords, deltas)
         yield* applyDeltas(deltas)
         const rebuilt = new Set<number>()
         for (const dims of dropped) {
           if (yield* buildIndex(dims)) rebuilt.add(dims)
         }
-        return { written: new Set(written.keys()), dropped, rebuilt }
+        const tails = new Map(kbIds.map((kb) => [kb, ords.get(kb)!.next - ords.get(kb)!.indexed] as const))
+        return { written: new Set(written.keys()), dropped, rebuilt, tails }
+      })
+
+    /**
+     * Puts a knowledge base's tail (its rows at or above `indexed_ord`) into the postings and the BM25
+     * statistics: segments of at most `tailPage` rows, read from `chunk` in ordinal order, then
+     * the segments kept in shape. Runs inside a transaction; returns the rows indexed.
+     */
+    const indexTail = (kbId: string) =>
+      Effect.gen(function*() {
+        yield* lock([kbId])
+        const { indexed, next } = (yield* ordsOf([kbId])).get(kbId)!
+        if (indexed === next) return 0
+        let first = indexed
+        let count = 0
+        while (first < next) {
+          const rows = yield* run<Postings.KeyedRow>(
+            "index tail",
+            `SELECT ord, term_keys, content_len, title_len, keyword_len, question_len FROM chunk ` +
+              `WHERE kb_id = $1 AND ord >= $2 ORDER BY ord LIMIT ${tailPage}`,
+            [kbId, first]
+          )
+          const end = rows.length < tailPage ? next : rows[rows.length - 1]!.ord + 1
+          const { frequencies, kb, lists } = Postings.build(rows)
+          // A range whose rows are all gone still gets its (empty) segment: segments cover every
+          // ordinal given out.
+          yield* writeSegment(kbId, first, end, rows.length, lists)
+          const deltas = new Stats.Deltas()
+          deltas.addCounts(kbId, kb, frequencies)
+          yield* applyDeltas(deltas)
+          count += rows.length
+          first = end
+        }
+        yield* run("index tail", `UPDATE chunk_ords SET indexed_ord = next_ord WHERE kb_id = $1`, [kbId])
+        yield* maintain(kbId)
+        return count
       })
 
     /**
@@ -521,12 +599,10 @@ export const make = (
           `DELETE FROM chunk WHERE kb_id = $1 AND ${where} RETURNING ${Stats.removedColumns}`,
           [kbId, ...params]
         )
-        const deltas = new Stats.Deltas()
-        for (const row of rows) deltas.add(row.kb_id, Stats.removedFields(row), row.dims, -1)
-        yield* applyDeltas(deltas)
         if (rows.length > 0) {
-          yield* segmentsLost(kbId, rows.map((row) => row.ord))
-          yield* maintain(kbId)
+          const deltas = new Stats.Deltas()
+          yield* rowsGone(rows, yield* ordsOf([kbId]), deltas)
+          yield* applyDeltas(deltas)
         }
         return rows.length
       }))
@@ -553,11 +629,13 @@ export const make = (
         yield* run("text search", `SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY`)
         const kbIds = [...new Set(search.kbIds)]
         const tokens = [...new Set(search.tokens.map((t) => t.token))]
-        const [stats] = yield* run<Bm25.StatsRow>("text search", Bm25.statsQuery, [kbIds, tokens])
-        const terms = Bm25.queryTerms(stats!, search.tokens)
+        const [indexedStats] = yield* run<Bm25.StatsRow>("text search", Bm25.statsQuery, [kbIds, tokens])
+        // The rows not yet indexed (the tails), counted and scored from their term keys.
+        const tail = Tail.add(indexedStats!, yield* run<Tail.Row>("text search", Tail.rowsQuery, [kbIds, tokens]))
+        const terms = Bm25.queryTerms(tail.stats, search.tokens)
         if (terms.length === 0) return []
         const docIds = search.filter.docIds
-        const [postings, allowed] = yield* Effect.all([
+        const [indexedPostings, allowed] = yield* Effect.all([
           run<{ readonly kb_id: string; readonly token: string; readonly field: number; readonly data: unknown }>(
             "text search",
             `SELECT kb_id, token, field, data FROM chunk_postings WHERE kb_id = ANY($1::text[]) AND token = ANY($2::text[])`,
@@ -565,7 +643,7 @@ export const make = (
           ),
           docIds === undefined ? Effect.succeed(undefined) : allowedOrds(kbIds, docIds, search.filter.available)
         ])
-        const candidates = Postings.score(terms, postings, allowed)
+        const candidates = Postings.score(terms, [...indexedPostings, ...tail.postings], allowed)
         const metadata = hasMetadata(search.filter)
         const results: Array<ChunkIndex.ScoredChunk> = []
         let above = Infinity
@@ -654,9 +732,70 @@ export const make = (
         }
       })
 
-    /** One commit: the rows and statistics in a transaction, then the HNSW indexes it makes due. */
+    /**
+     * Indexes a knowledge base's tail in a transaction of its own. A failure is logged, never raised
+     * (the rows are written, and searches see the tail): the knowledge base is watched again, so
+     * the next idle period retries.
+     */
+    const indexTailNow = (kbId: string): Effect.Effect<void> =>
+      transaction(indexTail(kbId)).pipe(
+        Effect.asVoid,
+        Effect.catchAllCause((cause) =>
+          Effect.zipRight(
+            Effect.logWarning(`PgChunkIndex: indexing the text-search tail of knowledge base ${kbId} failed; retried later`, cause),
+            watchTail(kbId)
+          )
+        )
+      )
+
+    /** Per knowledge base whose tail this process watches: when this process last wrote to it, and how often. */
+    const watched = new Map<string, { lastWrite: number; writes: number }>()
+
+    /**
+     * Indexes a knowledge base's tail once no write of this process has touched it for
+     * `tailIdleMillis` (a fiber in the layer's scope, one per knowledge base), under the knowledge
+     * base's commit permit: during a bulk load the tail grows to `tailRows` and is indexed in one go.
+     */
+    const watchTail = (kbId: string): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const current = watched.get(kbId)
+        if (current !== undefined) {
+          current.lastWrite = Date.now()
+          current.writes++
+          return Effect.void
+        }
+        const watch = { lastWrite: Date.now(), writes: 0 }
+        watched.set(kbId, watch)
+        const wait: Effect.Effect<void> = Effect.suspend(() => {
+          const left = watch.lastWrite + tailIdleMillis - Date.now()
+          if (left > 0) return Effect.zipRight(Effect.sleep(left), wait)
+          const seen = watch.writes
+          return Effect.zipRight(
+            withCommitPermit(kbId, indexTailNow(kbId)),
+            // Written meanwhile (or failed, which counts as a write): wait for idle again.
+            Effect.suspend(() => watch.writes !== seen ? wait : Effect.sync(() => void watched.delete(kbId)))
+          )
+        })
+        // Interruptible even when forked by a commit (which is not): the layer's scope ends it.
+        return Effect.asVoid(Effect.forkIn(Effect.interruptible(wait), scope))
+      })
+
+    /** After a write committed: a tail of `tailRows` or more is indexed now, a smaller one when idle. */
+    const afterWrite = (tails: ReadonlyMap<string, number>) =>
+      Effect.forEach(tails, ([kbId, tail]) =>
+        tail === 0 ? Effect.void : tail >= tailRows ? indexTailNow(kbId) : watchTail(kbId), { discard: true })
+
+    /**
+     * One commit: the rows and vector counts in a transaction, then the HNSW indexes it makes due,
+     * then the text-search tail (now or later).
+     */
     const commit = (chunks: ReadonlyArray<Chunk>) =>
-      Effect.zipRight(Effect.flatMap(transaction(write(chunks)), buildIndexes), analyseAfter(chunks.length))
+      Effect.gen(function*() {
+        const result = yield* transaction(write(chunks))
+        yield* buildIndexes(result)
+        yield* analyseAfter(chunks.length)
+        yield* afterWrite(result.tails)
+      })
 
     /** Per knowledge base, the upserts waiting for its next commit, in arrival order. */
     const queued = new Map<string, Array<QueuedUpsert>>()
@@ -736,6 +875,18 @@ export const make = (
         discard: true
       })
 
+    // Stopping: the tails this process still watches are indexed first (its watchers were forked
+    // later, so they are interrupted before this runs), so the next process finds them done.
+    yield* Effect.addFinalizer(() =>
+      Effect.forEach([...watched.keys()], (kbId) => indexTailNow(kbId), { discard: true })
+    )
+    // Tails left by processes that stopped before indexing them: indexed once this one is idle.
+    const tails = yield* run<{ readonly kb_id: string }>(
+      "chunk index setup",
+      `SELECT kb_id FROM chunk_ords WHERE next_ord > indexed_ord`
+    )
+    yield* Effect.forEach(tails, ({ kb_id }) => watchTail(kb_id), { discard: true })
+
     return ChunkIndex.make({
       dimension,
       upsert,
@@ -759,7 +910,11 @@ export const make = (
           if (old === undefined) return false
           const changes = Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined))
           return yield* write([new Chunk({ ...old, ...changes })])
-        })).pipe(Effect.flatMap((changed) => changed === false ? Effect.succeed(false) : Effect.as(buildIndexes(changed), true))),
+        })).pipe(Effect.flatMap((changed) =>
+          changed === false
+            ? Effect.succeed(false)
+            : Effect.as(Effect.zipRight(buildIndexes(changed), afterWrite(changed.tails)), true)
+        )),
       list: (query) =>
         Effect.gen(function*() {
           const needle = query.keywords?.trim().toLowerCase() ?? ""
@@ -795,6 +950,6 @@ export const make = (
 export const layer = (
   options: Options = {}
 ): Layer.Layer<ChunkIndex.ChunkIndex, ChunkIndexError, SqlClient.SqlClient> =>
-  Layer.effect(ChunkIndex.ChunkIndex, Effect.zipRight(Schema.setup, make(options)))
+  Layer.scoped(ChunkIndex.ChunkIndex, Effect.zipRight(Schema.setup, make(options)))
 
 export { migrations, table as migrationsTable } from "./internal/chunkIndexSchema.js"

@@ -17,12 +17,12 @@ import * as Rows from "../src/internal/chunkIndexRows.js"
 import * as StorePg from "../src/index.js"
 import * as StorePglite from "../src/Embedded.js"
 import firstSchema from "../src/migrations/0003_chunk_index.js"
-import { chunkIndexChecks } from "./chunkIndexChecks.js"
+import { checkPostings, checkStatistics, chunkIndexChecks, ordsOf, tailIndexed } from "./chunkIndexChecks.js"
 
 const Embedded = StorePglite.layerEmbeddedWithChunkIndex()
 
 ChunkIndexSuite("pgvector (PGlite)", Embedded)
-chunkIndexChecks("PGlite", Embedded)
+chunkIndexChecks("PGlite", (chunkIndex) => StorePglite.layerEmbeddedWithChunkIndex({ chunkIndex }))
 
 describe("pgvector chunk index setup", () => {
   it.effect("fails at layer build with a clear error on a database without pgvector", () =>
@@ -63,6 +63,34 @@ describe("pgvector chunk index setup", () => {
         const failing = yield* Effect.flip(index.upsert([makeTestChunk(kb, doc, { content: "x", vector: [1, 0] })]))
         expect(failing.reason).toBe("Mismatch")
       }).pipe(Effect.provide(open()))
+      fs.rmSync(dataDir, { recursive: true, force: true })
+    }), { timeout: 120_000 })
+
+  it.live("a tail is indexed once writes stop, and when the layer closes", () =>
+    Effect.gen(function*() {
+      const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "ragkit-chunk-tail-"))
+      const kb = KnowledgeBaseId.make(randomHex32())
+      const doc = DocumentId.make(randomHex32())
+      const chunks = Array.from({ length: 40 }, (_, i) => makeTestChunk(kb, doc, { content: `tail row ${i % 7} ${i}`, vector: [i, 1, 2] }))
+      const open = (tailIdleMillis: number) => StorePglite.layerEmbeddedWithChunkIndex({ dataDir, chunkIndex: { tailIdleMillis } })
+      // A process that never idles long enough indexes its tail when it stops.
+      yield* Effect.gen(function*() {
+        yield* (yield* ChunkIndex.ChunkIndex).upsert(chunks.slice(0, 30))
+        expect(yield* ordsOf(kb)).toEqual({ next: 30, indexed: 0 })
+      }).pipe(Effect.provide(open(3_600_000)))
+      yield* Effect.gen(function*() {
+        const index = yield* ChunkIndex.ChunkIndex
+        expect(yield* ordsOf(kb)).toEqual({ next: 30, indexed: 30 })
+        yield* checkPostings([kb])
+        yield* checkStatistics([kb])
+        // One that idles indexes its writes once they stop.
+        yield* index.upsert(chunks.slice(30))
+        expect(yield* tailIndexed(kb)).toEqual({ next: 40, indexed: 40 })
+        yield* checkPostings([kb])
+        yield* checkStatistics([kb])
+        const found = yield* index.searchText({ kbIds: [kb], tokens: "tail", limit: 100 })
+        expect(found).toHaveLength(40)
+      }).pipe(Effect.provide(open(50)))
       fs.rmSync(dataDir, { recursive: true, force: true })
     }), { timeout: 120_000 })
 
@@ -109,7 +137,8 @@ describe("pgvector chunk index setup", () => {
         )
       }
       const migrated = Context.get(
-        yield* Layer.build(StorePg.layerChunkIndex.pipe(Layer.provide(Layer.succeedContext(client)))),
+        // Every write indexed at once: the statistics compared below are complete.
+        yield* Layer.build(StorePg.PgChunkIndex.layer({ tailRows: 0 }).pipe(Layer.provide(Layer.succeedContext(client)))),
         ChunkIndex.ChunkIndex
       )
       // PGlite has no autovacuum: the layer analysed the table that never was.

@@ -6,7 +6,7 @@
  * writes passing the exact threshold together build the HNSW index without deadlock (they did
  * deadlock when the index was built inside the write's transaction); a large write rebuilds it
  * while the other pool writes and searches. A text search reads one snapshot while another pool
- * rewrites what it reads.
+ * rewrites what it reads, also while it moves rows from the text-search tail into the postings.
  *
  * Needs `RAGKIT_TEST_PG_URL` and pgvector on that server (`scripts/install-pgvector.sh`; `.ci/run`
  * installs it and sets `RAGKIT_TEST_PGVECTOR=1`, and then this file never skips).
@@ -21,7 +21,7 @@ import * as Pg from "pg"
 import * as Rows from "../src/internal/chunkIndexRows.js"
 import * as StorePg from "../src/index.js"
 import { admin, freshDatabase, hasPgvector } from "../src/Testing.js"
-import { checkPostings, checkStatistics, random } from "./chunkIndexChecks.js"
+import { checkPostings, checkStatistics, random, tailIndexed } from "./chunkIndexChecks.js"
 
 const adminUrl = process.env["RAGKIT_TEST_PG_URL"]
 const runnable = adminUrl !== undefined &&
@@ -51,7 +51,8 @@ const words = ["amber", "basil", "cedar", "dune", "ember", "fjord", "grove", "he
 describe.skipIf(!runnable)("pgvector chunk index shared by two processes (Postgres)", () => {
   it.live("two pools upsert into one index and search it at once; the end state is exact", () =>
     Effect.gen(function*() {
-      const [a, b] = yield* twoProcesses({ exactSearchThreshold: 300 })
+      // Tails indexed at 120 rows: each knowledge base ends with rows in the postings and in its tail.
+      const [a, b] = yield* twoProcesses({ exactSearchThreshold: 300, tailRows: 120 })
       const next = random(31)
       const pick = () => words[Math.floor(next() * words.length)]!
       const dims = 16
@@ -203,7 +204,9 @@ describe.skipIf(!runnable)("pgvector chunk index shared by two processes (Postgr
 
   it.live("a text search reads one snapshot while another pool rewrites what it reads", () =>
     Effect.gen(function*() {
-      const [writer, reader] = yield* twoProcesses({})
+      // Each version's rows join the tail, which is indexed right after (40 rows): a search sees
+      // a version whole, before and after its tail is indexed.
+      const [writer, reader] = yield* twoProcesses({ tailRows: 40 })
       const kb = KnowledgeBaseId.make(randomHex32())
       const doc = DocumentId.make(randomHex32())
       const ids = Array.from({ length: 40 }, () => makeTestChunk(kb, doc, { content: "x" }).id)
@@ -244,6 +247,29 @@ describe.skipIf(!runnable)("pgvector chunk index shared by two processes (Postgr
         })
       ], { concurrency: 2 })
       expect(seen.size).toBeGreaterThan(1)
+    }).pipe(Effect.scoped), 120_000)
+
+  it.live("a process built while another left a tail (and never idles) indexes that tail", () =>
+    Effect.gen(function*() {
+      const db = yield* freshDatabase(adminUrl!)
+      const build = (tailIdleMillis: number) =>
+        Effect.map(Layer.build(processLayer(db.url, { tailIdleMillis })), (context) => ({
+          index: Context.get(context, ChunkIndex.ChunkIndex),
+          sql: Context.get(context, SqlClient.SqlClient)
+        }))
+      const kb = KnowledgeBaseId.make(randomHex32())
+      const doc = DocumentId.make(randomHex32())
+      // The first one's rows stay in its tail (it never idles long enough, and it does not stop).
+      const first = yield* build(3_600_000)
+      yield* first.index.upsert(Array.from({ length: 30 }, (_, i) => makeTestChunk(kb, doc, { content: `left ${i}`, vector: [i, 1] })))
+      const [before] = yield* first.sql<{ readonly indexed_ord: number }>`SELECT indexed_ord FROM chunk_ords WHERE kb_id = ${kb}`
+      expect(before!.indexed_ord).toBe(0)
+      // A second process finds the tail when built and indexes it once idle.
+      const second = yield* build(50)
+      const ords = yield* Effect.provideService(tailIndexed(kb), SqlClient.SqlClient, second.sql)
+      expect(ords).toEqual({ next: 30, indexed: 30 })
+      yield* Effect.provideService(Effect.all([checkStatistics([kb]), checkPostings([kb])]), SqlClient.SqlClient, second.sql)
+      expect(yield* first.index.searchText({ kbIds: [kb], tokens: "left", limit: 50 })).toHaveLength(30)
     }).pipe(Effect.scoped), 120_000)
 
   it.live("a database whose pgvector is older than 0.8.0 is refused when the layer is built, naming the fix", () =>

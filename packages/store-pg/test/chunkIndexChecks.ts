@@ -5,11 +5,12 @@
  * exact threshold and serves searches with good recall.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
-import { describe, expect, layer } from "@effect/vitest"
+import { describe, expect, layer, type Vitest } from "@effect/vitest"
 import { Chunk, ChunkIndex, type ChunkIndexError, DocumentId, KnowledgeBaseId, randomHex32 } from "@ragkit/core"
 import { makeTestChunk } from "@ragkit/core/testing"
 import { Effect, type Layer } from "effect"
 import * as Postings from "../src/internal/chunkIndexPostings.js"
+import type * as PgChunkIndex from "../src/PgChunkIndex.js"
 import * as Rows from "../src/internal/chunkIndexRows.js"
 import * as Statistics from "../src/migrations/0004_chunk_index_statistics.js"
 import * as PlannerStatistics from "../src/migrations/0010_chunk_planner_statistics.js"
@@ -20,15 +21,26 @@ export const random = (seed: number) => () => {
   return seed / 2_147_483_648
 }
 
+/** A knowledge base's ordinals: given out, and the end of the indexed ones (0 and 0 when it has none). */
+export const ordsOf = (kbId: string) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const [row] = yield* sql<{ readonly next_ord: number; readonly indexed_ord: number }>`
+      SELECT next_ord, indexed_ord FROM chunk_ords WHERE kb_id = ${kbId}`
+    return { next: row?.next_ord ?? 0, indexed: row?.indexed_ord ?? 0 }
+  })
+
 /**
- * The postings and segments of knowledge bases against their rows: segments cover the ordinals given
- * out without gaps or overlaps, count their live rows exactly and are in shape; the postings of live
- * rows are exactly the rows' term keys, each once.
+ * The postings and segments of knowledge bases against their rows: segments cover the ordinals
+ * below `indexed_ord` without gaps or overlaps, count their live rows exactly and are in shape; the
+ * postings of live rows below `indexed_ord` are exactly the rows' term keys, each once; no row has an
+ * ordinal not given out yet.
  */
 export const checkPostings = (kbIds: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     for (const kbId of kbIds) {
+      const ords = yield* ordsOf(kbId)
       const segments = yield* sql.unsafe<Postings.Segment>(
         `SELECT id::float8 AS id, first_ord, end_ord, size, live FROM chunk_segments WHERE kb_id = $1 ORDER BY first_ord`,
         [kbId]
@@ -46,9 +58,11 @@ export const checkPostings = (kbIds: ReadonlyArray<string>) =>
         expect(Postings.needsRewrite(segment)).toBe(false)
       }
       expect(Postings.nextMerge(segments)).toBeUndefined()
-      for (const row of rows) expect(row.ord).toBeLessThan(end)
-      const live = new Set(rows.map((r) => r.ord))
-      const expected = rows.flatMap((row) =>
+      expect(end).toBe(ords.indexed)
+      for (const row of rows) expect(row.ord).toBeLessThan(ords.next)
+      const indexed = rows.filter((row) => row.ord < ords.indexed)
+      const live = new Set(indexed.map((r) => r.ord))
+      const expected = indexed.flatMap((row) =>
         row.term_keys.map((key) => {
           const space = key.indexOf(" ")
           const field = Number(key.slice(0, 1))
@@ -72,36 +86,44 @@ export const checkPostings = (kbIds: ReadonlyArray<string>) =>
     }
   })
 
-/** The statistics tables of knowledge bases equal a recount of their rows (the migration's backfill queries). */
-export const checkStatistics = (kbIds: ReadonlyArray<string>) =>
+/**
+ * The statistics tables of knowledge bases equal a recount of their rows (the migration's backfill
+ * queries): the BM25 statistics of the rows below `indexed_ord` (the tail is not in them), the
+ * vector counts of every row. `expectRows`: each table has rows for them.
+ */
+export const checkStatistics = (kbIds: ReadonlyArray<string>, expectRows = true) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const backfill = (table: string) => {
+    const backfill = (table: string, rows: string) => {
       const statement = Statistics.statements.find((st) => st.startsWith(`INSERT INTO ${table} `))!
-      return `SELECT * FROM (${statement.slice(statement.indexOf("SELECT"))}) r WHERE kb_id = ANY($1)`
+      const select = statement.slice(statement.indexOf("SELECT")).replace(/\bFROM chunk\b/, `FROM (${rows}) chunk`)
+      return `SELECT * FROM (${select}) r WHERE kb_id = ANY($1)`
     }
+    const indexedRows = `SELECT c.* FROM chunk c JOIN chunk_ords o ON o.kb_id = c.kb_id AND c.ord < o.indexed_ord`
     const compared = [
-      ["chunk_kb_stats", "*"],
-      ["chunk_token_stats", "kb_id, token, df0, df1, df2, df3"],
-      ["chunk_vector_stats", "*"]
+      ["chunk_kb_stats", "*", indexedRows],
+      ["chunk_token_stats", "kb_id, token, df0, df1, df2, df3", indexedRows],
+      ["chunk_vector_stats", "*", `SELECT * FROM chunk`]
     ] as const
-    for (const [table, columns] of compared) {
-      const recount = `SELECT ${columns} FROM (${backfill(table)}) r`
+    for (const [table, columns, rows] of compared) {
+      const recount = `SELECT ${columns} FROM (${backfill(table, rows)}) r`
       const stored = `SELECT ${columns} FROM ${table} WHERE kb_id = ANY($1)`
       const difference = yield* sql.unsafe(`(${recount} EXCEPT ${stored}) UNION ALL (${stored} EXCEPT ${recount})`, [kbIds])
       expect(difference).toEqual([])
-      expect((yield* sql.unsafe(stored, [kbIds])).length).toBeGreaterThan(0)
+      if (expectRows) expect((yield* sql.unsafe(stored, [kbIds])).length).toBeGreaterThan(0)
     }
   })
 
 const words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo"]
 
-export const chunkIndexChecks = (
-  name: string,
-  indexLayer: Layer.Layer<ChunkIndex.ChunkIndex | SqlClient.SqlClient, unknown>
-): void => {
-  describe(`pgvector chunk index (${name})`, () => {
-    layer(indexLayer, { timeout: 180_000 })((it) => {
+type Services = ChunkIndex.ChunkIndex | SqlClient.SqlClient
+type It = Vitest.MethodsNonLive<Services>
+
+/**
+ * Text searches against the memory index's, and the postings and statistics against their rows:
+ * run with the tail indexed after every write and with a tail kept.
+ */
+const textChecks = (it: It): void => {
       it.effect("BM25 scores equal the memory index's, with every field, weights and filters", () =>
         Effect.gen(function*() {
           const pg = yield* ChunkIndex.ChunkIndex
@@ -251,6 +273,118 @@ export const chunkIndexChecks = (
           yield* same
         }))
 
+}
+
+/** Polls until a knowledge base's tail is indexed (at most `seconds`); returns its ordinals then. */
+export const tailIndexed = (kbId: string, seconds = 20) =>
+  Effect.gen(function*() {
+    const deadline = Date.now() + seconds * 1000
+    while (true) {
+      const ords = yield* ordsOf(kbId)
+      if (ords.indexed === ords.next || Date.now() > deadline) return ords
+      yield* Effect.sleep(20)
+    }
+  })
+
+/** The tail (with the layer's `tailRows: 50` and no idle indexing). */
+const tailChecks = (it: It): void => {
+  it.effect("rows not yet indexed are searched with the memory index's scores, and indexed at tailRows", () =>
+    Effect.gen(function*() {
+      const pg = yield* ChunkIndex.ChunkIndex
+      const memory = yield* ChunkIndex.makeMemory
+      const next = random(41)
+      const pick = () => words[Math.floor(next() * words.length)]!
+      const kb = KnowledgeBaseId.make(randomHex32())
+      const docs = [DocumentId.make(randomHex32()), DocumentId.make(randomHex32()), DocumentId.make(randomHex32())]
+      const make = (i: number) =>
+        makeTestChunk(kb, docs[i % 3]!, {
+          content: Array.from({ length: 2 + (i % 5) }, pick).join(" "),
+          title_tks: i % 3 === 0 ? pick() : "",
+          important_keywords: i % 4 === 0 ? [pick()] : [],
+          questions: i % 5 === 0 ? [`Why ${pick()}?`] : [],
+          available: i % 7 !== 0,
+          vector: [next(), next(), next()]
+        })
+      const both = <A>(f: (index: ChunkIndex.ChunkIndexService) => Effect.Effect<A, ChunkIndexError>) =>
+        Effect.all([f(pg), f(memory)])
+      let step = "tail only"
+      const same = Effect.gen(function*() {
+        for (const w of words) {
+          const searches: Array<ChunkIndex.TextSearch> = [
+            { kbIds: [kb], tokens: `${w} ${pick()}`, limit: 100 },
+            { kbIds: [kb], tokens: w, limit: 100, filter: { docIds: [docs[1]!] } },
+            { kbIds: [kb], tokens: w, limit: 3, filter: { available: false } }
+          ]
+          for (const search of searches) {
+            const expected = yield* memory.searchText(search)
+            expect((yield* pg.searchText(search)).map((r) => [r.chunk.id, r.score]), `${step}: ${JSON.stringify(search)}`)
+              .toEqual(expected.map((r) => [r.chunk.id, r.score]))
+          }
+        }
+      })
+      const chunks = Array.from({ length: 60 }, (_, i) => make(i))
+      // 30 rows: all in the tail, nothing in the postings or the BM25 statistics.
+      yield* both((index) => index.upsert(chunks.slice(0, 30)))
+      expect(yield* ordsOf(kb)).toEqual({ next: 30, indexed: 0 })
+      expect(yield* pg.searchText({ kbIds: [kb], tokens: words.join(" "), limit: 100 })).toHaveLength(
+        (yield* memory.searchText({ kbIds: [kb], tokens: words.join(" "), limit: 100 })).length
+      )
+      yield* same
+      yield* checkPostings([kb])
+      yield* checkStatistics([kb], false)
+      // 30 more: the tail passes 50 and is indexed.
+      step = "indexed"
+      yield* both((index) => index.upsert(chunks.slice(30)))
+      expect(yield* ordsOf(kb)).toEqual({ next: 60, indexed: 60 })
+      yield* same
+      yield* checkPostings([kb])
+      yield* checkStatistics([kb])
+      // Replace indexed rows (they leave the statistics, their new versions join the tail), replace
+      // and delete rows of the tail, update one: postings, statistics and tail together stay exact.
+      step = "replaced"
+      const replaced = chunks.slice(0, 10).map((c) => new Chunk({ ...c, content_ltks: `${pick()} ${pick()}` }))
+      yield* both((index) => index.upsert(replaced))
+      const again = chunks.slice(0, 4).map((c) => new Chunk({ ...c, title_tks: pick() }))
+      yield* both((index) => index.upsert(again))
+      expect(yield* both((index) => index.deleteChunks(kb, [chunks[1]!.id, chunks[20]!.id]))).toEqual([2, 2])
+      const question = `When ${pick()}?`
+      yield* both((index) => index.update(kb, chunks[2]!.id, { questions: [question] }))
+      expect((yield* ordsOf(kb)).indexed).toBe(60)
+      yield* checkPostings([kb])
+      yield* checkStatistics([kb])
+      yield* same
+      step = "document deleted"
+      yield* both((index) => index.deleteByDocument(kb, docs[0]!))
+      yield* same
+      yield* checkPostings([kb])
+      yield* checkStatistics([kb])
+      // More writes pass 50 rows of tail again: indexed, and the rows gone stay out.
+      step = "indexed again"
+      const more = Array.from({ length: 50 }, (_, i) => make(100 + i))
+      yield* both((index) => index.upsert(more))
+      const ords = yield* ordsOf(kb)
+      expect(ords.indexed).toBe(ords.next)
+      yield* same
+      yield* checkPostings([kb])
+      yield* checkStatistics([kb])
+    }))
+}
+
+export const chunkIndexChecks = (
+  name: string,
+  indexLayer: (options: PgChunkIndex.Options) => Layer.Layer<Services, unknown>
+): void => {
+  describe(`pgvector chunk index with a text-search tail (${name})`, () => {
+    // A tail indexed at 50 rows and never when idle: searches read the postings and a tail together.
+    layer(indexLayer({ tailRows: 50, tailIdleMillis: 3_600_000 }), { timeout: 180_000 })((it) => {
+      textChecks(it)
+      tailChecks(it)
+    })
+  })
+  describe(`pgvector chunk index (${name})`, () => {
+    // Every write's rows indexed right after it commits.
+    layer(indexLayer({ tailRows: 0 }), { timeout: 180_000 })((it) => {
+      textChecks(it)
       it.effect("ANALYZE keeps statistics of the columns queries filter on, and skips the text, token and vector columns", () =>
         Effect.gen(function*() {
           const index = yield* ChunkIndex.ChunkIndex

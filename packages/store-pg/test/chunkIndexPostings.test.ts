@@ -1,33 +1,42 @@
 import { describe, expect, it } from "@effect/vitest"
 import { ChunkIndexScoring } from "@ragkit/core"
 import * as Postings from "../src/internal/chunkIndexPostings.js"
+import * as Stats from "../src/internal/chunkIndexStats.js"
 import * as PgChunkIndex from "../src/PgChunkIndex.js"
 import { random } from "./chunkIndexChecks.js"
 
 const count = ChunkIndexScoring.countTokens
 
 describe("chunk index postings", () => {
-  it("a segment's postings read back as written: per (field, token), in ordinal order", () => {
+  it("a segment's postings read back as written: per (field, token), in ordinal order, with the statistics they add", () => {
     const rows = [
       { ord: 3, fields: [count(["a", "b", "a"]), count([]), count(["a"]), count([])] },
       { ord: 4, fields: [count(["b"]), count(["a"]), count([]), count([])] },
-      { ord: 70_000, fields: [count(["a", "c"]), count([]), count([]), count([])] }
-    ]
-    const read = Postings.build(rows).map(({ field, hex, n, token }) => {
+      { ord: 70_000, fields: [count(["a", "c"]), count([]), count([]), count([])] },
+      { ord: 70_001, fields: [count(["c", ...Array(12).fill("a")]), count([]), count([]), count([])] }
+    ].map(({ fields, ord }) => {
+      const [content_len, title_len, keyword_len, question_len] = fields.map((f) => f.length) as [number, number, number, number]
+      return { ord, term_keys: Stats.termKeys(fields), content_len, title_len, keyword_len, question_len }
+    })
+    const built = Postings.build(rows)
+    // content: 4 rows, 3 + 1 + 2 + 13 tokens; title: 1 row of 1; keywords: 1 row of 1
+    expect(built.kb).toEqual([4, 19, 1, 1, 1, 1, 0, 0])
+    expect([...built.frequencies].sort()).toEqual([["a", [3, 1, 1, 0]], ["b", [2, 0, 0, 0]], ["c", [2, 0, 0, 0]]])
+    const read = built.lists.map(({ field, hex, n, token }) => {
       const records = new Postings.Records(Buffer.from(hex, "hex"))
       expect(records.n).toBe(n)
       return [field, token, Array.from({ length: n }, (_, i) => [records.ord(i), records.tf(i), records.length(i)])] as const
     })
     expect(read.sort()).toEqual([
-      [0, "a", [[3, 2, 3], [70_000, 1, 2]]],
+      [0, "a", [[3, 2, 3], [70_000, 1, 2], [70_001, 12, 13]]],
       [0, "b", [[3, 1, 3], [4, 1, 1]]],
-      [0, "c", [[70_000, 1, 2]]],
+      [0, "c", [[70_000, 1, 2], [70_001, 1, 13]]],
       [1, "a", [[4, 1, 1]]],
       [2, "a", [[3, 1, 1]]]
     ].sort())
-    const [list] = Postings.build(rows).filter((l) => l.field === 0 && l.token === "a")
+    const [list] = built.lists.filter((l) => l.field === 0 && l.token === "a")
     const kept = new Postings.Records(Buffer.from(list!.hex, "hex")).filter((ord) => ord !== 3)
-    expect(kept.n).toBe(1)
+    expect(kept.n).toBe(2)
     expect(new Postings.Records(Buffer.from(kept.hex, "hex")).ord(0)).toBe(70_000)
     expect([...Postings.bytesOf(`\\x${list!.hex}`)]).toEqual([...Buffer.from(list!.hex, "hex")])
     expect(() => Postings.bytesOf(12)).toThrow(/not a bytea/)

@@ -21,9 +21,9 @@ const adminUrl = process.env["RAGKIT_TEST_PG_URL"]
 const onFreshDatabase = (url: string) =>
   Layer.unwrapScoped(Effect.map(freshDatabase(url), (db) => StorePg.layer({ url: db.url, maxConnections: 4 })))
 
-const onFreshDatabaseWithChunkIndex = (url: string) =>
+const onFreshDatabaseWithChunkIndex = (url: string, options: StorePg.PgChunkIndex.Options = {}) =>
   Layer.unwrapScoped(Effect.map(freshDatabase(url), (db) =>
-    StorePg.layerChunkIndex.pipe(Layer.provideMerge(StorePg.layer({ url: db.url, maxConnections: 4 })))))
+    StorePg.PgChunkIndex.layer(options).pipe(Layer.provideMerge(StorePg.layer({ url: db.url, maxConnections: 4 })))))
 
 /** Builds a layer that must fail with `ChunkIndexError` `Unsupported`; its message. */
 const unsupported = <ROut, E>(layer: Layer.Layer<ROut, E>) =>
@@ -46,7 +46,7 @@ if (adminUrl === undefined) {
   if (await Effect.runPromise(hasPgvector(adminUrl))) {
     const WithChunkIndex = onFreshDatabaseWithChunkIndex(adminUrl)
     ChunkIndexSuite("pgvector (Postgres)", WithChunkIndex)
-    chunkIndexChecks("Postgres", WithChunkIndex)
+    chunkIndexChecks("Postgres", (options) => onFreshDatabaseWithChunkIndex(adminUrl, options))
     describe("real Postgres with pgvector", () => {
       it.effect("a user who may not create the extension is told so when the layer is built", () =>
         Effect.gen(function* () {

@@ -7,7 +7,6 @@
  * and concatenate them): the chunk's ordinal, the token's count in the field and the field's length.
  */
 import { ChunkIndexScoring } from "@ragkit/core"
-import type * as Stats from "./chunkIndexStats.js"
 
 export const recordBytes = 12
 
@@ -19,29 +18,66 @@ export interface PostingList {
   readonly hex: string
 }
 
+/** Records given as flat ordinal, count, length triples, packed. */
+export const encodeRecords = (values: ReadonlyArray<number>): Buffer => {
+  const bytes = Buffer.allocUnsafe(values.length * 4)
+  for (let i = 0; i < values.length; i++) bytes.writeInt32BE(values[i]!, i * 4)
+  return bytes
+}
+
+/** A row as a tail is indexed from it: its ordinal, term keys (`<field>:<count> <token>`) and field lengths. */
+export interface KeyedRow {
+  readonly ord: number
+  readonly term_keys: ReadonlyArray<string>
+  readonly content_len: number
+  readonly title_len: number
+  readonly keyword_len: number
+  readonly question_len: number
+}
+
 /**
- * The postings of a segment's rows, given in ordinal order: one list per (field, token), each in
- * ordinal order.
+ * The postings of a segment's rows (in ordinal order), read straight from their term keys, with what
+ * they add to the BM25 statistics: per field the rows where it is not empty and the sum of its
+ * lengths (`n0, l0, ..., n3, l3`), and per token and field the rows holding it (the lists' sizes).
+ * No per-row maps: a tail page is a thousand rows.
  */
-export const build = (
-  rows: ReadonlyArray<{ readonly ord: number; readonly fields: Stats.Fields }>
-): Array<PostingList> => {
+export const build = (rows: ReadonlyArray<KeyedRow>): {
+  readonly lists: Array<PostingList>
+  readonly kb: ReadonlyArray<number>
+  readonly frequencies: Map<string, Array<number>>
+} => {
   const lists = new Map<string, { field: number; token: string; values: Array<number> }>()
-  for (const { fields, ord } of rows) {
-    fields.forEach(({ counts, length }, field) => {
-      for (const [token, count] of counts) {
-        const key = `${field} ${token}`
-        let list = lists.get(key)
-        if (list === undefined) lists.set(key, list = { field, token, values: [] })
-        list.values.push(ord, count, length)
+  const kb = [0, 0, 0, 0, 0, 0, 0, 0]
+  for (const row of rows) {
+    const lengths = [row.content_len, row.title_len, row.keyword_len, row.question_len]
+    for (let f = 0; f < 4; f++) {
+      if (lengths[f] === 0) continue
+      kb[2 * f]! += 1
+      kb[2 * f + 1]! += lengths[f]!
+    }
+    for (const key of row.term_keys) {
+      const space = key.indexOf(" ")
+      let tf = 0
+      for (let i = 2; i < space; i++) tf = tf * 10 + key.charCodeAt(i) - 48
+      const listKey = key[0]! + key.slice(space)
+      let list = lists.get(listKey)
+      if (list === undefined) {
+        lists.set(listKey, list = { field: key.charCodeAt(0) - 48, token: key.slice(space + 1), values: [] })
       }
-    })
+      const field = list.field
+      list.values.push(row.ord, tf, lengths[field]!)
+    }
   }
-  return [...lists.values()].map(({ field, token, values }) => {
-    const bytes = Buffer.allocUnsafe(values.length * 4)
-    for (let i = 0; i < values.length; i++) bytes.writeInt32BE(values[i]!, i * 4)
-    return { field, token, n: values.length / 3, hex: bytes.toString("hex") }
-  })
+  const frequencies = new Map<string, Array<number>>()
+  const out: Array<PostingList> = []
+  for (const { field, token, values } of lists.values()) {
+    const n = values.length / 3
+    let df = frequencies.get(token)
+    if (df === undefined) frequencies.set(token, df = [0, 0, 0, 0])
+    df[field]! += n
+    out.push({ field, token, n, hex: encodeRecords(values).toString("hex") })
+  }
+  return { lists: out, kb, frequencies }
 }
 
 /** Posting lists grouped into statements of at most about `bytes` of hex each. */

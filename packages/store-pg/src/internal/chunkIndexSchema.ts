@@ -12,6 +12,7 @@ import chunkIndex from "../migrations/0003_chunk_index.js"
 import statistics from "../migrations/0004_chunk_index_statistics.js"
 import postings from "../migrations/0005_chunk_postings.js"
 import plannerStatistics from "../migrations/0010_chunk_planner_statistics.js"
+import textTail from "../migrations/0011_chunk_text_tail.js"
 import { toChunkIndexError } from "./chunkIndexErrors.js"
 import { sqlState } from "./errors.js"
 
@@ -23,7 +24,8 @@ export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.S
   "0001_chunk_index": chunkIndex,
   "0002_chunk_index_statistics": statistics,
   "0003_chunk_postings": postings,
-  "0004_chunk_planner_statistics": plannerStatistics
+  "0004_chunk_planner_statistics": plannerStatistics,
+  "0005_chunk_text_tail": textTail
 }
 
 export const table = "ragkit_chunk_index_migrations"

@@ -24,6 +24,18 @@ export const fieldsOfKeys = (keys: ReadonlyArray<string>, lengths: ReadonlyArray
   return counts.map((c, f) => ({ length: lengths[f]!, counts: c }))
 }
 
+/** Adds per-token document frequencies (`df0..df3`) into `into`. */
+export const addFrequencies = (
+  into: Map<string, Array<number>>,
+  add: ReadonlyMap<string, ReadonlyArray<number>>
+): void => {
+  for (const [token, counts] of add) {
+    const df = into.get(token)
+    if (df === undefined) into.set(token, [...counts])
+    else for (let f = 0; f < 4; f++) df[f] = df[f]! + counts[f]!
+  }
+}
+
 /** What a write changes: a row removed counts -1, a row added +1. */
 export class Deltas {
   /** Per knowledge base: `n0, l0, n1, l1, n2, l2, n3, l3`. */
@@ -33,7 +45,21 @@ export class Deltas {
   /** Per knowledge base and dimension: the number of vectors. */
   readonly vectors = new Map<string, Map<number, number>>()
 
-  add(kbId: string, fields: Fields, dims: number | null, sign: 1 | -1): void {
+  /**
+   * Counts added in bulk: to a knowledge base's `n0, l0, ..., n3, l3` and to its tokens' document
+   * frequencies (`df0..df3` per token).
+   */
+  addCounts(kbId: string, kb: ReadonlyArray<number>, frequencies: ReadonlyMap<string, ReadonlyArray<number>>): void {
+    let totals = this.kbs.get(kbId)
+    if (totals === undefined) this.kbs.set(kbId, totals = [0, 0, 0, 0, 0, 0, 0, 0])
+    for (let i = 0; i < 8; i++) totals[i] = totals[i]! + kb[i]!
+    let tokens = this.tokens.get(kbId)
+    if (tokens === undefined) this.tokens.set(kbId, tokens = new Map())
+    addFrequencies(tokens, frequencies)
+  }
+
+  /** A row's search fields only (the BM25 statistics). */
+  addText(kbId: string, fields: Fields, sign: 1 | -1): void {
     let kb = this.kbs.get(kbId)
     if (kb === undefined) this.kbs.set(kbId, kb = [0, 0, 0, 0, 0, 0, 0, 0])
     let tokens = this.tokens.get(kbId)
@@ -49,6 +75,10 @@ export class Deltas {
         df[f] = df[f]! + sign
       }
     }
+  }
+
+  /** A row's vector only (the vector counts). */
+  addVector(kbId: string, dims: number | null, sign: 1 | -1): void {
     if (dims !== null) {
       let vectors = this.vectors.get(kbId)
       if (vectors === undefined) this.vectors.set(kbId, vectors = new Map())
@@ -67,8 +97,11 @@ const kbStatsColumns = ["n0", "l0", "n1", "l1", "n2", "l2", "n3", "l3"] as const
 /** The statements that apply the deltas, in an order that takes row locks by key. */
 export const statements = (deltas: Deltas): Array<Statement> => {
   const out: Array<Statement> = []
-  const kbIds = [...deltas.kbs.keys()].sort()
-  const kbRows = kbIds.map((kb) => [kb, deltas.kbs.get(kb)!] as const).filter(([, d]) => d.some((x) => x !== 0))
+  const kbIds = [...new Set([...deltas.kbs.keys(), ...deltas.vectors.keys()])].sort()
+  const kbRows = kbIds.flatMap((kb) => {
+    const d = deltas.kbs.get(kb)
+    return d !== undefined && d.some((x) => x !== 0) ? [[kb, d] as const] : []
+  })
   if (kbRows.length > 0) {
     out.push({
       text: `INSERT INTO chunk_kb_stats AS s (kb_id, ${kbStatsColumns.join(", ")}) ` +
@@ -134,9 +167,9 @@ export interface RemovedRow {
 export const removedFields = (row: RemovedRow): Fields =>
   fieldsOfKeys(row.term_keys, [row.content_len, row.title_len, row.keyword_len, row.question_len])
 
-/** The statistics and postings of a knowledge base go with it. */
+/** The statistics, postings and ordinals of a knowledge base go with it. */
 export const deleteKnowledgeBaseStatements = (kbId: string): Array<Statement> =>
-  ["chunk_kb_stats", "chunk_token_stats", "chunk_vector_stats", "chunk_postings", "chunk_segments"].map((table) => ({
+  ["chunk_kb_stats", "chunk_token_stats", "chunk_vector_stats", "chunk_postings", "chunk_segments", "chunk_ords"].map((table) => ({
     text: `DELETE FROM ${table} WHERE kb_id = $1`,
     params: [kbId]
   }))
