@@ -17,6 +17,9 @@ const query = (url: string, statement: string): Effect.Effect<ReadonlyArray<unkn
     }
   })
 
+/** Runs one query on the database at `url`; its rows. */
+export const select = (url: string, statement: string): Effect.Effect<ReadonlyArray<unknown>> => query(url, statement)
+
 /** Runs one statement on the server at `url` (a URL to any database the user may connect to). */
 export const admin = (url: string, statement: string): Effect.Effect<void> => Effect.asVoid(query(url, statement))
 
