@@ -631,7 +631,10 @@ export const make = (
         const tokens = [...new Set(search.tokens.map((t) => t.token))]
         const [indexedStats] = yield* run<Bm25.StatsRow>("text search", Bm25.statsQuery, [kbIds, tokens])
         // The rows not yet indexed (the tails), counted and scored from their term keys.
-        const tail = Tail.add(indexedStats!, yield* run<Tail.Row>("text search", Tail.rowsQuery, [kbIds, tokens]))
+        const inTails = indexedStats!.tails === true
+          ? yield* run<Tail.Row>("text search", Tail.rowsQuery, [kbIds, tokens])
+          : []
+        const tail = Tail.add(indexedStats!, inTails)
         const terms = Bm25.queryTerms(tail.stats, search.tokens)
         if (terms.length === 0) return []
         const docIds = search.filter.docIds

@@ -11,7 +11,8 @@ import type { ChunkIndex } from "@ragkit/core"
 /**
  * The statistics of the knowledge bases `$1` for the tokens `$2`, in one row: per field (columns
  * follow `ChunkIndexScoring.searchFields`) the number of chunks where it is not empty and the sum of
- * its lengths, and the document frequencies of the tokens that occur (`frequencies`, JSON).
+ * its lengths, the document frequencies of the tokens that occur (`frequencies`, JSON), and whether
+ * any of them has rows in its text-search tail (`tails`).
  */
 export const statsQuery = `SELECT
   coalesce(sum(n0), 0)::float8 AS n0, coalesce(sum(l0), 0)::float8 AS l0,
@@ -21,7 +22,8 @@ export const statsQuery = `SELECT
   (SELECT coalesce(json_agg(f), '[]') FROM (
     SELECT token, sum(df0)::float8 AS df0, sum(df1)::float8 AS df1, sum(df2)::float8 AS df2, sum(df3)::float8 AS df3
     FROM chunk_token_stats WHERE kb_id = ANY($1::text[]) AND token = ANY($2::text[]) GROUP BY token
-  ) f) AS frequencies
+  ) f) AS frequencies,
+  EXISTS (SELECT 1 FROM chunk_ords WHERE kb_id = ANY($1::text[]) AND next_ord > indexed_ord) AS tails
 FROM chunk_kb_stats WHERE kb_id = ANY($1::text[])`
 
 export interface FrequencyRow {
@@ -42,6 +44,7 @@ export interface StatsRow {
   readonly n3: number
   readonly l3: number
   readonly frequencies: ReadonlyArray<FrequencyRow>
+  readonly tails?: boolean
 }
 
 /** The terms of a search over the knowledge bases with these statistics. */
