@@ -77,7 +77,13 @@ export type ChunkIndexSettings =
     /** For an object-store `uri`: RAGKIT_S3_ACCESS_KEY_ID and RAGKIT_S3_SECRET_ACCESS_KEY, else LanceDB's own chain (AWS_*). */
     readonly credentials?: S3Credentials | undefined
   }
-  | { readonly kind: "pgvector" }
+  | {
+    readonly kind: "pgvector"
+    /** Rows of a knowledge base's text-search tail that get indexed at once (`PgChunkIndex` option; default 1,000). */
+    readonly tailRows?: number | undefined
+    /** A tail is indexed once its process has not written to the knowledge base for this long (default 1,000 ms). */
+    readonly tailIdleMillis?: number | undefined
+  }
 /** S3 credentials from RAGKIT_S3_ACCESS_KEY_ID and RAGKIT_S3_SECRET_ACCESS_KEY (never from the file). */
 export interface S3Credentials {
   readonly accessKeyId: string
@@ -342,7 +348,11 @@ export const ConfigFile = Schema.Struct({
         uri: Schema.optional(nonEmpty("chunkIndex.uri")),
         storageOptions: Schema.optional(LanceStorageOptions)
       }),
-      Schema.Struct({ kind: Schema.Literal("pgvector") })
+      Schema.Struct({
+        kind: Schema.Literal("pgvector"),
+        tailRows: Schema.optional(int(0, 1_000_000)),
+        tailIdleMillis: Schema.optional(int(0, 3_600_000))
+      })
     ).annotations(must(`an object: { "kind": "lancedb", "uri": ... } or { "kind": "pgvector" }`))
   ),
   blobStore: Schema.optional(
@@ -692,7 +702,11 @@ export const load = (options: LoadOptions = {}): Effect.Effect<ServerSettings, C
 
     const parser = given.limits?.parser ?? {}
     const chunkIndex: ChunkIndexSettings = given.chunkIndex?.kind === "pgvector"
-      ? { kind: "pgvector" }
+      ? {
+        kind: "pgvector",
+        ...(given.chunkIndex.tailRows === undefined ? {} : { tailRows: given.chunkIndex.tailRows }),
+        ...(given.chunkIndex.tailIdleMillis === undefined ? {} : { tailIdleMillis: given.chunkIndex.tailIdleMillis })
+      }
       : yield* lanceSettings(
         given.chunkIndex?.uri === undefined ? path.join(dataDir, "lancedb") : pathOf("chunkIndex.uri", given.chunkIndex.uri),
         given.chunkIndex?.storageOptions,

@@ -37,17 +37,23 @@ const lanceOptions = (config: ServerSettings): LanceChunkIndex.Options => {
  * Records and tasks (PGlite under the data directory, or the configured Postgres) and the chunk
  * index (LanceDB, or pgvector on the same database). Building it runs the stores' migrations.
  */
+/** The pgvector chunk index's options from the settings (`chunkIndex.tailRows`, `chunkIndex.tailIdleMillis`). */
+export const pgvectorOptions = (config: ServerSettings): StorePg.PgChunkIndex.Options =>
+  config.chunkIndex.kind === "pgvector"
+    ? { tailRows: config.chunkIndex.tailRows, tailIdleMillis: config.chunkIndex.tailIdleMillis }
+    : {}
+
 export const stores = (config: ServerSettings) => {
   const pgvector = config.chunkIndex.kind === "pgvector"
   const embedded = { dataDir: join(config.dataDir, "pg"), sharedBuffersMb: config.pgliteSharedBuffersMb }
   return Option.match(config.databaseUrl, {
     onNone: () =>
       pgvector
-        ? StorePglite.layerEmbeddedWithChunkIndex(embedded)
+        ? StorePglite.layerEmbeddedWithChunkIndex({ ...embedded, chunkIndex: pgvectorOptions(config) })
         : Layer.merge(StorePglite.layerEmbedded(embedded), LanceChunkIndex.layer(lanceOptions(config))),
     onSome: (url) =>
       pgvector
-        ? Layer.provideMerge(StorePg.layerChunkIndex, StorePg.layer({ url }))
+        ? Layer.provideMerge(StorePg.PgChunkIndex.layer(pgvectorOptions(config)), StorePg.layer({ url }))
         : Layer.merge(StorePg.layer({ url }), LanceChunkIndex.layer(lanceOptions(config)))
   })
 }

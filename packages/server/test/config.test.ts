@@ -101,6 +101,8 @@ describe("the config file", () => {
       [{ port: 70000 }, "port: must be an integer between 0 and 65535"],
       [{ chunkIndex: { kind: "faiss" } }, "chunkIndex"],
       [{ chunkIndex: { kind: "pgvector", uri: "/x" } }, "chunkIndex.uri: is not a known key"],
+      [{ chunkIndex: { kind: "pgvector", tailRows: -1 } }, "chunkIndex.tailRows: must be an integer between 0 and 1000000"],
+      [{ chunkIndex: { kind: "pgvector", tailIdleMillis: "soon" } }, "chunkIndex.tailIdleMillis: must be an integer between 0 and 3600000"],
       [{ blobStore: { kind: "s3" } }, "blobStore.bucket: is missing"],
       [{ blobStore: { kind: "gcs" } }, `blobStore.kind: Expected "file" | "s3", actual "gcs"`],
       [{ database: { url: "mysql://x" } }, "database.url: must be a postgres:// URL"],
@@ -304,6 +306,9 @@ describe("the server's settings", () => {
     // A variable's kind replaces the file's whole chunkIndex object.
     const other = await loadFrom(await writeConfig({ chunkIndex: { kind: "lancedb", uri: "s3://bucket/index" } }), { RAGKIT_CHUNK_INDEX: "pgvector" })
     expect(Either.isRight(other) && other.right.chunkIndex).toEqual({ kind: "pgvector" })
+    // pgvector's text-search tail, from the file.
+    const tail = await loadFrom(await writeConfig({ chunkIndex: { kind: "pgvector", tailRows: 0, tailIdleMillis: 250 } }))
+    expect(Either.isRight(tail) && tail.right.chunkIndex).toEqual({ kind: "pgvector", tailRows: 0, tailIdleMillis: 250 })
     const remote = await loadFrom(await writeConfig({ chunkIndex: { kind: "lancedb", uri: "s3://bucket/index" } }))
     expect(Either.isRight(remote) && remote.right.chunkIndex).toEqual({ kind: "lancedb", uri: "s3://bucket/index" })
     // LanceDB on S3: storage options from the file, credentials only from the environment (redacted).
@@ -372,6 +377,10 @@ describe("the server's settings", () => {
       )
     )
     expect(count).toBe(0)
+    // The file's text-search tail options reach the index; without them, the index's defaults.
+    const tuned = defaults({ dataDir: await tempDir(), chunkIndex: { kind: "pgvector", tailRows: 0, tailIdleMillis: 250 } })
+    expect(Engine.pgvectorOptions(tuned)).toEqual({ tailRows: 0, tailIdleMillis: 250 })
+    expect(Engine.pgvectorOptions(settings)).toEqual({ tailRows: undefined, tailIdleMillis: undefined })
   }, 60_000)
 
   const pgvectorStart = (url: string) =>
