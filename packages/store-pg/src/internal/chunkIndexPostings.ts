@@ -7,6 +7,7 @@
  * and concatenate them): the chunk's ordinal, the token's count in the field and the field's length.
  */
 import { ChunkIndexScoring } from "@ragkit/core"
+import * as Stats from "./chunkIndexStats.js"
 
 export const recordBytes = 12
 
@@ -55,18 +56,12 @@ export const build = (rows: ReadonlyArray<KeyedRow>): {
       kb[2 * f]! += 1
       kb[2 * f + 1]! += lengths[f]!
     }
-    for (const key of row.term_keys) {
-      const space = key.indexOf(" ")
-      let tf = 0
-      for (let i = 2; i < space; i++) tf = tf * 10 + key.charCodeAt(i) - 48
-      const listKey = key[0]! + key.slice(space)
+    Stats.forEachTermKey(row.term_keys, (field, tf, token) => {
+      const listKey = `${field} ${token}`
       let list = lists.get(listKey)
-      if (list === undefined) {
-        lists.set(listKey, list = { field: key.charCodeAt(0) - 48, token: key.slice(space + 1), values: [] })
-      }
-      const field = list.field
+      if (list === undefined) lists.set(listKey, list = { field, token, values: [] })
       list.values.push(row.ord, tf, lengths[field]!)
-    }
+    })
   }
   const frequencies = new Map<string, Array<number>>()
   const out: Array<PostingList> = []

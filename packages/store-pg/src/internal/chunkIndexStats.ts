@@ -14,13 +14,23 @@ export const termKey = (field: number, count: number, token: string): string => 
 export const termKeys = (fields: Fields): Array<string> =>
   fields.flatMap((field, f) => [...field.counts].map(([token, count]) => termKey(f, count, token)))
 
+/** Calls `each` with the field, count and token of every term key (the inverse of `termKey`). */
+export const forEachTermKey = (
+  keys: ReadonlyArray<string>,
+  each: (field: number, count: number, token: string) => void
+): void => {
+  for (const key of keys) {
+    const space = key.indexOf(" ")
+    let count = 0
+    for (let i = 2; i < space; i++) count = count * 10 + key.charCodeAt(i) - 48
+    each(key.charCodeAt(0) - 48, count, key.slice(space + 1))
+  }
+}
+
 /** The fields of a stored row, from its term keys and lengths. */
 export const fieldsOfKeys = (keys: ReadonlyArray<string>, lengths: ReadonlyArray<number>): Fields => {
   const counts = lengths.map(() => new Map<string, number>())
-  for (const key of keys) {
-    const space = key.indexOf(" ")
-    counts[Number(key.slice(0, 1))]!.set(key.slice(space + 1), Number(key.slice(2, space)))
-  }
+  forEachTermKey(keys, (field, count, token) => counts[field]!.set(token, count))
   return counts.map((c, f) => ({ length: lengths[f]!, counts: c }))
 }
 
