@@ -83,6 +83,14 @@ export type ChunkIndexSettings =
     readonly tailRows?: number | undefined
     /** A tail is indexed once its process has not written to the knowledge base for this long (default 1,000 ms). */
     readonly tailIdleMillis?: number | undefined
+    /** Vector searches over at most this many vectors are exact, without HNSW (default 1,000). */
+    readonly exactSearchThreshold?: number | undefined
+    /** `hnsw.ef_search` of approximate searches (default: grows with the vectors searched). */
+    readonly efSearch?: number | undefined
+    /** A write of at least this fraction of a dimension's vectors rebuilds its HNSW index (default 0.25). */
+    readonly indexRebuildRatio?: number | undefined
+    /** `maintenance_work_mem` while an HNSW index is built, e.g. "512MB" (the default). */
+    readonly indexBuildMemory?: string | undefined
   }
 /** S3 credentials from RAGKIT_S3_ACCESS_KEY_ID and RAGKIT_S3_SECRET_ACCESS_KEY (never from the file). */
 export interface S3Credentials {
@@ -295,6 +303,12 @@ const int = (min: number, max?: number) => {
   )
 }
 
+/** A number in (0, max]. */
+const positive = (max: number) => {
+  const what = `a number above 0 and at most ${max}`
+  return Schema.Number.annotations(must(what)).pipe(Schema.filter((n) => n > 0 && n <= max, must(what)))
+}
+
 const Bool = Schema.Boolean.annotations(must("true or false"))
 
 /** A secret: its value never appears in a message. */
@@ -351,7 +365,15 @@ export const ConfigFile = Schema.Struct({
       Schema.Struct({
         kind: Schema.Literal("pgvector"),
         tailRows: Schema.optional(int(0, 1_000_000)),
-        tailIdleMillis: Schema.optional(int(0, 3_600_000))
+        tailIdleMillis: Schema.optional(int(0, 3_600_000)),
+        exactSearchThreshold: Schema.optional(int(0, 1_000_000_000)),
+        efSearch: Schema.optional(int(1, 1_000)),
+        indexRebuildRatio: Schema.optional(positive(1_000_000)),
+        indexBuildMemory: Schema.optional(
+          Schema.String.annotations(must(`a size such as "512MB" (kB, MB or GB)`)).pipe(
+            Schema.filter((size) => /^\d+(kB|MB|GB)$/.test(size), must(`a size such as "512MB" (kB, MB or GB)`))
+          )
+        )
       })
     ).annotations(must(`an object: { "kind": "lancedb", "uri": ... } or { "kind": "pgvector" }`))
   ),
@@ -702,11 +724,7 @@ export const load = (options: LoadOptions = {}): Effect.Effect<ServerSettings, C
 
     const parser = given.limits?.parser ?? {}
     const chunkIndex: ChunkIndexSettings = given.chunkIndex?.kind === "pgvector"
-      ? {
-        kind: "pgvector",
-        ...(given.chunkIndex.tailRows === undefined ? {} : { tailRows: given.chunkIndex.tailRows }),
-        ...(given.chunkIndex.tailIdleMillis === undefined ? {} : { tailIdleMillis: given.chunkIndex.tailIdleMillis })
-      }
+      ? { ...given.chunkIndex, kind: "pgvector" }
       : yield* lanceSettings(
         given.chunkIndex?.uri === undefined ? path.join(dataDir, "lancedb") : pathOf("chunkIndex.uri", given.chunkIndex.uri),
         given.chunkIndex?.storageOptions,

@@ -37,11 +37,12 @@ const lanceOptions = (config: ServerSettings): LanceChunkIndex.Options => {
  * Records and tasks (PGlite under the data directory, or the configured Postgres) and the chunk
  * index (LanceDB, or pgvector on the same database). Building it runs the stores' migrations.
  */
-/** The pgvector chunk index's options from the settings (`chunkIndex.tailRows`, `chunkIndex.tailIdleMillis`). */
-export const pgvectorOptions = (config: ServerSettings): StorePg.PgChunkIndex.Options =>
-  config.chunkIndex.kind === "pgvector"
-    ? { tailRows: config.chunkIndex.tailRows, tailIdleMillis: config.chunkIndex.tailIdleMillis }
-    : {}
+/** The pgvector chunk index's options from the settings (`chunkIndex.tailRows`, `chunkIndex.efSearch`, ...). */
+export const pgvectorOptions = (config: ServerSettings): StorePg.PgChunkIndex.Options => {
+  if (config.chunkIndex.kind !== "pgvector") return {}
+  const { kind: _, ...options } = config.chunkIndex
+  return options
+}
 
 export const stores = (config: ServerSettings) => {
   const pgvector = config.chunkIndex.kind === "pgvector"

@@ -103,6 +103,10 @@ describe("the config file", () => {
       [{ chunkIndex: { kind: "pgvector", uri: "/x" } }, "chunkIndex.uri: is not a known key"],
       [{ chunkIndex: { kind: "pgvector", tailRows: -1 } }, "chunkIndex.tailRows: must be an integer between 0 and 1000000"],
       [{ chunkIndex: { kind: "pgvector", tailIdleMillis: "soon" } }, "chunkIndex.tailIdleMillis: must be an integer between 0 and 3600000"],
+      [{ chunkIndex: { kind: "pgvector", efSearch: 0 } }, "chunkIndex.efSearch: must be an integer between 1 and 1000"],
+      [{ chunkIndex: { kind: "pgvector", exactSearchThreshold: 1.5 } }, "chunkIndex.exactSearchThreshold: must be an integer between 0 and 1000000000"],
+      [{ chunkIndex: { kind: "pgvector", indexRebuildRatio: 0 } }, "chunkIndex.indexRebuildRatio: must be a number above 0 and at most 1000000"],
+      [{ chunkIndex: { kind: "pgvector", indexBuildMemory: "1GB'; DROP TABLE chunk; --" } }, `chunkIndex.indexBuildMemory: must be a size such as "512MB" (kB, MB or GB)`],
       [{ blobStore: { kind: "s3" } }, "blobStore.bucket: is missing"],
       [{ blobStore: { kind: "gcs" } }, `blobStore.kind: Expected "file" | "s3", actual "gcs"`],
       [{ database: { url: "mysql://x" } }, "database.url: must be a postgres:// URL"],
@@ -308,7 +312,10 @@ describe("the server's settings", () => {
     expect(Either.isRight(other) && other.right.chunkIndex).toEqual({ kind: "pgvector" })
     // pgvector's text-search tail, from the file.
     const tail = await loadFrom(await writeConfig({ chunkIndex: { kind: "pgvector", tailRows: 0, tailIdleMillis: 250 } }))
-    expect(Either.isRight(tail) && tail.right.chunkIndex).toEqual({ kind: "pgvector", tailRows: 0, tailIdleMillis: 250 })
+    expect(Either.isRight(tail) && tail.right.chunkIndex).toStrictEqual({ kind: "pgvector", tailRows: 0, tailIdleMillis: 250 })
+    const tuned = { efSearch: 120, exactSearchThreshold: 0, indexRebuildRatio: 0.5, indexBuildMemory: "256MB" }
+    const hnsw = await loadFrom(await writeConfig({ chunkIndex: { kind: "pgvector", ...tuned } }))
+    expect(Either.isRight(hnsw) && hnsw.right.chunkIndex).toStrictEqual({ kind: "pgvector", ...tuned })
     const remote = await loadFrom(await writeConfig({ chunkIndex: { kind: "lancedb", uri: "s3://bucket/index" } }))
     expect(Either.isRight(remote) && remote.right.chunkIndex).toEqual({ kind: "lancedb", uri: "s3://bucket/index" })
     // LanceDB on S3: storage options from the file, credentials only from the environment (redacted).
@@ -378,9 +385,10 @@ describe("the server's settings", () => {
     )
     expect(count).toBe(0)
     // The file's text-search tail options reach the index; without them, the index's defaults.
-    const tuned = defaults({ dataDir: await tempDir(), chunkIndex: { kind: "pgvector", tailRows: 0, tailIdleMillis: 250 } })
-    expect(Engine.pgvectorOptions(tuned)).toEqual({ tailRows: 0, tailIdleMillis: 250 })
-    expect(Engine.pgvectorOptions(settings)).toEqual({ tailRows: undefined, tailIdleMillis: undefined })
+    const options = { tailRows: 0, tailIdleMillis: 250, exactSearchThreshold: 5_000, efSearch: 200, indexRebuildRatio: 2, indexBuildMemory: "1GB" }
+    const tuned = defaults({ dataDir: await tempDir(), chunkIndex: { kind: "pgvector", ...options } })
+    expect(Engine.pgvectorOptions(tuned)).toStrictEqual(options)
+    expect(Engine.pgvectorOptions(settings)).toStrictEqual({})
   }, 60_000)
 
   const pgvectorStart = (url: string) =>
