@@ -21,7 +21,8 @@
  *   `tailPage` rows, each page a segment (`indexTail`): at once after the commit that brings the tail
  *   to `tailRows`, else once this process has not written to the knowledge base for
  *   `tailIdleMillis` (a fiber per knowledge base in the layer's scope), when the layer is closed, and
- *   when a layer is built over tails a stopped process left. During a bulk load that is a few large
+ *   when a layer is built over tails a stopped process left. A failed attempt is logged and tried
+ *   again after a back-off (1 s, doubling up to a minute; meanwhile commits do not try it inline). During a bulk load that is a few large
  *   segments instead of one per commit (fewer postings and statistics rows, few merges) and no text
  *   index work in the commits. A text search counts and scores the tail from its rows' term keys
  *   (`internal/chunkIndexTail.ts`): the same results as if it were indexed.
@@ -114,6 +115,9 @@ export interface Options {
    */
   readonly tailIdleMillis?: number | undefined
 }
+
+/** How long after `failures` failed attempts in a row a tail is indexed again: 1 s, doubling, at most a minute. */
+export const retryDelay = (failures: number): number => Math.min(60_000, 1_000 * 2 ** Math.max(0, failures - 1))
 
 /**
  * The default `hnsw.ef_search` for a search over `vectors` vectors: `400 * sqrt(vectors / 1e6)`
@@ -740,14 +744,27 @@ export const make = (
      * (the rows are written, and searches see the tail): the knowledge base is watched again, so
      * the next idle period retries.
      */
+    /** Knowledge bases whose last tail indexing failed: how many times in a row, and when to try again. */
+    const failures = new Map<string, { count: number; retryAt: number }>()
+    const backingOff = (kbId: string) => (failures.get(kbId)?.retryAt ?? 0) > Date.now()
+
+    /** Indexes the tail now; a failure is logged and retried by the watcher after a back-off (`retryDelay`). */
     const indexTailNow = (kbId: string): Effect.Effect<void> =>
       transaction(indexTail(kbId)).pipe(
-        Effect.asVoid,
+        Effect.zipRight(Effect.sync(() => void failures.delete(kbId))),
         Effect.catchAllCause((cause) =>
-          Effect.zipRight(
-            Effect.logWarning(`PgChunkIndex: indexing the text-search tail of knowledge base ${kbId} failed; retried later`, cause),
-            watchTail(kbId)
-          )
+          Effect.suspend(() => {
+            const count = (failures.get(kbId)?.count ?? 0) + 1
+            const delay = retryDelay(count)
+            failures.set(kbId, { count, retryAt: Date.now() + delay })
+            return Effect.zipRight(
+              Effect.logWarning(
+                `PgChunkIndex: indexing the text-search tail of knowledge base ${kbId} failed (${count} in a row); retried in ${delay} ms`,
+                cause
+              ),
+              watchTail(kbId)
+            )
+          })
         )
       )
 
@@ -770,7 +787,7 @@ export const make = (
         const watch = { lastWrite: Date.now(), writes: 0 }
         watched.set(kbId, watch)
         const wait: Effect.Effect<void> = Effect.suspend(() => {
-          const left = watch.lastWrite + tailIdleMillis - Date.now()
+          const left = Math.max(watch.lastWrite + tailIdleMillis, failures.get(kbId)?.retryAt ?? 0) - Date.now()
           if (left > 0) return Effect.zipRight(Effect.sleep(left), wait)
           const seen = watch.writes
           return Effect.zipRight(
@@ -786,7 +803,9 @@ export const make = (
     /** After a write committed: a tail of `tailRows` or more is indexed now, a smaller one when idle. */
     const afterWrite = (tails: ReadonlyMap<string, number>) =>
       Effect.forEach(tails, ([kbId, tail]) =>
-        tail === 0 ? Effect.void : tail >= tailRows ? indexTailNow(kbId) : watchTail(kbId), { discard: true })
+        tail === 0 ? Effect.void : tail >= tailRows && !backingOff(kbId) ? indexTailNow(kbId) : watchTail(kbId), {
+          discard: true
+        })
 
     /**
      * One commit: the rows and vector counts in a transaction, then the HNSW indexes it makes due,

@@ -8,7 +8,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { ChunkIndex, DocumentId, KnowledgeBaseId, randomHex32 } from "@ragkit/core"
 import type { Chunk } from "@ragkit/core"
 import { ChunkIndexSuite, makeTestChunk } from "@ragkit/core/testing"
-import { Context, Effect, Exit, Layer, Option } from "effect"
+import { Context, Effect, Exit, Layer, Logger, Option } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -92,6 +92,40 @@ describe("pgvector chunk index setup", () => {
         expect(found).toHaveLength(40)
       }).pipe(Effect.provide(open(50)))
       fs.rmSync(dataDir, { recursive: true, force: true })
+    }), { timeout: 120_000 })
+
+  it.live("a tail whose indexing fails is tried again after a back-off, not in a loop, and indexed once it can be", () =>
+    Effect.gen(function*() {
+      const kb = KnowledgeBaseId.make(randomHex32())
+      const doc = DocumentId.make(randomHex32())
+      const warnings: Array<string> = []
+      const capture = Logger.make(({ logLevel, message }) => {
+        if (logLevel._tag === "Warning") warnings.push(String(Array.isArray(message) ? message[0] : message))
+      })
+      yield* Effect.gen(function*() {
+        const index = yield* ChunkIndex.ChunkIndex
+        const sql = yield* SqlClient.SqlClient
+        // Indexing needs the token statistics: without the table every attempt fails. Writes do not.
+        yield* sql`ALTER TABLE chunk_token_stats RENAME TO chunk_token_stats_away`
+        yield* index.upsert(Array.from({ length: 5 }, (_, i) => makeTestChunk(kb, doc, { content: `retried row ${i}`, vector: [i, 1, 2] })))
+        yield* Effect.sleep("1500 millis")
+        // At once when idle (tailIdleMillis 0), then 1 s later: two attempts, not one per loop turn.
+        expect(warnings.length).toBeGreaterThanOrEqual(1)
+        expect(warnings.length).toBeLessThanOrEqual(2)
+        expect(warnings[0]).toMatch(/text-search tail of knowledge base \w+ failed \(1 in a row\); retried in 1000 ms/)
+        expect(yield* ordsOf(kb)).toEqual({ next: 5, indexed: 0 })
+        // A commit during the back-off does not try it inline (tailRows 1 would).
+        yield* index.upsert([makeTestChunk(kb, doc, { content: "retried row 5", vector: [5, 1, 2] })])
+        expect(warnings.length).toBeLessThanOrEqual(2)
+        yield* sql`ALTER TABLE chunk_token_stats_away RENAME TO chunk_token_stats`
+        expect(yield* tailIndexed(kb)).toEqual({ next: 6, indexed: 6 })
+        yield* checkPostings([kb])
+        yield* checkStatistics([kb])
+        expect(yield* index.searchText({ kbIds: [kb], tokens: "retried", limit: 10 })).toHaveLength(6)
+      }).pipe(
+        Effect.provide(StorePglite.layerEmbeddedWithChunkIndex({ chunkIndex: { tailRows: 1, tailIdleMillis: 0 } })),
+        Effect.provide(Logger.add(capture))
+      )
     }), { timeout: 120_000 })
 
   it.effect("a database written by the first schema migrates: searches and statistics as if freshly written", () =>
