@@ -1,0 +1,35 @@
+/**
+ * Retrieval's lookup of a knowledge base's disabled documents (`documents.find({ where: { kb_id,
+ * status: "0" } })`, every search) is served by the partial index of `0007_disabled_documents`
+ * rather than by reading every document of the knowledge base.
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import { expect, it } from "@effect/vitest"
+import { type KnowledgeBaseId } from "@ragkit/core"
+import { aDocument, anId } from "@ragkit/core/testing"
+import { Effect } from "effect"
+import * as StorePg from "../src/index.js"
+import * as StorePglite from "../src/Embedded.js"
+
+it.live("the disabled documents of a knowledge base are found through their partial index", () =>
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    yield* StorePg.Migrations.run
+    const store = yield* StorePg.PgRecordStore.make
+    const kb = anId<KnowledgeBaseId>()
+    const documents = Array.from({ length: 3_000 }, (_, i) =>
+      aDocument({ kb_id: kb, name: `doc-${i}.txt`, status: i % 1_000 === 7 ? "0" : "1", progress_msg: "parsed ".repeat(60) }))
+    yield* store.documents.insertNew(documents)
+    yield* sql`ANALYZE document`
+
+    const disabled = yield* store.documents.find({ where: { kb_id: kb, status: "0" } })
+    expect(disabled.items.map((d) => d.name).sort()).toEqual(["doc-1007.txt", "doc-2007.txt", "doc-7.txt"])
+    // The statement's shape is PgRecordStore's for these two string conditions, with the values bound.
+    const plan = yield* sql.unsafe<{ readonly "QUERY PLAN": string }>(
+      `EXPLAIN SELECT data FROM document
+        WHERE ((data->>'kb_id') = $1 AND jsonb_typeof(data->'kb_id') = 'string')
+          AND ((data->>'status') = $2 AND jsonb_typeof(data->'status') = 'string')`,
+      [kb, "0"]
+    )
+    expect(plan.map((row) => row["QUERY PLAN"]).join("\n")).toContain("document_disabled_idx")
+  }).pipe(Effect.provide(StorePglite.PgliteClient.layer())), 120_000)
