@@ -21,6 +21,8 @@ export interface EmbeddedOptions {
   readonly dataDir?: string | undefined
   /** Postgres's `shared_buffers` in MiB (default 128): memory held while the database is open. */
   readonly sharedBuffersMb?: number | undefined
+  /** How often tables are checked for a vacuum or an analyze (`PgliteClient`'s option; default 60,000 ms, 0: never). */
+  readonly vacuumIntervalMillis?: number | undefined
 }
 
 /** Both stores on PGlite in this process. Opening takes a few seconds: build it once. */
@@ -36,7 +38,12 @@ export const layerEmbeddedWithChunkIndex = (
 ): Layer.Layer<Services | ChunkIndex.ChunkIndex, StoreError | ChunkIndexError> =>
   Layer.merge(layerFromClient, PgChunkIndex.layer(options.chunkIndex)).pipe(
     Layer.provideMerge(
-      PgliteClient.layer({ dataDir: options.dataDir, sharedBuffersMb: options.sharedBuffersMb, pgvector: true }).pipe(
+      PgliteClient.layer({
+        dataDir: options.dataDir,
+        sharedBuffersMb: options.sharedBuffersMb,
+        vacuumIntervalMillis: options.vacuumIntervalMillis,
+        pgvector: true
+      }).pipe(
         Layer.mapError(unavailable)
       )
     )

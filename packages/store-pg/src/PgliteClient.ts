@@ -13,12 +13,17 @@
  * are short statements, and the thread costs 17-35 MiB of an idle server: they stay in the opening
  * thread unless `thread: true`. `extensions`, which cannot be sent to a thread, keep it there too.
  *
+ * PGlite runs no autovacuum: rows updated or deleted (a document's progress, the task queue's
+ * claims) would stay in the tables and their indexes, which only grow, and the planner would have no
+ * statistics. The layer checks `pg_stat_user_tables` every `vacuumIntervalMillis` (60 s) and runs
+ * `VACUUM (ANALYZE)` or `ANALYZE` on the tables past autovacuum's default thresholds.
+ *
  * `@electric-sql/pglite` (and `@electric-sql/pglite-pgvector` for `pgvector: true`) are optional
  * peer dependencies, imported when the layer is built; without them the layer fails with an
  * `SqlError` whose message says `npm install ...`.
  */
 import * as PgClient from "@effect/sql-pg/PgClient"
-import type * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import type { Extensions } from "@electric-sql/pglite"
 import { OptionalPeer } from "@ragkit/core"
@@ -43,6 +48,35 @@ export interface Options {
    * long as the database is open: a smaller cache keeps an idle process small.
    */
   readonly sharedBuffersMb?: number | undefined
+  /**
+   * How often the tables are checked for a `VACUUM` or an `ANALYZE` (milliseconds; default 60,000;
+   * 0: never). PGlite runs no autovacuum: without this, rows updated or deleted stay in the tables
+   * and their indexes for good, and the planner has no statistics. The thresholds are autovacuum's
+   * defaults (`vacuumDue`).
+   */
+  readonly vacuumIntervalMillis?: number | undefined
+}
+
+/** What `pg_stat_user_tables` says of a table since its last vacuum and analyze. */
+export interface TableActivity {
+  readonly table: string
+  /** Rows the planner statistics count (`pg_class.reltuples`; -1 before the first analyze). */
+  readonly rows: number
+  readonly liveRows: number
+  readonly deadRows: number
+  readonly modifiedSinceAnalyze: number
+}
+
+/**
+ * What a table is due, with autovacuum's default thresholds: a `VACUUM` past 50 dead rows + 20% of
+ * its rows, else an `ANALYZE` past 50 rows written + 10% (the rows counted live before the first
+ * analyze).
+ */
+export const vacuumDue = (table: TableActivity): "vacuum" | "analyze" | "none" => {
+  const rows = table.rows >= 0 ? table.rows : table.liveRows
+  if (table.deadRows > 50 + 0.2 * rows) return "vacuum"
+  if (table.modifiedSinceAnalyze > 50 + 0.1 * rows) return "analyze"
+  return "none"
 }
 
 const location = (options: Options): string =>
@@ -144,6 +178,62 @@ export const acquirePool = (options: Options): Effect.Effect<Pg.Pool, SqlError, 
     )
   }).pipe(Effect.withSpan("StorePg.openPGlite"))
 
-/** `PgClient` and `SqlClient` on PGlite; the database lives as long as the layer. */
-export const layer = (options: Options = {}): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, SqlError> =>
-  PgClient.layerFromPool({ acquire: acquirePool(options), applicationName: "ragkit" })
+/**
+ * Vacuums (and analyses) or analyses the tables that are due (`vacuumDue`), one statement at a time
+ * on the database's one connection. Returns what it did, table by table.
+ */
+export const vacuumTables: Effect.Effect<ReadonlyArray<readonly [string, "vacuum" | "analyze"]>, SqlError, SqlClient.SqlClient> =
+  Effect.gen(function* () {
+    const sql = yield* SqlClient.SqlClient
+    const tables = yield* sql<{
+      readonly table: string
+      readonly rows: number
+      readonly live_rows: string | number
+      readonly dead_rows: string | number
+      readonly modified: string | number
+    }>`SELECT s.relname AS table, c.reltuples AS rows, s.n_live_tup AS live_rows, s.n_dead_tup AS dead_rows,
+          s.n_mod_since_analyze AS modified
+        FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid ORDER BY s.relname`
+    const done: Array<readonly [string, "vacuum" | "analyze"]> = []
+    for (const row of tables) {
+      const due = vacuumDue({
+        table: row.table,
+        rows: Number(row.rows),
+        liveRows: Number(row.live_rows),
+        deadRows: Number(row.dead_rows),
+        modifiedSinceAnalyze: Number(row.modified)
+      })
+      if (due === "none") continue
+      yield* due === "vacuum" ? sql`VACUUM (ANALYZE) ${sql(row.table)}` : sql`ANALYZE ${sql(row.table)}`
+      done.push([row.table, due])
+    }
+    return done
+  })
+
+/** Every `intervalMillis`, `vacuumTables` (a failure is logged, and tried again next time). */
+const autovacuum = (intervalMillis: number): Effect.Effect<void, never, SqlClient.SqlClient | Scope.Scope> =>
+  Effect.forkScoped(
+    Effect.sleep(intervalMillis).pipe(
+      Effect.zipRight(
+        vacuumTables.pipe(
+          Effect.tap((done) =>
+            done.length === 0
+              ? Effect.void
+              : Effect.logDebug(`PGlite: ${done.map(([table, what]) => `${what} ${table}`).join(", ")}`)
+          ),
+          Effect.catchAllCause((cause) => Effect.logWarning("PGlite: vacuuming the tables failed; tried again later", cause))
+        )
+      ),
+      Effect.forever
+    )
+  ).pipe(Effect.asVoid)
+
+/**
+ * `PgClient` and `SqlClient` on PGlite; the database lives as long as the layer. The layer vacuums
+ * and analyses the tables as they need it (`vacuumIntervalMillis`), since PGlite has no autovacuum.
+ */
+export const layer = (options: Options = {}): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient, SqlError> => {
+  const client = PgClient.layerFromPool({ acquire: acquirePool(options), applicationName: "ragkit" })
+  const interval = options.vacuumIntervalMillis ?? 60_000
+  return interval > 0 ? Layer.provideMerge(Layer.scopedDiscard(autovacuum(interval)), client) : client
+}
