@@ -14,7 +14,7 @@ import taskProgressDropped from "./migrations/0006_task_progress_dropped.js"
 import taskWorkers from "./migrations/0007_task_workers.js"
 import sessions from "./migrations/0008_sessions.js"
 import loginFailures from "./migrations/0009_login_failures.js"
-import disabledDocuments from "./migrations/0012_disabled_documents.js"
+import documentLookups from "./migrations/0012_document_lookups.js"
 
 /** The migrations in order; a schema change is a new entry, never an edit of an old one. */
 export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.SqlClient>> = {
@@ -24,7 +24,7 @@ export const migrations: Record<string, Effect.Effect<void, unknown, SqlClient.S
   "0004_task_workers": taskWorkers,
   "0005_sessions": sessions,
   "0006_login_failures": loginFailures,
-  "0007_disabled_documents": disabledDocuments
+  "0007_document_lookups": documentLookups
 }
 
 /** Where the applied migrations are recorded. */
