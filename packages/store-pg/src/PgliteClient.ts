@@ -27,7 +27,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import type { Extensions } from "@electric-sql/pglite"
 import { OptionalPeer } from "@ragkit/core"
-import { Effect, Layer, type Scope } from "effect"
+import { Cause, Effect, Layer, type Scope } from "effect"
 import * as Pg from "pg"
 import { startThread, ThreadOpenError } from "./internal/pgliteSocket.js"
 
@@ -186,14 +186,15 @@ export const vacuumTables: Effect.Effect<ReadonlyArray<readonly [string, "vacuum
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
     const tables = yield* sql<{
+      readonly schema: string
       readonly table: string
       readonly rows: number
       readonly live_rows: string | number
       readonly dead_rows: string | number
       readonly modified: string | number
-    }>`SELECT s.relname AS table, c.reltuples AS rows, s.n_live_tup AS live_rows, s.n_dead_tup AS dead_rows,
+    }>`SELECT s.schemaname AS schema, s.relname AS table, c.reltuples AS rows, s.n_live_tup AS live_rows, s.n_dead_tup AS dead_rows,
           s.n_mod_since_analyze AS modified
-        FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid ORDER BY s.relname`
+        FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid ORDER BY s.schemaname, s.relname`
     const done: Array<readonly [string, "vacuum" | "analyze"]> = []
     for (const row of tables) {
       const due = vacuumDue({
@@ -204,7 +205,8 @@ export const vacuumTables: Effect.Effect<ReadonlyArray<readonly [string, "vacuum
         modifiedSinceAnalyze: Number(row.modified)
       })
       if (due === "none") continue
-      yield* due === "vacuum" ? sql`VACUUM (ANALYZE) ${sql(row.table)}` : sql`ANALYZE ${sql(row.table)}`
+      const table = sql`${sql(row.schema)}.${sql(row.table)}`
+      yield* due === "vacuum" ? sql`VACUUM (ANALYZE) ${table}` : sql`ANALYZE ${table}`
       done.push([row.table, due])
     }
     return done
@@ -221,7 +223,11 @@ const autovacuum = (intervalMillis: number): Effect.Effect<void, never, SqlClien
               ? Effect.void
               : Effect.logDebug(`PGlite: ${done.map(([table, what]) => `${what} ${table}`).join(", ")}`)
           ),
-          Effect.catchAllCause((cause) => Effect.logWarning("PGlite: vacuuming the tables failed; tried again later", cause))
+          Effect.catchAllCause((cause) =>
+            Cause.isInterruptedOnly(cause)
+              ? Effect.failCause(cause)
+              : Effect.logWarning("PGlite: vacuuming the tables failed; tried again later", cause)
+          )
         )
       ),
       Effect.forever
