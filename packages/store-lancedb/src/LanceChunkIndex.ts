@@ -25,6 +25,7 @@ import type { ConfigError, Scope } from "effect"
 import { lance } from "./internal/lance.js"
 import * as Maintenance from "./internal/maintenance.js"
 import * as Reads from "./internal/reads.js"
+import * as Rows from "./internal/rows.js"
 import * as Tables from "./internal/tables.js"
 import * as TextSearch from "./internal/textSearch.js"
 import * as VectorSearch from "./internal/vectorSearch.js"
@@ -180,8 +181,11 @@ export const make = (options: Options): Effect.Effect<ChunkIndex.ChunkIndexServi
       update: writes.update,
       list: (query) => Reads.list(tables, query),
       countByDocument: (kbId, docId) => Reads.countByDocument(tables, kbId, docId),
-      searchText: (search) => TextSearch.searchText(tables, search),
-      searchVector: (search) => VectorSearch.searchVector(tables, vectorSearch, search)
+      searchText: (search) => TextSearch.searchText(tables, search, Rows.chunks),
+      searchVector: (search) => VectorSearch.searchVector(tables, vectorSearch, search, Rows.chunks),
+      searchTextSummaries: (search) => TextSearch.searchText(tables, search, Rows.summaries),
+      searchVectorSummaries: (search) => VectorSearch.searchVector(tables, vectorSearch, search, Rows.summaries),
+      getMany: (refs) => Reads.getMany(tables, refs)
     })
   })
 

@@ -25,9 +25,13 @@ import { makeMemoryPrimitives } from "../internal/memoryChunkIndex.js"
 import type {
   ChunkFilter,
   ChunkIndexPrimitives,
+  ChunkRef,
   ChunkIndexService,
   ChunkPatch,
   ResolvedFilter,
+  ResolvedTextSearch,
+  ResolvedVectorSearch,
+  ScoredSummary,
   TextSearch,
   VectorSearch,
   WeightedToken
@@ -119,28 +123,57 @@ export const make = (primitives: ChunkIndexPrimitives): ChunkIndexService => {
     }
   )
 
-  const searchText = Effect.fn("ChunkIndex.searchText")(function*(search: TextSearch) {
+  /** A text search, validated, run by `run`. */
+  const textSearch = <A>(run: (search: ResolvedTextSearch) => Effect.Effect<ReadonlyArray<A>, ChunkIndexError>) =>
+  (search: TextSearch): Effect.Effect<ReadonlyArray<A>, ChunkIndexError> => {
     const tokens = resolveTokens(search.tokens)
     const limit = nonNegativeInteger(search.limit)
-    if (search.kbIds.length === 0 || tokens.length === 0 || limit === 0) return []
-    return yield* primitives.searchText({ kbIds: search.kbIds, tokens, filter: resolveFilter(search.filter), limit })
-  })
+    if (search.kbIds.length === 0 || tokens.length === 0 || limit === 0) return Effect.succeed([])
+    return run({ kbIds: search.kbIds, tokens, filter: resolveFilter(search.filter), limit })
+  }
 
-  const searchVector = Effect.fn("ChunkIndex.searchVector")(function*(search: VectorSearch) {
-    yield* checkVector(search.vector, "vector search")
-    for (const kbId of search.kbIds) yield* checkDimension(kbId, search.vector.length, "vector search")
-    const limit = nonNegativeInteger(search.limit)
-    if (search.kbIds.length === 0 || limit === 0) return []
-    const minSimilarity = search.minSimilarity ?? -Infinity
-    const results = yield* primitives.searchVector({
-      kbIds: search.kbIds,
-      vector: search.vector,
-      filter: resolveFilter(search.filter),
-      limit,
-      minSimilarity
+  /** A vector search, validated, run by `run`; results under `minSimilarity` dropped. */
+  const vectorSearch = <A extends { readonly score: number }>(
+    run: (search: ResolvedVectorSearch) => Effect.Effect<ReadonlyArray<A>, ChunkIndexError>
+  ) =>
+  (search: VectorSearch): Effect.Effect<ReadonlyArray<A>, ChunkIndexError> =>
+    Effect.gen(function*() {
+      yield* checkVector(search.vector, "vector search")
+      for (const kbId of search.kbIds) yield* checkDimension(kbId, search.vector.length, "vector search")
+      const limit = nonNegativeInteger(search.limit)
+      if (search.kbIds.length === 0 || limit === 0) return []
+      const minSimilarity = search.minSimilarity ?? -Infinity
+      const results = yield* run({
+        kbIds: search.kbIds,
+        vector: search.vector,
+        filter: resolveFilter(search.filter),
+        limit,
+        minSimilarity
+      })
+      return results.filter((result) => result.score >= minSimilarity)
     })
-    return results.filter((result) => result.score >= minSimilarity)
-  })
+
+  const searchText = (search: TextSearch) =>
+    textSearch(primitives.searchText)(search).pipe(Effect.withSpan("ChunkIndex.searchText"))
+  const searchVector = (search: VectorSearch) =>
+    vectorSearch(primitives.searchVector)(search).pipe(Effect.withSpan("ChunkIndex.searchVector"))
+  const searchTextSummaries = (search: TextSearch) =>
+    textSearch<ScoredSummary>(primitives.searchTextSummaries ?? primitives.searchText)(search).pipe(
+      Effect.withSpan("ChunkIndex.searchTextSummaries")
+    )
+  const searchVectorSummaries = (search: VectorSearch) =>
+    vectorSearch<ScoredSummary>(primitives.searchVectorSummaries ?? primitives.searchVector)(search).pipe(
+      Effect.withSpan("ChunkIndex.searchVectorSummaries")
+    )
+  const getMany = (refs: ReadonlyArray<ChunkRef>): Effect.Effect<ReadonlyArray<Chunk>, ChunkIndexError> =>
+    (refs.length === 0
+      ? Effect.succeed([])
+      : primitives.getMany !== undefined
+      ? primitives.getMany(refs)
+      : Effect.map(
+        Effect.forEach(refs, (ref) => primitives.get(ref.kb_id, ref.id), { concurrency: 8 }),
+        (found) => found.flatMap(Option.toArray)
+      )).pipe(Effect.withSpan("ChunkIndex.getMany"))
 
   return ChunkIndex.of({
     upsert,
@@ -163,7 +196,10 @@ export const make = (primitives: ChunkIndexPrimitives): ChunkIndexService => {
     countByDocument: (kbId, docId) =>
       primitives.countByDocument(kbId, docId).pipe(Effect.withSpan("ChunkIndex.countByDocument")),
     searchText,
-    searchVector
+    searchVector,
+    searchTextSummaries,
+    searchVectorSummaries,
+    getMany
   })
 }
 

@@ -14,7 +14,7 @@
  * in memory, side tables and postings in Postgres, full-text indexes in LanceDB).
  */
 import type { Chunk } from "../domain/Chunk.js"
-import type { MetadataCondition, ResolvedFilter, ScoredChunk, WeightedToken } from "./ChunkIndexService.js"
+import type { MetadataCondition, ResolvedFilter, WeightedToken } from "./ChunkIndexService.js"
 
 // --- Search fields ------------------------------------------------------------------------------
 
@@ -291,11 +291,11 @@ export const cosineSimilarity = (a: ReadonlyArray<number>, b: ReadonlyArray<numb
  * The chunks that have a vector of the query's dimension, scored by cosine similarity in float64
  * (whatever precision the index stores), those reaching `minSimilarity`; unsorted.
  */
-export const vectorScores = (
-  chunks: Iterable<Chunk>,
+export const vectorScores = <C extends { readonly vector?: ReadonlyArray<number> | undefined } = Chunk>(
+  chunks: Iterable<C>,
   query: { readonly vector: ReadonlyArray<number>; readonly minSimilarity: number }
-): Array<ScoredChunk> => {
-  const results: Array<ScoredChunk> = []
+): Array<{ readonly chunk: C; readonly score: number }> => {
+  const results: Array<{ readonly chunk: C; readonly score: number }> = []
   for (const chunk of chunks) {
     if (chunk.vector === undefined || chunk.vector.length !== query.vector.length) continue
     const score = cosineSimilarity(query.vector, chunk.vector)

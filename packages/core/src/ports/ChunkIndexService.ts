@@ -106,6 +106,21 @@ export interface ScoredChunk {
   readonly score: number
 }
 
+/** What fusing two searches needs of a chunk: no text. A `Chunk` is one too. */
+export type ChunkSummary = Pick<Chunk, "id" | "kb_id" | "doc_id" | "docnm_kwd" | "vector">
+
+/** A search result without the chunk's text (`searchTextSummaries`, `searchVectorSummaries`). */
+export interface ScoredSummary {
+  readonly chunk: ChunkSummary
+  readonly score: number
+}
+
+/** A chunk by knowledge base and id. */
+export interface ChunkRef {
+  readonly kb_id: KnowledgeBaseId
+  readonly id: ChunkId
+}
+
 /** The service; `ChunkIndex` is its tag. */
 export interface ChunkIndexService {
   /** Inserts or replaces chunks (by knowledge base and id). */
@@ -133,6 +148,15 @@ export interface ChunkIndexService {
   readonly searchText: (search: TextSearch) => Effect.Effect<ReadonlyArray<ScoredChunk>, ChunkIndexError>
   /** Cosine similarity to the vector; best first, only chunks that have a vector. */
   readonly searchVector: (search: VectorSearch) => Effect.Effect<ReadonlyArray<ScoredChunk>, ChunkIndexError>
+  /**
+   * `searchText`'s results (the same chunks, scores and order) without their text, for a caller
+   * that fuses many candidates and reads few (`getMany`). A result may be the whole chunk.
+   */
+  readonly searchTextSummaries: (search: TextSearch) => Effect.Effect<ReadonlyArray<ScoredSummary>, ChunkIndexError>
+  /** `searchVector`'s results without their text, as `searchTextSummaries`. */
+  readonly searchVectorSummaries: (search: VectorSearch) => Effect.Effect<ReadonlyArray<ScoredSummary>, ChunkIndexError>
+  /** The chunks asked for, in their order; those not found are left out. */
+  readonly getMany: (refs: ReadonlyArray<ChunkRef>) => Effect.Effect<ReadonlyArray<Chunk>, ChunkIndexError>
 }
 
 /** A filter with the search defaults applied, as implementations receive it. */
@@ -161,9 +185,17 @@ export interface ResolvedVectorSearch {
  * checked against `dimension`, limits and offsets are non-negative integers, searches with no
  * knowledge base, no token or a zero limit never reach the implementation.
  */
-export interface ChunkIndexPrimitives extends Omit<ChunkIndexService, "searchText" | "searchVector"> {
+export interface ChunkIndexPrimitives extends
+  Omit<ChunkIndexService, "searchText" | "searchVector" | "searchTextSummaries" | "searchVectorSummaries" | "getMany">
+{
   /** The vector dimension of a knowledge base, `None` when it holds no vector. */
   readonly dimension: (kbId: KnowledgeBaseId) => Effect.Effect<Option.Option<number>, ChunkIndexError>
   readonly searchText: (search: ResolvedTextSearch) => Effect.Effect<ReadonlyArray<ScoredChunk>, ChunkIndexError>
   readonly searchVector: (search: ResolvedVectorSearch) => Effect.Effect<ReadonlyArray<ScoredChunk>, ChunkIndexError>
+  /** `searchText` without reading the chunks' text; `searchText` itself when absent. */
+  readonly searchTextSummaries?: (search: ResolvedTextSearch) => Effect.Effect<ReadonlyArray<ScoredSummary>, ChunkIndexError>
+  /** `searchVector` without reading the chunks' text; `searchVector` itself when absent. */
+  readonly searchVectorSummaries?: (search: ResolvedVectorSearch) => Effect.Effect<ReadonlyArray<ScoredSummary>, ChunkIndexError>
+  /** Several chunks at once; `get` one by one when absent. */
+  readonly getMany?: (refs: ReadonlyArray<ChunkRef>) => Effect.Effect<ReadonlyArray<Chunk>, ChunkIndexError>
 }

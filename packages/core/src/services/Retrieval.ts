@@ -44,6 +44,7 @@ import {
   ChunkIndex,
   type ChunkFilter,
   cosineSimilarity,
+  type ChunkSummary,
   type MetadataOperator as IndexMetadataOperator,
   type WeightedToken
 } from "../ports/ChunkIndex.js"
@@ -283,6 +284,22 @@ export const make = Effect.gen(function* () {
       return question
     })
 
+  /**
+   * The candidates with their whole chunks, read where a search gave a summary; in order, without
+   * those deleted since.
+   */
+  const whole = <C extends { readonly chunk: ChunkSummary }>(items: ReadonlyArray<C>) =>
+    Effect.map(
+      index.getMany(items.flatMap((c) => (c.chunk instanceof Chunk ? [] : [{ kb_id: c.chunk.kb_id, id: c.chunk.id }]))),
+      (read) => {
+        const byId = new Map(read.map((chunk) => [chunk.id, chunk] as const))
+        return items.flatMap((c) => {
+          const chunk = c.chunk instanceof Chunk ? c.chunk : byId.get(c.chunk.id)
+          return chunk === undefined ? [] : [{ ...c, chunk }]
+        })
+      }
+    )
+
   const retrieve = Effect.fn("Retrieval.retrieve")(function* (caller: Caller, request: RetrievalRequest) {
     const { page, page_size: pageSize, similarity_threshold: threshold, top_k: topK } = request
     const w = request.vector_similarity_weight
@@ -309,29 +326,33 @@ export const make = Effect.gen(function* () {
     }
 
     const tokens = queryTokens(question)
+    const useOverlap = request.term_similarity === "overlap"
+    // The candidates without their text (the overlap similarity reads their tokens): whole chunks
+    // are read for the rerank head and the page only.
+    const searchText = useOverlap ? index.searchText : index.searchTextSummaries
+    const searchVector = useOverlap ? index.searchVector : index.searchVectorSummaries
     const [textHits, vector] = yield* Effect.all(
       [
-        w < 1 && tokens.length > 0 ? index.searchText({ kbIds, tokens, filter, limit: topK }) : Effect.succeed([]),
+        w < 1 && tokens.length > 0 ? searchText({ kbIds, tokens, filter, limit: topK }) : Effect.succeed([]),
         w > 0 || request.rerank_id !== undefined ? Effect.map(queryVector(caller, kbs, question), Option.some) : Effect.succeed(Option.none<ReadonlyArray<number>>())
       ],
       { concurrency: 2 }
     )
-    const vectorHits = Option.isSome(vector) && w > 0 ? yield* index.searchVector({ kbIds, vector: vector.value, filter, limit: topK }) : []
+    const vectorHits = Option.isSome(vector) && w > 0 ? yield* searchVector({ kbIds, vector: vector.value, filter, limit: topK }) : []
 
     // Candidates from both sides, each with both similarities.
     const best = textHits.reduce((m, h) => Math.max(m, h.score), 0)
-    const candidates = new Map<string, { chunk: Chunk; bm25: number; cosine: number | undefined }>()
+    const candidates = new Map<string, { chunk: ChunkSummary; bm25: number; cosine: number | undefined }>()
     for (const hit of textHits) candidates.set(hit.chunk.id, { chunk: hit.chunk, bm25: hit.score, cosine: undefined })
     for (const hit of vectorHits) {
       const known = candidates.get(hit.chunk.id)
       if (known === undefined) candidates.set(hit.chunk.id, { chunk: hit.chunk, bm25: 0, cosine: hit.score })
       else candidates.set(hit.chunk.id, { ...known, cosine: hit.score })
     }
-    const useOverlap = request.term_similarity === "overlap"
     let scored = [...candidates.values()]
       .filter((c) => !disabled.has(c.chunk.doc_id))
       .map((c) => {
-        const term = useOverlap ? overlap(tokens, c.chunk) : best > 0 ? c.bm25 / best : 0
+        const term = useOverlap ? (c.chunk instanceof Chunk ? overlap(tokens, c.chunk) : 0) : best > 0 ? c.bm25 / best : 0
         const cos =
           c.cosine ?? (Option.isSome(vector) && c.chunk.vector !== undefined && c.chunk.vector.length === vector.value.length
             ? cosineSimilarity(vector.value, c.chunk.vector)
@@ -344,7 +365,7 @@ export const make = Effect.gen(function* () {
     if (request.rerank_id !== undefined && request.rerank_id !== "" && scored.length > 0) {
       const owner = new Caller({ tenantId: kbs[0]!.tenant_id, userId: caller.userId })
       const reranker = yield* models.reranker(owner, request.rerank_id)
-      const head = scored.slice(0, RerankLimit)
+      const head = yield* whole(scored.slice(0, RerankLimit))
       const scores = yield* reranker.rerank(question, head.map((c) => c.chunk.content))
       const rerankWeight = w > 0 ? w : 0.3
       const reranked = head.map((c, i) => {
@@ -361,7 +382,7 @@ export const make = Effect.gen(function* () {
       const prior = aggs.get(c.chunk.doc_id)
       aggs.set(c.chunk.doc_id, { doc_id: c.chunk.doc_id, doc_name: c.chunk.docnm_kwd, count: (prior?.count ?? 0) + 1 })
     }
-    const pageItems = kept.slice((page - 1) * pageSize, page * pageSize)
+    const pageItems = yield* whole(kept.slice((page - 1) * pageSize, page * pageSize))
     return {
       chunks: pageItems.map((c) => (request.highlight ? { ...c, highlight: highlight(c.chunk.content, tokens) } : c)),
       doc_aggs: [...aggs.values()].sort((a, b) => b.count - a.count || a.doc_name.localeCompare(b.doc_name)),

@@ -12,7 +12,7 @@ import type { Layer } from "effect"
 import { Chunk } from "../domain/Chunk.js"
 import { ChunkId, DocumentId, KnowledgeBaseId, randomHex32, TenantId } from "../domain/Ids.js"
 import { ChunkIndex, makeMemory } from "../ports/ChunkIndex.js"
-import type { ChunkFilter, ScoredChunk } from "../ports/ChunkIndex.js"
+import type { ChunkFilter, ScoredChunk, ScoredSummary } from "../ports/ChunkIndex.js"
 
 const tenantId = TenantId.make(randomHex32())
 const newKb = () => KnowledgeBaseId.make(randomHex32())
@@ -493,6 +493,58 @@ export const ChunkIndexSuite = (name: string, indexLayer: Layer.Layer<ChunkIndex
           expect(yield* index.countByDocument(kbB, doc)).toBe(1)
           expect(yield* index.deleteChunks(kbB, [a.id])).toBe(0)
           expect(Option.isSome(yield* index.get(kbA, a.id))).toBe(true)
+        }))
+
+      it.effect("summaries are the searches' results without their text; getMany reads chunks in the order asked", () =>
+        Effect.gen(function*() {
+          const index = yield* ChunkIndex
+          const kbA = newKb()
+          const kbB = newKb()
+          const docs = [newDoc(), newDoc(), newDoc()]
+          const words = ["amber", "basil", "cedar", "delta"]
+          const chunks = Array.from({ length: 30 }, (_, i) =>
+            makeTestChunk(i % 3 === 0 ? kbB : kbA, docs[i % 3]!, {
+              content: Array.from({ length: 1 + (i % 4) }, (_, j) => words[(i + j) % 4]).join(" "),
+              docnm_kwd: `file-${i % 3}.txt`,
+              metadata: { n: i },
+              ...(i % 7 === 0 ? {} : { vector: [1 + (i % 5), (i * 7) % 11, 3 - (i % 3)] })
+            }))
+          yield* index.upsert(chunks)
+          const summary = (r: ScoredSummary) => ({
+            id: r.chunk.id,
+            kb_id: r.chunk.kb_id,
+            doc_id: r.chunk.doc_id,
+            docnm_kwd: r.chunk.docnm_kwd,
+            vector: r.chunk.vector,
+            score: r.score
+          })
+          const filters: ReadonlyArray<ChunkFilter | undefined> = [
+            undefined,
+            { docIds: [docs[0]!, docs[1]!] },
+            { metadata: [{ key: "n", op: "gte", value: 10 }] }
+          ]
+          for (const filter of filters) {
+            for (const limit of [3, 100]) {
+              const text = { kbIds: [kbA, kbB], tokens: "amber cedar", limit, ...(filter === undefined ? {} : { filter }) }
+              const full = yield* index.searchText(text)
+              expect(full.length).toBeGreaterThan(0)
+              expect((yield* index.searchTextSummaries(text)).map(summary)).toEqual(full.map(summary))
+              const vector = { kbIds: [kbA, kbB], vector: [1, 2, 3], limit, minSimilarity: 0.1, ...(filter === undefined ? {} : { filter }) }
+              const nearest = yield* index.searchVector(vector)
+              expect(nearest.length).toBeGreaterThan(0)
+              expect((yield* index.searchVectorSummaries(vector)).map(summary)).toEqual(nearest.map(summary))
+            }
+          }
+          // In the order asked, across knowledge bases; a chunk asked under another knowledge base, or gone, is left out.
+          const asked = [chunks[4]!, chunks[3]!, chunks[1]!]
+          const missing = makeTestChunk(kbA, docs[0]!, { content: "never stored" })
+          const read = yield* index.getMany([
+            ...asked.map((c) => ({ kb_id: c.kb_id, id: c.id })),
+            { kb_id: kbB, id: chunks[1]!.id },
+            { kb_id: missing.kb_id, id: missing.id }
+          ])
+          expect(read.map(plain)).toEqual(asked.map(plain))
+          expect(yield* index.getMany([])).toEqual([])
         }))
     })
   })

@@ -5,7 +5,7 @@ import { Ingestion } from "../../src/services/Ingestion.js"
 import * as KnowledgeBases from "../../src/services/KnowledgeBases.js"
 import * as Retrieval from "../../src/services/Retrieval.js"
 import { decoding } from "../../src/RagClient.js"
-import { EngineWithWorker, joinTeam, newCaller, text } from "./helpers.js"
+import { EngineWithWorker, joinTeam, newCaller, SummaryEngineWithWorker, text } from "./helpers.js"
 
 const PETS = [
   "Otters hold hands while sleeping so they do not drift apart.",
@@ -41,8 +41,11 @@ const setup = (embedding_model = "hash-64@Test") =>
     return { me, kb, pets: pets!, space: space! }
   })
 
-describe("Retrieval", () => {
-  layer(EngineWithWorker)((it) => {
+// Over the memory index, and over an index whose searches give summaries (whole chunks read for
+// the rerank head and the page only): the same results.
+for (const [name, engine] of [["", EngineWithWorker], [" (an index giving summaries)", SummaryEngineWithWorker]] as const) {
+describe(`Retrieval${name}`, () => {
+  layer(engine)((it) => {
     it.effect("ranks the matching chunk first, with RAGFlow's similarity arithmetic", () =>
       Effect.gen(function* () {
         const retrieval = yield* retrievalService
@@ -191,3 +194,4 @@ describe("Retrieval", () => {
       }))
   })
 })
+}

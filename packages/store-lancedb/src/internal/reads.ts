@@ -29,6 +29,27 @@ export const chunksByIds = (state: TableState, ids: ReadonlyArray<string>) =>
 export const get = (tables: Tables, kbId: KnowledgeBaseId, chunkId: ChunkId) =>
   Effect.flatMap(tables.open(kbId), (state) => Option.isNone(state) ? Effect.succeedNone : getRow(state.value, chunkId))
 
+/** Chunks by knowledge base and id, in the order asked; those not found left out. */
+export const getMany = (tables: Tables, refs: ReadonlyArray<ChunkIndex.ChunkRef>) =>
+  Effect.gen(function*() {
+    const byKb = new Map<KnowledgeBaseId, Array<string>>()
+    for (const ref of refs) {
+      const ids = byKb.get(ref.kb_id)
+      if (ids === undefined) byKb.set(ref.kb_id, [ref.id])
+      else ids.push(ref.id)
+    }
+    const found = new Map<KnowledgeBaseId, Map<string, Chunk>>()
+    yield* Effect.forEach(byKb, ([kbId, ids]) =>
+      Effect.flatMap(tables.open(kbId), (state) =>
+        Option.isNone(state)
+          ? Effect.void
+          : Effect.map(chunksByIds(state.value, [...new Set(ids)]), (chunks) => void found.set(kbId, chunks))), {
+      concurrency: 4,
+      discard: true
+    })
+    return refs.flatMap((ref) => Option.toArray(Option.fromNullable(found.get(ref.kb_id)?.get(ref.id))))
+  })
+
 export const list = (tables: Tables, query: ChunkIndex.ListChunksQuery) =>
   Effect.gen(function*() {
     const state = yield* tables.open(query.kbId)

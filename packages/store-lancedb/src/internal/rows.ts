@@ -15,6 +15,7 @@
 import { createRequire } from "node:module"
 import type * as ArrowTypes from "apache-arrow"
 import { Chunk, ChunkIndexScoring } from "@ragkit/core"
+import type { ChunkId, ChunkIndex, DocumentId, KnowledgeBaseId } from "@ragkit/core"
 
 /**
  * `@lancedb/lancedb` is CommonJS and checks Arrow classes with `instanceof`: the schema must be built
@@ -298,6 +299,30 @@ export const fromRow = (row: Row): Chunk => {
     ...(row["has_vector"] === true && vector !== undefined ? { vector } : {})
   } as ConstructorParameters<typeof Chunk>[0], true)
 }
+
+/** The columns read for a chunk's summary (`summaryOf`). */
+export const summaryColumns: ReadonlyArray<string> = ["id", "kb_id", "doc_id", "docnm_kwd", "has_vector", "vector"]
+
+/** A chunk's summary from a stored row (the columns of `summaryColumns`). */
+export const summaryOf = (row: Row): ChunkIndex.ChunkSummary => {
+  const vector = row["has_vector"] === true ? numbers(row["vector"]) : undefined
+  return {
+    id: text(row["id"]) as ChunkId,
+    kb_id: text(row["kb_id"]) as KnowledgeBaseId,
+    doc_id: text(row["doc_id"]) as DocumentId,
+    docnm_kwd: text(row["docnm_kwd"]),
+    vector
+  }
+}
+
+/** What a search reads of the rows it returns: whole chunks, or their summaries. */
+export interface Reading<A extends ChunkIndex.ChunkSummary> {
+  readonly columns: ReadonlyArray<string>
+  readonly of: (row: Row) => A
+}
+
+export const chunks: Reading<Chunk> = { columns: readColumns, of: (row) => fromRow(row) }
+export const summaries: Reading<ChunkIndex.ChunkSummary> = { columns: summaryColumns, of: summaryOf }
 
 /** The metadata column of a row as an object (`{}` when it does not read as one). */
 export const metadataOf = (value: unknown): Readonly<Record<string, unknown>> => {

@@ -27,7 +27,7 @@
  */
 import * as lancedb from "@lancedb/lancedb"
 import { ChunkIndexScoring } from "@ragkit/core"
-import type { ChunkIndex, ChunkIndexError } from "@ragkit/core"
+import type { Chunk, ChunkIndex, ChunkIndexError } from "@ragkit/core"
 import { Effect, Option } from "effect"
 import { type Corpus, corpusOf, sumStatistics } from "./corpus.js"
 import { lance, rowIdsOf, rowsOf } from "./lance.js"
@@ -40,17 +40,18 @@ import * as Reading from "./textSearchReading.js"
 const { searchFields } = ChunkIndexScoring
 
 /** The text search over the knowledge bases' tables. */
-export const searchText = (
+export const searchText = <A extends ChunkIndex.ChunkSummary>(
   tables: Tables,
-  search: ChunkIndex.ResolvedTextSearch
-): Effect.Effect<ReadonlyArray<ChunkIndex.ScoredChunk>, ChunkIndexError> =>
+  search: ChunkIndex.ResolvedTextSearch,
+  reading: Rows.Reading<A>
+): Effect.Effect<ReadonlyArray<{ readonly chunk: A | Chunk; readonly score: number }>, ChunkIndexError> =>
   Effect.gen(function*() {
     if (search.filter.docIds !== undefined && search.filter.docIds.length === 0) return []
     const states = (yield* Effect.forEach([...new Set(search.kbIds)], tables.open, { concurrency: 4 }))
       .flatMap(Option.toArray)
     if (states.length === 0) return []
     for (let attempt = 0; attempt < 3; attempt++) {
-      const found = yield* searchPostings(search, states)
+      const found = yield* searchPostings(search, states, reading)
       if (Option.isSome(found)) return found.value
     }
     // Writes kept moving rows: read the matches.
@@ -132,7 +133,11 @@ const versions = (states: ReadonlyArray<TableState>) =>
  * Text search from the full-text indexes' postings (see the module documentation); `None` when a
  * write changed a table during the search (row ids may have moved: the caller tries again).
  */
-const searchPostings = (search: ChunkIndex.ResolvedTextSearch, states: ReadonlyArray<TableState>) =>
+const searchPostings = <A extends ChunkIndex.ChunkSummary>(
+  search: ChunkIndex.ResolvedTextSearch,
+  states: ReadonlyArray<TableState>,
+  reading: Rows.Reading<A>
+) =>
   Effect.gen(function*() {
     const before = yield* versions(states)
     const tokens = search.tokens.map((t) => t.token)
@@ -157,7 +162,7 @@ const searchPostings = (search: ChunkIndex.ResolvedTextSearch, states: ReadonlyA
     const read = tables.map((t) => t.state)
     const accepted = yield* visit(search, read, candidates)
     if (Option.isNone(accepted) || !(yield* readTiedIds(read, accepted.value, search.limit))) return Option.none()
-    const results = yield* readBest(read, accepted.value.slice(0, search.limit))
+    const results = yield* readBest(read, accepted.value.slice(0, search.limit), reading)
     if (Option.isNone(results) || (yield* versions(states)) !== before) return Option.none()
     return results
   })
@@ -362,14 +367,18 @@ const readTiedIds = (states: ReadonlyArray<TableState>, accepted: Array<Accepted
     return true
   })
 
-/** The chunks of the best matches; `None` when a row is gone (a write moved it). */
-const readBest = (states: ReadonlyArray<TableState>, best: ReadonlyArray<Accepted>) =>
-  Effect.map(readRows(states, best, Rows.readColumns), (rows) => {
-    const results: Array<ChunkIndex.ScoredChunk> = []
+/** The best matches, read as `reading` says; `None` when a row is gone (a write moved it). */
+const readBest = <A extends ChunkIndex.ChunkSummary>(
+  states: ReadonlyArray<TableState>,
+  best: ReadonlyArray<Accepted>,
+  reading: Rows.Reading<A>
+) =>
+  Effect.map(readRows(states, best, reading.columns), (rows) => {
+    const results: Array<{ readonly chunk: A; readonly score: number }> = []
     for (const match of best) {
       const row = rows.get(keyOf(match))
       if (row === undefined) return Option.none()
-      results.push({ chunk: Rows.fromRow(row), score: match.score })
+      results.push({ chunk: reading.of(row), score: match.score })
     }
     return Option.some(results)
   })

@@ -9,7 +9,7 @@
  * exhausted.
  */
 import { ChunkIndexScoring } from "@ragkit/core"
-import type { ChunkIndex, KnowledgeBaseId } from "@ragkit/core"
+import type { Chunk, ChunkIndex, ChunkIndexError, KnowledgeBaseId } from "@ragkit/core"
 import { Effect, Option } from "effect"
 import { partitionsFor, trainedVectors } from "./annIndex.js"
 import { lance, rowsOf } from "./lance.js"
@@ -69,8 +69,16 @@ const hasAnn = (state: TableState) =>
     return state.ann
   })
 
-/** The nearest chunks of one table that pass the filter; unsorted. */
-const searchTable = (settings: Settings, state: TableState, search: ChunkIndex.ResolvedVectorSearch) =>
+/**
+ * The nearest chunks of one table that pass the filter, read as `reading` says; unsorted. A
+ * metadata filter reads whole chunks to check them.
+ */
+const searchTable = <A extends ChunkIndex.ChunkSummary>(
+  settings: Settings,
+  state: TableState,
+  search: ChunkIndex.ResolvedVectorSearch,
+  reading: Rows.Reading<A>
+): Effect.Effect<Array<{ readonly chunk: A | Chunk; readonly score: number }>, ChunkIndexError> =>
   Effect.gen(function*() {
     if ((yield* vectorDimension(state)) !== search.vector.length) return []
     const ann = (yield* hasAnn(state)) ? Option.some(yield* annSettings(settings, state)) : Option.none()
@@ -83,7 +91,7 @@ const searchTable = (settings: Settings, state: TableState, search: ChunkIndex.R
         .nearestTo([...search.vector])
         .distanceType("cosine")
         .where(where)
-        .select([...Rows.readColumns, "_distance"])
+        .select([...(exact ? Rows.readColumns : reading.columns), "_distance"])
         .limit(fetch)
       const rows = yield* rowsOf(
         Option.isSome(ann)
@@ -91,19 +99,28 @@ const searchTable = (settings: Settings, state: TableState, search: ChunkIndex.R
           : query.bypassVectorIndex(),
         "vector search"
       )
-      const chunks = rows.map(Rows.fromRow)
-      const kept = exact ? chunks.filter((chunk) => ChunkIndexScoring.matchesFilter(chunk, search.filter)) : chunks
+      const kept: Array<A | Chunk> = exact
+        ? rows.map(Rows.fromRow).filter((chunk) => ChunkIndexScoring.matchesFilter(chunk, search.filter))
+        : rows.map(reading.of)
       if (kept.length >= search.limit || rows.length < fetch) return ChunkIndexScoring.vectorScores(kept, search)
       fetch *= 4
     }
   })
 
-export const searchVector = (tables: Tables, settings: Settings, search: ChunkIndex.ResolvedVectorSearch) =>
+/** The vector search, its results read as `reading` says (whole chunks when a filter needs them). */
+export const searchVector = <A extends ChunkIndex.ChunkSummary>(
+  tables: Tables,
+  settings: Settings,
+  search: ChunkIndex.ResolvedVectorSearch,
+  reading: Rows.Reading<A>
+) =>
   search.filter.docIds !== undefined && search.filter.docIds.length === 0
     ? Effect.succeed([])
     : Effect.map(
       Effect.forEach([...new Set(search.kbIds)], (kbId: KnowledgeBaseId) =>
         Effect.flatMap(tables.open(kbId), (state) =>
-          Option.isNone(state) ? Effect.succeed([]) : searchTable(settings, state.value, search)), { concurrency: 4 }),
+          Option.isNone(state) ? Effect.succeed([]) : searchTable(settings, state.value, search, reading)), {
+        concurrency: 4
+      }),
       (results) => ChunkIndexScoring.best(results.flat(), search.limit)
     )
