@@ -9,7 +9,9 @@
  *
  * Candidates under `similarity_threshold` are dropped; the rest are sorted, counted per document
  * (`doc_aggs`) and paged. With a rerank model, the top candidates' vector side is replaced by the
- * model's relevance scores (as RAGFlow's `rerank_by_model` does).
+ * model's relevance scores (as RAGFlow's `rerank_by_model` does). The candidates are the searches'
+ * summaries (ids, documents, vectors and scores, no text): whole chunks are read for the rerank
+ * head and the returned page only (`ChunkIndex.getMany`), unless `"overlap"` needs their tokens.
  *
  * `term_similarity` is the chunk's BM25 score divided by the best BM25 score among the query's
  * candidates (`term_similarity: "bm25"`, the default), or RAGFlow's weighted share of the query's
