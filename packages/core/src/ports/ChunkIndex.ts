@@ -204,8 +204,10 @@ export const make = (primitives: ChunkIndexPrimitives): ChunkIndexService => {
 }
 
 /** Chunks by knowledge base, in order: an index commits each knowledge base's on its own. */
-export const byKnowledgeBase = (chunks: ReadonlyArray<Chunk>): Map<KnowledgeBaseId, Array<Chunk>> => {
-  const byKb = new Map<KnowledgeBaseId, Array<Chunk>>()
+export const byKnowledgeBase = <A extends { readonly kb_id: KnowledgeBaseId } = Chunk>(
+  chunks: ReadonlyArray<A>
+): Map<KnowledgeBaseId, Array<A>> => {
+  const byKb = new Map<KnowledgeBaseId, Array<A>>()
   for (const chunk of chunks) {
     const list = byKb.get(chunk.kb_id)
     if (list === undefined) byKb.set(chunk.kb_id, [chunk])

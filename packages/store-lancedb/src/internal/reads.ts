@@ -1,5 +1,6 @@
 /** Reading chunks by id and by document: `get`, `list`, `countByDocument`. */
-import type { Chunk, ChunkId, ChunkIndex, ChunkIndexError, DocumentId, KnowledgeBaseId } from "@ragkit/core"
+import { ChunkIndex } from "@ragkit/core"
+import type { Chunk, ChunkId, ChunkIndexError, DocumentId, KnowledgeBaseId } from "@ragkit/core"
 import { Effect, Option } from "effect"
 import { lance, rowsOf } from "./lance.js"
 import * as Rows from "./rows.js"
@@ -32,18 +33,13 @@ export const get = (tables: Tables, kbId: KnowledgeBaseId, chunkId: ChunkId) =>
 /** Chunks by knowledge base and id, in the order asked; those not found left out. */
 export const getMany = (tables: Tables, refs: ReadonlyArray<ChunkIndex.ChunkRef>) =>
   Effect.gen(function*() {
-    const byKb = new Map<KnowledgeBaseId, Array<string>>()
-    for (const ref of refs) {
-      const ids = byKb.get(ref.kb_id)
-      if (ids === undefined) byKb.set(ref.kb_id, [ref.id])
-      else ids.push(ref.id)
-    }
     const found = new Map<KnowledgeBaseId, Map<string, Chunk>>()
-    yield* Effect.forEach(byKb, ([kbId, ids]) =>
+    yield* Effect.forEach(ChunkIndex.byKnowledgeBase(refs), ([kbId, asked]) =>
       Effect.flatMap(tables.open(kbId), (state) =>
         Option.isNone(state)
           ? Effect.void
-          : Effect.map(chunksByIds(state.value, [...new Set(ids)]), (chunks) => void found.set(kbId, chunks))), {
+          : Effect.map(chunksByIds(state.value, [...new Set(asked.map((ref) => ref.id))]), (chunks) =>
+            void found.set(kbId, chunks))), {
       concurrency: 4,
       discard: true
     })
