@@ -22,9 +22,9 @@
  *   to `tailRows`, else once this process has not written to the knowledge base for
  *   `tailIdleMillis` (a fiber per knowledge base in the layer's scope), when the layer is closed, and
  *   when a layer is built over tails a stopped process left. A failed attempt is logged and tried
- *   again after a back-off (1 s, doubling up to a minute; meanwhile commits do not try it inline). During a bulk load that is a few large
- *   segments instead of one per commit (fewer postings and statistics rows, few merges) and no text
- *   index work in the commits. A text search counts and scores the tail from its rows' term keys
+ *   again after a back-off (1 s, doubling up to a minute; meanwhile commits do not try it inline).
+ *   During a bulk load that is a few large segments instead of one per commit (fewer postings and
+ *   statistics rows, few merges) and no text index work in the commits. A text search counts and scores the tail from its rows' term keys
  *   (`internal/chunkIndexTail.ts`): the same results as if it were indexed.
  * - Vectors: an untyped `vector` column and its dimension in `dims`; one partial HNSW expression
  *   index per dimension (`(embedding::vector(d)) vector_cosine_ops WHERE dims = d`, `halfvec` for
@@ -739,16 +739,15 @@ export const make = (
         }
       })
 
-    /**
-     * Indexes a knowledge base's tail in a transaction of its own. A failure is logged, never raised
-     * (the rows are written, and searches see the tail): the knowledge base is watched again, so
-     * the next idle period retries.
-     */
     /** Knowledge bases whose last tail indexing failed: how many times in a row, and when to try again. */
     const failures = new Map<string, { count: number; retryAt: number }>()
     const backingOff = (kbId: string) => (failures.get(kbId)?.retryAt ?? 0) > Date.now()
 
-    /** Indexes the tail now; a failure is logged and retried by the watcher after a back-off (`retryDelay`). */
+    /**
+     * Indexes a knowledge base's tail in a transaction of its own. A failure is logged, never raised
+     * (the rows are written, and searches see the tail): the knowledge base is watched again, and
+     * its watcher retries after a back-off (`retryDelay`).
+     */
     const indexTailNow = (kbId: string): Effect.Effect<void> =>
       transaction(indexTail(kbId)).pipe(
         Effect.zipRight(Effect.sync(() => void failures.delete(kbId))),
